@@ -1,0 +1,51 @@
+# make run   : create .venv, install, build the sample database if none exists, serve on :8501
+# make test  : install dev requirements (and, as root, Debian chromium, fonts, poppler), run all tests
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+DB     ?= $(or $(KPI_DB),data/kpi.duckdb)
+PORT   ?= 8501
+export KPI_DB := $(DB)
+
+.PHONY: run test install install-dev sysdeps sample bench clean
+
+$(VENV)/.req-stamp: requirements.txt
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv; fi; \
+	  rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev-stamp: requirements-dev.txt $(VENV)/.req-stamp
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+install: $(VENV)/.req-stamp
+
+install-dev: $(VENV)/.dev-stamp
+
+# Debian packages the tests need: chromium (browser tests, chart images), a Vietnamese-capable
+# font, poppler (pdftotext). Installed only when running as root and missing.
+sysdeps:
+	@if [ "$$(id -u)" = 0 ]; then missing=""; \
+	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
+	  command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	  if [ -n "$$missing" ]; then echo "apt-get install$$missing"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi; \
+	fi
+
+$(DB): | install
+	$(PY) -m kpi init --sample --db $(DB)
+
+sample: install
+	$(PY) -m kpi init --sample --db $(DB)
+
+run: install $(DB)
+	$(PY) -m streamlit run dashboard.py --server.port $(PORT) --server.address localhost
+
+test: install-dev sysdeps
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,18 @@
+"""Bảng điều khiển chuyển đổi số: the app's frame and router (`streamlit run dashboard.py`)."""
+
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent
+
+st.set_page_config(page_title="Bảng điều khiển chuyển đổi số", page_icon=str(ROOT / "kpi/assets/favicon.png"),
+                   layout="wide")
+
+PAGES = [
+    st.Page(ROOT / "pages/tong_quan.py", title="Tổng quan", url_path="tong-quan", default=True),
+]
+
+nav = st.navigation(PAGES)
+st.sidebar.caption("Bảng điều khiển chuyển đổi số")
+nav.run()

@@ -1,0 +1,40 @@
+"""Who may see what: the caller's scope, passed to every query in kpi.queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ROLES = {
+    "lanh_dao": "Lãnh đạo Phòng",
+    "chuyen_vien": "Chuyên viên Phòng",
+    "hieu_truong": "Hiệu trưởng",
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The rows a caller may read.
+
+    unit_id: the office whose schools (and the schools of every unit below it) are in scope;
+             None = every unit in the database.
+    school_id: set for a principal: named per-school rows are limited to this school; district
+               figures are aggregates over the unit and name no school.
+    """
+
+    unit_id: str | None = None
+    school_id: str | None = None
+
+    @classmethod
+    def everything(cls) -> "Scope":
+        """All schools of every unit (office leadership and staff of a single-office install)."""
+        return cls()
+
+    @classmethod
+    def school(cls, school_id: str, unit_id: str | None = None) -> "Scope":
+        """A principal: own school named, the rest only as aggregates."""
+        return cls(unit_id=unit_id, school_id=school_id)
+
+    @property
+    def is_school(self) -> bool:
+        """True when named rows are limited to one school."""
+        return self.school_id is not None

@@ -1,0 +1,114 @@
+"""`python -m kpi`: the dashboard's functions from the command line.
+
+Commands: init (schema or sample database), summary (district figures of a period).
+Exit codes: 0 done, 1 refused or failed (message on stderr, in Vietnamese), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from kpi import db, queries
+from kpi.access import Scope
+from kpi.catalog import LEVELS, ROUNDS, CatalogError, default_catalog
+from kpi.formatting import fmt_int, fmt_number
+
+SUMMARY_COLUMNS = ["indicator_code", "level", "school_year", "round", "numerator", "denominator",
+                   "value", "target", "schools_reporting", "schools_expected", "schools_meeting"]
+
+
+class CliError(Exception):
+    """A refusal with a message for the user; exit code 1."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m kpi",
+                                description="Bảng điều khiển chuyển đổi số: công cụ dòng lệnh.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="LỆNH")
+
+    init = sub.add_parser("init", help="tạo cơ sở dữ liệu (trống, hoặc dữ liệu mẫu với --sample)")
+    init.add_argument("--db", help="đường dẫn tệp DuckDB (mặc định: $KPI_DB hoặc data/kpi.duckdb)")
+    init.add_argument("--sample", action="store_true", help="tạo dữ liệu mẫu (trường giả định)")
+    init.add_argument("--schools", type=int, default=53, help="số trường của dữ liệu mẫu (mặc định 53)")
+    init.add_argument("--years", type=int, default=3, help="số năm học, kết thúc 2023-2024 (mặc định 3)")
+    init.add_argument("--seed", type=int, default=7, help="hạt giống ngẫu nhiên (mặc định 7)")
+    init.add_argument("--force", action="store_true",
+                      help="cho phép ghi đè một cơ sở dữ liệu không phải dữ liệu mẫu")
+
+    summ = sub.add_parser("summary", help="số liệu toàn đơn vị của một kỳ báo cáo, theo chỉ số × cấp học")
+    summ.add_argument("--db", help="đường dẫn tệp DuckDB")
+    summ.add_argument("--year", required=True, help="năm học, ví dụ 2023-2024")
+    summ.add_argument("--round", required=True, choices=ROUNDS, help="kỳ: HK1 hoặc CN")
+    summ.add_argument("--level", choices=LEVELS, help="chỉ một cấp học")
+    summ.add_argument("--format", choices=("csv", "json", "table"), default="table")
+    return p
+
+
+def cmd_init(args) -> int:
+    path = db.db_path(args.db)
+    if args.sample:
+        if args.schools < 1 or args.years < 1:
+            raise CliError("--schools và --years phải lớn hơn 0.")
+        if path.exists() and not args.force:
+            con = db.connect(path)
+            try:
+                is_sample = queries.meta(con).get("is_sample") == "true"
+            finally:
+                con.close()
+            if not is_sample:
+                raise CliError(f"{path} đang chứa dữ liệu thật; không ghi đè bằng dữ liệu mẫu "
+                               "(dùng --force nếu thật sự muốn).")
+        from kpi.sample import build_sample
+
+        t0 = time.perf_counter()
+        s = build_sample(path, schools=args.schools, years=args.years, seed=args.seed)
+        print(f"Đã tạo dữ liệu mẫu tại {path}: {fmt_int(s.schools)} trường, {s.periods} kỳ báo cáo, "
+              f"{fmt_int(s.observations)} số liệu, {fmt_int(s.submissions)} lượt nộp, "
+              f"{fmt_int(s.criterion_scores)} điểm tiêu chí ({fmt_number(time.perf_counter() - t0)} giây).")
+    else:
+        with db.writing(path):
+            pass
+        print(f"Cơ sở dữ liệu sẵn sàng tại {path}.")
+    return 0
+
+
+def cmd_summary(args) -> int:
+    path = db.db_path(args.db)
+    if not path.exists():
+        raise CliError(f"Không tìm thấy cơ sở dữ liệu {path} (chạy: python -m kpi init --sample).")
+    con = db.connect(path)
+    try:
+        periods = queries.periods(con)
+        if not ((periods["school_year"] == args.year) & (periods["round"] == args.round)).any():
+            raise CliError(f"Không có kỳ báo cáo {args.year} {args.round} trong {path}.")
+        df = queries.district_summary(con, default_catalog(), Scope.everything(), args.year,
+                                      args.round, level=args.level)
+    finally:
+        con.close()
+    df = df[df["schools_expected"] > 0][SUMMARY_COLUMNS]
+    for col in ("schools_reporting", "schools_expected", "schools_meeting"):
+        df[col] = df[col].astype(int)
+    if args.format == "csv":
+        sys.stdout.write(df.to_csv(index=False))
+    elif args.format == "json":
+        json.dump(json.loads(df.to_json(orient="records")), sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(df.to_string(index=False) + "\n")
+    return 0
+
+
+COMMANDS = {"init": cmd_init, "summary": cmd_summary}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one command; return the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (CliError, CatalogError) as e:
+        print(f"Lỗi: {e}", file=sys.stderr)
+        return 1

@@ -1,0 +1,173 @@
+-- Schema of the dashboard's DuckDB file. One statement per table; run by kpi.db.init_schema.
+-- Codes (field_code, criterion_code) are the catalog's codes (kpi/definitions/); the catalog is
+-- not copied into the database, so next year's targets are a file edit, not a migration.
+
+-- meta: key/value facts about this database file.
+--   schema_version  version of this schema
+--   is_sample       'true' while the file holds generated sample data ("Dữ liệu mẫu")
+--   unit_name       the office this file serves (shown on every page and export)
+--   data_version    bumped by every write (imports, snapshots); readers cache by it
+--   sample_seed / sample_schools / sample_years  how the sample was generated
+CREATE TABLE IF NOT EXISTS meta (
+    key   VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
+
+-- units: the tree of offices (đơn vị). kind ∈ 'so' (Sở GDĐT), 'phong' (Phòng GDĐT),
+-- 'phuong' (ward, since HCMC dropped the district tier on 1/7/2025). parent_id is NULL at the root.
+CREATE TABLE IF NOT EXISTS units (
+    unit_id   VARCHAR PRIMARY KEY,
+    name      VARCHAR NOT NULL,
+    kind      VARCHAR NOT NULL CHECK (kind IN ('so', 'phong', 'phuong')),
+    parent_id VARCHAR
+);
+
+-- schools: one row per school (trường / cơ sở giáo dục). school_id is its code.
+--   level      MN | TH | THCS | GDTX (cấp học)
+--   ownership  cong_lap | ngoai_cong_lap
+--   ward       the ward (phường) of its address
+--   unit_id    the office it reports to (units.unit_id)
+--   active     false for a school closed or merged; kept so its history stays readable
+CREATE TABLE IF NOT EXISTS schools (
+    school_id VARCHAR PRIMARY KEY,
+    name      VARCHAR NOT NULL,
+    level     VARCHAR NOT NULL CHECK (level IN ('MN', 'TH', 'THCS', 'GDTX')),
+    ownership VARCHAR NOT NULL CHECK (ownership IN ('cong_lap', 'ngoai_cong_lap')),
+    ward      VARCHAR NOT NULL,
+    unit_id   VARCHAR NOT NULL,
+    active    BOOLEAN NOT NULL DEFAULT TRUE
+);
+
+-- periods: reporting periods (kỳ báo cáo) = school_year × round, with the deadline of the plan
+-- (section III): HK1 = sơ kết học kỳ I (10/01), CN = tổng kết cả năm (20/05).
+CREATE TABLE IF NOT EXISTS periods (
+    school_year VARCHAR NOT NULL,
+    round       VARCHAR NOT NULL CHECK (round IN ('HK1', 'CN')),
+    deadline    DATE NOT NULL,
+    PRIMARY KEY (school_year, round)
+);
+
+-- imports: the audit of every write of school data (who, when, which file, what changed).
+--   status   'applied' | 'reverted'; source 'sample' for the generated sample
+--   sha256   of the imported file's bytes; rows = data rows read; values_changed = observations
+--            and scores inserted or changed by it
+CREATE TABLE IF NOT EXISTS imports (
+    import_id      BIGINT PRIMARY KEY,
+    user_name      VARCHAR NOT NULL,
+    started_at     TIMESTAMP NOT NULL,
+    finished_at    TIMESTAMP,
+    file_name      VARCHAR NOT NULL,
+    sha256         VARCHAR NOT NULL,
+    source         VARCHAR NOT NULL,
+    rows           INTEGER NOT NULL,
+    values_changed INTEGER NOT NULL,
+    status         VARCHAR NOT NULL
+);
+
+-- observations: one row per school × period × field: the value a school reported (yes/no as
+-- 1/0). A school that did not report a field has no row (missing, never zero). import_id names
+-- the import that wrote the current value. Kept sorted by period for fast scans.
+CREATE TABLE IF NOT EXISTS observations (
+    school_id   VARCHAR NOT NULL,
+    school_year VARCHAR NOT NULL,
+    round       VARCHAR NOT NULL,
+    field_code  VARCHAR NOT NULL,
+    value       DOUBLE NOT NULL,
+    import_id   BIGINT NOT NULL
+);
+
+-- observation_history: the value an import replaced or removed, so that any import can be
+-- inspected and reverted. old_value NULL = the import added a value that was not there.
+CREATE TABLE IF NOT EXISTS observation_history (
+    import_id   BIGINT NOT NULL,
+    school_id   VARCHAR NOT NULL,
+    school_year VARCHAR NOT NULL,
+    round       VARCHAR NOT NULL,
+    field_code  VARCHAR NOT NULL,
+    old_value   DOUBLE,
+    old_import  BIGINT,
+    new_value   DOUBLE
+);
+
+-- criterion_scores: maturity-index entries, one row per school × school year × criterion.
+--   self_points / self_met      the school's self-assessment (points; met for mandatory conditions)
+--   verified_points / verified_met  the Phòng's review; when present it wins over self-assessment
+--   evidence_url                the school's evidence (minh chứng)
+CREATE TABLE IF NOT EXISTS criterion_scores (
+    school_id       VARCHAR NOT NULL,
+    school_year     VARCHAR NOT NULL,
+    criterion_code  VARCHAR NOT NULL,
+    self_points     DOUBLE,
+    self_met        BOOLEAN,
+    verified_points DOUBLE,
+    verified_met    BOOLEAN,
+    evidence_url    VARCHAR,
+    import_id       BIGINT NOT NULL
+);
+
+-- submissions: a school's data for a period arrived (nộp báo cáo): when, and from which file.
+-- One row per school × period (the latest arrival); drives completeness and timeliness against
+-- periods.deadline. A school with no row has not submitted.
+CREATE TABLE IF NOT EXISTS submissions (
+    school_id   VARCHAR NOT NULL,
+    school_year VARCHAR NOT NULL,
+    round       VARCHAR NOT NULL,
+    received_at TIMESTAMP NOT NULL,
+    source      VARCHAR NOT NULL,
+    import_id   BIGINT NOT NULL
+);
+
+-- snapshots: frozen copies of a reporting round (chốt số liệu). The frozen rows live in
+-- snapshot_observations / snapshot_scores / snapshot_submissions; content_hash is the SHA-256
+-- of their canonical CSV form, so a snapshot can be checked months later.
+CREATE TABLE IF NOT EXISTS snapshots (
+    snapshot_id  VARCHAR PRIMARY KEY,
+    name         VARCHAR NOT NULL,
+    school_year  VARCHAR NOT NULL,
+    round        VARCHAR NOT NULL,
+    created_by   VARCHAR NOT NULL,
+    created_at   TIMESTAMP NOT NULL,
+    content_hash VARCHAR NOT NULL
+);
+
+-- snapshot_observations / snapshot_scores / snapshot_submissions: the frozen rows of a snapshot,
+-- the same columns as their live tables plus snapshot_id. Never updated after the freeze.
+CREATE TABLE IF NOT EXISTS snapshot_observations (
+    snapshot_id VARCHAR NOT NULL,
+    school_id   VARCHAR NOT NULL,
+    school_year VARCHAR NOT NULL,
+    round       VARCHAR NOT NULL,
+    field_code  VARCHAR NOT NULL,
+    value       DOUBLE NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS snapshot_scores (
+    snapshot_id     VARCHAR NOT NULL,
+    school_id       VARCHAR NOT NULL,
+    school_year     VARCHAR NOT NULL,
+    criterion_code  VARCHAR NOT NULL,
+    self_points     DOUBLE,
+    self_met        BOOLEAN,
+    verified_points DOUBLE,
+    verified_met    BOOLEAN
+);
+
+CREATE TABLE IF NOT EXISTS snapshot_submissions (
+    snapshot_id VARCHAR NOT NULL,
+    school_id   VARCHAR NOT NULL,
+    school_year VARCHAR NOT NULL,
+    round       VARCHAR NOT NULL,
+    received_at TIMESTAMP NOT NULL,
+    source      VARCHAR NOT NULL
+);
+
+-- scope_schools(unit): the active schools of a unit and every unit below it (NULL = all units).
+-- Every query reaches schools through it, so a unit's users never see another unit's schools.
+CREATE OR REPLACE MACRO scope_schools(u) AS TABLE
+    WITH RECURSIVE tree(unit_id) AS (
+        SELECT unit_id FROM units WHERE unit_id = u
+        UNION ALL
+        SELECT c.unit_id FROM units c JOIN tree p ON c.parent_id = p.unit_id
+    )
+    SELECT s.* FROM schools s
+    WHERE s.active AND (u IS NULL OR s.unit_id IN (SELECT unit_id FROM tree));

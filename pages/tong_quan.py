@@ -1,0 +1,55 @@
+"""Tổng quan: where does the district stand on each target of the plan this period?"""
+
+import streamlit as st
+
+from kpi import progress
+from kpi.figures import STATUS_COLORS, progress_bars, status_text
+from kpi.formatting import fmt_int, fmt_percent
+from pages import _shared as sh
+
+cat = sh.catalog()
+year, rnd = sh.period_filters()
+level, owner, ward = sh.school_filters()
+
+st.title("Tổng quan")
+sh.sample_badge()
+st.caption(f"{sh.meta().get('unit_name', '')} · Năm học {year} · {rnd}")
+
+summary = sh.district_summary(year, rnd, level, owner, ward)
+rows = progress.overview_rows(summary, cat)
+if rows.empty or rows["schools_reporting"].sum() == 0:
+    st.info("Chưa có trường nào nộp số liệu kỳ này.")
+    st.stop()
+prev = progress.previous_period(sh.periods(), year, rnd)
+prev_rows = progress.overview_rows(sh.district_summary(*prev, level, owner, ward), cat) if prev else None
+rows = progress.with_change(rows, prev_rows)
+
+counts = rows["status"].value_counts()
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Đạt", fmt_int(counts.get("dat", 0)))
+c2.metric("Gần đạt", fmt_int(counts.get("gan_dat", 0)))
+c3.metric("Chưa đạt", fmt_int(counts.get("chua_dat", 0)))
+c4.metric("Chỉ tiêu theo dõi", fmt_int(len(rows)))
+
+tiles, chart, table = st.tabs(["Theo nhóm", "Biểu đồ", "Bảng số liệu"])
+with tiles:
+    for theme in cat.themes.values():
+        part = rows[rows["theme"] == theme.code]
+        if part.empty:
+            continue
+        st.subheader(theme.label_vi)
+        cols = st.columns(3)
+        for i, (_, r) in enumerate(part.iterrows()):
+            with cols[i % 3].container(border=True):
+                lv = "" if r["level"] == progress.ALL_LEVELS else f" ({r['level']})"
+                st.markdown(f"**{r['clause']}** · {r['label']}{lv}")
+                st.markdown(f"<span style='font-size:1.7rem;font-weight:600'>{fmt_percent(r['value'])}</span>"
+                            f" / chỉ tiêu {fmt_percent(r['target'])}", unsafe_allow_html=True)
+                st.markdown(f"<span style='color:{STATUS_COLORS[r['status']]};font-weight:600'>"
+                            f"{status_text(r['status'])}</span> · {progress.gap_sentence(r)}",
+                            unsafe_allow_html=True)
+                st.caption(f"{fmt_int(r['schools_reporting'])}/{fmt_int(r['schools_expected'])} trường đã báo cáo")
+with chart:
+    st.plotly_chart(progress_bars(rows), theme=None, width="stretch", key="tq_chart")
+with table:
+    st.dataframe(progress.overview_table(rows, cat), hide_index=True, width="stretch")

@@ -1,0 +1,68 @@
+"""Shared fixtures: one generated sample database per test session (like Datasette's fixtures)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from kpi import db
+from kpi.sample import build_sample
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory) -> Path:
+    """The district sample (53 schools, 3 school years, seed 7), built once, never written by tests."""
+    path = tmp_path_factory.mktemp("db") / "sample.duckdb"
+    build_sample(path, schools=53, years=3, seed=7)
+    os.environ["KPI_DB"] = str(path)
+    return path
+
+
+@pytest.fixture()
+def con(sample_db):
+    c = db.connect(sample_db)
+    yield c
+    c.close()
+
+
+@pytest.fixture()
+def writable_db(sample_db, tmp_path) -> Path:
+    """A private copy of the sample that a test may change."""
+    path = tmp_path / "copy.duckdb"
+    path.write_bytes(sample_db.read_bytes())
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _clear_streamlit_caches():
+    # Streamlit caches live for the whole process, across AppTest instances.
+    yield
+    import sys
+
+    if "streamlit" in sys.modules:
+        import streamlit as st
+
+        st.cache_data.clear()
+        st.cache_resource.clear()
+
+
+def table_digest(path: Path) -> str:
+    """SHA-256 over every table's rows in a canonical order: equal digests = equal contents."""
+    c = db.connect(path)
+    try:
+        h = hashlib.sha256()
+        for (name,) in c.execute("SELECT table_name FROM information_schema.tables ORDER BY 1").fetchall():
+            if name == "meta":
+                rows = c.execute("SELECT * FROM meta WHERE key <> 'data_version' ORDER BY ALL").fetchall()
+            else:
+                rows = c.execute(f'SELECT * FROM "{name}" ORDER BY ALL').fetchall()
+            h.update(name.encode())
+            h.update(repr(rows).encode())
+        return h.hexdigest()
+    finally:
+        c.close()

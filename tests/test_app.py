@@ -1,0 +1,85 @@
+"""AppTest through dashboard.py: the pages render from the database, filters and deep links work."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from kpi import db
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "dashboard.py")
+
+
+def _run(**params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for k, v in params.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def _markdown(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_overview_shows_every_target(sample_db):
+    at = _run()
+    assert not at.exception
+    assert at.title[0].value == "Tổng quan"
+    text = _markdown(at)
+    for label in ("Học sinh khối lớp 3, 4, 5 được học Tin học", "CBQL, giáo viên có chữ ký số",
+                  "Tỉ trọng nội dung chương trình triển khai trực tuyến (TH)",
+                  "Tỉ trọng nội dung chương trình triển khai trực tuyến (THCS)"):
+        assert label in text
+    assert "Đạt" in text or "Chưa đạt" in text
+    assert "Dữ liệu mẫu" in text
+    assert len(at.get("plotly_chart")) == 1
+    assert at.selectbox(key="nam_hoc").value == "2023-2024" and at.selectbox(key="ky").value == "CN"
+
+
+@pytest.mark.parametrize("year", ["2021-2022", "2022-2023", "2023-2024"])
+@pytest.mark.parametrize("rnd", ["HK1", "CN"])
+def test_every_period_renders(sample_db, year, rnd):
+    at = _run(nam_hoc=year, ky=rnd)
+    assert not at.exception
+    assert at.selectbox(key="nam_hoc").value == year and at.selectbox(key="ky").value == rnd
+    assert f"Năm học {year} · {rnd}" in at.caption[0].value or any(
+        f"Năm học {year} · {rnd}" in c.value for c in at.caption)
+
+
+def test_filter_changes_the_figures(sample_db):
+    at = _run()
+    before = [m.value for m in at.metric]
+    at.selectbox(key="cap_hoc").set_value("THCS").run()
+    assert not at.exception
+    after = [m.value for m in at.metric]
+    assert before != after
+    assert "Trường Tiểu học triển khai LMS cho học sinh lớp 5" not in _markdown(at)
+    assert "Trường THCS triển khai hệ thống quản lý dạy học trực tuyến (LMS)" in _markdown(at)
+
+
+def test_deep_link_reproduces_the_view(sample_db):
+    first = _run()
+    first.selectbox(key="nam_hoc").set_value("2022-2023").run()
+    first.selectbox(key="cap_hoc").set_value("TH").run()
+    linked = _run(nam_hoc="2022-2023", cap_hoc="Tiểu học")
+    assert not linked.exception
+    assert [m.value for m in linked.metric] == [m.value for m in first.metric]
+    assert _markdown(linked) == _markdown(first)
+
+
+def test_empty_period_shows_empty_state(writable_db, monkeypatch):
+    with db.writing(writable_db) as c:
+        c.execute("INSERT INTO periods VALUES ('2024-2025', 'HK1', DATE '2025-01-10')")
+    monkeypatch.setenv("KPI_DB", str(writable_db))
+    at = _run(nam_hoc="2024-2025", ky="HK1")
+    assert not at.exception
+    assert [i.value for i in at.info] == ["Chưa có trường nào nộp số liệu kỳ này."]
+    assert len(at.get("plotly_chart")) == 0
+
+
+def test_missing_database_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("KPI_DB", str(tmp_path / "none.duckdb"))
+    at = _run()
+    assert not at.exception
+    assert "python -m kpi init --sample" in at.error[0].value

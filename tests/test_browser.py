@@ -1,0 +1,83 @@
+"""Real browser (Debian chromium via Playwright) against a real `streamlit run`."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+LOCAL = {"localhost", "127.0.0.1", "[::1]", "::1"}
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium missing (make test installs it as root)"),
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    return {"executable_path": CHROMIUM,
+            "args": ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync"]}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(sample_db):
+    port = _free_port()
+    env = dict(os.environ, KPI_DB=str(sample_db))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not become healthy: " + proc.stdout.read().decode(errors="replace")[-2000:])
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture()
+def outside_requests(page):
+    seen = []
+
+    def record(request):
+        u = urlparse(request.url)
+        if u.scheme in ("http", "https", "ws", "wss") and u.hostname not in LOCAL:
+            seen.append(request.url)
+
+    page.on("request", record)
+    return seen
+
+
+def test_overview_in_a_real_browser(page, app_url, outside_requests):
+    page.goto(app_url)
+    page.get_by_role("heading", name="Tổng quan").wait_for(timeout=30000)
+    page.get_by_text("Dữ liệu mẫu", exact=False).first.wait_for()
+    page.get_by_role("tab", name="Biểu đồ").click()
+    page.locator("[data-testid='stPlotlyChart'] .main-svg").first.wait_for(timeout=30000)
+    bars = page.locator("[data-testid='stPlotlyChart'] .bars path")
+    assert bars.count() >= 30
+    page.wait_for_load_state("networkidle")
+    assert outside_requests == []

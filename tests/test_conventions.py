@@ -1,0 +1,55 @@
+"""House rules that keep the layers apart (STYLE.md)."""
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_kpi_never_imports_streamlit():
+    offenders = []
+    for path in (ROOT / "kpi").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(n == "streamlit" or n.startswith("streamlit.") for n in names):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_every_page_file_is_registered():
+    router = (ROOT / "dashboard.py").read_text(encoding="utf-8")
+    registered = set(re.findall(r'"pages/(\w+\.py)"', router))
+    files = {p.name for p in (ROOT / "pages").glob("*.py") if not p.name.startswith("_")}
+    assert files == registered
+
+
+def test_every_sql_file_is_used():
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "kpi").rglob("*.py"))
+    unused = [p.name for p in (ROOT / "kpi" / "sql").glob("*.sql")
+              if f'"{p.stem}"' not in sources and f'"{p.name}"' not in sources]
+    assert unused == []
+
+
+def test_every_sql_file_states_its_grain():
+    for p in (ROOT / "kpi" / "sql").glob("*.sql"):
+        assert p.read_text(encoding="utf-8").startswith("-- "), p.name
+
+
+def test_pages_hold_no_sql():
+    for p in (ROOT / "pages").glob("*.py"):
+        text = p.read_text(encoding="utf-8")
+        assert not re.search(r"\bSELECT\b.*\bFROM\b", text), p.name
+        assert "duckdb" not in text or p.name == "_shared.py", p.name
+
+
+def test_offline_settings():
+    config = (ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8")
+    assert "gatherUsageStats = false" in config
+    for p in list(ROOT.glob("*.py")) + list((ROOT / "pages").glob("*.py")) + list((ROOT / "kpi").rglob("*.py")):
+        text = p.read_text(encoding="utf-8")
+        assert "cdn.plot.ly" not in text and "fonts.googleapis" not in text, p.name
