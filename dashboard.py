@@ -11,6 +11,9 @@ st.set_page_config(page_title="Bảng điều khiển chuyển đổi số", pag
 
 PAGES = [
     st.Page(ROOT / "pages/tong_quan.py", title="Tổng quan", url_path="tong-quan", default=True),
+    st.Page(ROOT / "pages/chi_tieu.py", title="Chỉ tiêu", url_path="chi-tieu"),
+    st.Page(ROOT / "pages/so_sanh.py", title="So sánh", url_path="so-sanh"),
+    st.Page(ROOT / "pages/truong.py", title="Trường", url_path="truong"),
 ]
 
 nav = st.navigation(PAGES)

@@ -67,6 +67,18 @@ def _wrap(label: str, width: int = 48) -> str:
     return "<br>".join(lines)
 
 
+def _axis_top(values) -> float:
+    """Upper end of a percent axis: room for the largest value or target and its label."""
+    peak = pd.Series(values, dtype="float64").max()
+    return 100.0 if pd.isna(peak) else min(112.0, max(5.0, float(peak) * 100 * 1.25))
+
+
+def _status_legend(fig: go.Figure, y0) -> None:
+    for st in ("dat", "gan_dat", "chua_dat"):  # legend entries: status by colour and by name
+        fig.add_bar(x=[None], y=[y0], orientation="h", name=STATUS_LABELS[st],
+                    marker=dict(color=STATUS_COLORS[st]), hoverinfo="skip")
+
+
 def progress_bars(rows: pd.DataFrame, title: str = "") -> go.Figure:
     """Horizontal bars: each indicator's pooled value, coloured by status, with its target.
 
@@ -78,9 +90,7 @@ def progress_bars(rows: pd.DataFrame, title: str = "") -> go.Figure:
              for cl, lbl, lv in zip(rows["clause"], rows["label"], rows["level"])]
     values = [None if pd.isna(v) else v * 100 for v in rows["value"]]
     fig = new_figure()
-    for st in ("dat", "gan_dat", "chua_dat"):  # legend entries: status by colour and by name
-        fig.add_bar(x=[None], y=names[:1], orientation="h", name=STATUS_LABELS[st],
-                    marker=dict(color=STATUS_COLORS[st]), hoverinfo="skip")
+    _status_legend(fig, names[0] if names else None)
     fig.add_bar(
         x=values, y=names, orientation="h", name="Giá trị", showlegend=False,
         marker=dict(color=[STATUS_COLORS[s] for s in rows["status"]]),
@@ -106,4 +116,107 @@ def progress_bars(rows: pd.DataFrame, title: str = "") -> go.Figure:
         yaxis=dict(autorange="reversed", title=None, automargin=True, tickfont=dict(size=12)),
         bargap=0.35, barmode="overlay",
     )
+    return fig
+
+
+SERIES_COLORS = {"Tất cả": "#0072B2", "MN": "#CC79A7", "TH": "#0072B2", "THCS": "#009E73", "GDTX": "#E69F00"}
+
+
+def trend_chart(rows: pd.DataFrame, title: str = "") -> go.Figure:
+    """District value over all periods, one line per series, each with its target as a dashed step.
+
+    `rows` is kpi.progress.trend_rows' frame (period, series, value, target). A target that
+    changes by school year is drawn as it was in force each period; no target, no line.
+    """
+    fig = new_figure()
+    for series, g in rows.groupby("series", sort=False):
+        color = SERIES_COLORS.get(series, "#0072B2")
+        name = "Toàn đơn vị" if series == "Tất cả" else series
+        fig.add_scatter(
+            x=g["period"], y=g["value"] * 100, mode="lines+markers+text", name=name,
+            line=dict(color=color, width=3), marker=dict(color=color, size=8),
+            text=[fmt_percent(v) for v in g["value"]], textposition="top center", textfont=dict(color=INK),
+            customdata=[[f"{fmt_int(r)}/{fmt_int(e)}"] for r, e in zip(g["schools_reporting"], g["schools_expected"])],
+            hovertemplate="%{x}<br>" + name + ": %{text}<br>Trường báo cáo: %{customdata[0]}<extra></extra>",
+        )
+        if g["target"].notna().any():
+            fig.add_scatter(
+                x=g["period"], y=g["target"] * 100, mode="lines", name=f"Chỉ tiêu {name}",
+                line=dict(color=color, width=2, dash="dash", shape="hv"),
+                hovertemplate="%{x}<br>Chỉ tiêu: %{y:.1f}%<extra></extra>",
+            )
+    top = _axis_top(list(rows["value"]) + list(rows["target"]))
+    fig.update_layout(title=title, height=380,
+                      yaxis=dict(ticksuffix="%", range=[0, top], title=None, automargin=True),
+                      xaxis=dict(title=None, type="category"),
+                      legend=dict(orientation="h", y=-0.18, x=0))
+    return fig
+
+
+def school_bars(df: pd.DataFrame, title: str = "") -> go.Figure:
+    """One bar per school, sorted, coloured by status, with a dashed target line per level.
+
+    `df` is kpi.queries.school_values' frame (name, level, value, target, status, is_own,
+    school_id). Bars carry the school id in customdata so a click can open the school.
+    """
+    d = df[df["value"].notna()].sort_values("value", ascending=False).reset_index(drop=True)
+    labels = [f"{i + 1}. {n}" + (" ◀ trường của bạn" if own else "")
+              for i, (n, own) in enumerate(zip(d["name"], d["is_own"]))]
+    fig = new_figure()
+    _status_legend(fig, labels[0] if labels else None)
+    fig.add_bar(
+        y=labels, x=d["value"] * 100, orientation="h", showlegend=False, name="Trường",
+        marker=dict(color=[STATUS_COLORS[s] for s in d["status"]],
+                    line=dict(color=[INK if own else "rgba(0,0,0,0)" for own in d["is_own"]], width=2)),
+        customdata=[[sid if isinstance(sid, str) else "", status_text(s), lv]
+                    for sid, s, lv in zip(d["school_id"], d["status"], d["level"])],
+        text=[fmt_percent(v) for v in d["value"]], textposition="outside", textfont=dict(color=INK, size=11),
+        hovertemplate="%{y}<br>%{text} · %{customdata[1]}<extra></extra>",
+    )
+    for lv, g in d.groupby("level", sort=False):
+        t = g["target"].dropna()
+        if t.empty:
+            continue
+        ys = [labels[i] for i in g.index]
+        fig.add_scatter(x=[t.iloc[0] * 100] * len(ys), y=ys, mode="markers", name=f"Chỉ tiêu {lv}",
+                        marker=dict(symbol="line-ns", size=18, line=dict(width=2, color=TARGET_COLOR)),
+                        hovertemplate=f"Chỉ tiêu {lv}: " + "%{x:.1f}%<extra></extra>")
+    fig.update_layout(title=title, height=max(300, 24 * len(d) + 120), barmode="overlay",
+                      yaxis=dict(autorange="reversed", automargin=True, title=None, tickfont=dict(size=12)),
+                      xaxis=dict(ticksuffix="%", title=None, side="top",
+                                 range=[0, _axis_top(list(d["value"]) + list(d["target"]))]),
+                      legend=dict(orientation="h", y=-0.02, x=0, yanchor="top"), bargap=0.25)
+    return fig
+
+
+def school_histogram(df: pd.DataFrame, title: str = "") -> go.Figure:
+    """Distribution of school values in 5-point bins (for more schools than bars can show)."""
+    d = df[df["value"].notna()]
+    bins = (d["value"] * 100 // 5 * 5).clip(upper=100)
+    counts = bins.value_counts().sort_index()
+    fig = new_figure()
+    fig.add_bar(x=[f"{fmt_int(b)}-{fmt_int(min(b + 5, 100))}%" for b in counts.index], y=counts.values,
+                marker=dict(color="#0072B2"), hovertemplate="%{x}: %{y} trường<extra></extra>", name="Số trường")
+    fig.update_layout(title=title, height=360, xaxis=dict(title="Giá trị của trường", type="category"),
+                      yaxis=dict(title="Số trường"))
+    return fig
+
+
+def compare_bars(rows: pd.DataFrame, title: str = "") -> go.Figure:
+    """Per indicator: schools that moved up to đạt (right) and that fell back (left)."""
+    names = [_wrap(f"{c} · {lbl}", 44) for c, lbl in zip(rows["clause"], rows["label"])]
+    m = int(max(rows["moved_up"].max(), rows["fell_back"].max(), 1)) if len(rows) else 1
+    step = max(1, -(-m // 5))
+    ticks = list(range(-(m // step) * step, m + 1, step))
+    fig = new_figure()
+    fig.add_bar(y=names, x=rows["moved_up"], orientation="h", name="Lên đạt",
+                marker=dict(color=STATUS_COLORS["dat"]), hovertemplate="%{y}<br>Lên đạt: %{x} trường<extra></extra>")
+    fig.add_bar(y=names, x=-rows["fell_back"], orientation="h", name="Tụt khỏi đạt",
+                marker=dict(color=STATUS_COLORS["chua_dat"]), customdata=rows["fell_back"],
+                hovertemplate="%{y}<br>Tụt khỏi đạt: %{customdata} trường<extra></extra>")
+    fig.update_layout(title=title, barmode="relative", height=max(300, 34 * len(rows) + 120),
+                      yaxis=dict(autorange="reversed", automargin=True, title=None),
+                      xaxis=dict(title="Số trường (trái: tụt khỏi đạt · phải: lên đạt)", zeroline=True,
+                                 zerolinecolor=INK, tickvals=ticks, ticktext=[fmt_int(abs(t)) for t in ticks]),
+                      legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
     return fig

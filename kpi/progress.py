@@ -7,6 +7,7 @@ import math
 import pandas as pd
 
 from kpi.catalog import Catalog
+from kpi.formatting import fmt_int, fmt_number, fmt_percent
 
 STATUS_LABELS = {
     "dat": "Đạt",
@@ -118,21 +119,24 @@ def gap_sentence(row) -> str:
         return "đã đạt chỉ tiêu"
     if row["gap"] is None or pd.isna(row["gap"]):
         return ""
-    n = f"{int(row['gap']):,}".replace(",", ".")
+    n = fmt_int(row["gap"])
     if row["kind"] == "bool":
         return f"còn {n} {row['gap_unit']}"
     return f"còn thiếu {n} {row['gap_unit']}"
 
 
+def change_sentence(change) -> str:
+    """'tăng 2,5 điểm % so với kỳ trước', 'không đổi so với kỳ trước', 'chưa có kỳ trước để so'."""
+    if change is None or pd.isna(change):
+        return "chưa có kỳ trước để so"
+    points = change * 100
+    if abs(points) < 0.05:
+        return "không đổi so với kỳ trước"
+    return f"{'tăng' if points > 0 else 'giảm'} {fmt_number(abs(points))} điểm % so với kỳ trước"
+
+
 def overview_table(rows: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     """The overview rows as a Vietnamese table (formatted text, for the table view and exports)."""
-    from kpi.formatting import fmt_int, fmt_percent
-
-    def change(v):
-        if v is None or pd.isna(v):
-            return "—"
-        return ("+" if v > 0 else "") + fmt_percent(v).replace("%", " điểm %")
-
     return pd.DataFrame({
         "Mục": rows["clause"],
         "Chỉ tiêu": rows["label"],
@@ -142,8 +146,55 @@ def overview_table(rows: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
         "Chỉ tiêu đặt ra": [fmt_percent(v) for v in rows["target"]],
         "Tình trạng": [STATUS_LABELS[s] for s in rows["status"]],
         "Khoảng cách": [gap_sentence(r) for _, r in rows.iterrows()],
-        "Thay đổi so với kỳ trước": [change(v) for v in rows.get("change", [None] * len(rows))],
+        "Thay đổi": [change_sentence(v) for v in rows.get("change", [None] * len(rows))],
         "Trường đạt": [fmt_int(v) for v in rows["schools_meeting"]],
         "Trường báo cáo": [f"{fmt_int(r)}/{fmt_int(e)}" for r, e in
                            zip(rows["schools_reporting"], rows["schools_expected"])],
     })
+
+
+def period_label(school_year: str, round: str) -> str:
+    """'2023-2024 · HK1'."""
+    return f"{school_year} · {round}"
+
+
+def trend_rows(trend: pd.DataFrame) -> pd.DataFrame:
+    """kpi.queries.indicator_trend's rows, with levels pooled unless their targets differ.
+
+    One series per level where the levels' targets differ in some school year (TH 15% vs THCS
+    17,5%), else one series "Tất cả" pooled Σ tử số / Σ mẫu số per period.
+    """
+    t = trend[trend["schools_expected"] > 0]
+    if t.empty:
+        return t.assign(series=[], period=[])
+    split = any(g["target"].round(9).nunique(dropna=False) > 1 for _, g in t.groupby("school_year"))
+    if split:
+        out = t.assign(series=t["level"])
+    else:
+        out = (t.groupby(["school_year", "round"], sort=False)
+               .agg(numerator=("numerator", lambda s: s.sum(min_count=1)),
+                    denominator=("denominator", lambda s: s.sum(min_count=1)),
+                    schools_reporting=("schools_reporting", "sum"),
+                    schools_expected=("schools_expected", "sum"),
+                    target=("target", "first"), near=("near", "first"))
+               .reset_index())
+        out["value"] = (out["numerator"] / out["denominator"]).where(out["denominator"] > 0)
+        out["series"] = ALL_LEVELS
+    out = out.copy()
+    out["period"] = [period_label(y, r) for y, r in zip(out["school_year"], out["round"])]
+    return out.reset_index(drop=True)
+
+
+def compare_rows(compare: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+    """kpi.queries.compare_periods' rows per indicator (levels summed), in the plan's order."""
+    c = compare[(compare["reporting_a"] > 0) | (compare["reporting_b"] > 0)]
+    sums = c.groupby("indicator_code")[["reporting_a", "reporting_b", "meeting_a", "meeting_b",
+                                        "moved_up", "fell_back"]].sum()
+    rows = []
+    for code, ind in catalog.indicators.items():
+        if code not in sums.index:
+            continue
+        s = sums.loc[code]
+        rows.append({"indicator_code": code, "clause": ind.clause, "label": ind.label_vi,
+                     **{k: int(v) for k, v in s.items()}})
+    return pd.DataFrame(rows)

@@ -79,3 +79,75 @@ def district_summary(con, catalog: Catalog, scope: Scope, school_year: str, roun
     df.insert(2, "school_year", school_year)
     df.insert(3, "round", round)
     return df
+
+
+def _filters(scope: Scope, level, ownership, ward) -> dict:
+    return {"unit_id": scope.unit_id, "level": level, "ownership": ownership, "ward": ward}
+
+
+def _indicator_params(catalog: Catalog, code: str) -> dict:
+    ind = catalog.indicators[code]
+    return {"num_field": ind.numerator, "den_field": ind.denominator, "kind": ind.kind,
+            "levels": list(ind.levels)}
+
+
+def indicator_trend(con, catalog: Catalog, scope: Scope, code: str, level=None, ownership=None,
+                    ward=None) -> pd.DataFrame:
+    """One row per period × level for one indicator: pooled numerator, denominator, reporting,
+    expected, and the target in force that school year."""
+    df = run(con, "indicator_trend", {**_indicator_params(catalog, code), **_filters(scope, level, ownership, ward)})
+    targets = [catalog.target_for(code, lv, y) for y, lv in zip(df["school_year"], df["level"])]
+    df["target"] = [None if t is None else t.value for t in targets]
+    df["near"] = [None if t is None else t.near for t in targets]
+    df["value"] = (df["numerator"] / df["denominator"]).where(df["denominator"] > 0)
+    return df
+
+
+def _one_indicator_defs(catalog: Catalog, code: str, school_year: str) -> pa.Table:
+    rows = [r for r in catalog.target_rows(school_year) if r["indicator_code"] == code]
+    return pa.Table.from_pylist(rows, schema=_DEFS_SCHEMA)
+
+
+def school_values(con, catalog: Catalog, scope: Scope, code: str, period: tuple[str, str],
+                  earlier: tuple[str, str] | None = None, level=None, ownership=None, ward=None) -> pd.DataFrame:
+    """One row per school in scope for one indicator: numerator, denominator, value, status, and
+    value/status in an earlier period (change). A principal gets other schools unnamed."""
+    earlier = earlier or period
+    return run(con, "school_values", {
+        **_indicator_params(catalog, code), **_filters(scope, level, ownership, ward),
+        "year_a": earlier[0], "round_a": earlier[1], "year_b": period[0], "round_b": period[1],
+        "school_id": scope.school_id,
+    }, {"defs_a": _one_indicator_defs(catalog, code, earlier[0]),
+        "defs_b": _one_indicator_defs(catalog, code, period[0])})
+
+
+def compare_periods(con, catalog: Catalog, scope: Scope, period_a: tuple[str, str], period_b: tuple[str, str],
+                    level=None, ownership=None, ward=None) -> pd.DataFrame:
+    """One row per indicator × level: value and schools meeting the target in A and B, and how
+    many schools moved up to đạt or fell back."""
+    return run(con, "compare_periods", {
+        **_filters(scope, level, ownership, ward),
+        "year_a": period_a[0], "round_a": period_a[1], "year_b": period_b[0], "round_b": period_b[1],
+    }, {"defs_a": _defs(catalog, period_a[0]), "defs_b": _defs(catalog, period_b[0])})
+
+
+def school_list(con, scope: Scope) -> pd.DataFrame:
+    """The schools the caller may pick (a principal: only their own), in Vietnamese order."""
+    return run(con, "school_list", {"unit_id": scope.unit_id, "school_id": scope.school_id})
+
+
+def school_info(con, scope: Scope, school_id: str, school_year: str, round: str) -> dict | None:
+    """One school's identity and its submission for the period; None when out of scope."""
+    df = run(con, "school_info", {"unit_id": scope.unit_id, "school_id": school_id,
+                                  "scope_school": scope.school_id, "school_year": school_year, "round": round})
+    return None if df.empty else df.iloc[0].to_dict()
+
+
+def school_indicators(con, catalog: Catalog, scope: Scope, school_id: str, school_year: str,
+                      round: str) -> pd.DataFrame:
+    """One row per indicator applying to the school: value, target, status inputs, district value
+    and position among the reporting schools of its level. Empty when out of scope."""
+    return run(con, "school_indicators", {
+        "school_id": school_id, "scope_school": scope.school_id, "unit_id": scope.unit_id,
+        "school_year": school_year, "round": round,
+    }, {"defs": _defs(catalog, school_year)})

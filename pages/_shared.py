@@ -89,15 +89,14 @@ def sample_badge() -> None:
         st.badge("Dữ liệu mẫu: trường và số liệu giả định", icon="⚠️", color="orange")
 
 
-def period_filters(prefix: str = "") -> tuple[str, str]:
-    """Sidebar school year and round, bound to the URL (?nam_hoc=...&ky=...)."""
+def period_filters() -> tuple[str, str]:
+    """Sidebar school year and round, kept in the URL (?nam_hoc=2023-2024&ky=CN)."""
     p = periods()
     years = list(dict.fromkeys(p["school_year"]))
-    year = st.sidebar.selectbox("Năm học", years, key="nam_hoc", bind="query-params")
-    rounds = p.loc[p["school_year"] == year, "round"].tolist()
-    rounds = [r for r in ("CN", "HK1") if r in rounds]
-    rnd = st.sidebar.selectbox("Kỳ báo cáo", rounds, key="ky", bind="query-params",
-                               help="HK1: sơ kết học kỳ I (hạn 10/01) · CN: tổng kết cả năm (hạn 20/05)")
+    year = url_select("Năm học", years, "nam_hoc")
+    rounds = [r for r in ("CN", "HK1") if r in set(p.loc[p["school_year"] == year, "round"])]
+    rnd = url_select("Kỳ báo cáo", rounds, "ky",
+                     help="HK1: sơ kết học kỳ I (hạn 10/01) · CN: tổng kết cả năm (hạn 20/05)")
     deadline = p.loc[(p["school_year"] == year) & (p["round"] == rnd), "deadline"]
     if len(deadline):
         st.sidebar.caption(f"{ROUND_LABELS[rnd]} · hạn nộp {fmt_date(deadline.iloc[0])}")
@@ -105,11 +104,140 @@ def period_filters(prefix: str = "") -> tuple[str, str]:
 
 
 def school_filters() -> tuple[str | None, str | None, str | None]:
-    """Sidebar cấp học, loại hình, phường (None = all), bound to the URL."""
-    level = st.sidebar.selectbox("Cấp học", [ALL, *LEVEL_LABELS], key="cap_hoc", bind="query-params",
-                                 format_func=lambda v: LEVEL_LABELS.get(v, v))
-    owner = st.sidebar.selectbox("Loại hình", [ALL, *OWNERSHIP_LABELS], key="loai_hinh",
-                                 bind="query-params", format_func=lambda v: OWNERSHIP_LABELS.get(v, v))
-    wards = _wards(db_key(), scope())
-    ward = st.sidebar.selectbox("Phường", [ALL, *wards], key="phuong", bind="query-params")
+    """Sidebar cấp học, loại hình, phường (None = all), kept in the URL (?cap_hoc=TH...)."""
+    level = url_select("Cấp học", [ALL, *LEVEL_LABELS], "cap_hoc", keep_default=False,
+                       format_func=lambda v: LEVEL_LABELS.get(v, v))
+    owner = url_select("Loại hình", [ALL, *OWNERSHIP_LABELS], "loai_hinh", keep_default=False,
+                       format_func=lambda v: OWNERSHIP_LABELS.get(v, v))
+    ward = url_select("Phường", [ALL, *_wards(db_key(), scope())], "phuong", keep_default=False)
     return tuple(None if v == ALL else v for v in (level, owner, ward))
+
+
+PAGE_FILES = {"tong_quan": "pages/tong_quan.py", "chi_tieu": "pages/chi_tieu.py",
+              "so_sanh": "pages/so_sanh.py", "truong": "pages/truong.py"}
+
+
+def url_select(label: str, options: list, param: str, format_func=str, sidebar: bool = True,
+               default=None, help: str | None = None, keep_default: bool = True):
+    """A selectbox whose value lives in the URL as ?param=<option code>, so a link reproduces the view.
+
+    Kept by hand rather than with bind="query-params": a bound widget puts the formatted label in
+    the URL, and Streamlit drops bound parameters of one page when another page is opened, so the
+    period and filters would not follow the user from page to page.
+    """
+    key, synced = f"w_{param}", f"_w_{param}"
+    wanted = st.query_params.get(param)
+    current = st.session_state.get(key)
+    fallback = default if default in options else options[0] if options else None
+    # The URL wins when the widget is new on this page or the URL changed since we wrote it.
+    # The value is always written back: a widget first drawn on a newly opened page would
+    # otherwise start from its default.
+    if wanted in options and (current is None or wanted != st.session_state.get(synced)):
+        current = wanted
+    elif current not in options:
+        current = fallback
+    st.session_state[key] = current
+    box = st.sidebar if sidebar else st
+    value = box.selectbox(label, options, key=key, format_func=format_func, help=help)
+    if value == fallback and not keep_default:
+        st.query_params.pop(param, None)  # "Tất cả" needs no parameter: shorter links
+    elif value is not None:
+        st.query_params[param] = value
+    st.session_state[synced] = value
+    return value
+
+
+SHARED_PARAMS = ("nam_hoc", "ky", "cap_hoc", "loai_hinh", "phuong")
+
+
+def link_params(**extra) -> dict:
+    """Query parameters for a link to another page: the period and filters now in the URL, plus
+    `extra`, so the next page opens on the same view."""
+    params = {k: st.query_params[k] for k in SHARED_PARAMS if k in st.query_params}
+    params.update({k: v for k, v in extra.items() if v is not None})
+    return params
+
+
+def can_open_school(school_id: str | None) -> bool:
+    """Whether the current user may open this school's scorecard."""
+    sc = scope()
+    return bool(school_id) and (sc.school_id is None or sc.school_id == school_id)
+
+
+def open_school(school_id: str) -> None:
+    """Go to the school's scorecard, keeping the period in the URL."""
+    if can_open_school(school_id):
+        st.switch_page(PAGE_FILES["truong"], query_params=link_params(truong=school_id))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _trend(key, sc, code, level, ownership, ward):
+    return queries.indicator_trend(_open(*key), catalog(), sc, code, level, ownership, ward)
+
+
+def indicator_trend(code, level=None, ownership=None, ward=None):
+    """Cached kpi.queries.indicator_trend."""
+    return _trend(db_key(), scope(), code, level, ownership, ward)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _school_values(key, sc, code, period, earlier, level, ownership, ward):
+    return queries.school_values(_open(*key), catalog(), sc, code, period, earlier, level, ownership, ward)
+
+
+def school_values(code, period, earlier=None, level=None, ownership=None, ward=None):
+    """Cached kpi.queries.school_values (other schools unnamed for a principal)."""
+    return _school_values(db_key(), scope(), code, tuple(period), tuple(earlier) if earlier else None,
+                          level, ownership, ward)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _compare(key, sc, a, b, level, ownership, ward):
+    return queries.compare_periods(_open(*key), catalog(), sc, a, b, level, ownership, ward)
+
+
+def compare_periods(a, b, level=None, ownership=None, ward=None):
+    """Cached kpi.queries.compare_periods."""
+    return _compare(db_key(), scope(), tuple(a), tuple(b), level, ownership, ward)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _school_list(key, sc):
+    return queries.school_list(_open(*key), sc)
+
+
+def school_list():
+    """The schools the current user may open."""
+    return _school_list(db_key(), scope())
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _school_info(key, sc, school_id, year, rnd):
+    return queries.school_info(_open(*key), sc, school_id, year, rnd)
+
+
+def school_info(school_id, year, rnd):
+    """Cached kpi.queries.school_info (None when out of scope)."""
+    return _school_info(db_key(), scope(), school_id, year, rnd)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _school_indicators(key, sc, school_id, year, rnd):
+    return queries.school_indicators(_open(*key), catalog(), sc, school_id, year, rnd)
+
+
+def school_indicators(school_id, year, rnd):
+    """Cached kpi.queries.school_indicators."""
+    return _school_indicators(db_key(), scope(), school_id, year, rnd)
+
+
+def downloads(df, name: str, key: str, **xlsx) -> None:
+    """CSV (UTF-8 with BOM) and XLSX download buttons for a table, built when clicked."""
+    from kpi.tables import to_csv_bytes, to_xlsx_bytes
+
+    c1, c2 = st.columns([1, 1], width=360)
+    c1.download_button("Tải CSV", lambda: to_csv_bytes(df), f"{name}.csv", "text/csv", key=f"{key}_csv",
+                       on_click="ignore", icon=":material/download:")
+    c2.download_button("Tải XLSX", lambda: to_xlsx_bytes(df, **xlsx), f"{name}.xlsx",
+                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{key}_xlsx",
+                       on_click="ignore", icon=":material/download:")

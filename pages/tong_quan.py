@@ -48,7 +48,10 @@ with tiles:
                 st.markdown(f"<span style='color:{STATUS_COLORS[r['status']]};font-weight:600'>"
                             f"{status_text(r['status'])}</span> · {progress.gap_sentence(r)}",
                             unsafe_allow_html=True)
-                st.caption(f"{fmt_int(r['schools_reporting'])}/{fmt_int(r['schools_expected'])} trường đã báo cáo")
+                st.caption(f"{progress.change_sentence(r['change'])} · "
+                           f"{fmt_int(r['schools_reporting'])}/{fmt_int(r['schools_expected'])} trường đã báo cáo")
+                st.page_link(sh.PAGE_FILES["chi_tieu"], label="Xem từng trường",
+                             query_params=sh.link_params(chi_tieu=r["indicator_code"]))
 with chart:
     st.plotly_chart(progress_bars(rows), theme=None, width="stretch", key="tq_chart")
 with table:

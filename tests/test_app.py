@@ -34,7 +34,7 @@ def test_overview_shows_every_target(sample_db):
     assert "Đạt" in text or "Chưa đạt" in text
     assert "Dữ liệu mẫu" in text
     assert len(at.get("plotly_chart")) == 1
-    assert at.selectbox(key="nam_hoc").value == "2023-2024" and at.selectbox(key="ky").value == "CN"
+    assert at.selectbox(key="w_nam_hoc").value == "2023-2024" and at.selectbox(key="w_ky").value == "CN"
 
 
 @pytest.mark.parametrize("year", ["2021-2022", "2022-2023", "2023-2024"])
@@ -42,7 +42,7 @@ def test_overview_shows_every_target(sample_db):
 def test_every_period_renders(sample_db, year, rnd):
     at = _run(nam_hoc=year, ky=rnd)
     assert not at.exception
-    assert at.selectbox(key="nam_hoc").value == year and at.selectbox(key="ky").value == rnd
+    assert at.selectbox(key="w_nam_hoc").value == year and at.selectbox(key="w_ky").value == rnd
     assert f"Năm học {year} · {rnd}" in at.caption[0].value or any(
         f"Năm học {year} · {rnd}" in c.value for c in at.caption)
 
@@ -50,7 +50,7 @@ def test_every_period_renders(sample_db, year, rnd):
 def test_filter_changes_the_figures(sample_db):
     at = _run()
     before = [m.value for m in at.metric]
-    at.selectbox(key="cap_hoc").set_value("THCS").run()
+    at.selectbox(key="w_cap_hoc").set_value("THCS").run()
     assert not at.exception
     after = [m.value for m in at.metric]
     assert before != after
@@ -60,9 +60,10 @@ def test_filter_changes_the_figures(sample_db):
 
 def test_deep_link_reproduces_the_view(sample_db):
     first = _run()
-    first.selectbox(key="nam_hoc").set_value("2022-2023").run()
-    first.selectbox(key="cap_hoc").set_value("TH").run()
-    linked = _run(nam_hoc="2022-2023", cap_hoc="Tiểu học")
+    first.selectbox(key="w_nam_hoc").set_value("2022-2023").run()
+    first.selectbox(key="w_cap_hoc").set_value("TH").run()
+    assert first.query_params["nam_hoc"] == "2022-2023" and first.query_params["cap_hoc"] == "TH"
+    linked = _run(nam_hoc="2022-2023", cap_hoc="TH")
     assert not linked.exception
     assert [m.value for m in linked.metric] == [m.value for m in first.metric]
     assert _markdown(linked) == _markdown(first)

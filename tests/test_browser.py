@@ -81,3 +81,33 @@ def test_overview_in_a_real_browser(page, app_url, outside_requests):
     assert bars.count() >= 30
     page.wait_for_load_state("networkidle")
     assert outside_requests == []
+
+
+def test_tile_to_target_to_school_and_deep_link(page, app_url, outside_requests):
+    page.goto(f"{app_url}/?nam_hoc=2022-2023&ky=CN")
+    page.get_by_role("heading", name="Tổng quan").wait_for(timeout=30000)
+    page.get_by_text("Năm học 2022-2023 · CN").wait_for(timeout=30000)
+    page.get_by_role("link", name="Xem từng trường").first.click()
+    page.wait_for_url("**/chi-tieu?*", timeout=30000)
+    heading = "Trường THCS triển khai hệ thống quản lý dạy học trực tuyến (LMS)"
+    page.get_by_role("heading", name=heading).wait_for(timeout=30000)
+    assert "chi_tieu=lms_thcs" in page.url and "nam_hoc=2022-2023" in page.url
+    bar = page.locator("[data-testid='stPlotlyChart'] .barlayer .point path >> visible=true").first
+    bar.wait_for(timeout=30000)
+    bar.scroll_into_view_if_needed()
+    box = bar.bounding_box()  # plotly's drag layer sits on top: click where a person would
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_url("**/truong?*", timeout=30000)
+    assert "truong=THCS" in page.url and "nam_hoc=2022-2023" in page.url
+    school = page.locator("h1").first
+    school.wait_for(timeout=30000)
+    name = school.inner_text()
+    assert name.startswith("Trường THCS")
+    page.get_by_text("Việc cần làm tiếp").wait_for()
+    page.get_by_text("Năm học 2022-2023 · CN", exact=False).first.wait_for()
+    deep_link = page.url
+    page.goto(deep_link)
+    page.get_by_role("heading", name=name).wait_for(timeout=30000)
+    assert page.url == deep_link
+    page.wait_for_load_state("networkidle")
+    assert outside_requests == []

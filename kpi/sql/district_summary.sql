@@ -3,10 +3,7 @@
 -- (NULL = no filter). Table `defs` (catalog.target_rows): indicator_code, level, kind, num_field,
 -- den_field, target, near, target_year. A school that did not report is missing, never zero.
 WITH sc AS (
-    SELECT school_id, level FROM scope_schools($unit_id)
-    WHERE ($level IS NULL OR level = $level)
-      AND ($ownership IS NULL OR ownership = $ownership)
-      AND ($ward IS NULL OR ward = $ward)
+    SELECT school_id, level FROM filtered_schools($unit_id, $level, $ownership, $ward)
 ),
 obs AS (
     SELECT school_id, field_code, value FROM observations

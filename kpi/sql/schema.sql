@@ -171,3 +171,9 @@ CREATE OR REPLACE MACRO scope_schools(u) AS TABLE
     )
     SELECT s.* FROM schools s
     WHERE s.active AND (u IS NULL OR s.unit_id IN (SELECT unit_id FROM tree));
+
+-- filtered_schools(unit, level, ownership, ward): scope_schools(unit) narrowed by the page filters
+-- (NULL = no filter on that column).
+CREATE OR REPLACE MACRO filtered_schools(u, lv, ow, wd) AS TABLE
+    SELECT * FROM scope_schools(u)
+    WHERE (lv IS NULL OR level = lv) AND (ow IS NULL OR ownership = ow) AND (wd IS NULL OR ward = wd);

@@ -1,0 +1,80 @@
+"""A school's scorecard: cards per target, its submission status, what to do next (pure)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from kpi.catalog import Catalog
+from kpi.formatting import fmt_date, fmt_int, fmt_percent
+from kpi.progress import gap, status
+
+
+def cards(indicators: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+    """kpi.queries.school_indicators' rows with label, clause, status, in the plan's order."""
+    if indicators.empty:
+        return indicators.assign(label=[], clause=[], status=[])
+    order = {code: i for i, code in enumerate(catalog.indicators)}
+    out = indicators.copy()
+    out["label"] = [catalog.indicators[c].label_vi for c in out["indicator_code"]]
+    out["clause"] = [catalog.indicators[c].clause for c in out["indicator_code"]]
+    out["gap_unit"] = [catalog.indicators[c].gap_unit for c in out["indicator_code"]]
+    out["status"] = [status(None if pd.isna(v) else v, None if pd.isna(t) else t, n)
+                     for v, t, n in zip(out["value"], out["target"], out["near"])]
+    out["order"] = out["indicator_code"].map(order)
+    return out.sort_values("order").drop(columns="order").reset_index(drop=True)
+
+
+def submission_status(info: dict) -> str:
+    """'Đã nộp đúng hạn ngày 12/05/2024', 'Nộp trễ 3 ngày (15/01/2024; hạn 10/01/2024)', 'Chưa nộp ...'."""
+    deadline, received = info.get("deadline"), info.get("received_at")
+    if received is None or pd.isna(received):
+        return f"Chưa nộp báo cáo kỳ này (hạn {fmt_date(deadline)})."
+    late = (pd.Timestamp(received).normalize() - pd.Timestamp(deadline).normalize()).days
+    if late > 0:
+        return f"Nộp trễ {late} ngày: ngày {fmt_date(received)} (hạn {fmt_date(deadline)})."
+    return f"Đã nộp đúng hạn ngày {fmt_date(received)} (hạn {fmt_date(deadline)})."
+
+
+def value_text(card) -> str:
+    """The school's own value: '22,8%' for a ratio, 'Có' / 'Chưa' for a yes/no target."""
+    if pd.isna(card["value"]):
+        return "Chưa có số liệu"
+    if card["kind"] == "bool":
+        return "Có" if card["value"] >= 1 else "Chưa"
+    return fmt_percent(card["value"])
+
+
+def target_text(card) -> str:
+    """'chỉ tiêu 40%' or, for a yes/no target, 'chỉ tiêu 100% trường'."""
+    if pd.isna(card["target"]):
+        return "chưa có chỉ tiêu"
+    return f"chỉ tiêu {fmt_percent(card['target'])}" + (" trường" if card["kind"] == "bool" else "")
+
+
+def peer_sentence(card, level: str) -> str:
+    """'Toàn đơn vị 43,8% · xếp thứ 3/16 trường TH đã báo cáo' (peers are never named)."""
+    if card["kind"] == "bool":
+        return f"Toàn đơn vị: {fmt_percent(card['district_value'])} trường {level} đã triển khai"
+    parts = [f"Toàn đơn vị {fmt_percent(card['district_value'])}"]
+    if not pd.isna(card.get("position")):
+        parts.append(f"xếp thứ {fmt_int(card['position'])}/{fmt_int(card['peers'])} trường {level} đã báo cáo")
+    return " · ".join(parts)
+
+
+def next_steps(cards_: pd.DataFrame, limit: int = 3) -> list[str]:
+    """The targets missed by the widest margin, in plain Vietnamese."""
+    missed = cards_[cards_["status"].isin(["chua_dat", "gan_dat"])].copy()
+    if missed.empty:
+        reported = cards_["value"].notna().sum()
+        return [f"Trường đã đạt tất cả {reported} chỉ tiêu có số liệu kỳ này. Giữ vững kết quả."]
+    missed["margin"] = missed["target"] - missed["value"]
+    lines = []
+    for _, c in missed.sort_values("margin", ascending=False).head(limit).iterrows():
+        if c["kind"] == "bool":
+            lines.append(f"**{c['clause']} {c['label']}**: trường chưa triển khai "
+                         f"({target_text(c)}).")
+            continue
+        need = gap(c["numerator"], c["denominator"], c["target"])
+        lines.append(f"**{c['clause']} {c['label']}**: đang {fmt_percent(c['value'])}, "
+                     f"{target_text(c)}; cần thêm {fmt_int(need)} {c['gap_unit']}.")
+    return lines

@@ -1,0 +1,26 @@
+-- one row per period × level: the pooled value of one indicator over the schools in scope
+-- Parameters: $num_field, $den_field (NULL for yes/no), $kind, $levels (the indicator's levels),
+-- $unit_id, $level, $ownership, $ward (NULL = no filter).
+WITH sc AS (
+    SELECT school_id, level FROM filtered_schools($unit_id, $level, $ownership, $ward)
+    WHERE list_contains($levels, level)
+),
+n AS (SELECT school_id, school_year, round, value FROM observations WHERE field_code = $num_field),
+d AS (SELECT school_id, school_year, round, value FROM observations WHERE field_code = $den_field),
+per_school AS (
+    SELECT p.school_year, p.round, sc.level, n.value AS num,
+           CASE WHEN $kind = 'bool' THEN (CASE WHEN n.value IS NULL THEN NULL ELSE 1.0 END)
+                ELSE d.value END AS den
+    FROM periods p
+    CROSS JOIN sc
+    LEFT JOIN n ON n.school_id = sc.school_id AND n.school_year = p.school_year AND n.round = p.round
+    LEFT JOIN d ON d.school_id = sc.school_id AND d.school_year = p.school_year AND d.round = p.round
+)
+SELECT school_year, round, level,
+       sum(num) FILTER (WHERE num IS NOT NULL AND den > 0) AS numerator,
+       sum(den) FILTER (WHERE num IS NOT NULL AND den > 0) AS denominator,
+       count(*) FILTER (WHERE num IS NOT NULL AND den > 0) AS schools_reporting,
+       count(*) AS schools_expected
+FROM per_school
+GROUP BY school_year, round, level
+ORDER BY school_year, round DESC, level

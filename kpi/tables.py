@@ -1,0 +1,133 @@
+"""Tables for people: Vietnamese headers and formats, and their CSV / XLSX downloads.
+
+On screen, numbers stay numbers (so sorting works) and a pandas Styler shows them the
+Vietnamese way (17,5%, 1.234). In XLSX they are numbers with a number format, so Excel shows
+them in the reader's locale; CSV is UTF-8 with BOM so Excel opens Vietnamese text correctly.
+Text cells that start with = + - @ are neutralised in both (no formula injection).
+"""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+
+from kpi.figures import status_text
+from kpi.formatting import fmt_int, fmt_number, fmt_percent
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value):
+    """Prefix text that a spreadsheet would run as a formula with an apostrophe."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _neutral_frame(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(neutralise)
+    return out
+
+
+def to_csv_bytes(df: pd.DataFrame) -> bytes:
+    """CSV, UTF-8 with BOM (Excel shows Vietnamese), formulas neutralised."""
+    return _neutral_frame(df).to_csv(index=False).encode("utf-8-sig")
+
+
+def to_xlsx_bytes(df: pd.DataFrame, sheet: str = "Số liệu", percent_columns=(), int_columns=(),
+                  title: str | None = None) -> bytes:
+    """One-sheet XLSX with numeric cells formatted (0,0% / #.##0), formulas neutralised."""
+    buf = io.BytesIO()
+    data = _neutral_frame(df)
+    with pd.ExcelWriter(buf, engine="xlsxwriter") as xw:
+        start = 2 if title else 0
+        data.to_excel(xw, sheet_name=sheet[:31], index=False, startrow=start)
+        ws = xw.sheets[sheet[:31]]
+        wb = xw.book
+        if title:
+            ws.write_string(0, 0, neutralise(title), wb.add_format({"bold": True, "font_size": 13}))
+        pct, whole = wb.add_format({"num_format": "0.0%"}), wb.add_format({"num_format": "#,##0"})
+        for i, col in enumerate(data.columns):
+            fmt = pct if col in percent_columns else whole if col in int_columns else None
+            width = min(60, max(10, len(str(col)) + 2, int(data[col].astype(str).str.len().max() or 0) + 2))
+            ws.set_column(i, i, width, fmt)
+        ws.freeze_panes(start + 1, 0)
+    return buf.getvalue()
+
+
+def school_table(values: pd.DataFrame) -> pd.DataFrame:
+    """kpi.queries.school_values' rows as the schools table (numeric columns, Vietnamese headers)."""
+    return pd.DataFrame({
+        "Mã trường": values["school_id"].fillna(""),
+        "Trường": values["name"],
+        "Cấp học": values["level"],
+        "Tử số": values["numerator"],
+        "Mẫu số": values["denominator"],
+        "Giá trị": values["value"],
+        "Chỉ tiêu": values["target"],
+        "Tình trạng": [status_text(s) for s in values["status"]],
+        "Thay đổi (điểm %)": values["change"] * 100,
+    })
+
+
+SCHOOL_TABLE_PERCENT = ("Giá trị", "Chỉ tiêu")
+SCHOOL_TABLE_INT = ("Tử số", "Mẫu số")
+
+
+def _signed(x) -> str:
+    if x is None or pd.isna(x):
+        return "—"
+    return ("+" if x > 0 else "") + fmt_number(x)
+
+
+SCHOOL_TABLE_FORMAT = {
+    "Tử số": fmt_int, "Mẫu số": fmt_int, "Giá trị": fmt_percent, "Chỉ tiêu": fmt_percent,
+    "Thay đổi (điểm %)": _signed,
+}
+
+
+def styled(df: pd.DataFrame, formats: dict):
+    """A Styler showing the frame's numbers the Vietnamese way (sorting still uses the numbers)."""
+    return df.style.format({k: v for k, v in formats.items() if k in df.columns})
+
+
+def trend_table(trend: pd.DataFrame) -> pd.DataFrame:
+    """kpi.progress.trend_rows as a table."""
+    return pd.DataFrame({
+        "Kỳ": trend["period"], "Cấp học": trend["series"], "Tử số": trend["numerator"],
+        "Mẫu số": trend["denominator"], "Giá trị": trend["value"], "Chỉ tiêu": trend["target"],
+        "Trường báo cáo": trend["schools_reporting"], "Trường phải báo cáo": trend["schools_expected"],
+    })
+
+
+TREND_TABLE_FORMAT = {"Tử số": fmt_int, "Mẫu số": fmt_int, "Giá trị": fmt_percent, "Chỉ tiêu": fmt_percent,
+                      "Trường báo cáo": fmt_int, "Trường phải báo cáo": fmt_int}
+
+
+def compare_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """kpi.progress.compare_rows as a table (counts of schools)."""
+    return pd.DataFrame({
+        "Mục": rows["clause"], "Chỉ tiêu": rows["label"],
+        "Trường đạt kỳ A": rows["meeting_a"], "Trường đạt kỳ B": rows["meeting_b"],
+        "Lên đạt": rows["moved_up"], "Tụt khỏi đạt": rows["fell_back"],
+        "Trường báo cáo kỳ A": rows["reporting_a"], "Trường báo cáo kỳ B": rows["reporting_b"],
+    })
+
+
+MOVES_FORMAT = {"Kỳ A": fmt_percent, "Kỳ B": fmt_percent, "Chỉ tiêu": fmt_percent}
+
+
+def school_moves(values: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """School rows (school_values with A = earlier) split into moved up to đạt / fell back."""
+    def frame(mask):
+        v = values[mask]
+        return pd.DataFrame({"Trường": v["name"], "Cấp học": v["level"], "Kỳ A": v["value_a"],
+                             "Kỳ B": v["value"], "Chỉ tiêu": v["target"]})
+    both = values["value"].notna() & values["value_a"].notna()
+    up = both & (values["status"] == "dat") & (values["status_a"] != "dat")
+    down = both & (values["status"] != "dat") & (values["status_a"] == "dat")
+    return {"up": frame(up), "down": frame(down)}

@@ -1,0 +1,52 @@
+"""So sánh: between two periods, which schools moved up to "đạt" on each target, and which fell back?"""
+
+import streamlit as st
+
+from kpi import progress, tables
+from kpi.figures import compare_bars
+from pages import _shared as sh
+
+cat = sh.catalog()
+p = sh.periods()
+codes = {f"{y}-{r}": (y, r) for y, r in zip(p["school_year"], p["round"])}
+label = lambda c: progress.period_label(*codes[c])  # noqa: E731
+b_code = sh.url_select("Kỳ so sánh (B)", list(codes), "ky_b", format_func=label)
+prev = progress.previous_period(p, *codes[b_code])
+a_code = sh.url_select("Kỳ gốc (A)", list(codes), "ky_a", format_func=label,
+                       default=f"{prev[0]}-{prev[1]}" if prev else None)
+level, owner, ward = sh.school_filters()
+a, b = codes[a_code], codes[b_code]
+a_label, b_label = label(a_code), label(b_code)
+
+st.title("So sánh hai kỳ")
+sh.sample_badge()
+st.caption(f"A = {a_label} → B = {b_label}. Mỗi kỳ được so với chỉ tiêu của năm học đó "
+           "(năm chưa có chỉ tiêu thì dùng chỉ tiêu của kỳ B).")
+if a == b:
+    st.info("Chọn hai kỳ khác nhau để so sánh.")
+    st.stop()
+rows = progress.compare_rows(sh.compare_periods(a, b, level, owner, ward), cat)
+if rows.empty or (rows["reporting_a"].sum() == 0 and rows["reporting_b"].sum() == 0):
+    st.info("Chưa có trường nào nộp số liệu ở cả hai kỳ.")
+    st.stop()
+
+c1, c2 = st.columns(2)
+c1.metric("Lượt trường lên đạt", int(rows["moved_up"].sum()))
+c2.metric("Lượt trường tụt khỏi đạt", int(rows["fell_back"].sum()))
+chart, table = st.tabs(["Biểu đồ", "Bảng"])
+chart.plotly_chart(compare_bars(rows), theme=None, width="stretch", key="ss_chart")
+with table:
+    frame = tables.compare_table(rows)
+    st.dataframe(frame, hide_index=True, width="stretch")
+    sh.downloads(frame, f"so_sanh_{a[0]}_{a[1]}_{b[0]}_{b[1]}", "ss_dl")
+
+st.subheader("Trường thay đổi theo từng chỉ tiêu")
+code = sh.url_select("Chỉ tiêu", list(rows["indicator_code"]), "chi_tieu", sidebar=False,
+                     format_func=lambda c: f"{cat.indicators[c].clause} · {cat.indicators[c].label_vi}")
+moves = tables.school_moves(sh.school_values(code, b, a, level, owner, ward))
+for col, (key, title) in zip(st.columns(2), (("up", "Lên đạt"), ("down", "Tụt khỏi đạt"))):
+    col.markdown(f"**{title}** ({len(moves[key])} trường)")
+    if moves[key].empty:
+        col.caption("Không có trường nào.")
+    else:
+        col.dataframe(tables.styled(moves[key], tables.MOVES_FORMAT), hide_index=True, width="stretch")

@@ -1,0 +1,135 @@
+"""AppTest of the district pages (Chỉ tiêu, So sánh, Trường) through dashboard.py."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from kpi import db
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "dashboard.py")
+PERIODS = [(y, r) for y in ("2021-2022", "2022-2023", "2023-2024") for r in ("HK1", "CN")]
+
+
+def _page(page: str, **params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.switch_page(f"pages/{page}.py")
+    return at.run()
+
+
+def _text(at) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+
+
+def _table(at, i=-1):
+    return at.dataframe[i].value
+
+
+@pytest.mark.parametrize("year, rnd", PERIODS)
+def test_target_page_every_period(sample_db, year, rnd):
+    at = _page("chi_tieu", chi_tieu="tin_hoc_quoc_te", nam_hoc=year, ky=rnd)
+    assert not at.exception
+    assert at.title[0].value == "Học sinh học Tin học theo chuẩn quốc tế"
+    schools = _table(at)
+    assert {"Trường", "Tử số", "Mẫu số", "Giá trị", "Chỉ tiêu", "Tình trạng"} <= set(schools.columns)
+    reported = schools[schools["Giá trị"].notna()]
+    assert (reported["Giá trị"] == reported["Tử số"] / reported["Mẫu số"]).all()
+
+
+def test_target_page_deep_link_and_filters(sample_db):
+    every = _page("chi_tieu", chi_tieu="chu_ky_so")
+    assert at_title(every) == "CBQL, giáo viên có chữ ký số"
+    assert set(_table(every)["Cấp học"]) == {"MN", "TH", "THCS", "GDTX"}
+    th = _page("chi_tieu", chi_tieu="chu_ky_so", cap_hoc="TH")
+    assert set(_table(th)["Cấp học"]) == {"TH"}
+    assert at_title(th) == at_title(every)
+    other = _page("chi_tieu", chi_tieu="vssid", nam_hoc="2022-2023", ky="HK1")
+    assert at_title(other) == "Học sinh sử dụng thẻ bảo hiểm y tế số VSSID"
+    assert other.selectbox(key="w_nam_hoc").value == "2022-2023" and other.selectbox(key="w_ky").value == "HK1"
+    assert other.selectbox(key="w_chi_tieu").value == "vssid"
+
+
+def at_title(at) -> str:
+    assert not at.exception
+    return at.title[0].value
+
+
+def test_target_page_table_sorted_and_split_targets(sample_db):
+    at = _page("chi_tieu", chi_tieu="ty_trong_truc_tuyen")
+    t = _table(at)
+    targets = dict(zip(t["Cấp học"], t["Chỉ tiêu"]))
+    assert targets == {"TH": 0.15, "THCS": 0.175}
+    values = t["Giá trị"].dropna().tolist()
+    assert values == sorted(values, reverse=True)
+    assert "chỉ tiêu TH 15%; THCS 17,5%" in _text(at)
+
+
+def test_target_page_empty_period(writable_db, monkeypatch):
+    with db.writing(writable_db) as c:
+        c.execute("INSERT INTO periods VALUES ('2024-2025', 'HK1', DATE '2025-01-10')")
+    monkeypatch.setenv("KPI_DB", str(writable_db))
+    at = _page("chi_tieu", chi_tieu="tin_hoc_quoc_te", nam_hoc="2024-2025", ky="HK1")
+    assert not at.exception
+    assert "Chưa có trường nào nộp số liệu kỳ này." in [i.value for i in at.info]
+
+
+def test_compare_page(sample_db):
+    at = _page("so_sanh", ky_b="2023-2024-CN", ky_a="2022-2023-CN", chi_tieu="lms_thcs")
+    assert not at.exception and at.title[0].value == "So sánh hai kỳ"
+    up, down = (int(m.value) for m in at.metric)
+    table = at.dataframe[0].value
+    assert table["Lên đạt"].sum() == up and table["Tụt khỏi đạt"].sum() == down
+    assert up > 0
+    assert at.selectbox(key="w_chi_tieu").value == "lms_thcs"
+
+
+@pytest.mark.parametrize("a, b", [("2023-2024-HK1", "2023-2024-CN"), ("2021-2022-HK1", "2023-2024-HK1")])
+def test_compare_page_periods(sample_db, a, b):
+    at = _page("so_sanh", ky_a=a, ky_b=b)
+    assert not at.exception
+    label = lambda c: f"{c[:9]} · {c[10:]}"  # noqa: E731
+    assert f"A = {label(a)} → B = {label(b)}" in _text(at)
+
+
+def test_compare_page_defaults_to_previous_period(sample_db):
+    at = _page("so_sanh")
+    assert at.selectbox(key="w_ky_b").value == "2023-2024-CN"
+    assert at.selectbox(key="w_ky_a").value == "2023-2024-HK1"
+
+
+def test_compare_same_period_explains(sample_db):
+    at = _page("so_sanh", ky_a="2023-2024-CN", ky_b="2023-2024-CN")
+    assert not at.exception
+    assert [i.value for i in at.info] == ["Chọn hai kỳ khác nhau để so sánh."]
+
+
+def test_school_page(sample_db, con):
+    sid, name = con.execute("SELECT school_id, name FROM schools WHERE level = 'THCS' ORDER BY 1 LIMIT 1").fetchone()
+    at = _page("truong", truong=sid)
+    assert not at.exception
+    assert at.title[0].value == name
+    text = _text(at)
+    assert "Việc cần làm tiếp" in [s.value for s in at.subheader]
+    assert "**II.11** · Tỉ trọng nội dung chương trình triển khai trực tuyến" in text
+    assert "Trường Tiểu học triển khai LMS cho học sinh lớp 5" not in text  # TH-only target
+    assert "xếp thứ" in text
+
+
+def test_school_page_not_submitted(sample_db, con):
+    sid = con.execute("""SELECT school_id FROM schools s WHERE NOT EXISTS (SELECT 1 FROM submissions b
+                         WHERE b.school_id = s.school_id AND school_year = '2023-2024' AND round = 'CN')
+                         ORDER BY 1 LIMIT 1""").fetchone()[0]
+    at = _page("truong", truong=sid)
+    assert not at.exception
+    assert at.warning[0].value.startswith("Chưa nộp báo cáo kỳ này (hạn 20/05/2024)")
+    assert "Trường chưa có số liệu kỳ này." in [i.value for i in at.info]
+
+
+@pytest.mark.parametrize("year, rnd", PERIODS)
+def test_every_page_every_period(sample_db, year, rnd):
+    for page in ("tong_quan", "chi_tieu", "so_sanh", "truong"):
+        at = _page(page, nam_hoc=year, ky=rnd)
+        assert not at.exception, (page, at.exception)
