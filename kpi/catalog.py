@@ -116,6 +116,8 @@ class Criterion:
 class IndexRules:
     """The maturity index's bands and open rules (settings, see index.toml)."""
 
+    name_vi: str
+    decision: str
     groups: dict[str, str]
     group_max: dict[str, float]
     level2_from: float
@@ -390,6 +392,7 @@ def _parse_index(data: dict, problems: _Problems) -> IndexRules | None:
         problems.add(file, "rules.precedence", f"nguồn điểm {bad} không hợp lệ; chỉ được dùng {list(POINT_SOURCES)}")
     cal = data.get("calendar", {})
     return IndexRules(
+        name_vi=data.get("name_vi", ""), decision=data.get("decision", ""),
         groups=groups, group_max=group_max,
         level2_from=float(bands["level2_from"]), level2_to=float(bands["level2_to"]),
         level_labels={int(lv["level"]): lv["label_vi"] for lv in data.get("level", [])},

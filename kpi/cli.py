@@ -1,6 +1,7 @@
 """`python -m kpi`: the dashboard's functions from the command line.
 
-Commands: init (schema or sample database), summary (district figures of a period).
+Commands: init (schema or sample database), summary (district figures of a period), scores
+(maturity index per school).
 Exit codes: 0 done, 1 refused or failed (message on stderr, in Vietnamese), 2 usage error.
 """
 
@@ -44,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     summ.add_argument("--round", required=True, choices=ROUNDS, help="kỳ: HK1 hoặc CN")
     summ.add_argument("--level", choices=LEVELS, help="chỉ một cấp học")
     summ.add_argument("--format", choices=("csv", "json", "table"), default="table")
+    sc = sub.add_parser("scores", help="mức độ chuyển đổi số của từng trường trong một năm học")
+    sc.add_argument("--db", help="đường dẫn tệp DuckDB")
+    sc.add_argument("--year", required=True, help="năm học, ví dụ 2023-2024")
+    sc.add_argument("--format", choices=("csv", "json", "table"), default="table")
     return p
 
 
@@ -91,17 +96,40 @@ def cmd_summary(args) -> int:
     df = df[df["schools_expected"] > 0][SUMMARY_COLUMNS]
     for col in ("schools_reporting", "schools_expected", "schools_meeting"):
         df[col] = df[col].astype(int)
-    if args.format == "csv":
+    _print_frame(df, args.format)
+    return 0
+
+
+SCORE_COLUMNS = ["school_id", "school_year", "dh_points", "dh_level", "qt_points", "qt_level", "school_level",
+                 "provisional"]
+
+
+def _print_frame(df, fmt: str) -> None:
+    if fmt == "csv":
         sys.stdout.write(df.to_csv(index=False))
-    elif args.format == "json":
+    elif fmt == "json":
         json.dump(json.loads(df.to_json(orient="records")), sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(df.to_string(index=False) + "\n")
+
+
+def cmd_scores(args) -> int:
+    path = db.db_path(args.db)
+    if not path.exists():
+        raise CliError(f"Không tìm thấy cơ sở dữ liệu {path} (chạy: python -m kpi init --sample).")
+    con = db.connect(path)
+    try:
+        if args.year not in queries.index_years(con):
+            raise CliError(f"Chưa có số liệu đánh giá mức độ chuyển đổi số năm học {args.year} trong {path}.")
+        _, schools, _ = queries.maturity(con, default_catalog(), Scope.everything(), [args.year])
+    finally:
+        con.close()
+    _print_frame(schools.sort_values("school_id")[SCORE_COLUMNS], args.format)
     return 0
 
 
-COMMANDS = {"init": cmd_init, "summary": cmd_summary}
+COMMANDS = {"init": cmd_init, "summary": cmd_summary, "scores": cmd_scores}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from kpi.formatting import fmt_int, fmt_percent
+from kpi.formatting import fmt_int, fmt_number, fmt_percent
 from kpi.progress import STATUS_LABELS
 
 # Okabe-Ito palette: distinguishable with every common colour-vision deficiency. Status is
@@ -219,4 +219,77 @@ def compare_bars(rows: pd.DataFrame, title: str = "") -> go.Figure:
                       xaxis=dict(title="Số trường (trái: tụt khỏi đạt · phải: lên đạt)", zeroline=True,
                                  zerolinecolor=INK, tickvals=ticks, ticktext=[fmt_int(abs(t)) for t in ticks]),
                       legend=dict(orientation="h", y=1.02, x=1, xanchor="right", yanchor="bottom"))
+    return fig
+
+
+LEVEL_COLORS = {1: STATUS_COLORS["chua_dat"], 2: STATUS_COLORS["gan_dat"], 3: STATUS_COLORS["dat"]}
+LEVEL_LABELS = {1: "Mức 1 - Chưa đáp ứng", 2: "Mức 2 - Đáp ứng cơ bản", 3: "Mức 3 - Đáp ứng tốt"}
+
+
+def level_distribution(dist: pd.DataFrame, title: str = "") -> go.Figure:
+    """Stacked bars: schools at Mức 1/2/3 per group × cấp học (kpi.maturity.distribution)."""
+    d = dist.assign(row=dist["group"] + " · " + dist["level"])
+    rows = list(dict.fromkeys(d["row"]))
+    fig = new_figure()
+    for m in (1, 2, 3):
+        part = d[d["maturity"] == m].set_index("row").reindex(rows)
+        fig.add_bar(y=rows, x=part["schools"], orientation="h", name=LEVEL_LABELS[m],
+                    marker=dict(color=LEVEL_COLORS[m]), text=part["schools"], textposition="inside",
+                    insidetextfont=dict(color="#FFFFFF"),
+                    hovertemplate="%{y}<br>" + LEVEL_LABELS[m] + ": %{x} trường<extra></extra>")
+    fig.update_layout(title=title, barmode="stack", height=max(280, 34 * len(rows) + 120),
+                      yaxis=dict(autorange="reversed", automargin=True, title=None),
+                      xaxis=dict(title="Số trường"),
+                      legend=dict(orientation="h", y=-0.12, x=0, yanchor="top", traceorder="normal"))
+    return fig
+
+
+def level_trend(trend: pd.DataFrame, title: str = "") -> go.Figure:
+    """Stacked bars per school year: schools at each school level (kpi.maturity.trend)."""
+    fig = new_figure()
+    for m in (1, 2, 3):
+        part = trend[trend["school_level"] == m]
+        fig.add_bar(x=part["school_year"], y=part["schools"], name=LEVEL_LABELS[m],
+                    marker=dict(color=LEVEL_COLORS[m]), text=part["schools"], textposition="inside",
+                    insidetextfont=dict(color="#FFFFFF"),
+                    hovertemplate="%{x}<br>" + LEVEL_LABELS[m] + ": %{y} trường<extra></extra>")
+    fig.update_layout(title=title, barmode="stack", height=360, xaxis=dict(type="category", title=None),
+                      yaxis=dict(title="Số trường", automargin=True),
+                      legend=dict(orientation="h", y=-0.15, x=0, yanchor="top", traceorder="normal"))
+    return fig
+
+
+def criteria_heatmap(matrix: pd.DataFrame, names: dict[str, str], title: str = "") -> go.Figure:
+    """Schools (rows) × criteria (columns): share of each criterion's maximum earned."""
+    fig = new_figure()
+    fig.add_heatmap(
+        z=matrix.values * 100, x=list(matrix.columns), y=list(matrix.index),
+        colorscale=[[0, "#FFFFFF"], [0.5, "#56B4E9"], [1, "#0072B2"]], zmin=0, zmax=100,
+        colorbar=dict(title="% điểm tối đa", ticksuffix="%"),
+        customdata=[[names.get(c, c) for c in matrix.columns]] * len(matrix),
+        hovertemplate="%{y}<br>%{x} %{customdata}<br>%{z:.0f}% điểm tối đa<extra></extra>",
+        xgap=1, ygap=1,
+    )
+    fig.update_layout(title=title, height=max(320, 18 * len(matrix) + 140),
+                      xaxis=dict(side="top", tickangle=-90, title=None, type="category", automargin=True,
+                                 tickfont=dict(size=11)),
+                      yaxis=dict(autorange="reversed", automargin=True, title=None, tickfont=dict(size=11)))
+    return fig
+
+
+def points_lost_bars(lost: pd.DataFrame, title: str = "") -> go.Figure:
+    """Per criterion: average points lost per school, largest first (kpi.maturity.points_lost)."""
+    d = lost.reset_index(drop=True)
+    names = [_wrap(f"{c} · {n}" + (" (tạm tính)" if p else ""), 50)
+             for c, n, p in zip(d["criterion_code"], d["name"], d["provisional"])]
+    fig = new_figure()
+    fig.add_bar(y=names, x=d["lost_per_school"], orientation="h", marker=dict(color="#0072B2"),
+                text=[fmt_number(v) for v in d["lost_per_school"]], textposition="outside",
+                textfont=dict(color=INK),
+                customdata=[[fmt_number(m), fmt_number(t)] for m, t in zip(d["max_points"], d["lost"])],
+                hovertemplate="%{y}<br>Mất bình quân %{text} / %{customdata[0]} điểm mỗi trường"
+                              "<br>Tổng cộng %{customdata[1]} điểm<extra></extra>", name="Điểm mất")
+    fig.update_layout(title=title, height=max(300, 30 * len(d) + 100), showlegend=False,
+                      yaxis=dict(autorange="reversed", automargin=True, title=None, tickfont=dict(size=11)),
+                      xaxis=dict(title="Điểm mất bình quân mỗi trường"))
     return fig

@@ -151,3 +151,35 @@ def school_indicators(con, catalog: Catalog, scope: Scope, school_id: str, schoo
         "school_id": school_id, "scope_school": scope.school_id, "unit_id": scope.unit_id,
         "school_year": school_year, "round": round,
     }, {"defs": _defs(catalog, school_year)})
+
+
+def index_years(con) -> list[str]:
+    """School years with maturity-index entries, newest first."""
+    return run(con, "index_years")["school_year"].tolist()
+
+
+def maturity(con, catalog: Catalog, scope: Scope, school_years: list[str], level=None, ownership=None,
+             ward=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Score the schools in scope for the given school years with kpi.scoring.
+
+    Returns (criteria, schools, entries): the per-criterion points (with self / verified /
+    computed side by side), one row per school × year with group points and levels plus the
+    school's name, cấp học and ward (a principal: other schools unnamed), and the raw entries.
+    """
+    from kpi import scoring
+
+    params = {**_filters(scope, level, ownership, ward), "school_years": list(school_years),
+              "school_id": scope.school_id, "levels": list(catalog.index.levels_apply)}
+    entries = run(con, "criterion_entries", params)
+    fields = sorted({f for c in catalog.criteria.values() if c.compute
+                     for f in (c.numerator_field, c.denominator_field) if f})
+    values = run(con, "computed_fields", {**params, "fields": fields, "rounds": list(catalog.index.compute_rounds)})
+    computed = scoring.computed_points(values, catalog)
+    crit, schools = scoring.score(entries, computed, catalog)
+    names = run(con, "school_list", {"unit_id": scope.unit_id, "school_id": None})
+    schools = schools.merge(names, on="school_id", how="left")
+    if scope.school_id is not None:
+        other = schools["school_id"] != scope.school_id
+        schools.loc[other, ["name", "ward", "ownership"]] = ["Trường khác", None, None]
+        schools.loc[other, "school_id"] = None
+    return crit, schools, entries

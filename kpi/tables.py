@@ -131,3 +131,35 @@ def school_moves(values: pd.DataFrame) -> dict[str, pd.DataFrame]:
     up = both & (values["status"] == "dat") & (values["status_a"] != "dat")
     down = both & (values["status"] != "dat") & (values["status_a"] == "dat")
     return {"up": frame(up), "down": frame(down)}
+
+
+def level_table(dist: pd.DataFrame) -> pd.DataFrame:
+    """kpi.maturity.distribution as a table: one row per group × cấp học, schools per level."""
+    w = dist.pivot_table(index=["group", "level"], columns="maturity", values="schools", aggfunc="sum",
+                         sort=False).reset_index()
+    return pd.DataFrame({"Nhóm": w["group"], "Cấp học": w["level"], "Mức 1": w[1], "Mức 2": w[2], "Mức 3": w[3]})
+
+
+def lost_table(lost: pd.DataFrame) -> pd.DataFrame:
+    """kpi.maturity.points_lost as a table."""
+    return pd.DataFrame({
+        "Tiêu chí": lost["criterion_code"], "Nội dung": lost["name"], "Điểm tối đa": lost["max_points"],
+        "Điểm mất bình quân mỗi trường": lost["lost_per_school"].round(2), "Tổng điểm mất": lost["lost"],
+        "Tạm tính": ["tạm tính" if p else "" for p in lost["provisional"]],
+    })
+
+
+REVIEW_FORMAT = {"Điểm tối đa": fmt_number, "Tự đánh giá": fmt_number, "Thẩm định": fmt_number,
+                 "Tính từ số liệu": fmt_number, "Điểm dùng để chấm": fmt_number}
+SOURCE_LABELS = {"verified": "thẩm định", "self": "tự đánh giá", "computed": "tính từ số liệu"}
+
+
+def review_table(review: pd.DataFrame) -> pd.DataFrame:
+    """kpi.maturity.review as a table."""
+    return pd.DataFrame({
+        "Trường": review["name"], "Tiêu chí": review["criterion_code"], "Nội dung": review["criterion_name"],
+        "Điểm tối đa": review["max_points"], "Tự đánh giá": review["self_points"],
+        "Thẩm định": review["verified_points"], "Tính từ số liệu": review["computed"],
+        "Điểm dùng để chấm": review["points"],
+        "Nguồn": [SOURCE_LABELS.get(s, "") for s in review["source"]], "Cần xem lại": review["flag"],
+    })

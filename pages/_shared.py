@@ -5,6 +5,9 @@ Pages call only this module and `kpi`; no SQL and no arithmetic lives in pages.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import streamlit as st
 
 from kpi import db, queries
@@ -13,6 +16,28 @@ from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, ROUND_LABELS, Catalog, d
 from kpi.formatting import fmt_date
 
 ALL = "Tất cả"
+_frame = threading.local()
+
+
+@contextlib.contextmanager
+def app_frame():
+    """Marks this script run as started by dashboard.py (see `page_guard`)."""
+    _frame.active = True
+    try:
+        yield
+    finally:
+        _frame.active = False
+
+
+def page_guard() -> None:
+    """First line of every page: run only inside dashboard.py's frame.
+
+    With a pages/ folder, Streamlit runs the first session after a server start in its legacy
+    multipage mode, where a URL naming a file in pages/ runs that file alone, without the frame
+    (and so without its checks). Such a run is sent to the app's front page instead.
+    """
+    if not getattr(_frame, "active", False):
+        st.switch_page(str(db.ROOT / "dashboard.py"))
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -114,7 +139,7 @@ def school_filters() -> tuple[str | None, str | None, str | None]:
 
 
 PAGE_FILES = {"tong_quan": "pages/tong_quan.py", "chi_tieu": "pages/chi_tieu.py",
-              "so_sanh": "pages/so_sanh.py", "truong": "pages/truong.py"}
+              "so_sanh": "pages/so_sanh.py", "truong": "pages/truong.py", "chi_so": "pages/chi_so.py"}
 
 
 def url_select(label: str, options: list, param: str, format_func=str, sidebar: bool = True,
@@ -241,3 +266,23 @@ def downloads(df, name: str, key: str, **xlsx) -> None:
     c2.download_button("Tải XLSX", lambda: to_xlsx_bytes(df, **xlsx), f"{name}.xlsx",
                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{key}_xlsx",
                        on_click="ignore", icon=":material/download:")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _index_years(key):
+    return queries.index_years(_open(*key))
+
+
+def index_years() -> list[str]:
+    """School years with maturity-index entries, newest first."""
+    return _index_years(db_key())
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _maturity(key, sc, years, level, ownership, ward):
+    return queries.maturity(_open(*key), catalog(), sc, list(years), level, ownership, ward)
+
+
+def maturity(years, level=None, ownership=None, ward=None):
+    """Cached kpi.queries.maturity: (criteria, schools, entries) for the school years."""
+    return _maturity(db_key(), scope(), tuple(years), level, ownership, ward)

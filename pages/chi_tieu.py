@@ -7,6 +7,8 @@ from kpi.catalog import LEVEL_LABELS, TARGET_BASES
 from kpi.figures import school_bars, school_histogram, trend_chart
 from pages import _shared as sh
 
+sh.page_guard()
+
 cat = sh.catalog()
 year, rnd = sh.period_filters()
 level, owner, ward = sh.school_filters()

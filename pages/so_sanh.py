@@ -6,6 +6,8 @@ from kpi import progress, tables
 from kpi.figures import compare_bars
 from pages import _shared as sh
 
+sh.page_guard()
+
 cat = sh.catalog()
 p = sh.periods()
 codes = {f"{y}-{r}": (y, r) for y, r in zip(p["school_year"], p["round"])}

@@ -2,10 +2,12 @@
 
 import streamlit as st
 
-from kpi import progress
+from kpi import maturity, progress
 from kpi.figures import STATUS_COLORS, progress_bars, status_text
 from kpi.formatting import fmt_int, fmt_percent
 from pages import _shared as sh
+
+sh.page_guard()
 
 cat = sh.catalog()
 year, rnd = sh.period_filters()
@@ -20,8 +22,17 @@ rows = progress.overview_rows(summary, cat)
 if rows.empty or rows["schools_reporting"].sum() == 0:
     st.info("Chưa có trường nào nộp số liệu kỳ này.")
     st.stop()
+index_year = maturity.index_year_for(year, rnd)
+_, scored, _ = sh.maturity([index_year], level, owner, ward)
+rows = maturity.with_index_row(rows, scored, summary, cat, index_year)
 prev = progress.previous_period(sh.periods(), year, rnd)
-prev_rows = progress.overview_rows(sh.district_summary(*prev, level, owner, ward), cat) if prev else None
+if prev:
+    prev_summary = sh.district_summary(*prev, level, owner, ward)
+    prev_year = maturity.index_year_for(*prev)
+    prev_rows = maturity.with_index_row(progress.overview_rows(prev_summary, cat),
+                                        sh.maturity([prev_year], level, owner, ward)[1], prev_summary, cat, prev_year)
+else:
+    prev_rows = None
 rows = progress.with_change(rows, prev_rows)
 
 counts = rows["status"].value_counts()
@@ -50,8 +61,12 @@ with tiles:
                             unsafe_allow_html=True)
                 st.caption(f"{progress.change_sentence(r['change'])} · "
                            f"{fmt_int(r['schools_reporting'])}/{fmt_int(r['schools_expected'])} trường đã báo cáo")
-                st.page_link(sh.PAGE_FILES["chi_tieu"], label="Xem từng trường",
-                             query_params=sh.link_params(chi_tieu=r["indicator_code"]))
+                if r["indicator_code"] == maturity.INDEX_CODE:
+                    st.page_link(sh.PAGE_FILES["chi_so"], label="Xem chỉ số từng trường (tạm tính)",
+                                 query_params=sh.link_params())
+                else:
+                    st.page_link(sh.PAGE_FILES["chi_tieu"], label="Xem từng trường",
+                                 query_params=sh.link_params(chi_tieu=r["indicator_code"]))
 with chart:
     st.plotly_chart(progress_bars(rows), theme=None, width="stretch", key="tq_chart")
 with table:

@@ -7,6 +7,8 @@ from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS
 from kpi.figures import STATUS_COLORS, status_text
 from pages import _shared as sh
 
+sh.page_guard()
+
 cat = sh.catalog()
 year, rnd = sh.period_filters()
 schools = sh.school_list()

@@ -66,3 +66,4 @@ def table_digest(path: Path) -> str:
         return h.hexdigest()
     finally:
         c.close()
+

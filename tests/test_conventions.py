@@ -53,3 +53,20 @@ def test_offline_settings():
     for p in list(ROOT.glob("*.py")) + list((ROOT / "pages").glob("*.py")) + list((ROOT / "kpi").rglob("*.py")):
         text = p.read_text(encoding="utf-8")
         assert "cdn.plot.ly" not in text and "fonts.googleapis" not in text, p.name
+
+
+def test_no_url_path_equals_a_page_file_name():
+    # With a pages/ folder, Streamlit serves the first session after a start (and every AppTest run)
+    # in its legacy mode, where /<file stem> runs that file alone; url paths that are never a file
+    # stem always go through dashboard.py.
+    router = (ROOT / "dashboard.py").read_text(encoding="utf-8")
+    paths = set(re.findall(r'url_path="([^"]+)"', router))
+    stems = {p.stem for p in (ROOT / "pages").glob("*.py")}
+    assert paths and not (paths & stems)
+
+
+def test_every_page_starts_with_the_guard():
+    for p in (ROOT / "pages").glob("*.py"):
+        if p.name.startswith("_"):
+            continue
+        assert "\nsh.page_guard()\n" in p.read_text(encoding="utf-8"), p.name

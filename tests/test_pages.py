@@ -16,6 +16,7 @@ def _page(page: str, **params) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     for k, v in params.items():
         at.query_params[k] = v
+    at.run()  # through dashboard.py first: the page is then opened by its st.navigation
     at.switch_page(f"pages/{page}.py")
     return at.run()
 
