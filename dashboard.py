@@ -1,25 +1,54 @@
-"""Bảng điều khiển chuyển đổi số: the app's frame and router (`streamlit run dashboard.py`)."""
+"""Bảng điều khiển chuyển đổi số: the app's frame and router (`streamlit run dashboard.py`).
+
+Imported as a module (by `streamlit run`'s server), this file is the ASGI app: Streamlit plus the
+login routes (/dang-nhap, /dang-xuat) that set and clear the httponly session cookie. Run as a
+Streamlit script (every session run), it checks the session and shows each role only its pages.
+"""
 
 from pathlib import Path
 
 import streamlit as st
 
-from pages import _shared as sh
-
 ROOT = Path(__file__).resolve().parent
 
-st.set_page_config(page_title="Bảng điều khiển chuyển đổi số", page_icon=str(ROOT / "kpi/assets/favicon.png"),
-                   layout="wide")
+if __name__ != "__main__":
+    from pages._web import ROUTES
 
-PAGES = [
-    st.Page(ROOT / "pages/tong_quan.py", title="Tổng quan", url_path="tong-quan", default=True),
-    st.Page(ROOT / "pages/chi_tieu.py", title="Chỉ tiêu", url_path="chi-tieu"),
-    st.Page(ROOT / "pages/so_sanh.py", title="So sánh", url_path="so-sanh"),
-    st.Page(ROOT / "pages/chi_so.py", title="Chỉ số CĐS", url_path="chi-so-cds"),
-    st.Page(ROOT / "pages/truong.py", title="Trường", url_path="truong-hoc"),
-]
+    app = st.App(__file__, routes=ROUTES)
+else:
+    from pages import _shared as sh
+    from pages._web import LOGIN_PATH, LOGOUT_PATH
 
-nav = st.navigation(PAGES)
-st.sidebar.caption("Bảng điều khiển chuyển đổi số")
-with sh.app_frame():
-    nav.run()
+    st.set_page_config(page_title="Bảng điều khiển chuyển đổi số",
+                       page_icon=str(ROOT / "kpi/assets/favicon.png"), layout="wide")
+
+    def page(name: str, title: str, url: str, default: bool = False) -> st.Page:
+        return st.Page(ROOT / f"pages/{name}.py", title=title, url_path=url, default=default)
+
+    ROLE_PAGES = {
+        "lanh_dao": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong"],
+        "chuyen_vien": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong"],
+        "hieu_truong": ["truong", "chi_tieu"],
+    }
+    PAGES = {
+        "tong_quan": ("Tổng quan", "tong-quan"), "chi_tieu": ("Chỉ tiêu", "chi-tieu"),
+        "so_sanh": ("So sánh", "so-sanh"), "chi_so": ("Chỉ số CĐS", "chi-so-cds"),
+        "truong": ("Trường", "truong-hoc"),
+    }
+
+    user = sh.login_user()
+    if user is None:
+        def login_needed():
+            st.title("Bảng điều khiển chuyển đổi số")
+            st.write("Vui lòng đăng nhập để xem số liệu.")
+            st.markdown(f'<a href="{LOGIN_PATH}" target="_self">Đăng nhập</a>', unsafe_allow_html=True)
+
+        st.navigation([st.Page(login_needed, title="Đăng nhập", url_path="can-dang-nhap")],
+                      position="hidden").run()
+    else:
+        names = ROLE_PAGES[user.role]
+        nav = st.navigation([page(n, *PAGES[n], default=(i == 0)) for i, n in enumerate(names)])
+        st.sidebar.markdown(f"**{user.display_name}** · {user.role_label}")
+        st.sidebar.markdown(f'<a href="{LOGOUT_PATH}" target="_self">Đăng xuất</a>', unsafe_allow_html=True)
+        with sh.app_frame(user):
+            nav.run()

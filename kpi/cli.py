@@ -49,7 +49,63 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--db", help="đường dẫn tệp DuckDB")
     sc.add_argument("--year", required=True, help="năm học, ví dụ 2023-2024")
     sc.add_argument("--format", choices=("csv", "json", "table"), default="table")
+    us = sub.add_parser("users", help="quản lý tài khoản: add | list | disable | enable | reset-password")
+    us_sub = us.add_subparsers(dest="action", required=True, metavar="VIỆC")
+    add = us_sub.add_parser("add", help="thêm tài khoản (mật khẩu hỏi khi chạy, hoặc đọc từ stdin)")
+    add.add_argument("user_name")
+    add.add_argument("--role", required=True, choices=("lanh_dao", "chuyen_vien", "hieu_truong"))
+    add.add_argument("--name", help="tên hiển thị (mặc định: tên đăng nhập)")
+    add.add_argument("--school", help="mã trường (bắt buộc với hieu_truong)")
+    add.add_argument("--unit", help="mã đơn vị giới hạn phạm vi (mặc định: mọi đơn vị)")
+    add.add_argument("--password-stdin", action="store_true", help="đọc mật khẩu từ dòng đầu của stdin")
+    us_sub.add_parser("list", help="liệt kê tài khoản")
+    for action in ("disable", "enable", "reset-password"):
+        a = us_sub.add_parser(action)
+        a.add_argument("user_name")
+        if action == "reset-password":
+            a.add_argument("--password-stdin", action="store_true")
+    for a in us_sub.choices.values():
+        a.add_argument("--db", help="đường dẫn tệp DuckDB")
     return p
+
+
+def _read_password(args) -> str:
+    if getattr(args, "password_stdin", False) or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("Mật khẩu: ")
+    if first != getpass.getpass("Nhập lại mật khẩu: "):
+        raise CliError("Hai lần nhập mật khẩu không khớp.")
+    return first
+
+
+def cmd_users(args) -> int:
+    from kpi import auth
+
+    path = db.db_path(args.db)
+    if not path.exists():
+        raise CliError(f"Không tìm thấy cơ sở dữ liệu {path} (chạy: python -m kpi init).")
+    try:
+        if args.action == "list":
+            con = db.connect(path)
+            try:
+                _print_frame(queries.run(con, "user_list"), "table")
+            finally:
+                con.close()
+        elif args.action == "add":
+            auth.add_user(path, args.user_name.strip().lower(), args.name or args.user_name, args.role,
+                          _read_password(args), args.school, args.unit)
+            print(f"Đã thêm tài khoản {args.user_name}.")
+        elif args.action in ("disable", "enable"):
+            auth.set_active(path, args.user_name, args.action == "enable")
+            print(f"Đã {'khóa' if args.action == 'disable' else 'mở khóa'} tài khoản {args.user_name}.")
+        else:
+            auth.reset_password(path, args.user_name, _read_password(args))
+            print(f"Đã đặt lại mật khẩu cho {args.user_name}.")
+    except auth.AuthError as e:
+        raise CliError(str(e)) from e
+    return 0
 
 
 def cmd_init(args) -> int:
@@ -80,11 +136,15 @@ def cmd_init(args) -> int:
     return 0
 
 
-def cmd_summary(args) -> int:
+def _open_db(args):
     path = db.db_path(args.db)
     if not path.exists():
         raise CliError(f"Không tìm thấy cơ sở dữ liệu {path} (chạy: python -m kpi init --sample).")
-    con = db.connect(path)
+    return path, db.connect(path)
+
+
+def cmd_summary(args) -> int:
+    path, con = _open_db(args)
     try:
         periods = queries.periods(con)
         if not ((periods["school_year"] == args.year) & (periods["round"] == args.round)).any():
@@ -115,10 +175,7 @@ def _print_frame(df, fmt: str) -> None:
 
 
 def cmd_scores(args) -> int:
-    path = db.db_path(args.db)
-    if not path.exists():
-        raise CliError(f"Không tìm thấy cơ sở dữ liệu {path} (chạy: python -m kpi init --sample).")
-    con = db.connect(path)
+    path, con = _open_db(args)
     try:
         if args.year not in queries.index_years(con):
             raise CliError(f"Chưa có số liệu đánh giá mức độ chuyển đổi số năm học {args.year} trong {path}.")
@@ -129,7 +186,7 @@ def cmd_scores(args) -> int:
     return 0
 
 
-COMMANDS = {"init": cmd_init, "summary": cmd_summary, "scores": cmd_scores}
+COMMANDS = {"init": cmd_init, "summary": cmd_summary, "scores": cmd_scores, "users": cmd_users}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -293,3 +293,42 @@ def points_lost_bars(lost: pd.DataFrame, title: str = "") -> go.Figure:
                       yaxis=dict(autorange="reversed", automargin=True, title=None, tickfont=dict(size=11)),
                       xaxis=dict(title="Điểm mất bình quân mỗi trường"))
     return fig
+
+
+def sparkline_svg(values: list, target: float | None = None, width: int = 120, height: int = 28) -> str:
+    """A tiny inline SVG line of a school's values over the periods (None = no report), with the
+    target as a dashed line. Inline, so it needs nothing from the network and prints."""
+    pts = [(i, v) for i, v in enumerate(values) if v is not None and not pd.isna(v)]
+    if len(values) < 2 or not pts:
+        return ""
+    top = max([v for _, v in pts] + ([target] if target else []) + [1e-9])
+    x = lambda i: 3 + i * (width - 6) / (len(values) - 1)  # noqa: E731
+    y = lambda v: height - 3 - v / top * (height - 6)  # noqa: E731
+    line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in pts)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'role="img" aria-label="Diễn biến qua các kỳ">']
+    if target:
+        parts.append(f'<line x1="0" x2="{width}" y1="{y(target):.1f}" y2="{y(target):.1f}" '
+                     f'stroke="{TARGET_COLOR}" stroke-dasharray="3,2" stroke-width="1"/>')
+    parts.append(f'<polyline points="{line}" fill="none" stroke="#0072B2" stroke-width="2"/>')
+    lx, lv = pts[-1]
+    parts.append(f'<circle cx="{x(lx):.1f}" cy="{y(lv):.1f}" r="2.5" fill="#0072B2"/></svg>')
+    return "".join(parts)
+
+
+def criteria_bars(crit: pd.DataFrame, names: dict[str, str], title: str = "") -> go.Figure:
+    """One school's criteria: points earned (blue) against each criterion's maximum (grey)."""
+    d = crit[~crit["placeholder"] & (crit["max_points"] > 0)].reset_index(drop=True)
+    labels = [_wrap(f"{c} · {names.get(c, c)}", 46) for c in d["criterion_code"]]
+    fig = new_figure()
+    fig.add_bar(y=labels, x=d["max_points"], orientation="h", name="Điểm tối đa", marker=dict(color="#E5E7EB"),
+                hovertemplate="%{y}<br>Tối đa %{x}<extra></extra>")
+    fig.add_bar(y=labels, x=d["points"], orientation="h", name="Điểm đạt", marker=dict(color="#0072B2"),
+                text=[f"{fmt_number(p)}/{fmt_number(m)}" for p, m in zip(d["points"], d["max_points"])],
+                textposition="outside", textfont=dict(color=INK, size=11),
+                hovertemplate="%{y}<br>Đạt %{x}<extra></extra>")
+    fig.update_layout(title=title, barmode="overlay", height=max(300, 26 * len(d) + 100),
+                      yaxis=dict(autorange="reversed", automargin=True, title=None, tickfont=dict(size=11)),
+                      xaxis=dict(title="Điểm", range=[0, float(d["max_points"].max() or 1) * 1.3]),
+                      legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"))
+    return fig

@@ -183,3 +183,9 @@ def maturity(con, catalog: Catalog, scope: Scope, school_years: list[str], level
         schools.loc[other, ["name", "ward", "ownership"]] = ["Trường khác", None, None]
         schools.loc[other, "school_id"] = None
     return crit, schools, entries
+
+
+def school_trend(con, catalog: Catalog, scope: Scope, school_id: str, school_year: str) -> pd.DataFrame:
+    """One row per indicator × period for one school: its value (empty when out of scope)."""
+    return run(con, "school_trend", {"school_id": school_id, "scope_school": scope.school_id,
+                                     "unit_id": scope.unit_id}, {"defs": _defs(catalog, school_year)})

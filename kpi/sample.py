@@ -258,6 +258,7 @@ def build_sample(path, schools: int = 53, years: int = 3, seed: int = 7,
             con.unregister("s_sub")
             sub_total += sub.num_rows
         score_total = _write_scores(con, cat, sch, progress_cn, yrs, rng, sample_import)
+        _write_demo_users(con, now)
         for key, value in (("is_sample", "true"), ("unit_name", SAMPLE_UNIT), ("sample_seed", seed),
                            ("sample_schools", n), ("sample_years", years)):
             db.set_meta(con, key, str(value))
@@ -316,3 +317,16 @@ def _write_scores(con, cat: Catalog, sch, progress_cn, yrs, rng, import_id) -> i
     con.execute("INSERT INTO criterion_scores SELECT * FROM s_scores")
     con.unregister("s_scores")
     return tbl.num_rows
+
+
+def _write_demo_users(con, now) -> None:
+    """Demo accounts, one per role and a principal per cấp học; password auth.DEMO_PASSWORD.
+
+    The login page lists them only while the sample is loaded.
+    """
+    from kpi import auth
+
+    hashed = auth.hash_password(auth.DEMO_PASSWORD)  # one bcrypt hash (own salt), shared: demo only
+    for name, display, role, school in auth.demo_users(con):
+        con.execute("INSERT INTO users VALUES (?, ?, ?, ?, NULL, ?, TRUE, ?, ?)",
+                    [name, display, role, school, hashed, now, now])

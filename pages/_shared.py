@@ -20,13 +20,32 @@ _frame = threading.local()
 
 
 @contextlib.contextmanager
-def app_frame():
-    """Marks this script run as started by dashboard.py (see `page_guard`)."""
-    _frame.active = True
+def app_frame(user):
+    """Marks this script run as started by dashboard.py for a logged-in user (see `page_guard`)."""
+    _frame.active, _frame.user = True, user
     try:
         yield
     finally:
-        _frame.active = False
+        _frame.active, _frame.user = False, None
+
+
+def login_user():
+    """The logged-in user of this session: the signed session cookie, checked on every run
+    (signature, idle time, revocation, account still active); None when there is none."""
+    from kpi import auth
+
+    cookie = st.context.cookies.get(auth.COOKIE)
+    # AppTest has no browser cookies: tests hand a signed token over in the session state.
+    token = cookie if isinstance(cookie, str) and cookie else st.session_state.get("_kpi_token")
+    path, identity = str(db.db_path()), db.file_identity(db.db_path())
+    if identity is None:
+        return None
+    return auth.user_for_token(_open(path, identity), token)
+
+
+def current_user():
+    """The user this page runs for (set by dashboard.py's frame)."""
+    return getattr(_frame, "user", None)
 
 
 def page_guard() -> None:
@@ -69,8 +88,13 @@ def catalog() -> Catalog:
 
 
 def scope() -> Scope:
-    """The current user's scope."""
-    return Scope.everything()
+    """The current user's scope: a principal's own school, else the user's unit (or everything).
+
+    Outside a logged-in run nothing is in scope."""
+    user = current_user()
+    if user is None:
+        return Scope(unit_id="", school_id="")
+    return user.scope
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -286,3 +310,13 @@ def _maturity(key, sc, years, level, ownership, ward):
 def maturity(years, level=None, ownership=None, ward=None):
     """Cached kpi.queries.maturity: (criteria, schools, entries) for the school years."""
     return _maturity(db_key(), scope(), tuple(years), level, ownership, ward)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _school_trend(key, sc, school_id, year):
+    return queries.school_trend(_open(*key), catalog(), sc, school_id, year)
+
+
+def school_trend(school_id, year):
+    """Cached kpi.queries.school_trend."""
+    return _school_trend(db_key(), scope(), school_id, year)

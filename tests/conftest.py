@@ -12,6 +12,30 @@ from kpi import db
 from kpi.sample import build_sample
 
 ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("KPI_SECRET", "khoa-bi-mat-chi-dung-cho-kiem-thu")
+
+
+def token_for(user_name: str) -> str:
+    """A signed session token for a user (what the login route puts in the cookie)."""
+    from kpi import auth
+
+    return auth.sessions().issue(user_name)
+
+
+def app_test(page: str | None = None, user: str | None = "lanhdao", **params):
+    """Run dashboard.py as `user` (None = not logged in), then open `page` through its navigation."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+    if user:
+        at.session_state["_kpi_token"] = token_for(user)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    if page:
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+    return at
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +83,8 @@ def table_digest(path: Path) -> str:
         for (name,) in c.execute("SELECT table_name FROM information_schema.tables ORDER BY 1").fetchall():
             if name == "meta":
                 rows = c.execute("SELECT * FROM meta WHERE key <> 'data_version' ORDER BY ALL").fetchall()
+            elif name == "users":  # bcrypt salts are random by design
+                rows = c.execute("SELECT * EXCLUDE (password_hash) FROM users ORDER BY ALL").fetchall()
             else:
                 rows = c.execute(f'SELECT * FROM "{name}" ORDER BY ALL').fetchall()
             h.update(name.encode())

@@ -6,16 +6,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from kpi import db
+from tests.conftest import app_test
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard.py")
 
 
 def _run(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for k, v in params.items():
-        at.query_params[k] = v
-    return at.run()
+    return app_test(None, **params)
 
 
 def _markdown(at) -> str:
@@ -81,6 +79,7 @@ def test_empty_period_shows_empty_state(writable_db, monkeypatch):
 
 def test_missing_database_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("KPI_DB", str(tmp_path / "none.duckdb"))
-    at = _run()
+    at = app_test(None, user=None)
     assert not at.exception
-    assert "python -m kpi init --sample" in at.error[0].value
+    assert at.title[0].value == "Bảng điều khiển chuyển đổi số"
+    assert "Vui lòng đăng nhập" in at.markdown[0].value

@@ -57,11 +57,20 @@ def app_url(sample_db, browser):
     # shows a "page not found" notice before dashboard.py's navigation takes over: open it once.
     warm = browser.new_page()
     warm.goto(url)
-    warm.get_by_role("heading", name="Tổng quan").wait_for(timeout=30000)
+    warm.get_by_text("Vui lòng đăng nhập").wait_for(timeout=30000)
     warm.close()
     yield url
     proc.terminate()
     proc.wait(timeout=10)
+
+
+def login(page, url: str, user: str = "lanhdao", password: str = "dulieumau") -> None:
+    """Log in through the real form (the server sets the httponly session cookie)."""
+    page.goto(f"{url}/dang-nhap")
+    page.get_by_label("Tên đăng nhập").fill(user)
+    page.get_by_label("Mật khẩu").fill(password)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(f"{url}/", timeout=30000)
 
 
 @pytest.fixture()
@@ -78,6 +87,7 @@ def outside_requests(page):
 
 
 def test_overview_in_a_real_browser(page, app_url, outside_requests):
+    login(page, app_url)
     page.goto(app_url)
     page.get_by_role("heading", name="Tổng quan").wait_for(timeout=30000)
     page.get_by_text("Dữ liệu mẫu", exact=False).first.wait_for()
@@ -90,6 +100,7 @@ def test_overview_in_a_real_browser(page, app_url, outside_requests):
 
 
 def test_tile_to_target_to_school_and_deep_link(page, app_url, outside_requests):
+    login(page, app_url)
     page.goto(f"{app_url}/?nam_hoc=2022-2023&ky=CN")
     page.get_by_role("heading", name="Tổng quan").wait_for(timeout=30000)
     page.get_by_text("Năm học 2022-2023 · CN").wait_for(timeout=30000)
@@ -120,6 +131,7 @@ def test_tile_to_target_to_school_and_deep_link(page, app_url, outside_requests)
 
 
 def test_maturity_heatmap_page(page, app_url, outside_requests):
+    login(page, app_url, "chuyenvien")
     page.goto(f"{app_url}/chi-so-cds?nam_hoc=2023-2024")
     page.get_by_role("heading", name="Chỉ số chuyển đổi số").wait_for(timeout=30000)
     page.get_by_text("Tạm tính", exact=False).first.wait_for()
@@ -132,3 +144,54 @@ def test_maturity_heatmap_page(page, app_url, outside_requests):
     page.wait_for_timeout(1500)
     page.wait_for_load_state("networkidle")
     assert outside_requests == []
+
+
+def test_login_cookie_is_httponly_and_wrong_password_refused(app_url):
+    import http.client
+
+    host, port = app_url.split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    conn.request("POST", "/dang-nhap", body="user=lanhdao&password=sai-mat-khau",
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = conn.getresponse()
+    body = r.read().decode("utf-8")
+    assert r.status == 401 and "Tên đăng nhập hoặc mật khẩu không đúng." in body
+    assert r.getheader("Set-Cookie") is None
+    conn.request("POST", "/dang-nhap", body="user=chuyenvien&password=dulieumau",
+                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = conn.getresponse()
+    r.read()
+    cookie = r.getheader("Set-Cookie")
+    assert r.status == 303 and cookie.startswith("kpi_phien=")
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert "dulieumau" not in cookie
+
+
+def test_principal_login_reload_phone_logout(browser, app_url):
+    ctx = browser.new_context(viewport={"width": 390, "height": 844})
+    page = ctx.new_page()
+    page.goto(app_url)
+    page.get_by_text("Vui lòng đăng nhập").wait_for(timeout=30000)
+    login(page, app_url, "ht.th001")
+    title = page.locator("h1").first
+    title.wait_for(timeout=30000)
+    name = title.inner_text()
+    assert name.startswith("Trường Tiểu học")
+    page.get_by_text("Các chỉ tiêu").wait_for(timeout=30000)
+    page.reload()
+    page.get_by_role("heading", name=name).wait_for(timeout=30000)  # still logged in after a reload
+    page.get_by_text("Các chỉ tiêu").wait_for(timeout=30000)
+    cards = page.get_by_role("link", name="So với các trường")  # one per card
+    cards.nth(9).wait_for(timeout=30000)
+    page.screenshot(path=str(ROOT / "test-results" / "scorecard-390.png"), full_page=True)
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, "
+                           "document.querySelector('[data-testid=stMain]').scrollWidth, window.innerWidth]")
+    assert max(widths[:2]) <= widths[2], widths  # cards stack: no horizontal scrolling at 390 px
+    for i in range(min(cards.count(), 12)):
+        box = cards.nth(i).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1
+    page.goto(f"{app_url}/dang-xuat")
+    page.get_by_role("button", name="Đăng nhập").wait_for(timeout=30000)
+    page.goto(app_url)
+    page.get_by_text("Vui lòng đăng nhập").wait_for(timeout=30000)
+    ctx.close()

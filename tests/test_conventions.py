@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PAGE_DEF = re.compile(r'"(\w+)": \("[^"]+", "([^"]+)"\)')  # dashboard.py's PAGES entries
 
 
 def test_kpi_never_imports_streamlit():
@@ -23,7 +24,7 @@ def test_kpi_never_imports_streamlit():
 
 def test_every_page_file_is_registered():
     router = (ROOT / "dashboard.py").read_text(encoding="utf-8")
-    registered = set(re.findall(r'"pages/(\w+\.py)"', router))
+    registered = {f"{name}.py" for name, _ in PAGE_DEF.findall(router)}
     files = {p.name for p in (ROOT / "pages").glob("*.py") if not p.name.startswith("_")}
     assert files == registered
 
@@ -60,7 +61,7 @@ def test_no_url_path_equals_a_page_file_name():
     # in its legacy mode, where /<file stem> runs that file alone; url paths that are never a file
     # stem always go through dashboard.py.
     router = (ROOT / "dashboard.py").read_text(encoding="utf-8")
-    paths = set(re.findall(r'url_path="([^"]+)"', router))
+    paths = {path for _, path in PAGE_DEF.findall(router)}
     stems = {p.stem for p in (ROOT / "pages").glob("*.py")}
     assert paths and not (paths & stems)
 

@@ -8,20 +8,14 @@ from streamlit.testing.v1 import AppTest
 from kpi import maturity, queries
 from kpi.access import Scope
 from kpi.catalog import default_catalog
+from tests.conftest import app_test
 
 ROOT = Path(__file__).resolve().parents[1]
 CAT = default_catalog()
 
 
 def _page(page, **params):
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()  # through dashboard.py first: the page is then opened by its st.navigation
-    if page:
-        at.switch_page(f"pages/{page}.py")
-        at.run()
-    return at
+    return app_test(page, **params)
 
 
 @pytest.mark.parametrize("year", ["2021-2022", "2022-2023", "2023-2024"])

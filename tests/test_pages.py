@@ -6,19 +6,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from kpi import db
+from tests.conftest import app_test
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard.py")
 PERIODS = [(y, r) for y in ("2021-2022", "2022-2023", "2023-2024") for r in ("HK1", "CN")]
 
 
-def _page(page: str, **params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()  # through dashboard.py first: the page is then opened by its st.navigation
-    at.switch_page(f"pages/{page}.py")
-    return at.run()
+def _page(page, **params):
+    return app_test(page, **params)
 
 
 def _text(at) -> str:

@@ -177,3 +177,19 @@ CREATE OR REPLACE MACRO scope_schools(u) AS TABLE
 CREATE OR REPLACE MACRO filtered_schools(u, lv, ow, wd) AS TABLE
     SELECT * FROM scope_schools(u)
     WHERE (lv IS NULL OR level = lv) AND (ow IS NULL OR ownership = ow) AND (wd IS NULL OR ward = wd);
+
+-- users: who may log in. password_hash is a bcrypt hash (never the password). role ∈ lanh_dao
+-- (office leadership), chuyen_vien (office staff), hieu_truong (a principal: school_id is set).
+-- unit_id limits the schools a user sees (NULL = every unit in this file).
+CREATE TABLE IF NOT EXISTS users (
+    user_name     VARCHAR PRIMARY KEY,
+    display_name  VARCHAR NOT NULL,
+    role          VARCHAR NOT NULL CHECK (role IN ('lanh_dao', 'chuyen_vien', 'hieu_truong')),
+    school_id     VARCHAR,
+    unit_id       VARCHAR,
+    password_hash VARCHAR NOT NULL,
+    active        BOOLEAN NOT NULL DEFAULT TRUE,
+    created_at    TIMESTAMP NOT NULL,
+    updated_at    TIMESTAMP NOT NULL,
+    CHECK (role <> 'hieu_truong' OR school_id IS NOT NULL)
+);

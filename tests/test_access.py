@@ -1,0 +1,170 @@
+"""Login, roles and scope: bcrypt-only password store, sessions, and what each role can reach."""
+
+import re
+
+import pytest
+
+from kpi import auth, db, queries, tables
+from kpi.access import Scope
+from kpi.catalog import default_catalog
+from tests.conftest import app_test
+
+CAT = default_catalog()
+
+
+def test_store_holds_only_bcrypt_hashes(con):
+    rows = con.execute("SELECT user_name, password_hash FROM users").fetchall()
+    assert len(rows) >= 4
+    for name, h in rows:
+        assert re.fullmatch(r"\$2b\$12\$[./A-Za-z0-9]{53}", h), name
+        assert auth.DEMO_PASSWORD not in h
+        assert auth.check_password(auth.DEMO_PASSWORD, h)
+    columns = {c for (c,) in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'").fetchall()}
+    assert not {"password", "mat_khau"} & columns
+
+
+def test_authenticate(writable_db):
+    c = db.connect(writable_db)
+    throttle = auth.Throttle()
+    assert auth.authenticate(c, "lanhdao", auth.DEMO_PASSWORD, throttle).role == "lanh_dao"
+    assert auth.authenticate(c, " LanhDao ", auth.DEMO_PASSWORD, throttle).user_name == "lanhdao"
+    with pytest.raises(auth.AuthError, match="Tên đăng nhập hoặc mật khẩu không đúng."):
+        auth.authenticate(c, "lanhdao", "sai-mat-khau", throttle)
+    with pytest.raises(auth.AuthError, match="không đúng"):
+        auth.authenticate(c, "khong_co", auth.DEMO_PASSWORD, throttle)
+    c.close()
+    auth.set_active(writable_db, "ht.th001", False)
+    c = db.connect(writable_db)
+    with pytest.raises(auth.AuthError, match="Tài khoản đã bị khóa"):
+        auth.authenticate(c, "ht.th001", auth.DEMO_PASSWORD, throttle)
+    c.close()
+
+
+def test_wrong_passwords_are_slowed_down(con):
+    now = [1000.0]
+    throttle = auth.Throttle(free=3, clock=lambda: now[0])
+    for _ in range(3):
+        with pytest.raises(auth.AuthError, match="không đúng"):
+            auth.authenticate(con, "chuyenvien", "sai", throttle)
+    # the fourth try, even with the right password, must wait
+    with pytest.raises(auth.AuthError, match="thử lại sau 3 giây"):
+        auth.authenticate(con, "chuyenvien", auth.DEMO_PASSWORD, throttle)
+    now[0] += 2.5
+    assert auth.authenticate(con, "chuyenvien", auth.DEMO_PASSWORD, throttle).user_name == "chuyenvien"
+    assert throttle.wait_left("chuyenvien") == 0
+
+
+def test_sessions_sign_expire_and_revoke(writable_db):
+    now = [5000.0]
+    store = auth.Sessions(b"k" * 32, idle_minutes=30, clock=lambda: now[0])
+    token = store.issue("lanhdao")
+    c = db.connect(writable_db)
+    assert auth.user_for_token(c, token, store).user_name == "lanhdao"
+    body, sig = token.rsplit(".", 1)
+    forged = auth._b64(b'{"u": "chuyenvien", "s": "x", "t": 5000}') + "." + sig
+    assert auth.user_for_token(c, forged, store) is None
+    assert auth.Sessions(b"other-key" * 4).check(token) is None
+    now[0] += 29 * 60
+    assert store.check(token) == "lanhdao"  # used within the idle time: stays alive
+    now[0] += 31 * 60
+    assert store.check(token) is None  # idle too long
+    second = store.issue("lanhdao")
+    store.revoke(second)
+    assert store.check(second) is None
+    third = store.issue("ht.th001")
+    assert store.check(third) == "ht.th001"
+    c.close()
+    auth.set_active(writable_db, "ht.th001", False)
+    c = db.connect(writable_db)
+    assert auth.user_for_token(c, third, store) is None  # disabled users lose their sessions
+    c.close()
+
+
+def test_users_cli(writable_db, monkeypatch, capsys):
+    import io
+
+    from kpi.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("matkhau-moi-123\n"))
+    assert main(["users", "add", "ht.th002", "--role", "hieu_truong", "--school", "TH002", "--db", str(writable_db),
+                 "--password-stdin"]) == 0
+    c = db.connect(writable_db)
+    assert auth.authenticate(c, "ht.th002", "matkhau-moi-123", auth.Throttle()).school_id == "TH002"
+    c.close()
+    assert main(["users", "add", "x", "--role", "hieu_truong", "--db", str(writable_db), "--password-stdin"]) == 1
+    assert "cần mã trường" in capsys.readouterr().err
+    assert main(["users", "list", "--db", str(writable_db)]) == 0
+    out = capsys.readouterr().out
+    assert "ht.th002" in out and "$2b$" not in out
+
+
+ROLE_PAGES = {
+    "lanhdao": {"Tổng quan", "Chỉ tiêu", "So sánh", "Chỉ số CĐS", "Trường"},
+    "chuyenvien": {"Tổng quan", "Chỉ tiêu", "So sánh", "Chỉ số CĐS", "Trường"},
+    "ht.th001": {"Trường", "Chỉ tiêu"},
+}
+ALL_PAGES = {"tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong"}
+PAGE_FOR_TITLE = {"Tổng quan": "tong_quan", "Chỉ tiêu": "chi_tieu", "So sánh": "so_sanh",
+                  "Chỉ số CĐS": "chi_so", "Trường": "truong"}
+
+
+@pytest.mark.parametrize("user", sorted(ROLE_PAGES))
+def test_each_role_sees_only_its_pages(sample_db, user):
+    allowed = {PAGE_FOR_TITLE[t] for t in ROLE_PAGES[user]}
+    for page in sorted(allowed):
+        at = app_test(page, user=user)
+        assert not at.exception, (user, page)
+        assert at.title, (user, page)
+    for page in sorted(ALL_PAGES - allowed):
+        at = app_test(None, user=user)
+        first_title = at.title[0].value
+        with pytest.raises(ValueError, match="Could not find a navigation page"):  # not in this role's navigation
+            at.switch_page(f"pages/{page}.py").run()
+        again = app_test(None, user=user, **{"truong": "TH002"})
+        assert again.title[0].value == first_title
+
+
+def test_not_logged_in_reaches_nothing(sample_db):
+    at = app_test(None, user=None, truong="TH002", chi_tieu="tin_hoc_quoc_te")
+    assert not at.exception
+    assert at.title[0].value == "Bảng điều khiển chuyển đổi số"
+    assert not at.get("plotly_chart") and not at.dataframe
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/tong_quan.py").run()
+
+
+def _other_schools(con, own):
+    return [(sid, name) for sid, name in con.execute(
+        "SELECT school_id, name FROM schools WHERE school_id <> ?", [own]).fetchall()]
+
+
+def test_principal_sees_only_own_school_named(sample_db, con):
+    own = con.execute("SELECT name FROM schools WHERE school_id = 'TH001'").fetchone()[0]
+    # a principal naming another school in the URL still gets their own
+    at = app_test("truong", user="ht.th001", truong="TH002")
+    assert not at.exception and at.title[0].value == own
+    assert not at.sidebar.selectbox or all(s.key != "w_truong" for s in at.sidebar.selectbox)
+    page = app_test("chi_tieu", user="ht.th001", chi_tieu="tin_hoc_quoc_te")
+    shown = "\n".join(str(d.value.to_csv()) for d in page.dataframe) + "\n".join(m.value for m in page.markdown)
+    shown += "\n".join(c.value for c in page.caption)
+    for sid, name in _other_schools(con, "TH001"):
+        assert name not in shown and sid not in shown
+    assert own in shown
+
+
+@pytest.mark.parametrize("code", ["tin_hoc_quoc_te", "chu_ky_so", "lms_lop5"])
+def test_principal_exports_hold_no_other_school(con, code):
+    scope = Scope.school("TH001")
+    values = queries.school_values(con, CAT, scope, code, ("2023-2024", "CN"), ("2023-2024", "HK1"))
+    assert values.is_own.sum() == 1 and len(values) > 1
+    frame = tables.school_table(values)
+    blob = tables.to_csv_bytes(frame).decode("utf-8-sig") + tables.to_xlsx_bytes(frame).hex()
+    for sid, name in _other_schools(con, "TH001"):
+        assert name not in blob and sid not in blob
+    assert queries.school_info(con, scope, "TH002", "2023-2024", "CN") is None
+    assert queries.school_indicators(con, CAT, scope, "TH002", "2023-2024", "CN").empty
+    assert queries.school_trend(con, CAT, scope, "TH002", "2023-2024").empty
+    assert list(queries.school_list(con, scope).school_id) == ["TH001"]
+    _, schools, _ = queries.maturity(con, CAT, scope, ["2023-2024"])
+    assert set(schools.school_id.dropna()) == {"TH001"}
