@@ -27,13 +27,13 @@ else:
 
     ROLE_PAGES = {
         "lanh_dao": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong"],
-        "chuyen_vien": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong"],
+        "chuyen_vien": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu"],
         "hieu_truong": ["truong", "chi_tieu"],
     }
     PAGES = {
         "tong_quan": ("Tổng quan", "tong-quan"), "chi_tieu": ("Chỉ tiêu", "chi-tieu"),
         "so_sanh": ("So sánh", "so-sanh"), "chi_so": ("Chỉ số CĐS", "chi-so-cds"),
-        "truong": ("Trường", "truong-hoc"),
+        "truong": ("Trường", "truong-hoc"), "du_lieu": ("Dữ liệu", "du-lieu"),
     }
 
     user = sh.login_user()

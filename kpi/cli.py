@@ -49,6 +49,21 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--db", help="đường dẫn tệp DuckDB")
     sc.add_argument("--year", required=True, help="năm học, ví dụ 2023-2024")
     sc.add_argument("--format", choices=("csv", "json", "table"), default="table")
+    tp = sub.add_parser("template", help="tạo biểu mẫu Excel cho các trường điền")
+    tp.add_argument("out", metavar="OUT.xlsx")
+    tp.add_argument("--db", help="đường dẫn tệp DuckDB")
+    tp.add_argument("--year", required=True)
+    tp.add_argument("--round", required=True, choices=ROUNDS)
+    tp.add_argument("--level", choices=LEVELS, help="chỉ các trường và chỉ tiêu của một cấp học")
+
+    im = sub.add_parser("import", help="nhập tệp số liệu của trường (XLSX, CSV): tất cả hoặc không gì cả")
+    im.add_argument("files", nargs="*", metavar="FILE")
+    im.add_argument("--db", help="đường dẫn tệp DuckDB")
+    im.add_argument("--dry-run", action="store_true", help="chỉ kiểm tra và cho xem trước, không ghi")
+    im.add_argument("--user", default="dong_lenh", help="người nhập (ghi vào nhật ký)")
+    im.add_argument("--revert", type=int, metavar="ID", help="hoàn tác lần nhập số ID")
+    im.add_argument("--errors", metavar="OUT.xlsx", help="ghi danh sách lỗi ra tệp Excel")
+
     us = sub.add_parser("users", help="quản lý tài khoản: add | list | disable | enable | reset-password")
     us_sub = us.add_subparsers(dest="action", required=True, metavar="VIỆC")
     add = us_sub.add_parser("add", help="thêm tài khoản (mật khẩu hỏi khi chạy, hoặc đọc từ stdin)")
@@ -106,6 +121,64 @@ def cmd_users(args) -> int:
     except auth.AuthError as e:
         raise CliError(str(e)) from e
     return 0
+
+
+def cmd_template(args) -> int:
+    from kpi.templates import build_template
+
+    path, con = _open_db(args)
+    try:
+        if not ((queries.periods(con)["school_year"] == args.year) & (queries.periods(con)["round"] == args.round)).any():
+            raise CliError(f"Không có kỳ báo cáo {args.year} {args.round} trong {path}.")
+        schools = queries.school_list(con, Scope.everything())
+        unit = queries.meta(con).get("unit_name", "")
+    finally:
+        con.close()
+    data = build_template(default_catalog(), schools, args.year, args.round, args.level, unit)
+    with open(args.out, "wb") as f:
+        f.write(data)
+    print(f"Đã tạo biểu mẫu {args.out} ({len(schools)} trường).")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from pathlib import Path
+
+    from kpi import importer
+
+    path = db.db_path(args.db)
+    if not path.exists():
+        raise CliError(f"Không tìm thấy cơ sở dữ liệu {path}.")
+    if args.revert is not None:
+        try:
+            print(importer.revert(path, args.revert, args.user))
+        except ValueError as e:
+            raise CliError(str(e)) from e
+        return 0
+    if not args.files:
+        print("Lỗi: cần ít nhất một tệp (hoặc --revert ID).", file=sys.stderr)
+        return 2
+    rejected, problems = 0, []
+    for f in args.files:
+        p = Path(f)
+        if not p.is_file():
+            print(f"Lỗi: không tìm thấy tệp {f}.", file=sys.stderr)
+            return 2
+        try:
+            result = importer.import_file(path, p.name, p.read_bytes(), args.user, dry_run=args.dry_run)
+            print(result.message)
+            if args.dry_run and len(result.preview):
+                print(result.preview.to_string(index=False))
+        except importer.ImportRejected as e:
+            rejected += 1
+            problems += e.problems
+            print(f"Không nhập {p.name}: {len(e.problems)} lỗi, không ghi gì.", file=sys.stderr)
+            for pr in e.problems:
+                print(f"  - {pr}", file=sys.stderr)
+    if problems and args.errors:
+        with open(args.errors, "wb") as fh:
+            fh.write(importer.error_report(problems))
+    return 1 if rejected else 0
 
 
 def cmd_init(args) -> int:
@@ -186,7 +259,8 @@ def cmd_scores(args) -> int:
     return 0
 
 
-COMMANDS = {"init": cmd_init, "summary": cmd_summary, "scores": cmd_scores, "users": cmd_users}
+COMMANDS = {"init": cmd_init, "summary": cmd_summary, "scores": cmd_scores, "users": cmd_users,
+            "template": cmd_template, "import": cmd_import}
 
 
 def main(argv: list[str] | None = None) -> int:

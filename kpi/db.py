@@ -34,8 +34,31 @@ def db_path(explicit: str | os.PathLike | None = None) -> Path:
 
 
 def connect(path: str | os.PathLike, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-    """Open the file with the project's settings (no extension downloads)."""
-    return duckdb.connect(str(path), read_only=read_only, config=dict(_CONFIG))
+    """Open the file with the project's settings (no extension downloads).
+
+    Read-only connections ATTACH the file to a private in-memory database instead of opening it
+    directly: DuckDB keeps one instance per path in a process, so a plain second connect after a
+    writer swapped the file in would still read the old file. Use `cursor()` for threads.
+    """
+    if not read_only:
+        return duckdb.connect(str(path), read_only=False, config=dict(_CONFIG))
+    if not os.path.exists(path):
+        raise duckdb.IOException(f"Không tìm thấy cơ sở dữ liệu {path}")
+    con = duckdb.connect(":memory:", config=dict(_CONFIG))
+    con.execute(f"ATTACH '{_quote(path)}' AS kpi (READ_ONLY)")
+    con.execute("USE kpi")
+    return con
+
+
+def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor (own connection, for one thread) on a read-only connection, reading the same file."""
+    cur = con.cursor()
+    cur.execute("USE kpi")
+    return cur
+
+
+def _quote(path) -> str:
+    return str(path).replace("'", "''")
 
 
 def file_identity(path: str | os.PathLike) -> tuple[int, int, int] | None:

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from kpi.access import Scope
 from kpi.catalog import Catalog
+from kpi import db
 from kpi.db import SQL_DIR
 
 _DEFS_SCHEMA = pa.schema([
@@ -34,7 +35,7 @@ def sql(name: str) -> str:
 def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None,
         tables: dict[str, pa.Table] | None = None) -> pd.DataFrame:
     """Run one named query with bound parameters and registered tables; return a frame."""
-    cur = con.cursor()
+    cur = db.cursor(con)
     try:
         for tname, table in (tables or {}).items():
             cur.register(tname, table)
@@ -189,3 +190,20 @@ def school_trend(con, catalog: Catalog, scope: Scope, school_id: str, school_yea
     """One row per indicator × period for one school: its value (empty when out of scope)."""
     return run(con, "school_trend", {"school_id": school_id, "scope_school": scope.school_id,
                                      "unit_id": scope.unit_id}, {"defs": _defs(catalog, school_year)})
+
+
+def submission_status(con, scope: Scope, school_year: str, round: str) -> pd.DataFrame:
+    """One row per school in scope: received_at, deadline, status (dung_han / tre / chua_nop)."""
+    return run(con, "submission_status", {"unit_id": scope.unit_id, "school_year": school_year, "round": round})
+
+
+def field_completeness(con, catalog: Catalog, scope: Scope, school_year: str, round: str) -> pd.DataFrame:
+    """One row per field × level: schools expected to report it and schools that did."""
+    rows = [{"field_code": f.code, "level": lv} for f in catalog.fields.values() for lv in f.levels]
+    return run(con, "field_completeness", {"unit_id": scope.unit_id, "school_year": school_year, "round": round},
+               {"fields_levels": pa.Table.from_pylist(rows)})
+
+
+def imports_log(con, limit: int = 200) -> pd.DataFrame:
+    """The import audit, newest first."""
+    return run(con, "imports_log", {"limit": limit})

@@ -163,3 +163,51 @@ def review_table(review: pd.DataFrame) -> pd.DataFrame:
         "Điểm dùng để chấm": review["points"],
         "Nguồn": [SOURCE_LABELS.get(s, "") for s in review["source"]], "Cần xem lại": review["flag"],
     })
+
+
+SUBMISSION_LABELS = {"dung_han": "Đúng hạn", "tre": "Trễ hạn", "chua_nop": "Chưa nộp"}
+
+
+def submission_table(status: pd.DataFrame) -> pd.DataFrame:
+    """kpi.queries.submission_status as a table (dates dd/mm/yyyy)."""
+    from kpi.formatting import fmt_date
+
+    return pd.DataFrame({
+        "Mã trường": status["school_id"], "Trường": status["name"], "Cấp học": status["level"],
+        "Tình trạng": status["status"].map(SUBMISSION_LABELS),
+        "Ngày nộp": [fmt_date(v) if pd.notna(v) else "—" for v in status["received_at"]],
+        "Trễ (ngày)": [int(d) if pd.notna(d) and d > 0 else "" for d in status["days_late"]],
+        "Tệp": status["source"].fillna(""),
+    })
+
+
+def completeness_table(comp: pd.DataFrame, catalog) -> pd.DataFrame:
+    """Field completeness per field (levels summed): share of expected schools that reported it."""
+    g = comp.groupby("field_code", sort=False)[["expected", "reported"]].sum().reset_index()
+    return pd.DataFrame({
+        "Chỉ tiêu thống kê": [catalog.fields[c].label_vi for c in g["field_code"]],
+        "Cấp học": [", ".join(catalog.fields[c].levels) for c in g["field_code"]],
+        "Trường đã báo cáo": g["reported"], "Trường phải báo cáo": g["expected"],
+        "Tỉ lệ": (g["reported"] / g["expected"]).where(g["expected"] > 0),
+    }).sort_values("Tỉ lệ")
+
+
+def problems_table(problems) -> pd.DataFrame:
+    """Import problems as a table."""
+    return pd.DataFrame({"Tệp": [p.file for p in problems], "Trang tính": [p.sheet for p in problems],
+                         "Dòng": [p.row for p in problems], "Cột": [p.column for p in problems],
+                         "Giá trị": ["" if p.value is None else str(p.value) for p in problems],
+                         "Lỗi": [p.message for p in problems]})
+
+
+def imports_table(log: pd.DataFrame) -> pd.DataFrame:
+    """The import audit as a table."""
+    from kpi.formatting import fmt_datetime
+
+    return pd.DataFrame({
+        "Lần nhập": log["import_id"], "Người nhập": log["user_name"],
+        "Thời điểm": [fmt_datetime(v) for v in log["started_at"]], "Tệp": log["file_name"],
+        "Số dòng": log["rows"], "Giá trị thay đổi": log["values_changed"],
+        "Trạng thái": log["status"].map({"applied": "đã nhập", "reverted": "đã hoàn tác"}),
+        "SHA-256": log["sha256"].str[:12],
+    })

@@ -163,7 +163,8 @@ def school_filters() -> tuple[str | None, str | None, str | None]:
 
 
 PAGE_FILES = {"tong_quan": "pages/tong_quan.py", "chi_tieu": "pages/chi_tieu.py",
-              "so_sanh": "pages/so_sanh.py", "truong": "pages/truong.py", "chi_so": "pages/chi_so.py"}
+              "so_sanh": "pages/so_sanh.py", "truong": "pages/truong.py", "chi_so": "pages/chi_so.py",
+              "du_lieu": "pages/du_lieu.py"}
 
 
 def url_select(label: str, options: list, param: str, format_func=str, sidebar: bool = True,
@@ -320,3 +321,28 @@ def _school_trend(key, sc, school_id, year):
 def school_trend(school_id, year):
     """Cached kpi.queries.school_trend."""
     return _school_trend(db_key(), scope(), school_id, year)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _submission_status(key, sc, year, rnd):
+    return queries.submission_status(_open(*key), sc, year, rnd)
+
+
+def submission_status(year, rnd):
+    """Cached kpi.queries.submission_status."""
+    return _submission_status(db_key(), scope(), year, rnd)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _completeness(key, sc, year, rnd):
+    return queries.field_completeness(_open(*key), catalog(), sc, year, rnd)
+
+
+def field_completeness(year, rnd):
+    """Cached kpi.queries.field_completeness."""
+    return _completeness(db_key(), scope(), year, rnd)
+
+
+def imports_log():
+    """The import audit (not cached: it is the record of what just happened)."""
+    return queries.imports_log(connection())

@@ -101,12 +101,12 @@ def test_users_cli(writable_db, monkeypatch, capsys):
 
 ROLE_PAGES = {
     "lanhdao": {"Tổng quan", "Chỉ tiêu", "So sánh", "Chỉ số CĐS", "Trường"},
-    "chuyenvien": {"Tổng quan", "Chỉ tiêu", "So sánh", "Chỉ số CĐS", "Trường"},
+    "chuyenvien": {"Tổng quan", "Chỉ tiêu", "So sánh", "Chỉ số CĐS", "Trường", "Dữ liệu"},
     "ht.th001": {"Trường", "Chỉ tiêu"},
 }
-ALL_PAGES = {"tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong"}
+ALL_PAGES = {"tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu"}
 PAGE_FOR_TITLE = {"Tổng quan": "tong_quan", "Chỉ tiêu": "chi_tieu", "So sánh": "so_sanh",
-                  "Chỉ số CĐS": "chi_so", "Trường": "truong"}
+                  "Chỉ số CĐS": "chi_so", "Trường": "truong", "Dữ liệu": "du_lieu"}
 
 
 @pytest.mark.parametrize("user", sorted(ROLE_PAGES))

@@ -34,10 +34,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url(sample_db, browser):
+def _serve(db_path, browser):
+    """Start `streamlit run dashboard.py` on a free port for a database; yield its URL; stop it."""
     port = _free_port()
-    env = dict(os.environ, KPI_DB=str(sample_db))
+    env = dict(os.environ, KPI_DB=str(db_path))
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
@@ -59,9 +59,26 @@ def app_url(sample_db, browser):
     warm.goto(url)
     warm.get_by_text("Vui lòng đăng nhập").wait_for(timeout=30000)
     warm.close()
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def app_url(sample_db, browser):
+    """The app on the shared sample (tests here only read)."""
+    yield from _serve(sample_db, browser)
+
+
+@pytest.fixture()
+def writable_app(sample_db, browser, tmp_path):
+    """The app on a private copy of the sample, for tests that import data."""
+    path = tmp_path / "app.duckdb"
+    path.write_bytes(sample_db.read_bytes())
+    for url in _serve(path, browser):
+        yield url, path
 
 
 def login(page, url: str, user: str = "lanhdao", password: str = "dulieumau") -> None:
@@ -195,3 +212,28 @@ def test_principal_login_reload_phone_logout(browser, app_url):
     page.goto(app_url)
     page.get_by_text("Vui lòng đăng nhập").wait_for(timeout=30000)
     ctx.close()
+
+
+def test_upload_preview_confirm_in_browser(page, writable_app, outside_requests, tmp_path):
+    url, path = writable_app
+    head = "Mã trường,Năm học,Kỳ,Tổng số học sinh (trẻ) (học sinh),Tổng số giáo viên (giáo viên)," \
+           "Tổng số cán bộ quản lý và giáo viên (người)"
+    good = tmp_path / "truong_th002.csv"
+    good.write_text(f"{head}\nTH002,2023-2024,CN,1222,41,45\n", encoding="utf-8")
+    login(page, url, "chuyenvien")
+    page.goto(f"{url}/du-lieu")
+    page.get_by_role("heading", name="Dữ liệu").wait_for(timeout=30000)
+    page.get_by_role("tab", name="Nhập số liệu").click()
+    page.locator("input[type=file]").set_input_files(str(good))
+    page.get_by_text("truong_th002.csv: 1 dòng hợp lệ, 3 giá trị sẽ thay đổi").wait_for(timeout=30000)
+    page.get_by_role("button", name="Xác nhận nhập 1 tệp").click()
+    page.get_by_text("Đã nhập truong_th002.csv (lần nhập #2)").wait_for(timeout=30000)
+    from kpi import db
+
+    c = db.connect(path)
+    got = c.execute("SELECT value FROM observations WHERE school_id = 'TH002' AND field_code = 'hs_tong' "
+                    "AND school_year = '2023-2024' AND round = 'CN'").fetchall()
+    audit = c.execute("SELECT user_name, file_name, status FROM imports WHERE import_id = 2").fetchall()
+    c.close()
+    assert got == [(1222.0,)] and audit == [("chuyenvien", "truong_th002.csv", "applied")]
+    assert outside_requests == []

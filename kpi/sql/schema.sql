@@ -106,8 +106,8 @@ CREATE TABLE IF NOT EXISTS criterion_scores (
 );
 
 -- submissions: a school's data for a period arrived (nộp báo cáo): when, and from which file.
--- One row per school × period (the latest arrival); drives completeness and timeliness against
--- periods.deadline. A school with no row has not submitted.
+-- One row per school × period (the first arrival: a later correction does not make a school
+-- late); drives completeness and timeliness against periods.deadline. No row = not submitted.
 CREATE TABLE IF NOT EXISTS submissions (
     school_id   VARCHAR NOT NULL,
     school_year VARCHAR NOT NULL,
@@ -192,4 +192,20 @@ CREATE TABLE IF NOT EXISTS users (
     created_at    TIMESTAMP NOT NULL,
     updated_at    TIMESTAMP NOT NULL,
     CHECK (role <> 'hieu_truong' OR school_id IS NOT NULL)
+);
+
+-- criterion_history: the criterion entry an import replaced (NULLs = there was none), for
+-- inspecting and reverting imports of self-assessments and reviews.
+CREATE TABLE IF NOT EXISTS criterion_history (
+    import_id       BIGINT NOT NULL,
+    school_id       VARCHAR NOT NULL,
+    school_year     VARCHAR NOT NULL,
+    criterion_code  VARCHAR NOT NULL,
+    old_self_points DOUBLE,
+    old_self_met    BOOLEAN,
+    old_verified_points DOUBLE,
+    old_verified_met    BOOLEAN,
+    old_evidence_url    VARCHAR,
+    old_import      BIGINT,
+    existed         BOOLEAN NOT NULL
 );
