@@ -17,12 +17,18 @@ class Scope:
 
     unit_id: the office whose schools (and the schools of every unit below it) are in scope;
              None = every unit in the database.
+    snapshot_id: None = live data; else the figures frozen in that snapshot (chốt số liệu).
     school_id: set for a principal: named per-school rows are limited to this school; district
                figures are aggregates over the unit and name no school.
     """
 
     unit_id: str | None = None
     school_id: str | None = None
+    snapshot_id: str | None = None  # read a frozen snapshot's figures instead of live data
+
+    def with_snapshot(self, snapshot_id: str | None) -> "Scope":
+        """The same rows, read from a snapshot (None = live data)."""
+        return Scope(self.unit_id, self.school_id, snapshot_id)
 
     @classmethod
     def everything(cls) -> "Scope":

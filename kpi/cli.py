@@ -64,6 +64,22 @@ def _parser() -> argparse.ArgumentParser:
     im.add_argument("--revert", type=int, metavar="ID", help="hoàn tác lần nhập số ID")
     im.add_argument("--errors", metavar="OUT.xlsx", help="ghi danh sách lỗi ra tệp Excel")
 
+    sn = sub.add_parser("snapshot", help="chốt số liệu một kỳ báo cáo (bản sao không đổi, có mã băm)")
+    sn.add_argument("--db", help="đường dẫn tệp DuckDB")
+    sn.add_argument("--year", required=True)
+    sn.add_argument("--round", required=True, choices=ROUNDS)
+    sn.add_argument("--name", default="", help="tên bản chốt, ví dụ 'Họp giao ban tháng 1'")
+    sn.add_argument("--user", default="dong_lenh")
+
+    ex = sub.add_parser("export", help="xuất bộ báo cáo họp: pptx | pdf | xlsx | html | png (zip)")
+    ex.add_argument("--db", help="đường dẫn tệp DuckDB")
+    ex.add_argument("--year", required=True)
+    ex.add_argument("--round", required=True, choices=ROUNDS)
+    ex.add_argument("--format", required=True, choices=("pptx", "pdf", "xlsx", "html", "png"))
+    ex.add_argument("--snapshot", help="mã bản chốt (mặc định: số liệu trực tiếp)")
+    ex.add_argument("--school", help="phiếu của một trường (PDF)")
+    ex.add_argument("--out", required=True)
+
     us = sub.add_parser("users", help="quản lý tài khoản: add | list | disable | enable | reset-password")
     us_sub = us.add_subparsers(dest="action", required=True, metavar="VIỆC")
     add = us_sub.add_parser("add", help="thêm tài khoản (mật khẩu hỏi khi chạy, hoặc đọc từ stdin)")
@@ -181,6 +197,45 @@ def cmd_import(args) -> int:
     return 1 if rejected else 0
 
 
+def cmd_snapshot(args) -> int:
+    from kpi import snapshots
+
+    path = db.db_path(args.db)
+    try:
+        sid = snapshots.freeze(path, args.year, args.round, args.name, args.user)
+    except ValueError as e:
+        raise CliError(str(e)) from e
+    con = db.connect(path)
+    try:
+        info = snapshots.snapshot_info(con, sid)
+    finally:
+        con.close()
+    print(f"Đã chốt số liệu {args.year} {args.round}: mã {sid}, mã băm {info['content_hash']}.")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from kpi import export
+
+    path, con = _open_db(args)
+    t0 = time.perf_counter()
+    try:
+        cat = default_catalog()
+        if args.school:
+            data = export.school_pdf(con, cat, Scope.everything(), args.school, args.year, args.round, args.snapshot)
+        else:
+            pack = export.build_pack(con, cat, Scope.everything(), args.year, args.round, args.snapshot)
+            data = export.WRITERS[args.format](pack, cat)
+    except export.ExportError as e:
+        raise CliError(str(e)) from e
+    finally:
+        con.close()
+    with open(args.out, "wb") as f:
+        f.write(data)
+    print(f"Đã xuất {args.out} ({fmt_int(len(data))} byte, {fmt_number(time.perf_counter() - t0)} giây).")
+    return 0
+
+
 def cmd_init(args) -> int:
     path = db.db_path(args.db)
     if args.sample:
@@ -260,7 +315,7 @@ def cmd_scores(args) -> int:
 
 
 COMMANDS = {"init": cmd_init, "summary": cmd_summary, "scores": cmd_scores, "users": cmd_users,
-            "template": cmd_template, "import": cmd_import}
+            "template": cmd_template, "import": cmd_import, "snapshot": cmd_snapshot, "export": cmd_export}
 
 
 def main(argv: list[str] | None = None) -> int:

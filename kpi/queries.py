@@ -8,6 +8,7 @@ caller's `Scope`, and returns a small pandas frame: aggregation happens in DuckD
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import duckdb
@@ -32,13 +33,40 @@ def sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
+_SNAPSHOT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_FROZEN = {
+    "observations": "SELECT school_id, school_year, round, field_code, value, 0::BIGINT AS import_id "
+                    "FROM kpi.snapshot_observations WHERE snapshot_id = '{id}'",
+    "criterion_scores": "SELECT school_id, school_year, criterion_code, self_points, self_met, verified_points, "
+                        "verified_met, NULL::VARCHAR AS evidence_url, 0::BIGINT AS import_id "
+                        "FROM kpi.snapshot_scores WHERE snapshot_id = '{id}'",
+    "submissions": "SELECT school_id, school_year, round, received_at, source, 0::BIGINT AS import_id "
+                   "FROM kpi.snapshot_submissions WHERE snapshot_id = '{id}'",
+}
+
+
+def source_views(snapshot_id: str | None) -> dict[str, str]:
+    """Temporary views that make a query read a snapshot's frozen rows under the live table names."""
+    if snapshot_id is None:
+        return {}
+    if not _SNAPSHOT_ID.match(snapshot_id):
+        raise ValueError(f"Mã bản chốt không hợp lệ: {snapshot_id!r}")
+    return {name: q.format(id=snapshot_id) for name, q in _FROZEN.items()}
+
+
 def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None,
-        tables: dict[str, pa.Table] | None = None) -> pd.DataFrame:
-    """Run one named query with bound parameters and registered tables; return a frame."""
+        tables: dict[str, pa.Table] | None = None, snapshot: str | None = None,
+        views: dict[str, str] | None = None) -> pd.DataFrame:
+    """Run one named query with bound parameters and registered tables; return a frame.
+
+    With `snapshot`, the query reads that snapshot's frozen observations, scores and submissions
+    (temporary views on this cursor shadow the live tables); `views` sets such views directly."""
     cur = db.cursor(con)
     try:
         for tname, table in (tables or {}).items():
             cur.register(tname, table)
+        for vname, body in (views or source_views(snapshot)).items():
+            cur.execute(f"CREATE OR REPLACE TEMP VIEW {vname} AS {body}")
         return cur.execute(sql(name), params or {}).df()
     finally:
         cur.close()
@@ -75,7 +103,7 @@ def district_summary(con, catalog: Catalog, scope: Scope, school_year: str, roun
     df = run(con, "district_summary", {
         "school_year": school_year, "round": round, "unit_id": scope.unit_id,
         "level": level, "ownership": ownership, "ward": ward,
-    }, {"defs": _defs(catalog, school_year)})
+    }, {"defs": _defs(catalog, school_year)}, snapshot=scope.snapshot_id)
     df["value"] = (df["numerator"] / df["denominator"]).where(df["denominator"] > 0)
     df.insert(2, "school_year", school_year)
     df.insert(3, "round", round)
@@ -96,7 +124,8 @@ def indicator_trend(con, catalog: Catalog, scope: Scope, code: str, level=None, 
                     ward=None) -> pd.DataFrame:
     """One row per period × level for one indicator: pooled numerator, denominator, reporting,
     expected, and the target in force that school year."""
-    df = run(con, "indicator_trend", {**_indicator_params(catalog, code), **_filters(scope, level, ownership, ward)})
+    df = run(con, "indicator_trend", {**_indicator_params(catalog, code), **_filters(scope, level, ownership, ward)},
+             snapshot=scope.snapshot_id)
     targets = [catalog.target_for(code, lv, y) for y, lv in zip(df["school_year"], df["level"])]
     df["target"] = [None if t is None else t.value for t in targets]
     df["near"] = [None if t is None else t.near for t in targets]
@@ -110,26 +139,34 @@ def _one_indicator_defs(catalog: Catalog, code: str, school_year: str) -> pa.Tab
 
 
 def school_values(con, catalog: Catalog, scope: Scope, code: str, period: tuple[str, str],
-                  earlier: tuple[str, str] | None = None, level=None, ownership=None, ward=None) -> pd.DataFrame:
+                  earlier: tuple[str, str] | None = None, level=None, ownership=None, ward=None,
+                  snapshot_earlier: str | None = None, mixed: bool = False) -> pd.DataFrame:
     """One row per school in scope for one indicator: numerator, denominator, value, status, and
-    value/status in an earlier period (change). A principal gets other schools unnamed."""
+    value/status in an earlier period (change). A principal gets other schools unnamed. With
+    `mixed`, the earlier period is read from `snapshot_earlier` and `period` from the scope's source."""
     earlier = earlier or period
+    views = _mixed_views(earlier, snapshot_earlier, period, scope.snapshot_id) if mixed else None
     return run(con, "school_values", {
         **_indicator_params(catalog, code), **_filters(scope, level, ownership, ward),
-        "year_a": earlier[0], "round_a": earlier[1], "year_b": period[0], "round_b": period[1],
-        "school_id": scope.school_id,
+        "year_a": earlier[0], "round_a": earlier[1] + (MIXED_A if mixed else ""),
+        "year_b": period[0], "round_b": period[1], "school_id": scope.school_id,
     }, {"defs_a": _one_indicator_defs(catalog, code, earlier[0]),
-        "defs_b": _one_indicator_defs(catalog, code, period[0])})
+        "defs_b": _one_indicator_defs(catalog, code, period[0])}, snapshot=scope.snapshot_id, views=views)
 
 
 def compare_periods(con, catalog: Catalog, scope: Scope, period_a: tuple[str, str], period_b: tuple[str, str],
-                    level=None, ownership=None, ward=None) -> pd.DataFrame:
+                    level=None, ownership=None, ward=None, snapshot_a: str | None = None,
+                    snapshot_b: str | None = None, mixed: bool = False) -> pd.DataFrame:
     """One row per indicator × level: value and schools meeting the target in A and B, and how
-    many schools moved up to đạt or fell back."""
+    many schools moved up to đạt or fell back. With `mixed`, period A is read from `snapshot_a`
+    and period B from `snapshot_b` (None = live): a snapshot set against live data or another."""
+    views = _mixed_views(period_a, snapshot_a, period_b, snapshot_b) if mixed else None
     return run(con, "compare_periods", {
         **_filters(scope, level, ownership, ward),
-        "year_a": period_a[0], "round_a": period_a[1], "year_b": period_b[0], "round_b": period_b[1],
-    }, {"defs_a": _defs(catalog, period_a[0]), "defs_b": _defs(catalog, period_b[0])})
+        "year_a": period_a[0], "round_a": period_a[1] + (MIXED_A if mixed else ""),
+        "year_b": period_b[0], "round_b": period_b[1],
+    }, {"defs_a": _defs(catalog, period_a[0]), "defs_b": _defs(catalog, period_b[0])},
+        snapshot=scope.snapshot_id, views=views)
 
 
 def school_list(con, scope: Scope) -> pd.DataFrame:
@@ -140,7 +177,8 @@ def school_list(con, scope: Scope) -> pd.DataFrame:
 def school_info(con, scope: Scope, school_id: str, school_year: str, round: str) -> dict | None:
     """One school's identity and its submission for the period; None when out of scope."""
     df = run(con, "school_info", {"unit_id": scope.unit_id, "school_id": school_id,
-                                  "scope_school": scope.school_id, "school_year": school_year, "round": round})
+                                  "scope_school": scope.school_id, "school_year": school_year, "round": round},
+             snapshot=scope.snapshot_id)
     return None if df.empty else df.iloc[0].to_dict()
 
 
@@ -151,7 +189,7 @@ def school_indicators(con, catalog: Catalog, scope: Scope, school_id: str, schoo
     return run(con, "school_indicators", {
         "school_id": school_id, "scope_school": scope.school_id, "unit_id": scope.unit_id,
         "school_year": school_year, "round": round,
-    }, {"defs": _defs(catalog, school_year)})
+    }, {"defs": _defs(catalog, school_year)}, snapshot=scope.snapshot_id)
 
 
 def index_years(con) -> list[str]:
@@ -171,10 +209,11 @@ def maturity(con, catalog: Catalog, scope: Scope, school_years: list[str], level
 
     params = {**_filters(scope, level, ownership, ward), "school_years": list(school_years),
               "school_id": scope.school_id, "levels": list(catalog.index.levels_apply)}
-    entries = run(con, "criterion_entries", params)
+    entries = run(con, "criterion_entries", params, snapshot=scope.snapshot_id)
     fields = sorted({f for c in catalog.criteria.values() if c.compute
                      for f in (c.numerator_field, c.denominator_field) if f})
-    values = run(con, "computed_fields", {**params, "fields": fields, "rounds": list(catalog.index.compute_rounds)})
+    values = run(con, "computed_fields", {**params, "fields": fields, "rounds": list(catalog.index.compute_rounds)},
+                 snapshot=scope.snapshot_id)
     computed = scoring.computed_points(values, catalog)
     crit, schools = scoring.score(entries, computed, catalog)
     names = run(con, "school_list", {"unit_id": scope.unit_id, "school_id": None})
@@ -189,21 +228,43 @@ def maturity(con, catalog: Catalog, scope: Scope, school_years: list[str], level
 def school_trend(con, catalog: Catalog, scope: Scope, school_id: str, school_year: str) -> pd.DataFrame:
     """One row per indicator × period for one school: its value (empty when out of scope)."""
     return run(con, "school_trend", {"school_id": school_id, "scope_school": scope.school_id,
-                                     "unit_id": scope.unit_id}, {"defs": _defs(catalog, school_year)})
+                                     "unit_id": scope.unit_id}, {"defs": _defs(catalog, school_year)},
+               snapshot=scope.snapshot_id)
 
 
 def submission_status(con, scope: Scope, school_year: str, round: str) -> pd.DataFrame:
     """One row per school in scope: received_at, deadline, status (dung_han / tre / chua_nop)."""
-    return run(con, "submission_status", {"unit_id": scope.unit_id, "school_year": school_year, "round": round})
+    return run(con, "submission_status", {"unit_id": scope.unit_id, "school_year": school_year, "round": round,
+                                          "school_id": scope.school_id}, snapshot=scope.snapshot_id)
 
 
 def field_completeness(con, catalog: Catalog, scope: Scope, school_year: str, round: str) -> pd.DataFrame:
     """One row per field × level: schools expected to report it and schools that did."""
     rows = [{"field_code": f.code, "level": lv} for f in catalog.fields.values() for lv in f.levels]
     return run(con, "field_completeness", {"unit_id": scope.unit_id, "school_year": school_year, "round": round},
-               {"fields_levels": pa.Table.from_pylist(rows)})
+               {"fields_levels": pa.Table.from_pylist(rows)}, snapshot=scope.snapshot_id)
 
 
 def imports_log(con, limit: int = 200) -> pd.DataFrame:
     """The import audit, newest first."""
     return run(con, "imports_log", {"limit": limit})
+
+
+MIXED_A = "#A"  # period A's rows carry round + MIXED_A, so A and B may even be the same period
+
+
+def _mixed_views(period_a, snapshot_a, period_b, snapshot_b) -> dict[str, str]:
+    """observations = period A from its source (round relabelled) ∪ period B from its source."""
+    def part(period, snap, suffix=""):
+        body = source_views(snap).get("observations", "SELECT * FROM kpi.observations")
+        return (f"SELECT * REPLACE (round || '{suffix}' AS round) FROM ({body}) "
+                f"WHERE school_year = '{period[0]}' AND round = '{period[1]}'")
+    for y, r in (period_a, period_b):
+        if not re.match(r"^\d{4}-\d{4}$", y) or r not in ("HK1", "CN"):
+            raise ValueError(f"Kỳ không hợp lệ: {y} {r}")
+    return {"observations": f"{part(period_a, snapshot_a, MIXED_A)} UNION ALL {part(period_b, snapshot_b)}"}
+
+
+def snapshots(con, school_year: str | None = None) -> pd.DataFrame:
+    """Every snapshot (newest first), or those of one school year."""
+    return run(con, "snapshot_list", {"school_year": school_year})

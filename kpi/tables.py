@@ -211,3 +211,15 @@ def imports_table(log: pd.DataFrame) -> pd.DataFrame:
         "Trạng thái": log["status"].map({"applied": "đã nhập", "reverted": "đã hoàn tác"}),
         "SHA-256": log["sha256"].str[:12],
     })
+
+
+def snapshot_table(snaps: pd.DataFrame) -> pd.DataFrame:
+    """kpi.queries.snapshots as a table."""
+    from kpi.formatting import fmt_datetime
+
+    return pd.DataFrame({
+        "Mã bản chốt": snaps["snapshot_id"], "Tên": snaps["name"],
+        "Kỳ": snaps["school_year"] + " · " + snaps["round"], "Người chốt": snaps["created_by"],
+        "Thời điểm": [fmt_datetime(v) for v in snaps["created_at"]], "Mã băm (SHA-256)": snaps["content_hash"],
+        "Số liệu": snaps["observations"],
+    })

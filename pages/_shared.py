@@ -22,11 +22,11 @@ _frame = threading.local()
 @contextlib.contextmanager
 def app_frame(user):
     """Marks this script run as started by dashboard.py for a logged-in user (see `page_guard`)."""
-    _frame.active, _frame.user = True, user
+    _frame.active, _frame.user, _frame.snapshot = True, user, None
     try:
         yield
     finally:
-        _frame.active, _frame.user = False, None
+        _frame.active, _frame.user, _frame.snapshot = False, None, None
 
 
 def login_user():
@@ -94,7 +94,7 @@ def scope() -> Scope:
     user = current_user()
     if user is None:
         return Scope(unit_id="", school_id="")
-    return user.scope
+    return user.scope.with_snapshot(getattr(_frame, "snapshot", None))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -149,7 +149,35 @@ def period_filters() -> tuple[str, str]:
     deadline = p.loc[(p["school_year"] == year) & (p["round"] == rnd), "deadline"]
     if len(deadline):
         st.sidebar.caption(f"{ROUND_LABELS[rnd]} · hạn nộp {fmt_date(deadline.iloc[0])}")
+    source_filter(year, rnd)
     return year, rnd
+
+
+LIVE = "truc_tiep"
+
+
+def snapshot_options(year: str, rnd: str) -> dict[str, str]:
+    """Snapshot id → label for a period (live data first)."""
+    snaps = _snapshots(db_key())
+    snaps = snaps[(snaps["school_year"] == year) & (snaps["round"] == rnd)]
+    return {LIVE: "Số liệu trực tiếp", **{r.snapshot_id: f"Bản chốt {r.snapshot_id} · {r.name}"
+                                         for r in snaps.itertuples()}}
+
+
+def source_filter(year: str, rnd: str) -> None:
+    """Sidebar: read live data or a snapshot of this period (?chot=ID); sets the scope's source."""
+    options = snapshot_options(year, rnd)
+    _frame.snapshot = None
+    if len(options) > 1:
+        chosen = url_select("Nguồn số liệu", list(options), "chot", format_func=options.get, keep_default=False)
+        _frame.snapshot = None if chosen == LIVE else chosen
+        if _frame.snapshot:
+            st.sidebar.caption("Đang xem số liệu đã chốt: không đổi khi có lần nhập mới.")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _snapshots(key):
+    return queries.snapshots(_open(*key))
 
 
 def school_filters() -> tuple[str | None, str | None, str | None]:
@@ -164,7 +192,7 @@ def school_filters() -> tuple[str | None, str | None, str | None]:
 
 PAGE_FILES = {"tong_quan": "pages/tong_quan.py", "chi_tieu": "pages/chi_tieu.py",
               "so_sanh": "pages/so_sanh.py", "truong": "pages/truong.py", "chi_so": "pages/chi_so.py",
-              "du_lieu": "pages/du_lieu.py"}
+              "du_lieu": "pages/du_lieu.py", "bao_cao": "pages/bao_cao.py"}
 
 
 def url_select(label: str, options: list, param: str, format_func=str, sidebar: bool = True,
@@ -242,13 +270,26 @@ def school_values(code, period, earlier=None, level=None, ownership=None, ward=N
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _compare(key, sc, a, b, level, ownership, ward):
-    return queries.compare_periods(_open(*key), catalog(), sc, a, b, level, ownership, ward)
+def _compare(key, sc, a, b, level, ownership, ward, snap_a, snap_b):
+    return queries.compare_periods(_open(*key), catalog(), sc, a, b, level, ownership, ward,
+                                   snap_a, snap_b, mixed=True)
 
 
-def compare_periods(a, b, level=None, ownership=None, ward=None):
-    """Cached kpi.queries.compare_periods."""
-    return _compare(db_key(), scope(), tuple(a), tuple(b), level, ownership, ward)
+def compare_periods(a, b, level=None, ownership=None, ward=None, snapshot_a=None, snapshot_b=None):
+    """Cached kpi.queries.compare_periods, each period from its own source (None = live)."""
+    return _compare(db_key(), scope(), tuple(a), tuple(b), level, ownership, ward, snapshot_a, snapshot_b)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _moves(key, sc, code, b, a, level, ownership, ward, snap_a):
+    return queries.school_values(_open(*key), catalog(), sc, code, b, a, level, ownership, ward,
+                                 snapshot_earlier=snap_a, mixed=True)
+
+
+def school_values_between(code, b, a, level=None, ownership=None, ward=None, snapshot_a=None, snapshot_b=None):
+    """Cached school values of period B (from snapshot_b) against period A (from snapshot_a)."""
+    return _moves(db_key(), scope().with_snapshot(snapshot_b), code, tuple(b), tuple(a), level, ownership,
+                  ward, snapshot_a)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -346,3 +387,8 @@ def field_completeness(year, rnd):
 def imports_log():
     """The import audit (not cached: it is the record of what just happened)."""
     return queries.imports_log(connection())
+
+
+def snapshots_table():
+    """Every snapshot, newest first (cached by file version)."""
+    return _snapshots(db_key())

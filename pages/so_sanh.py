@@ -16,18 +16,25 @@ b_code = sh.url_select("Kỳ so sánh (B)", list(codes), "ky_b", format_func=lab
 prev = progress.previous_period(p, *codes[b_code])
 a_code = sh.url_select("Kỳ gốc (A)", list(codes), "ky_a", format_func=label,
                        default=f"{prev[0]}-{prev[1]}" if prev else None)
-level, owner, ward = sh.school_filters()
 a, b = codes[a_code], codes[b_code]
-a_label, b_label = label(a_code), label(b_code)
+sources = {}
+for key, period in (("chot_a", a), ("chot_b", b)):
+    options = sh.snapshot_options(*period)
+    chosen = sh.url_select(f"Nguồn kỳ {key[-1].upper()}", list(options), key, format_func=options.get,
+                           keep_default=False) if len(options) > 1 else sh.LIVE
+    sources[key] = None if chosen == sh.LIVE else chosen
+level, owner, ward = sh.school_filters()
+a_label = label(a_code) + (f" (bản chốt {sources['chot_a']})" if sources["chot_a"] else "")
+b_label = label(b_code) + (f" (bản chốt {sources['chot_b']})" if sources["chot_b"] else "")
 
 st.title("So sánh hai kỳ")
 sh.sample_badge()
 st.caption(f"A = {a_label} → B = {b_label}. Mỗi kỳ được so với chỉ tiêu của năm học đó "
            "(năm chưa có chỉ tiêu thì dùng chỉ tiêu của kỳ B).")
-if a == b:
-    st.info("Chọn hai kỳ khác nhau để so sánh.")
+if a == b and sources["chot_a"] == sources["chot_b"]:
+    st.info("Chọn hai kỳ khác nhau (hoặc một bản chốt với số liệu trực tiếp) để so sánh.")
     st.stop()
-rows = progress.compare_rows(sh.compare_periods(a, b, level, owner, ward), cat)
+rows = progress.compare_rows(sh.compare_periods(a, b, level, owner, ward, sources["chot_a"], sources["chot_b"]), cat)
 if rows.empty or (rows["reporting_a"].sum() == 0 and rows["reporting_b"].sum() == 0):
     st.info("Chưa có trường nào nộp số liệu ở cả hai kỳ.")
     st.stop()
@@ -45,7 +52,8 @@ with table:
 st.subheader("Trường thay đổi theo từng chỉ tiêu")
 code = sh.url_select("Chỉ tiêu", list(rows["indicator_code"]), "chi_tieu", sidebar=False,
                      format_func=lambda c: f"{cat.indicators[c].clause} · {cat.indicators[c].label_vi}")
-moves = tables.school_moves(sh.school_values(code, b, a, level, owner, ward))
+moves = tables.school_moves(sh.school_values_between(code, b, a, level, owner, ward, sources["chot_a"],
+                                                     sources["chot_b"]))
 for col, (key, title) in zip(st.columns(2), (("up", "Lên đạt"), ("down", "Tụt khỏi đạt"))):
     col.markdown(f"**{title}** ({len(moves[key])} trường)")
     if moves[key].empty:

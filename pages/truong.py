@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kpi import maturity, scorecard, scoring
+from kpi import export, maturity, scorecard, scoring
 from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS
 from kpi.figures import STATUS_COLORS, criteria_bars, sparkline_svg, status_text
 from kpi.formatting import fmt_points
@@ -32,6 +32,10 @@ st.caption(f"{LEVEL_LABELS[info['level']]} · {OWNERSHIP_LABELS[info['ownership'
            f"{info['unit_name']} · Năm học {year} · {rnd}")
 sub = scorecard.submission_status(info)
 (st.success if sub.startswith("Đã nộp đúng hạn") else st.warning)(sub)
+st.download_button("Tải phiếu của trường (PDF)", lambda: export.school_pdf(
+    sh.connection(), cat, sh.scope(), school_id, year, rnd, sh.scope().snapshot_id),
+    f"phieu_{school_id}_{year}_{rnd}.pdf", "application/pdf", key="tr_pdf", on_click="ignore",
+    icon=":material/picture_as_pdf:")
 
 cards = scorecard.cards(sh.school_indicators(school_id, year, rnd), cat)
 has_data = not cards.empty and cards["value"].notna().any()

@@ -101,12 +101,13 @@ def test_users_cli(writable_db, monkeypatch, capsys):
 
 ROLE_PAGES = {
     "lanhdao": {"Tổng quan", "Chỉ tiêu", "So sánh", "Chỉ số CĐS", "Trường"},
-    "chuyenvien": {"Tổng quan", "Chỉ tiêu", "So sánh", "Chỉ số CĐS", "Trường", "Dữ liệu"},
+    "chuyenvien": {"Tổng quan", "Chỉ tiêu", "So sánh", "Chỉ số CĐS", "Trường", "Dữ liệu", "Báo cáo"},
     "ht.th001": {"Trường", "Chỉ tiêu"},
 }
-ALL_PAGES = {"tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu"}
+ALL_PAGES = {"tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu", "bao_cao"}
 PAGE_FOR_TITLE = {"Tổng quan": "tong_quan", "Chỉ tiêu": "chi_tieu", "So sánh": "so_sanh",
-                  "Chỉ số CĐS": "chi_so", "Trường": "truong", "Dữ liệu": "du_lieu"}
+                  "Chỉ số CĐS": "chi_so", "Trường": "truong", "Dữ liệu": "du_lieu",
+                  "Báo cáo": "bao_cao"}
 
 
 @pytest.mark.parametrize("user", sorted(ROLE_PAGES))

@@ -100,7 +100,7 @@ def test_compare_page_defaults_to_previous_period(sample_db):
 def test_compare_same_period_explains(sample_db):
     at = _page("so_sanh", ky_a="2023-2024-CN", ky_b="2023-2024-CN")
     assert not at.exception
-    assert [i.value for i in at.info] == ["Chọn hai kỳ khác nhau để so sánh."]
+    assert [i.value for i in at.info] == ["Chọn hai kỳ khác nhau (hoặc một bản chốt với số liệu trực tiếp) để so sánh."]
 
 
 def test_school_page(sample_db, con):

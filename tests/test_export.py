@@ -1,0 +1,215 @@
+"""Snapshots and meeting packs: each format opened with its own library, frozen figures, no black
+charts, formula cells neutralised, a principal's export holding only their own school."""
+
+import io
+import subprocess
+import zipfile
+
+import openpyxl
+import pytest
+from PIL import Image
+
+from kpi import db, export, figures, importer, queries, snapshots, tables
+from kpi.access import Scope
+from kpi.catalog import default_catalog
+from tests.test_importer import GOOD_HEAD
+
+CAT = default_catalog()
+
+
+@pytest.fixture(scope="module")
+def frozen(tmp_path_factory, sample_db):
+    """A copy of the sample with a snapshot of 2023-2024 CN, then a later import changing live data."""
+    path = tmp_path_factory.mktemp("export") / "frozen.duckdb"
+    path.write_bytes(sample_db.read_bytes())
+    sid = snapshots.freeze(path, "2023-2024", "CN", "Họp giao ban tháng 6", "chuyenvien")
+    return path, sid
+
+
+@pytest.fixture(scope="module")
+def pack(frozen):
+    path, sid = frozen
+    c = db.connect(path)
+    try:
+        return export.build_pack(c, CAT, Scope.everything(), "2023-2024", "CN", sid)
+    finally:
+        c.close()
+
+
+def _summary(path, scope):
+    c = db.connect(path)
+    try:
+        return queries.district_summary(c, CAT, scope, "2023-2024", "CN")[["indicator_code", "level", "numerator",
+                                                                            "denominator", "schools_reporting"]]
+    finally:
+        c.close()
+
+
+def test_snapshot_never_changes_after_a_later_import(frozen, tmp_path):
+    path, sid = frozen
+    work = tmp_path / "w.duckdb"
+    work.write_bytes(path.read_bytes())
+    frozen_before = _summary(work, Scope(snapshot_id=sid))
+    live_before = _summary(work, Scope())
+    importer.import_file(work, "sau.csv", f"{GOOD_HEAD}\nTH001,2023-2024,CN,5000,200,210\n".encode(), "cv")
+    assert _summary(work, Scope(snapshot_id=sid)).equals(frozen_before)
+    assert not _summary(work, Scope()).equals(live_before)
+    c = db.connect(work)
+    info = snapshots.snapshot_info(c, sid)
+    assert info["content_hash"] == snapshots.content_hash(c, sid)
+    assert info["created_by"] == "chuyenvien" and info["name"] == "Họp giao ban tháng 6"
+    c.close()
+
+
+def test_compare_snapshot_with_live_same_period(frozen, tmp_path):
+    path, sid = frozen
+    work = tmp_path / "w.duckdb"
+    work.write_bytes(path.read_bytes())
+    importer.import_file(work, "sau.csv", f"{GOOD_HEAD},Trường triển khai hệ thống quản lý học tập (LMS) (có/không)\n"
+                                          "THCS001,2023-2024,CN,900,50,54,Không\n".encode(), "cv")
+    c = db.connect(work)
+    rows = queries.compare_periods(c, CAT, Scope(), ("2023-2024", "CN"), ("2023-2024", "CN"),
+                                   snapshot_a=sid, snapshot_b=None, mixed=True)
+    lms = rows[(rows.indicator_code == "lms_thcs") & (rows.level == "THCS")].iloc[0]
+    assert lms.fell_back == 1 and lms.moved_up == 0
+    changed = {"hs_tong", "gv_tong", "cbql_gv_tong", "co_lms"}
+    untouched = [i.code for i in CAT.indicators.values() if not {i.numerator, i.denominator} & changed]
+    other = rows[rows.indicator_code.isin(untouched)]
+    assert (other.moved_up == 0).all() and (other.fell_back == 0).all()
+    c.close()
+
+
+def test_xlsx(pack):
+    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx(pack, CAT)))
+    names = wb.sheetnames
+    assert names[:3] == ["Thông tin", "Tổng hợp", "Định nghĩa"] and "Theo trường" in names
+    assert "II.10 tin_hoc_quoc_te" in names
+    info = {r[0]: r[1] for r in wb["Thông tin"].iter_rows(min_row=4, values_only=True)}
+    assert info["Mã bản chốt"] == pack.snapshot["snapshot_id"]
+    assert info["Mã băm (SHA-256)"] == pack.snapshot["content_hash"]
+    assert info["Ghi chú"] == export.SAMPLE_LABEL and "Phòng GDĐT Quận 3" in info["Đơn vị"]
+    assert "Dữ liệu mẫu" in wb["Tổng hợp"]["A1"].value
+    labels = [r[1] for r in wb["Tổng hợp"].iter_rows(min_row=4, values_only=True)]
+    assert "Học sinh khối lớp 3, 4, 5 được học Tin học" in labels
+    defs = list(wb["Định nghĩa"].iter_rows(min_row=4, values_only=True))
+    assert ("ty_trong_truc_tuyen", "II.11") == defs[[d[0] for d in defs].index("ty_trong_truc_tuyen")][:2]
+
+
+def test_html_is_offline_and_self_contained(pack):
+    from plotly.offline import get_plotlyjs
+
+    page = export.to_html(pack, CAT).decode("utf-8")
+    marker = get_plotlyjs()[:200]
+    bundle = get_plotlyjs()
+    assert page.count(marker) == 1  # plotly.js inlined once
+    rest = page.replace(bundle, "")
+    assert "<script src=" not in rest and "http" not in rest.replace("http://www.w3.org", "")
+    assert pack.snapshot["snapshot_id"] in page and "Dữ liệu mẫu" in page
+    assert page.count('class="plotly-graph-div"') >= len(CAT.indicators)
+
+
+def _pdf_text(data: bytes, tmp_path) -> str:
+    f = tmp_path / "x.pdf"
+    f.write_bytes(data)
+    return subprocess.run(["pdftotext", "-layout", str(f), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_pdf(pack, tmp_path):
+    data = export.to_pdf(pack, CAT)
+    text = _pdf_text(data, tmp_path)
+    for s in ("Tổng hợp các chỉ tiêu", "Các trường còn xa chỉ tiêu nhất", "Tình hình nộp báo cáo",
+              pack.snapshot["snapshot_id"], "Dữ liệu mẫu", "Chưa đạt", "Tỉ trọng nội dung chương trình"):
+        assert s in text, s
+    f = tmp_path / "p.pdf"
+    f.write_bytes(data)
+    fonts = subprocess.run(["pdffonts", str(f)], capture_output=True, text=True, check=True).stdout
+    assert "DejaVuSans" in fonts and all(" yes " in line for line in fonts.splitlines()[2:] if line.strip())
+
+
+def test_pptx_and_png_charts_are_not_black(pack):
+    from pptx import Presentation
+
+    prs = Presentation(io.BytesIO(export.to_pptx(pack, CAT)))
+    texts = ["\n".join(sh.text_frame.text for sh in s.shapes if sh.has_text_frame) for s in prs.slides]
+    assert prs.slide_width * 9 == prs.slide_height * 16
+    assert pack.snapshot["snapshot_id"] in texts[0] and "Dữ liệu mẫu" in texts[0] and pack.unit in texts[0]
+    assert any(t.startswith("Tổng hợp các chỉ tiêu") for t in texts)
+    assert any("II.10 · Học sinh học Tin học theo chuẩn quốc tế" in t for t in texts)
+    assert any("Các trường còn xa chỉ tiêu nhất" in t for t in texts)
+    assert any("Mức độ chuyển đổi số" in t for t in texts) and any("Tình hình nộp báo cáo" in t for t in texts)
+    assert all(pack.stamp in t for t in texts[1:])
+    z = zipfile.ZipFile(io.BytesIO(export.to_png_zip(pack, CAT)))
+    img = Image.open(io.BytesIO(z.read("00_tong_quan.png"))).convert("RGB")
+    colours = img.getcolors(maxcolors=1 << 20)
+    top = max(colours)[1]
+    assert top == (255, 255, 255)  # a white background, not black
+    wanted = {tuple(int(figures.STATUS_COLORS[s][i:i + 2], 16) for i in (1, 3, 5)) for s in ("dat", "chua_dat")}
+    present = {c for _, c in colours}
+    assert wanted <= present  # the template's status colours are drawn
+    dark = sum(n for n, c in colours if sum(c) < 60)
+    assert dark < img.width * img.height * 0.05
+
+
+def test_missing_chromium_gives_a_clear_message(pack, monkeypatch):
+    import kaleido
+
+    monkeypatch.setattr(export, "_KALEIDO_STARTED", False)
+
+    def boom(*a, **k):
+        raise RuntimeError("no chromium")
+
+    monkeypatch.setattr(kaleido, "start_sync_server", boom)
+    with pytest.raises(export.ExportError, match="cần trình duyệt Chromium"):
+        export.to_pptx(pack, CAT)
+    assert export.to_xlsx(pack, CAT)[:2] == b"PK" and export.to_html(pack, CAT).startswith(b"<!doctype html>")
+
+
+def test_formula_cells_neutralised(writable_db):
+    c0 = db.connect(writable_db, read_only=False)
+    c0.execute("UPDATE schools SET name = '=HYPERLINK(\"http://x\")' WHERE school_id = 'TH003'")
+    c0.close()
+    c = db.connect(writable_db)
+    values = queries.school_values(c, CAT, Scope(), "tin_hoc_quoc_te", ("2023-2024", "CN"))
+    c.close()
+    frame = tables.school_table(values)
+    csv_text = tables.to_csv_bytes(frame).decode("utf-8-sig")
+    assert "'=HYPERLINK" in csv_text and ",=HYPERLINK" not in csv_text
+    ws = openpyxl.load_workbook(io.BytesIO(tables.to_xlsx_bytes(frame))).active
+    cells = [v for row in ws.iter_rows(values_only=True) for v in row if isinstance(v, str) and "HYPERLINK" in v]
+    assert cells == ["'=HYPERLINK(\"http://x\")"]
+    assert [tables.neutralise(x) for x in ("+1", "-2", "@a", "ok")] == ["'+1", "'-2", "'@a", "ok"]
+
+
+def test_principal_export_holds_only_their_school(frozen, tmp_path):
+    path, _ = frozen
+    c = db.connect(path)
+    own = c.execute("SELECT name FROM schools WHERE school_id = 'TH001'").fetchall()[0][0]
+    others = [n for (n,) in c.execute("SELECT name FROM schools WHERE school_id <> 'TH001'").fetchall()]
+    scope = Scope.school("TH001")
+    with pytest.raises(export.ExportError, match="không có quyền"):
+        export.school_pdf(c, CAT, scope, "TH002", "2023-2024", "CN")
+    text = _pdf_text(export.school_pdf(c, CAT, scope, "TH001", "2023-2024", "CN"), tmp_path)
+    assert own in text and not [n for n in others if n in text]
+    principal_pack = export.build_pack(c, CAT, scope, "2023-2024", "CN")
+    xlsx = openpyxl.load_workbook(io.BytesIO(export.to_xlsx(principal_pack, CAT)))
+    cells = {str(v) for ws in xlsx.worksheets for row in ws.iter_rows(values_only=True) for v in row if v}
+    assert own in cells and not [n for n in others if n in cells]
+    c.close()
+
+
+def test_report_page_freeze_and_build(writable_db, monkeypatch):
+    from tests.conftest import app_test
+
+    monkeypatch.setenv("KPI_DB", str(writable_db))
+    at = app_test("bao_cao", user="chuyenvien", nam_hoc="2023-2024", ky="CN")
+    assert not at.exception and at.title[0].value == "Báo cáo"
+    at.button(key="bc_freeze").click().run()
+    assert any("Đã chốt số liệu: mã 2023-2024-CN-01" in s.value for s in at.success)
+    snaps = at.dataframe[0].value
+    assert list(snaps["Mã bản chốt"]) == ["2023-2024-CN-01"] and len(snaps["Mã băm (SHA-256)"][0]) == 64
+    at = app_test("bao_cao", user="chuyenvien", nam_hoc="2023-2024", ky="CN", chot="2023-2024-CN-01")
+    assert "bản chốt 2023-2024-CN-01" in "\n".join(c.value for c in at.caption)
+    at.radio(key="bc_format").set_value("xlsx").run()
+    at.button(key="bc_build").click().run()
+    assert not at.exception and not at.error
+    assert [b for b in at.get("download_button") if "XLSX" in b.proto.label]
