@@ -80,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--school", help="phiếu của một trường (PDF)")
     ex.add_argument("--out", required=True)
 
+    be = sub.add_parser("bench", help="đo tốc độ từng trang, nhập tệp, bộ báo cáo, bộ nhớ")
+    be.add_argument("--schools", type=int, default=53000)
+    be.add_argument("--years", type=int, default=5)
+    be.add_argument("--quick", action="store_true", help="quy mô quận (53 trường, 3 năm), dưới một phút")
+    be.add_argument("--json", metavar="OUT", help="ghi kết quả ra tệp JSON")
+
     us = sub.add_parser("users", help="quản lý tài khoản: add | list | disable | enable | reset-password")
     us_sub = us.add_subparsers(dest="action", required=True, metavar="VIỆC")
     add = us_sub.add_parser("add", help="thêm tài khoản (mật khẩu hỏi khi chạy, hoặc đọc từ stdin)")
@@ -236,6 +242,18 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from kpi import bench
+
+    schools, years = (53, 3) if args.quick else (args.schools, args.years)
+    result = bench.run_bench(schools, years, quick=args.quick)
+    print(bench.report(result))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(result, f, ensure_ascii=False, indent=1, default=str)
+    return 0
+
+
 def cmd_init(args) -> int:
     path = db.db_path(args.db)
     if args.sample:
@@ -315,7 +333,8 @@ def cmd_scores(args) -> int:
 
 
 COMMANDS = {"init": cmd_init, "summary": cmd_summary, "scores": cmd_scores, "users": cmd_users,
-            "template": cmd_template, "import": cmd_import, "snapshot": cmd_snapshot, "export": cmd_export}
+            "template": cmd_template, "import": cmd_import, "snapshot": cmd_snapshot, "export": cmd_export,
+            "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ from plotly.subplots import make_subplots
 from kpi import figures, maturity, progress, queries, scorecard, snapshots, tables
 from kpi.access import Scope
 from kpi.catalog import LEVEL_LABELS, TARGET_BASES, Catalog
-from kpi.formatting import fmt_datetime, fmt_int, fmt_percent
+from kpi.formatting import fmt_datetime, fmt_percent
 
 FONTS = Path(__file__).resolve().parent / "assets" / "fonts"
 SAMPLE_LABEL = "Dữ liệu mẫu (trường và số liệu giả định)"
@@ -270,7 +270,7 @@ def _sheet(xw, df: pd.DataFrame, name: str, stamp: str, percent=(), ints=()) -> 
     ws.write_string(0, 0, tables.neutralise(stamp), wb.add_format({"italic": True, "font_color": "#555555"}))
     pct, whole = wb.add_format({"num_format": "0.0%"}), wb.add_format({"num_format": "#,##0"})
     for i, c in enumerate(data.columns):
-        width = min(60, max(10, len(str(c)) + 2, int(data[c].astype(str).str.len().max() or 0) + 2))
+        width = min(60, max(10, len(str(c)) + 2, tables.column_width(data[c])))
         ws.set_column(i, i, width, pct if c in percent else whole if c in ints else None)
     ws.freeze_panes(3, 0)
 

@@ -24,7 +24,7 @@ from openpyxl.utils import get_column_letter
 
 from kpi import db
 from kpi.catalog import LEVEL_LABELS, Catalog, default_catalog
-from kpi.templates import (DATA_SHEET, META_SHEET, SCORE_SHEET, fold, header_map, score_header_map,
+from kpi.templates import (DATA_SHEET, META_SHEET, fold, header_map, score_header_map,
                            version)
 
 YES_WORDS = {"có", "co", "x", "1", "yes", "y", "đã", "da", "true", "c"}

@@ -33,6 +33,12 @@ def _neutral_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def column_width(values: pd.Series) -> int:
+    """Characters of the longest cell (+2), 0 for an empty column."""
+    longest = values.astype(str).str.len().max() if len(values) else 0
+    return 0 if pd.isna(longest) else int(longest) + 2
+
+
 def to_csv_bytes(df: pd.DataFrame) -> bytes:
     """CSV, UTF-8 with BOM (Excel shows Vietnamese), formulas neutralised."""
     return _neutral_frame(df).to_csv(index=False).encode("utf-8-sig")
@@ -53,7 +59,7 @@ def to_xlsx_bytes(df: pd.DataFrame, sheet: str = "Số liệu", percent_columns=
         pct, whole = wb.add_format({"num_format": "0.0%"}), wb.add_format({"num_format": "#,##0"})
         for i, col in enumerate(data.columns):
             fmt = pct if col in percent_columns else whole if col in int_columns else None
-            width = min(60, max(10, len(str(col)) + 2, int(data[col].astype(str).str.len().max() or 0) + 2))
+            width = min(60, max(10, len(str(col)) + 2, column_width(data[col])))
             ws.set_column(i, i, width, fmt)
         ws.freeze_panes(start + 1, 0)
     return buf.getvalue()
@@ -176,7 +182,8 @@ def submission_table(status: pd.DataFrame) -> pd.DataFrame:
         "Mã trường": status["school_id"], "Trường": status["name"], "Cấp học": status["level"],
         "Tình trạng": status["status"].map(SUBMISSION_LABELS),
         "Ngày nộp": [fmt_date(v) if pd.notna(v) else "—" for v in status["received_at"]],
-        "Trễ (ngày)": [int(d) if pd.notna(d) and d > 0 else "" for d in status["days_late"]],
+        "Trễ (ngày)": pd.array([int(d) if pd.notna(d) and d > 0 else None for d in status["days_late"]],
+                                dtype="Int64"),
         "Tệp": status["source"].fillna(""),
     })
 

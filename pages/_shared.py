@@ -392,3 +392,63 @@ def imports_log():
 def snapshots_table():
     """Every snapshot, newest first (cached by file version)."""
     return _snapshots(db_key())
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _figure(builder_name: str, *args, **kwargs):
+    from kpi import figures
+
+    return getattr(figures, builder_name)(*args, **kwargs)
+
+
+def figure(builder, *args, **kwargs):
+    """A kpi.figures builder's figure, cached on its inputs (building a plotly figure costs ~10 ms)."""
+    return _figure(builder.__name__, *args, **kwargs)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _overview(key, sc, year, rnd, level, ownership, ward):
+    from kpi import maturity, progress
+
+    con, cat = _open(*key), catalog()
+
+    def rows_for(y, r):
+        summary = queries.district_summary(con, cat, sc, y, r, level, ownership, ward)
+        base = progress.overview_rows(summary, cat)
+        if base.empty or base["schools_reporting"].sum() == 0:
+            return base  # nothing reported this period: the page says so
+        iy = maturity.index_year_for(y, r)
+        scored = queries.maturity(con, cat, sc, [iy], level, ownership, ward)[1]
+        return maturity.with_index_row(base, scored, summary, cat, iy)
+
+    rows = rows_for(year, rnd)
+    if rows.empty or rows["schools_reporting"].sum() == 0:
+        return rows
+    prev = progress.previous_period(queries.periods(con), year, rnd)
+    return progress.with_change(rows, rows_for(*prev) if prev else None)
+
+
+def overview(year, rnd, level=None, ownership=None, ward=None):
+    """The overview's rows (targets and the index target, with change since the previous round),
+    cached per data version, scope and filters."""
+    return _overview(db_key(), scope(), year, rnd, level, ownership, ward)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _maturity_views(key, sc, year, years, level, ownership, ward, order):
+    from kpi import maturity
+
+    crit_all, schools_all, _ = _maturity(key, sc, years, level, ownership, ward)
+    schools = schools_all[schools_all["school_year"] == year]
+    crit = crit_all[crit_all["school_year"] == year]
+    cat = catalog()
+    if schools.empty:
+        return None
+    return {"schools": schools, "crit": crit, "dist": maturity.distribution(schools, cat),
+            "trend": maturity.trend(schools_all), "heatmap": maturity.heatmap(crit, schools, order),
+            "lost": maturity.points_lost(crit, cat), "review": maturity.review(crit, schools, cat)}
+
+
+def maturity_views(year, years, level=None, ownership=None, ward=None, order="total"):
+    """The Chỉ số CĐS page's district views for a year, cached per data version, scope and filters."""
+    return _maturity_views(db_key(), scope(), year, tuple(years), level, ownership, ward, order)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kpi import maturity, scoring, tables
+from kpi import scoring, tables
 from kpi.figures import criteria_heatmap, level_distribution, level_trend, points_lost_bars
 from kpi.formatting import fmt_int, fmt_percent
 from pages import _shared as sh
@@ -27,12 +27,12 @@ st.warning("**Tạm tính**: phần lớn tiêu chí sau DH3 và cách tính đi
            "kiện bắt buộc bị giới hạn ở Mức 1; mức của trường là mức thấp hơn của hai nhóm. Các quy tắc này là "
            "thiết lập trong kpi/definitions/index.toml.", icon="⚠️")
 
-crit_all, schools_all, _ = sh.maturity(years, level, owner, ward)
-schools = schools_all[schools_all["school_year"] == year]
-crit = crit_all[crit_all["school_year"] == year]
-if schools.empty:
+order = st.session_state.get("cs_order", "total")
+views = sh.maturity_views(year, years, level, owner, ward, order)
+if views is None:
     st.info("Chưa có trường nào tự đánh giá trong năm học này.")
     st.stop()
+schools, crit = views["schools"], views["crit"]
 
 target = cat.index.district_target
 share = (schools["school_level"] >= target["min_level"]).mean()
@@ -45,28 +45,28 @@ for col, m in zip((c2, c3, c4), (1, 2, 3)):
 dist_tab, heat_tab, lost_tab, review_tab, road_tab = st.tabs(
     ["Phân bố mức", "Bản đồ nhiệt", "Điểm mất nhiều nhất", "Tự đánh giá và thẩm định", "Lộ trình lên mức"])
 with dist_tab:
-    dist = maturity.distribution(schools, cat)
-    st.plotly_chart(level_distribution(dist, "Số trường theo mức, nhóm tiêu chí và cấp học"), theme=None,
-                    width="stretch", key="cs_dist")
-    st.plotly_chart(level_trend(maturity.trend(schools_all), "Mức của trường qua các năm học"), theme=None,
+    st.plotly_chart(sh.figure(level_distribution, views["dist"], "Số trường theo mức, nhóm tiêu chí và cấp học"),
+                    theme=None, width="stretch", key="cs_dist")
+    st.plotly_chart(sh.figure(level_trend, views["trend"], "Mức của trường qua các năm học"), theme=None,
                     width="stretch", key="cs_trend")
-    st.dataframe(tables.level_table(dist), hide_index=True)
+    st.dataframe(tables.level_table(views["dist"]), hide_index=True)
 with heat_tab:
     order = st.radio("Sắp xếp trường theo", ["total", "dh", "qt", "name"], horizontal=True, key="cs_order",
                      format_func={"total": "Tổng điểm", "dh": "Điểm Dạy-học", "qt": "Điểm Quản trị",
                                   "name": "Tên trường"}.get)
-    matrix = maturity.heatmap(crit, schools, order)
+    matrix = views["heatmap"]
     names = {k: c.name_vi for k, c in cat.criteria.items()}
-    st.plotly_chart(criteria_heatmap(matrix, names), theme=None, width="stretch", key="cs_heat")
-    st.dataframe(tables.styled(matrix.reset_index(names="Trường"), {c: fmt_percent for c in matrix.columns}),
-                 hide_index=True)
+    st.plotly_chart(sh.figure(criteria_heatmap, matrix, names), theme=None, width="stretch", key="cs_heat")
+    st.dataframe((matrix * 100).round().reset_index(names="Trường"), hide_index=True,
+                 column_config={c: st.column_config.NumberColumn(c, format="%d%%", help=names[c])
+                                for c in matrix.columns})
 with lost_tab:
-    lost = maturity.points_lost(crit, cat)
-    st.plotly_chart(points_lost_bars(lost.head(12), "Tiêu chí các trường mất nhiều điểm nhất"), theme=None,
+    lost = views["lost"]
+    st.plotly_chart(sh.figure(points_lost_bars, lost.head(12), "Tiêu chí các trường mất nhiều điểm nhất"), theme=None,
                     width="stretch", key="cs_lost")
     st.dataframe(tables.lost_table(lost), hide_index=True)
 with review_tab:
-    rev = maturity.review(crit, schools, cat)
+    rev = views["review"]
     only = st.toggle("Chỉ hiện các chênh lệch cần xem lại", value=True, key="cs_only_flags")
     shown = rev[rev["flag"] != ""] if only else rev
     st.caption(f"{fmt_int((rev['flag'] != '').sum())} chênh lệch cần Phòng xem lại.")

@@ -30,7 +30,7 @@ if trend.empty or trend["value"].notna().sum() == 0:
     st.info("Chưa có số liệu của chỉ tiêu này cho các trường đang chọn.")
 else:
     chart, table = st.tabs(["Biểu đồ", "Bảng số liệu"])
-    chart.plotly_chart(trend_chart(trend), theme=None, width="stretch", key="ct_trend")
+    chart.plotly_chart(sh.figure(trend_chart, trend), theme=None, width="stretch", key="ct_trend")
     table.dataframe(tables.styled(tables.trend_table(trend), tables.TREND_TABLE_FORMAT), hide_index=True)
 
 st.subheader(f"Các trường · {progress.period_label(year, rnd)}")
@@ -46,14 +46,14 @@ if len(missing):
 chart, table = st.tabs(["Biểu đồ", "Bảng"])
 with chart:
     if values["value"].notna().sum() <= 300:
-        event = st.plotly_chart(school_bars(values), theme=None, width="stretch", key="ct_bars",
+        event = st.plotly_chart(sh.figure(school_bars, values), theme=None, width="stretch", key="ct_bars",
                                 on_select="rerun", selection_mode="points")
         points = event.selection.points if event else []
         if points:
             sh.open_school(points[0]["customdata"][0])
         st.caption("Bấm vào cột của một trường để mở trang của trường.")
     else:
-        st.plotly_chart(school_histogram(values), theme=None, width="stretch", key="ct_hist")
+        st.plotly_chart(sh.figure(school_histogram, values), theme=None, width="stretch", key="ct_hist")
 with table:
     frame = tables.school_table(values)
     picked = st.dataframe(tables.styled(frame, tables.SCHOOL_TABLE_FORMAT), hide_index=True, width="stretch",

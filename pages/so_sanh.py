@@ -43,7 +43,7 @@ c1, c2 = st.columns(2)
 c1.metric("Lượt trường lên đạt", int(rows["moved_up"].sum()))
 c2.metric("Lượt trường tụt khỏi đạt", int(rows["fell_back"].sum()))
 chart, table = st.tabs(["Biểu đồ", "Bảng"])
-chart.plotly_chart(compare_bars(rows), theme=None, width="stretch", key="ss_chart")
+chart.plotly_chart(sh.figure(compare_bars, rows), theme=None, width="stretch", key="ss_chart")
 with table:
     frame = tables.compare_table(rows)
     st.dataframe(frame, hide_index=True, width="stretch")

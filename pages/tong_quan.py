@@ -17,23 +17,10 @@ st.title("Tổng quan")
 sh.sample_badge()
 st.caption(f"{sh.meta().get('unit_name', '')} · Năm học {year} · {rnd}")
 
-summary = sh.district_summary(year, rnd, level, owner, ward)
-rows = progress.overview_rows(summary, cat)
+rows = sh.overview(year, rnd, level, owner, ward)
 if rows.empty or rows["schools_reporting"].sum() == 0:
     st.info("Chưa có trường nào nộp số liệu kỳ này.")
     st.stop()
-index_year = maturity.index_year_for(year, rnd)
-_, scored, _ = sh.maturity([index_year], level, owner, ward)
-rows = maturity.with_index_row(rows, scored, summary, cat, index_year)
-prev = progress.previous_period(sh.periods(), year, rnd)
-if prev:
-    prev_summary = sh.district_summary(*prev, level, owner, ward)
-    prev_year = maturity.index_year_for(*prev)
-    prev_rows = maturity.with_index_row(progress.overview_rows(prev_summary, cat),
-                                        sh.maturity([prev_year], level, owner, ward)[1], prev_summary, cat, prev_year)
-else:
-    prev_rows = None
-rows = progress.with_change(rows, prev_rows)
 
 counts = rows["status"].value_counts()
 c1, c2, c3, c4 = st.columns(4)
@@ -68,6 +55,6 @@ with tiles:
                     st.page_link(sh.PAGE_FILES["chi_tieu"], label="Xem từng trường",
                                  query_params=sh.link_params(chi_tieu=r["indicator_code"]))
 with chart:
-    st.plotly_chart(progress_bars(rows), theme=None, width="stretch", key="tq_chart")
+    st.plotly_chart(sh.figure(progress_bars, rows), theme=None, width="stretch", key="tq_chart")
 with table:
     st.dataframe(progress.overview_table(rows, cat), hide_index=True, width="stretch")

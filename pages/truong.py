@@ -62,7 +62,7 @@ if len(mine):
     for g in cat.index.groups:
         st.markdown(f"- {scoring.road_to_next_level(crit, row, g, cat).sentence}")
     with st.expander("Điểm từng tiêu chí"):
-        st.plotly_chart(criteria_bars(crit, {k: c.name_vi for k, c in cat.criteria.items()}), theme=None,
+        st.plotly_chart(sh.figure(criteria_bars, crit, {k: c.name_vi for k, c in cat.criteria.items()}), theme=None,
                         width="stretch", key="tr_criteria")
 
 if has_data:

@@ -1,0 +1,210 @@
+"""`python -m kpi bench`: how fast every page, an import and a meeting pack are, at a given scale.
+
+For each page: server time of a full page run through Streamlit's AppTest, cold (caches cleared)
+and warm (rerun), median and p95; the DuckDB time of the same page's queries alone (the floor)
+and the ratio; a naive baseline in the same run (the page's core figures with pandas on the raw
+observations loaded into memory, as many dashboards do) and the ratio. Then the import of a
+1.000-row file, a full district meeting pack (PPTX), and peak memory with 20 sessions open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from kpi import db, importer, queries
+from kpi.catalog import default_catalog
+from kpi.sample import build_sample
+
+BENCH_DIR = db.ROOT / "data" / "bench"
+
+TARGETS = {
+    "district_warm_ms": 150, "national_cold_ms": 1500, "national_warm_ms": 300, "floor_ratio": 3.0,
+    "baseline_ratio": 5.0, "import_s": 5.0, "pack_s": 15.0, "memory_mb": 1024,
+}
+
+
+def _q(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p * (len(s) - 1))))]
+
+
+def bench_db(schools: int, years: int) -> Path:
+    """The benchmark database of that size (built once, reused)."""
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    path = BENCH_DIR / f"bench-{schools}-{years}.duckdb"
+    if not path.exists():
+        t = time.perf_counter()
+        build_sample(path, schools=schools, years=years, seed=7)
+        print(f"  tạo cơ sở dữ liệu {path.name}: {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    return path
+
+
+def _floor_ms(path: Path, recorded: list, repeat: int = 3) -> float:
+    """DuckDB alone: replay the page's queries on a fresh connection; best of `repeat`."""
+    best = float("inf")
+    for _ in range(repeat):
+        con = db.connect(path)
+        t = time.perf_counter()
+        for name, params, tables, snapshot, views in recorded:
+            queries.run(con, name, params, tables, snapshot, views)
+        best = min(best, (time.perf_counter() - t) * 1000)
+        con.close()
+    return best
+
+
+def _naive_ms(path: Path, school_year: str, round: str) -> tuple[float, float]:
+    """The naive way: every observation loaded into pandas (once), then the pooled district
+    figures computed in pandas. Returns (load ms, compute ms)."""
+    cat = default_catalog()
+    con = db.connect(path)
+    t = time.perf_counter()
+    obs = con.execute("SELECT * FROM observations").df()
+    schools = con.execute("SELECT school_id, level FROM schools").df()
+    load = (time.perf_counter() - t) * 1000
+    con.close()
+    t = time.perf_counter()
+    p = obs[(obs["school_year"] == school_year) & (obs["round"] == round)]
+    wide = p.pivot_table(index="school_id", columns="field_code", values="value", aggfunc="first")
+    wide = wide.join(schools.set_index("school_id"), how="right")
+    for ind in cat.indicators.values():
+        num = wide[ind.numerator] if ind.numerator in wide else pd.Series(dtype=float)
+        den = (num.notna().astype(float).where(num.notna()) if ind.kind == "bool"
+               else wide.get(ind.denominator, pd.Series(dtype=float)))
+        ok = num.notna() & den.notna() & (den > 0)
+        frame = pd.DataFrame({"level": wide["level"], "num": num, "den": den})[ok]
+        frame.groupby("level")[["num", "den"]].sum()
+    return load, (time.perf_counter() - t) * 1000
+
+
+def _import_s(path: Path, rows: int = 1000) -> tuple[float, int]:
+    """Import a CSV of `rows` school rows into a copy of the database; seconds and rows."""
+    copy = path.with_name(path.stem + "-import.duckdb")
+    copy.write_bytes(path.read_bytes())
+    con = db.connect(copy)
+    pairs = con.execute("""SELECT s.school_id, p.school_year, p.round FROM schools s CROSS JOIN periods p
+                           ORDER BY p.school_year DESC, p.round, s.school_id LIMIT ?""", [rows]).fetchall()
+    con.close()
+    head = "Mã trường,Năm học,Kỳ,Tổng số học sinh (trẻ),Tổng số giáo viên,Tổng số cán bộ quản lý và giáo viên"
+    lines = [head] + [f"{s},{y},{r},{500 + i % 400},{30 + i % 20},{34 + i % 20}" for i, (s, y, r) in enumerate(pairs)]
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    t = time.perf_counter()
+    importer.import_file(copy, "bench.csv", data, "bench")
+    took = time.perf_counter() - t
+    for f in (copy, Path(str(copy) + ".lock")):
+        f.unlink(missing_ok=True)
+    return took, len(pairs)
+
+
+def _pack_s(path: Path) -> float:
+    from kpi import export
+    from kpi.access import Scope
+
+    con = db.connect(path)
+    t = time.perf_counter()
+    pack = export.build_pack(con, default_catalog(), Scope.everything(), "2023-2024", "CN")
+    export.to_pptx(pack, default_catalog())
+    con.close()
+    return time.perf_counter() - t
+
+
+def page_specs(path: Path) -> list[tuple[str, str, str, dict]]:
+    """(label, page, user, query params) of every page, for the benchmark."""
+    con = db.connect(path)
+    th = con.execute("SELECT school_id FROM schools WHERE level = 'TH' ORDER BY 1 LIMIT 1").fetchall()[0][0]
+    principal = con.execute("SELECT user_name FROM users WHERE role = 'hieu_truong' AND school_id LIKE 'TH%' "
+                            "ORDER BY 1 LIMIT 1").fetchall()[0][0]
+    con.close()
+    period = {"nam_hoc": "2023-2024", "ky": "CN"}
+    return [
+        ("Tổng quan", "tong_quan", "lanhdao", period),
+        ("Chỉ tiêu", "chi_tieu", "lanhdao", {**period, "chi_tieu": "tin_hoc_quoc_te"}),
+        ("So sánh", "so_sanh", "lanhdao", {}),
+        ("Chỉ số CĐS", "chi_so", "lanhdao", {"nam_hoc": "2023-2024"}),
+        ("Trường (lãnh đạo)", "truong", "lanhdao", {**period, "truong": th}),
+        ("Trường (hiệu trưởng)", "truong", principal, period),
+        ("Dữ liệu", "du_lieu", "chuyenvien", period),
+        ("Báo cáo", "bao_cao", "chuyenvien", period),
+    ]
+
+
+def run_bench(schools: int, years: int, quick: bool = False) -> dict:
+    """Run everything at one scale; return the figures (also what --json writes)."""
+    os.environ.setdefault("KPI_SECRET", "bench")
+    path = bench_db(schools, years)
+    os.environ["KPI_DB"] = str(path)
+    pages_bench = importlib.import_module("pages._bench")
+    cold_runs, warm_runs = (2, 3) if quick else (3, 5)
+    load_ms, naive_ms = _naive_ms(path, "2023-2024", "CN")
+    result = {"schools": schools, "years": years, "machine": _machine(), "at": dt.datetime.now().isoformat(),
+              "naive_load_ms": load_ms, "naive_compute_ms": naive_ms, "pages": []}
+    for label, page, user, params in page_specs(path):
+        r = pages_bench.time_page(page, user, params, cold_runs, warm_runs)
+        floor = _floor_ms(path, r["queries"])
+        cold, warm = statistics.median(r["cold_ms"]), statistics.median(r["warm_ms"])
+        result["pages"].append({
+            "page": label, "cold_median_ms": cold, "cold_p95_ms": _q(r["cold_ms"], 0.95),
+            "warm_median_ms": warm, "warm_p95_ms": _q(r["warm_ms"], 0.95), "queries": len(r["queries"]),
+            "floor_ms": floor, "page_over_floor": cold / floor if floor else None,
+            "baseline_over_page": (load_ms + naive_ms) / cold if cold else None,
+        })
+        print(f"  {label}: lạnh {cold:.0f} ms, ấm {warm:.0f} ms, DuckDB {floor:.0f} ms", file=sys.stderr)
+    took, n = _import_s(path, 1000)
+    result["import_s"], result["import_rows"] = took, n
+    district = bench_db(53, 3)
+    result["pack_s"] = _pack_s(district)
+    sessions = pages_bench.open_sessions(20, "tong_quan", "lanhdao", {"nam_hoc": "2023-2024", "ky": "CN"})
+    result["memory_mb_20_sessions"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    del sessions
+    result["targets"] = _verdicts(result)
+    return result
+
+
+def _machine() -> str:
+    import platform
+
+    return f"{platform.machine()}, {os.cpu_count()} lõi, Python {platform.python_version()}, {platform.system()}"
+
+
+def _verdicts(r: dict) -> dict:
+    national = r["schools"] >= 10000
+    pages = r["pages"]
+    out = {}
+    if national:
+        out["mọi trang ≤ 1,5 s khi lạnh"] = max(p["cold_median_ms"] for p in pages) <= TARGETS["national_cold_ms"]
+        out["mọi trang ≤ 300 ms khi ấm"] = max(p["warm_median_ms"] for p in pages) <= TARGETS["national_warm_ms"]
+        out["trang ≤ 3× thời gian truy vấn"] = max(p["page_over_floor"] or 0 for p in pages) <= TARGETS["floor_ratio"]
+        out["nhanh ≥ 5× cách làm pandas"] = min(p["baseline_over_page"] or 0 for p in pages) >= TARGETS["baseline_ratio"]
+        out["bộ nhớ ≤ 1 GB với 20 phiên"] = r["memory_mb_20_sessions"] <= TARGETS["memory_mb"]
+    else:
+        out["mọi trang ≤ 150 ms khi ấm"] = max(p["warm_median_ms"] for p in pages) <= TARGETS["district_warm_ms"]
+    out["nhập 1.000 dòng ≤ 5 s"] = r["import_s"] <= TARGETS["import_s"]
+    out["bộ báo cáo họp ≤ 15 s"] = r["pack_s"] <= TARGETS["pack_s"]
+    return out
+
+
+def report(r: dict) -> str:
+    """The figures as a Markdown table (what the README quotes)."""
+    lines = [f"Quy mô: {r['schools']:,} trường × {r['years']} năm học · máy: {r['machine']} · {r['at'][:16]}".replace(",", "."),
+             "",
+             "| trang | lạnh (trung vị / p95) | ấm (trung vị / p95) | chỉ DuckDB | trang / DuckDB | pandas / trang |",
+             "|---|---|---|---|---|---|"]
+    for p in r["pages"]:
+        lines.append(f"| {p['page']} | {p['cold_median_ms']:.0f} / {p['cold_p95_ms']:.0f} ms | "
+                     f"{p['warm_median_ms']:.0f} / {p['warm_p95_ms']:.0f} ms | {p['floor_ms']:.0f} ms | "
+                     f"{p['page_over_floor']:.1f}× | {p['baseline_over_page']:.1f}× |")
+    lines += ["",
+              f"- pandas (cách làm ngây thơ): nạp mọi số liệu {r['naive_load_ms']:.0f} ms, tính {r['naive_compute_ms']:.0f} ms",
+              f"- nhập tệp {r['import_rows']} dòng: {r['import_s']:.1f} s",
+              f"- bộ báo cáo họp PPTX cấp quận: {r['pack_s']:.1f} s",
+              f"- bộ nhớ đỉnh với 20 phiên mở: {r['memory_mb_20_sessions']:.0f} MB", ""]
+    lines += [f"- {k}: {'đạt' if v else 'CHƯA ĐẠT'}" for k, v in r["targets"].items()]
+    return "\n".join(lines).replace(".0×", "×")

@@ -1,0 +1,60 @@
+"""Page timings for `python -m kpi bench`: full page runs through AppTest (the Streamlit side of
+the benchmark lives here, so that kpi/ never imports streamlit)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from kpi import auth, queries
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _app(page: str | None, user: str, params: dict) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=600)
+    at.session_state["_kpi_token"] = auth.sessions().issue(user)
+    for k, v in params.items():
+        at.query_params[k] = v
+    return at
+
+
+def time_page(page: str, user: str, params: dict, cold_runs: int = 3, warm_runs: int = 5) -> dict:
+    """Server time of full runs of one page: cold (caches cleared) and warm (same session rerun),
+    in ms; and the queries the page ran (for timing DuckDB alone)."""
+    cold, warm, recorded = [], [], []
+    for i in range(cold_runs):
+        at = _app(page, user, params)
+        at.run()  # the frame and its default page first; then the page, cold, is timed
+        at.switch_page(f"pages/{page}.py")
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        queries.RECORDER = [] if i == 0 else None
+        t = time.perf_counter()
+        at.run()
+        cold.append((time.perf_counter() - t) * 1000)
+        if i == 0:
+            recorded = queries.RECORDER
+        queries.RECORDER = None
+        if at.exception:
+            raise RuntimeError(f"{page}: {at.exception[0].message}")
+    for _ in range(warm_runs):
+        t = time.perf_counter()
+        at.run()
+        warm.append((time.perf_counter() - t) * 1000)
+    return {"cold_ms": cold, "warm_ms": warm, "queries": recorded}
+
+
+def open_sessions(n: int, page: str, user: str, params: dict) -> list:
+    """`n` sessions that have each run a page (kept alive by the caller, for memory)."""
+    out = []
+    for _ in range(n):
+        at = _app(page, user, params)
+        at.run()
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+        out.append(at)
+    return out
