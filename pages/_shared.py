@@ -452,3 +452,15 @@ def _maturity_views(key, sc, year, years, level, ownership, ward, order):
 def maturity_views(year, years, level=None, ownership=None, ward=None, order="total"):
     """The Chỉ số CĐS page's district views for a year, cached per data version, scope and filters."""
     return _maturity_views(db_key(), scope(), year, tuple(years), level, ownership, ward, order)
+
+
+def table(df, formats: dict | None = None, **kwargs):
+    """st.dataframe of at most tables.MAX_TABLE_ROWS rows (Vietnamese number formats); says so when
+    rows were left out. Downloads always carry every row."""
+    from kpi import tables
+
+    shown = df.head(tables.MAX_TABLE_ROWS)
+    if len(df) > len(shown):
+        st.caption(f"Hiển thị {len(shown):,} dòng đầu trong {len(df):,} dòng; tải tệp để có đủ.".replace(",", "."))
+    data = tables.styled(shown, formats) if formats else shown
+    return st.dataframe(data, hide_index=True, width="stretch", **kwargs)

@@ -9,6 +9,7 @@ from pages import _shared as sh
 
 sh.page_guard()
 
+HEATMAP_ROWS = 200
 cat = sh.catalog()
 years = sh.index_years()
 if not years:
@@ -56,8 +57,12 @@ with heat_tab:
                                   "name": "Tên trường"}.get)
     matrix = views["heatmap"]
     names = {k: c.name_vi for k, c in cat.criteria.items()}
-    st.plotly_chart(sh.figure(criteria_heatmap, matrix, names), theme=None, width="stretch", key="cs_heat")
-    st.dataframe((matrix * 100).round().reset_index(names="Trường"), hide_index=True,
+    if len(matrix) > HEATMAP_ROWS:
+        st.caption(f"Bản đồ nhiệt hiển thị {HEATMAP_ROWS} trường đầu theo thứ tự đã chọn trong {len(matrix):,} "
+                   "trường; lọc theo cấp học, loại hình hoặc phường để xem nhóm khác.".replace(",", "."))
+    st.plotly_chart(sh.figure(criteria_heatmap, matrix.head(HEATMAP_ROWS), names), theme=None, width="stretch",
+                    key="cs_heat")
+    st.dataframe((matrix * 100).round().head(tables.MAX_TABLE_ROWS).reset_index(names="Trường"), hide_index=True,
                  column_config={c: st.column_config.NumberColumn(c, format="%d%%", help=names[c])
                                 for c in matrix.columns})
 with lost_tab:
@@ -71,7 +76,7 @@ with review_tab:
     shown = rev[rev["flag"] != ""] if only else rev
     st.caption(f"{fmt_int((rev['flag'] != '').sum())} chênh lệch cần Phòng xem lại.")
     frame = tables.review_table(shown)
-    st.dataframe(tables.styled(frame, tables.REVIEW_FORMAT), hide_index=True, width="stretch")
+    sh.table(frame, tables.REVIEW_FORMAT)
     sh.downloads(frame, f"tham_dinh_{year}", "cs_dl")
 with road_tab:
     names_by_id = dict(zip(schools["school_id"], schools["name"]))

@@ -56,8 +56,8 @@ with chart:
         st.plotly_chart(sh.figure(school_histogram, values), theme=None, width="stretch", key="ct_hist")
 with table:
     frame = tables.school_table(values)
-    picked = st.dataframe(tables.styled(frame, tables.SCHOOL_TABLE_FORMAT), hide_index=True, width="stretch",
-                          key="ct_table", on_select="rerun", selection_mode="single-row")
+    picked = sh.table(frame, tables.SCHOOL_TABLE_FORMAT, key="ct_table", on_select="rerun",
+                      selection_mode="single-row")
     if picked and picked.selection.rows:
         sh.open_school(values.iloc[picked.selection.rows[0]]["school_id"])
     sh.downloads(frame, f"{code}_{year}_{rnd}", "ct_dl", percent_columns=tables.SCHOOL_TABLE_PERCENT,

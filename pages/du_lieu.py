@@ -36,12 +36,12 @@ with sub_tab:
     c2.metric("Trễ hạn", fmt_int(counts.get("tre", 0)))
     c3.metric("Chưa nộp", fmt_int(counts.get("chua_nop", 0)))
     table = tables.submission_table(status)
-    st.dataframe(table, hide_index=True, width="stretch")
+    sh.table(table)
     missing = table[status["status"].values == "chua_nop"]
     sh.downloads(missing, f"chua_nop_{year}_{rnd}", "dl_missing")
     st.subheader("Mức đầy đủ của từng chỉ tiêu thống kê")
     comp = tables.completeness_table(sh.field_completeness(year, rnd), cat)
-    st.dataframe(tables.styled(comp, {"Tỉ lệ": fmt_percent}), hide_index=True, width="stretch")
+    sh.table(comp, {"Tỉ lệ": fmt_percent})
 
 with imp_tab:
     st.caption("Tải lên tệp XLSX (biểu mẫu) hoặc CSV (UTF-8 hoặc Windows-1258). Mỗi tệp được kiểm tra toàn bộ; "

@@ -59,4 +59,5 @@ for col, (key, title) in zip(st.columns(2), (("up", "Lên đạt"), ("down", "T�
     if moves[key].empty:
         col.caption("Không có trường nào.")
     else:
-        col.dataframe(tables.styled(moves[key], tables.MOVES_FORMAT), hide_index=True, width="stretch")
+        with col:
+            sh.table(moves[key], tables.MOVES_FORMAT)

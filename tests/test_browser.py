@@ -128,10 +128,18 @@ def test_tile_to_target_to_school_and_deep_link(page, app_url, outside_requests)
     assert "chi_tieu=lms_thcs" in page.url and "nam_hoc=2022-2023" in page.url
     bar = page.locator("[data-testid='stPlotlyChart'] .barlayer .point path >> visible=true").first
     bar.wait_for(timeout=30000)
-    bar.scroll_into_view_if_needed()
-    box = bar.bounding_box()  # plotly's drag layer sits on top: click where a person would
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.wait_for_url("**/truong-hoc?*", timeout=30000)
+    page.wait_for_load_state("networkidle")
+    for _ in range(8):  # plotly may still be wiring its click handler after a page switch
+        bar.evaluate("e => e.scrollIntoView({block: 'center'})")
+        page.wait_for_timeout(500)
+        box = bar.bounding_box()  # plotly's drag layer sits on top: click where a person would
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        try:
+            page.wait_for_url("**/truong-hoc?*", timeout=5000)
+            break
+        except Exception:  # noqa: BLE001 - not yet: click again, as a person would
+            continue
+    page.wait_for_url("**/truong-hoc?*", timeout=10000)
     assert "truong=THCS" in page.url and "nam_hoc=2022-2023" in page.url
     school = page.locator("h1").first
     school.wait_for(timeout=30000)
