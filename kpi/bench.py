@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import os
-import resource
 import statistics
 import sys
 import time

@@ -175,11 +175,6 @@ def render_pngs(figs: list[go.Figure], width: int = 1280) -> list[bytes]:
         raise ExportError(_NO_CHROMIUM) from e
 
 
-def png(fig: go.Figure, width: int = 1280) -> bytes:
-    """A PNG of one figure."""
-    return render_pngs([fig], width)[0]
-
-
 def chart_figures(pack: Pack, catalog: Catalog) -> list[tuple[str, go.Figure]]:
     """Every chart of the pack, named, in order."""
     out = [("00_tong_quan", figures.progress_bars(pack.rows, f"Các chỉ tiêu · {pack.period}"))]

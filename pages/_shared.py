@@ -122,16 +122,6 @@ def _wards(key: tuple, sc: Scope) -> list[str]:
     return queries.wards(_open(*key), sc)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def _summary(key: tuple, sc: Scope, school_year: str, round: str, level, ownership, ward):
-    return queries.district_summary(_open(*key), catalog(), sc, school_year, round, level, ownership, ward)
-
-
-def district_summary(school_year: str, round: str, level=None, ownership=None, ward=None):
-    """Cached kpi.queries.district_summary for the current user's scope."""
-    return _summary(db_key(), scope(), school_year, round, level, ownership, ward)
-
-
 def sample_badge() -> None:
     """The "Dữ liệu mẫu" label, shown on every page while the sample is loaded."""
     if meta().get("is_sample") == "true":
