@@ -214,19 +214,23 @@ def _verdicts(r: dict) -> dict:
 
 
 def report(r: dict) -> str:
-    """The figures as a Markdown table (what the README quotes)."""
-    lines = [f"Quy mô: {r['schools']:,} trường × {r['years']} năm học · máy: {r['machine']} · {r['at'][:16]}".replace(",", "."),
-             "",
+    """The figures as a Markdown table (what the README quotes), numbers the Vietnamese way."""
+    from kpi.formatting import fmt_int, fmt_number
+
+    ms = lambda v: f"{fmt_int(v)} ms"  # noqa: E731
+    x = lambda v: "—" if v is None else f"{fmt_number(v)}×"  # noqa: E731
+    lines = [f"Quy mô: {fmt_int(r['schools'])} trường × {r['years']} năm học · máy: {r['machine']} · "
+             f"{r['at'][:10]}", "",
              "| trang | lạnh (trung vị / p95) | ấm (trung vị / p95) | chỉ DuckDB | trang / DuckDB | pandas / trang |",
              "|---|---|---|---|---|---|"]
     for p in r["pages"]:
-        lines.append(f"| {p['page']} | {p['cold_median_ms']:.0f} / {p['cold_p95_ms']:.0f} ms | "
-                     f"{p['warm_median_ms']:.0f} / {p['warm_p95_ms']:.0f} ms | {p['floor_ms']:.0f} ms | "
-                     f"{p['page_over_floor']:.1f}× | {p['baseline_over_page']:.1f}× |")
+        lines.append(f"| {p['page']} | {ms(p['cold_median_ms'])} / {ms(p['cold_p95_ms'])} | "
+                     f"{ms(p['warm_median_ms'])} / {ms(p['warm_p95_ms'])} | {ms(p['floor_ms'])} | "
+                     f"{x(p['page_over_floor'])} | {x(p['baseline_over_page'])} |")
     lines += ["",
-              f"- pandas (cách làm ngây thơ): nạp mọi số liệu {r['naive_load_ms']:.0f} ms, tính {r['naive_compute_ms']:.0f} ms",
-              f"- nhập tệp {r['import_rows']} dòng: {r['import_s']:.1f} s",
-              f"- bộ báo cáo họp PPTX cấp quận: {r['pack_s']:.1f} s",
-              f"- bộ nhớ đỉnh với 20 phiên mở: {r['memory_mb_20_sessions']:.0f} MB", ""]
+              f"- pandas (cách làm ngây thơ): nạp mọi số liệu {ms(r['naive_load_ms'])}, tính {ms(r['naive_compute_ms'])}",
+              f"- nhập tệp {fmt_int(r['import_rows'])} dòng: {fmt_number(r['import_s'])} s",
+              f"- bộ báo cáo họp PPTX cấp quận: {fmt_number(r['pack_s'])} s",
+              f"- bộ nhớ đỉnh với 20 phiên mở: {fmt_int(r['memory_mb_20_sessions'])} MB", ""]
     lines += [f"- {k}: {'đạt' if v else 'CHƯA ĐẠT'}" for k, v in r["targets"].items()]
-    return "\n".join(lines).replace(".0×", "×")
+    return "\n".join(lines)

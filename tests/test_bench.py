@@ -26,5 +26,5 @@ def test_import_timing_and_report(sample_db):
                     "baseline_over_page": 0.5}]}
     r["targets"] = bench._verdicts(r)
     text = bench.report(r)
-    assert "| Tổng quan | 300 / 320 ms | 90 / 120 ms | 30 ms | 10× | 0.5× |" in text
+    assert "| Tổng quan | 300 ms / 320 ms | 90 ms / 120 ms | 30 ms | 10× | 0,5× |" in text
     assert "- mọi trang ≤ 150 ms khi ấm: đạt" in text and "- bộ báo cáo họp ≤ 15 s: đạt" in text
