@@ -243,8 +243,10 @@ def _validate_data(sh, h, out: Parsed, cat: Catalog, schools, periods) -> None:
         excel_row = i + 1
         out.rows += 1
         problems_before = len(out.problems)
+        bad_columns: set[int] = set()
 
         def problem(j, value, message):
+            bad_columns.add(j)
             out.problems.append(Problem(out.file, sh.name, excel_row,
                                         f"{get_column_letter(j + 1)} ({header[j]})", value, message))
 
@@ -293,8 +295,7 @@ def _validate_data(sh, h, out: Parsed, cat: Catalog, schools, periods) -> None:
                     problem(j, v, f"ngoài giới hạn cho phép ({f.min:g} đến {f.max:g})")
                     continue
             values[code] = (x, j)
-        rejected = {cols[j] for j in cols if any(p.row == excel_row and p.column.startswith(get_column_letter(j + 1) + " ")
-                                                  for p in out.problems[problems_before:])}
+        rejected = {cols[j] for j in bad_columns}
         if not values and len(out.problems) == problems_before:
             out.rows -= 1  # a prefilled row the school left empty: not a submission
             continue

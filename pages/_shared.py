@@ -454,3 +454,11 @@ def table(df, formats: dict | None = None, **kwargs):
         st.caption(f"Hiển thị {len(shown):,} dòng đầu trong {len(df):,} dòng; tải tệp để có đủ.".replace(",", "."))
     data = tables.styled(shown, formats) if formats else shown
     return st.dataframe(data, hide_index=True, width="stretch", **kwargs)
+
+
+def school_maturity(years, school_id: str):
+    """kpi.queries.maturity for one school only (a scorecard needs no other school's scores)."""
+    from kpi.access import Scope
+
+    sc = scope()
+    return _maturity(db_key(), Scope(sc.unit_id, school_id, sc.snapshot_id), tuple(years), None, None, None)

@@ -47,7 +47,7 @@ else:
     st.info("Trường chưa có số liệu kỳ này.")
 
 index_year = maturity.index_year_for(year, rnd)
-crit_all, scored, _ = sh.maturity([index_year])
+crit_all, scored, _ = sh.school_maturity([index_year], school_id)
 mine = scored[(scored["school_id"] == school_id) & (scored["school_year"] == index_year)]
 if len(mine):
     row = mine.iloc[0]
