@@ -381,6 +381,8 @@ def _parse_index(data: dict, problems: _Problems) -> IndexRules | None:
     ok &= _need(rules, ("mandatory_unmet", "combine_groups", "placeholder", "precedence"), file, "rules", problems)
     if not ok:
         return None
+    if len(groups) > 4:
+        problems.add(file, "group", f"tối đa 4 nhóm tiêu chí, đang có {len(groups)}")
     if not bands["level2_from"] < bands["level2_to"]:
         problems.add(file, "bands", "level2_from phải nhỏ hơn level2_to")
     for key, allowed in (("mandatory_unmet", MANDATORY_EFFECTS), ("combine_groups", COMBINE_RULES),

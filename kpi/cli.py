@@ -1,7 +1,8 @@
 """`python -m kpi`: the dashboard's functions from the command line.
 
 Commands: init (schema or sample database), summary (district figures of a period), scores
-(maturity index per school).
+(maturity index per school; --check compares it with the reference engine), rescore (rewrite the
+stored index after the criteria or rules changed), users, template, import, snapshot, export, bench.
 Exit codes: 0 done, 1 refused or failed (message on stderr, in Vietnamese), 2 usage error.
 """
 
@@ -49,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--db", help="đường dẫn tệp DuckDB")
     sc.add_argument("--year", required=True, help="năm học, ví dụ 2023-2024")
     sc.add_argument("--format", choices=("csv", "json", "table"), default="table")
+    sc.add_argument("--check", action="store_true",
+                    help="đối chiếu điểm của ứng dụng (SQL) với bộ chấm tham chiếu (kpi/scoring.py)")
+    rs = sub.add_parser("rescore", help="chấm lại chỉ số CĐS của mọi trường và lưu (sau khi sửa tiêu chí "
+                                         "hoặc quy tắc trong kpi/definitions/)")
+    rs.add_argument("--db", help="đường dẫn tệp DuckDB")
     tp = sub.add_parser("template", help="tạo biểu mẫu Excel cho các trường điền")
     tp.add_argument("out", metavar="OUT.xlsx")
     tp.add_argument("--db", help="đường dẫn tệp DuckDB")
@@ -325,15 +331,48 @@ def cmd_scores(args) -> int:
     try:
         if args.year not in queries.index_years(con):
             raise CliError(f"Chưa có số liệu đánh giá mức độ chuyển đổi số năm học {args.year} trong {path}.")
-        _, schools, _ = queries.maturity(con, default_catalog(), Scope.everything(), [args.year])
+        schools = queries.maturity_schools(con, default_catalog(), Scope.everything(), [args.year])
+        if args.check:
+            return _check_scores(schools, queries.maturity_reference(con, default_catalog(), Scope.everything(),
+                                                                     [args.year])[1])
     finally:
         con.close()
     _print_frame(schools.sort_values("school_id")[SCORE_COLUMNS], args.format)
     return 0
 
 
-COMMANDS = {"init": cmd_init, "summary": cmd_summary, "scores": cmd_scores, "users": cmd_users,
-            "template": cmd_template, "import": cmd_import, "snapshot": cmd_snapshot, "export": cmd_export,
+def _check_scores(app, reference) -> int:
+    """Compare the app's scores with the reference engine's, school by school; 1 when any differs."""
+    cols = [c for c in SCORE_COLUMNS if c not in ("school_id", "school_year")]
+    a = app.set_index("school_id")[cols].sort_index()
+    b = reference.set_index("school_id")[cols].sort_index()
+    if list(a.index) != list(b.index):
+        only = sorted(set(a.index) ^ set(b.index))
+        print(f"Lỗi: {len(only)} trường chỉ có ở một bên: {', '.join(only[:20])}", file=sys.stderr)
+        return 1
+    differ = [sid for sid in a.index
+              if any(abs(float(a.at[sid, c]) - float(b.at[sid, c])) > 1e-9 for c in cols)]
+    if differ:
+        print(f"Lỗi: {len(differ)} trường có điểm khác bộ chấm tham chiếu: {', '.join(differ[:20])}", file=sys.stderr)
+        return 1
+    print(f"Khớp: điểm của {fmt_int(len(a))} trường trùng với bộ chấm tham chiếu (kpi/scoring.py).")
+    return 0
+
+
+def cmd_rescore(args) -> int:
+    from kpi import derived
+
+    path = db.db_path(args.db)
+    if not path.exists():
+        raise CliError(f"Không tìm thấy cơ sở dữ liệu {path} (chạy: python -m kpi init --sample).")
+    t0 = time.perf_counter()
+    n = derived.rescore(path, default_catalog())
+    print(f"Đã chấm lại chỉ số CĐS: {fmt_int(n)} lượt trường × năm học ({fmt_number(time.perf_counter() - t0)} giây).")
+    return 0
+
+
+COMMANDS = {"init": cmd_init, "rescore": cmd_rescore, "summary": cmd_summary, "scores": cmd_scores,
+            "users": cmd_users, "template": cmd_template, "import": cmd_import, "snapshot": cmd_snapshot, "export": cmd_export,
             "bench": cmd_bench}
 
 

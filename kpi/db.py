@@ -84,10 +84,17 @@ def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
 
 
 def bump_data_version(con: duckdb.DuckDBPyConnection) -> None:
-    """Mark the data as changed, so that caches keyed by data_version are refreshed."""
+    """Mark the data as changed, so that caches keyed by data_version are refreshed.
+
+    The stored index (kpi.derived) follows: it stays current when it was current and this write did
+    not touch what it reads, or when this write rescored it ('pending'); otherwise it stays behind
+    and readers score live."""
+    old = con.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchall()[0][0]
     con.execute(
         "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'data_version'"
     )
+    con.execute("""UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'data_version')
+                   WHERE key = 'index_version' AND value IN ('pending', ?)""", [old])
 
 
 @contextlib.contextmanager

@@ -85,8 +85,8 @@ def build_pack(con, catalog: Catalog, scope: Scope, school_year: str, round: str
     summary = queries.district_summary(con, catalog, sc, school_year, round)
     rows = progress.overview_rows(summary, catalog)
     my = maturity.index_year_for(school_year, round)
-    crit, scored, _ = queries.maturity(con, catalog, sc, [my])
-    rows = maturity.with_index_row(rows, scored, summary, catalog, my)
+    counts = queries.maturity_counts(con, catalog, sc, [my])
+    rows = maturity.with_index_row(rows, counts, summary, catalog, my)
     prev = progress.previous_period(queries.periods(con), school_year, round)
     if prev:
         rows = progress.with_change(rows, progress.overview_rows(
@@ -98,8 +98,8 @@ def build_pack(con, catalog: Catalog, scope: Scope, school_year: str, round: str
     for code in catalog.indicators:
         pack.trends[code] = progress.trend_rows(queries.indicator_trend(con, catalog, sc, code))
         pack.values[code] = queries.school_values(con, catalog, sc, code, (school_year, round), prev)
-    if len(scored):
-        pack.maturity_dist = maturity.distribution(scored, catalog)
+    if len(counts):
+        pack.maturity_dist = maturity.distribution(counts, catalog)
         pack.maturity_year = my
     pack.furthest = furthest_schools(pack.values, catalog)
     pack.submissions = queries.submission_status(con, sc, school_year, round)
@@ -476,7 +476,7 @@ def school_pdf(con, catalog: Catalog, scope: Scope, school_id: str, school_year:
     else:
         pdf.text("Trường chưa có số liệu kỳ này.", 11)
     my = maturity.index_year_for(school_year, round)
-    crit, scored, _ = queries.maturity(con, catalog, sc, [my])
+    crit, scored = queries.maturity(con, catalog, Scope(sc.unit_id, school_id, sc.snapshot_id), [my])
     mine = scored[scored["school_id"] == school_id]
     if len(mine):
         from kpi import scoring

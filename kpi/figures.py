@@ -278,7 +278,7 @@ def criteria_heatmap(matrix: pd.DataFrame, names: dict[str, str], title: str = "
 
 
 def points_lost_bars(lost: pd.DataFrame, title: str = "") -> go.Figure:
-    """Per criterion: average points lost per school, largest first (kpi.maturity.points_lost)."""
+    """Per criterion: average points lost per school, largest first (kpi.queries.maturity_lost)."""
     d = lost.reset_index(drop=True)
     names = [_wrap(f"{c} · {n}" + (" (tạm tính)" if p else ""), 50)
              for c, n, p in zip(d["criterion_code"], d["name"], d["provisional"])]

@@ -53,3 +53,11 @@ def fmt_datetime(d) -> str:
     if _is_missing(d):
         return "—"
     return d.strftime("%d/%m/%Y %H:%M")
+
+
+def search_key(text) -> str:
+    """What a search box compares: no accents, đ → d, case-folded ('Trường Lê Đình' → 'truong le dinh')."""
+    import unicodedata
+
+    t = unicodedata.normalize("NFD", str(text)).replace("đ", "d").replace("Đ", "D")
+    return "".join(ch for ch in t if not unicodedata.combining(ch)).casefold()

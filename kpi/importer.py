@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 from openpyxl.utils import get_column_letter
 
-from kpi import db
+from kpi import db, derived
 from kpi.catalog import LEVEL_LABELS, Catalog, default_catalog
 from kpi.templates import (DATA_SHEET, META_SHEET, fold, header_map, score_header_map,
                            version)
@@ -494,6 +494,7 @@ def import_file(path, name: str, data: bytes, user: str, dry_run: bool = False,
                                             f"{name}: không có giá trị nào thay đổi; không ghi gì."))
             import_id = con.execute("SELECT coalesce(max(import_id), 0) + 1 FROM imports").fetchall()[0][0]
             _apply(con, parsed, import_id, name, now, new_subs)
+            derived.refresh_index(con, cat, *_touched(parsed))
             con.execute("INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, 'import', ?, ?, 'applied')",
                         [import_id, user, now, dt.datetime.now(), name, sha, parsed.rows, changes])
     except _Discard as d:
@@ -501,6 +502,12 @@ def import_file(path, name: str, data: bytes, user: str, dry_run: bool = False,
     return ImportResult(import_id, name, sha, parsed.rows, changes, pv,
                         f"Đã nhập {name} (lần nhập #{import_id}): {parsed.rows} dòng, {changes} giá trị mới hoặc "
                         "thay đổi.")
+
+
+def _touched(parsed: Parsed) -> tuple[list[str], list[str]]:
+    """The school years and schools an import writes (what the stored index must rescore)."""
+    keys = {(r[0], r[1]) for r in parsed.observations} | {(r[0], r[1]) for r in parsed.scores}
+    return sorted({y for _, y in keys}), sorted({s for s, _ in keys})
 
 
 def _new_submissions(con, parsed: Parsed) -> list[tuple]:
@@ -583,6 +590,12 @@ def revert(path, import_id: int, user: str, now: dt.datetime | None = None) -> s
                        old_self_met, old_verified_points, old_verified_met, old_evidence_url, old_import
                        FROM criterion_history WHERE import_id = ? AND existed""", [import_id])
         con.execute("DELETE FROM submissions WHERE import_id = ?", [import_id])
+        touched = con.execute("""SELECT DISTINCT school_id, school_year FROM observation_history WHERE import_id = ?
+                                 UNION SELECT DISTINCT school_id, school_year FROM criterion_history
+                                 WHERE import_id = ?""", [import_id, import_id]).fetchall()
+        if touched:
+            derived.refresh_index(con, default_catalog(), sorted({y for _, y in touched}),
+                                  sorted({s for s, _ in touched}))
         con.execute("UPDATE imports SET status = 'reverted' WHERE import_id = ?", [import_id])
         rid = con.execute("SELECT max(import_id) + 1 FROM imports").fetchall()[0][0]
         con.execute("INSERT INTO imports VALUES (?, ?, ?, ?, ?, '', 'revert', 0, 0, 'applied')",

@@ -1,4 +1,7 @@
-"""District views of the maturity index, from kpi.scoring's frames (pure)."""
+"""District views of the maturity index (pure).
+
+The counting views take either one row per school (kpi.queries.maturity_schools) or the cube of
+kpi.queries.maturity_counts, whose `schools` column says how many schools each row stands for."""
 
 from __future__ import annotations
 
@@ -13,84 +16,40 @@ LEVELS = (1, 2, 3)
 INDEX_CODE = "muc_do_cds"
 
 
+def _weight(schools: pd.DataFrame) -> pd.Series:
+    """How many schools each row stands for (1 per row unless the frame is a counts cube)."""
+    if "schools" in schools.columns:
+        return schools["schools"].astype(int)
+    return pd.Series(1, index=schools.index)
+
+
 def distribution(schools: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
     """Schools per group (DH, QT, and the school level) × cấp học × level, for one year."""
     rows = []
+    w = schools.assign(_w=_weight(schools))
     for key, label in (*((g, f"Nhóm {lbl}") for g, lbl in catalog.index.groups.items()), ("school", "Cả trường")):
         col = "school_level" if key == "school" else f"{key.lower()}_level"
-        for lv, part in schools.groupby("level"):
-            counts = part[col].value_counts()
+        for lv, part in w.groupby("level"):
+            counts = part.groupby(col)["_w"].sum()
             for m in LEVELS:
                 rows.append({"group": label, "level": lv, "maturity": m, "schools": int(counts.get(m, 0)),
-                             "total": len(part)})
+                             "total": int(part["_w"].sum())})
     return pd.DataFrame(rows, columns=["group", "level", "maturity", "schools", "total"])
+
+
+def level_counts(schools: pd.DataFrame) -> dict[int, int]:
+    """Schools at Mức 1, 2, 3 (school level)."""
+    c = schools.assign(_w=_weight(schools)).groupby("school_level")["_w"].sum()
+    return {m: int(c.get(m, 0)) for m in LEVELS}
 
 
 def trend(schools: pd.DataFrame) -> pd.DataFrame:
     """Schools per school year × school level (Mức 1/2/3), oldest first."""
-    t = schools.groupby(["school_year", "school_level"]).size().rename("schools").reset_index()
+    t = (schools.assign(_w=_weight(schools)).groupby(["school_year", "school_level"])["_w"].sum()
+         .rename("schools").reset_index())
     full = pd.MultiIndex.from_product([sorted(schools["school_year"].unique()), LEVELS],
                                       names=["school_year", "school_level"])
     return t.set_index(["school_year", "school_level"]).reindex(full, fill_value=0).reset_index()
-
-
-def heatmap(crit: pd.DataFrame, schools: pd.DataFrame, order: str = "total") -> pd.DataFrame:
-    """Schools × leaf criteria: share of the criterion's maximum earned (0-1), placeholder left out.
-
-    order: "total" (DH + QT points, best first), "name", "dh", "qt".
-    """
-    c = crit[~crit["placeholder"] & (crit["max_points"] > 0)]
-    m = c.assign(share=c["points"] / c["max_points"]).pivot_table(
-        index="school_id", columns="criterion_code", values="share", aggfunc="first")
-    m = m[[code for code in c["criterion_code"].drop_duplicates()]]
-    s = schools.set_index("school_id")
-    key = {"total": s["dh_points"] + s["qt_points"], "dh": s["dh_points"], "qt": s["qt_points"]}.get(order)
-    if key is None:
-        ids = s.sort_values("name", key=lambda x: x.str.normalize("NFD")).index
-    else:
-        ids = key.sort_values(ascending=False).index
-    m = m.reindex([i for i in ids if i in m.index])
-    m.index = [s.loc[i, "name"] for i in m.index]
-    return m
-
-
-def points_lost(crit: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
-    """Per leaf criterion: points lost over all schools (Σ max − points), average per school,
-    provisional flag; largest loss first. Where support pays most."""
-    c = crit[~crit["placeholder"]]
-    g = c.assign(lost=c["max_points"] - c["points"]).groupby("criterion_code").agg(
-        lost=("lost", "sum"), schools=("school_id", "nunique"), max_points=("max_points", "first"))
-    g["lost_per_school"] = g["lost"] / g["schools"]
-    g["name"] = [catalog.criteria[k].name_vi for k in g.index]
-    g["group"] = [catalog.criteria[k].group_code for k in g.index]
-    g["provisional"] = [catalog.criteria[k].provisional for k in g.index]
-    return g.sort_values("lost", ascending=False).reset_index()
-
-
-def review(crit: pd.DataFrame, schools: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
-    """Self-assessed, verified and computed points side by side, one row per school × criterion
-    with any of them, and the differences the Phòng should look at flagged.
-
-    Flagged: verified ≠ self-assessed, or self-assessed differs from the computed points by more
-    than 1 point and 20% of the criterion's maximum, or the self-assessment exceeded the maximum.
-    """
-    c = crit[~crit["placeholder"]].merge(schools[["school_id", "name"]], on="school_id", how="left")
-    c = c[c[["self_points", "verified_points", "computed"]].notna().any(axis=1)].copy()
-    tol = (c["max_points"] * 0.2).clip(lower=1.0)
-    reasons = []
-    for r in c.itertuples():
-        why = []
-        if pd.notna(r.verified_points) and pd.notna(r.self_points) and abs(r.verified_points - r.self_points) > 1e-9:
-            why.append("thẩm định khác tự đánh giá")
-        if pd.notna(r.computed) and pd.notna(r.self_points) and abs(r.self_points - r.computed) > tol[r.Index]:
-            why.append("tự đánh giá lệch số liệu báo cáo")
-        if r.capped:
-            why.append("vượt điểm tối đa")
-        reasons.append("; ".join(why))
-    c["flag"] = reasons
-    c["criterion_name"] = [catalog.criteria[k].name_vi for k in c["criterion_code"]]
-    return c[["name", "school_id", "criterion_code", "criterion_name", "max_points", "self_points",
-              "verified_points", "computed", "points", "source", "flag", "provisional"]]
 
 
 def index_row(schools: pd.DataFrame, catalog: Catalog, school_year: str, expected: int) -> dict:
@@ -100,8 +59,9 @@ def index_row(schools: pd.DataFrame, catalog: Catalog, school_year: str, expecte
     `expected`: the schools of the index's cấp học in scope.
     """
     t = catalog.index.district_target
-    reporting = len(schools)
-    meeting = int((schools["school_level"] >= t["min_level"]).sum()) if reporting else 0
+    w = _weight(schools)
+    reporting = int(w.sum())
+    meeting = int(w[schools["school_level"] >= t["min_level"]].sum()) if reporting else 0
     value = meeting / reporting if reporting else None
     target, near = float(t["share"]), float(t["near"])
     gap = max(0, math.ceil(target * reporting - meeting - 1e-9)) if reporting else None
@@ -112,7 +72,7 @@ def index_row(schools: pd.DataFrame, catalog: Catalog, school_year: str, expecte
         "value": value, "target": target, "near": near, "target_year": school_year, "basis": t["basis"],
         "status": status(value, target, near), "gap": gap, "gap_unit": "trường",
         "schools_reporting": reporting, "schools_expected": expected, "schools_meeting": meeting,
-        "provisional": bool(schools["provisional"].any()) if reporting else False,
+        "provisional": bool(schools.loc[w > 0, "provisional"].any()) if reporting else False,
     }
 
 

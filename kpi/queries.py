@@ -27,10 +27,23 @@ _DEFS_SCHEMA = pa.schema([
 ])
 
 
+_INCLUDE = re.compile(r"^-- @include (\w+)$", re.MULTILINE)
+
+
 @lru_cache(maxsize=None)
 def sql(name: str) -> str:
-    """The text of kpi/sql/<name>.sql."""
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    """The text of kpi/sql/<name>.sql, with each ``-- @include other`` line replaced by that file.
+
+    ``name@stored``: the same query with maturity_base (scoring live) replaced by maturity_stored
+    (reading the scores kpi.derived keeps)."""
+    name, _, variant = name.partition("@")
+    text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+    def include(m: re.Match) -> str:
+        part = "maturity_stored" if variant == "stored" and m.group(1) == "maturity_base" else m.group(1)
+        return sql(part)
+
+    return _INCLUDE.sub(include, text)
 
 
 RECORDER: list | None = None
@@ -200,32 +213,167 @@ def index_years(con) -> list[str]:
     return run(con, "index_years")["school_year"].tolist()
 
 
-def maturity(con, catalog: Catalog, scope: Scope, school_years: list[str], level=None, ownership=None,
-             ward=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Score the schools in scope for the given school years with kpi.scoring.
+_CRIT_SCHEMA = pa.schema([
+    ("criterion_code", pa.string()), ("group_code", pa.string()), ("position", pa.int32()),
+    ("max_points", pa.float64()), ("provisional", pa.bool_()), ("rule", pa.string()), ("compute", pa.string()),
+    ("num_field", pa.string()), ("den_field", pa.string()),
+])
+_GROUP_SCHEMA = pa.schema([("group_code", pa.string()), ("position", pa.int32()), ("group_max", pa.float64()),
+                           ("placeholder_max", pa.float64())])
 
-    Returns (criteria, schools, entries): the per-criterion points (with self / verified /
-    computed side by side), one row per school × year with group points and levels plus the
-    school's name, cấp học and ward (a principal: other schools unnamed), and the raw entries.
-    """
+
+def _maturity_args(catalog: Catalog, scope: Scope, school_years, level, ownership, ward) -> tuple[dict, dict]:
+    """Parameters and tables of kpi/sql/maturity_base.sql: the criteria and rules as data."""
+    rules = catalog.index
+    crit = list(catalog.criteria.values())
+    defs = pa.Table.from_pylist([
+        {"criterion_code": c.code, "group_code": c.group_code, "position": i, "max_points": float(c.max_points),
+         "provisional": c.provisional, "rule": c.rule, "compute": c.compute or None,
+         "num_field": c.numerator_field or None, "den_field": c.denominator_field or None}
+        for i, c in enumerate(crit)], schema=_CRIT_SCHEMA)
+    groups = pa.Table.from_pylist([
+        {"group_code": g, "position": i, "group_max": float(rules.group_max.get(g, 100.0)),
+         "placeholder_max": float(sum(c.max_points for c in crit if c.group_code == g and c.rule == "placeholder"))}
+        for i, g in enumerate(rules.groups)], schema=_GROUP_SCHEMA)
+    precedence = list(dict.fromkeys(rules.precedence)) + [None] * 3
+    fields = sorted({f for c in crit if c.compute for f in (c.numerator_field, c.denominator_field) if f})
+    params = {**_filters(scope, level, ownership, ward), "school_years": list(school_years),
+              "school_id": scope.school_id, "levels": list(rules.levels_apply), "fields": fields or [""],
+              "rounds": list(rules.compute_rounds), "p1": precedence[0], "p2": precedence[1], "p3": precedence[2],
+              "step": float(rules.round_step), "l2_from": float(rules.level2_from), "l2_to": float(rules.level2_to),
+              "cap": rules.mandatory_unmet == "cap_level_1", "rescale": rules.placeholder == "rescale",
+              "combine": rules.combine_groups}
+    return params, {"crit_defs": defs, "group_defs": groups}
+
+
+_PARAM = re.compile(r"\$(\w+)")
+
+
+def used_params(text: str, params: dict) -> dict:
+    """The parameters a query text mentions (DuckDB refuses unused named parameters)."""
+    names = set(_PARAM.findall(text))
+    return {k: v for k, v in params.items() if k in names}
+
+
+def _run_maturity(con, name, catalog, scope, school_years, level=None, ownership=None, ward=None,
+                  **extra) -> pd.DataFrame:
+    """Run a maturity_*.sql query: on the stored scores (kpi.derived) when they match the catalog
+    and the data and the scope reads live data, else scoring live with maturity_base.sql."""
+    from kpi import derived
+
+    params, tables = _maturity_args(catalog, scope, school_years, level, ownership, ward)
+    params = {**params, "schools": None, **extra}
+    stored = scope.snapshot_id is None and derived.stored_valid(meta(con), catalog)
+    variant = f"{name}@stored" if stored else name
+    return run(con, variant, used_params(sql(variant), params), None if stored else tables,
+               snapshot=scope.snapshot_id)
+
+
+MAX_GROUPS = 4  # the maturity SQL has a column per group position (catalog allows at most this many)
+
+
+def _group_columns(df: pd.DataFrame, catalog: Catalog, parts: tuple[str, ...]) -> pd.DataFrame:
+    """The SQL's g<position>_<part> columns named <group>_<part> (dh_points, qt_level, ...); the
+    positions with no group dropped."""
+    groups = list(catalog.index.groups)
+    rename = {f"g{i}_{p}": f"{g.lower()}_{p}" for i, g in enumerate(groups) for p in parts}
+    unused = [f"g{i}_{p}" for i in range(len(groups), MAX_GROUPS) for p in parts]
+    return df.drop(columns=unused).rename(columns=rename)
+
+
+def maturity_schools(con, catalog: Catalog, scope: Scope, school_years, level=None, ownership=None,
+                     ward=None) -> pd.DataFrame:
+    """One row per school × school year scored (in SQL, by the rules of kpi.scoring): per group
+    points, level, unmet conditions, provisional; school_level, provisional; name, level (cấp học),
+    ward, ownership. A principal gets only their own school."""
+    df = _run_maturity(con, "maturity_schools", catalog, scope, school_years, level, ownership, ward)
+    df = _group_columns(df, catalog, ("points", "level", "unmet", "provisional"))
+    if scope.school_id is not None:  # the SQL already keeps only the school's rows: belt and braces
+        df = df[df["school_id"] == scope.school_id].reset_index(drop=True)
+    for g in catalog.index.groups:
+        df[f"{g.lower()}_level"] = df[f"{g.lower()}_level"].astype(int)
+    df["school_level"] = df["school_level"].astype(int)
+    return df
+
+
+def maturity_criteria(con, catalog: Catalog, scope: Scope, school_years, level=None, ownership=None,
+                      ward=None) -> pd.DataFrame:
+    """One row per school × school year × leaf criterion (kpi.scoring.criterion_points, in SQL)."""
+    return _run_maturity(con, "maturity_criteria", catalog, scope, school_years, level, ownership, ward)
+
+
+def maturity(con, catalog: Catalog, scope: Scope, school_years, level=None, ownership=None,
+             ward=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(criteria, schools) of the schools in scope for the school years: maturity_criteria and
+    maturity_schools. For one school or a district; district-wide views use the aggregates below."""
+    return (maturity_criteria(con, catalog, scope, school_years, level, ownership, ward),
+            maturity_schools(con, catalog, scope, school_years, level, ownership, ward))
+
+
+def maturity_reference(con, catalog: Catalog, scope: Scope, school_years) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(criteria, schools) scored by kpi.scoring, the pandas reference engine, from the raw entries
+    and field values: what `python -m kpi scores --check` and the tests hold the SQL scoring to."""
     from kpi import scoring
 
-    params = {**_filters(scope, level, ownership, ward), "school_years": list(school_years),
+    params = {**_filters(scope, None, None, None), "school_years": list(school_years),
               "school_id": scope.school_id, "levels": list(catalog.index.levels_apply)}
     entries = run(con, "criterion_entries", params, snapshot=scope.snapshot_id)
     fields = sorted({f for c in catalog.criteria.values() if c.compute
                      for f in (c.numerator_field, c.denominator_field) if f})
     values = run(con, "computed_fields", {**params, "fields": fields, "rounds": list(catalog.index.compute_rounds)},
                  snapshot=scope.snapshot_id)
-    computed = scoring.computed_points(values, catalog)
-    crit, schools = scoring.score(entries, computed, catalog)
-    names = run(con, "school_list", {"unit_id": scope.unit_id, "school_id": None})
-    schools = schools.merge(names, on="school_id", how="left")
-    if scope.school_id is not None:
-        other = schools["school_id"] != scope.school_id
-        schools.loc[other, ["name", "ward", "ownership"]] = ["Trường khác", None, None]
-        schools.loc[other, "school_id"] = None
-    return crit, schools, entries
+    return scoring.score(entries, scoring.computed_points(values, catalog), catalog)
+
+
+def maturity_counts(con, catalog: Catalog, scope: Scope, school_years, level=None, ownership=None,
+                    ward=None) -> pd.DataFrame:
+    """Schools per school_year × level (cấp học) × <group>_level × school_level × provisional
+    (column `schools`): every district count of the index (kpi.maturity) comes from this cube."""
+    df = _run_maturity(con, "maturity_counts", catalog, scope, school_years, level, ownership, ward)
+    df = _group_columns(df, catalog, ("level",))
+    df["schools"] = df["schools"].astype(int)
+    return df
+
+
+def maturity_lost(con, catalog: Catalog, scope: Scope, school_year: str, level=None, ownership=None,
+                  ward=None) -> pd.DataFrame:
+    """Per leaf criterion: points lost over the schools (Σ max − points), average per school, name,
+    group, provisional; largest loss first. Where support pays most."""
+    g = _run_maturity(con, "maturity_lost", catalog, scope, [school_year], level, ownership, ward)
+    g["lost_per_school"] = g["lost"] / g["schools"]
+    g["name"] = [catalog.criteria[k].name_vi for k in g["criterion_code"]]
+    g["group"] = [catalog.criteria[k].group_code for k in g["criterion_code"]]
+    g["provisional"] = [catalog.criteria[k].provisional for k in g["criterion_code"]]
+    return g
+
+
+def maturity_heatmap(con, catalog: Catalog, scope: Scope, school_year: str, order: str = "total",
+                     limit: int = 200, level=None, ownership=None, ward=None) -> pd.DataFrame:
+    """Schools × leaf criteria (share of the maximum earned, 0-1) for the first `limit` schools in
+    `order` ("total", a group code in lower case, or "name"); rows named by school."""
+    if order not in ("total", "name", *(g.lower() for g in catalog.index.groups)):
+        raise ValueError(f"Thứ tự không hợp lệ: {order!r}")
+    df = _run_maturity(con, "maturity_heatmap", catalog, scope, [school_year], level, ownership, ward,
+                       order=order, limit=int(limit))
+    cols = list(dict.fromkeys(df["criterion_code"]))
+    m = df.pivot_table(index="rank", columns="criterion_code", values="share", aggfunc="first")
+    m = m.reindex(columns=cols)
+    m.index = df.drop_duplicates("rank").set_index("rank").loc[m.index, "name"].values
+    m.columns.name = None
+    return m
+
+
+def maturity_review(con, catalog: Catalog, scope: Scope, school_year: str, flagged_only: bool = True,
+                    limit: int = 100_000, level=None, ownership=None, ward=None) -> tuple[pd.DataFrame, int, int]:
+    """(rows, rows in all, rows flagged): self-assessed, verified and computed points side by side
+    per school × criterion with any of them, the differences to look at flagged (see the SQL)."""
+    df = _run_maturity(con, "maturity_review", catalog, scope, [school_year], level, ownership, ward,
+                       flagged_only=flagged_only, limit=int(limit))
+    total = int(df["total_rows"].iloc[0]) if len(df) else 0
+    flagged = int(df["flagged_rows"].iloc[0]) if len(df) else 0
+    df = df.drop(columns=["total_rows", "flagged_rows"])
+    df.insert(3, "criterion_name", [catalog.criteria[k].name_vi for k in df["criterion_code"]])
+    return df, total, flagged
 
 
 def school_trend(con, catalog: Catalog, scope: Scope, school_id: str, school_year: str) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from kpi import db
+from kpi import db, derived
 from kpi.catalog import Catalog, default_catalog
 
 SAMPLE_UNIT = "Phòng GDĐT Quận 3 (Dữ liệu mẫu)"
@@ -259,6 +259,7 @@ def build_sample(path, schools: int = 53, years: int = 3, seed: int = 7,
             sub_total += sub.num_rows
         score_total = _write_scores(con, cat, sch, progress_cn, yrs, rng, sample_import)
         _write_demo_users(con, now)
+        derived.refresh_index(con, cat)
         for key, value in (("is_sample", "true"), ("unit_name", SAMPLE_UNIT), ("sample_seed", seed),
                            ("sample_schools", n), ("sample_years", years)):
             db.set_meta(con, key, str(value))

@@ -148,7 +148,7 @@ def level_table(dist: pd.DataFrame) -> pd.DataFrame:
 
 
 def lost_table(lost: pd.DataFrame) -> pd.DataFrame:
-    """kpi.maturity.points_lost as a table."""
+    """kpi.queries.maturity_lost as a table."""
     return pd.DataFrame({
         "Tiêu chí": lost["criterion_code"], "Nội dung": lost["name"], "Điểm tối đa": lost["max_points"],
         "Điểm mất bình quân mỗi trường": lost["lost_per_school"].round(2), "Tổng điểm mất": lost["lost"],
@@ -162,7 +162,7 @@ SOURCE_LABELS = {"verified": "thẩm định", "self": "tự đánh giá", "comp
 
 
 def review_table(review: pd.DataFrame) -> pd.DataFrame:
-    """kpi.maturity.review as a table."""
+    """kpi.queries.maturity_review as a table."""
     return pd.DataFrame({
         "Trường": review["name"], "Tiêu chí": review["criterion_code"], "Nội dung": review["criterion_name"],
         "Điểm tối đa": review["max_points"], "Tự đánh giá": review["self_points"],

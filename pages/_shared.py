@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import threading
 
+import pandas as pd
 import streamlit as st
 
 from kpi import db, queries
@@ -232,6 +233,32 @@ def can_open_school(school_id: str | None) -> bool:
     return bool(school_id) and (sc.school_id is None or sc.school_id == school_id)
 
 
+PICKER_LIMIT = 300  # more schools than this: a search box first (a 53.000-option list is slow and useless)
+
+
+def school_picker(schools, param: str = "truong", label: str = "Trường", sidebar: bool = True):
+    """Pick one school, kept in the URL as ?param=<school id>. Up to PICKER_LIMIT schools: a plain
+    list; more: a search box (name or code, accents optional) and the matching schools."""
+    from kpi.formatting import search_key
+
+    box = st.sidebar if sidebar else st
+    if len(schools) > PICKER_LIMIT:
+        q = box.text_input(f"Tìm {label.lower()}", key=f"q_{param}", placeholder="tên hoặc mã trường")
+        shown = schools[schools["search"].str.contains(search_key(q), regex=False)] if q.strip() else schools
+        wanted = st.query_params.get(param) or st.session_state.get(f"w_{param}")
+        head = shown.head(PICKER_LIMIT)
+        if wanted and not (head["school_id"] == wanted).any():
+            head = pd.concat([schools[schools["school_id"] == wanted], head])
+        if q.strip() and shown.empty:
+            box.caption("Không có trường nào khớp.")
+        elif len(shown) > PICKER_LIMIT:
+            box.caption(f"{len(shown):,} trường khớp; hiện {PICKER_LIMIT} trường đầu, gõ thêm để thu hẹp."
+                        .replace(",", "."))
+        schools = head
+    names = dict(zip(schools["school_id"], schools["name"]))
+    return url_select(label, list(names), param, format_func=names.get, sidebar=sidebar)
+
+
 def open_school(school_id: str) -> None:
     """Go to the school's scorecard, keeping the period in the URL."""
     if can_open_school(school_id):
@@ -284,7 +311,11 @@ def school_values_between(code, b, a, level=None, ownership=None, ward=None, sna
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _school_list(key, sc):
-    return queries.school_list(_open(*key), sc)
+    df = queries.school_list(_open(*key), sc)
+    # a search key per school (no accents, lower case), made once per data version
+    df["search"] = (df["name"] + " " + df["school_id"]).str.normalize("NFD").str.replace(
+        "đ", "d").str.replace("Đ", "D").str.replace(r"[\u0300-\u036f]", "", regex=True).str.casefold()
+    return df
 
 
 def school_list():
@@ -313,13 +344,15 @@ def school_indicators(school_id, year, rnd):
 
 
 def downloads(df, name: str, key: str, **xlsx) -> None:
-    """CSV (UTF-8 with BOM) and XLSX download buttons for a table, built when clicked."""
+    """CSV (UTF-8 with BOM) and XLSX download buttons for a table, built when clicked. `df` may be
+    a function returning the table (when the page shows only part of it)."""
     from kpi.tables import to_csv_bytes, to_xlsx_bytes
 
+    frame = df if callable(df) else (lambda: df)
     c1, c2 = st.columns([1, 1], width=360)
-    c1.download_button("Tải CSV", lambda: to_csv_bytes(df), f"{name}.csv", "text/csv", key=f"{key}_csv",
+    c1.download_button("Tải CSV", lambda: to_csv_bytes(frame()), f"{name}.csv", "text/csv", key=f"{key}_csv",
                        on_click="ignore", icon=":material/download:")
-    c2.download_button("Tải XLSX", lambda: to_xlsx_bytes(df, **xlsx), f"{name}.xlsx",
+    c2.download_button("Tải XLSX", lambda: to_xlsx_bytes(frame(), **xlsx), f"{name}.xlsx",
                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{key}_xlsx",
                        on_click="ignore", icon=":material/download:")
 
@@ -339,9 +372,14 @@ def _maturity(key, sc, years, level, ownership, ward):
     return queries.maturity(_open(*key), catalog(), sc, list(years), level, ownership, ward)
 
 
-def maturity(years, level=None, ownership=None, ward=None):
-    """Cached kpi.queries.maturity: (criteria, schools, entries) for the school years."""
-    return _maturity(db_key(), scope(), tuple(years), level, ownership, ward)
+@st.cache_data(max_entries=64, show_spinner=False)
+def _maturity_counts(key, sc, years, level, ownership, ward):
+    return queries.maturity_counts(_open(*key), catalog(), sc, list(years), level, ownership, ward)
+
+
+def maturity_counts(years, level=None, ownership=None, ward=None):
+    """Cached kpi.queries.maturity_counts: schools per year × cấp học × levels (the index's counts)."""
+    return _maturity_counts(db_key(), scope(), tuple(years), level, ownership, ward)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -408,8 +446,8 @@ def _overview(key, sc, year, rnd, level, ownership, ward):
         if base.empty or base["schools_reporting"].sum() == 0:
             return base  # nothing reported this period: the page says so
         iy = maturity.index_year_for(y, r)
-        scored = queries.maturity(con, cat, sc, [iy], level, ownership, ward)[1]
-        return maturity.with_index_row(base, scored, summary, cat, iy)
+        counts = _maturity_counts(key, sc, (iy,), level, ownership, ward)
+        return maturity.with_index_row(base, counts, summary, cat, iy)
 
     rows = rows_for(year, rnd)
     if rows.empty or rows["schools_reporting"].sum() == 0:
@@ -426,22 +464,33 @@ def overview(year, rnd, level=None, ownership=None, ward=None):
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _maturity_views(key, sc, year, years, level, ownership, ward, order):
-    from kpi import maturity
+    from kpi import maturity, tables
 
-    crit_all, schools_all, _ = _maturity(key, sc, years, level, ownership, ward)
-    schools = schools_all[schools_all["school_year"] == year]
-    crit = crit_all[crit_all["school_year"] == year]
-    cat = catalog()
-    if schools.empty:
+    con, cat = _open(*key), catalog()
+    counts = _maturity_counts(key, sc, years, level, ownership, ward)
+    this = counts[counts["school_year"] == year]
+    if this.empty:
         return None
-    return {"schools": schools, "crit": crit, "dist": maturity.distribution(schools, cat),
-            "trend": maturity.trend(schools_all), "heatmap": maturity.heatmap(crit, schools, order),
-            "lost": maturity.points_lost(crit, cat), "review": maturity.review(crit, schools, cat)}
+    return {"counts": this, "dist": maturity.distribution(this, cat), "trend": maturity.trend(counts),
+            "heatmap": queries.maturity_heatmap(con, cat, sc, year, order, tables.MAX_TABLE_ROWS, level, ownership,
+                                                ward),
+            "lost": queries.maturity_lost(con, cat, sc, year, level, ownership, ward)}
 
 
 def maturity_views(year, years, level=None, ownership=None, ward=None, order="total"):
-    """The Chỉ số CĐS page's district views for a year, cached per data version, scope and filters."""
+    """The Chỉ số CĐS page's district views for a year (counts, distribution, trend, heatmap of the
+    first schools in `order`, points lost), cached per data version, scope and filters."""
     return _maturity_views(db_key(), scope(), year, tuple(years), level, ownership, ward, order)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _maturity_review(key, sc, year, flagged_only, limit, level, ownership, ward):
+    return queries.maturity_review(_open(*key), catalog(), sc, year, flagged_only, limit, level, ownership, ward)
+
+
+def maturity_review(year, flagged_only=True, limit=None, level=None, ownership=None, ward=None):
+    """Cached kpi.queries.maturity_review: (rows, rows in all, rows flagged); `limit` None = every row."""
+    return _maturity_review(db_key(), scope(), year, flagged_only, limit or 10_000_000, level, ownership, ward)
 
 
 def table(df, formats: dict | None = None, **kwargs):
@@ -457,7 +506,8 @@ def table(df, formats: dict | None = None, **kwargs):
 
 
 def school_maturity(years, school_id: str):
-    """kpi.queries.maturity for one school only (a scorecard needs no other school's scores)."""
+    """kpi.queries.maturity (criteria, schools) for one school only (a scorecard needs no other
+    school's scores)."""
     from kpi.access import Scope
 
     sc = scope()

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from kpi import scoring, tables
+from kpi import maturity, scoring, tables
 from kpi.figures import criteria_heatmap, level_distribution, level_trend, points_lost_bars
-from kpi.formatting import fmt_int, fmt_percent
+from kpi.formatting import fmt_int, fmt_percent, fmt_points
 from pages import _shared as sh
 
 sh.page_guard()
@@ -33,15 +33,16 @@ views = sh.maturity_views(year, years, level, owner, ward, order)
 if views is None:
     st.info("Chưa có trường nào tự đánh giá trong năm học này.")
     st.stop()
-schools, crit = views["schools"], views["crit"]
 
 target = cat.index.district_target
-share = (schools["school_level"] >= target["min_level"]).mean()
+counts = maturity.level_counts(views["counts"])
+scored = sum(counts.values())
+meeting = sum(n for m, n in counts.items() if m >= target["min_level"])
 c1, c2, c3, c4 = st.columns(4)
-c1.metric(f"Trường từ Mức {target['min_level']} trở lên", fmt_percent(share),
+c1.metric(f"Trường từ Mức {target['min_level']} trở lên", fmt_percent(meeting / scored),
           help=f"Chỉ tiêu của Phòng: {fmt_percent(target['share'])}")
 for col, m in zip((c2, c3, c4), (1, 2, 3)):
-    col.metric(f"Mức {m}", fmt_int((schools["school_level"] == m).sum()))
+    col.metric(f"Mức {m}", fmt_int(counts[m]))
 
 dist_tab, heat_tab, lost_tab, review_tab, road_tab = st.tabs(
     ["Phân bố mức", "Bản đồ nhiệt", "Điểm mất nhiều nhất", "Tự đánh giá và thẩm định", "Lộ trình lên mức"])
@@ -57,12 +58,14 @@ with heat_tab:
                                   "name": "Tên trường"}.get)
     matrix = views["heatmap"]
     names = {k: c.name_vi for k, c in cat.criteria.items()}
-    if len(matrix) > HEATMAP_ROWS:
-        st.caption(f"Bản đồ nhiệt hiển thị {HEATMAP_ROWS} trường đầu theo thứ tự đã chọn trong {len(matrix):,} "
-                   "trường; lọc theo cấp học, loại hình hoặc phường để xem nhóm khác.".replace(",", "."))
+    if scored > HEATMAP_ROWS:
+        st.caption(f"Bản đồ nhiệt hiển thị {HEATMAP_ROWS} trường đầu theo thứ tự đã chọn trong {fmt_int(scored)} "
+                   "trường; lọc theo cấp học, loại hình hoặc phường để xem nhóm khác.")
     st.plotly_chart(sh.figure(criteria_heatmap, matrix.head(HEATMAP_ROWS), names), theme=None, width="stretch",
                     key="cs_heat")
-    st.dataframe((matrix * 100).round().head(tables.MAX_TABLE_ROWS).reset_index(names="Trường"), hide_index=True,
+    if scored > len(matrix):
+        st.caption(f"Bảng hiển thị {fmt_int(len(matrix))} trường đầu trong {fmt_int(scored)} trường.")
+    st.dataframe((matrix * 100).round().reset_index(names="Trường"), hide_index=True,
                  column_config={c: st.column_config.NumberColumn(c, format="%d%%", help=names[c])
                                 for c in matrix.columns})
 with lost_tab:
@@ -71,18 +74,28 @@ with lost_tab:
                     width="stretch", key="cs_lost")
     st.dataframe(tables.lost_table(lost), hide_index=True)
 with review_tab:
-    rev = views["review"]
     only = st.toggle("Chỉ hiện các chênh lệch cần xem lại", value=True, key="cs_only_flags")
-    shown = rev[rev["flag"] != ""] if only else rev
-    st.caption(f"{fmt_int((rev['flag'] != '').sum())} chênh lệch cần Phòng xem lại.")
-    frame = tables.review_table(shown)
-    sh.table(frame, tables.REVIEW_FORMAT)
-    sh.downloads(frame, f"tham_dinh_{year}", "cs_dl")
+    rev, total, flagged = sh.maturity_review(year, only, tables.MAX_TABLE_ROWS, level, owner, ward)
+    st.caption(f"{fmt_int(flagged)} chênh lệch cần Phòng xem lại.")
+    rows = flagged if only else total
+    if rows > len(rev):
+        st.caption(f"Hiển thị {fmt_int(len(rev))} dòng đầu trong {fmt_int(rows)} dòng; tải tệp để có đủ.")
+    sh.table(tables.review_table(rev), tables.REVIEW_FORMAT)
+    sh.downloads(lambda: tables.review_table(sh.maturity_review(year, only, None, level, owner, ward)[0]),
+                 f"tham_dinh_{year}", "cs_dl")
 with road_tab:
-    names_by_id = dict(zip(schools["school_id"], schools["name"]))
-    sid = st.selectbox("Trường", list(names_by_id), format_func=names_by_id.get, key="cs_school")
-    row = schools[schools["school_id"] == sid].iloc[0]
-    for g in cat.index.groups:
-        road = scoring.road_to_next_level(crit[crit["school_id"] == sid], row, g, cat)
-        st.markdown(f"**Nhóm {cat.index.groups[g]}: {road.points:g} điểm, Mức {road.level}**".replace(".", ","))
-        st.write(road.sentence)
+    candidates = sh.school_list()
+    candidates = candidates[candidates["level"].isin(cat.index.levels_apply)
+                            & ((candidates["level"] == level) if level else True)
+                            & ((candidates["ownership"] == owner) if owner else True)
+                            & ((candidates["ward"] == ward) if ward else True)]
+    sid = sh.school_picker(candidates, "cs_truong", "Trường", sidebar=False) if len(candidates) else None
+    crit, mine = sh.school_maturity([year], sid) if sid else (None, [])
+    if not len(mine):
+        st.info("Trường này chưa tự đánh giá trong năm học đã chọn.")
+    else:
+        row = mine.iloc[0]
+        for g in cat.index.groups:
+            road = scoring.road_to_next_level(crit, row, g, cat)
+            st.markdown(f"**Nhóm {cat.index.groups[g]}: {fmt_points(road.points)} điểm, Mức {road.level}**")
+            st.write(road.sentence)

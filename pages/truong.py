@@ -16,11 +16,10 @@ schools = sh.school_list()
 if schools.empty:
     st.info("Không có trường nào trong phạm vi của bạn.")
     st.stop()
-names = dict(zip(schools["school_id"], schools["name"]))
 if sh.scope().is_school:
     school_id = sh.scope().school_id  # a principal: their own school, no picker
 else:
-    school_id = sh.url_select("Trường", list(names), "truong", format_func=names.get)
+    school_id = sh.school_picker(schools, "truong", "Trường")
 info = sh.school_info(school_id, year, rnd)
 if info is None:
     st.error("Bạn không có quyền xem trường này.")
@@ -47,7 +46,7 @@ else:
     st.info("Trường chưa có số liệu kỳ này.")
 
 index_year = maturity.index_year_for(year, rnd)
-crit_all, scored, _ = sh.school_maturity([index_year], school_id)
+crit_all, scored = sh.school_maturity([index_year], school_id)
 mine = scored[(scored["school_id"] == school_id) & (scored["school_year"] == index_year)]
 if len(mine):
     row = mine.iloc[0]

@@ -167,5 +167,15 @@ def test_principal_exports_hold_no_other_school(con, code):
     assert queries.school_indicators(con, CAT, scope, "TH002", "2023-2024", "CN").empty
     assert queries.school_trend(con, CAT, scope, "TH002", "2023-2024").empty
     assert list(queries.school_list(con, scope).school_id) == ["TH001"]
-    _, schools, _ = queries.maturity(con, CAT, scope, ["2023-2024"])
-    assert set(schools.school_id.dropna()) == {"TH001"}
+    crit, schools = queries.maturity(con, CAT, scope, ["2023-2024"])
+    assert set(schools.school_id.dropna()) == {"TH001"} and set(crit.school_id) == {"TH001"}
+    for flagged_only in (True, False):
+        review = queries.maturity_review(con, CAT, scope, "2023-2024", flagged_only)[0]
+        assert set(review.school_id) <= {"TH001"}
+    heat = queries.maturity_heatmap(con, CAT, scope, "2023-2024", "name", 100)
+    assert len(heat) <= 1 and all(n == _name(con, "TH001") for n in heat.index)
+    assert queries.maturity_counts(con, CAT, scope, ["2023-2024"]).schools.sum() <= 1
+
+
+def _name(con, school_id):
+    return con.execute("SELECT name FROM schools WHERE school_id = ?", [school_id]).fetchall()[0][0]

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from kpi import maturity, queries
@@ -25,12 +26,12 @@ def test_page_renders_every_year(sample_db, year):
     assert "Tạm tính" in at.warning[0].value
     assert len(at.get("plotly_chart")) == 4
     levels = [int(m.value) for m in at.metric[1:]]
-    assert sum(levels) == len(queries.maturity(__import__("kpi.db").db.connect(str(sample_db)), CAT,
-                                               Scope.everything(), [year])[1])
+    assert sum(levels) == len(queries.maturity_schools(__import__("kpi.db").db.connect(str(sample_db)), CAT,
+                                                       Scope.everything(), [year]))
 
 
 def test_page_metrics_match_scores(sample_db, con):
-    _, schools, _ = queries.maturity(con, CAT, Scope.everything(), ["2023-2024"])
+    schools = queries.maturity_schools(con, CAT, Scope.everything(), ["2023-2024"])
     at = _page("chi_so", nam_hoc="2023-2024")
     counts = [int(m.value) for m in at.metric[1:]]
     assert counts == [int((schools.school_level == m).sum()) for m in (1, 2, 3)]
@@ -50,7 +51,7 @@ def test_overview_shows_index_target(sample_db, con):
     at = _page(None, nam_hoc="2023-2024", ky="CN")
     text = "\n".join(m.value for m in at.markdown)
     assert "**II.2** · Trường đạt mức độ chuyển đổi số từ Mức 2 trở lên (năm học 2023-2024)" in text
-    _, schools, _ = queries.maturity(con, CAT, Scope.everything(), ["2023-2024"])
+    schools = queries.maturity_schools(con, CAT, Scope.everything(), ["2023-2024"])
     share = (schools.school_level >= 2).mean()
     assert f"{share * 100:.1f}%".replace(".", ",") in text
     hk1 = _page(None, nam_hoc="2023-2024", ky="HK1")
@@ -58,29 +59,54 @@ def test_overview_shows_index_target(sample_db, con):
 
 
 def test_district_views(con):
-    crit, schools, _ = queries.maturity(con, CAT, Scope.everything(), ["2023-2024", "2022-2023"])
+    """The SQL views (counts, points lost, heatmap, review) against the per-school and
+    per-criterion frames they summarise."""
+    crit, schools = queries.maturity(con, CAT, Scope.everything(), ["2023-2024", "2022-2023"])
+    counts = queries.maturity_counts(con, CAT, Scope.everything(), ["2023-2024", "2022-2023"])
     this = schools[schools.school_year == "2023-2024"]
-    dist = maturity.distribution(this, CAT)
+    assert counts.schools.sum() == len(schools)
+    dist = maturity.distribution(counts[counts.school_year == "2023-2024"], CAT)
+    pd.testing.assert_frame_equal(dist, maturity.distribution(this, CAT))
     whole = dist[dist.group == "Cả trường"]
     assert whole.schools.sum() == len(this)
-    trend = maturity.trend(schools)
+    assert whole.groupby("maturity").schools.sum().to_dict() == this.school_level.value_counts().reindex(
+        [1, 2, 3], fill_value=0).to_dict()
+    trend = maturity.trend(counts)
     assert trend.groupby("school_year").schools.sum().to_dict() == schools.groupby("school_year").size().to_dict()
-    c = crit[crit.school_year == "2023-2024"]
-    lost = maturity.points_lost(c, CAT)
-    top = lost.iloc[0]
-    mine = c[c.criterion_code == top.criterion_code]
-    assert top.lost == pytest.approx((mine.max_points - mine.points).sum())
-    assert (lost.lost.diff().dropna() <= 1e-9).all()
-    matrix = maturity.heatmap(c, this, "total")
+    c = crit[(crit.school_year == "2023-2024") & ~crit.placeholder]
+    lost = queries.maturity_lost(con, CAT, Scope.everything(), "2023-2024")
+    for r in lost.itertuples():
+        mine = c[c.criterion_code == r.criterion_code]
+        assert r.lost == pytest.approx((mine.max_points - mine.points).sum())
+        assert r.schools == mine.school_id.nunique()
+    assert (lost.lost.diff().dropna() <= 1e-9).all() and "QT_GAP" not in set(lost.criterion_code)
+    matrix = queries.maturity_heatmap(con, CAT, Scope.everything(), "2023-2024", "total", 1000)
     assert matrix.shape[0] == len(this) and "QT_GAP" not in matrix.columns
     assert ((matrix.fillna(0) >= 0) & (matrix.fillna(0) <= 1)).all().all()
-    review = maturity.review(c, this, CAT)
-    flagged = review[review.flag.str.contains("thẩm định khác")]
-    assert len(flagged) > 0 and (flagged.verified_points != flagged.self_points).all()
+    totals = (this.dh_points + this.qt_points).tolist()
+    by_name = dict(zip(this.name, totals))
+    assert [by_name[n] for n in matrix.index] == sorted(totals, reverse=True)
+    top = matrix.iloc[0]
+    best = this.loc[(this.dh_points + this.qt_points).idxmax()]
+    mine = c[c.school_id == best.school_id].set_index("criterion_code")
+    assert top.to_dict() == pytest.approx((mine.points / mine.max_points).to_dict(), nan_ok=True)
+    by_dh = queries.maturity_heatmap(con, CAT, Scope.everything(), "2023-2024", "dh", 5)
+    assert [by_name[n] for n in by_dh.index] and len(by_dh) == 5
+    assert list(this.set_index("name").loc[by_dh.index, "dh_points"]) == sorted(this.dh_points, reverse=True)[:5]
+    review, total, flagged = queries.maturity_review(con, CAT, Scope.everything(), "2023-2024", False)
+    shown = c[c[["self_points", "verified_points", "computed"]].notna().any(axis=1)]
+    assert total == len(review) == len(shown)
+    differ = review[review.flag.str.contains("thẩm định khác")]
+    assert len(differ) > 0 and (differ.verified_points != differ.self_points).all()
+    both = review.dropna(subset=["verified_points", "self_points"])
+    assert len(differ) == int(((both.verified_points - both.self_points).abs() > 1e-9).sum())
+    only, _, flagged2 = queries.maturity_review(con, CAT, Scope.everything(), "2023-2024", True)
+    assert flagged == flagged2 == len(only) == int((review.flag != "").sum()) and (only.flag != "").all()
+    assert len(queries.maturity_review(con, CAT, Scope.everything(), "2023-2024", False, limit=7)[0]) == 7
 
 
 def test_index_row_counts(con):
-    _, schools, _ = queries.maturity(con, CAT, Scope.everything(), ["2023-2024"])
+    schools = queries.maturity_schools(con, CAT, Scope.everything(), ["2023-2024"])
     summary = queries.district_summary(con, CAT, Scope.everything(), "2023-2024", "CN")
     row = maturity.index_row(schools, CAT, "2023-2024", maturity.expected_schools(summary, CAT))
     assert row["schools_expected"] == 32  # TH 18 + THCS 13 + GDTX 1

@@ -1,12 +1,18 @@
-"""The maturity-index engine: table-driven boundaries and rules, the road to the next level."""
+"""The maturity-index engine: table-driven boundaries and rules, the road to the next level.
+
+Every rule case runs on both engines: kpi.scoring (pandas, the reference) and the SQL the app
+scores with (kpi/sql/maturity_base.sql, through kpi.queries), on a real DuckDB file."""
 
 import dataclasses
 import itertools
+import tempfile
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from kpi import scoring
+from kpi import db, queries, scoring
+from kpi.access import Scope
 from kpi.catalog import default_catalog
 
 CAT = default_catalog()
@@ -38,11 +44,50 @@ def _entries(points: dict, met: dict | None = None, verified: dict | None = None
     return pd.DataFrame(rows, columns=scoring.ENTRY_COLUMNS)
 
 
-NO_COMPUTED = pd.DataFrame(columns=["school_id", "school_year", "criterion_code", "computed"])
+NO_FIELDS = pd.DataFrame(columns=["school_id", "school_year", "field_code", "value"])
+ENGINE = "pandas"
 
 
-def _score(entries, computed=NO_COMPUTED, cat=CAT):
-    crit, schools = scoring.score(entries, computed, cat)
+@pytest.fixture(params=["pandas", "sql"], autouse=True)
+def engine(request):
+    global ENGINE
+    ENGINE = request.param
+    yield request.param
+    ENGINE = "pandas"
+
+
+def _sql_score(entries: pd.DataFrame, fields: pd.DataFrame, cat):
+    """Score through the app's SQL: the entries and field values written to a fresh DuckDB file."""
+    path = Path(tempfile.mkdtemp()) / "scoring.duckdb"
+    with db.writing(path, fresh=True) as con:
+        con.execute("INSERT INTO units VALUES ('U1', 'Phòng thử', 'phong', NULL)")
+        for sid in sorted(set(entries.school_id) | set(fields.school_id)):
+            con.execute("INSERT INTO schools VALUES (?, ?, 'TH', 'cong_lap', 'Phường 1', 'U1', TRUE)",
+                        [sid, f"Trường {sid}"])
+        for r in entries.itertuples():
+            con.execute("INSERT INTO criterion_scores VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 1)",
+                        [r.school_id, r.school_year, r.criterion_code, _none(r.self_points), _none(r.self_met),
+                         _none(r.verified_points), _none(r.verified_met)])
+        for r in fields.itertuples():
+            con.execute("INSERT INTO observations VALUES (?, ?, 'CN', ?, ?, 1)",
+                        [r.school_id, r.school_year, r.field_code, float(r.value)])
+    con = db.connect(path)
+    try:
+        years = sorted(set(entries.school_year) | set(fields.school_year))
+        return queries.maturity(con, cat, Scope.everything(), years)
+    finally:
+        con.close()
+
+
+def _none(v):
+    return None if v is None or pd.isna(v) else v
+
+
+def _score(entries, fields=NO_FIELDS, cat=CAT):
+    if ENGINE == "sql":
+        crit, schools = _sql_score(entries, fields, cat)
+    else:
+        crit, schools = scoring.score(entries, scoring.computed_points(fields, cat), cat)
     return crit, schools.iloc[0]
 
 
@@ -95,11 +140,11 @@ def test_computed_points_and_precedence():
     by_code = dict(zip(computed.criterion_code, computed.computed))
     assert by_code["DH7.1"] == 4.5  # 8 × 17/30 = 4,53 → 4,5
     assert by_code["QT4.2"] == 12
-    crit, _ = _score(_entries({"DH7.1": 8}), computed)
+    crit, _ = _score(_entries({"DH7.1": 8}), fields)
     rows = crit.set_index("criterion_code")
     assert rows.loc["DH7.1", "points"] == 8 and rows.loc["DH7.1", "source"] == "self"
     assert rows.loc["QT4.2", "points"] == 12 and rows.loc["QT4.2", "source"] == "computed"
-    crit, _ = _score(_entries({"DH7.1": 8}), computed, cat=_with_rules(precedence=("computed", "verified", "self")))
+    crit, _ = _score(_entries({"DH7.1": 8}), fields, cat=_with_rules(precedence=("computed", "verified", "self")))
     assert crit.set_index("criterion_code").loc["DH7.1", "points"] == 4.5
 
 
@@ -139,7 +184,7 @@ def test_road_closes_the_gap_with_fewest_criteria(con):
     from kpi import queries
     from kpi.access import Scope
 
-    crit, schools, _ = queries.maturity(con, CAT, Scope.everything(), ["2023-2024", "2022-2023"])
+    crit, schools = queries.maturity(con, CAT, Scope.everything(), ["2023-2024", "2022-2023"])
     checked = 0
     for _, school in schools.iterrows():
         mine = crit[(crit.school_id == school.school_id) & (crit.school_year == school.school_year)]

@@ -2,33 +2,42 @@
 -- Parameters: $school_year, $round, $unit_id (NULL = every unit), $level, $ownership, $ward
 -- (NULL = no filter). Table `defs` (catalog.target_rows): indicator_code, level, kind, num_field,
 -- den_field, target, near, target_year. A school that did not report is missing, never zero.
+-- Each observation of the period meets its indicator definitions by field (numerator, then
+-- denominator), rather than every school meeting every definition: a few hundred thousand rows
+-- joined instead of schools × definitions probing millions.
 WITH sc AS (
     SELECT school_id, level FROM filtered_schools($unit_id, $level, $ownership, $ward)
 ),
 obs AS (
-    SELECT school_id, field_code, value FROM observations
-    WHERE school_year = $school_year AND round = $round
+    SELECT o.school_id, o.field_code, o.value, sc.level FROM observations o JOIN sc ON sc.school_id = o.school_id
+    WHERE o.school_year = $school_year AND o.round = $round
+),
+num AS (
+    SELECT d.indicator_code, d.level, d.kind, d.target, o.school_id, o.value AS num
+    FROM defs d JOIN obs o ON o.field_code = d.num_field AND o.level = d.level
+),
+den AS (
+    SELECT d.indicator_code, d.level, o.school_id, o.value AS den
+    FROM defs d JOIN obs o ON o.field_code = d.den_field AND o.level = d.level
 ),
 per_school AS (
-    SELECT d.indicator_code, d.level, d.target, n.value AS num,
-           CASE WHEN d.kind = 'bool' THEN (CASE WHEN n.value IS NULL THEN NULL ELSE 1.0 END)
-                ELSE dn.value END AS den
-    FROM defs d
-    JOIN sc ON sc.level = d.level
-    LEFT JOIN obs n ON n.school_id = sc.school_id AND n.field_code = d.num_field
-    LEFT JOIN obs dn ON dn.school_id = sc.school_id AND dn.field_code = d.den_field
+    SELECT n.indicator_code, n.level, n.target, n.num,
+           CASE WHEN n.kind = 'bool' THEN 1.0 ELSE dn.den END AS den
+    FROM num n LEFT JOIN den dn ON dn.indicator_code = n.indicator_code AND dn.level = n.level
+                                AND dn.school_id = n.school_id
 ),
-reported AS (
-    SELECT *, num IS NOT NULL AND den IS NOT NULL AND den > 0 AS ok FROM per_school
-)
+agg AS (
+    SELECT indicator_code, level,
+           sum(num) AS numerator, sum(den) AS denominator, count(*) AS schools_reporting,
+           count(*) FILTER (WHERE target IS NOT NULL AND num / den >= target - 1e-9) AS schools_meeting
+    FROM per_school WHERE den > 0
+    GROUP BY ALL
+),
+expected AS (SELECT level, count(*) AS n FROM sc GROUP BY level)
 SELECT d.indicator_code, d.level, d.kind, d.target, d.near, d.target_year,
-       sum(r.num) FILTER (WHERE r.ok) AS numerator,
-       sum(r.den) FILTER (WHERE r.ok) AS denominator,
-       count(r.level) FILTER (WHERE r.ok) AS schools_reporting,
-       count(r.level) AS schools_expected,
-       count(r.level) FILTER (WHERE r.ok AND d.target IS NOT NULL AND r.num / r.den >= d.target - 1e-9)
-           AS schools_meeting
+       a.numerator, a.denominator, coalesce(a.schools_reporting, 0) AS schools_reporting,
+       coalesce(e.n, 0) AS schools_expected, coalesce(a.schools_meeting, 0) AS schools_meeting
 FROM defs d
-LEFT JOIN reported r ON r.indicator_code = d.indicator_code AND r.level = d.level
-GROUP BY ALL
+LEFT JOIN agg a ON a.indicator_code = d.indicator_code AND a.level = d.level
+LEFT JOIN expected e ON e.level = d.level
 ORDER BY d.indicator_code, d.level

@@ -7,6 +7,8 @@
 --   is_sample       'true' while the file holds generated sample data ("Dữ liệu mẫu")
 --   unit_name       the office this file serves (shown on every page and export)
 --   data_version    bumped by every write (imports, snapshots); readers cache by it
+--   index_rules     fingerprint of the scoring rules the index_* tables were computed with
+--   index_version   the data_version the index_* tables reflect (kpi.derived)
 --   sample_seed / sample_schools / sample_years  how the sample was generated
 CREATE TABLE IF NOT EXISTS meta (
     key   VARCHAR PRIMARY KEY,
@@ -208,4 +210,48 @@ CREATE TABLE IF NOT EXISTS criterion_history (
     old_evidence_url    VARCHAR,
     old_import      BIGINT,
     existed         BOOLEAN NOT NULL
+);
+
+-- Derived tables (kpi.derived): the maturity index scored by kpi/sql/maturity_base.sql for every
+-- school and year, kept up to date by every writer that changes what it reads (imports, reverts,
+-- the sample), so that district pages aggregate thousands of rows instead of scoring millions.
+-- Trusted only while meta index_rules / index_version match the catalog and data_version;
+-- otherwise readers score live. `python -m kpi rescore` rewrites them.
+-- index_points: one row per school × school year × leaf criterion.
+CREATE TABLE IF NOT EXISTS index_points (
+    school_id       VARCHAR NOT NULL,
+    school_year     VARCHAR NOT NULL,
+    criterion_code  VARCHAR NOT NULL,
+    group_code      VARCHAR NOT NULL,
+    position        INTEGER NOT NULL,
+    max_points      DOUBLE NOT NULL,
+    placeholder     BOOLEAN NOT NULL,
+    self_points     DOUBLE,
+    verified_points DOUBLE,
+    computed        DOUBLE,
+    points          DOUBLE NOT NULL,
+    capped          BOOLEAN NOT NULL,
+    source          VARCHAR,
+    provisional     BOOLEAN NOT NULL
+);
+
+-- index_groups: one row per school × school year × criteria group (DH, QT).
+CREATE TABLE IF NOT EXISTS index_groups (
+    school_id   VARCHAR NOT NULL,
+    school_year VARCHAR NOT NULL,
+    group_code  VARCHAR NOT NULL,
+    position    INTEGER NOT NULL,
+    points      DOUBLE NOT NULL,
+    unmet       VARCHAR NOT NULL,
+    raw_level   INTEGER NOT NULL,
+    level       INTEGER NOT NULL,
+    provisional BOOLEAN NOT NULL
+);
+
+-- index_schools: one row per school × school year: the school's level.
+CREATE TABLE IF NOT EXISTS index_schools (
+    school_id    VARCHAR NOT NULL,
+    school_year  VARCHAR NOT NULL,
+    school_level INTEGER NOT NULL,
+    provisional  BOOLEAN NOT NULL
 );
