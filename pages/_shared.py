@@ -463,24 +463,26 @@ def overview(year, rnd, level=None, ownership=None, ward=None):
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _maturity_views(key, sc, year, years, level, ownership, ward, order):
-    from kpi import maturity, tables
+def _maturity_heatmap(key, sc, year, order, level, ownership, ward):
+    from kpi import tables
 
-    con, cat = _open(*key), catalog()
-    counts = _maturity_counts(key, sc, years, level, ownership, ward)
-    this = counts[counts["school_year"] == year]
-    if this.empty:
-        return None
-    return {"counts": this, "dist": maturity.distribution(this, cat), "trend": maturity.trend(counts),
-            "heatmap": queries.maturity_heatmap(con, cat, sc, year, order, tables.MAX_TABLE_ROWS, level, ownership,
-                                                ward),
-            "lost": queries.maturity_lost(con, cat, sc, year, level, ownership, ward)}
+    return queries.maturity_heatmap(_open(*key), catalog(), sc, year, order, tables.MAX_TABLE_ROWS, level, ownership,
+                                    ward)
 
 
-def maturity_views(year, years, level=None, ownership=None, ward=None, order="total"):
-    """The Chỉ số CĐS page's district views for a year (counts, distribution, trend, heatmap of the
-    first schools in `order`, points lost), cached per data version, scope and filters."""
-    return _maturity_views(db_key(), scope(), year, tuple(years), level, ownership, ward, order)
+def maturity_heatmap(year, order="total", level=None, ownership=None, ward=None):
+    """Cached kpi.queries.maturity_heatmap: the first tables.MAX_TABLE_ROWS schools in `order`."""
+    return _maturity_heatmap(db_key(), scope(), year, order, level, ownership, ward)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _maturity_lost(key, sc, year, level, ownership, ward):
+    return queries.maturity_lost(_open(*key), catalog(), sc, year, level, ownership, ward)
+
+
+def maturity_lost(year, level=None, ownership=None, ward=None):
+    """Cached kpi.queries.maturity_lost."""
+    return _maturity_lost(db_key(), scope(), year, level, ownership, ward)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -491,6 +493,12 @@ def _maturity_review(key, sc, year, flagged_only, limit, level, ownership, ward)
 def maturity_review(year, flagged_only=True, limit=None, level=None, ownership=None, ward=None):
     """Cached kpi.queries.maturity_review: (rows, rows in all, rows flagged); `limit` None = every row."""
     return _maturity_review(db_key(), scope(), year, flagged_only, limit or 10_000_000, level, ownership, ward)
+
+
+def lazy_tabs(labels: list[str], key: str):
+    """st.tabs whose hidden tabs do not run: switching tabs reruns the page and only the open one
+    (`tab.open`) draws, so a page costs what its first tab costs, not the sum of all tabs."""
+    return st.tabs(labels, key=key, on_change="rerun")
 
 
 def table(df, formats: dict | None = None, **kwargs):

@@ -28,14 +28,14 @@ st.warning("**Tạm tính**: phần lớn tiêu chí sau DH3 và cách tính đi
            "kiện bắt buộc bị giới hạn ở Mức 1; mức của trường là mức thấp hơn của hai nhóm. Các quy tắc này là "
            "thiết lập trong kpi/definitions/index.toml.", icon="⚠️")
 
-order = st.session_state.get("cs_order", "total")
-views = sh.maturity_views(year, years, level, owner, ward, order)
-if views is None:
+counts_all = sh.maturity_counts(years, level, owner, ward)
+this_year = counts_all[counts_all["school_year"] == year]
+if this_year.empty:
     st.info("Chưa có trường nào tự đánh giá trong năm học này.")
     st.stop()
 
 target = cat.index.district_target
-counts = maturity.level_counts(views["counts"])
+counts = maturity.level_counts(this_year)
 scored = sum(counts.values())
 meeting = sum(n for m, n in counts.items() if m >= target["min_level"])
 c1, c2, c3, c4 = st.columns(4)
@@ -44,58 +44,64 @@ c1.metric(f"Trường từ Mức {target['min_level']} trở lên", fmt_percent(
 for col, m in zip((c2, c3, c4), (1, 2, 3)):
     col.metric(f"Mức {m}", fmt_int(counts[m]))
 
-dist_tab, heat_tab, lost_tab, review_tab, road_tab = st.tabs(
-    ["Phân bố mức", "Bản đồ nhiệt", "Điểm mất nhiều nhất", "Tự đánh giá và thẩm định", "Lộ trình lên mức"])
+dist_tab, heat_tab, lost_tab, review_tab, road_tab = sh.lazy_tabs(
+    ["Phân bố mức", "Bản đồ nhiệt", "Điểm mất nhiều nhất", "Tự đánh giá và thẩm định", "Lộ trình lên mức"], "cs_tab")
 with dist_tab:
-    st.plotly_chart(sh.figure(level_distribution, views["dist"], "Số trường theo mức, nhóm tiêu chí và cấp học"),
-                    theme=None, width="stretch", key="cs_dist")
-    st.plotly_chart(sh.figure(level_trend, views["trend"], "Mức của trường qua các năm học"), theme=None,
-                    width="stretch", key="cs_trend")
-    st.dataframe(tables.level_table(views["dist"]), hide_index=True)
+    if dist_tab.open:
+        dist = maturity.distribution(this_year, cat)
+        st.plotly_chart(sh.figure(level_distribution, dist, "Số trường theo mức, nhóm tiêu chí và cấp học"),
+                        theme=None, width="stretch", key="cs_dist")
+        st.plotly_chart(sh.figure(level_trend, maturity.trend(counts_all), "Mức của trường qua các năm học"),
+                        theme=None, width="stretch", key="cs_trend")
+        st.dataframe(tables.level_table(dist), hide_index=True)
 with heat_tab:
-    order = st.radio("Sắp xếp trường theo", ["total", "dh", "qt", "name"], horizontal=True, key="cs_order",
-                     format_func={"total": "Tổng điểm", "dh": "Điểm Dạy-học", "qt": "Điểm Quản trị",
-                                  "name": "Tên trường"}.get)
-    matrix = views["heatmap"]
-    names = {k: c.name_vi for k, c in cat.criteria.items()}
-    if scored > HEATMAP_ROWS:
-        st.caption(f"Bản đồ nhiệt hiển thị {HEATMAP_ROWS} trường đầu theo thứ tự đã chọn trong {fmt_int(scored)} "
-                   "trường; lọc theo cấp học, loại hình hoặc phường để xem nhóm khác.")
-    st.plotly_chart(sh.figure(criteria_heatmap, matrix.head(HEATMAP_ROWS), names), theme=None, width="stretch",
-                    key="cs_heat")
-    if scored > len(matrix):
-        st.caption(f"Bảng hiển thị {fmt_int(len(matrix))} trường đầu trong {fmt_int(scored)} trường.")
-    st.dataframe((matrix * 100).round().reset_index(names="Trường"), hide_index=True,
-                 column_config={c: st.column_config.NumberColumn(c, format="%d%%", help=names[c])
-                                for c in matrix.columns})
+    if heat_tab.open:
+        order = st.radio("Sắp xếp trường theo", ["total", "dh", "qt", "name"], horizontal=True, key="cs_order",
+                         format_func={"total": "Tổng điểm", "dh": "Điểm Dạy-học", "qt": "Điểm Quản trị",
+                                      "name": "Tên trường"}.get)
+        matrix = sh.maturity_heatmap(year, order, level, owner, ward)
+        names = {k: c.name_vi for k, c in cat.criteria.items()}
+        if scored > HEATMAP_ROWS:
+            st.caption(f"Bản đồ nhiệt hiển thị {HEATMAP_ROWS} trường đầu theo thứ tự đã chọn trong {fmt_int(scored)} "
+                       "trường; lọc theo cấp học, loại hình hoặc phường để xem nhóm khác.")
+        st.plotly_chart(sh.figure(criteria_heatmap, matrix.head(HEATMAP_ROWS), names), theme=None, width="stretch",
+                        key="cs_heat")
+        if scored > len(matrix):
+            st.caption(f"Bảng hiển thị {fmt_int(len(matrix))} trường đầu trong {fmt_int(scored)} trường.")
+        st.dataframe((matrix * 100).round().reset_index(names="Trường"), hide_index=True,
+                     column_config={c: st.column_config.NumberColumn(c, format="%d%%", help=names[c])
+                                    for c in matrix.columns})
 with lost_tab:
-    lost = views["lost"]
-    st.plotly_chart(sh.figure(points_lost_bars, lost.head(12), "Tiêu chí các trường mất nhiều điểm nhất"), theme=None,
-                    width="stretch", key="cs_lost")
-    st.dataframe(tables.lost_table(lost), hide_index=True)
+    if lost_tab.open:
+        lost = sh.maturity_lost(year, level, owner, ward)
+        st.plotly_chart(sh.figure(points_lost_bars, lost.head(12), "Tiêu chí các trường mất nhiều điểm nhất"), theme=None,
+                        width="stretch", key="cs_lost")
+        st.dataframe(tables.lost_table(lost), hide_index=True)
 with review_tab:
-    only = st.toggle("Chỉ hiện các chênh lệch cần xem lại", value=True, key="cs_only_flags")
-    rev, total, flagged = sh.maturity_review(year, only, tables.MAX_TABLE_ROWS, level, owner, ward)
-    st.caption(f"{fmt_int(flagged)} chênh lệch cần Phòng xem lại.")
-    rows = flagged if only else total
-    if rows > len(rev):
-        st.caption(f"Hiển thị {fmt_int(len(rev))} dòng đầu trong {fmt_int(rows)} dòng; tải tệp để có đủ.")
-    sh.table(tables.review_table(rev), tables.REVIEW_FORMAT)
-    sh.downloads(lambda: tables.review_table(sh.maturity_review(year, only, None, level, owner, ward)[0]),
-                 f"tham_dinh_{year}", "cs_dl")
+    if review_tab.open:
+        only = st.toggle("Chỉ hiện các chênh lệch cần xem lại", value=True, key="cs_only_flags")
+        rev, total, flagged = sh.maturity_review(year, only, tables.MAX_TABLE_ROWS, level, owner, ward)
+        st.caption(f"{fmt_int(flagged)} chênh lệch cần Phòng xem lại.")
+        rows = flagged if only else total
+        if rows > len(rev):
+            st.caption(f"Hiển thị {fmt_int(len(rev))} dòng đầu trong {fmt_int(rows)} dòng; tải tệp để có đủ.")
+        sh.table(tables.review_table(rev), tables.REVIEW_FORMAT)
+        sh.downloads(lambda: tables.review_table(sh.maturity_review(year, only, None, level, owner, ward)[0]),
+                     f"tham_dinh_{year}", "cs_dl")
 with road_tab:
-    candidates = sh.school_list()
-    candidates = candidates[candidates["level"].isin(cat.index.levels_apply)
-                            & ((candidates["level"] == level) if level else True)
-                            & ((candidates["ownership"] == owner) if owner else True)
-                            & ((candidates["ward"] == ward) if ward else True)]
-    sid = sh.school_picker(candidates, "cs_truong", "Trường", sidebar=False) if len(candidates) else None
-    crit, mine = sh.school_maturity([year], sid) if sid else (None, [])
-    if not len(mine):
-        st.info("Trường này chưa tự đánh giá trong năm học đã chọn.")
-    else:
-        row = mine.iloc[0]
-        for g in cat.index.groups:
-            road = scoring.road_to_next_level(crit, row, g, cat)
-            st.markdown(f"**Nhóm {cat.index.groups[g]}: {fmt_points(road.points)} điểm, Mức {road.level}**")
-            st.write(road.sentence)
+    if road_tab.open:
+        candidates = sh.school_list()
+        candidates = candidates[candidates["level"].isin(cat.index.levels_apply)
+                                & ((candidates["level"] == level) if level else True)
+                                & ((candidates["ownership"] == owner) if owner else True)
+                                & ((candidates["ward"] == ward) if ward else True)]
+        sid = sh.school_picker(candidates, "cs_truong", "Trường", sidebar=False) if len(candidates) else None
+        crit, mine = sh.school_maturity([year], sid) if sid else (None, [])
+        if not len(mine):
+            st.info("Trường này chưa tự đánh giá trong năm học đã chọn.")
+        else:
+            row = mine.iloc[0]
+            for g in cat.index.groups:
+                road = scoring.road_to_next_level(crit, row, g, cat)
+                st.markdown(f"**Nhóm {cat.index.groups[g]}: {fmt_points(road.points)} điểm, Mức {road.level}**")
+                st.write(road.sentence)

@@ -29,9 +29,13 @@ trend = progress.trend_rows(sh.indicator_trend(code, level, owner, ward))
 if trend.empty or trend["value"].notna().sum() == 0:
     st.info("Chưa có số liệu của chỉ tiêu này cho các trường đang chọn.")
 else:
-    chart, table = st.tabs(["Biểu đồ", "Bảng số liệu"])
-    chart.plotly_chart(sh.figure(trend_chart, trend), theme=None, width="stretch", key="ct_trend")
-    table.dataframe(tables.styled(tables.trend_table(trend), tables.TREND_TABLE_FORMAT), hide_index=True)
+    chart, table = sh.lazy_tabs(["Biểu đồ", "Bảng số liệu"], "ct_trend_tab")
+    with chart:
+        if chart.open:
+            chart.plotly_chart(sh.figure(trend_chart, trend), theme=None, width="stretch", key="ct_trend")
+    with table:
+        if table.open:
+            table.dataframe(tables.styled(tables.trend_table(trend), tables.TREND_TABLE_FORMAT), hide_index=True)
 
 st.subheader(f"Các trường · {progress.period_label(year, rnd)}")
 prev = progress.previous_period(sh.periods(), year, rnd)
@@ -43,22 +47,24 @@ missing = values[values["value"].isna()]
 if len(missing):
     st.caption(f"{len(missing)} trường chưa có số liệu kỳ này (không tính là 0): "
                + ", ".join(missing["name"].head(12)) + ("…" if len(missing) > 12 else ""))
-chart, table = st.tabs(["Biểu đồ", "Bảng"])
+chart, table = sh.lazy_tabs(["Biểu đồ", "Bảng"], "ct_tab")
 with chart:
-    if values["value"].notna().sum() <= 300:
-        event = st.plotly_chart(sh.figure(school_bars, values), theme=None, width="stretch", key="ct_bars",
-                                on_select="rerun", selection_mode="points")
-        points = event.selection.points if event else []
-        if points:
-            sh.open_school(points[0]["customdata"][0])
-        st.caption("Bấm vào cột của một trường để mở trang của trường.")
-    else:
-        st.plotly_chart(sh.figure(school_histogram, values), theme=None, width="stretch", key="ct_hist")
+    if chart.open:
+        if values["value"].notna().sum() <= 300:
+            event = st.plotly_chart(sh.figure(school_bars, values), theme=None, width="stretch", key="ct_bars",
+                                    on_select="rerun", selection_mode="points")
+            points = event.selection.points if event else []
+            if points:
+                sh.open_school(points[0]["customdata"][0])
+            st.caption("Bấm vào cột của một trường để mở trang của trường.")
+        else:
+            st.plotly_chart(sh.figure(school_histogram, values), theme=None, width="stretch", key="ct_hist")
 with table:
-    frame = tables.school_table(values)
-    picked = sh.table(frame, tables.SCHOOL_TABLE_FORMAT, key="ct_table", on_select="rerun",
-                      selection_mode="single-row")
-    if picked and picked.selection.rows:
-        sh.open_school(values.iloc[picked.selection.rows[0]]["school_id"])
-    sh.downloads(frame, f"{code}_{year}_{rnd}", "ct_dl", percent_columns=tables.SCHOOL_TABLE_PERCENT,
-                 int_columns=tables.SCHOOL_TABLE_INT, title=f"{ind.clause} {ind.label_vi} · {year} {rnd}")
+    if table.open:
+        frame = tables.school_table(values)
+        picked = sh.table(frame, tables.SCHOOL_TABLE_FORMAT, key="ct_table", on_select="rerun",
+                          selection_mode="single-row")
+        if picked and picked.selection.rows:
+            sh.open_school(values.iloc[picked.selection.rows[0]]["school_id"])
+        sh.downloads(frame, f"{code}_{year}_{rnd}", "ct_dl", percent_columns=tables.SCHOOL_TABLE_PERCENT,
+                     int_columns=tables.SCHOOL_TABLE_INT, title=f"{ind.clause} {ind.label_vi} · {year} {rnd}")

@@ -26,71 +26,76 @@ if days >= 0:
 else:
     st.caption(f"Kỳ {year} · {rnd}: hạn nộp {fmt_date(deadline)} đã qua {-days} ngày.")
 
-sub_tab, imp_tab, tpl_tab, log_tab = st.tabs(["Tình hình nộp", "Nhập số liệu", "Biểu mẫu", "Nhật ký nhập"])
+sub_tab, imp_tab, tpl_tab, log_tab = sh.lazy_tabs(["Tình hình nộp", "Nhập số liệu", "Biểu mẫu", "Nhật ký nhập"],
+                                                 "dl_tab")
 
 with sub_tab:
-    status = sh.submission_status(year, rnd)
-    counts = status["status"].value_counts()
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Đúng hạn", fmt_int(counts.get("dung_han", 0)))
-    c2.metric("Trễ hạn", fmt_int(counts.get("tre", 0)))
-    c3.metric("Chưa nộp", fmt_int(counts.get("chua_nop", 0)))
-    table = tables.submission_table(status)
-    sh.table(table)
-    missing = table[status["status"].values == "chua_nop"]
-    sh.downloads(missing, f"chua_nop_{year}_{rnd}", "dl_missing")
-    st.subheader("Mức đầy đủ của từng chỉ tiêu thống kê")
-    comp = tables.completeness_table(sh.field_completeness(year, rnd), cat)
-    sh.table(comp, {"Tỉ lệ": fmt_percent})
+    if sub_tab.open:
+        status = sh.submission_status(year, rnd)
+        counts = status["status"].value_counts()
+        c1, c2, c3 = st.columns(3)
+        c1.metric("Đúng hạn", fmt_int(counts.get("dung_han", 0)))
+        c2.metric("Trễ hạn", fmt_int(counts.get("tre", 0)))
+        c3.metric("Chưa nộp", fmt_int(counts.get("chua_nop", 0)))
+        table = tables.submission_table(status)
+        sh.table(table)
+        missing = table[status["status"].values == "chua_nop"]
+        sh.downloads(missing, f"chua_nop_{year}_{rnd}", "dl_missing")
+        st.subheader("Mức đầy đủ của từng chỉ tiêu thống kê")
+        comp = tables.completeness_table(sh.field_completeness(year, rnd), cat)
+        sh.table(comp, {"Tỉ lệ": fmt_percent})
 
 with imp_tab:
-    st.caption("Tải lên tệp XLSX (biểu mẫu) hoặc CSV (UTF-8 hoặc Windows-1258). Mỗi tệp được kiểm tra toàn bộ; "
-               "tệp có lỗi không được nhập phần nào.")
-    files = st.file_uploader("Tệp số liệu của trường", type=["xlsx", "csv"], accept_multiple_files=True,
-                             key="dl_upload")
-    good = []
-    for f in files or []:
-        data = f.getvalue()
-        try:
-            result = importer.import_file(db.db_path(), f.name, data, user.user_name, dry_run=True)
-        except importer.ImportRejected as e:
-            st.error(f"{f.name}: {len(e.problems)} lỗi, không thể nhập. Sửa các lỗi dưới đây rồi tải lại.")
-            st.dataframe(tables.problems_table(e.problems), hide_index=True, width="stretch")
-            st.download_button("Tải danh sách lỗi (XLSX)", importer.error_report(e.problems),
-                               f"loi_{f.name}.xlsx", key=f"dl_err_{f.name}", on_click="ignore")
-            continue
-        st.success(result.message)
-        st.dataframe(result.preview, hide_index=True, width="stretch")
-        good.append((f.name, data))
-    if good and st.button(f"Xác nhận nhập {len(good)} tệp", type="primary", key="dl_confirm"):
-        for name, data in good:
+    if imp_tab.open:
+        st.caption("Tải lên tệp XLSX (biểu mẫu) hoặc CSV (UTF-8 hoặc Windows-1258). Mỗi tệp được kiểm tra toàn bộ; "
+                   "tệp có lỗi không được nhập phần nào.")
+        files = st.file_uploader("Tệp số liệu của trường", type=["xlsx", "csv"], accept_multiple_files=True,
+                                 key="dl_upload")
+        good = []
+        for f in files or []:
+            data = f.getvalue()
             try:
-                done = importer.import_file(db.db_path(), name, data, user.user_name)
-                st.success(done.message)
+                result = importer.import_file(db.db_path(), f.name, data, user.user_name, dry_run=True)
             except importer.ImportRejected as e:
-                st.error(f"{name}: {len(e.problems)} lỗi (dữ liệu vừa thay đổi); không ghi gì.")
+                st.error(f"{f.name}: {len(e.problems)} lỗi, không thể nhập. Sửa các lỗi dưới đây rồi tải lại.")
+                st.dataframe(tables.problems_table(e.problems), hide_index=True, width="stretch")
+                st.download_button("Tải danh sách lỗi (XLSX)", importer.error_report(e.problems),
+                                   f"loi_{f.name}.xlsx", key=f"dl_err_{f.name}", on_click="ignore")
+                continue
+            st.success(result.message)
+            st.dataframe(result.preview, hide_index=True, width="stretch")
+            good.append((f.name, data))
+        if good and st.button(f"Xác nhận nhập {len(good)} tệp", type="primary", key="dl_confirm"):
+            for name, data in good:
+                try:
+                    done = importer.import_file(db.db_path(), name, data, user.user_name)
+                    st.success(done.message)
+                except importer.ImportRejected as e:
+                    st.error(f"{name}: {len(e.problems)} lỗi (dữ liệu vừa thay đổi); không ghi gì.")
 
 with tpl_tab:
-    t_level = st.selectbox("Cấp học", ["", *LEVEL_LABELS], key="dl_level",
-                           format_func=lambda v: LEVEL_LABELS.get(v, "Tất cả các cấp"))
-    schools = sh.school_list()
-    st.download_button(
-        f"Tải biểu mẫu {year} · {rnd}", lambda: build_template(cat, schools, year, rnd, t_level or None,
-                                                              sh.meta().get("unit_name", "")),
-        f"bieu_mau_{year}_{rnd}{'_' + t_level if t_level else ''}.xlsx", key="dl_template", on_click="ignore",
-        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon=":material/download:")
-    st.caption("Biểu mẫu gồm: hướng dẫn, trang Số liệu (mỗi trường một dòng, có sẵn mã và tên trường), trang Tự "
-               "đánh giá mức độ chuyển đổi số, và phiên bản để nhận ra biểu mẫu cũ.")
+    if tpl_tab.open:
+        t_level = st.selectbox("Cấp học", ["", *LEVEL_LABELS], key="dl_level",
+                               format_func=lambda v: LEVEL_LABELS.get(v, "Tất cả các cấp"))
+        schools = sh.school_list()
+        st.download_button(
+            f"Tải biểu mẫu {year} · {rnd}", lambda: build_template(cat, schools, year, rnd, t_level or None,
+                                                                  sh.meta().get("unit_name", "")),
+            f"bieu_mau_{year}_{rnd}{'_' + t_level if t_level else ''}.xlsx", key="dl_template", on_click="ignore",
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon=":material/download:")
+        st.caption("Biểu mẫu gồm: hướng dẫn, trang Số liệu (mỗi trường một dòng, có sẵn mã và tên trường), trang Tự "
+                   "đánh giá mức độ chuyển đổi số, và phiên bản để nhận ra biểu mẫu cũ.")
 
 with log_tab:
-    log = sh.imports_log()
-    st.dataframe(tables.imports_table(log), hide_index=True, width="stretch")
-    applied = log[(log["status"] == "applied") & (log["source"] == "import")]
-    if len(applied):
-        pick = st.selectbox("Hoàn tác lần nhập", applied["import_id"].tolist(), key="dl_revert_id",
-                            format_func=lambda i: f"#{i} · {applied.set_index('import_id').loc[i, 'file_name']}")
-        if st.button("Hoàn tác", key="dl_revert"):
-            try:
-                st.success(importer.revert(db.db_path(), int(pick), user.user_name))
-            except ValueError as e:
-                st.error(str(e))
+    if log_tab.open:
+        log = sh.imports_log()
+        st.dataframe(tables.imports_table(log), hide_index=True, width="stretch")
+        applied = log[(log["status"] == "applied") & (log["source"] == "import")]
+        if len(applied):
+            pick = st.selectbox("Hoàn tác lần nhập", applied["import_id"].tolist(), key="dl_revert_id",
+                                format_func=lambda i: f"#{i} · {applied.set_index('import_id').loc[i, 'file_name']}")
+            if st.button("Hoàn tác", key="dl_revert"):
+                try:
+                    st.success(importer.revert(db.db_path(), int(pick), user.user_name))
+                except ValueError as e:
+                    st.error(str(e))

@@ -42,12 +42,15 @@ if rows.empty or (rows["reporting_a"].sum() == 0 and rows["reporting_b"].sum() =
 c1, c2 = st.columns(2)
 c1.metric("Lượt trường lên đạt", int(rows["moved_up"].sum()))
 c2.metric("Lượt trường tụt khỏi đạt", int(rows["fell_back"].sum()))
-chart, table = st.tabs(["Biểu đồ", "Bảng"])
-chart.plotly_chart(sh.figure(compare_bars, rows), theme=None, width="stretch", key="ss_chart")
+chart, table = sh.lazy_tabs(["Biểu đồ", "Bảng"], "ss_tab")
+with chart:
+    if chart.open:
+        chart.plotly_chart(sh.figure(compare_bars, rows), theme=None, width="stretch", key="ss_chart")
 with table:
-    frame = tables.compare_table(rows)
-    st.dataframe(frame, hide_index=True, width="stretch")
-    sh.downloads(frame, f"so_sanh_{a[0]}_{a[1]}_{b[0]}_{b[1]}", "ss_dl")
+    if table.open:
+        frame = tables.compare_table(rows)
+        st.dataframe(frame, hide_index=True, width="stretch")
+        sh.downloads(frame, f"so_sanh_{a[0]}_{a[1]}_{b[0]}_{b[1]}", "ss_dl")
 
 st.subheader("Trường thay đổi theo từng chỉ tiêu")
 code = sh.url_select("Chỉ tiêu", list(rows["indicator_code"]), "chi_tieu", sidebar=False,

@@ -29,32 +29,35 @@ c2.metric("Gần đạt", fmt_int(counts.get("gan_dat", 0)))
 c3.metric("Chưa đạt", fmt_int(counts.get("chua_dat", 0)))
 c4.metric("Chỉ tiêu theo dõi", fmt_int(len(rows)))
 
-tiles, chart, table = st.tabs(["Theo nhóm", "Biểu đồ", "Bảng số liệu"])
+tiles, chart, table = sh.lazy_tabs(["Theo nhóm", "Biểu đồ", "Bảng số liệu"], "tq_tab")
 with tiles:
-    for theme in cat.themes.values():
-        part = rows[rows["theme"] == theme.code]
-        if part.empty:
-            continue
-        st.subheader(theme.label_vi)
-        cols = st.columns(3)
-        for i, (_, r) in enumerate(part.iterrows()):
-            with cols[i % 3].container(border=True):
-                lv = "" if r["level"] == progress.ALL_LEVELS else f" ({r['level']})"
-                st.markdown(f"**{r['clause']}** · {r['label']}{lv}")
-                st.markdown(f"<span style='font-size:1.7rem;font-weight:600'>{fmt_percent(r['value'])}</span>"
-                            f" / chỉ tiêu {fmt_percent(r['target'])}", unsafe_allow_html=True)
-                st.markdown(f"<span style='color:{STATUS_COLORS[r['status']]};font-weight:600'>"
-                            f"{status_text(r['status'])}</span> · {progress.gap_sentence(r)}",
-                            unsafe_allow_html=True)
-                st.caption(f"{progress.change_sentence(r['change'])} · "
-                           f"{fmt_int(r['schools_reporting'])}/{fmt_int(r['schools_expected'])} trường đã báo cáo")
-                if r["indicator_code"] == maturity.INDEX_CODE:
-                    st.page_link(sh.PAGE_FILES["chi_so"], label="Xem chỉ số từng trường (tạm tính)",
-                                 query_params=sh.link_params())
-                else:
-                    st.page_link(sh.PAGE_FILES["chi_tieu"], label="Xem từng trường",
-                                 query_params=sh.link_params(chi_tieu=r["indicator_code"]))
+    if tiles.open:
+        for theme in cat.themes.values():
+            part = rows[rows["theme"] == theme.code]
+            if part.empty:
+                continue
+            st.subheader(theme.label_vi)
+            cols = st.columns(3)
+            for i, (_, r) in enumerate(part.iterrows()):
+                with cols[i % 3].container(border=True):
+                    lv = "" if r["level"] == progress.ALL_LEVELS else f" ({r['level']})"
+                    st.markdown(f"**{r['clause']}** · {r['label']}{lv}")
+                    st.markdown(f"<span style='font-size:1.7rem;font-weight:600'>{fmt_percent(r['value'])}</span>"
+                                f" / chỉ tiêu {fmt_percent(r['target'])}", unsafe_allow_html=True)
+                    st.markdown(f"<span style='color:{STATUS_COLORS[r['status']]};font-weight:600'>"
+                                f"{status_text(r['status'])}</span> · {progress.gap_sentence(r)}",
+                                unsafe_allow_html=True)
+                    st.caption(f"{progress.change_sentence(r['change'])} · "
+                               f"{fmt_int(r['schools_reporting'])}/{fmt_int(r['schools_expected'])} trường đã báo cáo")
+                    if r["indicator_code"] == maturity.INDEX_CODE:
+                        st.page_link(sh.PAGE_FILES["chi_so"], label="Xem chỉ số từng trường (tạm tính)",
+                                     query_params=sh.link_params())
+                    else:
+                        st.page_link(sh.PAGE_FILES["chi_tieu"], label="Xem từng trường",
+                                     query_params=sh.link_params(chi_tieu=r["indicator_code"]))
 with chart:
-    st.plotly_chart(sh.figure(progress_bars, rows), theme=None, width="stretch", key="tq_chart")
+    if chart.open:
+        st.plotly_chart(sh.figure(progress_bars, rows), theme=None, width="stretch", key="tq_chart")
 with table:
-    st.dataframe(progress.overview_table(rows, cat), hide_index=True, width="stretch")
+    if table.open:
+        st.dataframe(progress.overview_table(rows, cat), hide_index=True, width="stretch")

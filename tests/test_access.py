@@ -147,7 +147,10 @@ def test_principal_sees_only_own_school_named(sample_db, con):
     assert not at.exception and at.title[0].value == own
     assert not at.sidebar.selectbox or all(s.key != "w_truong" for s in at.sidebar.selectbox)
     page = app_test("chi_tieu", user="ht.th001", chi_tieu="tin_hoc_quoc_te")
-    shown = "\n".join(str(d.value.to_csv()) for d in page.dataframe) + "\n".join(m.value for m in page.markdown)
+    shown = "\n".join(m.value for m in page.markdown) + "\n".join(c.value for c in page.caption)
+    page.session_state["ct_tab"] = "Bảng"  # the schools table
+    page.run()
+    shown += "\n".join(str(d.value.to_csv()) for d in page.dataframe) + "\n".join(m.value for m in page.markdown)
     shown += "\n".join(c.value for c in page.caption)
     for sid, name in _other_schools(con, "TH001"):
         assert name not in shown and sid not in shown

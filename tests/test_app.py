@@ -31,7 +31,13 @@ def test_overview_shows_every_target(sample_db):
         assert label in text
     assert "Đạt" in text or "Chưa đạt" in text
     assert "Dữ liệu mẫu" in text
-    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("plotly_chart")) == 0  # the tiles tab is open; the others do not run
+    at.session_state["tq_tab"] = "Biểu đồ"
+    at.run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1 and not at.dataframe
+    at.session_state["tq_tab"] = "Bảng số liệu"
+    at.run()
+    assert not at.exception and not at.get("plotly_chart") and len(at.dataframe[0].value) > 20
     assert at.selectbox(key="w_nam_hoc").value == "2023-2024" and at.selectbox(key="w_ky").value == "CN"
 
 

@@ -40,6 +40,9 @@ def test_submissions_and_completeness(sample_db, con):
 def test_upload_preview_confirm_audit(writable_db, monkeypatch):
     monkeypatch.setenv("KPI_DB", str(writable_db))
     at = app_test("du_lieu", user="chuyenvien")
+    assert not at.get("file_uploader")  # the import tab runs only when opened
+    at.session_state["dl_tab"] = "Nhập số liệu"
+    at.run()
     content = f"{GOOD_HEAD}\nTH001,2023-2024,CN,1111,40,44\n".encode("utf-8")
     at.file_uploader(key="dl_upload").set_value(("truong_th001.csv", content, "text/csv")).run()
     assert not at.exception
@@ -52,6 +55,8 @@ def test_upload_preview_confirm_audit(writable_db, monkeypatch):
     assert any("Đã nhập truong_th001.csv (lần nhập #2)" in s.value for s in at.success)
     assert _count(writable_db, "SELECT value FROM observations WHERE school_id = 'TH001' AND field_code = 'hs_tong' "
                                "AND school_year = '2023-2024' AND round = 'CN'") == 1111
+    at.session_state["dl_tab"] = "Nhật ký nhập"
+    at.run()
     log = next(d.value for d in at.dataframe if "Lần nhập" in d.value.columns)
     assert log.iloc[0]["Tệp"] == "truong_th001.csv" and log.iloc[0]["Người nhập"] == "chuyenvien"
 
@@ -59,6 +64,8 @@ def test_upload_preview_confirm_audit(writable_db, monkeypatch):
 def test_upload_with_errors_shows_them_and_writes_nothing(writable_db, monkeypatch):
     monkeypatch.setenv("KPI_DB", str(writable_db))
     at = app_test("du_lieu", user="chuyenvien")
+    at.session_state["dl_tab"] = "Nhập số liệu"
+    at.run()
     bad = f"{GOOD_HEAD},{H['co_lms']}\nXX1,2023-2024,CN,1,1,1,\nTH001,2023-2024,CN,10,1,1,có lẽ\n".encode()
     at.file_uploader(key="dl_upload").set_value(("loi.csv", bad, "text/csv")).run()
     assert at.error[0].value.startswith("loi.csv: 2 lỗi, không thể nhập.")

@@ -24,7 +24,11 @@ def test_page_renders_every_year(sample_db, year):
     assert not at.exception
     assert at.title[0].value == "Chỉ số chuyển đổi số"
     assert "Tạm tính" in at.warning[0].value
-    assert len(at.get("plotly_chart")) == 4
+    assert len(at.get("plotly_chart")) == 2  # the open tab only: distribution and trend
+    for tab, charts in (("Bản đồ nhiệt", 1), ("Điểm mất nhiều nhất", 1)):
+        at.session_state["cs_tab"] = tab
+        at.run()
+        assert not at.exception and len(at.get("plotly_chart")) == charts
     levels = [int(m.value) for m in at.metric[1:]]
     assert sum(levels) == len(queries.maturity_schools(__import__("kpi.db").db.connect(str(sample_db)), CAT,
                                                        Scope.everything(), [year]))
@@ -35,8 +39,12 @@ def test_page_metrics_match_scores(sample_db, con):
     at = _page("chi_so", nam_hoc="2023-2024")
     counts = [int(m.value) for m in at.metric[1:]]
     assert counts == [int((schools.school_level == m).sum()) for m in (1, 2, 3)]
+    at.session_state["cs_tab"] = "Tự đánh giá và thẩm định"
+    at.run()
     review = at.dataframe[-1].value
     assert (review["Cần xem lại"] != "").all() and len(review) > 0
+    at.session_state["cs_tab"] = "Lộ trình lên mức"
+    at.run()
     assert any("Cần thêm" in m.value or "Trước hết" in m.value for m in at.markdown)
 
 
