@@ -1,46 +1,65 @@
 -- one row per indicator × level: schools meeting the target in period A and B, and who moved
 -- Parameters: $year_a/$round_a, $year_b/$round_b, $unit_id, $level, $ownership, $ward.
 -- Tables `defs_a`, `defs_b`: catalog.target_rows for A's and B's school years. Each period is judged
--- against its own year's target; where A's year has none, against B's.
+-- against its own year's target; where A's year has none, against B's. Each observation meets its
+-- definitions by field (as district_summary); a school with no value in a period counts in neither.
 WITH sc AS (
     SELECT school_id, level FROM filtered_schools($unit_id, $level, $ownership, $ward)
 ),
-obs AS (
-    SELECT school_id, school_year, round, field_code, value FROM observations
-    WHERE (school_year = $year_a AND round = $round_a) OR (school_year = $year_b AND round = $round_b)
+defs AS (
+    SELECT b.indicator_code, b.level, b.kind, b.num_field, b.den_field, b.target AS target_b,
+           coalesce(a.target, b.target) AS target_a
+    FROM defs_b b JOIN defs_a a ON a.indicator_code = b.indicator_code AND a.level = b.level
+    WHERE b.level IN (SELECT level FROM sc)
+),
+obs_a AS (
+    SELECT o.school_id, o.field_code, o.value, sc.level
+    FROM observations o JOIN sc ON sc.school_id = o.school_id
+    WHERE o.school_year = $year_a AND o.round = $round_a
+),
+obs_b AS (
+    SELECT o.school_id, o.field_code, o.value, sc.level
+    FROM observations o JOIN sc ON sc.school_id = o.school_id
+    WHERE o.school_year = $year_b AND o.round = $round_b
+),
+vals_a AS (
+    SELECT d.indicator_code, d.level, n.school_id, n.value AS num,
+           CASE WHEN d.kind = 'bool' THEN 1.0 ELSE dn.value END AS den
+    FROM defs d JOIN obs_a n ON n.field_code = d.num_field AND n.level = d.level
+    LEFT JOIN obs_a dn ON dn.field_code = d.den_field AND dn.school_id = n.school_id
+    WHERE CASE WHEN d.kind = 'bool' THEN 1.0 ELSE dn.value END > 0
+),
+vals_b AS (
+    SELECT d.indicator_code, d.level, n.school_id, n.value AS num,
+           CASE WHEN d.kind = 'bool' THEN 1.0 ELSE dn.value END AS den
+    FROM defs d JOIN obs_b n ON n.field_code = d.num_field AND n.level = d.level
+    LEFT JOIN obs_b dn ON dn.field_code = d.den_field AND dn.school_id = n.school_id
+    WHERE CASE WHEN d.kind = 'bool' THEN 1.0 ELSE dn.value END > 0
 ),
 per_school AS (
-    SELECT b.indicator_code, b.level, sc.school_id, b.kind,
-           nb.value AS num_b,
-           CASE WHEN b.kind = 'bool' THEN (CASE WHEN nb.value IS NULL THEN NULL ELSE 1.0 END) ELSE db.value END AS den_b,
-           na.value AS num_a,
-           CASE WHEN b.kind = 'bool' THEN (CASE WHEN na.value IS NULL THEN NULL ELSE 1.0 END) ELSE da.value END AS den_a,
-           b.target AS target_b, coalesce(a.target, b.target) AS target_a
-    FROM defs_b b
-    JOIN defs_a a ON a.indicator_code = b.indicator_code AND a.level = b.level
-    JOIN sc ON sc.level = b.level
-    LEFT JOIN obs nb ON nb.school_id = sc.school_id AND nb.school_year = $year_b AND nb.round = $round_b AND nb.field_code = b.num_field
-    LEFT JOIN obs db ON db.school_id = sc.school_id AND db.school_year = $year_b AND db.round = $round_b AND db.field_code = b.den_field
-    LEFT JOIN obs na ON na.school_id = sc.school_id AND na.school_year = $year_a AND na.round = $round_a AND na.field_code = b.num_field
-    LEFT JOIN obs da ON da.school_id = sc.school_id AND da.school_year = $year_a AND da.round = $round_a AND da.field_code = b.den_field
+    SELECT coalesce(a.indicator_code, b.indicator_code) AS indicator_code, coalesce(a.level, b.level) AS level,
+           a.num AS num_a, a.den AS den_a, b.num AS num_b, b.den AS den_b
+    FROM vals_a a FULL JOIN vals_b b ON a.indicator_code = b.indicator_code AND a.level = b.level
+                                    AND a.school_id = b.school_id
 ),
 rated AS (
-    SELECT *,
-           CASE WHEN den_a > 0 AND num_a IS NOT NULL THEN num_a / den_a END AS value_a,
-           CASE WHEN den_b > 0 AND num_b IS NOT NULL THEN num_b / den_b END AS value_b
-    FROM per_school
+    SELECT p.*, d.target_a, d.target_b,
+           CASE WHEN p.den_a > 0 THEN p.num_a / p.den_a END AS value_a,
+           CASE WHEN p.den_b > 0 THEN p.num_b / p.den_b END AS value_b
+    FROM per_school p JOIN defs d ON d.indicator_code = p.indicator_code AND d.level = p.level
 )
-SELECT indicator_code, level,
-       sum(num_a) FILTER (WHERE value_a IS NOT NULL) / sum(den_a) FILTER (WHERE value_a IS NOT NULL) AS value_a,
-       sum(num_b) FILTER (WHERE value_b IS NOT NULL) / sum(den_b) FILTER (WHERE value_b IS NOT NULL) AS value_b,
-       count(value_a) AS reporting_a,
-       count(value_b) AS reporting_b,
-       count(*) FILTER (WHERE value_a >= target_a - 1e-9) AS meeting_a,
-       count(*) FILTER (WHERE value_b >= target_b - 1e-9) AS meeting_b,
-       count(*) FILTER (WHERE value_a IS NOT NULL AND value_b IS NOT NULL
-                          AND NOT value_a >= target_a - 1e-9 AND value_b >= target_b - 1e-9) AS moved_up,
-       count(*) FILTER (WHERE value_a IS NOT NULL AND value_b IS NOT NULL
-                          AND value_a >= target_a - 1e-9 AND NOT value_b >= target_b - 1e-9) AS fell_back
-FROM rated
+SELECT d.indicator_code, d.level,
+       sum(r.num_a) FILTER (WHERE r.value_a IS NOT NULL) / sum(r.den_a) FILTER (WHERE r.value_a IS NOT NULL) AS value_a,
+       sum(r.num_b) FILTER (WHERE r.value_b IS NOT NULL) / sum(r.den_b) FILTER (WHERE r.value_b IS NOT NULL) AS value_b,
+       count(r.value_a) AS reporting_a,
+       count(r.value_b) AS reporting_b,
+       count(*) FILTER (WHERE r.value_a >= r.target_a - 1e-9) AS meeting_a,
+       count(*) FILTER (WHERE r.value_b >= r.target_b - 1e-9) AS meeting_b,
+       count(*) FILTER (WHERE r.value_a IS NOT NULL AND r.value_b IS NOT NULL
+                          AND NOT r.value_a >= r.target_a - 1e-9 AND r.value_b >= r.target_b - 1e-9) AS moved_up,
+       count(*) FILTER (WHERE r.value_a IS NOT NULL AND r.value_b IS NOT NULL
+                          AND r.value_a >= r.target_a - 1e-9 AND NOT r.value_b >= r.target_b - 1e-9) AS fell_back
+FROM defs d
+LEFT JOIN rated r ON r.indicator_code = d.indicator_code AND r.level = d.level
 GROUP BY ALL
-ORDER BY indicator_code, level
+ORDER BY d.indicator_code, d.level
