@@ -124,23 +124,31 @@ def _pack_s(path: Path) -> float:
     return time.perf_counter() - t
 
 
-def page_specs(path: Path) -> list[tuple[str, str, str, dict]]:
-    """(label, page, user, query params) of every page, for the benchmark."""
+def page_specs(path: Path) -> list[tuple[str, str, str, dict, dict]]:
+    """(label, page, user, query params, widget state) of every page and of the tabs that do work
+    of their own (a hidden tab does not run, so each open tab is a page run of its own)."""
     con = db.connect(path)
     th = con.execute("SELECT school_id FROM schools WHERE level = 'TH' ORDER BY 1 LIMIT 1").fetchall()[0][0]
     principal = con.execute("SELECT user_name FROM users WHERE role = 'hieu_truong' AND school_id LIKE 'TH%' "
                             "ORDER BY 1 LIMIT 1").fetchall()[0][0]
     con.close()
     period = {"nam_hoc": "2023-2024", "ky": "CN"}
+    target = {**period, "chi_tieu": "tin_hoc_quoc_te"}
+    index = {"nam_hoc": "2023-2024"}
     return [
-        ("Tổng quan", "tong_quan", "lanhdao", period),
-        ("Chỉ tiêu", "chi_tieu", "lanhdao", {**period, "chi_tieu": "tin_hoc_quoc_te"}),
-        ("So sánh", "so_sanh", "lanhdao", {}),
-        ("Chỉ số CĐS", "chi_so", "lanhdao", {"nam_hoc": "2023-2024"}),
-        ("Trường (lãnh đạo)", "truong", "lanhdao", {**period, "truong": th}),
-        ("Trường (hiệu trưởng)", "truong", principal, period),
-        ("Dữ liệu", "du_lieu", "chuyenvien", period),
-        ("Báo cáo", "bao_cao", "chuyenvien", period),
+        ("Tổng quan", "tong_quan", "lanhdao", period, {}),
+        ("Chỉ tiêu", "chi_tieu", "lanhdao", target, {}),
+        ("Chỉ tiêu · bảng các trường", "chi_tieu", "lanhdao", target, {"ct_tab": "Bảng"}),
+        ("So sánh", "so_sanh", "lanhdao", {}, {}),
+        ("Chỉ số CĐS", "chi_so", "lanhdao", index, {}),
+        ("Chỉ số CĐS · bản đồ nhiệt", "chi_so", "lanhdao", index, {"cs_tab": "Bản đồ nhiệt"}),
+        ("Chỉ số CĐS · điểm mất", "chi_so", "lanhdao", index, {"cs_tab": "Điểm mất nhiều nhất"}),
+        ("Chỉ số CĐS · thẩm định", "chi_so", "lanhdao", index, {"cs_tab": "Tự đánh giá và thẩm định"}),
+        ("Chỉ số CĐS · lộ trình", "chi_so", "lanhdao", {**index, "cs_truong": th}, {"cs_tab": "Lộ trình lên mức"}),
+        ("Trường (lãnh đạo)", "truong", "lanhdao", {**period, "truong": th}, {}),
+        ("Trường (hiệu trưởng)", "truong", principal, period, {}),
+        ("Dữ liệu", "du_lieu", "chuyenvien", period, {}),
+        ("Báo cáo", "bao_cao", "chuyenvien", period, {}),
     ]
 
 
@@ -154,8 +162,8 @@ def run_bench(schools: int, years: int, quick: bool = False) -> dict:
     load_ms, naive_ms = _naive_ms(path, "2023-2024", "CN")
     result = {"schools": schools, "years": years, "machine": _machine(), "at": dt.datetime.now().isoformat(),
               "naive_load_ms": load_ms, "naive_compute_ms": naive_ms, "pages": []}
-    for label, page, user, params in page_specs(path):
-        r = pages_bench.time_page(page, user, params, cold_runs, warm_runs)
+    for label, page, user, params, state in page_specs(path):
+        r = pages_bench.time_page(page, user, params, cold_runs, warm_runs, state)
         floor = _floor_ms(path, r["queries"])
         cold, warm = statistics.median(r["cold_ms"]), statistics.median(r["warm_ms"])
         result["pages"].append({

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pandas as pd
 
 from kpi.figures import status_text
@@ -177,14 +178,12 @@ SUBMISSION_LABELS = {"dung_han": "Đúng hạn", "tre": "Trễ hạn", "chua_nop
 
 def submission_table(status: pd.DataFrame) -> pd.DataFrame:
     """kpi.queries.submission_status as a table (dates dd/mm/yyyy)."""
-    from kpi.formatting import fmt_date
-
+    late = pd.to_numeric(status["days_late"], errors="coerce")
     return pd.DataFrame({
         "Mã trường": status["school_id"], "Trường": status["name"], "Cấp học": status["level"],
         "Tình trạng": status["status"].map(SUBMISSION_LABELS),
-        "Ngày nộp": [fmt_date(v) if pd.notna(v) else "—" for v in status["received_at"]],
-        "Trễ (ngày)": pd.array([int(d) if pd.notna(d) and d > 0 else None for d in status["days_late"]],
-                                dtype="Int64"),
+        "Ngày nộp": pd.to_datetime(status["received_at"]).dt.strftime("%d/%m/%Y").fillna("—"),
+        "Trễ (ngày)": np.ceil(late.where(late > 0)).astype("Int64"),  # part of a day late counts as a day
         "Tệp": status["source"].fillna(""),
     })
 

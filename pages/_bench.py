@@ -22,14 +22,18 @@ def _app(page: str | None, user: str, params: dict) -> AppTest:
     return at
 
 
-def time_page(page: str, user: str, params: dict, cold_runs: int = 3, warm_runs: int = 5) -> dict:
+def time_page(page: str, user: str, params: dict, cold_runs: int = 3, warm_runs: int = 5,
+              state: dict | None = None) -> dict:
     """Server time of full runs of one page: cold (caches cleared) and warm (same session rerun),
-    in ms; and the queries the page ran (for timing DuckDB alone)."""
+    in ms; and the queries the page ran (for timing DuckDB alone). `state`: widget values set
+    before the runs (e.g. which tab is open: hidden tabs do not run)."""
     cold, warm, recorded = [], [], []
     for i in range(cold_runs):
         at = _app(page, user, params)
         at.run()  # the frame and its default page first; then the page, cold, is timed
         at.switch_page(f"pages/{page}.py")
+        for k, v in (state or {}).items():
+            at.session_state[k] = v
         st.cache_data.clear()
         st.cache_resource.clear()
         queries.RECORDER = [] if i == 0 else None
