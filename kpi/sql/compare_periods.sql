@@ -3,50 +3,48 @@
 -- Tables `defs_a`, `defs_b`: catalog.target_rows for A's and B's school years. Each period is judged
 -- against its own year's target; where A's year has none, against B's. Each observation meets its
 -- definitions by field (as district_summary); a school with no value in a period counts in neither.
-WITH sc AS (
-    SELECT school_id, level FROM filtered_schools($unit_id, $level, $ownership, $ward)
+WITH sc AS (         -- sid: a small integer per school, the cheap join key below
+    SELECT school_id, level, row_number() OVER () AS sid FROM filtered_schools($unit_id, $level, $ownership, $ward)
 ),
-defs AS (
-    SELECT b.indicator_code, b.level, b.kind, b.num_field, b.den_field, b.target AS target_b,
-           coalesce(a.target, b.target) AS target_a
+defs AS (           -- k: a small integer per indicator × level, the cheap join key below
+    SELECT row_number() OVER () AS k, b.indicator_code, b.level, b.kind, b.num_field, b.den_field,
+           b.target AS target_b, coalesce(a.target, b.target) AS target_a
     FROM defs_b b JOIN defs_a a ON a.indicator_code = b.indicator_code AND a.level = b.level
     WHERE b.level IN (SELECT level FROM sc)
 ),
 obs_a AS (
-    SELECT o.school_id, o.field_code, o.value, sc.level
+    SELECT sc.sid, o.field_code, o.value, sc.level
     FROM observations o JOIN sc ON sc.school_id = o.school_id
     WHERE o.school_year = $year_a AND o.round = $round_a
 ),
 obs_b AS (
-    SELECT o.school_id, o.field_code, o.value, sc.level
+    SELECT sc.sid, o.field_code, o.value, sc.level
     FROM observations o JOIN sc ON sc.school_id = o.school_id
     WHERE o.school_year = $year_b AND o.round = $round_b
 ),
 vals_a AS (
-    SELECT d.indicator_code, d.level, n.school_id, n.value AS num,
+    SELECT d.k, n.sid, n.value AS num,
            CASE WHEN d.kind = 'bool' THEN 1.0 ELSE dn.value END AS den
     FROM defs d JOIN obs_a n ON n.field_code = d.num_field AND n.level = d.level
-    LEFT JOIN obs_a dn ON dn.field_code = d.den_field AND dn.school_id = n.school_id
+    LEFT JOIN obs_a dn ON dn.field_code = d.den_field AND dn.sid = n.sid
     WHERE CASE WHEN d.kind = 'bool' THEN 1.0 ELSE dn.value END > 0
 ),
 vals_b AS (
-    SELECT d.indicator_code, d.level, n.school_id, n.value AS num,
+    SELECT d.k, n.sid, n.value AS num,
            CASE WHEN d.kind = 'bool' THEN 1.0 ELSE dn.value END AS den
     FROM defs d JOIN obs_b n ON n.field_code = d.num_field AND n.level = d.level
-    LEFT JOIN obs_b dn ON dn.field_code = d.den_field AND dn.school_id = n.school_id
+    LEFT JOIN obs_b dn ON dn.field_code = d.den_field AND dn.sid = n.sid
     WHERE CASE WHEN d.kind = 'bool' THEN 1.0 ELSE dn.value END > 0
 ),
 per_school AS (
-    SELECT coalesce(a.indicator_code, b.indicator_code) AS indicator_code, coalesce(a.level, b.level) AS level,
-           a.num AS num_a, a.den AS den_a, b.num AS num_b, b.den AS den_b
-    FROM vals_a a FULL JOIN vals_b b ON a.indicator_code = b.indicator_code AND a.level = b.level
-                                    AND a.school_id = b.school_id
+    SELECT coalesce(a.k, b.k) AS k, a.num AS num_a, a.den AS den_a, b.num AS num_b, b.den AS den_b
+    FROM vals_a a FULL JOIN vals_b b ON a.k = b.k AND a.sid = b.sid
 ),
 rated AS (
     SELECT p.*, d.target_a, d.target_b,
            CASE WHEN p.den_a > 0 THEN p.num_a / p.den_a END AS value_a,
            CASE WHEN p.den_b > 0 THEN p.num_b / p.den_b END AS value_b
-    FROM per_school p JOIN defs d ON d.indicator_code = p.indicator_code AND d.level = p.level
+    FROM per_school p JOIN defs d ON d.k = p.k
 )
 SELECT d.indicator_code, d.level,
        sum(r.num_a) FILTER (WHERE r.value_a IS NOT NULL) / sum(r.den_a) FILTER (WHERE r.value_a IS NOT NULL) AS value_a,
@@ -60,6 +58,6 @@ SELECT d.indicator_code, d.level,
        count(*) FILTER (WHERE r.value_a IS NOT NULL AND r.value_b IS NOT NULL
                           AND r.value_a >= r.target_a - 1e-9 AND NOT r.value_b >= r.target_b - 1e-9) AS fell_back
 FROM defs d
-LEFT JOIN rated r ON r.indicator_code = d.indicator_code AND r.level = d.level
+LEFT JOIN rated r ON r.k = d.k
 GROUP BY ALL
 ORDER BY d.indicator_code, d.level

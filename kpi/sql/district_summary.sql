@@ -5,26 +5,18 @@
 -- Each observation of the period meets its indicator definitions by field (numerator, then
 -- denominator), rather than every school meeting every definition: a few hundred thousand rows
 -- joined instead of schools × definitions probing millions.
-WITH sc AS (
-    SELECT school_id, level FROM filtered_schools($unit_id, $level, $ownership, $ward)
+WITH sc AS (         -- sid: a small integer per school, the cheap join key below
+    SELECT school_id, level, row_number() OVER () AS sid FROM filtered_schools($unit_id, $level, $ownership, $ward)
 ),
 obs AS (
-    SELECT o.school_id, o.field_code, o.value, sc.level FROM observations o JOIN sc ON sc.school_id = o.school_id
+    SELECT sc.sid, o.field_code, o.value, sc.level FROM observations o JOIN sc ON sc.school_id = o.school_id
     WHERE o.school_year = $school_year AND o.round = $round
 ),
-num AS (
-    SELECT d.indicator_code, d.level, d.kind, d.target, o.school_id, o.value AS num
-    FROM defs d JOIN obs o ON o.field_code = d.num_field AND o.level = d.level
-),
-den AS (
-    SELECT d.indicator_code, d.level, o.school_id, o.value AS den
-    FROM defs d JOIN obs o ON o.field_code = d.den_field AND o.level = d.level
-),
 per_school AS (
-    SELECT n.indicator_code, n.level, n.target, n.num,
-           CASE WHEN n.kind = 'bool' THEN 1.0 ELSE dn.den END AS den
-    FROM num n LEFT JOIN den dn ON dn.indicator_code = n.indicator_code AND dn.level = n.level
-                                AND dn.school_id = n.school_id
+    SELECT d.indicator_code, d.level, d.target, n.value AS num,
+           CASE WHEN d.kind = 'bool' THEN 1.0 ELSE dn.value END AS den
+    FROM defs d JOIN obs n ON n.field_code = d.num_field AND n.level = d.level
+    LEFT JOIN obs dn ON dn.field_code = d.den_field AND dn.sid = n.sid
 ),
 agg AS (
     SELECT indicator_code, level,
