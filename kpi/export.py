@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import io
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,18 +154,41 @@ _NO_CHROMIUM = ("Không tạo được hình biểu đồ: máy cần trình duy
                 "Tệp XLSX, CSV và HTML vẫn xuất được.")
 
 
+_RENDERER_LOCK = threading.Lock()
+
+
+def start_renderer() -> None:
+    """Start the chart renderer (kaleido driving chromium, two tabs) once per process; ~3 s.
+
+    The Báo cáo page starts it in the background when it opens, so a pack does not wait for it.
+    Raises ExportError when chromium is missing."""
+    global _KALEIDO_STARTED
+    with _RENDERER_LOCK:
+        if _KALEIDO_STARTED:
+            return
+        try:
+            import kaleido
+
+            import tempfile
+
+            kaleido.start_sync_server(n=2, mathjax=False, silence_warnings=True)
+            with tempfile.TemporaryDirectory() as d:  # chromium starts on the first image: draw one now
+                kaleido.write_fig_from_object_sync([{"fig": go.Figure(), "path": str(Path(d) / "warm.png"),
+                                                     "opts": {"format": "png", "width": 64, "height": 64}}])
+        except Exception as e:  # noqa: BLE001 - any failure here is "no chart images"
+            raise ExportError(_NO_CHROMIUM) from e
+        _KALEIDO_STARTED = True
+
+
 def render_pngs(figs: list[go.Figure], width: int = 1280) -> list[bytes]:
     """PNGs of the figures, rendered in one batch by kaleido (chromium, started once per process,
     two tabs)."""
-    global _KALEIDO_STARTED
     import tempfile
 
+    start_renderer()
     try:
         import kaleido
 
-        if not _KALEIDO_STARTED:
-            kaleido.start_sync_server(n=2, mathjax=False, silence_warnings=True)
-            _KALEIDO_STARTED = True
         with tempfile.TemporaryDirectory() as d:
             jobs = [{"fig": f, "path": str(Path(d) / f"{i:03d}.png"),
                      "opts": {"format": "png", "width": width, "height": f.layout.height or 500}}

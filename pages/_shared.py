@@ -495,6 +495,21 @@ def maturity_review(year, flagged_only=True, limit=None, level=None, ownership=N
     return _maturity_review(db_key(), scope(), year, flagged_only, limit or 10_000_000, level, ownership, ward)
 
 
+@st.cache_resource(show_spinner=False)
+def start_renderer() -> threading.Thread:
+    """Start the chart renderer for exports in a background thread, once per process (a missing
+    chromium is reported when a pack is made, not here)."""
+    from kpi import export
+
+    def run():
+        with contextlib.suppress(export.ExportError):
+            export.start_renderer()
+
+    t = threading.Thread(target=run, name="kpi-renderer", daemon=True)
+    t.start()
+    return t
+
+
 def lazy_tabs(labels: list[str], key: str):
     """st.tabs whose hidden tabs do not run: switching tabs reruns the page and only the open one
     (`tab.open`) draws, so a page costs what its first tab costs, not the sum of all tabs."""

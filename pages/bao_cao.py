@@ -25,6 +25,7 @@ if len(snaps):
     st.dataframe(tables.snapshot_table(snaps), hide_index=True, width="stretch")
 
 st.subheader("Bộ báo cáo họp")
+sh.start_renderer()  # chromium starts in the background while the user chooses (~3 s, once per process)
 scope = sh.scope()
 st.caption(f"Nguồn: {'bản chốt ' + scope.snapshot_id if scope.snapshot_id else 'số liệu trực tiếp (chưa chốt)'}."
            " Tệp PPTX, PDF và PNG cần trình duyệt Chromium để vẽ biểu đồ; XLSX và HTML thì không.")
