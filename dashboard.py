@@ -12,9 +12,14 @@ import streamlit as st
 ROOT = Path(__file__).resolve().parent
 
 if __name__ != "__main__":
+    import threading
+
+    from pages._shared import warm_up_quietly
     from pages._web import ROUTES
 
     app = st.App(__file__, routes=ROUTES)
+    # the first visitor after a start should not pay for imports, opening the file and the overview
+    threading.Thread(target=warm_up_quietly, name="kpi-warm-up", daemon=True).start()
 else:
     from pages import _shared as sh
     from pages._web import LOGIN_PATH, LOGOUT_PATH

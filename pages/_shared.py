@@ -495,6 +495,39 @@ def maturity_review(year, flagged_only=True, limit=None, level=None, ownership=N
     return _maturity_review(db_key(), scope(), year, flagged_only, limit or 10_000_000, level, ownership, ward)
 
 
+def warm_up() -> list[str]:
+    """Fill the caches the first visitor after a server start needs: the connection, the periods
+    and the overview of the period the pages open on (for a user who sees every school), with the
+    index counts behind its tile. Run by dashboard.py in a background thread when the server
+    starts; returns what it warmed."""
+    from kpi import export, figures, maturity, progress, tables  # noqa: F401 - imported for the first page
+
+    done = []
+    path = db.db_path()
+    identity = db.file_identity(path)
+    if identity is None:
+        return done
+    key = (str(path), identity)
+    p = _periods(key)
+    if p.empty:
+        return done
+    year = p["school_year"].iloc[0]
+    rnd = "CN" if "CN" in set(p.loc[p["school_year"] == year, "round"]) else "HK1"
+    _overview(key, Scope.everything(), year, rnd, None, None, None)
+    done.append(f"tong_quan {year} {rnd}")
+    years = tuple(_index_years(key))
+    if years:
+        _maturity_counts(key, Scope.everything(), years, None, None, None)
+        done.append("chi_so")
+    return done
+
+
+def warm_up_quietly() -> None:
+    """warm_up, never failing the server (a missing or damaged file is reported by the pages)."""
+    with contextlib.suppress(Exception):
+        warm_up()
+
+
 @st.cache_resource(show_spinner=False)
 def start_renderer() -> threading.Thread:
     """Start the chart renderer for exports in a background thread, once per process (a missing

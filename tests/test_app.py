@@ -89,3 +89,22 @@ def test_missing_database_says_what_to_do(tmp_path, monkeypatch):
     assert not at.exception
     assert at.title[0].value == "Bảng điều khiển chuyển đổi số"
     assert "Vui lòng đăng nhập" in at.markdown[0].value
+
+
+def test_warm_up_fills_the_first_pages_caches(sample_db, monkeypatch):
+    from kpi import db, queries
+    from kpi.access import Scope
+    from pages import _shared as sh
+
+    assert sh.warm_up() == ["tong_quan 2023-2024 CN", "chi_so"]
+
+    def no_query(*args, **kwargs):
+        raise AssertionError("the warmed cache should have answered")
+
+    monkeypatch.setattr(queries, "district_summary", no_query)
+    monkeypatch.setattr(queries, "maturity_counts", no_query)
+    key = (str(db.db_path()), db.file_identity(db.db_path()))
+    rows = sh._overview(key, Scope.everything(), "2023-2024", "CN", None, None, None)
+    assert len(rows) > 20 and "muc_do_cds" in set(rows["indicator_code"])
+    years = tuple(sh._index_years(key))
+    assert sh._maturity_counts(key, Scope.everything(), years, None, None, None)["schools"].sum() > 0
