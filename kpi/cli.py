@@ -126,9 +126,7 @@ def _read_password(args) -> str:
 def cmd_users(args) -> int:
     from kpi import auth
 
-    path = db.db_path(args.db)
-    if not path.exists():
-        raise CliError(f"Không tìm thấy cơ sở dữ liệu {path} (chạy: python -m kpi init).")
+    path = _existing_db(args, "python -m kpi init")
     try:
         if args.action == "list":
             con = db.connect(path)
@@ -174,9 +172,7 @@ def cmd_import(args) -> int:
 
     from kpi import importer
 
-    path = db.db_path(args.db)
-    if not path.exists():
-        raise CliError(f"Không tìm thấy cơ sở dữ liệu {path}.")
+    path = _existing_db(args)
     if args.revert is not None:
         try:
             print(importer.revert(path, args.revert, args.user))
@@ -288,10 +284,16 @@ def cmd_init(args) -> int:
     return 0
 
 
-def _open_db(args):
+def _existing_db(args, hint: str = "python -m kpi init --sample"):
+    """The database path of --db / $KPI_DB; refused when there is no file."""
     path = db.db_path(args.db)
     if not path.exists():
-        raise CliError(f"Không tìm thấy cơ sở dữ liệu {path} (chạy: python -m kpi init --sample).")
+        raise CliError(f"Không tìm thấy cơ sở dữ liệu {path} (chạy: {hint}).")
+    return path
+
+
+def _open_db(args):
+    path = _existing_db(args)
     return path, db.connect(path)
 
 
@@ -362,9 +364,7 @@ def _check_scores(app, reference) -> int:
 def cmd_rescore(args) -> int:
     from kpi import derived
 
-    path = db.db_path(args.db)
-    if not path.exists():
-        raise CliError(f"Không tìm thấy cơ sở dữ liệu {path} (chạy: python -m kpi init --sample).")
+    path = _existing_db(args)
     t0 = time.perf_counter()
     n = derived.rescore(path, default_catalog())
     print(f"Đã chấm lại chỉ số CĐS: {fmt_int(n)} lượt trường × năm học ({fmt_number(time.perf_counter() - t0)} giây).")

@@ -12,33 +12,21 @@ defs AS (           -- k: a small integer per indicator × level, the cheap join
     FROM defs_b b JOIN defs_a a ON a.indicator_code = b.indicator_code AND a.level = b.level
     WHERE b.level IN (SELECT level FROM sc)
 ),
-obs_a AS (
-    SELECT sc.sid, o.field_code, o.value, sc.level
+obs AS (            -- both periods' observations, tagged
+    SELECT sc.sid, o.field_code, o.value, sc.level, o.school_year = $year_b AND o.round = $round_b AS is_b
     FROM observations o JOIN sc ON sc.school_id = o.school_id
-    WHERE o.school_year = $year_a AND o.round = $round_a
+    WHERE (o.school_year = $year_a AND o.round = $round_a) OR (o.school_year = $year_b AND o.round = $round_b)
 ),
-obs_b AS (
-    SELECT sc.sid, o.field_code, o.value, sc.level
-    FROM observations o JOIN sc ON sc.school_id = o.school_id
-    WHERE o.school_year = $year_b AND o.round = $round_b
-),
-vals_a AS (
-    SELECT d.k, n.sid, n.value AS num,
-           CASE WHEN d.kind = 'bool' THEN 1.0 ELSE dn.value END AS den
-    FROM defs d JOIN obs_a n ON n.field_code = d.num_field AND n.level = d.level
-    LEFT JOIN obs_a dn ON dn.field_code = d.den_field AND dn.sid = n.sid
-    WHERE CASE WHEN d.kind = 'bool' THEN 1.0 ELSE dn.value END > 0
-),
-vals_b AS (
-    SELECT d.k, n.sid, n.value AS num,
-           CASE WHEN d.kind = 'bool' THEN 1.0 ELSE dn.value END AS den
-    FROM defs d JOIN obs_b n ON n.field_code = d.num_field AND n.level = d.level
-    LEFT JOIN obs_b dn ON dn.field_code = d.den_field AND dn.sid = n.sid
+vals AS (           -- one row per definition × school × period that reported a value
+    SELECT d.k, n.sid, n.is_b, n.value AS num, CASE WHEN d.kind = 'bool' THEN 1.0 ELSE dn.value END AS den
+    FROM defs d JOIN obs n ON n.field_code = d.num_field AND n.level = d.level
+    LEFT JOIN obs dn ON dn.field_code = d.den_field AND dn.sid = n.sid AND dn.is_b = n.is_b
     WHERE CASE WHEN d.kind = 'bool' THEN 1.0 ELSE dn.value END > 0
 ),
 per_school AS (
     SELECT coalesce(a.k, b.k) AS k, a.num AS num_a, a.den AS den_a, b.num AS num_b, b.den AS den_b
-    FROM vals_a a FULL JOIN vals_b b ON a.k = b.k AND a.sid = b.sid
+    FROM (SELECT * FROM vals WHERE NOT is_b) a
+    FULL JOIN (SELECT * FROM vals WHERE is_b) b ON a.k = b.k AND a.sid = b.sid
 ),
 rated AS (
     SELECT p.*, d.target_a, d.target_b,
