@@ -90,3 +90,37 @@ def test_scores_edge_cases_present(sample_db, capsys):
 def test_scores_unknown_year(sample_db, capsys):
     assert main(["scores", "--db", str(sample_db), "--year", "2030-2031"]) == 1
     assert "Chưa có số liệu đánh giá" in capsys.readouterr().err
+
+
+def test_check_compares_the_app_scoring_with_the_reference(sample_db, capsys, monkeypatch):
+    assert main(["scores", "--db", str(sample_db), "--year", "2023-2024", "--check"]) == 0
+    assert "Khớp: điểm của 32 trường trùng với bộ chấm tham chiếu" in capsys.readouterr().out
+    from kpi import queries
+
+    real = queries.maturity_schools
+
+    def off_by_one(*args, **kwargs):  # an SQL engine that drifted from the reference on one school
+        df = real(*args, **kwargs)
+        df.loc[df.school_id == "TH003", "dh_points"] += 1
+        return df
+
+    monkeypatch.setattr(queries, "maturity_schools", off_by_one)
+    assert main(["scores", "--db", str(sample_db), "--year", "2023-2024", "--check"]) == 1
+    assert "1 trường có điểm khác bộ chấm tham chiếu: TH003" in capsys.readouterr().err
+
+
+def test_rescore_rewrites_the_stored_index(writable_db, capsys):
+    from kpi import db
+
+    with db.writing(writable_db) as con:  # stored index damaged and out of date
+        con.execute("DELETE FROM index_schools")
+        con.execute("UPDATE meta SET value = 'cu' WHERE key = 'index_version'")
+    assert main(["rescore", "--db", str(writable_db)]) == 0
+    assert "Đã chấm lại chỉ số CĐS: 96 lượt trường × năm học" in capsys.readouterr().out
+    c = db.connect(writable_db)
+    try:
+        assert c.execute("SELECT count(*) FROM index_schools").fetchall()[0][0] == 96
+        meta = dict(c.execute("SELECT key, value FROM meta").fetchall())
+    finally:
+        c.close()
+    assert meta["index_version"] == meta["data_version"]
