@@ -244,7 +244,12 @@ def school_picker(schools, param: str = "truong", label: str = "Trường", side
     box = st.sidebar if sidebar else st
     if len(schools) > PICKER_LIMIT:
         q = box.text_input(f"Tìm {label.lower()}", key=f"q_{param}", placeholder="tên hoặc mã trường")
-        shown = schools[schools["search"].str.contains(search_key(q), regex=False)] if q.strip() else schools
+        if q.strip():  # search keys are made once per data version, the first time someone searches
+            keys = dict(zip(school_list()["school_id"], _search_keys(db_key(), scope())))
+            needle = search_key(q)
+            shown = schools[[needle in keys.get(sid, "") for sid in schools["school_id"]]]
+        else:
+            shown = schools
         wanted = st.query_params.get(param) or st.session_state.get(f"w_{param}")
         head = shown.head(PICKER_LIMIT)
         if wanted and not (head["school_id"] == wanted).any():
@@ -311,16 +316,20 @@ def school_values_between(code, b, a, level=None, ownership=None, ward=None, sna
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _school_list(key, sc):
-    df = queries.school_list(_open(*key), sc)
-    # a search key per school (no accents, lower case), made once per data version
-    df["search"] = (df["name"] + " " + df["school_id"]).str.normalize("NFD").str.replace(
-        "đ", "d").str.replace("Đ", "D").str.replace(r"[\u0300-\u036f]", "", regex=True).str.casefold()
-    return df
+    return queries.school_list(_open(*key), sc)
 
 
 def school_list():
     """The schools the current user may open."""
     return _school_list(db_key(), scope())
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _search_keys(key, sc):
+    df = _school_list(key, sc)
+    # what a search compares: name and code without accents, lower case (kpi.formatting.search_key)
+    return list((df["name"] + " " + df["school_id"]).str.normalize("NFD").str.replace("đ", "d").str.replace(
+        "Đ", "D").str.replace(r"[\u0300-\u036f]", "", regex=True).str.casefold())
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

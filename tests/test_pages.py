@@ -133,3 +133,20 @@ def test_every_page_every_period(sample_db, year, rnd):
     for page in ("tong_quan", "chi_tieu", "so_sanh", "truong"):
         at = _page(page, nam_hoc=year, ky=rnd)
         assert not at.exception, (page, at.exception)
+
+
+def test_school_picker_searches_when_there_are_many_schools(sample_db, con, monkeypatch):
+    from pages import _shared as sh
+
+    monkeypatch.setattr(sh, "PICKER_LIMIT", 10)  # as with a Sở's thousands of schools
+    name = con.execute("SELECT name FROM schools WHERE school_id = 'THCS005'").fetchall()[0][0]
+    at = _page("truong", truong="THCS005")
+    assert not at.exception and at.title[0].value == name
+    box = at.sidebar.selectbox(key="w_truong")
+    assert len(box.options) == 11 and box.value == "THCS005"  # the first 10, and the one in the URL
+    plain = "".join(c for c in __import__("unicodedata").normalize("NFD", name) if ord(c) < 0x300 or ord(c) > 0x36f)
+    at.sidebar.text_input(key="q_truong").input(plain.replace("đ", "d").replace("Đ", "D").upper()).run()
+    box = at.sidebar.selectbox(key="w_truong")
+    assert name in box.options and len(box.options) <= 11 and not at.exception
+    at.sidebar.text_input(key="q_truong").input("khong co truong nao ten nay").run()
+    assert "Không có trường nào khớp." in [c.value for c in at.sidebar.caption]
