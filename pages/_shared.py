@@ -157,7 +157,19 @@ def snapshot_options(year: str, rnd: str) -> dict[str, str]:
 
 def source_filter(year: str, rnd: str) -> None:
     """Sidebar: read live data or a snapshot of this period (?chot=ID); sets the scope's source."""
-    options = snapshot_options(year, rnd)
+    _source_select(snapshot_options(year, rnd))
+
+
+def index_source_filter(school_year: str) -> None:
+    """Sidebar of the index page: live entries or a snapshot that holds this school year's
+    self-assessments (a snapshot of a period keeps the index entries of its year and earlier)."""
+    snaps = _snapshots(db_key())
+    snaps = snaps[snaps["school_year"] >= school_year]
+    _source_select({LIVE: "Số liệu trực tiếp",
+                    **{r.snapshot_id: f"Bản chốt {r.snapshot_id} · {r.name}" for r in snaps.itertuples()}})
+
+
+def _source_select(options: dict[str, str]) -> None:
     _frame.snapshot = None
     if len(options) > 1:
         chosen = url_select("Nguồn số liệu", list(options), "chot", format_func=options.get, keep_default=False)

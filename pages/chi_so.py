@@ -17,12 +17,15 @@ if not years:
     st.info("Chưa có số liệu tự đánh giá mức độ chuyển đổi số của trường nào.")
     st.stop()
 year = sh.url_select("Năm học", years, "nam_hoc")
+sh.index_source_filter(year)
 level, owner, ward = sh.school_filters()
 
 st.title("Chỉ số chuyển đổi số")
 sh.sample_badge()
+snap = sh.scope().snapshot_id
 st.caption(f"{cat.index.decision} · Năm học {year} · tự đánh giá trước {cat.index.self_assessment_deadline}, "
-           f"Phòng thẩm định trước {cat.index.review_deadline}")
+           f"Phòng thẩm định trước {cat.index.review_deadline} · "
+           + (f"bản chốt {snap}" if snap else "số liệu trực tiếp"))
 st.warning("**Tạm tính**: phần lớn tiêu chí sau DH3 và cách tính điểm từng tiêu chí chỉ có từ nguồn không chính "
            "thức; 10 điểm nhóm Quản trị (QT_GAP) chưa xác định và không được chấm; trường chưa đáp ứng điều "
            "kiện bắt buộc bị giới hạn ở Mức 1; mức của trường là mức thấp hơn của hai nhóm. Các quy tắc này là "

@@ -121,3 +121,38 @@ def test_index_row_counts(con):
     assert row["schools_meeting"] == int((schools.school_level >= 2).sum())
     assert row["gap"] == row["schools_reporting"] - row["schools_meeting"]
     assert maturity.index_year_for("2023-2024", "HK1") == "2022-2023"
+
+
+def test_page_reads_a_snapshot(writable_db, monkeypatch):
+    """A snapshot keeps the index as it was: a later verification changes the live page only."""
+    from kpi import db, importer, snapshots
+    from tests.test_importer import _fill, _template
+
+    monkeypatch.setenv("KPI_DB", str(writable_db))
+    sid = snapshots.freeze(writable_db, "2023-2024", "CN", "Họp", "chuyenvien")
+    con = db.connect(writable_db)
+    before = queries.maturity_schools(con, CAT, Scope.everything(), ["2023-2024"])
+    con.close()
+    # a school held at Mức 1 by its Dạy-học points alone: verifying full DH points lifts it
+    low = before[(before.dh_level == 1) & (before.dh_unmet == "") & (before.qt_level >= 2)].sort_values(
+        "school_id").iloc[0]
+    filled = {(low.school_id, c.code, "Điểm thẩm định (Phòng)"): c.max_points
+              for c in CAT.criteria.values() if c.group_code == "DH" and c.rule == "entered"}
+    importer.import_file(writable_db, "tham_dinh.xlsx", _fill(_template(writable_db), {}, scores=filled), "chuyenvien")
+    live = app_test("chi_so", user="chuyenvien", nam_hoc="2023-2024")
+    frozen = app_test("chi_so", user="chuyenvien", nam_hoc="2023-2024", chot=sid)
+    assert not live.exception and not frozen.exception
+    assert f"bản chốt {sid}" in frozen.caption[0].value and "số liệu trực tiếp" in live.caption[0].value
+    counts = lambda at: [int(m.value) for m in at.metric[1:]]  # noqa: E731
+    assert counts(frozen) == [int((before.school_level == m).sum()) for m in (1, 2, 3)]
+    assert counts(live)[0] == counts(frozen)[0] - 1  # one school fewer at Mức 1, live only
+    frozen.session_state["cs_tab"] = "Lộ trình lên mức"
+    frozen.query_params["cs_truong"] = low.school_id
+    frozen.run()
+    assert any(f"Nhóm Dạy-học: {fmt(low.dh_points)} điểm, Mức 1" in m.value for m in frozen.markdown)
+
+
+def fmt(x):
+    from kpi.formatting import fmt_points
+
+    return fmt_points(x)
