@@ -16,6 +16,31 @@ LEVELS = (1, 2, 3)
 INDEX_CODE = "muc_do_cds"
 
 
+def rules_sentence(catalog: Catalog) -> str:
+    """The "tạm tính" warning: which parts of the index are unsettled, and how the settings in
+    index.toml currently decide them (so the label follows the settings)."""
+    rules = catalog.index
+    scored = [c for c in catalog.criteria.values() if c.rule == "entered"]
+    unsure = sum(c.provisional for c in scored)
+    parts = [f"{unsure} trong {len(scored)} tiêu chí có điểm và cách chấm chỉ biết từ nguồn không chính thức"]
+    for c in catalog.criteria.values():
+        if c.rule != "placeholder":
+            continue
+        label = rules.groups.get(c.group_code, c.group_code)
+        known = rules.group_max.get(c.group_code, 100.0) - c.max_points
+        parts.append(f"{c.max_points:g} điểm nhóm {label} ({c.code}) chưa xác định và "
+                     + ("không được chấm" if rules.placeholder == "zero"
+                        else f"điểm của nhóm được quy đổi từ {known:g} lên {rules.group_max.get(c.group_code, 100.0):g}"))
+    parts.append("trường chưa đáp ứng điều kiện bắt buộc bị giới hạn ở Mức 1" if rules.mandatory_unmet == "cap_level_1"
+                 else "điều kiện bắt buộc chưa đáp ứng không làm thay đổi mức")
+    if rules.combine_groups == "min":
+        parts.append("mức của trường là mức thấp hơn của các nhóm")
+    else:
+        parts.append(f"mức của trường là mức của nhóm {rules.groups.get(rules.combine_groups.upper(), '')}")
+    return ("**Tạm tính**: " + "; ".join(parts) + ". Các quy tắc này là thiết lập trong "
+            "kpi/definitions/index.toml.")
+
+
 def _weight(schools: pd.DataFrame) -> pd.Series:
     """How many schools each row stands for (1 per row unless the frame is a counts cube)."""
     if "schools" in schools.columns:

@@ -26,10 +26,7 @@ snap = sh.scope().snapshot_id
 st.caption(f"{cat.index.decision} · Năm học {year} · tự đánh giá trước {cat.index.self_assessment_deadline}, "
            f"Phòng thẩm định trước {cat.index.review_deadline} · "
            + (f"bản chốt {snap}" if snap else "số liệu trực tiếp"))
-st.warning("**Tạm tính**: phần lớn tiêu chí sau DH3 và cách tính điểm từng tiêu chí chỉ có từ nguồn không chính "
-           "thức; 10 điểm nhóm Quản trị (QT_GAP) chưa xác định và không được chấm; trường chưa đáp ứng điều "
-           "kiện bắt buộc bị giới hạn ở Mức 1; mức của trường là mức thấp hơn của hai nhóm. Các quy tắc này là "
-           "thiết lập trong kpi/definitions/index.toml.", icon="⚠️")
+st.warning(maturity.rules_sentence(cat), icon="⚠️")
 
 counts_all = sh.maturity_counts(years, level, owner, ward)
 this_year = counts_all[counts_all["school_year"] == year]

@@ -156,3 +156,18 @@ def fmt(x):
     from kpi.formatting import fmt_points
 
     return fmt_points(x)
+
+
+def test_provisional_warning_follows_the_settings():
+    import dataclasses
+
+    text = maturity.rules_sentence(CAT)
+    unsure = sum(c.provisional for c in CAT.criteria.values() if c.rule == "entered")
+    assert text.startswith(f"**Tạm tính**: {unsure} trong ")
+    assert "10 điểm nhóm Quản trị (QT_GAP) chưa xác định và không được chấm" in text
+    assert "bị giới hạn ở Mức 1" in text and "mức thấp hơn của các nhóm" in text
+    other = dataclasses.replace(CAT, index=dataclasses.replace(
+        CAT.index, placeholder="rescale", combine_groups="dh", mandatory_unmet="none"))
+    text = maturity.rules_sentence(other)
+    assert "quy đổi từ 90 lên 100" in text and "mức của nhóm Dạy-học" in text
+    assert "không làm thay đổi mức" in text and "giới hạn ở Mức 1" not in text
