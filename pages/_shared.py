@@ -566,8 +566,9 @@ def start_renderer() -> threading.Thread:
 
 def lazy_tabs(labels: list[str], key: str):
     """st.tabs whose hidden tabs do not run: switching tabs reruns the page and only the open one
-    (`tab.open`) draws, so a page costs what its first tab costs, not the sum of all tabs."""
-    return st.tabs(labels, key=key, on_change="rerun")
+    (`tab.open`) draws, so a page costs what its first tab costs, not the sum of all tabs. The open
+    tab is kept in the URL (?key=<label>, the first tab needs none), so a link opens it."""
+    return st.tabs(labels, key=key, on_change="rerun", bind="query-params")
 
 
 def table(df, formats: dict | None = None, **kwargs):
