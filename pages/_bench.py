@@ -52,13 +52,22 @@ def time_page(page: str, user: str, params: dict, cold_runs: int = 3, warm_runs:
     return {"cold_ms": cold, "warm_ms": warm, "queries": recorded}
 
 
-def open_sessions(n: int, page: str, user: str, params: dict) -> list:
-    """`n` sessions that have each run a page (kept alive by the caller, for memory)."""
+def open_sessions(n: int, specs: list) -> list:
+    """`n` sessions kept alive by the caller (for memory), spread over `specs` (kpi.bench.page_specs:
+    every page and tab); past the first round each reopens its page on the previous school year, so
+    the caches hold what many different users would leave in them."""
     out = []
-    for _ in range(n):
+    for i in range(n):
+        _, page, user, params, state = specs[i % len(specs)]
+        if i >= len(specs) and "nam_hoc" in params:
+            params = {**params, "nam_hoc": "2022-2023"}
         at = _app(page, user, params)
         at.run()
         at.switch_page(f"pages/{page}.py")
+        for k, v in state.items():
+            at.session_state[k] = v
         at.run()
+        if at.exception:
+            raise RuntimeError(f"{page}: {at.exception[0].message}")
         out.append(at)
     return out
