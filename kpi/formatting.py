@@ -48,6 +48,13 @@ def fmt_date(d) -> str:
     return d.strftime("%d/%m/%Y")
 
 
+def fmt_dates(values):
+    """fmt_date for a whole column at once (pandas): 'dd/mm/yyyy', missing → '—'."""
+    import pandas as pd
+
+    return pd.to_datetime(pd.Series(values)).dt.strftime("%d/%m/%Y").fillna("—")
+
+
 def fmt_datetime(d) -> str:
     """datetime → 'dd/mm/yyyy hh:mm'."""
     if _is_missing(d):

@@ -178,11 +178,13 @@ SUBMISSION_LABELS = {"dung_han": "Đúng hạn", "tre": "Trễ hạn", "chua_nop
 
 def submission_table(status: pd.DataFrame) -> pd.DataFrame:
     """kpi.queries.submission_status as a table (dates dd/mm/yyyy)."""
+    from kpi.formatting import fmt_dates
+
     late = pd.to_numeric(status["days_late"], errors="coerce")
     return pd.DataFrame({
         "Mã trường": status["school_id"], "Trường": status["name"], "Cấp học": status["level"],
         "Tình trạng": status["status"].map(SUBMISSION_LABELS),
-        "Ngày nộp": pd.to_datetime(status["received_at"]).dt.strftime("%d/%m/%Y").fillna("—"),
+        "Ngày nộp": fmt_dates(status["received_at"]),
         "Trễ (ngày)": np.ceil(late.where(late > 0)).astype("Int64"),  # part of a day late counts as a day
         "Tệp": status["source"].fillna(""),
     })

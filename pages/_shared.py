@@ -150,7 +150,11 @@ LIVE = "truc_tiep"
 def snapshot_options(year: str, rnd: str) -> dict[str, str]:
     """Snapshot id → label for a period (live data first)."""
     snaps = _snapshots(db_key())
-    snaps = snaps[(snaps["school_year"] == year) & (snaps["round"] == rnd)]
+    return _source_choices(snaps[(snaps["school_year"] == year) & (snaps["round"] == rnd)])
+
+
+def _source_choices(snaps) -> dict[str, str]:
+    """Live data first, then each snapshot of `snaps` by id and name."""
     return {LIVE: "Số liệu trực tiếp", **{r.snapshot_id: f"Bản chốt {r.snapshot_id} · {r.name}"
                                          for r in snaps.itertuples()}}
 
@@ -164,9 +168,7 @@ def index_source_filter(school_year: str) -> None:
     """Sidebar of the index page: live entries or a snapshot that holds this school year's
     self-assessments (a snapshot of a period keeps the index entries of its year and earlier)."""
     snaps = _snapshots(db_key())
-    snaps = snaps[snaps["school_year"] >= school_year]
-    _source_select({LIVE: "Số liệu trực tiếp",
-                    **{r.snapshot_id: f"Bản chốt {r.snapshot_id} · {r.name}" for r in snaps.itertuples()}})
+    _source_select(_source_choices(snaps[snaps["school_year"] >= school_year]))
 
 
 def _source_select(options: dict[str, str]) -> None:
@@ -251,13 +253,13 @@ PICKER_LIMIT = 300  # more schools than this: a search box first (a 53.000-optio
 def school_picker(schools, param: str = "truong", label: str = "Trường", sidebar: bool = True):
     """Pick one school, kept in the URL as ?param=<school id>. Up to PICKER_LIMIT schools: a plain
     list; more: a search box (name or code, accents optional) and the matching schools."""
-    from kpi.formatting import search_key
+    from kpi.formatting import fmt_int, search_key
 
     box = st.sidebar if sidebar else st
     if len(schools) > PICKER_LIMIT:
         q = box.text_input(f"Tìm {label.lower()}", key=f"q_{param}", placeholder="tên hoặc mã trường")
         if q.strip():  # search keys are made once per data version, the first time someone searches
-            keys = dict(zip(school_list()["school_id"], _search_keys(db_key(), scope())))
+            keys = _search_keys(db_key(), scope())
             needle = search_key(q)
             shown = schools[[needle in keys.get(sid, "") for sid in schools["school_id"]]]
         else:
@@ -269,8 +271,7 @@ def school_picker(schools, param: str = "truong", label: str = "Trường", side
         if q.strip() and shown.empty:
             box.caption("Không có trường nào khớp.")
         elif len(shown) > PICKER_LIMIT:
-            box.caption(f"{len(shown):,} trường khớp; hiện {PICKER_LIMIT} trường đầu, gõ thêm để thu hẹp."
-                        .replace(",", "."))
+            box.caption(f"{fmt_int(len(shown))} trường khớp; hiện {PICKER_LIMIT} trường đầu, gõ thêm để thu hẹp.")
         schools = head
     names = dict(zip(schools["school_id"], schools["name"]))
     return url_select(label, list(names), param, format_func=names.get, sidebar=sidebar)
@@ -337,11 +338,12 @@ def school_list():
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _search_keys(key, sc):
+def _search_keys(key, sc) -> dict[str, str]:
+    """School id → what a search compares (kpi.formatting.search_key of name and code)."""
+    from kpi.formatting import search_key
+
     df = _school_list(key, sc)
-    # what a search compares: name and code without accents, lower case (kpi.formatting.search_key)
-    return list((df["name"] + " " + df["school_id"]).str.normalize("NFD").str.replace("đ", "d").str.replace(
-        "Đ", "D").str.replace(r"[\u0300-\u036f]", "", regex=True).str.casefold())
+    return {i: search_key(f"{n} {i}") for n, i in zip(df["name"], df["school_id"])}
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -571,14 +573,17 @@ def lazy_tabs(labels: list[str], key: str):
     return st.tabs(labels, key=key, on_change="rerun", bind="query-params")
 
 
-def table(df, formats: dict | None = None, **kwargs):
+def table(df, formats: dict | None = None, total: int | None = None, **kwargs):
     """st.dataframe of at most tables.MAX_TABLE_ROWS rows (Vietnamese number formats); says so when
-    rows were left out. Downloads always carry every row."""
+    rows were left out (`total`: the rows there are, when `df` already holds only the first ones).
+    Downloads always carry every row."""
     from kpi import tables
+    from kpi.formatting import fmt_int
 
     shown = df.head(tables.MAX_TABLE_ROWS)
-    if len(df) > len(shown):
-        st.caption(f"Hiển thị {len(shown):,} dòng đầu trong {len(df):,} dòng; tải tệp để có đủ.".replace(",", "."))
+    total = max(len(df), total or 0)
+    if total > len(shown):
+        st.caption(f"Hiển thị {fmt_int(len(shown))} dòng đầu trong {fmt_int(total)} dòng; tải tệp để có đủ.")
     data = tables.styled(shown, formats) if formats else shown
     return st.dataframe(data, hide_index=True, width="stretch", **kwargs)
 

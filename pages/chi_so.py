@@ -82,10 +82,7 @@ with review_tab:
         only = st.toggle("Chỉ hiện các chênh lệch cần xem lại", value=True, key="cs_only_flags")
         rev, total, flagged = sh.maturity_review(year, only, tables.MAX_TABLE_ROWS, level, owner, ward)
         st.caption(f"{fmt_int(flagged)} chênh lệch cần Phòng xem lại.")
-        rows = flagged if only else total
-        if rows > len(rev):
-            st.caption(f"Hiển thị {fmt_int(len(rev))} dòng đầu trong {fmt_int(rows)} dòng; tải tệp để có đủ.")
-        sh.table(tables.review_table(rev), tables.REVIEW_FORMAT)
+        sh.table(tables.review_table(rev), tables.REVIEW_FORMAT, total=flagged if only else total)
         sh.downloads(lambda: tables.review_table(sh.maturity_review(year, only, None, level, owner, ward)[0]),
                      f"tham_dinh_{year}", "cs_dl")
 with road_tab:
