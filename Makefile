@@ -1,5 +1,6 @@
-# make run   : create .venv, install, build the sample database if none exists, serve on :8501
-# make test  : install dev requirements (and, as root, Debian chromium, fonts, poppler), run all tests
+# make run   : create .venv, install (and, as root, Debian nginx, chromium, fonts), build the sample
+#              database if none exists, serve on :8501 (nginx in front of one worker per core)
+# make test  : install dev requirements (and, as root, Debian nginx, chromium, fonts, poppler), run all tests
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -7,7 +8,7 @@ DB     ?= $(or $(KPI_DB),data/kpi.duckdb)
 PORT   ?= 8501
 export KPI_DB := $(DB)
 
-.PHONY: run test install install-dev sysdeps sample bench clean
+.PHONY: run test install install-dev sysdeps rundeps sample bench clean
 
 $(VENV)/.req-stamp: requirements.txt
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -24,10 +25,22 @@ install: $(VENV)/.req-stamp
 
 install-dev: $(VENV)/.dev-stamp
 
-# Debian packages the tests need: chromium (browser tests, chart images), a Vietnamese-capable
-# font, poppler (pdftotext). Installed only when running as root and missing.
+# Debian packages the server needs: nginx (the front of `python -m kpi serve`), chromium (chart
+# images), a Vietnamese-capable font. Installed only when running as root and missing.
+rundeps:
+	@if [ "$$(id -u)" = 0 ]; then missing=""; \
+	  [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
+	  if [ -n "$$missing" ]; then echo "apt-get install$$missing"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi; \
+	fi
+
+# Debian packages the tests need: nginx (serving tests), chromium (browser tests, chart images), a
+# Vietnamese-capable font, poppler (pdftotext). Installed only when running as root and missing.
 sysdeps:
 	@if [ "$$(id -u)" = 0 ]; then missing=""; \
+	  [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
 	  command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
@@ -41,8 +54,8 @@ $(DB): | install
 sample: install
 	$(PY) -m kpi init --sample --db $(DB)
 
-run: install $(DB)
-	$(PY) -m streamlit run dashboard.py --server.port $(PORT) --server.address localhost
+run: install rundeps $(DB)
+	$(PY) -m kpi serve --port $(PORT) --address 127.0.0.1
 
 test: install-dev sysdeps
 	$(PY) -m pytest

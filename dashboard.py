@@ -12,14 +12,27 @@ import streamlit as st
 ROOT = Path(__file__).resolve().parent
 
 if __name__ != "__main__":
-    import threading
+    import asyncio
+    import contextlib
+
+    from streamlit.runtime.pages_manager import PagesManager
 
     from pages._shared import warm_up_quietly
     from pages._web import ROUTES
 
-    app = st.App(__file__, routes=ROUTES)
-    # the first visitor after a start should not pay for imports, opening the file and the overview
-    threading.Thread(target=warm_up_quietly, name="kpi-warm-up", daemon=True).start()
+    # Pages are registered with st.navigation only: never serve a session in Streamlit's legacy
+    # pages/ mode (which it otherwise picks for the first session after a start, because a pages/
+    # folder exists).
+    PagesManager.uses_pages_directory = False
+
+    @contextlib.asynccontextmanager
+    async def warm(_app):
+        # The server answers (health included) only after this: a worker is warm before it takes
+        # users, and `python -m kpi serve` adds it to nginx's pool only then.
+        await asyncio.to_thread(warm_up_quietly)
+        yield
+
+    app = st.App(__file__, routes=ROUTES, lifespan=warm)
 else:
     from pages import _shared as sh
     from pages._web import LOGIN_PATH, LOGOUT_PATH

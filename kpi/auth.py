@@ -1,9 +1,11 @@
 """Users, passwords (bcrypt hashes only), signed sessions and the slow-down after wrong passwords.
 
 No Streamlit here: the login routes (pages/_web.py) and the app's frame call these functions.
-A session is a signed token in an httponly cookie: base64(JSON {user, session id, issued at}) + HMAC.
-Idle sessions expire after `idle_minutes` of no use (tracked in this process; a token is never
-accepted past its absolute lifetime); logging out revokes the token.
+A session is a signed token in an httponly cookie: base64(JSON {user, session id, issued at}) + HMAC,
+backed by a row in the shared state store (kpi.state), so that every worker process and a restart
+agree on it: idle sessions expire after `idle_minutes` of no use, a token is never accepted past its
+absolute lifetime, and logging out, disabling the account or changing its password ends it.
+Wrong-password counters live in the same store.
 """
 
 from __future__ import annotations
@@ -13,21 +15,22 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import math
 import os
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import bcrypt
 
-from kpi import db, queries
+from kpi import db, queries, state
 from kpi.access import ROLES, Scope
 
 COOKIE = "kpi_phien"
 DEMO_PASSWORD = "dulieumau"
 MIN_PASSWORD = 8
+BCRYPT_ROUNDS = 10  # ≈ 55 ms a check on the 2-core server; current guidance's floor is 10
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def hash_password(password: str) -> str:
     """A bcrypt hash of the password."""
     if len(password) < MIN_PASSWORD:
         raise AuthError(f"Mật khẩu phải có ít nhất {MIN_PASSWORD} ký tự.")
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt()).decode("ascii")
+    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(BCRYPT_ROUNDS)).decode("ascii")
 
 
 def check_password(password: str, password_hash: str) -> bool:
@@ -98,6 +101,8 @@ def set_active(path, user_name: str, active: bool) -> None:
             raise AuthError(f"Không có tài khoản '{user_name}'.")
         con.execute("UPDATE users SET active = ?, updated_at = ? WHERE user_name = ?",
                     [active, dt.datetime.now(), user_name])
+    if not active:
+        Sessions(b"", store=state.store_for(path)).revoke_user(user_name, "khoa_tai_khoan")
 
 
 def reset_password(path, user_name: str, password: str) -> None:
@@ -108,6 +113,7 @@ def reset_password(path, user_name: str, password: str) -> None:
             raise AuthError(f"Không có tài khoản '{user_name}'.")
         con.execute("UPDATE users SET password_hash = ?, updated_at = ? WHERE user_name = ?",
                     [hashed, dt.datetime.now(), user_name])
+    Sessions(b"", store=state.store_for(path)).revoke_user(user_name, "doi_mat_khau")
 
 
 def demo_users(con) -> list[tuple[str, str, str, str | None]]:
@@ -135,49 +141,72 @@ def _user(row: dict) -> User:
 
 # ---- slowing down wrong passwords --------------------------------------------------------
 
+GENERIC_REFUSAL = "Tên đăng nhập hoặc mật khẩu không đúng, hoặc tài khoản đã bị khóa."
+# Checked when the user name is unknown, so that an unknown name costs what a known one does.
+_DUMMY_HASH = bcrypt.hashpw(b"khong-phai-mat-khau-nao", bcrypt.gensalt(BCRYPT_ROUNDS)).decode("ascii")
+
+
 class Throttle:
-    """After `free` wrong passwords for a user name, each further try must wait 2, 4, 8 … seconds
-    (at most `cap`); a right password clears the count."""
+    """Wrong passwords slow further tries down, counted in the shared state store (so every worker
+    and a restart see them) per account and per client address.
 
-    def __init__(self, free: int = 3, cap: float = 60.0, clock=time.monotonic):
-        self.free, self.cap, self.clock = free, cap, clock
-        self._fails: dict[str, tuple[int, float]] = {}
-        self._lock = threading.Lock()
+    After `free` failures for an account, each further try must wait 2, 4, 8 … seconds (at most
+    `cap`); a right password clears the account's count. A client address gets `free_address`
+    failures (a school's staff share one address) before the same waits, and its count is not
+    cleared by one right password, so trying many names once each is slowed too. Counts older than
+    `window` seconds start over."""
 
-    def wait_left(self, key: str) -> float:
-        """Seconds before another try is accepted for this key (0 = now)."""
-        with self._lock:
-            n, last = self._fails.get(key, (0, 0.0))
-        if n < self.free:
+    def __init__(self, store=None, free: int = 3, free_address: int = 10, cap: float = 60.0,
+                 window: float = 900.0, clock=time.time):
+        self._store, self.free, self.free_address, self.cap = store, free, free_address, cap
+        self.window, self.clock = window, clock
+
+    @property
+    def store(self) -> state.Store:
+        return self._store if self._store is not None else state.store_for(db.db_path())
+
+    def _wait(self, key: str, free: int) -> float:
+        n, _, last = self.store.failures(key)
+        now = self.clock()
+        if n < free or now - last > self.window:
             return 0.0
-        delay = min(self.cap, 2.0 ** (n - self.free + 1))
-        return max(0.0, last + delay - self.clock())
+        delay = min(self.cap, 2.0 ** (n - free + 1))
+        return max(0.0, last + delay - now)
 
-    def failed(self, key: str) -> None:
-        with self._lock:
-            n, _ = self._fails.get(key, (0, 0.0))
-            self._fails[key] = (n + 1, self.clock())
+    def wait_left(self, user_name: str, client: str | None = None) -> float:
+        """Seconds before another try is accepted for this account (and address); 0 = now."""
+        wait = self._wait(f"u:{user_name}", self.free)
+        if client:
+            wait = max(wait, self._wait(f"a:{client}", self.free_address))
+        return wait
 
-    def cleared(self, key: str) -> None:
-        with self._lock:
-            self._fails.pop(key, None)
+    def failed(self, user_name: str, client: str | None = None) -> None:
+        now = self.clock()
+        self.store.failure_add(f"u:{user_name}", now, self.window)
+        if client:
+            self.store.failure_add(f"a:{client}", now, self.window)
+
+    def cleared(self, user_name: str) -> None:
+        self.store.failure_clear(f"u:{user_name}")
 
 
-THROTTLE = Throttle()
+def authenticate(con, user_name: str, password: str, throttle: Throttle | None = None,
+                 client: str | None = None) -> User:
+    """The user for a right password of an active account; AuthError (in Vietnamese) otherwise.
 
-
-def authenticate(con, user_name: str, password: str, throttle: Throttle = THROTTLE) -> User:
-    """The user for a right password; AuthError (in Vietnamese) otherwise."""
-    key = user_name.strip().lower()
-    wait = throttle.wait_left(key)
+    An unknown name, a wrong password and a disabled account get the same answer in about the
+    same time (a bcrypt check runs in every case), so neither names nor a disabled account's
+    password can be found out by trying."""
+    throttle = throttle or Throttle()
+    key = user_name.strip().lower()[:64]
+    wait = throttle.wait_left(key, client)
     if wait > 0:
-        raise AuthError(f"Sai mật khẩu nhiều lần. Vui lòng thử lại sau {int(wait) + 1} giây.")
-    row = user_row(con, key)
-    if row is None or not check_password(password, row["password_hash"]):
-        throttle.failed(key)
-        raise AuthError("Tên đăng nhập hoặc mật khẩu không đúng.")
-    if not row["active"]:
-        raise AuthError("Tài khoản đã bị khóa. Liên hệ chuyên viên Phòng.")
+        raise AuthError(f"Đăng nhập sai nhiều lần. Vui lòng chờ {math.ceil(wait)} giây rồi thử lại.")
+    row = user_row(con, key) if key else None
+    matches = check_password(password, row["password_hash"] if row else _DUMMY_HASH)
+    if row is None or not matches or not row["active"]:
+        throttle.failed(key, client)
+        raise AuthError(GENERIC_REFUSAL)
     throttle.cleared(key)
     return _user(row)
 
@@ -207,29 +236,44 @@ def _unb64(text: str) -> bytes:
 
 
 class Sessions:
-    """Issues and checks session tokens; remembers last use (idle timeout) and revocations."""
+    """Issues and checks session tokens. Every session is a row of the shared state store, so a
+    logout, a disabled account or a changed password ends it in every worker and after a restart.
 
-    def __init__(self, key: bytes, idle_minutes: float = 30, lifetime_hours: float = 12, clock=time.time):
-        self.key, self.idle, self.lifetime, self.clock = key, idle_minutes * 60, lifetime_hours * 3600, clock
-        self._seen: dict[str, float] = {}
-        self._revoked: set[str] = set()
-        self._lock = threading.Lock()
+    A token is base64(JSON {user, session id, issued at}) + HMAC-SHA256; it is accepted while its
+    row exists and is not revoked, it was used within `idle_minutes`, and it is younger than
+    `lifetime_hours`. Last use is written at most every `TOUCH_SECONDS` (not on every page run)."""
 
-    def issue(self, user_name: str) -> str:
-        body = _b64(json.dumps({"u": user_name, "s": secrets.token_hex(12), "t": int(self.clock())}).encode())
+    TOUCH_SECONDS = 30.0
+
+    def __init__(self, key: bytes, store=None, idle_minutes: float = 30, lifetime_hours: float = 12,
+                 clock=time.time):
+        self.key, self._store, self.clock = key, store, clock
+        self.idle, self.lifetime = idle_minutes * 60, lifetime_hours * 3600
+
+    @property
+    def store(self) -> state.Store:
+        return self._store if self._store is not None else state.store_for(db.db_path())
+
+    def issue(self, user_name: str, client: str | None = None) -> str:
+        """A new session (new id) for a user who just proved the password."""
+        now = self.clock()
+        sid = secrets.token_hex(16)
+        self.store.session_open(sid, user_name, now, client)
+        body = _b64(json.dumps({"u": user_name, "s": sid, "t": int(now)}).encode())
         return body + "." + _b64(hmac.new(self.key, body.encode(), hashlib.sha256).digest())
 
     def _claims(self, token: str | None) -> dict | None:
-        if not token or "." not in token:
+        if not token or not isinstance(token, str) or "." not in token or len(token) > 512:
             return None
         body, sig = token.rsplit(".", 1)
         good = _b64(hmac.new(self.key, body.encode(), hashlib.sha256).digest())
-        if not hmac.compare_digest(sig, good):
+        if not hmac.compare_digest(sig.encode(), good.encode()):
             return None
         try:
-            return json.loads(_unb64(body))
+            claims = json.loads(_unb64(body))
         except ValueError:
             return None
+        return claims if isinstance(claims, dict) and {"u", "s", "t"} <= claims.keys() else None
 
     def check(self, token: str | None) -> str | None:
         """The user name of a valid, unexpired, unrevoked token (and marks it used), else None."""
@@ -237,27 +281,36 @@ class Sessions:
         if c is None:
             return None
         now = self.clock()
-        with self._lock:
-            if c["s"] in self._revoked or now - c["t"] > self.lifetime:
-                return None
-            if now - self._seen.get(c["s"], c["t"]) > self.idle:
-                self._revoked.add(c["s"])
-                return None
-            self._seen[c["s"]] = now
+        row = self.store.session(c["s"])
+        if row is None or row["revoked_at"] is not None or row["user_name"] != c["u"]:
+            return None
+        if now - row["issued_at"] > self.lifetime:
+            return None
+        if now - row["last_seen"] > self.idle:
+            self.store.session_revoke(c["s"], now, "het_han")
+            return None
+        if now - row["last_seen"] > self.TOUCH_SECONDS:
+            self.store.session_touch(c["s"], now)
         return c["u"]
 
-    def revoke(self, token: str | None) -> None:
+    def revoke(self, token: str | None, reason: str = "dang_xuat") -> str | None:
+        """End the token's session; returns its user name (None for a bad token)."""
         c = self._claims(token)
-        if c is not None:
-            with self._lock:
-                self._revoked.add(c["s"])
+        if c is None:
+            return None
+        self.store.session_revoke(c["s"], self.clock(), reason)
+        return c["u"]
+
+    def revoke_user(self, user_name: str, reason: str) -> int:
+        """End every session of a user (account disabled, password changed)."""
+        return self.store.sessions_revoke_user(user_name, self.clock(), reason)
 
 
 _SESSIONS: Sessions | None = None
 
 
 def sessions() -> Sessions:
-    """The process's session store ($KPI_IDLE_MINUTES, default 30)."""
+    """The sessions of the current database's state store ($KPI_IDLE_MINUTES, default 30)."""
     global _SESSIONS
     if _SESSIONS is None:
         _SESSIONS = Sessions(secret_key(), idle_minutes=float(os.environ.get("KPI_IDLE_MINUTES", "30")))

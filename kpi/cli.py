@@ -86,11 +86,27 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--school", help="phiếu của một trường (PDF)")
     ex.add_argument("--out", required=True)
 
+    sv = sub.add_parser("serve", help="phục vụ ứng dụng: nginx trước N tiến trình Streamlit (mỗi lõi một tiến trình)")
+    sv.add_argument("--db", help="đường dẫn tệp DuckDB")
+    sv.add_argument("--port", type=int, default=8501, help="cổng nhận trình duyệt (mặc định 8501)")
+    sv.add_argument("--address", default="127.0.0.1",
+                    help="địa chỉ lắng nghe (mặc định 127.0.0.1; 0.0.0.0 để máy khác truy cập)")
+    sv.add_argument("--workers", type=int, default=None, help="số tiến trình Streamlit (mặc định: số lõi)")
+
     be = sub.add_parser("bench", help="đo tốc độ từng trang, nhập tệp, bộ báo cáo, bộ nhớ")
     be.add_argument("--schools", type=int, default=53000)
     be.add_argument("--years", type=int, default=5)
     be.add_argument("--quick", action="store_true", help="quy mô quận (53 trường, 3 năm), dưới một phút")
     be.add_argument("--json", metavar="OUT", help="ghi kết quả ra tệp JSON")
+    be.add_argument("--load", action="store_true",
+                    help="đo trên máy chủ thật (kpi serve) với nhiều người dùng đăng nhập cùng lúc")
+    be.add_argument("--sessions", type=int, default=60, help="--load: số phiên trình duyệt (mặc định 60)")
+    be.add_argument("--seconds", type=float, default=90, help="--load: thời gian đo, giây (mặc định 90)")
+    be.add_argument("--think", type=float, nargs=2, default=(3, 10), metavar=("MIN", "MAX"),
+                    help="--load: thời gian đọc giữa hai thao tác, giây (mặc định 3 10)")
+    be.add_argument("--db", help="--load: cơ sở dữ liệu (mặc định: dữ liệu mẫu cấp quận trong data/bench/)")
+    be.add_argument("--workers", type=int, default=None, help="--load: số tiến trình (mặc định: số lõi)")
+    be.add_argument("--no-browser", action="store_true", help="--load: không chạy phiên Chromium thật")
 
     us = sub.add_parser("users", help="quản lý tài khoản: add | list | disable | enable | reset-password")
     us_sub = us.add_subparsers(dest="action", required=True, metavar="VIỆC")
@@ -244,7 +260,32 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from kpi import serve
+
+    path = db.db_path(args.db)
+    if not path.exists():
+        raise CliError(f"Chưa có cơ sở dữ liệu tại {path}. Chạy `python -m kpi init --sample` trước.")
+    try:
+        return serve.serve(args.port, args.workers, args.address, path)
+    except RuntimeError as e:
+        raise CliError(str(e)) from e
+
+
 def cmd_bench(args) -> int:
+    if args.load:
+        from kpi import loadbench
+
+        source = db.db_path(args.db) if args.db else loadbench.default_source()
+        if not source.exists():
+            raise CliError(f"Chưa có cơ sở dữ liệu tại {source}.")
+        result = loadbench.run_load(source, args.sessions, args.seconds, tuple(args.think), args.workers,
+                                    browser=not args.no_browser)
+        print(loadbench.report(result))
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as f:
+                json.dump(result, f, ensure_ascii=False, indent=1, default=str)
+        return 0
     from kpi import bench
 
     schools, years = (53, 3) if args.quick else (args.schools, args.years)
@@ -373,7 +414,7 @@ def cmd_rescore(args) -> int:
 
 COMMANDS = {"init": cmd_init, "rescore": cmd_rescore, "summary": cmd_summary, "scores": cmd_scores,
             "users": cmd_users, "template": cmd_template, "import": cmd_import, "snapshot": cmd_snapshot, "export": cmd_export,
-            "bench": cmd_bench}
+            "bench": cmd_bench, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,15 +1,19 @@
 """The login routes served beside the Streamlit app (dashboard.py's `st.App`).
 
 GET /dang-nhap shows the form (and the demo accounts while the sample is loaded); POST checks the
-password (bcrypt, slowed down after repeated failures) and sets the signed session in an httponly
-cookie; GET /dang-xuat revokes the session and clears the cookie. Plain HTML, no scripts, no
-external resources.
+password (bcrypt, off the event loop, slowed down after repeated failures per account and per
+client address) and sets a new signed session in an httponly cookie (Secure over https);
+GET /dang-xuat revokes the session in the shared state store, so every worker refuses it, and
+clears the cookie. Logins, refusals and logouts are audited. Plain HTML, no scripts, no external
+resources.
 """
 
 from __future__ import annotations
 
 import html
+import os
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import Route
@@ -50,14 +54,21 @@ button {{ margin-top: 20px; width: 100%; padding: 11px; font-size: 1rem; backgro
 </main></body></html>"""
 
 
-def _page(request_user: str = "", error: str = "", status: int = 200) -> HTMLResponse:
+_FACTS: dict[tuple, tuple[str, str]] = {}
+
+
+def _login_facts() -> tuple[str, str]:
+    """(unit name, demo accounts HTML) of the current database file, read once per file version."""
     path = db.db_path()
-    unit, demo = "", ""
-    if path.exists():
+    identity = db.file_identity(path)
+    if identity is None:
+        return "", ""
+    key = (str(path), identity)
+    if key not in _FACTS:
         con = db.connect(path)
         try:
             meta = queries.meta(con)
-            unit = meta.get("unit_name", "")
+            demo = ""
             if meta.get("is_sample") == "true":
                 rows = "".join(
                     f"<tr><td><code>{html.escape(u)}</code></td><td>{html.escape(d)}</td></tr>"
@@ -66,34 +77,71 @@ def _page(request_user: str = "", error: str = "", status: int = 200) -> HTMLRes
                         f"<code>{auth.DEMO_PASSWORD}</code><table>{rows}</table></div>")
         finally:
             con.close()
-    body = _PAGE.format(unit=html.escape(unit), action=LOGIN_PATH, user=html.escape(request_user),
+        _FACTS.clear()
+        _FACTS[key] = (meta.get("unit_name", ""), demo)
+    return _FACTS[key]
+
+
+def _page(request_user: str = "", error: str = "", status: int = 200) -> HTMLResponse:
+    unit, demo = _login_facts()
+    body = _PAGE.format(unit=html.escape(unit), action=LOGIN_PATH, user=html.escape(request_user[:64]),
                         error=f'<div class="err" role="alert">{html.escape(error)}</div>' if error else "",
                         demo=demo)
     return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def client_address(request) -> str | None:
+    """The browser's address: the proxy's X-Real-IP when the request came through the local nginx
+    (workers listen on loopback only), else the peer address."""
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.get("x-real-ip")
+    if forwarded and peer in ("127.0.0.1", "::1"):
+        return forwarded[:64]
+    return peer
+
+
+def _secure(request) -> bool:
+    """Whether the session cookie gets the Secure flag: $KPI_HTTPS=1, or the front says https."""
+    return os.environ.get("KPI_HTTPS") == "1" or request.headers.get("x-forwarded-proto") == "https"
+
+
+def _check_login(name: str, password: str, client: str | None):
+    con = db.connect(db.db_path())
+    try:
+        return auth.authenticate(con, name, password, client=client)
+    finally:
+        con.close()
 
 
 async def login(request: Request):
     if request.method == "GET":
         return _page()
     form = await request.form()
-    name, password = str(form.get("user", "")).strip(), str(form.get("password", ""))
-    con = db.connect(db.db_path())
-    try:
-        user = auth.authenticate(con, name, password)
+    name, password = str(form.get("user", "")).strip()[:64], str(form.get("password", ""))[:256]
+    client = client_address(request)
+    store = auth.sessions().store
+    try:  # bcrypt and the database off the event loop: other sessions keep being served meanwhile
+        user = await run_in_threadpool(_check_login, name, password, client)
     except auth.AuthError as e:
+        await run_in_threadpool(store.audit, "dang_nhap_sai", name or None, None, client)
         return _page(name, str(e), status=401)
-    finally:
-        con.close()
+    old = request.cookies.get(auth.COOKIE)
+    if old:
+        auth.sessions().revoke(old, "dang_nhap_lai")
+    token = await run_in_threadpool(auth.sessions().issue, user.user_name, client)
+    await run_in_threadpool(store.audit, "dang_nhap", user.user_name, None, client)
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(auth.COOKIE, auth.sessions().issue(user.user_name), httponly=True, samesite="lax",
+    response.set_cookie(auth.COOKIE, token, httponly=True, samesite="lax", secure=_secure(request),
                         max_age=int(auth.sessions().lifetime), path="/")
     return response
 
 
 async def logout(request: Request):
-    auth.sessions().revoke(request.cookies.get(auth.COOKIE))
+    name = auth.sessions().revoke(request.cookies.get(auth.COOKIE))
+    if name:
+        auth.sessions().store.audit("dang_xuat", name, None, client_address(request))
     response = RedirectResponse(LOGIN_PATH, status_code=303)
-    response.delete_cookie(auth.COOKIE, path="/")
+    response.delete_cookie(auth.COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request))
     return response
 
 

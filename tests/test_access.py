@@ -4,10 +4,10 @@ import re
 
 import pytest
 
-from kpi import auth, db, queries, tables
+from kpi import auth, db, queries, state, tables
 from kpi.access import Scope
 from kpi.catalog import default_catalog
-from tests.conftest import app_test
+from tests.conftest import ROOT, app_test
 
 CAT = default_catalog()
 
@@ -16,7 +16,8 @@ def test_store_holds_only_bcrypt_hashes(con):
     rows = con.execute("SELECT user_name, password_hash FROM users").fetchall()
     assert len(rows) >= 4
     for name, h in rows:
-        assert re.fullmatch(r"\$2b\$12\$[./A-Za-z0-9]{53}", h), name
+        m = re.fullmatch(r"\$2b\$(\d\d)\$[./A-Za-z0-9]{53}", h)
+        assert m and int(m.group(1)) >= 10, name  # cost factor at least 10
         assert auth.DEMO_PASSWORD not in h
         assert auth.check_password(auth.DEMO_PASSWORD, h)
     columns = {c for (c,) in con.execute(
@@ -26,50 +27,91 @@ def test_store_holds_only_bcrypt_hashes(con):
 
 def test_authenticate(writable_db):
     c = db.connect(writable_db)
-    throttle = auth.Throttle()
+    throttle = auth.Throttle(store=state.store_for(writable_db))
     assert auth.authenticate(c, "lanhdao", auth.DEMO_PASSWORD, throttle).role == "lanh_dao"
     assert auth.authenticate(c, " LanhDao ", auth.DEMO_PASSWORD, throttle).user_name == "lanhdao"
-    with pytest.raises(auth.AuthError, match="Tên đăng nhập hoặc mật khẩu không đúng."):
+    with pytest.raises(auth.AuthError) as wrong:
         auth.authenticate(c, "lanhdao", "sai-mat-khau", throttle)
-    with pytest.raises(auth.AuthError, match="không đúng"):
+    with pytest.raises(auth.AuthError) as unknown:
         auth.authenticate(c, "khong_co", auth.DEMO_PASSWORD, throttle)
     c.close()
     auth.set_active(writable_db, "ht.th001", False)
     c = db.connect(writable_db)
-    with pytest.raises(auth.AuthError, match="Tài khoản đã bị khóa"):
+    with pytest.raises(auth.AuthError) as disabled:  # the right password of a disabled account
         auth.authenticate(c, "ht.th001", auth.DEMO_PASSWORD, throttle)
     c.close()
+    # one answer for all three: it confirms neither a name nor a disabled account's password
+    assert str(wrong.value) == str(unknown.value) == str(disabled.value) == auth.GENERIC_REFUSAL
 
 
-def test_wrong_passwords_are_slowed_down(con):
+def test_unknown_names_cost_what_known_names_cost(con, tmp_path):
+    import time
+
+    throttle = auth.Throttle(store=state.Store(tmp_path / "s.sqlite"), free=1000, free_address=1000)
+
+    def took(name):
+        t = time.perf_counter()
+        with pytest.raises(auth.AuthError):
+            auth.authenticate(con, name, "sai-mat-khau", throttle)
+        return time.perf_counter() - t
+
+    known = sorted(took("chuyenvien") for _ in range(5))[2]
+    unknown = sorted(took(f"khong-co-{i}") for i in range(5))[2]
+    assert 0.5 < unknown / known < 2, (known, unknown)  # a bcrypt check either way (~50 ms, not ~1 ms)
+
+
+def test_wrong_passwords_are_slowed_down_per_account(con, tmp_path):
     now = [1000.0]
-    throttle = auth.Throttle(free=3, clock=lambda: now[0])
+    store = state.Store(tmp_path / "s.sqlite")
+    throttle = auth.Throttle(store=store, free=3, clock=lambda: now[0])
     for _ in range(3):
         with pytest.raises(auth.AuthError, match="không đúng"):
             auth.authenticate(con, "chuyenvien", "sai", throttle)
-    # the fourth try, even with the right password, must wait
-    with pytest.raises(auth.AuthError, match="thử lại sau 3 giây"):
+    # the fourth try, even with the right password, must wait, and says how long
+    with pytest.raises(auth.AuthError, match="Vui lòng chờ 2 giây rồi thử lại"):
         auth.authenticate(con, "chuyenvien", auth.DEMO_PASSWORD, throttle)
+    # another worker, or the same server after a restart, sees the same count
+    again = auth.Throttle(store=state.Store(tmp_path / "s.sqlite"), free=3, clock=lambda: now[0])
+    assert again.wait_left("chuyenvien") == 2
     now[0] += 2.5
     assert auth.authenticate(con, "chuyenvien", auth.DEMO_PASSWORD, throttle).user_name == "chuyenvien"
     assert throttle.wait_left("chuyenvien") == 0
 
 
+def test_many_names_from_one_address_are_slowed_down(con, tmp_path):
+    now = [1000.0]
+    throttle = auth.Throttle(store=state.Store(tmp_path / "s.sqlite"), free=3, free_address=10,
+                             clock=lambda: now[0])
+    for i in range(10):  # each name tried once: no account reaches its limit
+        with pytest.raises(auth.AuthError, match="không đúng"):
+            auth.authenticate(con, f"ten-{i}", "sai", throttle, client="203.0.113.7")
+    with pytest.raises(auth.AuthError, match="Vui lòng chờ"):
+        auth.authenticate(con, "ten-moi", "sai", throttle, client="203.0.113.7")
+    # a right password from that address does not clear the address's count ...
+    with pytest.raises(auth.AuthError, match="Vui lòng chờ"):
+        auth.authenticate(con, "lanhdao", auth.DEMO_PASSWORD, throttle, client="203.0.113.7")
+    # ... and another address is not slowed
+    assert auth.authenticate(con, "lanhdao", auth.DEMO_PASSWORD, throttle, client="198.51.100.2")
+    now[0] += 901  # counts older than the window start over
+    assert auth.authenticate(con, "lanhdao", auth.DEMO_PASSWORD, throttle, client="203.0.113.7")
+
+
 def test_sessions_sign_expire_and_revoke(writable_db):
     now = [5000.0]
-    store = auth.Sessions(b"k" * 32, idle_minutes=30, clock=lambda: now[0])
+    store = auth.Sessions(b"k" * 32, store=state.store_for(writable_db), idle_minutes=30, clock=lambda: now[0])
     token = store.issue("lanhdao")
     c = db.connect(writable_db)
     assert auth.user_for_token(c, token, store).user_name == "lanhdao"
     body, sig = token.rsplit(".", 1)
     forged = auth._b64(b'{"u": "chuyenvien", "s": "x", "t": 5000}') + "." + sig
     assert auth.user_for_token(c, forged, store) is None
-    assert auth.Sessions(b"other-key" * 4).check(token) is None
+    assert auth.Sessions(b"other-key" * 4, store=store.store).check(token) is None
     now[0] += 29 * 60
     assert store.check(token) == "lanhdao"  # used within the idle time: stays alive
     now[0] += 31 * 60
     assert store.check(token) is None  # idle too long
     second = store.issue("lanhdao")
+    assert second != token and store.check(second) == "lanhdao"  # a new session id at every login
     store.revoke(second)
     assert store.check(second) is None
     third = store.issue("ht.th001")
@@ -79,6 +121,38 @@ def test_sessions_sign_expire_and_revoke(writable_db):
     c = db.connect(writable_db)
     assert auth.user_for_token(c, third, store) is None  # disabled users lose their sessions
     c.close()
+    auth.set_active(writable_db, "ht.th001", True)
+    assert store.check(third) is None  # ... for good: enabling again does not revive them
+
+
+def test_a_logout_holds_in_every_process_and_after_a_restart(writable_db, tmp_path):
+    """Two stores on one file stand for two workers (or one worker before and after a restart)."""
+    a = auth.Sessions(b"k" * 32, store=state.Store(state.state_path(writable_db)))
+    b = auth.Sessions(b"k" * 32, store=state.Store(state.state_path(writable_db)))
+    token = a.issue("lanhdao")
+    assert b.check(token) == "lanhdao"
+    a.revoke(token)
+    assert b.check(token) is None
+    restarted = auth.Sessions(b"k" * 32, store=state.Store(state.state_path(writable_db)))
+    assert restarted.check(token) is None
+    # a password change ends the user's sessions everywhere
+    other = b.issue("chuyenvien")
+    auth.reset_password(writable_db, "chuyenvien", "mat-khau-moi-2026")
+    assert a.check(other) is None and restarted.check(other) is None
+    # a process started in another way in the same place (a subprocess) agrees
+    import subprocess
+    import sys
+
+    token2 = a.issue("lanhdao")
+    code = ("import sys; from kpi import auth, state; s = auth.Sessions(b'k' * 32, store=state.Store(sys.argv[1])); "
+            "print(s.check(sys.argv[2]))")
+    out = subprocess.run([sys.executable, "-c", code, str(state.state_path(writable_db)), token2],
+                         capture_output=True, text=True, cwd=ROOT, check=True).stdout.strip()
+    assert out == "lanhdao"
+    a.revoke(token2)
+    out = subprocess.run([sys.executable, "-c", code, str(state.state_path(writable_db)), token2],
+                         capture_output=True, text=True, cwd=ROOT, check=True).stdout.strip()
+    assert out == "None"
 
 
 def test_users_cli(writable_db, monkeypatch, capsys):
@@ -90,7 +164,7 @@ def test_users_cli(writable_db, monkeypatch, capsys):
     assert main(["users", "add", "ht.th002", "--role", "hieu_truong", "--school", "TH002", "--db", str(writable_db),
                  "--password-stdin"]) == 0
     c = db.connect(writable_db)
-    assert auth.authenticate(c, "ht.th002", "matkhau-moi-123", auth.Throttle()).school_id == "TH002"
+    assert auth.authenticate(c, "ht.th002", "matkhau-moi-123").school_id == "TH002"
     c.close()
     assert main(["users", "add", "x", "--role", "hieu_truong", "--db", str(writable_db), "--password-stdin"]) == 1
     assert "cần mã trường" in capsys.readouterr().err

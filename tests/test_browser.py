@@ -183,7 +183,7 @@ def test_login_cookie_is_httponly_and_wrong_password_refused(app_url):
                  headers={"Content-Type": "application/x-www-form-urlencoded"})
     r = conn.getresponse()
     body = r.read().decode("utf-8")
-    assert r.status == 401 and "Tên đăng nhập hoặc mật khẩu không đúng." in body
+    assert r.status == 401 and "Tên đăng nhập hoặc mật khẩu không đúng, hoặc tài khoản đã bị khóa." in body
     assert r.getheader("Set-Cookie") is None
     conn.request("POST", "/dang-nhap", body="user=chuyenvien&password=dulieumau",
                  headers={"Content-Type": "application/x-www-form-urlencoded"})

@@ -1,0 +1,192 @@
+"""The shared state store: small, frequent writes that every worker process must see at once.
+
+DuckDB lets one process write a file or many processes read it, never both, and the analytics
+file is read by every app worker. What workers write often and in small pieces (sessions opened
+and revoked, wrong-password counters, the audit of logins and downloads; next the schools'
+drafts, submissions and review decisions) lives here instead: SQLite in WAL mode beside the
+DuckDB file (`data/kpi.duckdb` → `data/kpi.state.sqlite`, or `$KPI_STATE`). Many processes may
+read and write it at once, readers never wait for a writer, and it survives restarts. Each
+process keeps one connection per file, used under a lock (every statement here takes well under
+a millisecond). When the workers run on several machines, this is the piece to move to
+PostgreSQL; nothing else holds shared mutable state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+-- one row per login session (the id is inside the signed cookie); revoked_at set = refused
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT PRIMARY KEY,
+    user_name  TEXT NOT NULL,
+    issued_at  REAL NOT NULL,
+    last_seen  REAL NOT NULL,
+    revoked_at REAL,
+    reason     TEXT,
+    client     TEXT
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions (user_name);
+-- one row per throttled key ('u:<user name>' or 'a:<client address>')
+CREATE TABLE IF NOT EXISTS login_failures (
+    key      TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    first_at REAL NOT NULL,
+    last_at  REAL NOT NULL
+);
+-- one row per audited action (login, logout, refused login, download, ...)
+CREATE TABLE IF NOT EXISTS audit (
+    audit_id  INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        REAL NOT NULL,
+    user_name TEXT,
+    action    TEXT NOT NULL,
+    detail    TEXT,
+    client    TEXT
+);
+"""
+
+
+def state_path(db_path: str | os.PathLike) -> Path:
+    """The store beside a DuckDB file: $KPI_STATE, else `<name>.state.sqlite` in the same folder."""
+    env = os.environ.get("KPI_STATE")
+    if env:
+        return Path(env)
+    p = Path(db_path)
+    return p.with_name(p.stem + ".state.sqlite")
+
+
+class Store:
+    """One SQLite file in WAL mode, shared by every process of the app."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._con: sqlite3.Connection | None = None
+        self._pid = -1
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._con is None or self._pid != os.getpid():  # never share a connection across fork
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash; WAL keeps it consistent
+            con.execute("PRAGMA busy_timeout=10000")
+            if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                con.executescript(_SCHEMA)  # idempotent: two processes starting at once both succeed
+                con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            with contextlib.suppress(OSError):
+                os.chmod(self.path, 0o600)
+            self._con, self._pid = con, os.getpid()
+        return self._con
+
+    def read(self, sql: str, params=()) -> list[tuple]:
+        """Rows of one query."""
+        with self._lock:
+            return self._connect().execute(sql, params).fetchall()
+
+    @contextlib.contextmanager
+    def write(self):
+        """A write transaction (BEGIN IMMEDIATE: writers queue, readers go on); yields the connection."""
+        with self._lock:
+            con = self._connect()
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    # ---- sessions ------------------------------------------------------------------------
+
+    def session_open(self, session_id: str, user_name: str, now: float, client: str | None = None) -> None:
+        with self.write() as con:
+            con.execute("INSERT INTO sessions VALUES (?, ?, ?, ?, NULL, NULL, ?)",
+                        (session_id, user_name, now, now, client))
+
+    def session(self, session_id: str) -> dict | None:
+        rows = self.read("SELECT user_name, issued_at, last_seen, revoked_at, reason FROM sessions "
+                         "WHERE session_id = ?", (session_id,))
+        if not rows:
+            return None
+        return dict(zip(("user_name", "issued_at", "last_seen", "revoked_at", "reason"), rows[0]))
+
+    def session_touch(self, session_id: str, now: float) -> None:
+        with self.write() as con:
+            con.execute("UPDATE sessions SET last_seen = ? WHERE session_id = ? AND last_seen < ?",
+                        (now, session_id, now))
+
+    def session_revoke(self, session_id: str, now: float, reason: str) -> None:
+        with self.write() as con:
+            con.execute("UPDATE sessions SET revoked_at = ?, reason = ? WHERE session_id = ? AND revoked_at IS NULL",
+                        (now, reason, session_id))
+
+    def sessions_revoke_user(self, user_name: str, now: float, reason: str) -> int:
+        """Revoke every open session of a user; returns how many."""
+        with self.write() as con:
+            return con.execute("UPDATE sessions SET revoked_at = ?, reason = ? "
+                               "WHERE user_name = ? AND revoked_at IS NULL", (now, reason, user_name)).rowcount
+
+    def sessions_forget(self, before: float) -> None:
+        """Drop sessions that ended (revoked or last used) before `before`."""
+        with self.write() as con:
+            con.execute("DELETE FROM sessions WHERE coalesce(revoked_at, last_seen) < ?", (before,))
+
+    # ---- wrong-password counters -----------------------------------------------------------
+
+    def failures(self, key: str) -> tuple[int, float, float]:
+        """(failures, first_at, last_at) of a throttled key; (0, 0, 0) when clean."""
+        rows = self.read("SELECT failures, first_at, last_at FROM login_failures WHERE key = ?", (key,))
+        return rows[0] if rows else (0, 0.0, 0.0)
+
+    def failure_add(self, key: str, now: float, window: float) -> None:
+        """Count one failure; a count whose last failure is older than `window` starts over."""
+        with self.write() as con:
+            con.execute("""
+                INSERT INTO login_failures VALUES (?, 1, ?, ?)
+                ON CONFLICT (key) DO UPDATE SET
+                    failures = CASE WHEN ? - last_at > ? THEN 1 ELSE failures + 1 END,
+                    first_at = CASE WHEN ? - last_at > ? THEN ? ELSE first_at END,
+                    last_at = ?""", (key, now, now, now, window, now, window, now, now))
+
+    def failure_clear(self, key: str) -> None:
+        with self.write() as con:
+            con.execute("DELETE FROM login_failures WHERE key = ?", (key,))
+
+    # ---- audit -----------------------------------------------------------------------------
+
+    def audit(self, action: str, user_name: str | None = None, detail: dict | None = None,
+              client: str | None = None, now: float | None = None) -> None:
+        """Record one action (who, what, when, from where)."""
+        with self.write() as con:
+            con.execute("INSERT INTO audit (at, user_name, action, detail, client) VALUES (?, ?, ?, ?, ?)",
+                        (time.time() if now is None else now, user_name, action,
+                         json.dumps(detail, ensure_ascii=False) if detail else None, client))
+
+    def audit_rows(self, limit: int = 100, action: str | None = None) -> list[dict]:
+        """The newest audit rows first."""
+        where, params = ("WHERE action = ?", (action, limit)) if action else ("", (limit,))
+        rows = self.read(f"SELECT at, user_name, action, detail, client FROM audit {where} "
+                         "ORDER BY audit_id DESC LIMIT ?", params)
+        return [dict(zip(("at", "user_name", "action", "detail", "client"), r)) for r in rows]
+
+
+_STORES: dict[Path, Store] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def store_for(db_path: str | os.PathLike) -> Store:
+    """The (process-wide) store beside a DuckDB file."""
+    path = state_path(db_path).resolve()
+    with _STORES_LOCK:
+        if path not in _STORES:
+            _STORES[path] = Store(path)
+        return _STORES[path]
