@@ -13,7 +13,7 @@ import json
 import sys
 import time
 
-from kpi import db, queries
+from kpi import cells, db, queries
 from kpi.access import Scope
 from kpi.catalog import LEVELS, ROUNDS, CatalogError, default_catalog
 from kpi.formatting import fmt_int, fmt_number
@@ -117,7 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--school", help="mã trường (bắt buộc với hieu_truong)")
     add.add_argument("--unit", help="mã đơn vị giới hạn phạm vi (mặc định: mọi đơn vị)")
     add.add_argument("--password-stdin", action="store_true", help="đọc mật khẩu từ dòng đầu của stdin")
-    us_sub.add_parser("list", help="liệt kê tài khoản")
+    us_list = us_sub.add_parser("list", help="liệt kê tài khoản")
+    us_list.add_argument("--format", choices=("csv", "json", "table"), default="table")
     for action in ("disable", "enable", "reset-password"):
         a = us_sub.add_parser(action)
         a.add_argument("user_name")
@@ -147,7 +148,7 @@ def cmd_users(args) -> int:
         if args.action == "list":
             con = db.connect(path)
             try:
-                _print_frame(queries.run(con, "user_list"), "table")
+                _print_frame(queries.run(con, "user_list"), args.format)
             finally:
                 con.close()
         elif args.action == "add":
@@ -360,8 +361,9 @@ SCORE_COLUMNS = ["school_id", "school_year", "dh_points", "dh_level", "qt_points
 
 
 def _print_frame(df, fmt: str) -> None:
+    """The frame on stdout as CSV (text neutralised, kpi.cells), JSON or an aligned table."""
     if fmt == "csv":
-        sys.stdout.write(df.to_csv(index=False))
+        sys.stdout.write(cells.csv_text(df))
     elif fmt == "json":
         json.dump(json.loads(df.to_json(orient="records")), sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")

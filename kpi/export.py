@@ -20,7 +20,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from kpi import figures, maturity, progress, queries, scorecard, snapshots, tables
+from kpi import cells, figures, maturity, progress, queries, scorecard, snapshots, tables
 from kpi.access import Scope
 from kpi.catalog import LEVEL_LABELS, TARGET_BASES, Catalog
 from kpi.formatting import fmt_datetime, fmt_percent
@@ -248,9 +248,9 @@ def completeness_summary(pack: Pack) -> pd.DataFrame:
 # ---- writers -----------------------------------------------------------------------------
 
 def to_xlsx(pack: Pack, catalog: Catalog) -> bytes:
-    """Data sheets (per target, per school), definitions and metadata; text cells neutralised."""
+    """Data sheets (per target, per school), definitions and metadata; text cells neutralised (kpi.cells)."""
     buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="xlsxwriter") as xw:
+    with cells.excel_writer(buf) as xw:
         meta = pd.DataFrame({"Mục": ["Đơn vị", "Kỳ", "Nguồn số liệu", "Mã bản chốt", "Mã băm (SHA-256)",
                                      "Tạo lúc", "Ghi chú"],
                              "Giá trị": [pack.unit, pack.period, pack.source,
@@ -280,16 +280,12 @@ def to_xlsx(pack: Pack, catalog: Catalog) -> bytes:
 
 
 def _sheet(xw, df: pd.DataFrame, name: str, stamp: str, percent=(), ints=()) -> None:
-    data = df.copy()
-    for c in data.columns:
-        if data[c].dtype == object:
-            data[c] = data[c].map(tables.neutralise)
-    data.to_excel(xw, sheet_name=name, index=False, startrow=2)
+    data = cells.write_frame(xw, df, name, startrow=2)
     ws, wb = xw.sheets[name], xw.book
-    ws.write_string(0, 0, tables.neutralise(stamp), wb.add_format({"italic": True, "font_color": "#555555"}))
+    cells.write_cell(ws, 0, 0, stamp, wb.add_format({"italic": True, "font_color": "#555555"}))
     pct, whole = wb.add_format({"num_format": "0.0%"}), wb.add_format({"num_format": "#,##0"})
-    for i, c in enumerate(data.columns):
-        width = min(60, max(10, len(str(c)) + 2, tables.column_width(data[c])))
+    for i, c in enumerate(df.columns):
+        width = min(60, max(10, len(str(c)) + 2, tables.column_width(data.iloc[:, i])))
         ws.set_column(i, i, width, pct if c in percent else whole if c in ints else None)
     ws.freeze_panes(3, 0)
 

@@ -3,7 +3,7 @@
 On screen, numbers stay numbers (so sorting works) and a pandas Styler shows them the
 Vietnamese way (17,5%, 1.234). In XLSX they are numbers with a number format, so Excel shows
 them in the reader's locale; CSV is UTF-8 with BOM so Excel opens Vietnamese text correctly.
-Text cells that start with = + - @ are neutralised in both (no formula injection).
+Text that a spreadsheet would run as a formula is neutralised in both (kpi.cells).
 """
 
 from __future__ import annotations
@@ -13,25 +13,9 @@ import io
 import numpy as np
 import pandas as pd
 
+from kpi import cells
 from kpi.figures import status_text
 from kpi.formatting import fmt_int, fmt_number, fmt_percent
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value):
-    """Prefix text that a spreadsheet would run as a formula with an apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def _neutral_frame(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(neutralise)
-    return out
 
 
 def column_width(values: pd.Series) -> int:
@@ -42,25 +26,24 @@ def column_width(values: pd.Series) -> int:
 
 def to_csv_bytes(df: pd.DataFrame) -> bytes:
     """CSV, UTF-8 with BOM (Excel shows Vietnamese), formulas neutralised."""
-    return _neutral_frame(df).to_csv(index=False).encode("utf-8-sig")
+    return cells.csv_bytes(df)
 
 
 def to_xlsx_bytes(df: pd.DataFrame, sheet: str = "Số liệu", percent_columns=(), int_columns=(),
                   title: str | None = None) -> bytes:
     """One-sheet XLSX with numeric cells formatted (0,0% / #.##0), formulas neutralised."""
     buf = io.BytesIO()
-    data = _neutral_frame(df)
-    with pd.ExcelWriter(buf, engine="xlsxwriter") as xw:
+    with cells.excel_writer(buf) as xw:
         start = 2 if title else 0
-        data.to_excel(xw, sheet_name=sheet[:31], index=False, startrow=start)
+        data = cells.write_frame(xw, df, sheet[:31], startrow=start)
         ws = xw.sheets[sheet[:31]]
         wb = xw.book
         if title:
-            ws.write_string(0, 0, neutralise(title), wb.add_format({"bold": True, "font_size": 13}))
+            cells.write_cell(ws, 0, 0, title, wb.add_format({"bold": True, "font_size": 13}))
         pct, whole = wb.add_format({"num_format": "0.0%"}), wb.add_format({"num_format": "#,##0"})
-        for i, col in enumerate(data.columns):
+        for i, col in enumerate(df.columns):
             fmt = pct if col in percent_columns else whole if col in int_columns else None
-            width = min(60, max(10, len(str(col)) + 2, column_width(data[col])))
+            width = min(60, max(10, len(str(col)) + 2, column_width(data.iloc[:, i])))
             ws.set_column(i, i, width, fmt)
         ws.freeze_panes(start + 1, 0)
     return buf.getvalue()

@@ -1,4 +1,7 @@
-"""Excel templates generated from the catalog, and the header names the importer recognises."""
+"""Excel templates generated from the catalog, and the header names the importer recognises.
+
+Every cell is written through kpi.cells: a school or unit name that starts like a formula is
+written as neutralised text, never as a formula."""
 
 from __future__ import annotations
 
@@ -7,8 +10,7 @@ import hashlib
 import io
 import unicodedata
 
-import xlsxwriter
-
+from kpi import cells
 from kpi.catalog import LEVEL_LABELS, ROUND_LABELS, Catalog
 
 DATA_SHEET = "Số liệu"
@@ -68,7 +70,7 @@ def build_template(catalog: Catalog, schools, school_year: str, round: str, leve
     sch = schools if level is None else schools[schools["level"] == level]
     fields = [f for f in catalog.fields.values() if level is None or level in f.levels]
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    wb = cells.workbook(buf)
     bold = wb.add_format({"bold": True})
     head = wb.add_format({"bold": True, "bg_color": "#DCE9F5", "text_wrap": True, "valign": "top", "border": 1})
     locked = wb.add_format({"bg_color": "#F3F4F6"})
@@ -92,12 +94,12 @@ def build_template(catalog: Catalog, schools, school_year: str, round: str, leve
         ("6. Không gộp ô, không thêm cột. Gửi lại tệp cho Phòng GDĐT trước hạn.", None),
     ]
     for i, (text, fmt) in enumerate(lines):
-        ws.write(i, 0, text, fmt) if fmt else ws.write(i, 0, text)
+        cells.write_cell(ws, i, 0, text, fmt)
 
     ws = wb.add_worksheet(DATA_SHEET)
     headers = list(DATA_KEYS.values()) + [field_header(f) for f in fields]
-    ws.write(0, 0, f"Số liệu · {period} · biểu mẫu {ver}", title)
-    ws.write_row(1, 0, headers, head)
+    cells.write_cell(ws, 0, 0, f"Số liệu · {period} · biểu mẫu {ver}", title)
+    cells.write_cells(ws, 1, 0, headers, head)
     ws.set_row(1, 60)
     ws.set_column(0, 0, 12)
     ws.set_column(1, 1, 36)
@@ -106,7 +108,7 @@ def build_template(catalog: Catalog, schools, school_year: str, round: str, leve
     ws.freeze_panes(2, 2)
     last = 1 + max(1, len(sch))
     for r, s in enumerate(sch.itertuples(), start=2):
-        ws.write_row(r, 0, [s.school_id, s.name, school_year, round], locked)
+        cells.write_cells(ws, r, 0, [s.school_id, s.name, school_year, round], locked)
     for j, f in enumerate(fields, start=4):
         if f.kind == "bool":
             ws.data_validation(2, j, last, j, {"validate": "list", "source": [YES, NO],
@@ -120,8 +122,9 @@ def build_template(catalog: Catalog, schools, school_year: str, round: str, leve
                 "error_message": f"Nhập số từ {lo} đến {hi}."})
 
     ws = wb.add_worksheet(SCORE_SHEET)
-    ws.write(0, 0, f"Tự đánh giá mức độ chuyển đổi số · Năm học {school_year} · biểu mẫu {ver}", title)
-    ws.write_row(1, 0, list(SCORE_KEYS.values()), head)
+    cells.write_cell(ws, 0, 0, f"Tự đánh giá mức độ chuyển đổi số · Năm học {school_year} · biểu mẫu {ver}",
+                     title)
+    cells.write_cells(ws, 1, 0, list(SCORE_KEYS.values()), head)
     ws.set_row(1, 45)
     ws.set_column(0, 0, 12)
     ws.set_column(1, 1, 30)
@@ -132,8 +135,8 @@ def build_template(catalog: Catalog, schools, school_year: str, round: str, leve
     r = 2
     for s in sch[sch["level"].isin(catalog.index.levels_apply)].itertuples():
         for c in crits:
-            ws.write_row(r, 0, [s.school_id, s.name, school_year, c.code, c.name_vi,
-                                "điều kiện" if c.rule == "condition" else c.max_points], locked)
+            cells.write_cells(ws, r, 0, [s.school_id, s.name, school_year, c.code, c.name_vi,
+                                         "điều kiện" if c.rule == "condition" else c.max_points], locked)
             r += 1
     if r > 2:
         ws.data_validation(2, 7, r - 1, 7, {"validate": "list", "source": [YES, NO]})
@@ -144,7 +147,7 @@ def build_template(catalog: Catalog, schools, school_year: str, round: str, leve
     ws = wb.add_worksheet(META_SHEET)
     for i, (k, v) in enumerate((("template_version", ver), ("school_year", school_year), ("round", round),
                                 ("level", level or ""), ("generated_at", dt.datetime.now().isoformat()))):
-        ws.write_row(i, 0, [k, v])
+        cells.write_cells(ws, i, 0, [k, v])
     ws.hide()
     wb.close()
     return buf.getvalue()

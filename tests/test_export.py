@@ -1,5 +1,5 @@
 """Snapshots and meeting packs: each format opened with its own library, frozen figures, no black
-charts, formula cells neutralised, a principal's export holding only their own school."""
+charts, a principal's export holding only their own school (formula cells: tests/test_cells.py)."""
 
 import io
 import subprocess
@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from PIL import Image
 
-from kpi import db, export, figures, importer, queries, snapshots, tables
+from kpi import db, export, figures, importer, queries, snapshots
 from kpi.access import Scope
 from kpi.catalog import default_catalog
 from tests.test_importer import GOOD_HEAD
@@ -162,22 +162,6 @@ def test_missing_chromium_gives_a_clear_message(pack, monkeypatch):
     with pytest.raises(export.ExportError, match="cần trình duyệt Chromium"):
         export.to_pptx(pack, CAT)
     assert export.to_xlsx(pack, CAT)[:2] == b"PK" and export.to_html(pack, CAT).startswith(b"<!doctype html>")
-
-
-def test_formula_cells_neutralised(writable_db):
-    c0 = db.connect(writable_db, read_only=False)
-    c0.execute("UPDATE schools SET name = '=HYPERLINK(\"http://x\")' WHERE school_id = 'TH003'")
-    c0.close()
-    c = db.connect(writable_db)
-    values = queries.school_values(c, CAT, Scope(), "tin_hoc_quoc_te", ("2023-2024", "CN"))
-    c.close()
-    frame = tables.school_table(values)
-    csv_text = tables.to_csv_bytes(frame).decode("utf-8-sig")
-    assert "'=HYPERLINK" in csv_text and ",=HYPERLINK" not in csv_text
-    ws = openpyxl.load_workbook(io.BytesIO(tables.to_xlsx_bytes(frame))).active
-    cells = [v for row in ws.iter_rows(values_only=True) for v in row if isinstance(v, str) and "HYPERLINK" in v]
-    assert cells == ["'=HYPERLINK(\"http://x\")"]
-    assert [tables.neutralise(x) for x in ("+1", "-2", "@a", "ok")] == ["'+1", "'-2", "'@a", "ok"]
 
 
 def test_principal_export_holds_only_their_school(frozen, tmp_path):
