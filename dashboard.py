@@ -17,7 +17,7 @@ if __name__ != "__main__":
 
     from streamlit.runtime.pages_manager import PagesManager
 
-    from pages._shared import warm_up_quietly
+    from pages._data import warm_up_quietly
     from pages._web import ROUTES
 
     # Pages are registered with st.navigation only: never serve a session in Streamlit's legacy
@@ -34,7 +34,7 @@ if __name__ != "__main__":
 
     app = st.App(__file__, routes=ROUTES, lifespan=warm)
 else:
-    from pages import _shared as sh
+    from pages import _frame as frame
     from pages._web import LOGIN_PATH, LOGOUT_PATH
 
     st.set_page_config(page_title="Bảng điều khiển chuyển đổi số",
@@ -55,7 +55,7 @@ else:
         "bao_cao": ("Báo cáo", "bao-cao"),
     }
 
-    user = sh.login_user()
+    user = frame.login_user()
     if user is None:
         def login_needed():
             st.title("Bảng điều khiển chuyển đổi số")
@@ -69,5 +69,5 @@ else:
         nav = st.navigation([page(n, *PAGES[n], default=(i == 0)) for i, n in enumerate(names)])
         st.sidebar.markdown(f"**{user.display_name}** · {user.role_label}")
         st.sidebar.markdown(f'<a href="{LOGOUT_PATH}" target="_self">Đăng xuất</a>', unsafe_allow_html=True)
-        with sh.app_frame(user):
+        with frame.app_frame(user), frame.run_slot():
             nav.run()

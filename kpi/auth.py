@@ -133,7 +133,8 @@ def user_row(con, user_name: str) -> dict | None:
     return None if df.empty else df.iloc[0].to_dict()
 
 
-def _user(row: dict) -> User:
+def user_from_row(row: dict) -> User:
+    """The User of a users row."""
     return User(row["user_name"], row["display_name"], row["role"],
                 row["school_id"] if isinstance(row["school_id"], str) else None,
                 row["unit_id"] if isinstance(row["unit_id"], str) else None)
@@ -208,7 +209,7 @@ def authenticate(con, user_name: str, password: str, throttle: Throttle | None =
         throttle.failed(key, client)
         raise AuthError(GENERIC_REFUSAL)
     throttle.cleared(key)
-    return _user(row)
+    return user_from_row(row)
 
 
 # ---- signed session tokens ---------------------------------------------------------------
@@ -325,4 +326,4 @@ def user_for_token(con, token: str | None, store: Sessions | None = None) -> Use
     row = user_row(con, name)
     if row is None or not row["active"]:
         return None
-    return _user(row)
+    return user_from_row(row)

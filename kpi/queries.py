@@ -93,6 +93,11 @@ def meta(con) -> dict[str, str]:
     return dict(run(con, "meta").itertuples(index=False, name=None))
 
 
+def principal_users(con) -> list[dict]:
+    """Every active principal account (users rows), by user name."""
+    return run(con, "users_principals").to_dict("records")
+
+
 def periods(con) -> pd.DataFrame:
     """Every period, newest first: school_year, round, deadline, has_data."""
     return run(con, "periods")

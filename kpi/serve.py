@@ -94,7 +94,8 @@ def worker_command(port: int) -> list[str]:
             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
             "--server.fileWatcherType", "none", "--server.runOnSave", "false",
             "--browser.gatherUsageStats", "false", "--server.maxUploadSize", str(UPLOAD_LIMIT_MB),
-            "--client.toolbarMode", "minimal", "--global.developmentMode", "false"]
+            "--client.toolbarMode", "minimal", "--global.developmentMode", "false",
+            "--runner.postScriptGC", "false"]
 
 
 def nginx_config(run_dir: Path, address: str, port: int, all_ports: list[int], ready_ports: list[int],

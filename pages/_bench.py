@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from kpi import auth, queries
+from kpi import auth, queries, views
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,6 +36,7 @@ def time_page(page: str, user: str, params: dict, cold_runs: int = 3, warm_runs:
             at.session_state[k] = v
         st.cache_data.clear()
         st.cache_resource.clear()
+        views.forget_all()
         queries.RECORDER = [] if i == 0 else None
         t = time.perf_counter()
         at.run()

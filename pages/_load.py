@@ -357,6 +357,58 @@ def drive_browser(base: str, plan: dict, seconds: float, think: tuple[float, flo
     return {"runs": runs, "errors": errors}
 
 
+# ---- what one page run costs the server ------------------------------------------------------------
+
+COST_SPECS = [
+    # (label, user role wanted, url path, query)
+    ("Trường (hiệu trưởng)", "hieu_truong", "", "nam_hoc={y}&ky=CN"),
+    ("Chỉ tiêu (hiệu trưởng)", "hieu_truong", "chi-tieu", "nam_hoc={y}&ky=CN&chi_tieu=tin_hoc_quoc_te"),
+    ("Chỉ tiêu · bảng (hiệu trưởng)", "hieu_truong", "chi-tieu", "nam_hoc={y}&ky=CN&chi_tieu=tin_hoc_quoc_te&ct_tab=Bảng"),
+    ("Tổng quan", "lanh_dao", "", "nam_hoc={y}&ky=CN"),
+    ("Tổng quan · biểu đồ", "lanh_dao", "", "nam_hoc={y}&ky=CN&tq_tab=Biểu đồ"),
+    ("Tổng quan · bảng", "lanh_dao", "", "nam_hoc={y}&ky=CN&tq_tab=Bảng số liệu"),
+    ("Chỉ tiêu", "lanh_dao", "chi-tieu", "nam_hoc={y}&ky=CN&chi_tieu=tin_hoc_quoc_te"),
+    ("Chỉ tiêu · bảng", "lanh_dao", "chi-tieu", "nam_hoc={y}&ky=CN&chi_tieu=tin_hoc_quoc_te&ct_tab=Bảng"),
+    ("Chỉ số CĐS", "lanh_dao", "chi-so-cds", "nam_hoc={y}"),
+    ("So sánh", "lanh_dao", "so-sanh", ""),
+    ("Trường (văn phòng)", "lanh_dao", "truong-hoc", "nam_hoc={y}&ky=CN&truong={school}"),
+]
+
+
+def _tree_cpu(pid: int) -> float:
+    from kpi.loadbench import cpu_seconds, tree
+
+    return cpu_seconds(tree(pid))
+
+
+async def page_costs(base: str, plan: dict, server_pid: int, repeat: int) -> list[dict]:
+    """Server CPU (every process under `server_pid`) and wall time per run of each page, warm:
+    one browser reruns the page `repeat` times after a first run that fills the caches."""
+    out = []
+    browsers: dict[str, Browser] = {}
+    for label, role, path, query in COST_SPECS:
+        user = next(u for u in plan["users"] if (u["role"] == role) or (role == "lanh_dao" and u["role"] != "hieu_truong"))
+        if role not in browsers:
+            b = Browser(base, user, plan, Result(), random.Random(1))
+            await b.login()
+            await b.connect()
+            await b.rerun("start", "", "")
+            browsers[role] = b
+        b = browsers[role]
+        q = query.format(y=plan["years"][0], school=plan["schools"][0])
+        await b.rerun(label, path, q)
+        await asyncio.sleep(0.3)
+        c0, t0 = _tree_cpu(server_pid), time.perf_counter()
+        for _ in range(repeat):
+            await b.rerun(label, path, q)
+        c1, t1 = _tree_cpu(server_pid), time.perf_counter()
+        out.append({"page": label, "cpu_ms": 1000 * (c1 - c0) / repeat, "wall_ms": 1000 * (t1 - t0) / repeat,
+                    "errors": [e for e in b.result.errors if e[1] == label]})
+    for b in browsers.values():
+        await b.ws.close()
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m pages._load")
     ap.add_argument("--url", required=True)
@@ -368,9 +420,13 @@ def main(argv=None) -> int:
     ap.add_argument("--ramp", type=float, default=10)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--browser", action="store_true", help="one real Chromium instead of simulated browsers")
+    ap.add_argument("--cost", type=int, metavar="PID", help="measure each page's server CPU (server process PID)")
+    ap.add_argument("--repeat", type=int, default=20)
     a = ap.parse_args(argv)
     plan = json.loads(open(a.plan, encoding="utf-8").read())
-    if a.browser:
+    if a.cost:
+        out = asyncio.run(page_costs(a.url, plan, a.cost, a.repeat))
+    elif a.browser:
         out = drive_browser(a.url, plan, a.seconds, tuple(a.think), a.seed)
     else:
         r = asyncio.run(drive(a.url, plan, a.sessions, a.seconds, tuple(a.think), a.ramp, a.seed))

@@ -3,15 +3,17 @@
 import streamlit as st
 
 from kpi import db, export, snapshots, tables
-from pages import _shared as sh
+from pages import _data as data
+from pages import _widgets as ui
+from pages._frame import current_user, page_guard, scope
 
-sh.page_guard()
+page_guard()
 
-cat = sh.catalog()
-year, rnd = sh.period_filters()
-user = sh.current_user()
+cat = data.catalog()
+year, rnd = ui.period_filters()
+user = current_user()
 st.title("Báo cáo")
-sh.sample_badge()
+ui.sample_badge()
 
 st.subheader("Chốt số liệu")
 st.caption("Bản chốt là bản sao không đổi của số liệu kỳ này (và các kỳ trước), có mã băm để đối chiếu về sau. "
@@ -20,14 +22,14 @@ name = st.text_input("Tên bản chốt", value=f"Họp giao ban {year} {rnd}", 
 if st.button(f"Chốt số liệu kỳ {year} · {rnd}", key="bc_freeze"):
     sid = snapshots.freeze(db.db_path(), year, rnd, name, user.user_name)
     st.success(f"Đã chốt số liệu: mã {sid}. Chọn bản chốt trong mục Nguồn số liệu để xem hoặc xuất.")
-snaps = sh.snapshots_table()
+snaps = data.snapshots()
 if len(snaps):
     st.dataframe(tables.snapshot_table(snaps), hide_index=True, width="stretch")
 
 st.subheader("Bộ báo cáo họp")
-sh.start_renderer()  # chromium starts in the background while the user chooses (~3 s, once per process)
-scope = sh.scope()
-st.caption(f"Nguồn: {'bản chốt ' + scope.snapshot_id if scope.snapshot_id else 'số liệu trực tiếp (chưa chốt)'}."
+ui.start_renderer()  # chromium starts in the background while the user chooses (~3 s, once per process)
+sc = scope()
+st.caption(f"Nguồn: {'bản chốt ' + sc.snapshot_id if sc.snapshot_id else 'số liệu trực tiếp (chưa chốt)'}."
            " Tệp PPTX, PDF và PNG cần trình duyệt Chromium để vẽ biểu đồ; XLSX và HTML thì không.")
 fmt = st.radio("Định dạng", list(export.WRITERS), horizontal=True, key="bc_format",
                format_func={"pptx": "PowerPoint (PPTX)", "pdf": "PDF", "xlsx": "Excel (XLSX)",
@@ -35,9 +37,9 @@ fmt = st.radio("Định dạng", list(export.WRITERS), horizontal=True, key="bc_
 if st.button("Tạo tệp", type="primary", key="bc_build"):
     bar = st.progress(0.0, text="Đang tổng hợp số liệu…")
     try:
-        pack = export.build_pack(sh.connection(), cat, scope, year, rnd, scope.snapshot_id)
+        pack = export.build_pack(data.connection(), cat, sc, year, rnd, sc.snapshot_id)
         bar.progress(0.3, text="Đang dựng tệp và vẽ biểu đồ…")
-        st.session_state["bc_file"] = (fmt, export.WRITERS[fmt](pack, cat), scope.snapshot_id)
+        st.session_state["bc_file"] = (fmt, export.WRITERS[fmt](pack, cat), sc.snapshot_id)
         bar.progress(1.0, text="Xong.")
     except export.ExportError as e:
         bar.empty()

@@ -5,30 +5,32 @@ import streamlit as st
 from kpi import maturity, scoring, tables
 from kpi.figures import criteria_heatmap, level_distribution, level_trend, points_lost_bars
 from kpi.formatting import fmt_int, fmt_percent, fmt_points
-from pages import _shared as sh
+from pages import _data as data
+from pages import _widgets as ui
+from pages._frame import page_guard, scope
 
-sh.page_guard()
+page_guard()
 
 HEATMAP_ROWS = 200
-cat = sh.catalog()
-years = sh.index_years()
+cat = data.catalog()
+years = data.index_years()
 if not years:
     st.title("Chỉ số chuyển đổi số")
     st.info("Chưa có số liệu tự đánh giá mức độ chuyển đổi số của trường nào.")
     st.stop()
-year = sh.url_select("Năm học", years, "nam_hoc")
-sh.index_source_filter(year)
-level, owner, ward = sh.school_filters()
+year = ui.url_select("Năm học", years, "nam_hoc")
+ui.index_source_filter(year)
+level, owner, ward = ui.school_filters()
 
 st.title("Chỉ số chuyển đổi số")
-sh.sample_badge()
-snap = sh.scope().snapshot_id
+ui.sample_badge()
+snap = scope().snapshot_id
 st.caption(f"{cat.index.decision} · Năm học {year} · tự đánh giá trước {cat.index.self_assessment_deadline}, "
            f"Phòng thẩm định trước {cat.index.review_deadline} · "
            + (f"bản chốt {snap}" if snap else "số liệu trực tiếp"))
 st.warning(maturity.rules_sentence(cat), icon="⚠️")
 
-counts_all = sh.maturity_counts(years, level, owner, ward)
+counts_all = data.maturity_counts(years, level, owner, ward)
 this_year = counts_all[counts_all["school_year"] == year]
 if this_year.empty:
     st.info("Chưa có trường nào tự đánh giá trong năm học này.")
@@ -44,28 +46,30 @@ c1.metric(f"Trường từ Mức {target['min_level']} trở lên", fmt_percent(
 for col, m in zip((c2, c3, c4), (1, 2, 3)):
     col.metric(f"Mức {m}", fmt_int(counts[m]))
 
-dist_tab, heat_tab, lost_tab, review_tab, road_tab = sh.lazy_tabs(
+dist_tab, heat_tab, lost_tab, review_tab, road_tab = ui.lazy_tabs(
     ["Phân bố mức", "Bản đồ nhiệt", "Điểm mất nhiều nhất", "Tự đánh giá và thẩm định", "Lộ trình lên mức"], "cs_tab")
 with dist_tab:
     if dist_tab.open:
         dist = maturity.distribution(this_year, cat)
-        st.plotly_chart(sh.figure(level_distribution, dist, "Số trường theo mức, nhóm tiêu chí và cấp học"),
-                        theme=None, width="stretch", key="cs_dist")
-        st.plotly_chart(sh.figure(level_trend, maturity.trend(counts_all), "Mức của trường qua các năm học"),
-                        theme=None, width="stretch", key="cs_trend")
+        fkey = (scope(), year, level, owner, ward)
+        st.plotly_chart(data.figure(("cs_dist", *fkey), lambda: level_distribution(
+            dist, "Số trường theo mức, nhóm tiêu chí và cấp học")), theme=None, width="stretch", key="cs_dist")
+        st.plotly_chart(data.figure(("cs_trend", *fkey), lambda: level_trend(
+            maturity.trend(counts_all), "Mức của trường qua các năm học")), theme=None, width="stretch", key="cs_trend")
         st.dataframe(tables.level_table(dist), hide_index=True)
 with heat_tab:
     if heat_tab.open:
         order = st.radio("Sắp xếp trường theo", ["total", "dh", "qt", "name"], horizontal=True, key="cs_order",
                          format_func={"total": "Tổng điểm", "dh": "Điểm Dạy-học", "qt": "Điểm Quản trị",
                                       "name": "Tên trường"}.get)
-        matrix = sh.maturity_heatmap(year, order, level, owner, ward)
+        matrix = data.maturity_heatmap(year, order, level, owner, ward)
         names = {k: c.name_vi for k, c in cat.criteria.items()}
         if scored > HEATMAP_ROWS:
             st.caption(f"Bản đồ nhiệt hiển thị {HEATMAP_ROWS} trường đầu theo thứ tự đã chọn trong {fmt_int(scored)} "
                        "trường; lọc theo cấp học, loại hình hoặc phường để xem nhóm khác.")
-        st.plotly_chart(sh.figure(criteria_heatmap, matrix.head(HEATMAP_ROWS), names), theme=None, width="stretch",
-                        key="cs_heat")
+        st.plotly_chart(data.figure(("cs_heat", scope(), year, order, level, owner, ward),
+                                    lambda: criteria_heatmap(matrix.head(HEATMAP_ROWS), names)),
+                        theme=None, width="stretch", key="cs_heat")
         if scored > len(matrix):
             st.caption(f"Bảng hiển thị {fmt_int(len(matrix))} trường đầu trong {fmt_int(scored)} trường.")
         st.dataframe((matrix * 100).round().reset_index(names="Trường"), hide_index=True,
@@ -73,27 +77,27 @@ with heat_tab:
                                     for c in matrix.columns})
 with lost_tab:
     if lost_tab.open:
-        lost = sh.maturity_lost(year, level, owner, ward)
-        st.plotly_chart(sh.figure(points_lost_bars, lost.head(12), "Tiêu chí các trường mất nhiều điểm nhất"), theme=None,
-                        width="stretch", key="cs_lost")
+        lost = data.maturity_lost(year, level, owner, ward)
+        st.plotly_chart(data.figure(("cs_lost", scope(), year, level, owner, ward), lambda: points_lost_bars(
+            lost.head(12), "Tiêu chí các trường mất nhiều điểm nhất")), theme=None, width="stretch", key="cs_lost")
         st.dataframe(tables.lost_table(lost), hide_index=True)
 with review_tab:
     if review_tab.open:
         only = st.toggle("Chỉ hiện các chênh lệch cần xem lại", value=True, key="cs_only_flags")
-        rev, total, flagged = sh.maturity_review(year, only, tables.MAX_TABLE_ROWS, level, owner, ward)
+        rev, total, flagged = data.maturity_review(year, only, tables.MAX_TABLE_ROWS, level, owner, ward)
         st.caption(f"{fmt_int(flagged)} chênh lệch cần Phòng xem lại.")
-        sh.table(tables.review_table(rev), tables.REVIEW_FORMAT, total=flagged if only else total)
-        sh.downloads(lambda: tables.review_table(sh.maturity_review(year, only, None, level, owner, ward)[0]),
+        ui.table(tables.review_table(rev), tables.REVIEW_FORMAT, total=flagged if only else total)
+        ui.downloads(lambda: tables.review_table(data.maturity_review(year, only, None, level, owner, ward)[0]),
                      f"tham_dinh_{year}", "cs_dl")
 with road_tab:
     if road_tab.open:
-        candidates = sh.school_list()
+        candidates = data.school_list()
         candidates = candidates[candidates["level"].isin(cat.index.levels_apply)
                                 & ((candidates["level"] == level) if level else True)
                                 & ((candidates["ownership"] == owner) if owner else True)
                                 & ((candidates["ward"] == ward) if ward else True)]
-        sid = sh.school_picker(candidates, "cs_truong", "Trường", sidebar=False) if len(candidates) else None
-        crit, mine = sh.school_maturity([year], sid) if sid else (None, [])
+        sid = ui.school_picker(candidates, "cs_truong", "Trường", sidebar=False) if len(candidates) else None
+        crit, mine = data.school_maturity([year], sid) if sid else (None, [])
         if not len(mine):
             st.info("Trường này chưa tự đánh giá trong năm học đã chọn.")
         else:

@@ -3,68 +3,61 @@
 import streamlit as st
 
 from kpi import progress, tables
-from kpi.catalog import LEVEL_LABELS, TARGET_BASES
-from kpi.figures import school_bars, school_histogram, trend_chart
-from pages import _shared as sh
+from pages import _data as data
+from pages import _widgets as ui
+from pages._frame import page_guard, scope
 
-sh.page_guard()
+page_guard()
 
-cat = sh.catalog()
-year, rnd = sh.period_filters()
-level, owner, ward = sh.school_filters()
-code = sh.url_select("Chỉ tiêu", list(cat.indicators), "chi_tieu",
+cat = data.catalog()
+year, rnd = ui.period_filters()
+level, owner, ward = ui.school_filters()
+code = ui.url_select("Chỉ tiêu", list(cat.indicators), "chi_tieu",
                      format_func=lambda c: f"{cat.indicators[c].clause} · {cat.indicators[c].label_vi}")
-ind = cat.indicators[code]
+view = data.indicator(code, year, rnd, level, owner, ward)
 
-st.title(ind.label_vi)
-sh.sample_badge()
-targets = [cat.target_for(code, lv, year) for lv in ind.levels]
-target_text = "; ".join(f"{lv} {t.value * 100:g}%".replace(".", ",") for lv, t in zip(ind.levels, targets) if t)
-basis = next((TARGET_BASES[t.basis] for t in targets if t), "chưa có chỉ tiêu cho năm học này")
-st.caption(f"Mục {ind.clause} · {', '.join(LEVEL_LABELS[lv] for lv in ind.levels)} · "
-           f"chỉ tiêu {target_text or '—'} ({basis}) · Năm học {year} · {rnd}")
+st.title(cat.indicators[code].label_vi)
+ui.sample_badge()
+st.caption(view.caption)
 
 st.subheader("Toàn đơn vị qua các kỳ")
-trend = progress.trend_rows(sh.indicator_trend(code, level, owner, ward))
-if trend.empty or trend["value"].notna().sum() == 0:
+if not view.has_trend:
     st.info("Chưa có số liệu của chỉ tiêu này cho các trường đang chọn.")
 else:
-    chart, table = sh.lazy_tabs(["Biểu đồ", "Bảng số liệu"], "ct_trend_tab")
+    chart, table = ui.lazy_tabs(["Biểu đồ", "Bảng số liệu"], "ct_trend_tab")
     with chart:
         if chart.open:
-            chart.plotly_chart(sh.figure(trend_chart, trend), theme=None, width="stretch", key="ct_trend")
+            chart.plotly_chart(view.trend_figure, theme=None, width="stretch", key="ct_trend")
     with table:
         if table.open:
-            table.dataframe(tables.styled(tables.trend_table(trend), tables.TREND_TABLE_FORMAT), hide_index=True)
+            table.dataframe(tables.styled(view.trend_table, tables.TREND_TABLE_FORMAT), hide_index=True)
 
 st.subheader(f"Các trường · {progress.period_label(year, rnd)}")
-prev = progress.previous_period(sh.periods(), year, rnd)
-values = sh.school_values(code, (year, rnd), prev, level, owner, ward)
-if values["value"].notna().sum() == 0:
+if not view.has_values:
     st.info("Chưa có trường nào nộp số liệu kỳ này.")
     st.stop()
-missing = values[values["value"].isna()]
-if len(missing):
-    st.caption(f"{len(missing)} trường chưa có số liệu kỳ này (không tính là 0): "
-               + ", ".join(missing["name"].head(12)) + ("…" if len(missing) > 12 else ""))
-chart, table = sh.lazy_tabs(["Biểu đồ", "Bảng"], "ct_tab")
+if view.missing_sentence:
+    st.caption(view.missing_sentence)
+office = not scope().is_school
+chart, table = ui.lazy_tabs(["Biểu đồ", "Bảng"], "ct_tab")
 with chart:
     if chart.open:
-        if values["value"].notna().sum() <= 300:
-            event = st.plotly_chart(sh.figure(school_bars, values), theme=None, width="stretch", key="ct_bars",
+        if view.reporting <= 300 and office:
+            event = st.plotly_chart(view.schools_figure, theme=None, width="stretch", key="ct_bars",
                                     on_select="rerun", selection_mode="points")
             points = event.selection.points if event else []
             if points:
-                sh.open_school(points[0]["customdata"][0])
+                ui.open_school(points[0]["customdata"][0])
             st.caption("Bấm vào cột của một trường để mở trang của trường.")
         else:
-            st.plotly_chart(sh.figure(school_histogram, values), theme=None, width="stretch", key="ct_hist")
+            st.plotly_chart(view.schools_figure, theme=None, width="stretch", key="ct_hist")
 with table:
     if table.open:
-        frame = tables.school_table(values)
-        picked = sh.table(frame, tables.SCHOOL_TABLE_FORMAT, key="ct_table", on_select="rerun",
-                          selection_mode="single-row")
-        if picked and picked.selection.rows:
-            sh.open_school(values.iloc[picked.selection.rows[0]]["school_id"])
-        sh.downloads(frame, f"{code}_{year}_{rnd}", "ct_dl", percent_columns=tables.SCHOOL_TABLE_PERCENT,
-                     int_columns=tables.SCHOOL_TABLE_INT, title=f"{ind.clause} {ind.label_vi} · {year} {rnd}")
+        frame = view.school_table
+        picked = ui.table(frame, tables.SCHOOL_TABLE_FORMAT, key="ct_table",
+                          **({"on_select": "rerun", "selection_mode": "single-row"} if office else {}))
+        if office and picked and picked.selection.rows:
+            ui.open_school(view.values.iloc[picked.selection.rows[0]]["school_id"])
+        ui.downloads(frame, f"{code}_{year}_{rnd}", "ct_dl", percent_columns=tables.SCHOOL_TABLE_PERCENT,
+                     int_columns=tables.SCHOOL_TABLE_INT, title=f"{cat.indicators[code].clause} "
+                     f"{cat.indicators[code].label_vi} · {year} {rnd}")

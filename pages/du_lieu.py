@@ -8,17 +8,19 @@ from kpi import db, importer, tables
 from kpi.catalog import LEVEL_LABELS
 from kpi.formatting import fmt_date, fmt_int, fmt_percent
 from kpi.templates import build_template
-from pages import _shared as sh
+from pages import _data as data
+from pages import _widgets as ui
+from pages._frame import current_user, page_guard
 
-sh.page_guard()
+page_guard()
 
-cat = sh.catalog()
-year, rnd = sh.period_filters()
-user = sh.current_user()
+cat = data.catalog()
+year, rnd = ui.period_filters()
+user = current_user()
 st.title("Dữ liệu")
-sh.sample_badge()
+ui.sample_badge()
 
-p = sh.periods()
+p = data.periods()
 deadline = p.loc[(p["school_year"] == year) & (p["round"] == rnd), "deadline"].iloc[0].date()
 days = (deadline - dt.date.today()).days
 if days >= 0:
@@ -26,24 +28,24 @@ if days >= 0:
 else:
     st.caption(f"Kỳ {year} · {rnd}: hạn nộp {fmt_date(deadline)} đã qua {-days} ngày.")
 
-sub_tab, imp_tab, tpl_tab, log_tab = sh.lazy_tabs(["Tình hình nộp", "Nhập số liệu", "Biểu mẫu", "Nhật ký nhập"],
+sub_tab, imp_tab, tpl_tab, log_tab = ui.lazy_tabs(["Tình hình nộp", "Nhập số liệu", "Biểu mẫu", "Nhật ký nhập"],
                                                  "dl_tab")
 
 with sub_tab:
     if sub_tab.open:
-        status = sh.submission_status(year, rnd)
+        status = data.submission_status(year, rnd)
         counts = status["status"].value_counts()
         c1, c2, c3 = st.columns(3)
         c1.metric("Đúng hạn", fmt_int(counts.get("dung_han", 0)))
         c2.metric("Trễ hạn", fmt_int(counts.get("tre", 0)))
         c3.metric("Chưa nộp", fmt_int(counts.get("chua_nop", 0)))
         table = tables.submission_table(status)
-        sh.table(table)
+        ui.table(table)
         missing = table[status["status"].values == "chua_nop"]
-        sh.downloads(missing, f"chua_nop_{year}_{rnd}", "dl_missing")
+        ui.downloads(missing, f"chua_nop_{year}_{rnd}", "dl_missing")
         st.subheader("Mức đầy đủ của từng chỉ tiêu thống kê")
-        comp = tables.completeness_table(sh.field_completeness(year, rnd), cat)
-        sh.table(comp, {"Tỉ lệ": fmt_percent})
+        comp = tables.completeness_table(data.field_completeness(year, rnd), cat)
+        ui.table(comp, {"Tỉ lệ": fmt_percent})
 
 with imp_tab:
     if imp_tab.open:
@@ -77,10 +79,10 @@ with tpl_tab:
     if tpl_tab.open:
         t_level = st.selectbox("Cấp học", ["", *LEVEL_LABELS], key="dl_level",
                                format_func=lambda v: LEVEL_LABELS.get(v, "Tất cả các cấp"))
-        schools = sh.school_list()
+        schools = data.school_list()
         st.download_button(
             f"Tải biểu mẫu {year} · {rnd}", lambda: build_template(cat, schools, year, rnd, t_level or None,
-                                                                  sh.meta().get("unit_name", "")),
+                                                                  data.meta().get("unit_name", "")),
             f"bieu_mau_{year}_{rnd}{'_' + t_level if t_level else ''}.xlsx", key="dl_template", on_click="ignore",
             mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", icon=":material/download:")
         st.caption("Biểu mẫu gồm: hướng dẫn, trang Số liệu (mỗi trường một dòng, có sẵn mã và tên trường), trang Tự "
@@ -88,7 +90,7 @@ with tpl_tab:
 
 with log_tab:
     if log_tab.open:
-        log = sh.imports_log()
+        log = data.imports_log()
         st.dataframe(tables.imports_table(log), hide_index=True, width="stretch")
         applied = log[(log["status"] == "applied") & (log["source"] == "import")]
         if len(applied):

@@ -3,59 +3,61 @@
 import streamlit as st
 
 from kpi import progress, tables
-from kpi.figures import compare_bars
-from pages import _shared as sh
+from pages import _data as data
+from pages import _widgets as ui
+from pages._frame import page_guard
 
-sh.page_guard()
+page_guard()
 
-cat = sh.catalog()
-p = sh.periods()
+cat = data.catalog()
+p = data.periods()
 codes = {f"{y}-{r}": (y, r) for y, r in zip(p["school_year"], p["round"])}
 label = lambda c: progress.period_label(*codes[c])  # noqa: E731
-b_code = sh.url_select("Kỳ so sánh (B)", list(codes), "ky_b", format_func=label)
+b_code = ui.url_select("Kỳ so sánh (B)", list(codes), "ky_b", format_func=label)
 prev = progress.previous_period(p, *codes[b_code])
-a_code = sh.url_select("Kỳ gốc (A)", list(codes), "ky_a", format_func=label,
+a_code = ui.url_select("Kỳ gốc (A)", list(codes), "ky_a", format_func=label,
                        default=f"{prev[0]}-{prev[1]}" if prev else None)
 a, b = codes[a_code], codes[b_code]
 sources = {}
 for key, period in (("chot_a", a), ("chot_b", b)):
-    options = sh.snapshot_options(*period)
-    chosen = sh.url_select(f"Nguồn kỳ {key[-1].upper()}", list(options), key, format_func=options.get,
-                           keep_default=False) if len(options) > 1 else sh.LIVE
-    sources[key] = None if chosen == sh.LIVE else chosen
-level, owner, ward = sh.school_filters()
+    options = ui.snapshot_options(*period)
+    chosen = ui.url_select(f"Nguồn kỳ {key[-1].upper()}", list(options), key, format_func=options.get,
+                           keep_default=False) if len(options) > 1 else ui.LIVE
+    sources[key] = None if chosen == ui.LIVE else chosen
+level, owner, ward = ui.school_filters()
 a_label = label(a_code) + (f" (bản chốt {sources['chot_a']})" if sources["chot_a"] else "")
 b_label = label(b_code) + (f" (bản chốt {sources['chot_b']})" if sources["chot_b"] else "")
 
 st.title("So sánh hai kỳ")
-sh.sample_badge()
+ui.sample_badge()
 st.caption(f"A = {a_label} → B = {b_label}. Mỗi kỳ được so với chỉ tiêu của năm học đó "
            "(năm chưa có chỉ tiêu thì dùng chỉ tiêu của kỳ B).")
 if a == b and sources["chot_a"] == sources["chot_b"]:
     st.info("Chọn hai kỳ khác nhau (hoặc một bản chốt với số liệu trực tiếp) để so sánh.")
     st.stop()
-rows = progress.compare_rows(sh.compare_periods(a, b, level, owner, ward, sources["chot_a"], sources["chot_b"]), cat)
-if rows.empty or (rows["reporting_a"].sum() == 0 and rows["reporting_b"].sum() == 0):
+view = data.compare(a, b, level, owner, ward, sources["chot_a"], sources["chot_b"])
+rows = view.rows
+if view.empty:
     st.info("Chưa có trường nào nộp số liệu ở cả hai kỳ.")
     st.stop()
 
 c1, c2 = st.columns(2)
 c1.metric("Lượt trường lên đạt", int(rows["moved_up"].sum()))
 c2.metric("Lượt trường tụt khỏi đạt", int(rows["fell_back"].sum()))
-chart, table = sh.lazy_tabs(["Biểu đồ", "Bảng"], "ss_tab")
+chart, table = ui.lazy_tabs(["Biểu đồ", "Bảng"], "ss_tab")
 with chart:
     if chart.open:
-        chart.plotly_chart(sh.figure(compare_bars, rows), theme=None, width="stretch", key="ss_chart")
+        chart.plotly_chart(view.figure, theme=None, width="stretch", key="ss_chart")
 with table:
     if table.open:
-        frame = tables.compare_table(rows)
+        frame = view.table
         st.dataframe(frame, hide_index=True, width="stretch")
-        sh.downloads(frame, f"so_sanh_{a[0]}_{a[1]}_{b[0]}_{b[1]}", "ss_dl")
+        ui.downloads(frame, f"so_sanh_{a[0]}_{a[1]}_{b[0]}_{b[1]}", "ss_dl")
 
 st.subheader("Trường thay đổi theo từng chỉ tiêu")
-code = sh.url_select("Chỉ tiêu", list(rows["indicator_code"]), "chi_tieu", sidebar=False,
+code = ui.url_select("Chỉ tiêu", list(rows["indicator_code"]), "chi_tieu", sidebar=False,
                      format_func=lambda c: f"{cat.indicators[c].clause} · {cat.indicators[c].label_vi}")
-moves = tables.school_moves(sh.school_values_between(code, b, a, level, owner, ward, sources["chot_a"],
+moves = tables.school_moves(data.school_values_between(code, b, a, level, owner, ward, sources["chot_a"],
                                                      sources["chot_b"]))
 for col, (key, title) in zip(st.columns(2), (("up", "Lên đạt"), ("down", "Tụt khỏi đạt"))):
     col.markdown(f"**{title}** ({len(moves[key])} trường)")
@@ -63,4 +65,4 @@ for col, (key, title) in zip(st.columns(2), (("up", "Lên đạt"), ("down", "T�
         col.caption("Không có trường nào.")
     else:
         with col:
-            sh.table(moves[key], tables.MOVES_FORMAT)
+            ui.table(moves[key], tables.MOVES_FORMAT)

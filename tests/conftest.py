@@ -68,6 +68,9 @@ def _clear_streamlit_caches():
     yield
     import sys
 
+    from kpi import views
+
+    views.forget_all()
     if "streamlit" in sys.modules:
         import streamlit as st
 

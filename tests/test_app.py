@@ -91,20 +91,25 @@ def test_missing_database_says_what_to_do(tmp_path, monkeypatch):
     assert "Vui lòng đăng nhập" in at.markdown[0].value
 
 
-def test_warm_up_fills_the_first_pages_caches(sample_db, monkeypatch):
-    from kpi import db, queries
+def test_warm_up_fills_the_first_pages_views(sample_db, monkeypatch):
+    from kpi import queries, views
     from kpi.access import Scope
-    from pages import _shared as sh
+    from pages import _data as data
 
-    assert sh.warm_up() == ["tong_quan 2023-2024 CN", "chi_so"]
+    views.forget_all()
+    done = data.warm_up()
+    assert done[:2] == ["tong_quan 2023-2024 CN", "chi_so"] and done[2].startswith("truong ×")
 
     def no_query(*args, **kwargs):
-        raise AssertionError("the warmed cache should have answered")
+        raise AssertionError("the warmed view models should have answered")
 
-    monkeypatch.setattr(queries, "district_summary", no_query)
-    monkeypatch.setattr(queries, "maturity_counts", no_query)
-    key = (str(db.db_path()), db.file_identity(db.db_path()))
-    rows = sh._overview(key, Scope.everything(), "2023-2024", "CN", None, None, None)
-    assert len(rows) > 20 and "muc_do_cds" in set(rows["indicator_code"])
-    years = tuple(sh._index_years(key))
-    assert sh._maturity_counts(key, Scope.everything(), years, None, None, None)["schools"].sum() > 0
+    for name in ("district_summary", "maturity_counts", "school_indicators", "school_trend", "school_info"):
+        monkeypatch.setattr(queries, name, no_query)
+    v = data.store()
+    ov = v.overview(Scope.everything(), "2023-2024", "CN")
+    assert len(ov.rows) > 20 and "muc_do_cds" in set(ov.rows["indicator_code"])
+    assert v.maturity_counts(Scope.everything(), tuple(v.index_years()))["schools"].sum() > 0
+    card = v.scorecard(Scope.school("TH001"), "TH001", "2023-2024", "CN")  # a principal's first page
+    assert card is not None and card.cards
+    at = app_test("truong", user="ht.th001")  # the page itself runs on the warmed views
+    assert not at.exception and at.title[0].value == card.name

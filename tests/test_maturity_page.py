@@ -58,7 +58,7 @@ def test_filter_by_level(sample_db):
 def test_overview_shows_index_target(sample_db, con):
     at = _page(None, nam_hoc="2023-2024", ky="CN")
     text = "\n".join(m.value for m in at.markdown)
-    assert "**II.2** · Trường đạt mức độ chuyển đổi số từ Mức 2 trở lên (năm học 2023-2024)" in text
+    assert "**II.2 · Trường đạt mức độ chuyển đổi số từ Mức 2 trở lên (năm học 2023-2024)**" in text
     schools = queries.maturity_schools(con, CAT, Scope.everything(), ["2023-2024"])
     share = (schools.school_level >= 2).mean()
     assert f"{share * 100:.1f}%".replace(".", ",") in text

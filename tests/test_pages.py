@@ -113,7 +113,7 @@ def test_school_page(sample_db, con):
     assert at.title[0].value == name
     text = _text(at)
     assert "Việc cần làm tiếp" in [s.value for s in at.subheader]
-    assert "**II.11** · Tỉ trọng nội dung chương trình triển khai trực tuyến" in text
+    assert "**II.11 · Tỉ trọng nội dung chương trình triển khai trực tuyến**" in text
     assert "Trường Tiểu học triển khai LMS cho học sinh lớp 5" not in text  # TH-only target
     assert "xếp thứ" in text
 
@@ -136,9 +136,9 @@ def test_every_page_every_period(sample_db, year, rnd):
 
 
 def test_school_picker_searches_when_there_are_many_schools(sample_db, con, monkeypatch):
-    from pages import _shared as sh
+    from pages import _widgets as ui
 
-    monkeypatch.setattr(sh, "PICKER_LIMIT", 10)  # as with a Sở's thousands of schools
+    monkeypatch.setattr(ui, "PICKER_LIMIT", 10)  # as with a Sở's thousands of schools
     name = con.execute("SELECT name FROM schools WHERE school_id = 'THCS005'").fetchall()[0][0]
     at = _page("truong", truong="THCS005")
     assert not at.exception and at.title[0].value == name

@@ -1,0 +1,523 @@
+"""View models: what a page (or an export) shows for a period, scope and data version, built once.
+
+A `Views` object belongs to one version of the database file. Every view model it hands out
+(the overview of a period, one indicator across schools, a school's scorecard, ...) is computed
+once, on first use, and then shared by every session of the process and by the exports: a page
+and its PDF can never disagree, and a page run that finds its view model ready does no database
+or pandas work at all. An import or a snapshot swaps the file in (new identity): the pages then
+take a new `Views`, and the old one with all it holds is dropped.
+
+Concurrency: Streamlit runs each session in its own thread. When several sessions ask for the
+same missing view model at once, one computes it and the others wait for it (no stampede of
+identical queries before a deadline). Each query takes its own DuckDB cursor.
+
+Nothing here imports streamlit.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from kpi import db, figures, maturity, progress, queries, scorecard, tables
+from kpi.access import Scope
+from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, TARGET_BASES, Catalog, default_catalog
+from kpi.formatting import fmt_int, fmt_percent, fmt_points
+
+MISSING_NAMES = 12  # the Chỉ tiêu page names this many schools without data, then "…"
+
+
+# ---- view models ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Tile:
+    """One target of the overview, every text decided."""
+
+    code: str
+    heading: str          # "II.10 · Học sinh học Tin học quốc tế (TH)"
+    value: str            # "17,5%"
+    target: str           # "chỉ tiêu 20%"
+    status: str           # status code (colour)
+    status_text: str      # "✖ Chưa đạt"
+    gap: str              # "còn thiếu 37 học sinh"
+    change: str           # "tăng 2,5 điểm % so với kỳ trước"
+    reporting: str        # "17/18 trường đã báo cáo"
+    is_index: bool
+
+
+@dataclass
+class OverviewView:
+    """Tổng quan of a period for a scope and filters: the overview rows with their change since
+    the previous round, the status counts, the tiles by theme, the table."""
+
+    rows: pd.DataFrame
+    catalog: Catalog
+
+    @property
+    def empty(self) -> bool:
+        return self.rows.empty or self.rows["schools_reporting"].sum() == 0
+
+    @functools.cached_property
+    def counts(self) -> dict[str, int]:
+        c = self.rows["status"].value_counts()
+        return {"dat": int(c.get("dat", 0)), "gan_dat": int(c.get("gan_dat", 0)),
+                "chua_dat": int(c.get("chua_dat", 0)), "all": len(self.rows)}
+
+    @functools.cached_property
+    def themes(self) -> list[tuple[str, list[Tile]]]:
+        """(theme label, tiles) in the plan's order."""
+        out = []
+        for theme in self.catalog.themes.values():
+            part = self.rows[self.rows["theme"] == theme.code]
+            if part.empty:
+                continue
+            tiles = []
+            for r in part.to_dict("records"):
+                lv = "" if r["level"] == progress.ALL_LEVELS else f" ({r['level']})"
+                tiles.append(Tile(
+                    r["indicator_code"], f"{r['clause']} · {r['label']}{lv}", fmt_percent(r["value"]),
+                    f"chỉ tiêu {fmt_percent(r['target'])}", r["status"], figures.status_text(r["status"]),
+                    progress.gap_sentence(r), progress.change_sentence(r["change"]),
+                    f"{fmt_int(r['schools_reporting'])}/{fmt_int(r['schools_expected'])} trường đã báo cáo",
+                    r["indicator_code"] == maturity.INDEX_CODE))
+            out.append((theme.label_vi, tiles))
+        return out
+
+    @functools.cached_property
+    def table(self) -> pd.DataFrame:
+        return progress.overview_table(self.rows, self.catalog)
+
+    @functools.cached_property
+    def figure(self):
+        return figures.progress_bars(self.rows)
+
+
+@dataclass
+class IndicatorView:
+    """Chỉ tiêu: one indicator over time and across the schools of a period."""
+
+    code: str
+    caption: str
+    trend: pd.DataFrame        # kpi.progress.trend_rows
+    values: pd.DataFrame       # kpi.queries.school_values (other schools unnamed for a principal)
+
+    @property
+    def has_trend(self) -> bool:
+        return not self.trend.empty and self.trend["value"].notna().sum() > 0
+
+    @property
+    def has_values(self) -> bool:
+        return self.values["value"].notna().sum() > 0
+
+    @functools.cached_property
+    def missing_sentence(self) -> str:
+        missing = self.values[self.values["value"].isna()]
+        if missing.empty:
+            return ""
+        names = [n for n in missing["name"].head(MISSING_NAMES) if isinstance(n, str)]
+        listed = (": " + ", ".join(names) + ("…" if len(missing) > MISSING_NAMES else "")) if names else ""
+        return f"{fmt_int(len(missing))} trường chưa có số liệu kỳ này (không tính là 0){listed}"
+
+    @functools.cached_property
+    def trend_table(self) -> pd.DataFrame:
+        return tables.trend_table(self.trend)
+
+    @functools.cached_property
+    def school_table(self) -> pd.DataFrame:
+        return tables.school_table(self.values)
+
+    @functools.cached_property
+    def trend_figure(self):
+        return figures.trend_chart(self.trend)
+
+    @property
+    def reporting(self) -> int:
+        return int(self.values["value"].notna().sum())
+
+    @functools.cached_property
+    def schools_figure(self):
+        return figures.school_bars(self.values) if self.reporting <= 300 else figures.school_histogram(self.values)
+
+
+@dataclass(frozen=True)
+class Card:
+    """One target on a school's scorecard, every text decided."""
+
+    code: str
+    heading: str      # "II.10 · Học sinh học Tin học quốc tế"
+    value: str        # "22,8%" or "Có"
+    target: str       # "chỉ tiêu 40%"
+    status: str
+    status_text: str
+    sparkline: str    # inline SVG
+    peers: str        # "Toàn đơn vị 43,8% · xếp thứ 3/16 trường TH đã báo cáo"
+
+
+@dataclass
+class MaturityBlock:
+    """A school's maturity index for one school year."""
+
+    school_year: str
+    level: int
+    groups: list[tuple[str, str, str]]    # (group label, "62,5 điểm", "Mức 2")
+    roads: list[str]                      # one sentence per group: what closes the gap
+    criteria: pd.DataFrame                # the school's criterion rows (for the chart)
+    names: dict
+
+    @functools.cached_property
+    def figure(self):
+        return figures.criteria_bars(self.criteria, self.names)
+
+
+@dataclass
+class ScorecardView:
+    """Trường: one school's period, its targets, its maturity index and what to do next."""
+
+    school_id: str
+    name: str
+    caption: str
+    submission: str
+    submitted_on_time: bool
+    cards: list[Card]
+    next_steps: list[str]
+    maturity: MaturityBlock | None
+
+    @property
+    def has_data(self) -> bool:
+        return bool(self.cards) and any(c.value != "Chưa có số liệu" for c in self.cards)
+
+
+@dataclass
+class CompareView:
+    """So sánh: per indicator, schools that moved up to đạt or fell back between periods A and B."""
+
+    rows: pd.DataFrame
+
+    @property
+    def empty(self) -> bool:
+        return self.rows.empty or (self.rows["reporting_a"].sum() == 0 and self.rows["reporting_b"].sum() == 0)
+
+    @functools.cached_property
+    def table(self) -> pd.DataFrame:
+        return tables.compare_table(self.rows)
+
+    @functools.cached_property
+    def figure(self):
+        return figures.compare_bars(self.rows)
+
+
+@dataclass
+class _Pending:
+    event: threading.Event = field(default_factory=threading.Event)
+    value: object = None
+    error: BaseException | None = None
+
+
+# ---- the shared store of one file version -------------------------------------------------------
+
+class Views:
+    """Every view model of one version of the database file, each computed once (see module doc).
+
+    `maxsize` bounds the number of view models kept (least recently used dropped first): enough
+    for every school of a district in every period, and a bounded memory at national scale."""
+
+    def __init__(self, path: str | Path, identity: tuple | None = None, catalog: Catalog | None = None,
+                 maxsize: int = 20_000):
+        self.path = str(path)
+        self.identity = identity or db.file_identity(path)
+        self.catalog = catalog or default_catalog()
+        self.con = db.connect(path)
+        self.maxsize = maxsize
+        self._memo: OrderedDict = OrderedDict()
+        self._pending: dict = {}
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __del__(self):  # the last session reading this file version is gone
+        try:
+            self.con.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    def memo(self, key: tuple, compute):
+        """The value for `key`, computed by `compute()` once (others asking meanwhile wait)."""
+        with self._lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                self.hits += 1
+                return self._memo[key]
+            pending = self._pending.get(key)
+            owner = pending is None
+            if owner:
+                pending = self._pending[key] = _Pending()
+                self.misses += 1
+        if not owner:
+            pending.event.wait()
+            if pending.error is not None:
+                raise pending.error
+            return pending.value
+        try:
+            value = compute()
+        except BaseException as e:
+            pending.error = e
+            with self._lock:
+                self._pending.pop(key, None)
+            pending.event.set()
+            raise
+        with self._lock:
+            self._memo[key] = value
+            while len(self._memo) > self.maxsize:
+                self._memo.popitem(last=False)
+            self._pending.pop(key, None)
+        pending.value = value
+        pending.event.set()
+        return value
+
+    # ---- small facts ----------------------------------------------------------------------------
+
+    def meta(self) -> dict:
+        """Database facts: is_sample, unit_name, data_version, ..."""
+        return self.memo(("meta",), lambda: queries.meta(self.con))
+
+    def periods(self) -> pd.DataFrame:
+        return self.memo(("periods",), lambda: queries.periods(self.con))
+
+    def wards(self, scope: Scope) -> list[str]:
+        return self.memo(("wards", scope.unit_id), lambda: queries.wards(self.con, scope))
+
+    def snapshots(self) -> pd.DataFrame:
+        return self.memo(("snapshots",), lambda: queries.snapshots(self.con))
+
+    def school_list(self, scope: Scope) -> pd.DataFrame:
+        return self.memo(("school_list", scope.unit_id, scope.school_id),
+                         lambda: queries.school_list(self.con, scope))
+
+    def search_keys(self, scope: Scope) -> dict[str, str]:
+        from kpi.formatting import search_key
+
+        def build():
+            df = self.school_list(scope)
+            return {i: search_key(f"{n} {i}") for n, i in zip(df["name"], df["school_id"])}
+        return self.memo(("search_keys", scope.unit_id, scope.school_id), build)
+
+    def index_years(self) -> list[str]:
+        return self.memo(("index_years",), lambda: queries.index_years(self.con))
+
+    def user(self, user_name: str) -> dict | None:
+        """The users row (with its hash), read once per file version (users change only by a write)."""
+        from kpi import auth
+
+        return self.memo(("user", user_name), lambda: auth.user_row(self.con, user_name))
+
+    def previous_period(self, year: str, rnd: str) -> tuple[str, str] | None:
+        return progress.previous_period(self.periods(), year, rnd)
+
+    def deadline(self, year: str, rnd: str):
+        p = self.periods()
+        d = p.loc[(p["school_year"] == year) & (p["round"] == rnd), "deadline"]
+        return d.iloc[0] if len(d) else None
+
+    # ---- the overview ---------------------------------------------------------------------------
+
+    def summary(self, scope: Scope, year: str, rnd: str, level=None, ownership=None, ward=None) -> pd.DataFrame:
+        """kpi.queries.district_summary (aggregates name no school: shared by every user of the unit)."""
+        sc = Scope(scope.unit_id, None, scope.snapshot_id)
+        return self.memo(("summary", sc, year, rnd, level, ownership, ward),
+                         lambda: queries.district_summary(self.con, self.catalog, sc, year, rnd, level, ownership, ward))
+
+    def maturity_counts(self, scope: Scope, years, level=None, ownership=None, ward=None) -> pd.DataFrame:
+        years = tuple(years)
+        return self.memo(("maturity_counts", scope, years, level, ownership, ward),
+                         lambda: queries.maturity_counts(self.con, self.catalog, scope, list(years), level, ownership,
+                                                         ward))
+
+    def _overview_rows(self, scope: Scope, year: str, rnd: str, level, ownership, ward) -> pd.DataFrame:
+        summary = self.summary(scope, year, rnd, level, ownership, ward)
+        base = progress.overview_rows(summary, self.catalog)
+        if base.empty or base["schools_reporting"].sum() == 0:
+            return base
+        iy = maturity.index_year_for(year, rnd)
+        counts = self.maturity_counts(scope, (iy,), level, ownership, ward)
+        return maturity.with_index_row(base, counts, summary, self.catalog, iy)
+
+    def overview(self, scope: Scope, year: str, rnd: str, level=None, ownership=None, ward=None) -> OverviewView:
+        """The overview of a period, with the change since the previous round (for pages and packs)."""
+        def build():
+            rows = self._overview_rows(scope, year, rnd, level, ownership, ward)
+            if not (rows.empty or rows["schools_reporting"].sum() == 0):
+                prev = self.previous_period(year, rnd)
+                rows = progress.with_change(
+                    rows, self._overview_rows(scope, *prev, level, ownership, ward) if prev else None)
+            return OverviewView(rows, self.catalog)
+        return self.memo(("overview", scope, year, rnd, level, ownership, ward), build)
+
+    # ---- one indicator --------------------------------------------------------------------------
+
+    def indicator_trend(self, scope: Scope, code: str, level=None, ownership=None, ward=None) -> pd.DataFrame:
+        sc = Scope(scope.unit_id, None, scope.snapshot_id)
+        return self.memo(("trend", sc, code, level, ownership, ward), lambda: progress.trend_rows(
+            queries.indicator_trend(self.con, self.catalog, sc, code, level, ownership, ward)))
+
+    def school_values(self, scope: Scope, code: str, period: tuple[str, str], earlier=None, level=None,
+                      ownership=None, ward=None) -> pd.DataFrame:
+        """kpi.queries.school_values: per school (a principal's scope: other schools unnamed)."""
+        return self.memo(("school_values", scope, code, tuple(period), tuple(earlier) if earlier else None,
+                          level, ownership, ward),
+                         lambda: queries.school_values(self.con, self.catalog, scope, code, tuple(period),
+                                                       tuple(earlier) if earlier else None, level, ownership, ward))
+
+    def indicator(self, scope: Scope, code: str, year: str, rnd: str, level=None, ownership=None,
+                  ward=None) -> IndicatorView:
+        """Chỉ tiêu: the indicator's caption, its district trend and its schools this period."""
+        def build():
+            ind = self.catalog.indicators[code]
+            targets = [self.catalog.target_for(code, lv, year) for lv in ind.levels]
+            target_text = "; ".join(f"{lv} {fmt_percent(t.value)}" for lv, t in zip(ind.levels, targets) if t)
+            basis = next((TARGET_BASES[t.basis] for t in targets if t), "chưa có chỉ tiêu cho năm học này")
+            caption = (f"Mục {ind.clause} · {', '.join(LEVEL_LABELS[lv] for lv in ind.levels)} · "
+                       f"chỉ tiêu {target_text or '—'} ({basis}) · Năm học {year} · {rnd}")
+            prev = self.previous_period(year, rnd)
+            return IndicatorView(code, caption, self.indicator_trend(scope, code, level, ownership, ward),
+                                 self.school_values(scope, code, (year, rnd), prev, level, ownership, ward))
+        return self.memo(("indicator", scope, code, year, rnd, level, ownership, ward), build)
+
+    # ---- one school -----------------------------------------------------------------------------
+
+    def school_info(self, scope: Scope, school_id: str, year: str, rnd: str) -> dict | None:
+        return self.memo(("school_info", scope, school_id, year, rnd),
+                         lambda: queries.school_info(self.con, scope, school_id, year, rnd))
+
+    def school_maturity(self, scope: Scope, school_id: str, years) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(criteria, schools) of one school only (a scorecard needs no other school's scores)."""
+        sc = Scope(scope.unit_id, school_id, scope.snapshot_id)
+        years = tuple(years)
+        return self.memo(("school_maturity", sc, years),
+                         lambda: queries.maturity(self.con, self.catalog, sc, list(years)))
+
+    def scorecard(self, scope: Scope, school_id: str, year: str, rnd: str) -> ScorecardView | None:
+        """A school's scorecard for a period; None when the school is out of the caller's scope."""
+        return self.memo(("scorecard", scope, school_id, year, rnd),
+                         lambda: self._scorecard(scope, school_id, year, rnd))
+
+    def _scorecard(self, scope: Scope, school_id: str, year: str, rnd: str) -> ScorecardView | None:
+        from kpi import scoring
+
+        cat = self.catalog
+        info = self.school_info(scope, school_id, year, rnd)
+        if info is None:
+            return None
+        indicators = queries.school_indicators(self.con, cat, scope, school_id, year, rnd)
+        rows = scorecard.cards(indicators, cat)
+        trend = queries.school_trend(self.con, cat, scope, school_id, year)
+        lines = {code: part["value"].tolist() for code, part in trend.groupby("indicator_code", sort=False)}
+        cards = []
+        for c in rows.to_dict("records"):
+            target = None if pd.isna(c["target"]) else c["target"]
+            cards.append(Card(c["indicator_code"], f"{c['clause']} · {c['label']}", scorecard.value_text(c),
+                              scorecard.target_text(c), c["status"], figures.status_text(c["status"]),
+                              figures.sparkline_svg(lines.get(c["indicator_code"], []), target),
+                              scorecard.peer_sentence(c, info["level"])))
+        has_data = not rows.empty and rows["value"].notna().any()
+        steps = scorecard.next_steps(rows) if has_data else []
+        block = None
+        iy = maturity.index_year_for(year, rnd)
+        crit_all, scored = self.school_maturity(scope, school_id, [iy])
+        mine = scored[(scored["school_id"] == school_id) & (scored["school_year"] == iy)]
+        if len(mine):
+            row = mine.iloc[0]
+            crit = crit_all[(crit_all["school_id"] == school_id) & (crit_all["school_year"] == iy)]
+            groups = [(f"Nhóm {cat.index.groups[g]}", f"{fmt_points(row[f'{g.lower()}_points'])} điểm",
+                       f"Mức {row[f'{g.lower()}_level']}") for g in cat.index.groups]
+            roads = [scoring.road_to_next_level(crit, row, g, cat).sentence for g in cat.index.groups]
+            block = MaturityBlock(iy, int(row["school_level"]), groups, roads, crit,
+                                  {k: c.name_vi for k, c in cat.criteria.items()})
+        submission = scorecard.submission_status(info)
+        caption = (f"{LEVEL_LABELS[info['level']]} · {OWNERSHIP_LABELS[info['ownership']]} · {info['ward']} · "
+                   f"{info['unit_name']} · Năm học {year} · {rnd}")
+        return ScorecardView(school_id, info["name"], caption, submission, submission.startswith("Đã nộp đúng hạn"),
+                             cards, steps, block)
+
+    # ---- two periods ----------------------------------------------------------------------------
+
+    def compare(self, scope: Scope, a: tuple[str, str], b: tuple[str, str], level=None, ownership=None,
+                ward=None, snapshot_a: str | None = None, snapshot_b: str | None = None) -> CompareView:
+        """Periods A and B, each read from its own source (a snapshot, or None = live)."""
+        a, b = tuple(a), tuple(b)
+        return self.memo(("compare", scope, a, b, level, ownership, ward, snapshot_a, snapshot_b),
+                         lambda: CompareView(progress.compare_rows(queries.compare_periods(
+                             self.con, self.catalog, scope, a, b, level, ownership, ward, snapshot_a, snapshot_b,
+                             mixed=True), self.catalog)))
+
+    def school_values_between(self, scope: Scope, code: str, b: tuple[str, str], a: tuple[str, str], level=None,
+                              ownership=None, ward=None, snapshot_a=None, snapshot_b=None) -> pd.DataFrame:
+        """School values of period B (from snapshot_b) against period A (from snapshot_a)."""
+        sc, a, b = scope.with_snapshot(snapshot_b), tuple(a), tuple(b)
+        return self.memo(("values_between", sc, code, b, a, level, ownership, ward, snapshot_a),
+                         lambda: queries.school_values(self.con, self.catalog, sc, code, b, a, level, ownership, ward,
+                                                       snapshot_earlier=snapshot_a, mixed=True))
+
+    # ---- the maturity index ---------------------------------------------------------------------
+
+    def maturity_lost(self, scope: Scope, year: str, level=None, ownership=None, ward=None) -> pd.DataFrame:
+        return self.memo(("maturity_lost", scope, year, level, ownership, ward),
+                         lambda: queries.maturity_lost(self.con, self.catalog, scope, year, level, ownership, ward))
+
+    def maturity_heatmap(self, scope: Scope, year: str, order: str, limit: int, level=None, ownership=None,
+                         ward=None) -> pd.DataFrame:
+        return self.memo(("maturity_heatmap", scope, year, order, limit, level, ownership, ward),
+                         lambda: queries.maturity_heatmap(self.con, self.catalog, scope, year, order, limit, level,
+                                                          ownership, ward))
+
+    def maturity_review(self, scope: Scope, year: str, flagged_only: bool, limit: int, level=None, ownership=None,
+                        ward=None):
+        return self.memo(("maturity_review", scope, year, flagged_only, limit, level, ownership, ward),
+                         lambda: queries.maturity_review(self.con, self.catalog, scope, year, flagged_only, limit,
+                                                         level, ownership, ward))
+
+    # ---- the office's data ----------------------------------------------------------------------
+
+    def submission_status(self, scope: Scope, year: str, rnd: str) -> pd.DataFrame:
+        return self.memo(("submission_status", scope, year, rnd),
+                         lambda: queries.submission_status(self.con, scope, year, rnd))
+
+    def field_completeness(self, scope: Scope, year: str, rnd: str) -> pd.DataFrame:
+        return self.memo(("field_completeness", scope, year, rnd),
+                         lambda: queries.field_completeness(self.con, self.catalog, scope, year, rnd))
+
+    # ---- figures --------------------------------------------------------------------------------
+
+    def figure(self, key: tuple, build):
+        """A plotly figure kept with the view models (building one costs ~10-20 ms)."""
+        return self.memo(("figure", *key), build)
+
+
+_VIEWS: dict[str, Views] = {}
+_VIEWS_LOCK = threading.Lock()
+
+
+def views_for(path: str | Path, identity: tuple | None = None) -> Views:
+    """The `Views` of the current version of the file at `path` (a new one after every write)."""
+    path = str(path)
+    identity = identity or db.file_identity(path)
+    v = _VIEWS.get(path)
+    if v is not None and v.identity == identity:
+        return v
+    with _VIEWS_LOCK:
+        v = _VIEWS.get(path)
+        if v is None or v.identity != identity:
+            v = _VIEWS[path] = Views(path, identity)
+        return v
+
+
+def forget_all() -> None:
+    """Drop every Views (tests; a process that wants its memory back)."""
+    with _VIEWS_LOCK:
+        _VIEWS.clear()

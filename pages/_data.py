@@ -1,0 +1,187 @@
+"""The cache layer of the pages: every read a page makes, in the current user's scope.
+
+Everything here comes from `kpi.views`: view models and query results computed once per version
+of the database file and shared by every session of the worker (an import swaps the file in and
+the next run reads the new version). Pages never query the database themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+
+import streamlit as st
+
+from kpi import db, views
+from kpi.access import Scope
+from kpi.catalog import Catalog, default_catalog
+from pages._frame import scope
+
+MAX_TABLE_ROWS = 500
+
+
+def store() -> views.Views:
+    """The view models of the current database file version (stops the page when there is none)."""
+    path = db.db_path()
+    identity = db.file_identity(path)
+    if identity is None:
+        st.error(f"Chưa có cơ sở dữ liệu tại {path}. Chạy `make run` (tự tạo dữ liệu mẫu) "
+                 "hoặc `python -m kpi init --sample`.")
+        st.stop()
+    return views.views_for(path, identity)
+
+
+def catalog() -> Catalog:
+    """The validated catalog (loaded once per process)."""
+    return default_catalog()
+
+
+def connection():
+    """The read-only connection of the current file version (writers and exports take a cursor)."""
+    return store().con
+
+
+def meta() -> dict:
+    """Database facts: is_sample, unit_name, data_version."""
+    return store().meta()
+
+
+def periods():
+    """Every period, newest first."""
+    return store().periods()
+
+
+def wards() -> list[str]:
+    return store().wards(scope())
+
+
+def snapshots():
+    """Every snapshot, newest first."""
+    return store().snapshots()
+
+
+def school_list():
+    """The schools the current user may open."""
+    return store().school_list(scope())
+
+
+def search_keys() -> dict[str, str]:
+    """School id → what a school search compares (name and code, accents folded)."""
+    return store().search_keys(scope())
+
+
+def index_years() -> list[str]:
+    """School years with maturity-index entries, newest first."""
+    return store().index_years()
+
+
+def overview(year, rnd, level=None, ownership=None, ward=None) -> views.OverviewView:
+    """Tổng quan of a period (targets, the index target, change since the previous round)."""
+    return store().overview(scope(), year, rnd, level, ownership, ward)
+
+
+def indicator(code, year, rnd, level=None, ownership=None, ward=None) -> views.IndicatorView:
+    """Chỉ tiêu: one indicator's trend and schools (other schools unnamed for a principal)."""
+    return store().indicator(scope(), code, year, rnd, level, ownership, ward)
+
+
+def scorecard(school_id, year, rnd) -> views.ScorecardView | None:
+    """Trường: a school's scorecard; None when out of the user's scope."""
+    return store().scorecard(scope(), school_id, year, rnd)
+
+
+def compare(a, b, level=None, ownership=None, ward=None, snapshot_a=None, snapshot_b=None) -> views.CompareView:
+    """So sánh: periods A and B, each from its own source (None = live)."""
+    return store().compare(scope(), a, b, level, ownership, ward, snapshot_a, snapshot_b)
+
+
+def school_values_between(code, b, a, level=None, ownership=None, ward=None, snapshot_a=None, snapshot_b=None):
+    """School values of period B (from snapshot_b) against period A (from snapshot_a)."""
+    return store().school_values_between(scope(), code, b, a, level, ownership, ward, snapshot_a, snapshot_b)
+
+
+def maturity_counts(years, level=None, ownership=None, ward=None):
+    """Schools per year × cấp học × levels (every district count of the index)."""
+    return store().maturity_counts(scope(), years, level, ownership, ward)
+
+
+def school_maturity(years, school_id: str):
+    """(criteria, schools) of the maturity index of one school only."""
+    return store().school_maturity(scope(), school_id, years)
+
+
+def maturity_heatmap(year, order="total", level=None, ownership=None, ward=None):
+    """Schools × criteria, the first MAX_TABLE_ROWS schools in `order`."""
+    return store().maturity_heatmap(scope(), year, order, MAX_TABLE_ROWS, level, ownership, ward)
+
+
+def maturity_lost(year, level=None, ownership=None, ward=None):
+    return store().maturity_lost(scope(), year, level, ownership, ward)
+
+
+def maturity_review(year, flagged_only=True, limit=None, level=None, ownership=None, ward=None):
+    """(rows, rows in all, rows flagged); `limit` None = every row."""
+    return store().maturity_review(scope(), year, flagged_only, limit or 10_000_000, level, ownership, ward)
+
+
+def submission_status(year, rnd):
+    return store().submission_status(scope(), year, rnd)
+
+
+def field_completeness(year, rnd):
+    return store().field_completeness(scope(), year, rnd)
+
+
+def imports_log():
+    """The import audit (not kept: it is the record of what just happened)."""
+    from kpi import queries
+
+    return queries.imports_log(connection())
+
+
+def figure(key: tuple, build):
+    """A figure kept with the view models under an explicit key (no hashing of frames)."""
+    return store().figure(key, build)
+
+
+def warm_up() -> list[str]:
+    """Fill what the first visitors after a start need: the modules the pages import, the periods,
+    the overview of the period the pages open on, the index counts, and every school's scorecard
+    of that period (at district size; the first 300 schools at national size). Run by
+    dashboard.py's lifespan before the worker answers; returns what it warmed."""
+    from kpi import auth, export, figures, maturity, queries, scoring, tables  # noqa: F401 - for the pages
+
+    t = time.perf_counter()
+    done = []
+    path = db.db_path()
+    identity = db.file_identity(path)
+    if identity is None:
+        return done
+    v = views.views_for(path, identity)
+    p = v.periods()
+    if p.empty:
+        return done
+    year = p["school_year"].iloc[0]
+    rnd = "CN" if "CN" in set(p.loc[p["school_year"] == year, "round"]) else "HK1"
+    everything = Scope.everything()
+    ov = v.overview(everything, year, rnd)
+    _ = ov.themes, ov.figure
+    done.append(f"tong_quan {year} {rnd}")
+    years = tuple(v.index_years())
+    if years:
+        v.maturity_counts(everything, years)
+        done.append("chi_so")
+    principals = [auth.user_from_row(r) for r in queries.principal_users(v.con)][:300]
+    for user in principals:  # each principal's own scorecard, in the scope their session will ask with
+        v.scorecard(user.scope, user.school_id, year, rnd)
+    done.append(f"truong ×{len(principals)}")
+    print(f"[kpi] làm nóng xong trong {time.perf_counter() - t:.1f} s: {', '.join(done)}", file=sys.stderr,
+          flush=True)
+    return done
+
+
+def warm_up_quietly() -> None:
+    """warm_up, never failing the server (a missing or damaged file is reported by the pages)."""
+    with contextlib.suppress(Exception):
+        warm_up()

@@ -1,0 +1,112 @@
+"""The frame of every page run: who is logged in, what they may read, and a fair share of the server.
+
+dashboard.py checks the session cookie on every run (`login_user`), opens the frame for that user
+(`app_frame`), and runs the page inside it. Pages read the user and their scope from here, and
+start with `page_guard()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+
+import streamlit as st
+
+from kpi import auth, db, views
+from kpi.access import Scope
+
+_frame = threading.local()
+
+# At most this many page runs compute at once in one worker; the others queue. Python runs one
+# thread at a time, so more at once only makes every run slower (and memory higher), while a
+# queue keeps each run short; DuckDB's own threads still overlap with the Python of the next run.
+RUN_SLOTS = int(os.environ.get("KPI_RUN_SLOTS", "2"))
+BUSY_AFTER = 0.6  # seconds of waiting before the page says the server is busy
+_slots = threading.BoundedSemaphore(RUN_SLOTS)
+BUSY_TEXT = "Máy chủ đang bận vì nhiều người dùng cùng lúc: trang sẽ hiện sau giây lát, xin đừng tải lại."
+
+
+@contextlib.contextmanager
+def app_frame(user):
+    """Marks this script run as started by dashboard.py for a logged-in user (see `page_guard`)."""
+    _frame.active, _frame.user, _frame.snapshot = True, user, None
+    try:
+        yield
+    finally:
+        _frame.active, _frame.user, _frame.snapshot = False, None, None
+
+
+@contextlib.contextmanager
+def run_slot():
+    """A place among the runs computing now; while waiting, the page says the server is busy.
+
+    A browser that goes away (or asks for another page) while its run waits stops the wait:
+    Streamlit raises its stop/rerun exception at the next element, which the placeholder is."""
+    if _slots.acquire(timeout=BUSY_AFTER):
+        try:
+            yield
+        finally:
+            _slots.release()
+        return
+    note = st.empty()
+    note.info(BUSY_TEXT, icon="⏳")
+    waited = time.monotonic()
+    while not _slots.acquire(timeout=0.5):
+        # re-drawing the notice lets Streamlit stop this run if its browser has gone
+        note.info(f"{BUSY_TEXT} ({int(time.monotonic() - waited) + 1} giây)", icon="⏳")
+    try:
+        note.empty()
+        yield
+    finally:
+        _slots.release()
+
+
+def login_user():
+    """The logged-in user of this session: the signed session cookie, checked on every run
+    (signature, idle time, revocation in the shared state store, account still active); None
+    when there is none."""
+    cookie = st.context.cookies.get(auth.COOKIE)
+    # AppTest has no browser cookies: tests hand a signed token over in the session state.
+    token = cookie if isinstance(cookie, str) and cookie else st.session_state.get("_kpi_token")
+    path = db.db_path()
+    identity = db.file_identity(path)
+    if identity is None or not token:
+        return None
+    name = auth.sessions().check(token)
+    if name is None:
+        return None
+    row = views.views_for(path, identity).user(name)
+    if row is None or not row["active"]:
+        return None
+    return auth.user_from_row(row)
+
+
+def current_user():
+    """The user this page runs for (set by dashboard.py's frame)."""
+    return getattr(_frame, "user", None)
+
+
+def page_guard() -> None:
+    """First line of every page: run only inside dashboard.py's frame.
+
+    Pages are registered with st.navigation; a URL naming a file in pages/ never runs that file
+    alone (dashboard.py turns Streamlit's legacy pages/ mode off), and this guard sends any run
+    outside the frame to the app's front page all the same."""
+    if not getattr(_frame, "active", False):
+        st.switch_page(str(db.ROOT / "dashboard.py"))
+
+
+def scope() -> Scope:
+    """The current user's scope: a principal's own school, else the user's unit (or everything),
+    read from the snapshot chosen in the sidebar. Outside a logged-in run nothing is in scope."""
+    user = current_user()
+    if user is None:
+        return Scope(unit_id="", school_id="")
+    return user.scope.with_snapshot(getattr(_frame, "snapshot", None))
+
+
+def set_snapshot(snapshot_id: str | None) -> None:
+    """The source the page reads (None = live data), chosen by the "Nguồn số liệu" picker."""
+    _frame.snapshot = snapshot_id

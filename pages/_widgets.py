@@ -1,0 +1,217 @@
+"""Widgets every page shares: filters kept in the URL, school pickers, tabs, tables, downloads.
+
+Every filter's value lives in the URL (?nam_hoc=2023-2024&ky=CN&cap_hoc=TH), so a link sends the
+view and the period and filters follow the user from page to page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import pandas as pd
+import streamlit as st
+
+from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, ROUND_LABELS
+from kpi.formatting import fmt_date, fmt_int
+from pages import _data as data
+from pages._frame import scope, set_snapshot
+
+ALL = "Tất cả"
+LIVE = "truc_tiep"
+PICKER_LIMIT = 300  # more schools than this: a search box first (a 53.000-option list is slow and useless)
+PAGE_FILES = {"tong_quan": "pages/tong_quan.py", "chi_tieu": "pages/chi_tieu.py",
+              "so_sanh": "pages/so_sanh.py", "truong": "pages/truong.py", "chi_so": "pages/chi_so.py",
+              "du_lieu": "pages/du_lieu.py", "bao_cao": "pages/bao_cao.py"}
+SHARED_PARAMS = ("nam_hoc", "ky", "cap_hoc", "loai_hinh", "phuong")
+
+
+def url_select(label: str, options: list, param: str, format_func=str, sidebar: bool = True,
+               default=None, help: str | None = None, keep_default: bool = True):
+    """A selectbox whose value lives in the URL as ?param=<option code>, so a link reproduces the view.
+
+    Kept by hand rather than with bind="query-params": a bound widget puts the formatted label in
+    the URL, and Streamlit drops bound parameters of one page when another page is opened, so the
+    period and filters would not follow the user from page to page.
+    """
+    key, synced = f"w_{param}", f"_w_{param}"
+    wanted = st.query_params.get(param)
+    current = st.session_state.get(key)
+    fallback = default if default in options else options[0] if options else None
+    # The URL wins when the widget is new on this page or the URL changed since we wrote it.
+    # The value is always written back: a widget first drawn on a newly opened page would
+    # otherwise start from its default.
+    if wanted in options and (current is None or wanted != st.session_state.get(synced)):
+        current = wanted
+    elif current not in options:
+        current = fallback
+    st.session_state[key] = current
+    box = st.sidebar if sidebar else st
+    value = box.selectbox(label, options, key=key, format_func=format_func, help=help)
+    if value == fallback and not keep_default:
+        st.query_params.pop(param, None)  # "Tất cả" needs no parameter: shorter links
+    elif value is not None:
+        st.query_params[param] = value
+    st.session_state[synced] = value
+    return value
+
+
+def sample_badge() -> None:
+    """The "Dữ liệu mẫu" label, shown on every page while the sample is loaded."""
+    if data.meta().get("is_sample") == "true":
+        st.badge("Dữ liệu mẫu: trường và số liệu giả định", icon="⚠️", color="orange")
+
+
+def period_filters() -> tuple[str, str]:
+    """Sidebar school year and round, kept in the URL (?nam_hoc=2023-2024&ky=CN)."""
+    p = data.periods()
+    years = list(dict.fromkeys(p["school_year"]))
+    year = url_select("Năm học", years, "nam_hoc")
+    rounds = [r for r in ("CN", "HK1") if r in set(p.loc[p["school_year"] == year, "round"])]
+    rnd = url_select("Kỳ báo cáo", rounds, "ky",
+                     help="HK1: sơ kết học kỳ I (hạn 10/01) · CN: tổng kết cả năm (hạn 20/05)")
+    deadline = data.store().deadline(year, rnd)
+    if deadline is not None:
+        st.sidebar.caption(f"{ROUND_LABELS[rnd]} · hạn nộp {fmt_date(deadline)}")
+    source_filter(year, rnd)
+    return year, rnd
+
+
+def snapshot_options(year: str, rnd: str) -> dict[str, str]:
+    """Snapshot id → label for a period (live data first)."""
+    snaps = data.snapshots()
+    return _source_choices(snaps[(snaps["school_year"] == year) & (snaps["round"] == rnd)])
+
+
+def _source_choices(snaps) -> dict[str, str]:
+    """Live data first, then each snapshot of `snaps` by id and name."""
+    return {LIVE: "Số liệu trực tiếp", **{r.snapshot_id: f"Bản chốt {r.snapshot_id} · {r.name}"
+                                         for r in snaps.itertuples()}}
+
+
+def source_filter(year: str, rnd: str) -> None:
+    """Sidebar: read live data or a snapshot of this period (?chot=ID); sets the scope's source."""
+    _source_select(snapshot_options(year, rnd))
+
+
+def index_source_filter(school_year: str) -> None:
+    """Sidebar of the index page: live entries or a snapshot that holds this school year's
+    self-assessments (a snapshot of a period keeps the index entries of its year and earlier)."""
+    snaps = data.snapshots()
+    _source_select(_source_choices(snaps[snaps["school_year"] >= school_year]))
+
+
+def _source_select(options: dict[str, str]) -> None:
+    set_snapshot(None)
+    if len(options) > 1:
+        chosen = url_select("Nguồn số liệu", list(options), "chot", format_func=options.get, keep_default=False)
+        set_snapshot(None if chosen == LIVE else chosen)
+        if chosen != LIVE:
+            st.sidebar.caption("Đang xem số liệu đã chốt: không đổi khi có lần nhập mới.")
+
+
+def school_filters() -> tuple[str | None, str | None, str | None]:
+    """Sidebar cấp học, loại hình, phường (None = all), kept in the URL (?cap_hoc=TH...)."""
+    level = url_select("Cấp học", [ALL, *LEVEL_LABELS], "cap_hoc", keep_default=False,
+                       format_func=lambda v: LEVEL_LABELS.get(v, v))
+    owner = url_select("Loại hình", [ALL, *OWNERSHIP_LABELS], "loai_hinh", keep_default=False,
+                       format_func=lambda v: OWNERSHIP_LABELS.get(v, v))
+    ward = url_select("Phường", [ALL, *data.wards()], "phuong", keep_default=False)
+    return tuple(None if v == ALL else v for v in (level, owner, ward))
+
+
+def link_params(**extra) -> dict:
+    """Query parameters for a link to another page: the period and filters now in the URL, plus
+    `extra`, so the next page opens on the same view."""
+    params = {k: st.query_params[k] for k in SHARED_PARAMS if k in st.query_params}
+    params.update({k: v for k, v in extra.items() if v is not None})
+    return params
+
+
+def can_open_school(school_id: str | None) -> bool:
+    """Whether the current user may open this school's scorecard."""
+    sc = scope()
+    return bool(school_id) and (sc.school_id is None or sc.school_id == school_id)
+
+
+def open_school(school_id: str) -> None:
+    """Go to the school's scorecard, keeping the period in the URL."""
+    if can_open_school(school_id):
+        st.switch_page(PAGE_FILES["truong"], query_params=link_params(truong=school_id))
+
+
+def school_picker(schools, param: str = "truong", label: str = "Trường", sidebar: bool = True):
+    """Pick one school, kept in the URL as ?param=<school id>. Up to PICKER_LIMIT schools: a plain
+    list; more: a search box (name or code, accents optional) and the matching schools."""
+    from kpi.formatting import search_key
+
+    box = st.sidebar if sidebar else st
+    if len(schools) > PICKER_LIMIT:
+        q = box.text_input(f"Tìm {label.lower()}", key=f"q_{param}", placeholder="tên hoặc mã trường")
+        if q.strip():  # search keys are made once per data version, the first time someone searches
+            keys = data.search_keys()
+            needle = search_key(q)
+            shown = schools[[needle in keys.get(sid, "") for sid in schools["school_id"]]]
+        else:
+            shown = schools
+        wanted = st.query_params.get(param) or st.session_state.get(f"w_{param}")
+        head = shown.head(PICKER_LIMIT)
+        if wanted and not (head["school_id"] == wanted).any():
+            head = pd.concat([schools[schools["school_id"] == wanted], head])
+        if q.strip() and shown.empty:
+            box.caption("Không có trường nào khớp.")
+        elif len(shown) > PICKER_LIMIT:
+            box.caption(f"{fmt_int(len(shown))} trường khớp; hiện {PICKER_LIMIT} trường đầu, gõ thêm để thu hẹp.")
+        schools = head
+    names = dict(zip(schools["school_id"], schools["name"]))
+    return url_select(label, list(names), param, format_func=names.get, sidebar=sidebar)
+
+
+def lazy_tabs(labels: list[str], key: str):
+    """st.tabs whose hidden tabs do not run: switching tabs reruns the page and only the open one
+    (`tab.open`) draws, so a page costs what its first tab costs, not the sum of all tabs. The open
+    tab is kept in the URL (?key=<label>, the first tab needs none), so a link opens it."""
+    return st.tabs(labels, key=key, on_change="rerun", bind="query-params")
+
+
+def table(df, formats: dict | None = None, total: int | None = None, **kwargs):
+    """st.dataframe of at most MAX_TABLE_ROWS rows (Vietnamese number formats); says so when rows
+    were left out (`total`: the rows there are, when `df` already holds only the first ones).
+    Downloads always carry every row."""
+    from kpi import tables
+
+    shown = df.head(tables.MAX_TABLE_ROWS)
+    total = max(len(df), total or 0)
+    if total > len(shown):
+        st.caption(f"Hiển thị {fmt_int(len(shown))} dòng đầu trong {fmt_int(total)} dòng; tải tệp để có đủ.")
+    shown_data = tables.styled(shown, formats) if formats else shown
+    return st.dataframe(shown_data, hide_index=True, width="stretch", **kwargs)
+
+
+def downloads(df, name: str, key: str, **xlsx) -> None:
+    """CSV (UTF-8 with BOM) and XLSX download buttons for a table, built when clicked. `df` may be
+    a function returning the table (when the page shows only part of it)."""
+    from kpi.tables import to_csv_bytes, to_xlsx_bytes
+
+    frame = df if callable(df) else (lambda: df)
+    c1, c2 = st.columns([1, 1], width=360)
+    c1.download_button("Tải CSV", lambda: to_csv_bytes(frame()), f"{name}.csv", "text/csv", key=f"{key}_csv",
+                       on_click="ignore", icon=":material/download:")
+    c2.download_button("Tải XLSX", lambda: to_xlsx_bytes(frame(), **xlsx), f"{name}.xlsx",
+                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{key}_xlsx",
+                       on_click="ignore", icon=":material/download:")
+
+
+@st.cache_resource(show_spinner=False)
+def start_renderer() -> threading.Thread:
+    """Start the chart renderer for exports in a background thread, once per process (a missing
+    chromium is reported when a pack is made, not here)."""
+    from kpi import export
+
+    def run():
+        with contextlib.suppress(export.ExportError):
+            export.start_renderer()
+
+    t = threading.Thread(target=run, name="kpi-renderer", daemon=True)
+    t.start()
+    return t
