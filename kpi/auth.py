@@ -192,18 +192,18 @@ class Throttle:
 
 
 def authenticate(con, user_name: str, password: str, throttle: Throttle | None = None,
-                 client: str | None = None) -> User:
+                 client: str | None = None, lookup=None) -> User:
     """The user for a right password of an active account; AuthError (in Vietnamese) otherwise.
 
     An unknown name, a wrong password and a disabled account get the same answer in about the
     same time (a bcrypt check runs in every case), so neither names nor a disabled account's
-    password can be found out by trying."""
+    password can be found out by trying. `lookup`: user name → users row (default: a query on `con`)."""
     throttle = throttle or Throttle()
     key = user_name.strip().lower()[:64]
     wait = throttle.wait_left(key, client)
     if wait > 0:
         raise AuthError(f"Đăng nhập sai nhiều lần. Vui lòng chờ {math.ceil(wait)} giây rồi thử lại.")
-    row = user_row(con, key) if key else None
+    row = (lookup(key) if lookup else user_row(con, key)) if key else None
     matches = check_password(password, row["password_hash"] if row else _DUMMY_HASH)
     if row is None or not matches or not row["active"]:
         throttle.failed(key, client)

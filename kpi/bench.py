@@ -10,7 +10,6 @@ observations loaded into memory, as many dashboards do) and the ratio. Then the 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import os
 import statistics
 import sys
@@ -162,13 +161,13 @@ def run_bench(schools: int, years: int, quick: bool = False) -> dict:
     os.environ.setdefault("KPI_SECRET", "bench")
     path = bench_db(schools, years)
     os.environ["KPI_DB"] = str(path)
-    pages_bench = importlib.import_module("pages._bench")
     cold_runs, warm_runs = (2, 3) if quick else (3, 5)
     load_ms, naive_ms = _naive_ms(path, "2023-2024", "CN")
     result = {"schools": schools, "years": years, "machine": _machine(), "at": dt.datetime.now().isoformat(),
               "naive_load_ms": load_ms, "naive_compute_ms": naive_ms, "pages": []}
-    for label, page, user, params, state in page_specs(path):
-        r = pages_bench.time_page(page, user, params, cold_runs, warm_runs, state)
+    specs = page_specs(path)
+    timed = _pages_bench("times", specs, cold_runs, warm_runs)
+    for (label, page, user, params, state), r in zip(specs, timed):
         floor = _floor_ms(path, r["queries"])
         cold, warm = statistics.median(r["cold_ms"]), statistics.median(r["warm_ms"])
         result["pages"].append({
@@ -184,10 +183,7 @@ def run_bench(schools: int, years: int, quick: bool = False) -> dict:
     start, pack = _in_subprocess(f"print(*bench._pack_s(Path({str(district)!r})))").split()
     result["renderer_start_s"], result["pack_s"] = float(start), float(pack)
     # a fresh process, as an app server would be: the pandas baseline above loads every row
-    result["memory_mb_20_sessions"] = float(_in_subprocess(
-        "pb = importlib.import_module('pages._bench'); "
-        f"s = pb.open_sessions(20, bench.page_specs(Path({str(path)!r}))); "
-        "print(bench.peak_rss_mb())"))
+    result["memory_mb_20_sessions"] = _pages_bench("memory", specs, 20)["peak_rss_mb"]
     result["targets"] = _verdicts(result)
     return result
 
@@ -202,11 +198,26 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _pages_bench(mode: str, specs: list, *numbers: int):
+    """Run pages/_bench.py (the Streamlit side: AppTest page runs) in a fresh process on the same
+    database and key; return what it measured."""
+    import pickle
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        spec_file, out_file = Path(d) / "specs.pickle", Path(d) / "out.pickle"
+        spec_file.write_bytes(pickle.dumps(specs))
+        subprocess.run([sys.executable, "-m", "pages._bench", mode, str(spec_file), str(out_file),
+                        *map(str, numbers)], check=True, env=dict(os.environ), cwd=db.ROOT)
+        return pickle.loads(out_file.read_bytes())
+
+
 def _in_subprocess(code: str) -> str:
     """Run a snippet in a fresh Python (same database, same key); return its last output line."""
     import subprocess
 
-    prelude = ("import importlib, resource, sys; from pathlib import Path; "
+    prelude = ("import resource, sys; from pathlib import Path; "
                f"sys.path.insert(0, {str(db.ROOT)!r}); from kpi import bench; ")
     out = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, check=True,
                          env=dict(os.environ), cwd=db.ROOT)

@@ -13,32 +13,14 @@ criteria or rules are edited, readers score live (same SQL, slower) until
 
 from __future__ import annotations
 
-import hashlib
-import json
-
+from kpi import index_rules, queries
 from kpi.access import Scope
 from kpi.catalog import Catalog
+from kpi.index_rules import fingerprint, stored_valid  # noqa: F401 - part of this module's interface
 
 # stored table → the query (kpi/sql/) that computes its rows
 TABLES = {"index_points": "index_refresh_points", "index_groups": "index_refresh_groups",
           "index_schools": "index_refresh_schools"}
-
-
-def fingerprint(catalog: Catalog) -> str:
-    """A hash of everything the scoring reads from the catalog (criteria rows, bands, rules)."""
-    from kpi import queries
-
-    params, tables = queries._maturity_args(catalog, Scope.everything(), [], None, None, None)
-    rules = {k: v for k, v in params.items() if k not in ("school_years", "unit_id", "level", "ownership",
-                                                          "ward", "school_id", "schools")}
-    body = json.dumps({"rules": rules, **{k: t.to_pylist() for k, t in tables.items()}}, sort_keys=True)
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()[:16]
-
-
-def stored_valid(meta: dict[str, str], catalog: Catalog) -> bool:
-    """Whether the stored index reflects this data and these rules."""
-    return (meta.get("index_version") is not None and meta.get("index_version") == meta.get("data_version")
-            and meta.get("index_rules") == fingerprint(catalog))
 
 
 def refresh_index(con, catalog: Catalog, school_years: list[str] | None = None,
@@ -51,8 +33,6 @@ def refresh_index(con, catalog: Catalog, school_years: list[str] | None = None,
     were not (rules edited, or an older file), every school and year is rescored instead.
     kpi.db.writing marks the tables current when it bumps the data version.
     """
-    from kpi import queries
-
     meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
     if schools is not None and not stored_valid(meta, catalog):
         school_years = None
@@ -65,7 +45,7 @@ def refresh_index(con, catalog: Catalog, school_years: list[str] | None = None,
         con.execute(f"DELETE FROM {table} WHERE list_contains($years, school_year) "
                     "AND ($schools IS NULL OR list_contains($schools, school_id))",
                     {"years": list(school_years), "schools": schools})
-    params, tables = queries._maturity_args(catalog, Scope.everything(), school_years, None, None, None)
+    params, tables = index_rules.maturity_args(catalog, Scope.everything(), school_years, None, None, None)
     params["schools"] = schools
     for name, table in tables.items():
         con.register(name, table)

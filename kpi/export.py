@@ -20,9 +20,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from kpi import cells, figures, maturity, progress, queries, scorecard, snapshots, tables
+from kpi import cells, figures, maturity, progress, snapshots, tables
 from kpi.access import Scope
-from kpi.catalog import LEVEL_LABELS, TARGET_BASES, Catalog
+from kpi.catalog import TARGET_BASES, Catalog
 from kpi.formatting import fmt_datetime, fmt_percent
 
 FONTS = Path(__file__).resolve().parent / "assets" / "fonts"
@@ -71,39 +71,40 @@ class Pack:
         return " · ".join(parts)
 
 
-def build_pack(con, catalog: Catalog, scope: Scope, school_year: str, round: str,
+def build_pack(source, catalog: Catalog, scope: Scope, school_year: str, round: str,
                snapshot_id: str | None = None) -> Pack:
-    """Gather a period's district figures (from a snapshot when given) for a meeting pack."""
+    """Gather a period's district figures (from a snapshot when given) for a meeting pack.
+
+    `source`: the `kpi.views.Views` of the file (the pages' own view models, so a pack shows exactly
+    what the pages show, and reuses what they already computed) or a read-only connection."""
+    from kpi import views
+
+    v = source if isinstance(source, views.Views) else views.Views.of_connection(source, catalog)
     snap = None
     if snapshot_id:
-        snap = snapshots.snapshot_info(con, snapshot_id)
+        snap = snapshots.snapshot_info(v.con, snapshot_id)
         if snap is None:
             raise ExportError(f"Không có bản chốt {snapshot_id}.")
         if (snap["school_year"], snap["round"]) != (school_year, round):
             raise ExportError(f"Bản chốt {snapshot_id} là của kỳ {snap['school_year']} {snap['round']}.")
     sc = scope.with_snapshot(snapshot_id)
-    meta = queries.meta(con)
-    summary = queries.district_summary(con, catalog, sc, school_year, round)
-    rows = progress.overview_rows(summary, catalog)
-    my = maturity.index_year_for(school_year, round)
-    counts = queries.maturity_counts(con, catalog, sc, [my])
-    rows = maturity.with_index_row(rows, counts, summary, catalog, my)
-    prev = progress.previous_period(queries.periods(con), school_year, round)
-    if prev:
-        rows = progress.with_change(rows, progress.overview_rows(
-            queries.district_summary(con, catalog, sc, *prev), catalog))
-    else:
+    meta = v.meta()
+    rows = v.overview(sc, school_year, round).rows
+    if "change" not in rows.columns:
         rows = progress.with_change(rows, None)
+    prev = v.previous_period(school_year, round)
     pack = Pack(meta.get("unit_name", ""), school_year, round, snap, dt.datetime.now(),
                 meta.get("is_sample") == "true", rows)
     for code in catalog.indicators:
-        pack.trends[code] = progress.trend_rows(queries.indicator_trend(con, catalog, sc, code))
-        pack.values[code] = queries.school_values(con, catalog, sc, code, (school_year, round), prev)
+        pack.trends[code] = v.indicator_trend(sc, code)
+        pack.values[code] = v.school_values(sc, code, (school_year, round), prev)
+    my = maturity.index_year_for(school_year, round)
+    counts = v.maturity_counts(sc, (my,))
     if len(counts):
         pack.maturity_dist = maturity.distribution(counts, catalog)
         pack.maturity_year = my
     pack.furthest = furthest_schools(pack.values, catalog)
-    pack.submissions = queries.submission_status(con, sc, school_year, round)
+    pack.submissions = v.submission_status(sc, school_year, round)
     return pack
 
 
@@ -465,48 +466,44 @@ def to_pdf(pack: Pack, catalog: Catalog) -> bytes:
     return pdf.bytes()
 
 
-def school_pdf(con, catalog: Catalog, scope: Scope, school_id: str, school_year: str, round: str,
+def school_pdf(source, catalog: Catalog, scope: Scope, school_id: str, school_year: str, round: str,
                snapshot_id: str | None = None) -> bytes:
-    """One school's scorecard as a PDF (a principal can only ask for their own school)."""
+    """One school's scorecard as a PDF, from the same view model as the Trường page (a principal
+    can only ask for their own school). `source`: a `kpi.views.Views` or a read-only connection."""
+    from kpi import views
+
+    v = source if isinstance(source, views.Views) else views.Views.of_connection(source, catalog)
     sc = scope.with_snapshot(snapshot_id)
-    info = queries.school_info(con, sc, school_id, school_year, round)
-    if info is None:
+    card = v.scorecard(sc, school_id, school_year, round)
+    if card is None:
         raise ExportError("Bạn không có quyền xuất số liệu của trường này.")
-    meta = queries.meta(con)
-    snap = snapshots.snapshot_info(con, snapshot_id) if snapshot_id else None
+    meta = v.meta()
+    snap = snapshots.snapshot_info(v.con, snapshot_id) if snapshot_id else None
     stamp = " · ".join(x for x in (meta.get("unit_name", ""), f"Năm học {school_year} · {round}",
                                     f"Bản chốt {snap['snapshot_id']}" if snap else "Số liệu trực tiếp (chưa chốt)",
                                     f"Tạo lúc {fmt_datetime(dt.datetime.now())}",
                                     SAMPLE_LABEL if meta.get("is_sample") == "true" else "") if x)
     pdf = _PDF(stamp)
-    pdf.heading(info["name"], 20)
-    pdf.text(f"{LEVEL_LABELS[info['level']]} · {info['ward']} · {scorecard.submission_status(info)}", 11)
-    cards = scorecard.cards(queries.school_indicators(con, catalog, sc, school_id, school_year, round), catalog)
-    if len(cards) and cards["value"].notna().any():
+    pdf.heading(card.name, 20)
+    pdf.text(f"{card.caption} · {card.submission}", 11)
+    if card.has_data:
         pdf.heading("Việc cần làm tiếp", 14, new_page=False)
-        for line in scorecard.next_steps(cards):
+        for line in card.next_steps:
             pdf.text("• " + line.replace("**", ""), 10)
         pdf.heading("Các chỉ tiêu", 14, new_page=False)
         pdf.table(pd.DataFrame({
-            "Mục": cards["clause"], "Chỉ tiêu": cards["label"],
-            "Giá trị": [scorecard.value_text(c) for _, c in cards.iterrows()],
-            "Chỉ tiêu đặt ra": [scorecard.target_text(c) for _, c in cards.iterrows()],
-            "Tình trạng": [progress.STATUS_LABELS[s] for s in cards["status"]],
-            "So với toàn đơn vị": [scorecard.peer_sentence(c, info["level"]) for _, c in cards.iterrows()]}))
+            "Chỉ tiêu": [c.heading for c in card.cards], "Giá trị": [c.value for c in card.cards],
+            "Chỉ tiêu đặt ra": [c.target for c in card.cards],
+            "Tình trạng": [progress.STATUS_LABELS[c.status] for c in card.cards],
+            "So với toàn đơn vị": [c.peers for c in card.cards]}))
     else:
         pdf.text("Trường chưa có số liệu kỳ này.", 11)
-    my = maturity.index_year_for(school_year, round)
-    crit, scored = queries.maturity(con, catalog, Scope(sc.unit_id, school_id, sc.snapshot_id), [my])
-    mine = scored[scored["school_id"] == school_id]
-    if len(mine):
-        from kpi import scoring
-
-        row = mine.iloc[0]
-        pdf.heading(f"Mức độ chuyển đổi số · năm học {my} (tạm tính)", 14, new_page=False)
-        pdf.text(f"Mức của trường: Mức {row['school_level']} · Dạy-học {row['dh_points']:g} điểm (Mức "
-                 f"{row['dh_level']}) · Quản trị {row['qt_points']:g} điểm (Mức {row['qt_level']})".replace(".", ","), 11)
-        for g in catalog.index.groups:
-            pdf.text("• " + scoring.road_to_next_level(crit[crit["school_id"] == school_id], row, g, catalog).sentence, 10)
+    if card.maturity is not None:
+        m = card.maturity
+        pdf.heading(f"Mức độ chuyển đổi số · năm học {m.school_year} (tạm tính)", 14, new_page=False)
+        pdf.text(f"Mức của trường: Mức {m.level} · " + " · ".join(f"{g} {p} ({lv})" for g, p, lv in m.groups), 11)
+        for road in m.roads:
+            pdf.text("• " + road, 10)
     return pdf.bytes()
 
 

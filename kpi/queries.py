@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from kpi.access import Scope
 from kpi.catalog import Catalog
-from kpi import db
+from kpi import db, index_rules
 from kpi.db import SQL_DIR
 
 _DEFS_SCHEMA = pa.schema([
@@ -131,10 +131,6 @@ def district_summary(con, catalog: Catalog, scope: Scope, school_year: str, roun
     return df
 
 
-def _filters(scope: Scope, level, ownership, ward) -> dict:
-    return {"unit_id": scope.unit_id, "level": level, "ownership": ownership, "ward": ward}
-
-
 def _indicator_params(catalog: Catalog, code: str) -> dict:
     ind = catalog.indicators[code]
     return {"num_field": ind.numerator, "den_field": ind.denominator, "kind": ind.kind,
@@ -145,7 +141,7 @@ def indicator_trend(con, catalog: Catalog, scope: Scope, code: str, level=None, 
                     ward=None) -> pd.DataFrame:
     """One row per period × level for one indicator: pooled numerator, denominator, reporting,
     expected, and the target in force that school year."""
-    df = run(con, "indicator_trend", {**_indicator_params(catalog, code), **_filters(scope, level, ownership, ward)},
+    df = run(con, "indicator_trend", {**_indicator_params(catalog, code), **index_rules.filters(scope, level, ownership, ward)},
              snapshot=scope.snapshot_id)
     targets = [catalog.target_for(code, lv, y) for y, lv in zip(df["school_year"], df["level"])]
     df["target"] = [None if t is None else t.value for t in targets]
@@ -168,7 +164,7 @@ def school_values(con, catalog: Catalog, scope: Scope, code: str, period: tuple[
     earlier = earlier or period
     views = _mixed_views(earlier, snapshot_earlier, period, scope.snapshot_id) if mixed else None
     return run(con, "school_values", {
-        **_indicator_params(catalog, code), **_filters(scope, level, ownership, ward),
+        **_indicator_params(catalog, code), **index_rules.filters(scope, level, ownership, ward),
         "year_a": earlier[0], "round_a": earlier[1] + (MIXED_A if mixed else ""),
         "year_b": period[0], "round_b": period[1], "school_id": scope.school_id,
     }, {"defs_a": _one_indicator_defs(catalog, code, earlier[0]),
@@ -183,7 +179,7 @@ def compare_periods(con, catalog: Catalog, scope: Scope, period_a: tuple[str, st
     and period B from `snapshot_b` (None = live): a snapshot set against live data or another."""
     views = _mixed_views(period_a, snapshot_a, period_b, snapshot_b) if mixed else None
     return run(con, "compare_periods", {
-        **_filters(scope, level, ownership, ward),
+        **index_rules.filters(scope, level, ownership, ward),
         "year_a": period_a[0], "round_a": period_a[1] + (MIXED_A if mixed else ""),
         "year_b": period_b[0], "round_b": period_b[1],
     }, {"defs_a": _defs(catalog, period_a[0]), "defs_b": _defs(catalog, period_b[0])},
@@ -218,39 +214,6 @@ def index_years(con) -> list[str]:
     return run(con, "index_years")["school_year"].tolist()
 
 
-_CRIT_SCHEMA = pa.schema([
-    ("criterion_code", pa.string()), ("group_code", pa.string()), ("position", pa.int32()),
-    ("max_points", pa.float64()), ("provisional", pa.bool_()), ("rule", pa.string()), ("compute", pa.string()),
-    ("num_field", pa.string()), ("den_field", pa.string()),
-])
-_GROUP_SCHEMA = pa.schema([("group_code", pa.string()), ("position", pa.int32()), ("group_max", pa.float64()),
-                           ("placeholder_max", pa.float64())])
-
-
-def _maturity_args(catalog: Catalog, scope: Scope, school_years, level, ownership, ward) -> tuple[dict, dict]:
-    """Parameters and tables of kpi/sql/maturity_base.sql: the criteria and rules as data."""
-    rules = catalog.index
-    crit = list(catalog.criteria.values())
-    defs = pa.Table.from_pylist([
-        {"criterion_code": c.code, "group_code": c.group_code, "position": i, "max_points": float(c.max_points),
-         "provisional": c.provisional, "rule": c.rule, "compute": c.compute or None,
-         "num_field": c.numerator_field or None, "den_field": c.denominator_field or None}
-        for i, c in enumerate(crit)], schema=_CRIT_SCHEMA)
-    groups = pa.Table.from_pylist([
-        {"group_code": g, "position": i, "group_max": float(rules.group_max.get(g, 100.0)),
-         "placeholder_max": float(sum(c.max_points for c in crit if c.group_code == g and c.rule == "placeholder"))}
-        for i, g in enumerate(rules.groups)], schema=_GROUP_SCHEMA)
-    precedence = list(dict.fromkeys(rules.precedence)) + [None] * 3
-    fields = sorted({f for c in crit if c.compute for f in (c.numerator_field, c.denominator_field) if f})
-    params = {**_filters(scope, level, ownership, ward), "school_years": list(school_years),
-              "school_id": scope.school_id, "levels": list(rules.levels_apply), "fields": fields or [""],
-              "rounds": list(rules.compute_rounds), "p1": precedence[0], "p2": precedence[1], "p3": precedence[2],
-              "step": float(rules.round_step), "l2_from": float(rules.level2_from), "l2_to": float(rules.level2_to),
-              "cap": rules.mandatory_unmet == "cap_level_1", "rescale": rules.placeholder == "rescale",
-              "combine": rules.combine_groups}
-    return params, {"crit_defs": defs, "group_defs": groups}
-
-
 _PARAM = re.compile(r"\$(\w+)")
 
 
@@ -264,11 +227,9 @@ def _run_maturity(con, name, catalog, scope, school_years, level=None, ownership
                   **extra) -> pd.DataFrame:
     """Run a maturity_*.sql query: on the stored scores (kpi.derived) when they match the catalog
     and the data and the scope reads live data, else scoring live with maturity_base.sql."""
-    from kpi import derived
-
-    params, tables = _maturity_args(catalog, scope, school_years, level, ownership, ward)
+    params, tables = index_rules.maturity_args(catalog, scope, school_years, level, ownership, ward)
     params = {**params, "schools": None, **extra}
-    stored = scope.snapshot_id is None and derived.stored_valid(meta(con), catalog)
+    stored = scope.snapshot_id is None and index_rules.stored_valid(meta(con), catalog)
     variant = f"{name}@stored" if stored else name
     return run(con, variant, used_params(sql(variant), params), None if stored else tables,
                snapshot=scope.snapshot_id)
@@ -320,7 +281,7 @@ def maturity_reference(con, catalog: Catalog, scope: Scope, school_years) -> tup
     and field values: what `python -m kpi scores --check` and the tests hold the SQL scoring to."""
     from kpi import scoring
 
-    params = {**_filters(scope, None, None, None), "school_years": list(school_years),
+    params = {**index_rules.filters(scope, None, None, None), "school_years": list(school_years),
               "school_id": scope.school_id, "levels": list(catalog.index.levels_apply)}
     entries = run(con, "criterion_entries", params, snapshot=scope.snapshot_id)
     fields = sorted({f for c in catalog.criteria.values() if c.compute

@@ -238,12 +238,21 @@ class Views:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
+    @classmethod
+    def of_connection(cls, con, catalog: Catalog | None = None) -> "Views":
+        """View models over a connection the caller owns (a command, a test): not shared, not closed."""
+        v = cls.__new__(cls)
+        v.path, v.identity, v.catalog, v.con, v.maxsize = "", None, catalog or default_catalog(), con, 20_000
+        v._memo, v._pending, v._lock, v.hits, v.misses, v._owned = OrderedDict(), {}, threading.Lock(), 0, 0, False
+        return v
+
     def close(self) -> None:
-        self.con.close()
+        if getattr(self, "_owned", True):
+            self.con.close()
 
     def __del__(self):  # the last session reading this file version is gone
         try:
-            self.con.close()
+            self.close()
         except Exception:  # noqa: BLE001 - interpreter shutdown
             pass
 

@@ -1,5 +1,10 @@
 """Page timings for `python -m kpi bench`: full page runs through AppTest (the Streamlit side of
-the benchmark lives here, so that kpi/ never imports streamlit)."""
+the benchmark lives here, so that kpi/ never imports streamlit). kpi.bench runs this module in a
+child process and reads its results:
+
+    python -m pages._bench times SPECS.pickle OUT.pickle COLD WARM
+    python -m pages._bench memory SPECS.pickle OUT.pickle SESSIONS
+"""
 
 from __future__ import annotations
 
@@ -72,3 +77,28 @@ def open_sessions(n: int, specs: list) -> list:
             raise RuntimeError(f"{page}: {at.exception[0].message}")
         out.append(at)
     return out
+
+
+def main(argv: list[str]) -> int:
+    import pickle
+
+    from kpi import bench
+
+    mode, specs_file, out_file, *numbers = argv
+    with open(specs_file, "rb") as f:
+        specs = pickle.load(f)
+    if mode == "times":
+        cold, warm = int(numbers[0]), int(numbers[1])
+        out = [time_page(page, user, params, cold, warm, state) for _, page, user, params, state in specs]
+    else:
+        sessions = open_sessions(int(numbers[0]), specs)
+        out = {"peak_rss_mb": bench.peak_rss_mb(), "sessions": len(sessions)}
+    with open(out_file, "wb") as f:
+        pickle.dump(out, f)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))

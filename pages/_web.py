@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import Route
 
-from kpi import auth, db, queries
+from kpi import auth, db, queries, views
 
 LOGIN_PATH, LOGOUT_PATH = "/dang-nhap", "/dang-xuat"
 
@@ -106,11 +106,8 @@ def _secure(request) -> bool:
 
 
 def _check_login(name: str, password: str, client: str | None):
-    con = db.connect(db.db_path())
-    try:
-        return auth.authenticate(con, name, password, client=client)
-    finally:
-        con.close()
+    v = views.views_for(db.db_path())  # the worker's shared connection and its cached users rows
+    return auth.authenticate(v.con, name, password, client=client, lookup=v.user)
 
 
 async def login(request: Request):

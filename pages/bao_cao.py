@@ -37,7 +37,7 @@ fmt = st.radio("Định dạng", list(export.WRITERS), horizontal=True, key="bc_
 if st.button("Tạo tệp", type="primary", key="bc_build"):
     bar = st.progress(0.0, text="Đang tổng hợp số liệu…")
     try:
-        pack = export.build_pack(data.connection(), cat, sc, year, rnd, sc.snapshot_id)
+        pack = export.build_pack(data.store(), cat, sc, year, rnd, sc.snapshot_id)
         bar.progress(0.3, text="Đang dựng tệp và vẽ biểu đồ…")
         st.session_state["bc_file"] = (fmt, export.WRITERS[fmt](pack, cat), sc.snapshot_id)
         bar.progress(1.0, text="Xong.")

@@ -30,8 +30,10 @@ st.title(card.name)
 ui.sample_badge()
 st.caption(card.caption)
 (st.success if card.submitted_on_time else st.warning)(card.submission)
+# the file is made when clicked, outside this run: take what it needs now
+store, cat, sc = data.store(), data.catalog(), scope()
 st.download_button("Tải phiếu của trường (PDF)", lambda: export.school_pdf(
-    data.connection(), data.catalog(), scope(), school_id, year, rnd, scope().snapshot_id),
+    store, cat, sc, school_id, year, rnd, sc.snapshot_id),
     f"phieu_{school_id}_{year}_{rnd}.pdf", "application/pdf", key="tr_pdf", on_click="ignore",
     icon=":material/picture_as_pdf:")
 

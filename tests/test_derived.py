@@ -5,7 +5,7 @@ import dataclasses
 
 import pandas as pd
 
-from kpi import auth, db, derived, importer, queries
+from kpi import auth, db, derived, importer, index_rules, queries
 from kpi.access import Scope
 from kpi.catalog import default_catalog
 from tests.test_importer import _fill, _template
@@ -17,7 +17,7 @@ EVERYONE = Scope.everything()
 
 def _live(monkeypatch):
     """Make the query layer score live (as it does when the stored index is stale)."""
-    monkeypatch.setattr(derived, "stored_valid", lambda meta, catalog: False)
+    monkeypatch.setattr(index_rules, "stored_valid", lambda meta, catalog: False)
 
 
 def _views(path, cat=CAT):
