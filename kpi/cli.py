@@ -93,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="địa chỉ lắng nghe (mặc định 127.0.0.1; 0.0.0.0 để máy khác truy cập)")
     sv.add_argument("--workers", type=int, default=None, help="số tiến trình Streamlit (mặc định: số lõi)")
 
+    rd = sub.add_parser("renderer", help="(kpi serve tự chạy) trình vẽ biểu đồ dùng chung cho mọi tiến trình")
+    rd.add_argument("--socket", required=True, help="đường dẫn Unix socket")
+
     be = sub.add_parser("bench", help="đo tốc độ từng trang, nhập tệp, bộ báo cáo, bộ nhớ")
     be.add_argument("--schools", type=int, default=53000)
     be.add_argument("--years", type=int, default=5)
@@ -273,6 +276,13 @@ def cmd_serve(args) -> int:
         raise CliError(str(e)) from e
 
 
+def cmd_renderer(args) -> int:
+    from kpi import renderer
+
+    renderer.serve(args.socket)
+    return 0
+
+
 def cmd_bench(args) -> int:
     if args.load:
         from kpi import loadbench
@@ -416,7 +426,8 @@ def cmd_rescore(args) -> int:
 
 COMMANDS = {"init": cmd_init, "rescore": cmd_rescore, "summary": cmd_summary, "scores": cmd_scores,
             "users": cmd_users, "template": cmd_template, "import": cmd_import, "snapshot": cmd_snapshot, "export": cmd_export,
-            "bench": cmd_bench, "serve": cmd_serve}
+            "bench": cmd_bench, "serve": cmd_serve,
+            "renderer": cmd_renderer}
 
 
 def main(argv: list[str] | None = None) -> int:

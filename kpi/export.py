@@ -158,10 +158,8 @@ _NO_CHROMIUM = ("Không tạo được hình biểu đồ: máy cần trình duy
 _RENDERER_LOCK = threading.Lock()
 
 
-def start_renderer() -> None:
-    """Start the chart renderer (kaleido driving chromium, two tabs) once per process; ~3 s.
-
-    The Báo cáo page starts it in the background when it opens, so a pack does not wait for it.
+def start_local_renderer() -> None:
+    """Start kaleido driving chromium (two tabs) in this process, once; ~3 s.
     Raises ExportError when chromium is missing."""
     global _KALEIDO_STARTED
     with _RENDERER_LOCK:
@@ -181,22 +179,58 @@ def start_renderer() -> None:
         _KALEIDO_STARTED = True
 
 
-def render_pngs(figs: list[go.Figure], width: int = 1280) -> list[bytes]:
-    """PNGs of the figures, rendered in one batch by kaleido (chromium, started once per process,
-    two tabs)."""
+def start_renderer() -> None:
+    """Make sure charts can be drawn without waiting: under `kpi serve`, ask the server's one shared
+    renderer to start chromium; elsewhere start it in this process. The Báo cáo page calls this in
+    the background when it opens, so a pack does not wait for chromium."""
+    from kpi import renderer
+
+    path = renderer.socket_path()
+    if path is None:
+        start_local_renderer()
+        return
+    try:
+        renderer.render_remote(path, [], 0)
+    except (OSError, RuntimeError) as e:
+        raise ExportError(_NO_CHROMIUM) from e
+
+
+def render_local(figs: list, width: int = 1280) -> list[bytes]:
+    """PNGs of the figures (go.Figure or plotly dicts), drawn in one batch by this process's kaleido."""
     import tempfile
 
-    start_renderer()
+    start_local_renderer()
     try:
         import kaleido
 
         with tempfile.TemporaryDirectory() as d:
             jobs = [{"fig": f, "path": str(Path(d) / f"{i:03d}.png"),
-                     "opts": {"format": "png", "width": width, "height": f.layout.height or 500}}
+                     "opts": {"format": "png", "width": width, "height": _height(f)}}
                     for i, f in enumerate(figs)]
             kaleido.write_fig_from_object_sync(jobs)
             return [Path(j["path"]).read_bytes() for j in jobs]
     except Exception as e:  # noqa: BLE001 - any failure here is "no chart images"
+        raise ExportError(_NO_CHROMIUM) from e
+
+
+def _height(fig) -> int:
+    layout = fig.get("layout", {}) if isinstance(fig, dict) else fig.layout.to_plotly_json()
+    return int(layout.get("height") or 500)
+
+
+def render_pngs(figs: list[go.Figure], width: int = 1280) -> list[bytes]:
+    """PNGs of the figures: by the server's shared renderer under `kpi serve` (one chromium for
+    every worker), else by kaleido in this process (started once)."""
+    import json
+
+    from kpi import renderer
+
+    path = renderer.socket_path()
+    if path is None:
+        return render_local(figs, width)
+    try:
+        return renderer.render_remote(path, [json.loads(f.to_json()) for f in figs], width)
+    except (OSError, RuntimeError) as e:
         raise ExportError(_NO_CHROMIUM) from e
 
 

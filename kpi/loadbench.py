@@ -183,10 +183,11 @@ def _wait_health(url: str, proc: subprocess.Popen, timeout: float = 180) -> None
 
 def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple[float, float] = (3, 10),
              workers: int | None = None, browser: bool = True, office: int | None = None, ramp: float | None = None,
-             seed: int = 1) -> dict:
-    """Start the server on a copy of `source`, drive the browsers, stop it; return the figures."""
+             seed: int = 1, work: Path | None = None) -> dict:
+    """Start the server on a copy of `source` (in `work`, default data/bench/load/), drive the
+    browsers, stop it; return the figures."""
     office = min(sessions, 7 if office is None else office)
-    work = db.ROOT / "data" / "bench" / "load"
+    work = Path(work or db.ROOT / "data" / "bench" / "load")
     path, plan = prepare_database(source, work, max(1, sessions - office), office)
     port = _free_port()
     env = dict(os.environ, KPI_DB=str(path), KPI_SECRET=os.environ.get("KPI_SECRET", "bench-tai-thu"))

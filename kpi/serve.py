@@ -175,8 +175,7 @@ http {{
         listen {address}:{port};
         location /static/ {{
             alias {static_dir}/static/;
-            expires 1y;
-            add_header Cache-Control "public, immutable";
+            add_header Cache-Control "public, max-age=31536000, immutable";
         }}
         location / {{
             proxy_pass http://$kpi_pick;{proxy_common}
@@ -231,6 +230,7 @@ class Server:
         self.nginx = nginx_binary() if nginx == "auto" else nginx
         self.workers: list[Worker] = []
         self.front: subprocess.Popen | None = None
+        self.renderer: subprocess.Popen | None = None
         self._stop = False
         self._conf_ready: tuple[int, ...] | None = None
 
@@ -239,7 +239,7 @@ class Server:
     def _env(self, index: int) -> dict:
         env = dict(os.environ, KPI_DB=str(self.db_path), KPI_WORKER=str(index), KPI_SERVE="1",
                    STREAMLIT_SERVER_COOKIE_SECRET=cookie_secret(), PYTHONUNBUFFERED="1")
-        env.setdefault("KPI_RENDERER_SOCKET", str(self.run_dir / "renderer.sock"))
+        env["KPI_RENDERER_SOCKET"] = str(self.run_dir / "renderer.sock")
         return env
 
     def _start_worker(self, w: Worker) -> None:
@@ -251,6 +251,16 @@ class Server:
                                   stderr=subprocess.STDOUT, start_new_session=True)
         out.close()
         w.started, w.ready = time.time(), False
+
+    def _start_renderer(self) -> None:
+        """The one chart renderer (chromium) every worker draws with; chromium itself starts on the
+        first request (the Báo cáo page asks when it opens)."""
+        sock = self.run_dir / "renderer.sock"
+        log_file = open(self.run_dir / "renderer.log", "ab")
+        self.renderer = subprocess.Popen([sys.executable, "-m", "kpi", "renderer", "--socket", str(sock)],
+                                         cwd=db.ROOT, env=dict(os.environ, KPI_DB=str(self.db_path)),
+                                         stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        log_file.close()
 
     def _start_front(self) -> None:
         conf = self.run_dir / "nginx.conf"
@@ -317,6 +327,7 @@ class Server:
             used.add(p)
             self.workers.append(Worker(i, p))
         t = time.time()
+        self._start_renderer()
         for w in self.workers:
             self._start_worker(w)
         for w in self.workers:
@@ -356,6 +367,9 @@ class Server:
                 w.ready = True
                 log(f"tiến trình {w.index} (cổng {w.port}) sẵn sàng trở lại")
                 self._reload_front()
+        if self.renderer is not None and self.renderer.poll() is not None and not self._stop:
+            log("trình vẽ biểu đồ đã dừng; khởi động lại")
+            self._start_renderer()
         if self.front is not None and self.front.poll() is not None and not self._stop:
             log("nginx đã dừng; khởi động lại")
             self._conf_ready = None
@@ -365,7 +379,7 @@ class Server:
     def stop(self) -> None:
         """Stop nginx and every worker (SIGTERM, then SIGKILL after 10 s)."""
         self._stop = True
-        procs = [p for p in [self.front, *(w.proc for w in self.workers)] if p is not None]
+        procs = [p for p in [self.front, self.renderer, *(w.proc for w in self.workers)] if p is not None]
         for p in procs:
             with contextlib.suppress(ProcessLookupError):
                 if p.poll() is None:
@@ -374,9 +388,10 @@ class Server:
         for p in procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 p.wait(timeout=max(0.1, deadline - time.time()))
+            # each child leads its own process group: this also ends what it started (chromium)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(p.pid, signal.SIGKILL)
             if p.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
 
     def run(self) -> None:

@@ -106,6 +106,8 @@ class Browser:
         self.cached: set[str] = set()   # hashes of large messages this browser holds
         self.pages: dict[str, str] = {}  # url path → page script hash
         self.widgets: dict[str, tuple[str, list]] = {}  # widget key → (id, options)
+        self.downloads: dict[str, tuple[str, str]] = {}  # download button key → (url, deferred file id)
+        self.session_id = ""
         self.page_hash = ""
         self.query = ""
         self.role = user["role"]
@@ -164,7 +166,7 @@ class Browser:
         t = time.perf_counter()
         started = time.time()
         await self.ws.send(msg.SerializeToString())
-        self.widgets = {}
+        self.widgets, self.downloads = {}, {}
         problems: list[tuple[str, str]] = []
         busy = False
         try:
@@ -189,7 +191,12 @@ class Browser:
                     elif et == "selectbox":
                         key = el.selectbox.id.rsplit("-", 1)[-1]
                         self.widgets[key] = (el.selectbox.id, list(el.selectbox.options))
+                    elif et == "download_button":
+                        key = el.download_button.id.rsplit("-", 1)[-1]
+                        self.downloads[key] = (el.download_button.url, el.download_button.deferred_file_id)
                 elif kind in ("new_session",):
+                    if fm.new_session.HasField("initialize"):
+                        self.session_id = fm.new_session.initialize.session_id
                     self._pages(fm.new_session.app_pages)
                     self.page_hash = fm.new_session.page_script_hash
                 elif kind == "navigation":
@@ -215,6 +222,30 @@ class Browser:
         for kind, detail in problems:
             self.result.errors.append((kind, label, self.role, detail))
         return not problems
+
+    async def download(self, key: str) -> tuple[int, bytes]:
+        """Fetch a download button's file as the browser does (a file made when clicked is asked
+        for over the websocket first); (HTTP status, body)."""
+        url, deferred = self.downloads[key]
+        if deferred:
+            msg = BackMsg()
+            req = msg.backend_operation_request
+            req.request_id = f"dl-{time.time_ns()}"
+            req.session_id = self.session_id
+            req.deferred_file.file_id = deferred
+            await self.ws.send(msg.SerializeToString())
+            while True:
+                fm = ForwardMsg()
+                fm.ParseFromString(await asyncio.wait_for(self.ws.recv(), RUN_TIMEOUT))
+                if fm.WhichOneof("type") == "backend_operation_response" and \
+                        fm.backend_operation_response.request_id == req.request_id:
+                    r = fm.backend_operation_response
+                    if r.error_msg:
+                        raise RuntimeError(r.error_msg)
+                    url = r.deferred_file.url
+                    break
+        status, _, body = await http("GET", self.base + url if url.startswith("/") else url, self.cookies)
+        return status, body
 
     def _pages(self, app_pages) -> None:
         for p in app_pages:

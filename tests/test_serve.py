@@ -1,0 +1,181 @@
+"""`python -m kpi serve`: nginx in front of two workers, sticky per browser, supervised; and a short
+load run through it with no errors."""
+
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from kpi import loadbench
+from kpi.serve import nginx_binary
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(nginx_binary() is None, reason="Debian nginx missing (make test installs it as root)")
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, headers: dict | None = None):
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def _worker_pids(server_pid: int) -> dict[int, int]:
+    """worker port → pid, among the processes the server started."""
+    out = {}
+    for pid in loadbench.tree(server_pid):
+        cmd = loadbench._cmdline(pid).split()
+        if "streamlit" in " ".join(cmd) and "--server.port" in cmd:
+            out[int(cmd[cmd.index("--server.port") + 1])] = pid
+    return out
+
+
+@pytest.fixture(scope="module")
+def served(sample_db, tmp_path_factory):
+    work = tmp_path_factory.mktemp("serve")
+    path = work / "kpi.duckdb"
+    path.write_bytes(sample_db.read_bytes())
+    port = _port()
+    env = dict(os.environ, KPI_DB=str(path))
+    proc = subprocess.Popen([sys.executable, "-m", "kpi", "serve", "--port", str(port), "--workers", "2",
+                             "--db", str(path)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if _get(url + "/_stcore/health")[2] == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("kpi serve did not answer: " + proc.stdout.read().decode(errors="replace")[-3000:])
+    yield url, proc, path
+    tree = loadbench.tree(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=30)[0].decode(errors="replace")
+    time.sleep(0.5)
+    alive = [p for p in tree if os.path.exists(f"/proc/{p}") and "zombie" not in
+             Path(f"/proc/{p}/status").read_text().lower()]
+    assert alive == [], f"processes left after SIGTERM: {alive}\n{out[-2000:]}"
+    assert "đang dừng" in out
+
+
+def _browser(url, user, plan=None):
+    from pages._load import Browser, Result
+
+    plan = plan or {"users": [], "years": ["2023-2024"], "indicators": {"TH": ["tin_hoc_quoc_te"]}, "schools": []}
+    return Browser(url, {"user": user, "password": "dulieumau", "role": "x"}, plan, Result(), random.Random(1))
+
+
+def test_the_front_answers_through_nginx_with_two_workers(served):
+    url, proc, _ = served
+    workers = _worker_pids(proc.pid)
+    assert len(workers) == 2
+    status, headers, body = _get(url + "/")
+    assert status == 200 and b"<!--" in body[:10] or b"<!doctype" in body[:200].lower()
+    assert headers["Server"] == "nginx"
+    pinned = [c for c in headers.get_all("Set-Cookie") if c.startswith("kpi_may=")]
+    assert len(pinned) == 1 and int(pinned[0].split("=")[1].split(";")[0]) in workers
+    assert "HttpOnly" in pinned[0]
+    # a pinned browser is not pinned again; a forged pin goes to a real worker and is corrected
+    again = _get(url + "/", {"Cookie": pinned[0].split(";")[0]})[1]
+    assert not [c for c in (again.get_all("Set-Cookie") or []) if c.startswith("kpi_may=")]
+    forged = _get(url + "/", {"Cookie": "kpi_may=1"})[1]
+    assert [c for c in forged.get_all("Set-Cookie") if c.startswith("kpi_may=")]
+    # Streamlit's static files come from nginx itself, cached for good
+    js = next((ROOT / ".venv").glob("lib/python3*/site-packages/streamlit/static/static/js/*.js"), None)
+    if js is None:
+        import streamlit
+
+        js = next(Path(streamlit.__file__).parent.glob("static/static/js/*.js"))
+    status, headers, body = _get(f"{url}/static/js/{js.name}")
+    assert status == 200 and body == js.read_bytes()
+    assert "immutable" in headers["Cache-Control"] and "set-cookie" not in {k.lower() for k in headers}
+
+
+def test_downloads_through_the_front_reach_the_worker_that_made_them(served):
+    url, _, _ = served
+
+    async def go():
+        got = []
+        for i in range(4):  # browsers spread over both workers
+            b = _browser(url, "chuyenvien")
+            assert await b.login()
+            await b.connect()
+            assert await b.rerun("Chỉ tiêu · bảng", "chi-tieu", "nam_hoc=2023-2024&ky=CN&chi_tieu=tin_hoc_quoc_te&ct_tab=Bảng")
+            status, body = await b.download("ct_dl_csv")
+            got.append((b.cookies.get("kpi_may"), status, body[:40]))
+            await b.ws.close()
+        return got
+
+    got = asyncio.run(go())
+    assert {s for _, s, _ in got} == {200}, got
+    assert all(body.startswith("\ufeff".encode()) and "Trường".encode() in body for _, _, body in got)
+
+
+def test_a_killed_worker_comes_back_and_its_users_stay_logged_in(served):
+    url, proc, _ = served
+    workers = _worker_pids(proc.pid)
+
+    async def go():
+        browsers = []
+        for _ in range(6):
+            b = _browser(url, "lanhdao")
+            assert await b.login()
+            await b.connect()
+            assert await b.rerun("Tổng quan", "", "nam_hoc=2023-2024&ky=CN")
+            browsers.append(b)
+        ports = {int(b.cookies["kpi_may"]) for b in browsers}
+        victim = next(iter(ports)) if len(ports) == 1 else sorted(ports)[0]
+        os.kill(workers[victim], signal.SIGKILL)
+        await asyncio.sleep(0.5)
+        for b in browsers:
+            if int(b.cookies["kpi_may"]) != victim:  # the other worker's sessions go on as if nothing happened
+                assert await b.rerun("Tổng quan", "", "nam_hoc=2022-2023&ky=CN")
+            else:  # the browser reconnects (as Streamlit's front end does) and is still logged in
+                await b.load_index()
+                await b.connect()
+                assert await b.rerun("Tổng quan", "", "nam_hoc=2023-2024&ky=CN"), b.result.errors
+            assert b.result.errors == []
+        return victim
+
+    victim = asyncio.run(go())
+    deadline = time.time() + 90
+    while time.time() < deadline:  # the supervisor starts it again on its port
+        now = _worker_pids(proc.pid)
+        if victim in now and now[victim] != workers[victim]:
+            try:
+                if _get(f"http://127.0.0.1:{victim}/_stcore/health")[2] == b"ok":
+                    break
+            except OSError:
+                pass
+        time.sleep(0.5)
+    else:
+        pytest.fail("the killed worker was not restarted")
+
+
+def test_a_short_load_run_has_no_errors(sample_db, tmp_path):
+    r = loadbench.run_load(sample_db, sessions=5, seconds=10, think=(1, 2), workers=2, browser=False, office=2,
+                           ramp=2, work=tmp_path / "load")
+    assert r["error_count"] == 0, r["errors"]
+    assert r["page_runs"] >= 10 and r["logins"] == 5
+    assert r["cpu_per_run_ms"] and r["peak_memory_mb"] > 0 and r["workers"] == 2
+    assert {p["role"] for p in r["pages"]} >= {"hieu_truong"}
