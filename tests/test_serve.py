@@ -78,6 +78,14 @@ def served(sample_db, tmp_path_factory):
     assert "đang dừng" in out
 
 
+def _run(coro):
+    """asyncio.run in a thread of its own (Playwright's sync API may hold this thread's loop)."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def _browser(url, user, plan=None):
     from pages._load import Browser, Result
 
@@ -126,7 +134,7 @@ def test_downloads_through_the_front_reach_the_worker_that_made_them(served):
             await b.ws.close()
         return got
 
-    got = asyncio.run(go())
+    got = _run(go())
     assert {s for _, s, _ in got} == {200}, got
     assert all(body.startswith("\ufeff".encode()) and "Trường".encode() in body for _, _, body in got)
 
@@ -157,7 +165,7 @@ def test_a_killed_worker_comes_back_and_its_users_stay_logged_in(served):
             assert b.result.errors == []
         return victim
 
-    victim = asyncio.run(go())
+    victim = _run(go())
     deadline = time.time() + 90
     while time.time() < deadline:  # the supervisor starts it again on its port
         now = _worker_pids(proc.pid)
