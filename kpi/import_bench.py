@@ -52,16 +52,17 @@ SHEET_HEAD = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
 SHEET_TAIL = "</sheetData></worksheet>"
 
 
-def raw_workbook(path: Path, sheet_rows, extra_parts=(), compresslevel: int = 6) -> None:
-    """A minimal one-sheet XLSX written part by part (`sheet_rows`: strings of <row> XML, streamed),
-    plus (name, bytes, stored) parts: how a hostile workbook is built without holding it in memory."""
+def raw_workbook(path, sheet_rows, extra_parts=(), compresslevel: int = 6, sheet_head: str = SHEET_HEAD) -> None:
+    """A minimal one-sheet XLSX written part by part to `path` (a path or a binary file): `sheet_rows`
+    are strings of <row> XML, streamed; `extra_parts` are (name, bytes, stored). How a hostile
+    workbook is built without holding it in memory."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zf:
         zf.writestr("[Content_Types].xml", _CONTENT_TYPES)
         zf.writestr("_rels/.rels", _RELS)
         zf.writestr("xl/workbook.xml", _WB)
         zf.writestr("xl/_rels/workbook.xml.rels", _WB_RELS)
         with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as out:
-            out.write(SHEET_HEAD.encode())
+            out.write(sheet_head.encode())
             buf = []
             for row in sheet_rows:
                 buf.append(row)
@@ -155,9 +156,10 @@ print(json.dumps({{"refused": bool(parsed.problems), "seconds": seconds, "peak_m
 """
 
 
-def measure(path: Path, db_path: Path) -> dict:
-    """Check one file in a fresh process: refused, seconds, peak and starting memory (MB), message."""
-    code = _CHECK.format(root=str(db.ROOT), file=str(path), db=str(db_path), name=path.name)
+def measure(path: Path, db_path: Path, code: str | None = None) -> dict:
+    """Check one file in a fresh process: refused, seconds, peak and starting memory (MB), message.
+    `code` replaces the check (a script printing the same JSON), e.g. to measure another reader."""
+    code = code or _CHECK.format(root=str(db.ROOT), file=str(path), db=str(db_path), name=path.name)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
         return {"refused": None, "seconds": None, "peak_mb": None, "base_mb": None,

@@ -31,7 +31,6 @@ import itertools
 import re
 import struct
 import time
-import warnings
 import zipfile
 from dataclasses import dataclass, field
 from typing import Callable
@@ -213,6 +212,10 @@ def _prescan(zf: zipfile.ZipFile, part: str, title: str, limits: Limits, deadlin
         while chunk := src.read(MB):
             buf = carry + chunk
             cut = buf.rfind(b">") + 1  # never split a tag
+            if cut == 0:  # inside a long text: keep only a tag that may be starting
+                lt = buf.rfind(b"<")
+                carry = buf[lt:] if lt >= 0 else b""
+                continue
             body, carry = buf[:cut], buf[cut:]
             pieces = _ROW_END.split(body)
             for k, piece in enumerate(pieces):
@@ -260,18 +263,14 @@ def read_xlsx(data: bytes, limits: Limits = LIMITS, deadline: float | None = Non
     titles = _sheet_titles(zf)
     scans = {}
     for info in zf.infolist():
-        if info.filename.lower().endswith((".xml", ".rels")):
+        if not info.is_dir():  # every part: a sheet's part may have any name
             try:
                 scans[info.filename] = _prescan(zf, info.filename, titles.get(info.filename, info.filename),
                                                 limits, deadline)
             except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
                 raise Refused(_DAMAGED.format(why=f"phần {info.filename[:60]} không giải nén được")) from e
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # extensions openpyxl does not read (slicers, sparklines)
-            wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
-    except Refused:
-        raise
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
     except Exception as e:  # noqa: BLE001 - openpyxl raises many kinds on a damaged file
         raise Refused(_DAMAGED.format(why="Excel không đọc được cấu trúc sổ làm việc")) from e
     sheets = []
@@ -283,8 +282,7 @@ def read_xlsx(data: bytes, limits: Limits = LIMITS, deadline: float | None = Non
             scan = scans[part]
             sheet = Sheet(ws.title, hidden=ws.sheet_state != "visible", merged=scan.merged)
             seen = 0
-            with zf.open(part) as src, warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with zf.open(part) as src:
                 parser = WorkSheetParser(src, ws._shared_strings, data_only=False, epoch=wb.epoch,
                                          date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats)
                 try:
@@ -407,12 +405,22 @@ def read_csv(data: bytes, header_score: Callable[[list], int], limits: Limits = 
                               "dòng); tách tệp", "CSV")
             sheet.rows.append((number, row[:used[-1] + 1]))
     except UnicodeDecodeError as e:
-        raise Refused(f"không đọc được tệp bằng mã hóa {label} (ký tự hỏng gần dòng {fmt_int(number + 1)}): lưu lại "
-                      "tệp bằng Excel dạng CSV UTF-8 hoặc .xlsx", "CSV") from e
+        raise Refused(f"không đọc được tệp bằng mã hóa {label} ({_bad_bytes(data, codec)}): lưu lại tệp bằng Excel "
+                      "dạng CSV UTF-8 hoặc .xlsx", "CSV") from e
     except csv.Error as e:
         raise Refused(f"dòng {fmt_int(number + 1)} không đọc được ({_csv_reason(e)}); kiểm tra dấu ngoặc kép "
                       "trong ô", "CSV") from e
     return sheet
+
+
+def _bad_bytes(data: bytes, codec: str) -> str:
+    """Where a file stops decoding: 'byte 0xFF ở dòng 3.003'."""
+    try:
+        data.decode(codec)
+    except UnicodeDecodeError as e:
+        line = data[:e.start].decode(codec, errors="replace").count("\n") + 1
+        return f"byte 0x{data[e.start]:02X} ở dòng {fmt_int(line)}"
+    return "ký tự hỏng"
 
 
 def _csv_reason(e: csv.Error) -> str:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from kpi import db, derived
 from kpi.catalog import LEVEL_LABELS, Catalog, default_catalog
 from kpi.formatting import fmt_date, fmt_int
-from kpi.import_read import LIMITS, Limits, Refused, Sheet, read_book
+from kpi.import_read import LIMITS, Limits, Refused, Sheet, read_book, size_text
 from kpi.templates import (DATA_KEYS, DATA_SHEET, META_SHEET, SCORE_KEYS, SCORE_SHEET, fold, header_map,
                            score_header_map, version)
 
@@ -206,6 +206,13 @@ def header_score(cat: Catalog):
     return score
 
 
+def limits_text(limits: Limits = LIMITS) -> str:
+    """The limits as the upload widget says them, before anything is uploaded."""
+    return (f"Tối đa {size_text(limits.file_bytes)} mỗi tệp; mỗi trang tối đa {fmt_int(limits.rows)} dòng và "
+            f"{fmt_int(limits.columns)} cột có nội dung. Nhận XLSX (biểu mẫu) và CSV: UTF-8, Windows-1258 hoặc "
+            "UTF-16 (Unicode Text), phân tách bằng dấu phẩy, chấm phẩy hoặc tab.")
+
+
 def read(name: str, data: bytes, cat: Catalog, limits: Limits = LIMITS) -> list[Sheet]:
     """The file's sheets, read within `limits`; raise Refused."""
     return read_book(name, data, header_score(cat), limits)
@@ -343,8 +350,8 @@ def check(name: str, sheets: list[Sheet], facts: tuple[dict, set], catalog: Cata
     if not out.problems and not out.more_problems and not out.observations and not out.scores:
         where = ", ".join(_q(t.sheet.name) for t in tables)
         out.problem(tables[0].sheet.name, None, "", None,
-                    f"tệp không có số liệu nào để nhập: các dòng của trang {where} chỉ có mã và tên trường, mọi ô "
-                    "chỉ tiêu (và điểm tự đánh giá) đều trống; điền số liệu rồi gửi lại")
+                    f"tệp không có số liệu nào để nhập: trang {where} không có dòng nào có số liệu chỉ tiêu hay điểm "
+                    "tự đánh giá (các dòng để trống, hoặc chỉ có mã và tên trường); điền số liệu rồi gửi lại")
     out.close()
     return out
 
