@@ -528,8 +528,9 @@ def _validate_data(t: _Table, out: Parsed, cat: Catalog, schools, periods) -> No
                     problem(pos[f.code], None, "thiếu số liệu bắt buộc")
                 elif f.required and level in f.levels and f.code not in keys:
                     problem(pos["school_id"], sid, f"thiếu cột bắt buộc '{f.label_vi}'")
-        out.observations += [(sid, year, rnd, code, x) for code, (x, _) in values.items()]
-        out.submitted.add(key)
+        if not out.problems:  # a file with problems is refused whole: keep no values for it
+            out.observations += [(sid, year, rnd, code, x) for code, (x, _) in values.items()]
+            out.submitted.add(key)
 
 
 _SCORE_READ = ("school_id", "school_year", "criterion_code", "self_points", "self_met", "evidence_url",
@@ -633,8 +634,9 @@ def _validate_scores(t: _Table, out: Parsed, cat: Catalog, schools, years) -> No
             if why := _evidence_problem(evidence):
                 problem("evidence_url", get["evidence_url"], why)
                 evidence = None
-        out.scores.append((sid, year, code, vals.get("self_points"), vals.get("self_met"), evidence,
-                           vals.get("verified_points"), vals.get("verified_met")))
+        if not out.problems:
+            out.scores.append((sid, year, code, vals.get("self_points"), vals.get("self_met"), evidence,
+                               vals.get("verified_points"), vals.get("verified_met")))
 
 
 # ---- preview and apply -------------------------------------------------------------------
@@ -647,9 +649,10 @@ def _register(con, parsed: Parsed) -> None:
     scores = pa.schema([("school_id", pa.string()), ("school_year", pa.string()), ("criterion_code", pa.string()),
                         ("self_points", pa.float64()), ("self_met", pa.bool_()), ("evidence_url", pa.string()),
                         ("verified_points", pa.float64()), ("verified_met", pa.bool_())])
-    con.register("in_obs", pa.Table.from_pylist([dict(zip(obs.names, r)) for r in parsed.observations], schema=obs))
-    con.register("in_scores", pa.Table.from_pylist([dict(zip(scores.names, r)) for r in parsed.scores],
-                                                   schema=scores))
+    for name, schema, rows in (("in_obs", obs, parsed.observations), ("in_scores", scores, parsed.scores)):
+        columns = list(zip(*rows)) if rows else [()] * len(schema)
+        con.register(name, pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, schema)],
+                                                schema=schema))
 
 
 _DIFF = """
@@ -707,6 +710,11 @@ def _changes(pv) -> int:
     return int(pv["Mới"].sum() + pv["Thay đổi"].sum()) if len(pv) else 0
 
 
+def _imported_before(con, sha: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM imports WHERE sha256 = ? AND source = 'import'",
+                            [sha]).fetchall()[0][0])
+
+
 def _unchanged_message(con, name: str, sha: str, parsed: Parsed) -> str:
     """Why a file changes nothing, in the school's words."""
     n = len(parsed.observations) + len(parsed.scores)
@@ -746,15 +754,17 @@ def import_file(path, name: str, data: bytes, user: str, dry_run: bool = False,
         parsed = check(name, sheets, facts, cat)
         if parsed.problems:
             raise ImportRejected(parsed.problems)
-        pv = preview(con, parsed)
-        changes = _changes(pv)
         if dry_run:
+            pv = preview(con, parsed)
+            changes = _changes(pv)
             extra = "" if changes else f" {_unchanged_message(con, name, sha, parsed)}"
             return ImportResult(None, name, sha, parsed.rows, changes, pv,
                                 f"Kiểm tra xong {name}: {parsed.rows} dòng hợp lệ, {changes} giá trị sẽ thay đổi."
                                 + extra)
-        if changes == 0 and not _new_submissions(con, parsed):
-            return ImportResult(None, name, sha, parsed.rows, 0, pv, _unchanged_message(con, name, sha, parsed))
+        if _imported_before(con, sha):  # the same bytes again: usually nothing to write, so no copy
+            pv = preview(con, parsed)
+            if _changes(pv) == 0 and not _new_submissions(con, parsed):
+                return ImportResult(None, name, sha, parsed.rows, 0, pv, _unchanged_message(con, name, sha, parsed))
     finally:
         con.close()
     now = now or dt.datetime.now()
@@ -772,9 +782,7 @@ def import_file(path, name: str, data: bytes, user: str, dry_run: bool = False,
                                             _unchanged_message(con, name, sha, parsed)))
             import_id = con.execute("SELECT coalesce(max(import_id), 0) + 1 FROM imports").fetchall()[0][0]
             _apply(con, parsed, import_id, name, now, new_subs)
-            years, schools = _touched(parsed)
-            _check_unique(con, name, schools)
-            derived.refresh_index(con, cat, years, schools)
+            derived.refresh_index(con, cat, *_touched(parsed))
             con.execute("INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, 'import', ?, ?, 'applied')",
                         [import_id, user, now, dt.datetime.now(), name, sha, parsed.rows, changes])
     except _Discard as d:
@@ -784,13 +792,27 @@ def import_file(path, name: str, data: bytes, user: str, dry_run: bool = False,
                         "thay đổi.")
 
 
-def _check_unique(con, name: str, schools: list[str]) -> None:
-    """The schema's uniqueness rules (kpi/sql/schema.sql, duplicate_keys) for the schools written;
-    a breach rolls the whole write back."""
-    dups = con.execute("SELECT table_name, school_id, school_year, round, code FROM duplicate_keys(?) LIMIT 3",
-                       [schools]).fetchall()
+_WRITTEN_TWICE = """
+SELECT school_id, school_year, round, field_code FROM observations o
+WHERE EXISTS (SELECT 1 FROM in_obs i WHERE i.school_id = o.school_id AND i.school_year = o.school_year
+              AND i.round = o.round AND i.field_code = o.field_code)
+GROUP BY ALL HAVING count(*) > 1
+UNION ALL
+SELECT school_id, school_year, NULL, criterion_code FROM criterion_scores c
+WHERE EXISTS (SELECT 1 FROM in_scores i WHERE i.school_id = c.school_id AND i.school_year = c.school_year
+              AND i.criterion_code = c.criterion_code)
+GROUP BY ALL HAVING count(*) > 1
+LIMIT 3
+"""
+
+
+def _check_unique(con, name: str) -> None:
+    """The schema's uniqueness rules (kpi/sql/schema.sql, duplicate_keys) on the keys this import
+    wrote, before it commits; a breach rolls the whole write back. Costs what the import costs,
+    not what the database holds."""
+    dups = con.execute(_WRITTEN_TWICE).fetchall()
     if dups:
-        keys = "; ".join(" ".join(str(x) for x in d[1:] if x) for d in dups)
+        keys = "; ".join(" ".join(str(x) for x in d if x) for d in dups)
         raise ImportRejected([Problem(name, "—", None, "", None,
                                       f"cơ sở dữ liệu sẽ có hai giá trị cho cùng một trường, kỳ và chỉ tiêu ({keys}); "
                                       "không ghi gì. Báo cho người quản trị hệ thống.")])
@@ -838,6 +860,7 @@ def _apply(con, parsed: Parsed, import_id: int, name: str, now: dt.datetime, new
                         [r.school_id, r.school_year, r.criterion_code])
             con.execute("INSERT INTO criterion_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [r.school_id, r.school_year, r.criterion_code, *merged, import_id])
+    _check_unique(con, name)
     con.unregister("in_obs")
     con.unregister("in_scores")
 
@@ -888,13 +911,17 @@ def revert(path, import_id: int, user: str, now: dt.datetime | None = None) -> s
         touched = con.execute("""SELECT DISTINCT school_id, school_year FROM observation_history WHERE import_id = ?
                                  UNION SELECT DISTINCT school_id, school_year FROM criterion_history
                                  WHERE import_id = ?""", [import_id, import_id]).fetchall()
+        doubled = con.execute("""
+            SELECT count(*) FROM (SELECT 1 FROM observations o WHERE EXISTS (
+                SELECT 1 FROM observation_history h WHERE h.import_id = ? AND h.school_id = o.school_id
+                  AND h.school_year = o.school_year AND h.round = o.round AND h.field_code = o.field_code)
+            GROUP BY school_id, school_year, round, field_code HAVING count(*) > 1)""", [import_id]).fetchall()[0][0]
+        if doubled:  # the schema's uniqueness rule (duplicate_keys), on the keys this revert wrote
+            raise ValueError(f"Không thể hoàn tác lần nhập #{import_id}: cơ sở dữ liệu sẽ có hai giá trị cho cùng "
+                             "một trường, kỳ và chỉ tiêu; báo cho người quản trị hệ thống.")
         if touched:
-            schools = sorted({s for s, _ in touched})
-            dups = con.execute("SELECT count(*) FROM duplicate_keys(?)", [schools]).fetchall()[0][0]
-            if dups:
-                raise ValueError(f"Không thể hoàn tác lần nhập #{import_id}: cơ sở dữ liệu sẽ có hai giá trị cho cùng "
-                                 "một trường, kỳ và chỉ tiêu; báo cho người quản trị hệ thống.")
-            derived.refresh_index(con, default_catalog(), sorted({y for _, y in touched}), schools)
+            derived.refresh_index(con, default_catalog(), sorted({y for _, y in touched}),
+                                  sorted({s for s, _ in touched}))
         con.execute("UPDATE imports SET status = 'reverted' WHERE import_id = ?", [import_id])
         rid = con.execute("SELECT max(import_id) + 1 FROM imports").fetchall()[0][0]
         con.execute("INSERT INTO imports VALUES (?, ?, ?, ?, ?, '', 'revert', 0, 0, 'applied')",

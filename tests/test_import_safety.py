@@ -22,7 +22,7 @@ import xlsxwriter
 
 from kpi import db, import_bench, importer
 from tests.conftest import app_test, table_digest
-from tests.test_import_corpus import GOOD_ROWS, csv_bytes
+from tests.test_import_corpus import GOOD_ROWS, csv_bytes, raw_good_rows, raw_xlsx
 from tests.test_importer import H, _obs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,6 +84,27 @@ def _refusal(path) -> str:
     except importer.ImportRejected as e:
         return e.problems[0].message[:11]
     return "nhập"
+
+
+def test_row_limit_counts_rows_holding_a_value_not_the_sheet_size(writable_db):
+    small = importer.Limits(rows=5)
+    empty = [f'<row r="{i}" s="0" customFormat="1"/>' for i in range(3, 100_000)]
+    last = ['<row r="1048576"><c r="C1048576" t="inlineStr"><is><t> </t></is></c></row>']
+    fits = raw_xlsx(raw_good_rows() + empty + last)  # 3 rows hold something, 100.000 are formatted, 1.048.576 is the last
+    assert importer.import_file(writable_db, "vua.xlsx", fits, "cv", limits=small).import_id is not None
+    extra = [f'<row r="{i}"><c r="D{i}"><v>{i}</v></c></row>' for i in range(200_000, 200_003)]
+    with pytest.raises(importer.ImportRejected) as e:  # planted: three more rows with a value
+        importer.import_file(writable_db, "qua.xlsx", raw_xlsx(raw_good_rows() + empty + extra + last), "cv",
+                             limits=small)
+    assert "trang có hơn 5 dòng có nội dung (tối đa 5 dòng mỗi trang)" in e.value.problems[0].message
+
+
+def test_time_limit(writable_db):
+    data = raw_xlsx(raw_good_rows())
+    with pytest.raises(importer.ImportRejected) as e:
+        importer.import_file(writable_db, "cham.xlsx", data, "cv", limits=importer.Limits(seconds=0))
+    assert e.value.problems[0].message.startswith("đọc tệp quá 0 giây (giới hạn thời gian đọc một tệp)")
+    assert importer.import_file(writable_db, "cham.xlsx", data, "cv").import_id is not None
 
 
 def test_upload_widget_says_the_limit(sample_db):
@@ -179,16 +200,18 @@ def _dups(path, schools=None):
 
 def test_uniqueness_rule_catches_a_planted_duplicate(writable_db):
     assert _dups(writable_db) == []
-    with db.writing(writable_db) as con:  # planted: a second value for one school, period and field
-        con.execute("""INSERT INTO observations SELECT school_id, school_year, round, field_code, value + 1, import_id
-                       FROM observations WHERE school_id = 'TH001' AND field_code = 'phong_hoc'
+    with db.writing(writable_db) as con:  # planted: a second row for one school, period and field
+        con.execute("""INSERT INTO observations SELECT school_id, school_year, round, field_code, 41, import_id
+                       FROM observations WHERE school_id = 'TH001' AND field_code = 'gv_tong'
                          AND school_year = '2023-2024' AND round = 'CN'""")
-    assert _dups(writable_db) == [("observations", "TH001", "phong_hoc", 2)]
+        con.execute("""UPDATE observations SET value = 41 WHERE school_id = 'TH001' AND field_code = 'gv_tong'
+                         AND school_year = '2023-2024' AND round = 'CN'""")
+    assert _dups(writable_db) == [("observations", "TH001", "gv_tong", 2)]
     assert _dups(writable_db, ["TH002"]) == []
     before = table_digest(writable_db)
-    with pytest.raises(importer.ImportRejected) as e:
-        importer.import_file(writable_db, "a.csv", csv_bytes(GOOD_ROWS), "cv")  # writes TH001, not phong_hoc
-    assert "hai giá trị cho cùng một trường, kỳ và chỉ tiêu (TH001 2023-2024 CN phong_hoc)" in str(e.value.problems[0])
+    with pytest.raises(importer.ImportRejected) as e:  # writes gv_tong = 41 for TH001: both rows would stay
+        importer.import_file(writable_db, "a.csv", csv_bytes(GOOD_ROWS), "cv")
+    assert "hai giá trị cho cùng một trường, kỳ và chỉ tiêu (TH001 2023-2024 CN gv_tong)" in str(e.value.problems[0])
     assert table_digest(writable_db) == before
     other = [GOOD_ROWS[0], ["TH002", "2023-2024", "CN", 917, 41, 45]]
     assert importer.import_file(writable_db, "b.csv", csv_bytes(other), "cv").import_id is not None

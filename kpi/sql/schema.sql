@@ -170,8 +170,8 @@ CREATE TABLE IF NOT EXISTS snapshot_submissions (
 -- duplicate_keys(ids): every breach of the uniqueness rules above (one value per school × period ×
 -- field; one criterion entry per school × school year × criterion, self-assessed and verified
 -- points side by side; one submission per school × period) among the schools in the list `ids`
--- (NULL = every school). It must be empty: every writer of these tables checks the schools it
--- wrote inside its transaction and rolls back otherwise (kpi.importer). The rules are not PRIMARY
+-- (NULL = every school). It must be empty: the importer checks the keys it writes inside its
+-- transaction and rolls back on a breach (kpi.importer). The rules are not PRIMARY
 -- KEYs because DuckDB enforces those with an ART index: on the national file (16,8 million
 -- observations) it makes the file 2,2 GB instead of 232 MB, and an import's copy-and-write need
 -- 1,3 GB of memory instead of 90 MB.
