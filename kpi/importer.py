@@ -119,7 +119,6 @@ class Parsed:
     rows: int = 0
     problems: list[Problem] = field(default_factory=list)
     more_problems: int = 0  # beyond MAX_PROBLEMS, counted only
-    data_sheet: str = ""  # where the data table was found
 
     def problem(self, sheet: str, row: int | None, column: str, value, message: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:
@@ -338,12 +337,11 @@ def check(name: str, sheets: list[Sheet], facts: tuple[dict, set], catalog: Cata
             return out
     hmap, smap = header_map(cat), score_header_map()
     tables = [t for sh in sheets if sh.name != META_SHEET and (t := _find_table(sh, hmap, smap))]
-    if not _tables_ok(sheets, tables, out, meta is not None):
+    if not _tables_ok(sheets, tables, out):
         out.close()
         return out
     for t in tables:
         if t.kind == "data":
-            out.data_sheet = t.sheet.name
             _validate_data(t, out, cat, schools, periods)
         else:
             _validate_scores(t, out, cat, schools, {y for y, _ in periods})
@@ -356,7 +354,7 @@ def check(name: str, sheets: list[Sheet], facts: tuple[dict, set], catalog: Cata
     return out
 
 
-def _tables_ok(sheets: list[Sheet], tables: list[_Table], out: Parsed, is_template: bool) -> bool:
+def _tables_ok(sheets: list[Sheet], tables: list[_Table], out: Parsed) -> bool:
     """Exactly the tables the importer knows, each on one visible sheet; else say which sheets."""
     ok = True
     for kind in ("data", "scores"):
@@ -383,13 +381,16 @@ def _tables_ok(sheets: list[Sheet], tables: list[_Table], out: Parsed, is_templa
         return False
     found = {t.kind for t in tables}
     named = {"data": fold(DATA_SHEET), "scores": fold(SCORE_SHEET)}
-    for kind, expected in (("data", list(DATA_KEYS.values())[:1] + ["Năm học", "Kỳ"]),
-                           ("scores", ["Mã trường", "Năm học", "Mã tiêu chí"])):
+    for kind, expected in (("data", [DATA_KEYS[k] for k in ("school_id", "school_year", "round")]),
+                           ("scores", [SCORE_KEYS[k] for k in ("school_id", "school_year", "criterion_code")])):
         if kind in found:
             continue
         lost = [s for s in sheets if fold(s.name).startswith(named[kind]) and s.rows]
         if kind == "data" and not lost and not found:
-            lost = [s for s in sheets if s.name != META_SHEET and s.rows and not s.hidden][:1] or sheets[:1]
+            lost = [s for s in sheets if s.name != META_SHEET and s.rows and not s.hidden][:1]
+            if not lost:
+                out.problem("—", None, "", None, "tệp không có nội dung: mọi trang tính, mọi dòng đều trống")
+                return False
         for sh in lost:
             ok = False
             heads = ", ".join(f"'{h}'" for h in expected)

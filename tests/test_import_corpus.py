@@ -352,6 +352,7 @@ CASES = [
          ("(giá trị: 'TH001\\x07\\x1b[2J\\u202e')",)),
     # files that cannot be read, explained
     Case("tep_rong.csv", lambda t: b"", "từ chối", ("tệp rỗng",)),
+    Case("csv_chi_dong_trong.csv", lambda t: b"\r\n,,,\r\n, ,\r\n", "từ chối", ("tệp không có nội dung",)),
     Case("mat_khau.xlsx", lambda t: ole(encrypted=True), "từ chối", ("tệp bị khóa bằng mật khẩu",)),
     Case("excel_97_2003.xls", lambda t: ole(encrypted=False), "từ chối", ("tệp Excel 97-2003 (.xls)",)),
     Case("van_ban_dat_ten_xlsx.xlsx", lambda t: good_csv(), "từ chối", ("tệp không phải XLSX",)),
