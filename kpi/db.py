@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
 
 import duckdb
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DB = ROOT / "data" / "kpi.duckdb"
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -71,11 +73,33 @@ def file_identity(path: str | os.PathLike) -> tuple[int, int, int] | None:
 
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create every table of kpi/sql/schema.sql that does not exist yet."""
+    """Create every table of kpi/sql/schema.sql that does not exist yet; bring a version 1 file to
+    the uniqueness rules of version 2."""
     con.execute((SQL_DIR / "schema.sql").read_text(encoding="utf-8"))
     con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
     con.execute("INSERT OR IGNORE INTO meta VALUES ('data_version', '0')")
     con.execute("INSERT OR IGNORE INTO meta VALUES ('is_sample', 'false')")
+    if con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()[0][0] == "1":
+        for sql in _V2_DEDUPE:
+            con.execute(sql)
+        set_meta(con, "schema_version", "2")
+
+
+# Version 1 let an import that read the same table twice (a copied or hidden sheet) store two values
+# for one key, and a revert of such an import restore both. Only keys an import touched can be
+# doubled; the first row stored is kept.
+_V2_DEDUPE = [
+    f"""DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM (
+            SELECT rowid, row_number() OVER (PARTITION BY {keys} ORDER BY rowid) AS k FROM {table} t
+            WHERE EXISTS (SELECT 1 FROM {history} h WHERE {' AND '.join(f'h.{c} = t.{c}' for c in keys.split(', '))}))
+        WHERE k > 1)"""
+    for table, keys, history in (
+        ("observation_history", "import_id, school_id, school_year, round, field_code", "observation_history"),
+        ("criterion_history", "import_id, school_id, school_year, criterion_code", "criterion_history"),
+        ("observations", "school_id, school_year, round, field_code", "observation_history"),
+        ("criterion_scores", "school_id, school_year, criterion_code", "criterion_history"),
+    )
+]
 
 
 def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
@@ -108,16 +132,36 @@ def _lock(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+_COPY = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{32}\.tmp(\.wal)?")
+
+
+def remove_stale_copies(path: str | os.PathLike) -> list[Path]:
+    """Delete the private copies (``.<name>.<hex>.tmp`` and their ``.wal``) that killed writers left
+    beside the file; returns what was deleted. Call it only while holding the writers' lock: a live
+    writer holds the lock for as long as its copy exists, so every copy found then is stale."""
+    path = Path(path)
+    removed = []
+    for f in path.parent.glob(f".{glob.escape(path.name)}.*.tmp*"):
+        m = _COPY.fullmatch(f.name)
+        if m and m["name"] == path.name:
+            with contextlib.suppress(FileNotFoundError):
+                f.unlink()
+                removed.append(f)
+    return removed
+
+
 @contextlib.contextmanager
 def writing(path: str | os.PathLike, fresh: bool = False):
     """Yield a read-write connection to a private copy of the file; swap it in on success.
 
     Writers are serialised by an exclusive lock on ``<path>.lock``, so two imports at once both
     land, one after the other. With ``fresh=True`` the copy starts empty (a new database). On an
-    exception the copy is deleted and the live file is untouched.
+    exception the copy is deleted and the live file is untouched; a copy left by a writer that was
+    killed is deleted by the next writer.
     """
     path = Path(path)
     with _lock(path):
+        remove_stale_copies(path)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
             if path.exists() and not fresh:

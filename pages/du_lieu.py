@@ -51,8 +51,10 @@ with imp_tab:
     if imp_tab.open:
         st.caption("Tải lên tệp XLSX (biểu mẫu) hoặc CSV (UTF-8 hoặc Windows-1258). Mỗi tệp được kiểm tra toàn bộ; "
                    "tệp có lỗi không được nhập phần nào.")
-        files = st.file_uploader("Tệp số liệu của trường", type=["xlsx", "csv"], accept_multiple_files=True,
-                                 key="dl_upload")
+        max_mb = importer.LIMITS.file_bytes // 2**20
+        files = st.file_uploader(f"Tệp số liệu của trường (tối đa {max_mb} MB mỗi tệp)", type=["xlsx", "csv"],
+                                 accept_multiple_files=True, key="dl_upload", help=importer.limits_text(),
+                                 max_upload_size=max_mb)
         good = []
         for f in files or []:
             data = f.getvalue()
