@@ -190,7 +190,7 @@ def cmd_template(args) -> int:
 def cmd_import(args) -> int:
     from pathlib import Path
 
-    from kpi import importer
+    from kpi import import_read, importer
 
     path = _existing_db(args)
     if args.revert is not None:
@@ -208,6 +208,11 @@ def cmd_import(args) -> int:
         if not p.is_file():
             print(f"Lỗi: không tìm thấy tệp {f}.", file=sys.stderr)
             return 2
+        if p.stat().st_size > importer.LIMITS.file_bytes:  # refused before a byte of it is read
+            rejected += 1
+            print(f"Không nhập {p.name}: tệp quá lớn ({import_read.size_text(p.stat().st_size)}; tối đa "
+                  f"{import_read.size_text(importer.LIMITS.file_bytes)} mỗi tệp), không ghi gì.", file=sys.stderr)
+            continue
         try:
             result = importer.import_file(path, p.name, p.read_bytes(), args.user, dry_run=args.dry_run)
             print(result.message)

@@ -150,6 +150,16 @@ def remove_stale_copies(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def tidy(path: str | os.PathLike) -> list[Path]:
+    """At a server start: remove the copies killed writers left, under the writers' lock (waits for
+    a writer at work to finish); returns what was removed."""
+    path = Path(path)
+    if not path.parent.exists():
+        return []
+    with _lock(path):
+        return remove_stale_copies(path)
+
+
 @contextlib.contextmanager
 def writing(path: str | os.PathLike, fresh: bool = False):
     """Yield a read-write connection to a private copy of the file; swap it in on success.

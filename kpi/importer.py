@@ -932,35 +932,20 @@ def revert(path, import_id: int, user: str, now: dt.datetime | None = None) -> s
 
 # ---- the error report --------------------------------------------------------------------
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _neutral(text: str) -> str:
-    """Text a spreadsheet would run as a formula, prefixed with an apostrophe (kept as text)."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def error_report(problems: list[Problem]) -> bytes:
     """The problems as an XLSX the office can send back to the school: every text cell written as
     text, formulas neutralised."""
-    import xlsxwriter
+    from kpi import cells
 
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
-                                   "strings_to_numbers": False})
+    wb = cells.workbook(buf)
     ws = wb.add_worksheet("Lỗi")
     head = wb.add_format({"bold": True, "bg_color": "#DCE9F5", "border": 1})
-    ws.write_string(0, 0, "Các lỗi cần sửa trước khi nhập", wb.add_format({"bold": True, "font_size": 13}))
-    columns = ["Tệp", "Trang tính", "Dòng", "Cột", "Giá trị", "Lỗi"]
-    for j, h in enumerate(columns):
-        ws.write_string(2, j, h, head)
+    cells.write_cell(ws, 0, 0, "Các lỗi cần sửa trước khi nhập", wb.add_format({"bold": True, "font_size": 13}))
+    cells.write_cells(ws, 2, 0, ["Tệp", "Trang tính", "Dòng", "Cột", "Giá trị", "Lỗi"], head)
     for i, p in enumerate(problems, start=3):
-        cells = [p.file, p.sheet, p.row, p.column, "" if p.value is None else str(p.value), p.message]
-        for j, v in enumerate(cells):
-            if isinstance(v, int):
-                ws.write_number(i, j, v)
-            elif v:
-                ws.write_string(i, j, _neutral(str(v)))
+        row = [p.file, p.sheet, p.row, p.column, "" if p.value is None else str(p.value), p.message]
+        cells.write_cells(ws, i, 0, [v if isinstance(v, int) or v else None for v in row])
     for j, width in enumerate((24, 16, 8, 28, 30, 80)):
         ws.set_column(j, j, width)
     ws.freeze_panes(3, 0)

@@ -315,6 +315,8 @@ class Server:
                     os.chmod(p, 0o777)
         if not port_free(self.port, self.address):
             raise RuntimeError(f"Cổng {self.port} đang được dùng; chọn cổng khác với --port.")
+        for f in db.tidy(self.db_path):
+            log(f"đã xoá bản sao dở dang của một lần ghi bị dừng: {f.name}")
 
     def start(self) -> None:
         """Start the workers, wait until each is warm, then start nginx in front of them."""

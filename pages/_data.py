@@ -158,6 +158,8 @@ def warm_up() -> list[str]:
     identity = db.file_identity(path)
     if identity is None:
         return done
+    with contextlib.suppress(OSError):
+        db.tidy(path)  # copies left by a writer killed before this start
     v = views.views_for(path, identity)
     p = v.periods()
     if p.empty:
