@@ -209,6 +209,16 @@ def school_indicators(con, catalog: Catalog, scope: Scope, school_id: str, schoo
     }, {"defs": _defs(catalog, school_year)}, snapshot=scope.snapshot_id)
 
 
+def level_values(con, catalog: Catalog, scope: Scope, level: str, school_year: str, round: str) -> pd.DataFrame:
+    """Every school of one cấp học in the unit that reported each indicator in a period: school_id,
+    indicator_code, numerator, denominator, value. For peers' places and district values; an
+    office scope only (a principal's scope gets no rows: kpi.views computes from the unit's)."""
+    if scope.is_school:
+        raise PermissionError("level_values: chỉ dành cho phạm vi toàn đơn vị")
+    return run(con, "level_values", {"unit_id": scope.unit_id, "level": level, "school_year": school_year,
+                                     "round": round}, {"defs": _defs(catalog, school_year)}, snapshot=scope.snapshot_id)
+
+
 def index_years(con) -> list[str]:
     """School years with maturity-index entries, newest first."""
     return run(con, "index_years")["school_year"].tolist()

@@ -103,7 +103,7 @@ def test_warm_up_fills_the_first_pages_views(sample_db, monkeypatch):
     def no_query(*args, **kwargs):
         raise AssertionError("the warmed view models should have answered")
 
-    for name in ("district_summary", "maturity_counts", "school_indicators", "school_trend", "school_info"):
+    for name in ("district_summary", "maturity_counts", "level_values", "school_trend", "school_info"):
         monkeypatch.setattr(queries, name, no_query)
     v = data.store()
     ov = v.overview(Scope.everything(), "2023-2024", "CN")
