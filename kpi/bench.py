@@ -209,7 +209,8 @@ def _pages_bench(mode: str, specs: list, *numbers: int):
         spec_file, out_file = Path(d) / "specs.pickle", Path(d) / "out.pickle"
         spec_file.write_bytes(pickle.dumps(specs))
         subprocess.run([sys.executable, "-m", "pages._bench", mode, str(spec_file), str(out_file),
-                        *map(str, numbers)], check=True, env=dict(os.environ), cwd=db.ROOT)
+                        *map(str, numbers)], check=True, cwd=db.ROOT,
+                       env=dict(os.environ, STREAMLIT_LOGGER_LEVEL="error"))  # AppTest's warnings are noise here
         return pickle.loads(out_file.read_bytes())
 
 

@@ -128,6 +128,14 @@ def login_user():
     return auth.user_from_row(row)
 
 
+def audit(action: str, detail: dict | None = None, user=None) -> None:
+    """Record what a user did in the shared state store (every worker writes it; it survives
+    restarts). `user`: taken now when the action happens outside this run (a download built when
+    clicked)."""
+    user = user or current_user()
+    auth.sessions().store.audit(action, getattr(user, "user_name", None), detail)
+
+
 def current_user():
     """The user this page runs for (set by dashboard.py's frame)."""
     return getattr(_frame, "user", None)
