@@ -16,6 +16,7 @@ Nothing here imports streamlit.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
@@ -24,12 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from kpi import db, figures, maturity, privacy, progress, queries, scorecard, tables
 from kpi.access import Scope
 from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, TARGET_BASES, Catalog, default_catalog
 from kpi.formatting import fmt_int, fmt_percent, fmt_points
 
+SLICE_MAX_SCHOOLS = 3000  # a unit up to this size is read once into memory for its small queries
 MISSING_NAMES = 12  # the Chỉ tiêu page names this many schools without data, then "…"
 # Memory a worker may spend on view models ($KPI_VIEW_MB): the least recently used go first.
 MAX_BYTES = int(os.environ.get("KPI_VIEW_MB", "300")) * 2**20
@@ -37,6 +40,8 @@ MAX_BYTES = int(os.environ.get("KPI_VIEW_MB", "300")) * 2**20
 
 def approx_bytes(value, _depth: int = 0) -> int:
     """Roughly what a kept value occupies: frames by their buffers, view models by their frames."""
+    if isinstance(value, pa.Table):
+        return int(value.nbytes) + 1024
     if isinstance(value, pd.DataFrame):
         try:
             return int(value.memory_usage(index=True, deep=False).sum()) + 1024
@@ -323,6 +328,17 @@ class Views:
         pending.event.set()
         return value
 
+    def _local(self, scope: Scope):
+        """For a unit's scope on live data: run the queries on the unit's observations, read once
+        into memory (a principal's pages at national scale ask a dozen small questions of one
+        district; each would otherwise scan every school's rows). Else nothing changes."""
+        if scope.unit_id is None or scope.snapshot_id is not None:
+            return contextlib.nullcontext()
+        if len(self.school_list(Scope(scope.unit_id))) > SLICE_MAX_SCHOOLS:
+            return contextlib.nullcontext()
+        piece = self.memo(("unit_slice", scope.unit_id), lambda: queries.unit_observations(self.con, scope.unit_id))
+        return queries.observations_from(piece)
+
     # ---- small facts ----------------------------------------------------------------------------
 
     def meta(self) -> dict:
@@ -372,8 +388,11 @@ class Views:
     def summary(self, scope: Scope, year: str, rnd: str, level=None, ownership=None, ward=None) -> pd.DataFrame:
         """kpi.queries.district_summary (aggregates name no school: shared by every user of the unit)."""
         sc = Scope(scope.unit_id, None, scope.snapshot_id)
-        return self.memo(("summary", sc, year, rnd, level, ownership, ward),
-                         lambda: queries.district_summary(self.con, self.catalog, sc, year, rnd, level, ownership, ward))
+
+        def build():
+            with self._local(sc):
+                return queries.district_summary(self.con, self.catalog, sc, year, rnd, level, ownership, ward)
+        return self.memo(("summary", sc, year, rnd, level, ownership, ward), build)
 
     def maturity_counts(self, scope: Scope, years, level=None, ownership=None, ward=None) -> pd.DataFrame:
         years = tuple(years)
@@ -414,8 +433,12 @@ class Views:
 
     def _indicator_trend(self, scope: Scope, code: str, level, ownership, ward) -> tuple[pd.DataFrame, bool]:
         sc = scope.shared()
-        rows = self.memo(("trend", sc, code, level, ownership, ward), lambda: progress.trend_rows(
-            queries.indicator_trend(self.con, self.catalog, sc, code, level, ownership, ward)))
+
+        def build():
+            with self._local(sc):
+                return progress.trend_rows(queries.indicator_trend(self.con, self.catalog, sc, code, level, ownership,
+                                                                   ward))
+        rows = self.memo(("trend", sc, code, level, ownership, ward), build)
         return privacy.principal_trend(rows) if scope.is_school else (rows, False)
 
     def school_values(self, scope: Scope, code: str, period: tuple[str, str], earlier=None, level=None,
@@ -428,9 +451,11 @@ class Views:
                        ward) -> tuple[pd.DataFrame, bool]:
         period, earlier = tuple(period), tuple(earlier) if earlier else None
         sc = scope.shared()
-        rows = self.memo(("school_values", sc, code, period, earlier, level, ownership, ward),
-                         lambda: queries.school_values(self.con, self.catalog, sc, code, period, earlier, level,
-                                                       ownership, ward))
+
+        def build():
+            with self._local(sc):
+                return queries.school_values(self.con, self.catalog, sc, code, period, earlier, level, ownership, ward)
+        rows = self.memo(("school_values", sc, code, period, earlier, level, ownership, ward), build)
         if not scope.is_school:
             return rows, False
         return self.memo(("school_values_for", scope, code, period, earlier, level, ownership, ward),
@@ -463,8 +488,11 @@ class Views:
         """Every school of a level in the unit with its values of a period (shared by all its
         principals; only ever reduced to places and district values before anyone sees it)."""
         sc = scope.shared()
-        return self.memo(("level_values", sc, level, year, rnd),
-                         lambda: queries.level_values(self.con, self.catalog, sc, level, year, rnd))
+
+        def build():
+            with self._local(sc):
+                return queries.level_values(self.con, self.catalog, sc, level, year, rnd)
+        return self.memo(("level_values", sc, level, year, rnd), build)
 
     def school_maturity(self, scope: Scope, school_id: str, years) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(criteria, schools) of one school only (a scorecard needs no other school's scores)."""
@@ -490,7 +518,8 @@ class Views:
         indicators = privacy.peer_rows(self.level_values(scope, level, year, rnd), defs, school_id,
                                        privacy.MIN_GROUP if scope.is_school else None)
         rows = scorecard.cards(indicators, cat)
-        trend = queries.school_trend(self.con, cat, scope, school_id, year)
+        with self._local(scope):
+            trend = queries.school_trend(self.con, cat, scope, school_id, year)
         lines = {code: part["value"].tolist() for code, part in trend.groupby("indicator_code", sort=False)}
         cards = []
         for c in rows.to_dict("records"):
