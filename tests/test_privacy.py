@@ -150,3 +150,20 @@ def test_principal_exports_name_no_other_school(sample_db, con, tmp_path):
     # the same pack for the office names them (the check can fail)
     office = export.build_pack(v, CAT, Scope(), *PERIOD)
     assert leaks("\n".join(xlsx_texts(export.to_xlsx(office, CAT))), others)
+
+
+def test_a_units_slice_gives_the_same_figures(sample_db, monkeypatch):
+    """kpi.views answers a unit's queries from its observations read once into memory; the figures
+    are the ones the stored table gives."""
+    scope = Scope.school("TH003", "PGD_Q3")
+    sliced = views.Views(sample_db)
+    monkeypatch.setattr(views, "SLICE_MAX_SCHOOLS", 0)  # never slice
+    full = views.Views(sample_db)
+    monkeypatch.undo()
+    for code in ("tin_hoc_quoc_te", "chu_ky_so", "lms_lop5"):
+        a, b = sliced.indicator(scope, code, *PERIOD), full.indicator(scope, code, *PERIOD)
+        assert a.values.equals(b.values) and a.trend.equals(b.trend) and a.note == b.note
+    a, b = sliced.scorecard(scope, "TH003", *PERIOD), full.scorecard(scope, "TH003", *PERIOD)
+    assert a.cards == b.cards and a.next_steps == b.next_steps and a.submission == b.submission
+    assert (a.maturity.groups, a.maturity.roads) == (b.maturity.groups, b.maturity.roads)
+    assert ("unit_slice", "PGD_Q3") in sliced._memo and ("unit_slice", "PGD_Q3") not in full._memo
