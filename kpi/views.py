@@ -555,18 +555,20 @@ class Views:
                 ward=None, snapshot_a: str | None = None, snapshot_b: str | None = None) -> CompareView:
         """Periods A and B, each read from its own source (a snapshot, or None = live)."""
         a, b = tuple(a), tuple(b)
+        mixed = snapshot_a is not None or snapshot_b is not None or scope.snapshot_id is not None  # else: live
         return self.memo(("compare", scope, a, b, level, ownership, ward, snapshot_a, snapshot_b),
                          lambda: CompareView(progress.compare_rows(queries.compare_periods(
                              self.con, self.catalog, scope, a, b, level, ownership, ward, snapshot_a, snapshot_b,
-                             mixed=True), self.catalog)))
+                             mixed=mixed), self.catalog)))
 
     def school_values_between(self, scope: Scope, code: str, b: tuple[str, str], a: tuple[str, str], level=None,
                               ownership=None, ward=None, snapshot_a=None, snapshot_b=None) -> pd.DataFrame:
         """School values of period B (from snapshot_b) against period A (from snapshot_a)."""
         sc, a, b = scope.with_snapshot(snapshot_b), tuple(a), tuple(b)
+        mixed = snapshot_a is not None or snapshot_b is not None  # both live: the plain query
         return self.memo(("values_between", sc, code, b, a, level, ownership, ward, snapshot_a),
                          lambda: queries.school_values(self.con, self.catalog, sc, code, b, a, level, ownership, ward,
-                                                       snapshot_earlier=snapshot_a, mixed=True))
+                                                       snapshot_earlier=snapshot_a, mixed=mixed))
 
     # ---- the maturity index ---------------------------------------------------------------------
 
