@@ -151,7 +151,7 @@ def warm_up() -> list[str]:
     the overview of the period the pages open on, the index counts, and every school's scorecard
     of that period (at district size; the first 300 schools at national size). Run by
     dashboard.py's lifespan before the worker answers; returns what it warmed."""
-    from kpi import auth, export, figures, maturity, queries, scoring, tables  # noqa: F401 - for the pages
+    from kpi import auth, export, figures, maturity, queries, scoring, state, tables  # noqa: F401 - for the pages
 
     t = time.perf_counter()
     done = []
@@ -176,7 +176,11 @@ def warm_up() -> list[str]:
         v.maturity_counts(everything, years)
         done.append("chi_so")
     warmed = 0
-    for row in queries.principal_users(v.con):  # each principal's scorecard, in the scope they will ask with
+    rows = queries.principal_users(v.con)
+    with contextlib.suppress(Exception):  # the principals who used the app lately first
+        recent = {name: i for i, name in enumerate(state.store_for(path).recent_users(time.time() - 14 * 86400))}
+        rows.sort(key=lambda r: recent.get(r["user_name"], len(recent)))
+    for row in rows:  # each principal's scorecard, in the scope they will ask with
         if warmed >= 300 or time.perf_counter() - t > WARM_SECONDS:
             break
         user = auth.user_from_row(row)
