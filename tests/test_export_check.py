@@ -286,3 +286,28 @@ def test_figure_check_catches_axes_targets_and_status_without_words(con):
     assert whys.count("thanh tô màu tình trạng không ghi tình trạng") == 2
     page_bars = figures.progress_bars(v.overview(Scope.everything(), YEAR, ROUND).rows).to_plotly_json()  # the screen's builder: no word on the bars
     assert "thanh tô màu tình trạng không ghi tình trạng" in {p.why for p in ec.figure_problems(page_bars)}
+
+
+def test_charts_drawn_by_the_shared_renderer(packs, monkeypatch):
+    """Under `kpi serve` the charts go over a socket to one renderer: the same images come back."""
+    import tempfile
+    import threading
+    import time
+    from pathlib import Path
+
+    from kpi import renderer
+
+    pack, _ = packs["trực tiếp"]
+    charts = export.pack_charts(pack, CAT)[:3]
+    local = export.chart_images(charts, cache=export.ChartCache(directory=None, memory_bytes=0))
+    sock = Path(tempfile.mkdtemp(dir="/tmp")) / "r.sock"
+    threading.Thread(target=renderer.serve, args=(sock,), daemon=True).start()
+    for _ in range(100):
+        if sock.exists():
+            break
+        time.sleep(0.05)
+    monkeypatch.setenv(renderer.ENV, str(sock))
+    monkeypatch.setattr(export.ChartCache, "_dir", lambda self: None)
+    remote = export.chart_images(charts, cache=export.ChartCache(directory=None, memory_bytes=0))
+    assert [len(r) > 1000 for r in remote] == [True] * 3
+    assert [r[:8] for r in remote] == [b"\x89PNG\r\n\x1a\n"] * 3 and len(remote) == len(local)
