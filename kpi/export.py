@@ -50,6 +50,7 @@ FORMATS = ("pptx", "pdf", "xlsx", "html", "png")
 FORMAT_LABELS = {"pptx": "PowerPoint (PPTX)", "pdf": "PDF", "xlsx": "Excel (XLSX)",
                  "html": "HTML (một tệp, xem không cần mạng)", "png": "Ảnh PNG (zip)"}
 NEEDS_IMAGES = {"pptx", "pdf", "png"}
+NO_DATA = "Chưa có số liệu của kỳ này trong phạm vi được xem."
 
 
 class ExportError(RuntimeError):
@@ -146,7 +147,7 @@ def build_pack(source, catalog: Catalog, scope: Scope, school_year: str, round: 
                 meta.get("is_sample") == "true", rows, scope=sc, catalog=catalog, views=v)
     for code in catalog.indicators:
         ind = v.indicator(sc, code, school_year, round)
-        pack.trends[code] = ind.trend
+        pack.trends[code] = _until(ind.trend, school_year, round)
         pack.values[code] = ind.values
     my = maturity.index_year_for(school_year, round)
     counts = v.maturity_counts(sc, (my,))
@@ -157,6 +158,14 @@ def build_pack(source, catalog: Catalog, scope: Scope, school_year: str, round: 
     pack.furthest = furthest_schools(pack.values, catalog)
     pack.submissions = v.submission_status(sc, school_year, round)
     return pack
+
+
+def _until(trend: pd.DataFrame, school_year: str, round: str) -> pd.DataFrame:
+    """The trend up to the pack's period (a pack of an earlier round does not show later ones)."""
+    if trend.empty:
+        return trend
+    order = [(y, r != "HK1") for y, r in zip(trend["school_year"], trend["round"])]
+    return trend[[o <= (school_year, round != "HK1") for o in order]].reset_index(drop=True)
 
 
 def _lines(ov, rows: pd.DataFrame, catalog: Catalog) -> list[Line]:
@@ -312,6 +321,12 @@ def _legend_bar(name: str, color: str, axes: tuple[str, str], y0) -> dict:
             "marker": {"color": color}, "hoverinfo": "skip", "xaxis": axes[0], "yaxis": axes[1]}
 
 
+def _legend_statuses(statuses) -> list[str]:
+    """The statuses a legend names: đạt, gần đạt, chưa đạt, and any other that is drawn."""
+    present = set(statuses)
+    return [st for st in figures.STATUS_COLORS if st in ("dat", "gan_dat", "chua_dat") or st in present]
+
+
 def indicator_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int = CHART_W, height: int = CHART_H,
                      limit: int = MAX_SCHOOL_BARS) -> dict:
     """One target on one image: the district's trend with the target line (left), its schools
@@ -362,7 +377,7 @@ def indicator_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int = CHA
     axes_r = ("x2", "y2")
     right_top = _pct_top(list(d["value"]) + list(d["target"]))
     icons = [figures.STATUS_ICONS[s] for s in d["status"]]
-    for st in ("dat", "gan_dat", "chua_dat"):
+    for st in _legend_statuses(d["status"]):
         data.append(_legend_bar(figures.status_text(st), figures.STATUS_COLORS[st], axes_r, labels[0] if labels else ""))
     data.append({
         "type": "bar", "orientation": "h", "x": [v * 100 for v in d["value"]], "y": labels, "showlegend": False,
@@ -387,7 +402,8 @@ def indicator_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int = CHA
                      "marker": {"symbol": "line-ns", "size": max(8.0, min(24.0, plot_h / n * 0.9)),
                                 "color": figures.TARGET_COLOR, "line": {"width": 3, "color": figures.TARGET_COLOR}},
                      "hovertemplate": name + "<extra></extra>"})
-    shown = (f"{fmt_int(len(d))} trường xa chỉ tiêu nhất / {fmt_int(reporting)} trường đã báo cáo"
+    lowest = "xa chỉ tiêu nhất" if d["target"].notna().any() else "có giá trị thấp nhất"
+    shown = (f"{fmt_int(len(d))} trường {lowest} / {fmt_int(reporting)} trường đã báo cáo"
              if reporting > len(d) else f"{fmt_int(reporting)} trường đã báo cáo")
     notes = [{"text": f"<b>Các trường kỳ này</b> · {shown}", "x": right_x0 - label_w / plot_w, "y": 1,
               "xref": "paper", "yref": "paper", "xanchor": "left", "yanchor": "bottom", "yshift": 8,
@@ -428,6 +444,11 @@ def overview_figure(rows: pd.DataFrame, title: str, width: int = CHART_W) -> dic
         elif t.get("name") == "Giá trị":
             t["text"] = [f"{fmt_percent(v)} {figures.STATUS_ICONS[s]}" for v, s in zip(rows["value"], rows["status"])]
             t["cliponaxis"] = False
+    named = {t.get("name") for t in fig["data"]}
+    for st in _legend_statuses(rows["status"]):  # the page's legend names only đạt, gần đạt, chưa đạt
+        if figures.status_text(st) not in named:
+            fig["data"].insert(3, _legend_bar(figures.status_text(st), figures.STATUS_COLORS[st], ("x", "y"),
+                                              fig["data"][0]["y"][0]))
     lay = fig["layout"]
     lay.update(width=width, template=_template(), title=None, margin={"l": 20, "r": 40, "t": 70, "b": 30},
                legend={"orientation": "h", "x": 0, "y": 1, "yref": "container", "yanchor": "top"})
@@ -480,7 +501,8 @@ def pack_charts(pack: Pack, catalog: Catalog) -> list[Chart]:
     (kept with the view models: built once per pack identity)."""
     def build() -> list[Chart]:
         out = [Chart("00-tong-quan", f"Các chỉ tiêu · {pack.period}", "",
-                     overview_figure(pack.rows, f"Các chỉ tiêu · {pack.period}"), in_documents=False)]
+                     overview_figure(pack.rows, f"Các chỉ tiêu · {pack.period}"), in_documents=False)] \
+            if pack.lines else []
         by_code: dict[str, list[Line]] = {}
         for ln in pack.lines:
             by_code.setdefault(ln.row["indicator_code"], []).append(ln)
@@ -1068,7 +1090,8 @@ def to_html(pack: Pack, catalog: Catalog) -> bytes:
              f"<p class='stamp'>{html.escape(pack.stamp)}</p>"]
     if pack.is_sample:
         parts.append(f"<p class='sample'>{SAMPLE_LABEL}</p>")
-    parts.append("<h2>Tổng hợp các chỉ tiêu</h2>" + _html_table(summary, "Tình trạng"))
+    parts.append("<h2>Tổng hợp các chỉ tiêu</h2>" + (_html_table(summary, "Tình trạng") if pack.lines
+                                                       else f"<p>{NO_DATA}</p>"))
     for chart in pack_charts(pack, catalog):
         parts.append(f"<section><h2>{html.escape(chart.title)}</h2>")
         if chart.caption:
@@ -1274,7 +1297,10 @@ def to_pptx(pack: Pack, catalog: Catalog, progress_cb=None, images: list[bytes] 
     if pack.is_sample:
         _pptx_box(s, 0.8, 6.0, SLIDE_W_IN - 1.6, SAMPLE_LABEL, 20, bold=True, color="#B45309")
 
-    _pptx_tables(new_slide, "Tổng hợp các chỉ tiêu", summary_table(pack), "Tình trạng", size=11)
+    if pack.lines:
+        _pptx_tables(new_slide, "Tổng hợp các chỉ tiêu", summary_table(pack), "Tình trạng", size=11)
+    else:
+        _pptx_box(new_slide("Tổng hợp các chỉ tiêu"), PPTX_MARGIN_IN, 1.15, body_w, NO_DATA, 20)
     if progress_cb:
         progress_cb(0.9, "Đang dựng các trang chiếu")
     for chart, image in zip(charts, images):
@@ -1327,6 +1353,8 @@ class _PDF:
     def heading(self, text: str, size: int = 16, new_page: bool = True) -> None:
         if new_page:
             self.doc.add_page()
+        else:
+            self.doc.ln(3)
         self.doc.set_font("DejaVu", "B", size)
         self.doc.multi_cell(0, size * 0.45, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.doc.ln(2)
@@ -1395,7 +1423,10 @@ def to_pdf(pack: Pack, catalog: Catalog, progress_cb=None, images: list[bytes] |
         if line:
             pdf.text(line, 12)
     pdf.heading("Tổng hợp các chỉ tiêu")
-    pdf.table(summary_table(pack), status_col="Tình trạng")
+    if pack.lines:
+        pdf.table(summary_table(pack), status_col="Tình trạng")
+    else:
+        pdf.text(NO_DATA, 12)
     for chart, image in zip(charts, images):
         pdf.heading(chart.title, 15)
         if chart.caption:
