@@ -639,10 +639,16 @@ def _size(fig, width: int) -> tuple[int, int]:
 def render_local(figs: list, width: int = CHART_W) -> list[bytes]:
     """PNGs of the figures (go.Figure or plotly dicts, each at its layout's size), drawn by this
     process's chromium."""
+    global _CHROMIUM
     start_local_renderer()
+    chromium = _CHROMIUM
     try:
-        return _CHROMIUM.render([f.to_dict() if hasattr(f, "to_dict") else f for f in figs], width)
+        return chromium.render([f.to_dict() if hasattr(f, "to_dict") else f for f in figs], width)
     except Exception as e:  # noqa: BLE001 - any failure here is "no chart images"
+        with _RENDERER_LOCK:  # a chromium that died is started afresh by the next pack
+            if _CHROMIUM is chromium:
+                _CHROMIUM = None
+        chromium.close()
         raise ExportError(_NO_CHROMIUM) from e
 
 
