@@ -1051,7 +1051,7 @@ def to_xlsx(pack: Pack, catalog: Catalog) -> bytes:
 def _status_css(code: str | None) -> str:
     if code is None:
         return ""
-    return f" style='background:{_tint(figures.STATUS_COLORS[code], 0.25)}'"
+    return f" style='background:{_tint(figures.STATUS_COLORS[code], 0.25)};white-space:nowrap'"
 
 
 def _tint(hex_colour: str, strength: float) -> str:
