@@ -37,7 +37,8 @@ rundeps:
 	fi
 
 # Debian packages the tests need: nginx (serving tests), chromium (browser tests, chart images), a
-# Vietnamese-capable font, poppler (pdftotext). Installed only when running as root and missing.
+# Vietnamese-capable font, poppler (pdftotext, pdffonts), LibreOffice Impress (the meeting deck laid
+# out by a slide program). Installed only when running as root and missing.
 sysdeps:
 	@if [ "$$(id -u)" = 0 ]; then missing=""; \
 	  [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
@@ -46,6 +47,9 @@ sysdeps:
 	  command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	  if [ -n "$$missing" ]; then echo "apt-get install$$missing"; \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi; \
+	  if ! command -v libreoffice >/dev/null 2>&1; then echo "apt-get install libreoffice-impress"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	      libreoffice-impress; fi; \
 	fi
 
 $(DB): | install
