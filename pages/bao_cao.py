@@ -6,7 +6,7 @@ from kpi import db, export, snapshots, tables
 from kpi.formatting import fmt_number
 from pages import _data as data
 from pages import _widgets as ui
-from pages._frame import current_user, page_guard, scope
+from pages._frame import audit, current_user, page_guard, scope
 
 page_guard()
 SHORT = {"pptx": "PPTX", "pdf": "PDF", "xlsx": "XLSX", "html": "HTML", "png": "PNG (zip)"}
@@ -42,6 +42,7 @@ job_key, job = st.session_state.get("bc_job", (None, None))
 running = job is not None and not job.done
 if st.button("Tạo bộ báo cáo", type="primary", key="bc_build", disabled=running or not formats) and not running:
     store = data.store()
+    audit("tao_bo_bao_cao", {"ky": f"{year} {rnd}", "ban_chot": sc.snapshot_id, "dinh_dang": list(formats)})
     job = export.PackJob(lambda say: export.write_all(export.build_pack(store, cat, sc, year, rnd, sc.snapshot_id),
                                                       cat, formats, say),
                          f"bao_cao_{year}_{rnd}" + (f"_{sc.snapshot_id}" if sc.snapshot_id else "")).start()
