@@ -25,15 +25,6 @@ def principal(sid: str, role: str = "hieu_truong") -> auth.User:
     return auth.User(f"ht.{sid.lower()}", f"Hiệu trưởng {sid}", role, sid, None)
 
 
-@pytest.fixture()
-def entry_db(sample_db, tmp_path):
-    """A private copy of the sample with its state store (the sample's entries in every state)."""
-    path = tmp_path / "copy.duckdb"
-    path.write_bytes(sample_db.read_bytes())
-    state.store_for(sample_db).copy_to(state.state_path(path))
-    return path
-
-
 def desk(path, user) -> entry.Desk:
     return views.views_for(path).desk(user.scope)
 
