@@ -69,7 +69,13 @@ with q_tab:
             st.caption(f"Lý do gần nhất: {e.reason}")
         form = data.entry_form(sid, year, rnd)
         if e.version:
-            st.dataframe(tables.entry_table(e, form, cat), hide_index=True, width="stretch")
+            detail = tables.entry_table(e, form, cat)
+            flagged = detail[detail["Cảnh báo"] != ""]
+            if len(flagged):
+                st.markdown("**Cảnh báo và giải thích của trường**\n" + "\n".join(
+                    f"- {r['Chỉ tiêu thống kê']}: {r['Cảnh báo']} · giải thích: *{r['Giải thích'] or 'chưa có'}*"
+                    for r in flagged.to_dict("records")))
+            st.dataframe(detail, hide_index=True, width="stretch")
         if workflow.allowed(e.state, "duyet", user.role):
             c1, c2 = st.columns([1, 2])
             c1.button("Duyệt", key="dy_approve", type="primary", on_click=decide, args=("duyet", [(sid, e.version)]))
