@@ -563,9 +563,22 @@ class Views:
                          lambda: queries.maturity(self.con, self.catalog, sc, list(years)))
 
     def scorecard(self, scope: Scope, school_id: str, year: str, rnd: str) -> ScorecardView | None:
-        """A school's scorecard for a period; None when the school is out of the caller's scope."""
-        return self.memo(("scorecard", scope, school_id, year, rnd),
+        """A school's scorecard for a period; None when the school is out of the caller's scope. Its
+        submission sentence counts the school's own submission in the app (kpi.entry) too."""
+        card = self.memo(("scorecard", scope, school_id, year, rnd),
                          lambda: self._scorecard(scope, school_id, year, rnd))
+        if card is None or scope.snapshot_id is not None or self.state is None:
+            return card
+        status = self.submission_status(Scope(scope.unit_id, school_id), year, rnd)
+        if status.empty:
+            return card
+        row = status.iloc[0]
+        sentence = scorecard.submission_status({"deadline": row["deadline"], "received_at": row["received_at"]})
+        if row["state"] == "da_nop":
+            sentence += " Số liệu đang chờ Phòng duyệt (chưa tính vào số liệu toàn đơn vị)."
+        if sentence == card.submission:
+            return card
+        return replace(card, submission=sentence, submitted_on_time=sentence.startswith("Đã nộp đúng hạn"))
 
     def _scorecard(self, scope: Scope, school_id: str, year: str, rnd: str) -> ScorecardView | None:
         from kpi import scoring

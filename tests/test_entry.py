@@ -381,3 +381,22 @@ def test_a_school_file_fills_the_form_through_the_import_checks(entry_db):
     finally:
         c.close()
     assert queries  # the import's query layer is what read the file's schools and periods
+
+
+def test_the_school_page_counts_the_submission_made_in_the_app(entry_db):
+    """The Trường page's submission sentence reads the app too: a school that submitted in the app
+    (not yet approved) is not 'Chưa nộp'; one with nothing submitted still is."""
+    store = state.store_for(entry_db)
+    c = db.connect(entry_db)
+    try:
+        files = {s for (s,) in c.execute("SELECT school_id FROM submissions WHERE school_year = ? AND round = ?",
+                                          list(PERIOD)).fetchall()}
+    finally:
+        c.close()
+    sid = next(s for (s,) in store.read("SELECT school_id FROM entries WHERE state = 'da_nop' ORDER BY 1")
+               if s not in files)
+    v = views.views_for(entry_db)
+    card = v.scorecard(Scope.school(sid), sid, *PERIOD)
+    assert card.submission.startswith("Đã nộp đúng hạn ngày 1") and "chờ Phòng duyệt" in card.submission
+    missing = _fresh_school(entry_db)
+    assert v.scorecard(Scope.school(missing), missing, *PERIOD).submission.startswith("Chưa nộp báo cáo kỳ này")
