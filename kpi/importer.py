@@ -273,6 +273,25 @@ def _facts(con) -> tuple[dict, set]:
     return schools, periods
 
 
+def locked_keys(path, keys) -> list[tuple]:
+    """The (school, year, round) among `keys` that the Phòng locked and has not reopened (kpi.entry):
+    an import may not change them either."""
+    from kpi import state, workflow
+
+    keys = sorted(keys)
+    if not keys or not state.state_path(path).exists():
+        return []
+    store = state.store_for(path)
+    periods = sorted({(y, r) for _, y, r in keys})
+    locked = set()
+    for y, r in periods:
+        stored = dict(store.read("SELECT school_id, state FROM entries WHERE school_year = ? AND round = ?", (y, r)))
+        for (sid,) in store.read("SELECT school_id FROM period_locks WHERE school_year = ? AND round = ?", (y, r)):
+            if workflow.effective_state(stored.get(sid), True, True) == "da_khoa":
+                locked.add((sid, y, r))
+    return [k for k in keys if k in locked]
+
+
 def facts(con) -> tuple[dict, set]:
     """What a file is checked against: the schools (code → level) and the periods."""
     return _facts(con)
@@ -709,6 +728,10 @@ def import_file(path, name: str, data: bytes, user: str, dry_run: bool = False,
         parsed = check(name, sheets, facts, cat)
         if parsed.problems:
             raise ImportRejected(parsed.problems)
+        if locked := locked_keys(path, parsed.submitted):
+            raise ImportRejected([Problem(name, "—", None, "", None, f"kỳ {y} {r} của trường {sid} đã khóa (Phòng đã "
+                                          "duyệt và khóa kỳ); mở lại trường trên trang Duyệt số liệu trước khi nhập")
+                                  for sid, y, r in locked[:MAX_PROBLEMS]])
         if dry_run:
             pv = preview(con, parsed)
             changes = _changes(pv)

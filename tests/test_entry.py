@@ -400,3 +400,21 @@ def test_the_school_page_counts_the_submission_made_in_the_app(entry_db):
     assert card.submission.startswith("Đã nộp đúng hạn ngày 1") and "chờ Phòng duyệt" in card.submission
     missing = _fresh_school(entry_db)
     assert v.scorecard(Scope.school(missing), missing, *PERIOD).submission.startswith("Chưa nộp báo cáo kỳ này")
+
+
+def test_a_locked_period_refuses_an_import_until_the_school_is_reopened(entry_db):
+    """The sample locked 2023-2024 HK1: the Phòng's own import of a file for it is refused, naming the
+    school; reopened, the school's file goes in. Planted contrast: the open period imports."""
+    from kpi import importer
+    from tests.test_importer import GOOD_HEAD
+
+    hk1 = f"{GOOD_HEAD}\nTH002,2023-2024,HK1,1200,40,44\n".encode()
+    with pytest.raises(importer.ImportRejected) as refused:
+        importer.import_file(entry_db, "hk1.csv", hk1, "chuyenvien", dry_run=True)
+    assert [p.message for p in refused.value.problems] == [
+        "kỳ 2023-2024 HK1 của trường TH002 đã khóa (Phòng đã duyệt và khóa kỳ); mở lại trường trên trang Duyệt số "
+        "liệu trước khi nhập"]
+    cn = f"{GOOD_HEAD}\nTH002,2023-2024,CN,1200,40,44\n".encode()
+    assert importer.import_file(entry_db, "cn.csv", cn, "chuyenvien").import_id == 2
+    desk(entry_db, OFFICE).reopen(OFFICE, "TH002", "2023-2024", "HK1", "Nhập lại tệp đã sửa của trường")
+    assert importer.import_file(entry_db, "hk1.csv", hk1, "chuyenvien").import_id == 3
