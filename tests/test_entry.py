@@ -418,3 +418,38 @@ def test_a_locked_period_refuses_an_import_until_the_school_is_reopened(entry_db
     assert importer.import_file(entry_db, "cn.csv", cn, "chuyenvien").import_id == 2
     desk(entry_db, OFFICE).reopen(OFFICE, "TH002", "2023-2024", "HK1", "Nhập lại tệp đã sửa của trường")
     assert importer.import_file(entry_db, "hk1.csv", hk1, "chuyenvien").import_id == 3
+
+
+def test_a_version_2_file_takes_the_data_entry_role(writable_db):
+    """Schema 3 lets users have the role truong_nhap_lieu (a school's data-entry account): a version 2
+    file's users table (whose CHECK refused it) is rebuilt by the next writer, its rows kept."""
+    import duckdb
+
+    con = duckdb.connect(str(writable_db))
+    before = con.execute("SELECT * EXCLUDE (password_hash) FROM users ORDER BY 1").fetchall()
+    con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    con.execute("CREATE TABLE users_v3 AS SELECT * FROM users")
+    con.execute("DROP TABLE users")
+    con.execute("""CREATE TABLE users (user_name VARCHAR PRIMARY KEY, display_name VARCHAR NOT NULL,
+                   role VARCHAR NOT NULL CHECK (role IN ('lanh_dao', 'chuyen_vien', 'hieu_truong')),
+                   school_id VARCHAR, unit_id VARCHAR, password_hash VARCHAR NOT NULL,
+                   active BOOLEAN NOT NULL DEFAULT TRUE, created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL,
+                   CHECK (role <> 'hieu_truong' OR school_id IS NOT NULL))""")
+    con.execute("INSERT INTO users SELECT * FROM users_v3 WHERE role <> 'truong_nhap_lieu'")
+    con.execute("DROP TABLE users_v3")
+    with pytest.raises(duckdb.ConstraintException):  # planted: version 2 refuses the role
+        con.execute("INSERT INTO users VALUES ('x', 'X', 'truong_nhap_lieu', 'TH001', NULL, 'h', TRUE, now(), now())")
+    con.close()
+    auth.add_user(writable_db, "nl.th002", "Nhập liệu TH002", "truong_nhap_lieu", "mat-khau-dai-du", "TH002")
+    with pytest.raises(auth.AuthError, match="cần mã trường"):
+        auth.add_user(writable_db, "nl.x", "X", "truong_nhap_lieu", "mat-khau-dai-du")
+    c = db.connect(writable_db)
+    try:
+        assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [("3",)]
+        after = c.execute("SELECT * EXCLUDE (password_hash) FROM users WHERE user_name <> 'nl.th002' "
+                          "AND role <> 'truong_nhap_lieu' ORDER BY 1").fetchall()
+        user = auth.user_from_row(auth.user_row(c, "nl.th002"))
+    finally:
+        c.close()
+    assert after == [r for r in before if r[2] != "truong_nhap_lieu"]
+    assert user.scope == Scope.school("TH002", "PGD_Q3")  # own school only, like the principal
