@@ -742,7 +742,7 @@ class Views:
             values = queries.period_values(self.con, sc, year, rnd)
             flagged = entry.flagged_values(self.state, year, rnd)
             levels, _ = self.scope_levels(Scope(scope.unit_id))
-            flagged = flagged[flagged["school_id"].isin(list(levels))]
+            flagged = flagged[flagged["school_id"].isin(list(levels)) & (flagged["state"] != "nhap")]  # drafts: not yet data
             expected = pd.Series(list(levels.values())).value_counts().to_dict()
             far = quality.outliers(values, self.catalog)
             return QualityView(quality.field_table(values, flagged, expected, self.catalog, far),

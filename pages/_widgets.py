@@ -78,11 +78,11 @@ def period_filters(sources: bool = True) -> tuple[str, str]:
         st.sidebar.caption(f"{ROUND_LABELS[rnd]} · hạn nộp {fmt_date(deadline)}")
     if sources:
         source_filter(year, rnd)
-        pending_filter()
+        pending_filter(year, rnd)
     return year, rnd
 
 
-def pending_filter() -> None:
+def pending_filter(year: str, rnd: str) -> None:
     """Sidebar switch for the Phòng (live data only): district figures including the schools'
     submitted, not yet approved values (?cho_duyet=1). Off (the default): approved figures only."""
     set_pending(None)
@@ -107,8 +107,9 @@ def pending_filter() -> None:
         st.query_params[PENDING_PARAM] = "1"
         version = data.store().workflow_version() or 0
         set_pending(version)
-        n = data.store().pending_tables(version)[1].num_rows
-        st.sidebar.caption(f"Đang gồm {fmt_int(n)} trường đã nộp, chưa duyệt.")
+        subs = data.store().pending_tables(version)[1]
+        n = sum(1 for y, r in zip(subs["school_year"].to_pylist(), subs["round"].to_pylist()) if (y, r) == (year, rnd))
+        st.sidebar.caption(f"Đang gồm {fmt_int(n)} trường đã nộp, chưa duyệt (kỳ {year} {rnd}).")
     else:
         st.query_params.pop(PENDING_PARAM, None)
 

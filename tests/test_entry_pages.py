@@ -98,7 +98,7 @@ def test_the_switch_counts_submitted_figures_and_is_off_by_default(entry_app):
     assert not off.exception and not on.exception
     assert off.toggle(key="w_cho_duyet").value is False and on.toggle(key="w_cho_duyet").value is True
     pending = state.store_for(entry_app).read("SELECT count(*) FROM entries WHERE state = 'da_nop'")[0][0]
-    assert any(f"Đang gồm {pending} trường đã nộp, chưa duyệt" in c.value for c in on.sidebar.caption)
+    assert any(f"Đang gồm {pending} trường đã nộp, chưa duyệt (kỳ 2023-2024 CN)" in c.value for c in on.sidebar.caption)
 
     def reporting(at):
         return [m.value for m in at.markdown if "trường đã báo cáo" in m.value]
