@@ -98,6 +98,12 @@ class Entry:
     def state_label(self) -> str:
         return workflow.STATES[self.state]
 
+    def last_change(self) -> tuple[str | None, float | None]:
+        """(who, when) of the latest change: the school's save or submission, or the Phòng's decision."""
+        if self.decided_at is not None and (self.updated_at is None or self.decided_at > self.updated_at):
+            return self.decided_by, self.decided_at
+        return self.updated_by, self.updated_at
+
     def status_sentence(self) -> str:
         """Where the entry stands, in one Vietnamese sentence."""
         s = self.state
@@ -389,9 +395,7 @@ def _reason(reason: str | None, action: str) -> str | None:
 
 def _conflict_text(cur: Entry, user) -> str:
     """'Nội dung đã được <who> sửa lúc <when> …': the latest change, by the school or the Phòng."""
-    at, by = cur.updated_at, cur.updated_by
-    if cur.decided_at is not None and (at is None or cur.decided_at > at):
-        at, by = cur.decided_at, cur.decided_by
+    by, at = cur.last_change()
     who = "bạn (ở một cửa sổ khác)" if by == user.user_name else (by or "người khác")
     return (f"Nội dung đã được {who} sửa lúc {when(at)} (trạng thái: {cur.state_label}); tải lại để xem. Thay đổi "
             "của bạn chưa được lưu.")

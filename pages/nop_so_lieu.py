@@ -9,7 +9,7 @@ from kpi.formatting import fmt_date
 from kpi.templates import build_template
 from pages import _data as data
 from pages import _widgets as ui
-from pages._frame import current_user, page_guard, scope
+from pages._frame import audit, current_user, page_guard, scope
 
 page_guard()
 
@@ -35,8 +35,9 @@ def load(values: dict, explanations: dict) -> None:
 
 if (st.session_state.get("nsl_ctx") != (school_id, year, rnd) or st.session_state.pop("nsl_reload", False)
         or any(k not in st.session_state for k in keys.values())):
-    load(e.raw if e.version else {c: shown_value(shown[c], v) for c, v in form.approved.items()}, e.explanations)
+    load(e.raw or {c: shown_value(shown[c], v) for c, v in form.approved.items()}, e.explanations)
     st.session_state["nsl_ctx"], st.session_state["nsl_version"] = (school_id, year, rnd), e.version
+    st.session_state.pop("nsl_source", None)
 
 
 def typed() -> tuple[dict, dict]:
@@ -49,7 +50,7 @@ def act(submit: bool) -> None:
     raw, expl = typed()
     try:
         saved = desk.save(user, school_id, year, rnd, raw, expl, st.session_state["nsl_version"], form.previous,
-                          form.previous_label, submit=submit)
+                          form.previous_label, submit=submit, source=st.session_state.get("nsl_source", "form"))
     except entry.Conflict as c:
         st.session_state["nsl_msg"] = ("conflict", str(c), [])
         return
@@ -87,6 +88,8 @@ if editable:
                          + "".join(f"\n- {p}" for p in problems[:50]))
             else:
                 load(values, typed()[1])
+                st.session_state["nsl_source"] = f"tệp {up.name}"
+                audit("nop_tep", {"truong": school_id, "ky": f"{year} {rnd}", "tep": up.name, "gia_tri": len(values)})
                 st.success(f"Đã điền {len(values)} giá trị từ {up.name}: kiểm tra, giải thích các cảnh báo rồi lưu "
                            "hoặc nộp (tệp qua đúng các kiểm tra của trang này).")
 
@@ -104,8 +107,9 @@ def body() -> None:
     stale = desk.entry(school_id, year, rnd)
     if stale.version != st.session_state["nsl_version"]:
         if kind != "conflict":
-            st.warning(f"Số liệu vừa được {stale.updated_by} thay đổi lúc {entry.when(stale.updated_at)}; tải lại để "
-                       "xem (thay đổi chưa lưu ở đây sẽ mất).")
+            who, at = stale.last_change()
+            st.warning(f"Số liệu vừa được {who} thay đổi lúc {entry.when(at)}; tải lại để xem (thay đổi chưa lưu ở "
+                       "đây sẽ mất).")
         if st.button("Tải lại bản mới nhất", key="nsl_reload_btn"):
             st.session_state["nsl_reload"] = True
             st.rerun()

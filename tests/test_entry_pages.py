@@ -107,3 +107,22 @@ def test_the_switch_counts_submitted_figures_and_is_off_by_default(entry_app):
     assert on.toggle(key="w_cho_duyet").value is True and on.query_params["cho_duyet"] == "1"
     principal = app_test("chi_tieu", user="ht.th001", cho_duyet="1")
     assert not principal.get("toggle")  # a principal's district figures are approved figures only
+
+
+def test_a_school_uploads_its_filled_template_instead_of_typing(entry_app):
+    """The upload fills the form through the import's checks (a bad file fills nothing and says why),
+    and is audited; the save that follows is the same save as for typed values."""
+    from tests.test_importer import GOOD_HEAD
+
+    at = app_test("nop_so_lieu", user="ht.thcs001")
+    bad = f"{GOOD_HEAD}\nTHCS001,2023-2024,CN,1234,60,44\n".encode()
+    at.file_uploader(key="nsl_upload").set_value(("sai.csv", bad, "text/csv")).run()
+    assert any(e.value.startswith("sai.csv: 1 lỗi, chưa điền gì") for e in at.error)
+    good = f"{GOOD_HEAD}\nTHCS001,2023-2024,CN,1.234,40,44\n".encode()
+    at.file_uploader(key="nsl_upload").set_value(("dung.csv", good, "text/csv")).run()
+    assert not at.exception and any(s.value.startswith("Đã điền 3 giá trị từ dung.csv") for s in at.success)
+    assert at.text_input(key="nsl_hs_tong").value == "1.234" and at.text_input(key="nsl_gv_tong").value == "40"
+    at.button(key="nsl_save").click().run()
+    saved = views.views_for(entry_app).desk(Scope.school("THCS001")).entry("THCS001", "2023-2024", "CN")
+    assert saved.raw["hs_tong"] == "1.234" and saved.source == "tệp dung.csv"
+    assert state.store_for(entry_app).audit_rows(action="nop_tep")[0]["user_name"] == "ht.thcs001"
