@@ -671,7 +671,8 @@ class Views:
         open_ = entry.open_period(self.periods())
 
         def build():
-            times = entry.entry_times(self.state, year, rnd, open_) if version is not None else None
+            times = None if version is None else self.memo(  # one read of the store per version, for every scope
+                ("entry_times", year, rnd, version), lambda: entry.entry_times(self.state, year, rnd, open_))
             return queries.submission_status(self.con, scope, year, rnd, times, (year, rnd) == open_)
         return self.memo(("submission_status", scope, year, rnd, version), build)
 
