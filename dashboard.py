@@ -45,14 +45,16 @@ else:
 
     ROLE_PAGES = {
         "lanh_dao": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong"],
-        "chuyen_vien": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu", "bao_cao"],
-        "hieu_truong": ["truong", "chi_tieu"],
+        "chuyen_vien": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu", "duyet", "bao_cao"],
+        "hieu_truong": ["truong", "chi_tieu", "nop_so_lieu"],
+        "truong_nhap_lieu": ["nop_so_lieu", "truong", "chi_tieu"],
     }
     PAGES = {
         "tong_quan": ("Tổng quan", "tong-quan"), "chi_tieu": ("Chỉ tiêu", "chi-tieu"),
         "so_sanh": ("So sánh", "so-sanh"), "chi_so": ("Chỉ số CĐS", "chi-so-cds"),
         "truong": ("Trường", "truong-hoc"), "du_lieu": ("Dữ liệu", "du-lieu"),
-        "bao_cao": ("Báo cáo", "bao-cao"),
+        "bao_cao": ("Báo cáo", "bao-cao"), "nop_so_lieu": ("Nộp số liệu", "nop-so-lieu"),
+        "duyet": ("Duyệt số liệu", "duyet-so-lieu"),
     }
 
     user = frame.login_user()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 ROLES = {
     "lanh_dao": "Lãnh đạo Phòng",
     "chuyen_vien": "Chuyên viên Phòng",
     "hieu_truong": "Hiệu trưởng",
+    "truong_nhap_lieu": "Nhập liệu của trường",
 }
+SCHOOL_ROLES = ("hieu_truong", "truong_nhap_lieu")  # one school: own named data only
 
 
 @dataclass(frozen=True)
@@ -20,20 +22,28 @@ class Scope:
     snapshot_id: None = live data; else the figures frozen in that snapshot (chốt số liệu).
     school_id: set for a principal: named per-school rows are limited to this school; district
                figures are aggregates over the unit and name no school.
+    pending: None = approved figures only (the default); else live figures with the schools'
+             submitted, not yet approved values laid over them, as of this version of the
+             workflow store (kpi.entry: the version is part of every cache key).
     """
 
     unit_id: str | None = None
     school_id: str | None = None
     snapshot_id: str | None = None  # read a frozen snapshot's figures instead of live data
+    pending: int | None = None
 
     def with_snapshot(self, snapshot_id: str | None) -> "Scope":
-        """The same rows, read from a snapshot (None = live data)."""
+        """The same rows, read from a snapshot (None = live data); approved figures only."""
         return Scope(self.unit_id, self.school_id, snapshot_id)
+
+    def with_pending(self, version: int | None) -> "Scope":
+        """Live figures including submitted, not yet approved values (None: approved only)."""
+        return replace(self, snapshot_id=None if version is not None else self.snapshot_id, pending=version)
 
     def shared(self) -> "Scope":
         """The unit-wide scope behind a principal's aggregates (kpi.views reduces what it computes
         with it to what the principal may see: kpi.privacy)."""
-        return Scope(self.unit_id, None, self.snapshot_id)
+        return replace(self, school_id=None)
 
     @classmethod
     def everything(cls) -> "Scope":

@@ -25,7 +25,7 @@ from pathlib import Path
 import bcrypt
 
 from kpi import db, queries, state
-from kpi.access import ROLES, Scope
+from kpi.access import ROLES, SCHOOL_ROLES, Scope
 
 COOKIE = "kpi_phien"
 DEMO_PASSWORD = "dulieumau"
@@ -45,8 +45,9 @@ class User:
 
     @property
     def scope(self) -> Scope:
-        """What this user may read: one school for a principal, else the unit (or everything)."""
-        if self.role == "hieu_truong":
+        """What this user may read: one school for a principal (or the school's data-entry
+        account), else the unit (or everything)."""
+        if self.role in SCHOOL_ROLES:
             return Scope.school(self.school_id, self.unit_id)
         return Scope(unit_id=self.unit_id)
 
@@ -81,8 +82,8 @@ def add_user(path, user_name: str, display_name: str, role: str, password: str,
     """Create a user; refuses an existing name, an unknown role or a principal without a school."""
     if role not in ROLES:
         raise AuthError(f"Vai trò '{role}' không hợp lệ; chọn một trong {', '.join(ROLES)}.")
-    if role == "hieu_truong" and not school_id:
-        raise AuthError("Tài khoản hiệu trưởng cần mã trường (--school).")
+    if role in SCHOOL_ROLES and not school_id:
+        raise AuthError(f"Tài khoản {ROLES[role].lower()} cần mã trường (--school).")
     hashed = hash_password(password)
     now = dt.datetime.now()
     with db.writing(path) as con:
@@ -117,13 +118,15 @@ def reset_password(path, user_name: str, password: str) -> None:
 
 
 def demo_users(con) -> list[tuple[str, str, str, str | None]]:
-    """The sample's demo accounts: (user_name, display_name, role, school_id)."""
+    """The sample's demo accounts: (user_name, display_name, role, school_id): the office's, one
+    principal per cấp học, and the data-entry account of the primary school."""
     rows = con.execute("""
         SELECT school_id, level FROM schools WHERE ownership = 'cong_lap'
         QUALIFY row_number() OVER (PARTITION BY level ORDER BY school_id) = 1 ORDER BY level""").fetchall()
     users = [("lanhdao", "Lãnh đạo Phòng (mẫu)", "lanh_dao", None),
              ("chuyenvien", "Chuyên viên Phòng (mẫu)", "chuyen_vien", None)]
     users += [(f"ht.{sid.lower()}", f"Hiệu trưởng {sid} (mẫu)", "hieu_truong", sid) for sid, _ in rows]
+    users += [(f"nl.{sid.lower()}", f"Nhập liệu {sid} (mẫu)", "truong_nhap_lieu", sid) for sid, lv in rows if lv == "TH"]
     return users
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
+import string
 import tomllib
 from dataclasses import dataclass, field as dc_field
 from functools import lru_cache
@@ -32,6 +33,14 @@ MANDATORY_EFFECTS = ("cap_level_1", "none")
 COMBINE_RULES = ("min", "dh", "qt")
 PLACEHOLDER_RULES = ("zero", "rescale")
 POINT_SOURCES = ("verified", "self", "computed")
+CHECK_SEVERITIES = ("hard", "soft")
+CHECK_KINDS = ("at_most", "change", "flip")
+# Placeholders each message may use (checks.toml): built-in messages by key, rules by kind.
+BUILTIN_PLACEHOLDERS = {"number": (), "number_date": (), "number_percent": (), "whole": (),
+                        "bounds": ("min", "max"), "yes_no": (), "ratio": ("limit", "limit_label"), "required": ()}
+RULE_PLACEHOLDERS = {"at_most": ("value", "limit", "limit_label"),
+                     "change": ("value", "previous", "change", "share", "previous_period"),
+                     "flip": ("value", "previous", "previous_period")}
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 _YEAR = re.compile(r"^(\d{4})-(\d{4})$")
@@ -50,6 +59,7 @@ class Field:
     min: float | None = None
     max: float | None = None
     required: bool = False
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,34 @@ class IndexRules:
 
 
 @dataclass(frozen=True)
+class CheckRule:
+    """One validation rule of checks.toml: hard (refuses the value) or soft (asks for an explanation)."""
+
+    code: str
+    label_vi: str
+    severity: str
+    kind: str
+    fields: tuple[str, ...]   # empty for a flip rule = every yes/no field
+    message: str
+    limit: str | None = None      # at_most
+    share: float | None = None    # change
+    min_base: float = 0.0         # change
+    before: int | None = None     # flip: 1 = Có, 0 = Không
+
+
+@dataclass(frozen=True)
+class Checks:
+    """checks.toml: the built-in checks' messages, the rules, and what an explanation must be."""
+
+    builtin: dict[str, str]
+    rules: tuple[CheckRule, ...]
+    explain_min: int = 5
+    explain_max: int = 500
+    explain_missing: str = ""
+    explain_too_long: str = ""
+
+
+@dataclass(frozen=True)
 class Catalog:
     """Everything under kpi/definitions/, validated."""
 
@@ -145,7 +183,16 @@ class Catalog:
     targets: tuple[Target, ...]
     criteria: dict[str, Criterion]
     index: IndexRules
+    checks: Checks | None = None
     _by_key: dict = dc_field(default_factory=dict, repr=False, compare=False)
+
+    def ratio_pairs(self) -> list[tuple[str, str]]:
+        """(numerator, denominator) of every ratio indicator, in the catalog's order."""
+        return [(i.numerator, i.denominator) for i in self.indicators.values() if i.kind == "ratio"]
+
+    def fields_for(self, level: str) -> list[Field]:
+        """The fields a school of this cấp học reports, in the catalog's order."""
+        return [f for f in self.fields.values() if level in f.levels]
 
     def target_for(self, indicator: str, level: str, school_year: str) -> Target | None:
         """The target in force: the entry for this school year, else the latest earlier one."""
@@ -239,7 +286,7 @@ def _parse_fields(data: dict, problems: _Problems) -> dict[str, Field]:
         out[code] = Field(
             code=code, label_vi=e["label_vi"], label_en=e.get("label_en", ""), unit=e["unit"],
             kind=e["kind"], levels=_check_levels(e["levels"], file, code, problems),
-            min=lo, max=hi, required=bool(e.get("required", False)),
+            min=lo, max=hi, required=bool(e.get("required", False)), group=str(e.get("group", "")),
         )
     if not out and not problems:
         problems.add(file, "-", "không có trường thống kê nào")
@@ -409,6 +456,114 @@ def _parse_index(data: dict, problems: _Problems) -> IndexRules | None:
     )
 
 
+def _placeholders(text: str) -> set[str] | None:
+    """The {names} a message uses; None when its braces do not parse."""
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError:
+        return None
+
+
+def _check_message(text, allowed: tuple[str, ...], file: str, code: str, problems: _Problems) -> None:
+    if not isinstance(text, str) or not text.strip():
+        problems.add(file, code, "message phải là một câu tiếng Việt không rỗng")
+        return
+    used = _placeholders(text)
+    if used is None:
+        problems.add(file, code, "dấu ngoặc {} trong message không đúng cú pháp")
+        return
+    bad = sorted(used - set(allowed))
+    if bad:
+        problems.add(file, code, f"chỗ điền {bad} không dùng được; chỉ được dùng {list(allowed)}")
+
+
+def _parse_checks(data: dict, problems: _Problems) -> Checks | None:
+    file = "checks.toml"
+    if not data:
+        if not any(p.startswith(f"{file}:") for p in problems):
+            problems.add(file, "-", "tệp trống: cần [builtin], [explanation] và các [[rule]]")
+        return None
+    builtin = data.get("builtin", {})
+    for key, allowed in BUILTIN_PLACEHOLDERS.items():
+        if key not in builtin:
+            problems.add(file, f"builtin.{key}", "thiếu lời nhắn của kiểm tra có sẵn")
+        else:
+            _check_message(builtin[key], allowed, file, f"builtin.{key}", problems)
+    for key in sorted(set(builtin) - set(BUILTIN_PLACEHOLDERS)):
+        problems.add(file, f"builtin.{key}", f"không có kiểm tra có sẵn này; chỉ có {list(BUILTIN_PLACEHOLDERS)}")
+    ex = data.get("explanation", {})
+    lo, hi = ex.get("min_chars", 5), ex.get("max_chars", 500)
+    if not (isinstance(lo, int) and isinstance(hi, int) and 0 < lo <= hi):
+        problems.add(file, "explanation", f"cần 0 < min_chars ≤ max_chars (min_chars = {lo}, max_chars = {hi})")
+    _check_message(ex.get("missing", ""), ("min_chars",), file, "explanation.missing", problems)
+    _check_message(ex.get("too_long", ""), ("max_chars",), file, "explanation.too_long", problems)
+    rules: list[CheckRule] = []
+    seen: set[str] = set()
+    for i, e in enumerate(data.get("rule", [])):
+        code = str(e.get("code", f"#{i + 1}"))
+        if not _need(e, ("code", "label_vi", "severity", "kind", "message"), file, code, problems):
+            continue
+        if not _CODE.match(code):
+            problems.add(file, code, "mã chỉ gồm chữ thường không dấu, số và '_'")
+        if code in seen:
+            problems.add(file, code, "mã bị trùng")
+            continue
+        seen.add(code)
+        if e["severity"] not in CHECK_SEVERITIES:
+            problems.add(file, code, f"severity '{e['severity']}' không hợp lệ; chỉ được dùng {list(CHECK_SEVERITIES)}")
+        kind = e["kind"]
+        if kind not in CHECK_KINDS:
+            problems.add(file, code, f"kind '{kind}' không hợp lệ; chỉ được dùng {list(CHECK_KINDS)}")
+            continue
+        fields = e.get("fields", [])
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            problems.add(file, code, "'fields' phải là danh sách mã chỉ tiêu")
+            fields = []
+        if kind != "flip" and not fields:
+            problems.add(file, code, "thiếu khóa bắt buộc 'fields'")
+        _check_message(e["message"], RULE_PLACEHOLDERS[kind], file, code, problems)
+        limit = share = before = None
+        min_base = 0.0
+        if kind == "at_most":
+            if _need(e, ("limit",), file, code, problems):
+                limit = str(e["limit"])
+        elif kind == "change":
+            share, min_base = e.get("share"), e.get("min_base", 0)
+            if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 < share:
+                problems.add(file, code, f"share phải là số lớn hơn 0 (tỉ lệ, 0.3 = 30%), gặp {share!r}")
+                share = None
+            if not isinstance(min_base, (int, float)) or min_base < 0:
+                problems.add(file, code, f"min_base phải là số không âm, gặp {min_base!r}")
+                min_base = 0
+        elif kind == "flip":
+            before = e.get("before")
+            if before not in (0, 1) or isinstance(before, bool):
+                problems.add(file, code, f"before phải là 1 (Có) hoặc 0 (Không), gặp {before!r}")
+                before = None
+        rules.append(CheckRule(code, e["label_vi"], e["severity"], kind, tuple(fields), e["message"], limit,
+                               None if share is None else float(share), float(min_base), before))
+    return Checks(dict(builtin), tuple(rules), int(lo) if isinstance(lo, int) else 5,
+                  int(hi) if isinstance(hi, int) else 500, str(ex.get("missing", "")), str(ex.get("too_long", "")))
+
+
+def _cross_check_checks(fields: dict[str, Field], checks: Checks, problems: _Problems) -> None:
+    file = "checks.toml"
+    numbers = ("count", "number")
+    for r in checks.rules:
+        for fcode in r.fields + ((r.limit,) if r.limit else ()):
+            f = fields.get(fcode)
+            if f is None:
+                problems.add(file, r.code, f"chỉ tiêu '{fcode}' không có trong fields.toml")
+                continue
+            wanted = ("bool",) if r.kind == "flip" else numbers
+            if f.kind not in wanted:
+                problems.add(file, r.code, f"chỉ tiêu '{fcode}' có kind '{f.kind}', cần {list(wanted)}")
+        if r.limit in fields:
+            for fcode in r.fields:
+                if fcode in fields and not set(fields[fcode].levels) & set(fields[r.limit].levels):
+                    problems.add(file, r.code, f"'{fcode}' và '{r.limit}' không cùng cấp học nào")
+
+
 def _cross_check(fields, themes, indicators, targets, criteria, index, problems: _Problems) -> None:
     file = "indicators.toml"
     for ind in indicators.values():
@@ -481,12 +636,15 @@ def load_catalog(directory: Path | str = DEFINITIONS) -> Catalog:
     targets = _parse_targets(_read_toml(d / "targets.toml", problems), problems)
     criteria = _parse_criteria(d / "criteria.csv", problems)
     index = _parse_index(_read_toml(d / "index.toml", problems), problems)
+    checks = _parse_checks(_read_toml(d / "checks.toml", problems), problems)
     if problems:
         raise CatalogError(list(problems))
     _cross_check(fields, themes, indicators, targets, criteria, index, problems)
+    if checks is not None:
+        _cross_check_checks(fields, checks, problems)
     if problems:
         raise CatalogError(list(problems))
-    return Catalog(fields, themes, indicators, tuple(targets), criteria, index)
+    return Catalog(fields, themes, indicators, tuple(targets), criteria, index, checks)
 
 
 @lru_cache(maxsize=4)

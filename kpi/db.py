@@ -15,12 +15,13 @@ import glob
 import os
 import re
 import shutil
+import threading
 import uuid
 from pathlib import Path
 
 import duckdb
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DB = ROOT / "data" / "kpi.duckdb"
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -74,7 +75,7 @@ def file_identity(path: str | os.PathLike) -> tuple[int, int, int] | None:
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table of kpi/sql/schema.sql that does not exist yet; bring a version 1 file to
-    the uniqueness rules of version 2."""
+    the uniqueness rules of version 2, and a version 2 file to the roles of version 3."""
     con.execute((SQL_DIR / "schema.sql").read_text(encoding="utf-8"))
     con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
     con.execute("INSERT OR IGNORE INTO meta VALUES ('data_version', '0')")
@@ -83,6 +84,20 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
         for sql in _V2_DEDUPE:
             con.execute(sql)
         set_meta(con, "schema_version", "2")
+    if con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()[0][0] == "2":
+        _v3_roles(con)
+        set_meta(con, "schema_version", "3")
+
+
+def _v3_roles(con) -> None:
+    """Version 3 adds the role truong_nhap_lieu (a school's data-entry account). DuckDB cannot
+    change a CHECK constraint in place: the users table is rebuilt with schema.sql's definition."""
+    text = (SQL_DIR / "schema.sql").read_text(encoding="utf-8")
+    create = re.search(r"CREATE TABLE IF NOT EXISTS users \(.*?\n\);", text, re.S).group(0)
+    con.execute("ALTER TABLE users RENAME TO users_v2")
+    con.execute(create)
+    con.execute("INSERT INTO users SELECT * FROM users_v2")
+    con.execute("DROP TABLE users_v2")
 
 
 # Version 1 let an import that read the same table twice (a copied or hidden sheet) store two values
@@ -121,15 +136,36 @@ def bump_data_version(con: duckdb.DuckDBPyConnection) -> None:
                    WHERE key = 'index_version' AND value IN ('pending', ?)""", [old])
 
 
+_HELD = threading.local()
+
+
 @contextlib.contextmanager
 def _lock(path: Path):
+    """The writers' lock of a file (an exclusive flock on ``<path>.lock``), re-entrant within a
+    thread: a writer that holds it (kpi.entry's approval) may open `writing()` inside."""
+    path = Path(path)
+    key = str(path.resolve())
+    held = getattr(_HELD, "paths", None)
+    if held is None:
+        held = _HELD.paths = set()
+    if key in held:
+        yield
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(str(path) + ".lock", "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
+        held.add(key)
         try:
             yield
         finally:
+            held.discard(key)
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def writer_lock(path: str | os.PathLike):
+    """Hold the writers' lock of the file (re-entrant in this thread): decisions that must not
+    interleave with a write, or with each other, take it around their own writes."""
+    return _lock(Path(path))
 
 
 _COPY = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{32}\.tmp(\.wal)?")

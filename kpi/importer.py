@@ -24,20 +24,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from kpi import db, derived
+from kpi import checks, db, derived
 from kpi.catalog import LEVEL_LABELS, Catalog, default_catalog
 from kpi.formatting import fmt_date, fmt_int
 from kpi.import_read import LIMITS, Limits, Refused, Sheet, read_book, size_text
 from kpi.templates import (DATA_KEYS, DATA_SHEET, META_SHEET, SCORE_KEYS, SCORE_SHEET, fold, header_map,
                            score_header_map, version)
 
-YES_WORDS = {"có", "co", "x", "1", "yes", "y", "đã", "da", "true", "c", "đúng", "dung"}
-NO_WORDS = {"không", "khong", "0", "no", "n", "chưa", "chua", "false", "k", "sai"}
+YES_WORDS, NO_WORDS = checks.YES_WORDS, checks.NO_WORDS
 ROUND_WORDS = {
     "HK1": {"hk1", "hki", "hk 1", "hk i", "học kỳ 1", "học kỳ i", "học kì 1", "học kì i", "sơ kết học kỳ i",
             "sơ kết học kì i", "sơ kết hk1", "sơ kết hki"},
@@ -237,43 +235,8 @@ def _q(name: str) -> str:
     return f"'{shown(name, 60)}'"
 
 
-def _number(v) -> float | None:
-    """A number from a cell: 12, 12.5, '12', '12,5', '1.234' (Vietnamese thousands); else None."""
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, (int, float)):
-        return float(v) if math.isfinite(v) else None
-    if not isinstance(v, str):
-        return None
-    s = v.strip().replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
-    if re.fullmatch(r"-?\d{1,3}(\.\d{3})+", s):
-        s = s.replace(".", "")
-    elif re.fullmatch(r"-?\d+,\d+", s):
-        s = s.replace(",", ".")
-    if not re.fullmatch(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", s):
-        return None
-    x = float(s)
-    return x if math.isfinite(x) else None
-
-
-def _not_a_number(v) -> str:
-    """Why a cell is not a number, in the school's words."""
-    if isinstance(v, (dt.date, dt.time, dt.timedelta)):
-        return "ô có dạng ngày tháng (Excel đã tự đổi số thành ngày); định dạng ô là Số (Number) rồi nhập lại số"
-    if isinstance(v, str) and "%" in v:
-        return "không phải là số: ghi số lượng (ví dụ 181), không ghi tỉ lệ phần trăm"
-    return "không phải là số"
-
-
-def _yes_no(v) -> float | None:
-    if isinstance(v, bool):
-        return 1.0 if v else 0.0
-    if isinstance(v, (int, float)) and v in (0, 1):
-        return float(v)
-    if not isinstance(v, str):
-        return None
-    s = fold(v)
-    return 1.0 if s in YES_WORDS else 0.0 if s in NO_WORDS else None
+_number = checks.number  # the value checks are shared with the entry form (kpi.checks)
+_yes_no = checks.yes_no
 
 
 def _code(v) -> str:
@@ -308,6 +271,30 @@ def _facts(con) -> tuple[dict, set]:
     schools = dict(con.execute("SELECT school_id, level FROM schools").fetchall())
     periods = {(y, r) for y, r in con.execute("SELECT school_year, round FROM periods").fetchall()}
     return schools, periods
+
+
+def locked_keys(path, keys) -> list[tuple]:
+    """The (school, year, round) among `keys` that the Phòng locked and has not reopened (kpi.entry):
+    an import may not change them either."""
+    from kpi import state, workflow
+
+    keys = sorted(keys)
+    if not keys or not state.state_path(path).exists():
+        return []
+    store = state.store_for(path)
+    periods = sorted({(y, r) for _, y, r in keys})
+    locked = set()
+    for y, r in periods:
+        stored = dict(store.read("SELECT school_id, state FROM entries WHERE school_year = ? AND round = ?", (y, r)))
+        for (sid,) in store.read("SELECT school_id FROM period_locks WHERE school_year = ? AND round = ?", (y, r)):
+            if workflow.effective_state(stored.get(sid), True, True) == "da_khoa":
+                locked.add((sid, y, r))
+    return [k for k in keys if k in locked]
+
+
+def facts(con) -> tuple[dict, set]:
+    """What a file is checked against: the schools (code → level) and the periods."""
+    return _facts(con)
 
 
 def validate(name: str, data: bytes, con, catalog: Catalog | None = None, limits: Limits = LIMITS) -> Parsed:
@@ -447,7 +434,6 @@ def _validate_data(t: _Table, out: Parsed, cat: Catalog, schools, periods) -> No
     pos = {k: j for j, k in cols.items()}
     field_cols = [j for j, k in cols.items() if k not in DATA_KEYS]
     seen: dict[tuple, int] = {}
-    ratio_pairs = [(i.numerator, i.denominator) for i in cat.indicators.values() if i.kind == "ratio"]
     for excel_row, raw in sh.rows[t.at + 1:]:
         row = raw + [None] * (len(header) - len(raw))
         if all(_blank(row[pos[k]]) for k in ("school_id", "school_year", "round")) and not any(
@@ -495,38 +481,25 @@ def _validate_data(t: _Table, out: Parsed, cat: Catalog, schools, periods) -> No
             if level is not None and level not in f.levels:
                 problem(j, v, f"trường {LEVEL_LABELS[level]} không báo cáo chỉ tiêu này; để trống ô")
                 continue
-            if f.kind == "bool":
-                x = _yes_no(v)
-                if x is None:
-                    problem(j, v, "không nhận ra có/không (ghi Có hoặc Không)")
-                    continue
-            else:
-                x = _number(v)
-                if x is None:
-                    problem(j, v, _not_a_number(v))
-                    continue
-                if f.kind == "count" and x != int(x):
-                    problem(j, v, "cần số nguyên")
-                    continue
-                if (f.min is not None and x < f.min) or (f.max is not None and x > f.max):
-                    problem(j, v, f"ngoài giới hạn cho phép ({f.min:g} đến {f.max:g})")
-                    continue
+            x, why = checks.parse(f, v, cat)
+            if why:
+                problem(j, v, why)
+                continue
             values[code] = (x, j)
         rejected = {cols[j] for j in bad_columns if j in cols}
         if not values and len(out.problems) + out.more_problems == problems_before:
             out.rows -= 1  # a prefilled row the school left empty: not a submission
             continue
-        for num, den in ratio_pairs:
-            if num in values and den in values and values[num][0] > values[den][0]:
-                problem(values[num][1], row[values[num][1]],
-                        f"lớn hơn mẫu số '{cat.fields[den].label_vi}' ({values[den][0]:g})")
-                values.pop(num)
+        for code, why in checks.pair_problems({k: x for k, (x, _) in values.items()}, cat):
+            problem(values[code][1], row[values[code][1]], why)
+            values.pop(code)
+            rejected.add(code)  # reported for what the cell holds, not as missing
         if level is not None:
             for f in cat.fields.values():
                 if f.code in rejected:
                     continue  # already reported for what the cell holds
                 if f.required and level in f.levels and f.code not in values and f.code in keys:
-                    problem(pos[f.code], None, "thiếu số liệu bắt buộc")
+                    problem(pos[f.code], None, cat.checks.builtin["required"])
                 elif f.required and level in f.levels and f.code not in keys:
                     problem(pos["school_id"], sid, f"thiếu cột bắt buộc '{f.label_vi}'")
         if not out.problems:  # a file with problems is refused whole: keep no values for it
@@ -616,7 +589,7 @@ def _validate_scores(t: _Table, out: Parsed, cat: Catalog, schools, years) -> No
             if key in get and not _blank(get[key]) and c.rule == "entered":
                 x = _number(get[key])
                 if x is None:
-                    problem(key, get[key], _not_a_number(get[key]))
+                    problem(key, get[key], checks.not_a_number(get[key], cat))
                 elif x < 0 or x > c.max_points:
                     problem(key, get[key], f"vượt điểm tối đa của tiêu chí ({c.max_points:g})" if x > 0
                             else "điểm không được âm")
@@ -626,7 +599,7 @@ def _validate_scores(t: _Table, out: Parsed, cat: Catalog, schools, years) -> No
             if key in get and not _blank(get[key]):
                 x = _yes_no(get[key])
                 if x is None:
-                    problem(key, get[key], "không nhận ra có/không (ghi Có hoặc Không)")
+                    problem(key, get[key], cat.checks.builtin["yes_no"])
                 else:
                     vals[key] = bool(x)
         evidence = None
@@ -755,6 +728,10 @@ def import_file(path, name: str, data: bytes, user: str, dry_run: bool = False,
         parsed = check(name, sheets, facts, cat)
         if parsed.problems:
             raise ImportRejected(parsed.problems)
+        if locked := locked_keys(path, parsed.submitted):
+            raise ImportRejected([Problem(name, "—", None, "", None, f"kỳ {y} {r} của trường {sid} đã khóa (Phòng đã "
+                                          "duyệt và khóa kỳ); mở lại trường trên trang Duyệt số liệu trước khi nhập")
+                                  for sid, y, r in locked[:MAX_PROBLEMS]])
         if dry_run:
             pv = preview(con, parsed)
             changes = _changes(pv)
@@ -831,7 +808,10 @@ def _new_submissions(con, parsed: Parsed) -> list[tuple]:
     return sorted(k for k in parsed.submitted if k not in have)
 
 
-def _apply(con, parsed: Parsed, import_id: int, name: str, now: dt.datetime, new_subs) -> None:
+def _apply(con, parsed: Parsed, import_id: int, name: str, now: dt.datetime, new_subs,
+           received: dict | None = None) -> None:
+    """Write a checked file's values (and its new submissions, received `now` or, per school and
+    period, at `received[key]`) in the open transaction, keeping what they replace."""
     _register(con, parsed)
     con.execute(f"""
         INSERT INTO observation_history
@@ -847,7 +827,8 @@ def _apply(con, parsed: Parsed, import_id: int, name: str, now: dt.datetime, new
         WHERE NOT EXISTS (SELECT 1 FROM observations o WHERE o.school_id = i.school_id
               AND o.school_year = i.school_year AND o.round = i.round AND o.field_code = i.field_code)""")
     for sid, year, rnd in new_subs:
-        con.execute("INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?)", [sid, year, rnd, now, name, import_id])
+        at = (received or {}).get((sid, year, rnd), now)
+        con.execute("INSERT INTO submissions VALUES (?, ?, ?, ?, ?, ?)", [sid, year, rnd, at, name, import_id])
     s = con.execute(_SCORE_DIFF).df()
     if len(s):
         s = s[_score_changed(s)]
@@ -864,6 +845,55 @@ def _apply(con, parsed: Parsed, import_id: int, name: str, now: dt.datetime, new
     _check_unique(con, name)
     con.unregister("in_obs")
     con.unregister("in_scores")
+
+
+_NOT_IN_ENTRY = """
+SELECT o.school_id, o.school_year, o.round, o.field_code, o.value, o.import_id FROM observations o
+JOIN in_keys k USING (school_id, school_year, round)
+WHERE NOT EXISTS (SELECT 1 FROM in_obs i WHERE i.school_id = o.school_id AND i.school_year = o.school_year
+                  AND i.round = o.round AND i.field_code = o.field_code)
+"""
+
+
+def write_entries(con, rows: list[tuple], keys: list[tuple], received: dict, user: str, name: str,
+                  now: dt.datetime | None = None, catalog: Catalog | None = None) -> tuple[int, int]:
+    """Write schools' approved entries (kpi.entry) in the open `db.writing` transaction as an import
+    writes a file: values replaced kept for inspection, the stored index rescored, one imports row
+    (source 'nhap_lieu') for the batch. `rows`: (school, year, round, field, value) of every value of
+    the entries; `keys`: their (school, year, round): an entry is a school's whole report for the
+    period, so a stored value of these keys that the entry leaves blank is removed (kept in the
+    history). A submission not yet stored is recorded as received at `received[key]` (the moment
+    the school submitted). Returns (import id, values changed)."""
+    cat = catalog or default_catalog()
+    now = now or dt.datetime.now()
+    parsed = Parsed(name)
+    parsed.observations, parsed.submitted, parsed.rows = list(rows), set(keys), len(keys)
+    changes = _changes(preview(con, parsed))
+    new_subs = _new_submissions(con, parsed)
+    import_id = con.execute("SELECT coalesce(max(import_id), 0) + 1 FROM imports").fetchall()[0][0]
+    import pyarrow as pa
+
+    key_schema = pa.schema([("school_id", pa.string()), ("school_year", pa.string()), ("round", pa.string())])
+    columns = list(zip(*keys)) if keys else [()] * 3
+    con.register("in_keys", pa.Table.from_arrays([pa.array(c, type=pa.string()) for c in columns], schema=key_schema))
+    _register(con, parsed)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE entry_gone AS {_NOT_IN_ENTRY}")
+        removed = con.execute("SELECT count(*) FROM entry_gone").fetchall()[0][0]
+        con.execute(f"""INSERT INTO observation_history SELECT {import_id}, school_id, school_year, round, field_code,
+                        value, import_id, NULL FROM entry_gone""")
+        con.execute("""DELETE FROM observations o USING entry_gone x
+                       WHERE o.school_id = x.school_id AND o.school_year = x.school_year AND o.round = x.round
+                         AND o.field_code = x.field_code""")
+        con.execute("DROP TABLE entry_gone")
+    finally:
+        con.unregister("in_keys")
+    _apply(con, parsed, import_id, "nhap_lieu", now, new_subs, received)
+    derived.refresh_index(con, cat, *_touched(parsed))
+    sha = hashlib.sha256(repr(sorted(rows)).encode()).hexdigest()
+    con.execute("INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, 'nhap_lieu', ?, ?, 'applied')",
+                [import_id, user, now, dt.datetime.now(), name, sha, len(keys), changes + removed])
+    return import_id, changes + removed
 
 
 def _nn(v):

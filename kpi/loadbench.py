@@ -3,7 +3,9 @@
 Starts `python -m kpi serve` (nginx and its workers) on a copy of the database, creates the
 accounts it needs (one principal per school for the first schools, and office staff), and drives
 N simulated browsers at the protocol level (`pages/_load.py`: login route, websocket, the rerun
-messages a browser sends) plus one real Chromium under the same load. It reports per page and
+messages a browser sends; principals also type a figure into Nộp số liệu and save the draft)
+plus one real Chromium under the same load. Every draft save the pages confirmed is looked for in
+the shared state store afterwards (none may be lost). It reports per page and
 role the page-run time (request → script finished) p50 / p95 / max, every error, login and GET /
 p95, page runs per second, the server's CPU per page run (every process of the server: nginx and
 the workers), the peak memory of all those processes, and the machine's load (what else ran), so
@@ -237,6 +239,7 @@ def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple
         res = json.loads(result_file.read_text(encoding="utf-8"))
         chrome_res = json.loads(browser_file.read_text(encoding="utf-8")) if browser_file.exists() else None
         out = summarise(res, chrome_res, cpu1 - cpu0, busy1 - busy0, total1 - total0, wall, sampler, gen_cpu)
+        out["saves"] = saves(res, path)
         out.update({"sessions": sessions, "seconds": seconds, "think": list(think), "workers": n_workers,
                     "principals": sessions - office, "office": office, "database": str(source),
                     "schools": _count_schools(path), "server_start_s": start_s,
@@ -314,8 +317,31 @@ def summarise(res: dict, chrome: dict | None, server_cpu: float, busy: float, to
     return out
 
 
+SAVE_LABEL = "Nộp số liệu · lưu nháp"  # pages/_load.py's label of a principal's draft save
+
+
+def saves(res: dict, path: Path) -> dict:
+    """The principals' draft saves: how many the pages confirmed (a run of the save with no error),
+    how many the shared state store audited and holds; lost = confirmed but not stored."""
+    from kpi import state
+
+    runs = [r for r in res["runs"] if r[0] == SAVE_LABEL]
+    failed = [e for e in res["errors"] if e[1] == SAVE_LABEL]
+    store = state.Store(state.state_path(path))
+    audited = store.read("SELECT count(*) FROM audit WHERE action = 'luu_nhap'")[0][0]
+    drafts = store.read("SELECT count(*) FROM entries")[0][0]
+    took = [r[2] for r in runs]
+    first, last = (min(r[3] for r in runs), max(r[3] for r in runs)) if runs else (0, 0)
+    per_minute = 60 * len(runs) / (last - first) if last > first else float(len(runs))
+    confirmed = len(runs) - len(failed)
+    return {"confirmed": confirmed, "failed": len(failed), "audited": audited, "drafts": drafts,
+            "lost": max(0, confirmed - audited), "p50_s": _q(took, 0.5), "p95_s": _q(took, 0.95),
+            "max_s": max(took) if took else None, "per_minute": per_minute}
+
+
 def verdicts(r: dict) -> dict:
     return {
+        "lưu nháp: không mất lần nào": r.get("saves", {}).get("lost", 0) == 0,
         "p95 ≤ 2 s": (r["p95_s"] or 0) <= TARGETS["p95_s"],
         "0 lỗi": r["error_count"] == 0,
         "đăng nhập p95 ≤ 1 s": (r["login_p95_s"] or 0) <= TARGETS["login_p95_s"],
@@ -345,6 +371,12 @@ def report(r: dict) -> str:
               f"- thông báo 'máy chủ đang bận': {fmt_int(r['busy_notices'])}",
               f"- tải của máy: CPU bận {fmt_number(100 * (r['machine_busy_share'] or 0))}% thời gian, ngoài máy chủ và "
               f"bộ tạo tải {fmt_number(r['other_cpu_s'])} s CPU; loadavg tối đa {fmt_number(r['loadavg_max'] or 0)}"]
+    if r.get("saves", {}).get("confirmed") or r.get("saves", {}).get("failed"):
+        v = r["saves"]
+        lines.append(f"- lưu nháp (hiệu trưởng): {fmt_int(v['confirmed'])} lần được xác nhận ({fmt_number(v['per_minute'])} "
+                     f"lần/phút), {fmt_int(v['failed'])} lỗi; kho trạng thái ghi {fmt_int(v['audited'])} dòng nhật ký, "
+                     f"{fmt_int(v['drafts'])} bản nháp; mất {fmt_int(v['lost'])}; p50 {s(v['p50_s'])}, "
+                     f"p95 {s(v['p95_s'])}, max {s(v['max_s'])}")
     if "browser" in r:
         b = r["browser"]
         lines.append(f"- Chromium thật cùng lúc: {fmt_int(b['runs'])} trang, p50 {s(b['p50_s'])}, p95 {s(b['p95_s'])}, "

@@ -86,6 +86,36 @@ def observations_from(table: pa.Table | None):
         _SLICE.table = old
 
 
+_PENDING = threading.local()
+
+
+@contextlib.contextmanager
+def pending_from(tables: tuple[pa.Table, pa.Table] | None):
+    """Run this thread's live-data queries with the schools' submitted, not yet approved values
+    (kpi.entry.pending_tables: observations, submissions) laid over the approved ones: a school
+    with a pending submission counts with its submitted values instead of its approved ones.
+    None: approved figures only (the default). kpi.views sets it for scopes with `pending`."""
+    old = getattr(_PENDING, "tables", None)
+    _PENDING.tables = tables
+    try:
+        yield
+    finally:
+        _PENDING.tables = old
+
+
+def _pending_views(cur, base: str, tables: tuple[pa.Table, pa.Table]) -> dict[str, str]:
+    cur.register("pending_obs", tables[0])
+    cur.register("pending_subs", tables[1])
+    return {
+        "observations": f"""SELECT * FROM ({base}) o WHERE NOT EXISTS (SELECT 1 FROM pending_obs p
+                            WHERE p.school_id = o.school_id AND p.school_year = o.school_year AND p.round = o.round)
+                            UNION ALL SELECT * FROM pending_obs""",
+        "submissions": """SELECT * FROM kpi.submissions UNION ALL SELECT * FROM pending_subs p WHERE NOT EXISTS (
+                          SELECT 1 FROM kpi.submissions s WHERE s.school_id = p.school_id
+                          AND s.school_year = p.school_year AND s.round = p.round)""",
+    }
+
+
 def unit_observations(con, unit_id: str) -> pa.Table:
     """Every observation of the schools of one unit (and the units below it), as an Arrow table."""
     cur = db.cursor(con)
@@ -102,18 +132,24 @@ def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None,
 
     With `snapshot`, the query reads that snapshot's frozen observations, scores and submissions
     (temporary views on this cursor shadow the live tables); `views` sets such views directly.
-    Inside `observations_from(slice)`, a live query reads the slice as its observations."""
+    Inside `observations_from(slice)`, a live query reads the slice as its observations; inside
+    `pending_from(tables)`, the pending values are laid over them."""
     if RECORDER is not None:  # kpi.bench replays a page's queries to time DuckDB alone
         RECORDER.append((name, params, tables, snapshot, views))
     cur = db.cursor(con)
     try:
         for tname, table in (tables or {}).items():
             cur.register(tname, table)
-        views = dict(views or source_views(snapshot))
+        explicit = dict(views or source_views(snapshot))
+        views = dict(explicit)
         piece = getattr(_SLICE, "table", None)
         if piece is not None and "observations" not in views:
             cur.register("observations_slice", piece)
             views["observations"] = "SELECT * FROM observations_slice"
+        pending = getattr(_PENDING, "tables", None)
+        if pending is not None and "observations" not in explicit:
+            base = views.get("observations", "SELECT * FROM kpi.observations")
+            views.update(_pending_views(cur, base, pending))
         for vname, body in views.items():
             cur.execute(f"CREATE OR REPLACE TEMP VIEW {vname} AS {body}")
         return cur.execute(sql(name), params or {}).df()
@@ -392,10 +428,39 @@ def school_trend(con, catalog: Catalog, scope: Scope, school_id: str, school_yea
                snapshot=scope.snapshot_id)
 
 
-def submission_status(con, scope: Scope, school_year: str, round: str) -> pd.DataFrame:
-    """One row per school in scope: received_at, deadline, status (dung_han / tre / chua_nop)."""
+def submission_status(con, scope: Scope, school_year: str, round: str, entries: pa.Table | None = None,
+                      period_open: bool = False) -> pd.DataFrame:
+    """One row per school in scope: received_at (the first arrival: a file the Phòng imported, or
+    the moment the school submitted in the app), deadline, status (dung_han / tre / chua_nop),
+    days_late, and where the school's entry stands (state, decided_by, reason, flags, explained).
+    `entries`: kpi.entry.entry_times of the period (live data only; a snapshot has none)."""
+    from kpi import entry
+
+    if entries is None or scope.snapshot_id is not None:
+        entries = entry.entry_times(None, school_year, round, None)
     return run(con, "submission_status", {"unit_id": scope.unit_id, "school_year": school_year, "round": round,
-                                          "school_id": scope.school_id}, snapshot=scope.snapshot_id)
+                                          "school_id": scope.school_id, "period_open": period_open},
+               {"entry_times": entries}, snapshot=scope.snapshot_id)
+
+
+def school_period_values(con, scope: Scope, school_id: str, period: tuple[str, str],
+                         previous: tuple[str, str] | None) -> pd.DataFrame:
+    """One row per field a school reported (approved figures) in a period or the one before it:
+    field_code, value, previous. Empty when the school is out of scope."""
+    prev = previous or ("", "")
+    return run(con, "school_period_values", {
+        "school_id": school_id, "scope_school": scope.school_id, "unit_id": scope.unit_id,
+        "school_year": period[0], "round": period[1], "prev_year": prev[0], "prev_round": prev[1]},
+        snapshot=scope.snapshot_id)
+
+
+def period_values(con, scope: Scope, school_year: str, round: str) -> pd.DataFrame:
+    """Every value of a period of the schools in scope: school_id, name, level, field_code, value
+    (for the data-quality view; an office scope only)."""
+    if scope.is_school:
+        raise PermissionError("period_values: chỉ dành cho phạm vi toàn đơn vị")
+    return run(con, "period_values", {"unit_id": scope.unit_id, "school_year": school_year, "round": round},
+               snapshot=scope.snapshot_id)
 
 
 def field_completeness(con, catalog: Catalog, scope: Scope, school_year: str, round: str) -> pd.DataFrame:

@@ -6,6 +6,14 @@ with the awkward cases a real office has (schools that did not submit, late subm
 left blank, a school at exactly 50 and one at exactly 75 maturity points, an unmet mandatory
 condition). The same generator builds the national-scale database for benchmarks
 (``--schools 53000 --years 5``): everything is vectorised per period with numpy.
+
+At district size the sample also fills the state store beside the file with the schools' own
+entries (kpi.entry) so that the entry and review pages are not empty on first start: in the
+latest period a few schools in each workflow state (drafts, submitted, some with a soft check
+explained, returned with a reason, approved) and the period before it locked. Schools whose
+entry is not approved have no figures of the latest period in the analytics file (only approved
+figures count), except the demo principals' schools, whose entries correct figures the Phòng
+had imported. Everything is labelled "Dữ liệu mẫu".
 """
 
 from __future__ import annotations
@@ -168,6 +176,8 @@ def build_sample(path, schools: int = 53, years: int = 3, seed: int = 7,
     T = len(periods)
     last = periods[-1]
     missing_last = set(rng.choice(n, size=max(3, n // 15), replace=False).tolist()) if n >= 10 else set()
+    plan: dict[int, str] = {}  # school index → workflow state of its entry in the latest period
+    last_values: dict = {}
     sample_import = 1
     obs_total = sub_total = score_total = 0
     progress_cn: dict[str, np.ndarray] = {}
@@ -195,6 +205,9 @@ def build_sample(path, schools: int = 53, years: int = 3, seed: int = 7,
             submitted = rng.random(n) > 0.06
             if (y, r) == last:
                 submitted[list(missing_last)] = False
+                if WORKFLOW_MIN <= n <= WORKFLOW_MAX:  # its own generator: every other sample value is unchanged
+                    plan = _workflow_plan(sch, submitted, np.random.default_rng(seed + 1000))
+                    submitted[[i for i, s in plan.items() if s in UNAPPROVED and i not in _demo(sch)]] = False
             pupils = np.round(pupils0 * (1 + 0.02 * yi))
             teachers = np.maximum(3, np.round(pupils / np.array([_PUPILS_PER_TEACHER[lv] for lv in level])
                                                * rng.uniform(0.95, 1.05, n)))
@@ -217,6 +230,8 @@ def build_sample(path, schools: int = 53, years: int = 3, seed: int = 7,
                 values[num] = np.round(den[d] * share)
             for f, thr in BOOL_FIELDS.items():
                 values[f] = (prog + offsets[f] + rng.normal(0, 0.03, n) > thr).astype(float)
+            if (y, r) == last:
+                last_values = values
             ids, codes, vals = [], [], []
             for code in cat.fields:
                 mask = level_mask[code] & submitted
@@ -259,10 +274,13 @@ def build_sample(path, schools: int = 53, years: int = 3, seed: int = 7,
             sub_total += sub.num_rows
         score_total = _write_scores(con, cat, sch, progress_cn, yrs, rng, sample_import)
         _write_demo_users(con, now)
+        entries = _entries(con, cat, sch, plan, last_values, last, periods) if plan else None
         derived.refresh_index(con, cat)
         for key, value in (("is_sample", "true"), ("unit_name", SAMPLE_UNIT), ("sample_seed", seed),
                            ("sample_schools", n), ("sample_years", years)):
             db.set_meta(con, key, str(value))
+    if entries is not None:
+        _write_entries(path, entries)
     return SampleSummary(n, T, obs_total, sub_total, score_total)
 
 
@@ -331,3 +349,117 @@ def _write_demo_users(con, now) -> None:
     for name, display, role, school in auth.demo_users(con):
         con.execute("INSERT INTO users VALUES (?, ?, ?, ?, NULL, ?, TRUE, ?, ?)",
                     [name, display, role, school, hashed, now, now])
+
+
+# ---- the schools' own entries (kpi.entry), in the state store ------------------------------------
+
+WORKFLOW_MIN, WORKFLOW_MAX = 10, 200  # district-sized samples only
+UNAPPROVED = ("nhap", "da_nop", "tra_lai")
+SAMPLE_USER = "du_lieu_mau"
+_STATES = ("nhap", "nhap", "da_nop", "da_nop", "da_nop", "tra_lai", "da_duyet", "da_duyet", "da_duyet")
+# the demo principals' schools (kpi.auth.demo_users), one state each: their principals see them
+_DEMO_STATES = {"TH": "tra_lai", "THCS": "nhap", "MN": "da_nop", "GDTX": "da_duyet"}
+RETURN_REASON = ("Số phòng học có thiết bị trình chiếu lớn hơn tổng số phòng học: kiểm tra lại hai số này "
+                 "(chỉ tính phòng học, không tính phòng chức năng) rồi nộp lại. (Dữ liệu mẫu)")
+
+
+def _demo(sch) -> set[int]:
+    """The indexes of the demo principals' schools: the first public school of each cấp học."""
+    out = {}
+    for i, (sid, lv, ow) in enumerate(zip(sch["school_id"], sch["level"], sch["ownership"])):
+        if ow == "cong_lap" and (lv not in out or sid < sch["school_id"][out[lv]]):
+            out[lv] = i
+    return set(out.values())
+
+
+def _workflow_plan(sch, submitted, rng) -> dict[int, str]:
+    """Which schools' entries are in which state in the latest period (deterministic)."""
+    demo = _demo(sch)
+    plan = {i: _DEMO_STATES[sch["level"][i]] for i in demo}
+    others = [i for i in np.nonzero(submitted)[0].tolist() if i not in demo]
+    for i, st in zip(rng.permutation(others).tolist(), _STATES):
+        plan[i] = st
+    return plan
+
+
+def _entries(con, cat: Catalog, sch, plan, values, last, periods) -> dict:
+    """Every row the sample's entries need, read from the figures just generated."""
+    from kpi import checks
+    from kpi.entry import VN
+
+    y, r = last
+    ids = sch["school_id"]
+    kept = {ids[i] for i, s in plan.items() if s not in UNAPPROVED or i in _demo(sch)}
+    stored = {}
+    for sid, code, v in con.execute("SELECT school_id, field_code, value FROM observations WHERE school_year = ? "
+                                    "AND round = ?", [y, r]).fetchall():
+        if sid in kept:
+            stored.setdefault(sid, {})[code] = v
+    prev = periods[periods.index(last) - 1]
+    before = {}
+    for sid, code, v in con.execute("SELECT school_id, field_code, value FROM observations WHERE school_year = ? "
+                                    "AND round = ?", [*prev]).fetchall():
+        before.setdefault(sid, {})[code] = v
+    deadline = dt.datetime(int(y[5:]), 5, 20, 17) if r == "CN" else dt.datetime(int(y[5:]), 1, 10, 17)
+    rows = {"entries": [], "values": [], "audit": []}
+    for k, (i, st) in enumerate(sorted(plan.items())):
+        sid, level = ids[i], sch["level"][i]
+        fields = cat.fields_for(level)
+        vals = dict(stored.get(sid) or {f.code: float(values[f.code][i]) for f in fields})
+        notes = {}
+        if st == "tra_lai" and "phong_hoc_trinh_chieu" in vals and "phong_hoc" in vals:
+            vals["phong_hoc_trinh_chieu"] = vals["phong_hoc"] + 3
+            notes["phong_hoc_trinh_chieu"] = "Tính cả 3 phòng chức năng có máy chiếu. (Dữ liệu mẫu)"
+        elif st == "da_nop" and k % 2 == 0 and vals.get("hs_tong"):
+            vals["hs_tong"] = round(vals["hs_tong"] * 1.4)
+            notes["hs_tong"] = "Từ tháng 3/2024 trường nhận thêm học sinh của điểm trường sáp nhập. (Dữ liệu mẫu)"
+            for num, den in cat.ratio_pairs():  # keep the new total consistent with what it is the total of
+                if den == "hs_tong" and num in vals:
+                    vals[num] = min(vals[num], vals["hs_tong"])
+        raw = {c: checks.shown_value(cat.fields[c], v) for c, v in vals.items()}
+        check = checks.check_form(raw, notes, level, cat, before.get(sid, {}), f"{prev[0]} {prev[1]}")
+        notes.update({c: "Trường đã kiểm tra lại: số liệu đúng. (Dữ liệu mẫu)" for c in check.flags if c not in notes})
+        saved = (deadline - dt.timedelta(days=6, hours=k)).replace(tzinfo=VN).timestamp()
+        submitted = None if st == "nhap" else saved + 3600 * (1 + k % 5) + (9 * 86400 if k % 4 == 3 else 0)
+        decided = None if st in ("nhap", "da_nop") else submitted + 2 * 86400
+        state = "da_duyet" if st == "da_duyet" else st
+        rows["entries"].append((sid, y, r, state, 3 if decided else 2 if submitted else 1, submitted or saved,
+                                f"ht.{sid.lower()}", submitted, f"ht.{sid.lower()}" if submitted else None, submitted,
+                                decided, "chuyenvien" if decided else None,
+                                RETURN_REASON if st == "tra_lai" else None, "form"))
+        for c in cat.fields:
+            if c in raw:
+                rows["values"].append((sid, y, r, c, raw[c], vals[c], ",".join(check.flag_codes(c)) or None,
+                                       notes.get(c)))
+        rows["audit"].append((saved, f"ht.{sid.lower()}", "luu_nhap", sid))
+        if submitted:
+            rows["audit"].append((submitted, f"ht.{sid.lower()}", "nop_so_lieu", sid))
+        if decided:
+            rows["audit"].append((decided, "chuyenvien", "tra_lai" if st == "tra_lai" else "duyet", sid))
+    locked_at = dt.datetime(int(prev[0][5:]), 2, 1, 9, tzinfo=VN).timestamp()
+    rows["locks"] = [(sid, prev[0], prev[1], locked_at, "chuyenvien") for sid in ids]
+    rows["audit"].append((locked_at, "chuyenvien", "khoa_ky", None))
+    rows["lock_period"] = prev
+    return rows
+
+
+def _write_entries(path, rows: dict) -> None:
+    """The sample's entries in the state store beside `path`, replacing the entries there (a demo
+    reset; the audit of what people did keeps its rows, the sample's own are written again)."""
+    from kpi import state
+
+    store = state.store_for(path)
+    with store.write() as con:
+        for table in ("entries", "entry_values", "period_locks"):
+            con.execute(f"DELETE FROM {table}")
+        con.execute("""DELETE FROM audit WHERE detail LIKE '%"du_lieu_mau": true%'""")
+        con.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows["entries"])
+        con.executemany("INSERT INTO entry_values VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows["values"])
+        con.executemany("INSERT INTO period_locks VALUES (?, ?, ?, ?, ?)", rows["locks"])
+        periods = {e[0]: f"{e[1]} {e[2]}" for e in rows["entries"]}
+        locked = " ".join(rows["lock_period"])
+        for at, user, action, sid in rows["audit"]:
+            detail = {"truong": sid, "ky": periods[sid]} if sid else {"ky": locked}
+            state.audit_in(con, action, user, {**detail, "du_lieu_mau": True}, now=at)
+        con.execute("INSERT INTO counters VALUES ('workflow', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1")
+    store.checkpoint()  # the sample's store is one self-contained file (it may be copied with the database)

@@ -2,8 +2,8 @@
 
 DuckDB lets one process write a file or many processes read it, never both, and the analytics
 file is read by every app worker. What workers write often and in small pieces (sessions opened
-and revoked, wrong-password counters, the audit of logins and downloads; next the schools'
-drafts, submissions and review decisions) lives here instead: SQLite in WAL mode beside the
+and revoked, wrong-password counters, the audit of logins and downloads, the schools' drafts and
+submissions and the Phòng's review decisions: kpi.entry) lives here instead: SQLite in WAL mode beside the
 DuckDB file (`data/kpi.duckdb` → `data/kpi.state.sqlite`, or `$KPI_STATE`). Many processes may
 read and write it at once, readers never wait for a writer, and it survives restarts. Each
 process keeps one connection per file, used under a lock (every statement here takes well under
@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1: sessions, login counters, audit; 2: + the schools' entries (kpi.entry)
 
 _SCHEMA = """
 -- one row per login session (the id is inside the signed cookie); revoked_at set = refused
@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS login_failures (
     first_at REAL NOT NULL,
     last_at  REAL NOT NULL
 );
--- one row per audited action (login, logout, refused login, download, ...)
+-- one row per audited action (login, logout, refused login, download, a save, a submission, a
+-- review decision, ...)
 CREATE TABLE IF NOT EXISTS audit (
     audit_id  INTEGER PRIMARY KEY AUTOINCREMENT,
     at        REAL NOT NULL,
@@ -50,6 +51,59 @@ CREATE TABLE IF NOT EXISTS audit (
     action    TEXT NOT NULL,
     detail    TEXT,
     client    TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_action ON audit (action);
+-- version 2: the schools' figures entered in the app, the workflow of kpi.workflow (kpi.entry).
+-- entries: one row per school × period that entered the workflow. version: +1 at every change (a
+-- save made on an older version is refused: two people never overwrite each other silently).
+-- first_submitted_at: the first submission (timeliness); submitted_at: the latest. decided_*:
+-- the Phòng's latest decision; reason: why it returned or reopened the entry (the school sees it).
+CREATE TABLE IF NOT EXISTS entries (
+    school_id          TEXT NOT NULL,
+    school_year        TEXT NOT NULL,
+    round              TEXT NOT NULL,
+    state              TEXT NOT NULL,
+    version            INTEGER NOT NULL,
+    updated_at         REAL NOT NULL,
+    updated_by         TEXT NOT NULL,
+    submitted_at       REAL,
+    submitted_by       TEXT,
+    first_submitted_at REAL,
+    decided_at         REAL,
+    decided_by         TEXT,
+    reason             TEXT,
+    source             TEXT,
+    PRIMARY KEY (school_id, school_year, round)
+);
+CREATE INDEX IF NOT EXISTS entries_period ON entries (school_year, round, state);
+-- entry_values: one row per field an entry holds: raw = as typed (a draft may hold text that is
+-- not a number yet), value = parsed (NULL when it does not parse), flags = the soft checks it set
+-- off at its last save (rule codes of checks.toml, comma-separated), explanation = the school's.
+CREATE TABLE IF NOT EXISTS entry_values (
+    school_id   TEXT NOT NULL,
+    school_year TEXT NOT NULL,
+    round       TEXT NOT NULL,
+    field_code  TEXT NOT NULL,
+    raw         TEXT,
+    value       REAL,
+    flags       TEXT,
+    explanation TEXT,
+    PRIMARY KEY (school_id, school_year, round, field_code)
+);
+-- period_locks: one row per school × period the Phòng locked (khóa kỳ); a locked school changes
+-- only after the Phòng reopens it (mở lại).
+CREATE TABLE IF NOT EXISTS period_locks (
+    school_id   TEXT NOT NULL,
+    school_year TEXT NOT NULL,
+    round       TEXT NOT NULL,
+    locked_at   REAL NOT NULL,
+    locked_by   TEXT NOT NULL,
+    PRIMARY KEY (school_id, school_year, round)
+);
+-- counters: 'workflow' is bumped by every change of the tables above (readers cache by it)
+CREATE TABLE IF NOT EXISTS counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
 );
 """
 
@@ -80,7 +134,9 @@ class Store:
             con.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash; WAL keeps it consistent
             con.execute("PRAGMA busy_timeout=10000")
             if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                con.executescript(_SCHEMA)  # idempotent: two processes starting at once both succeed
+                # idempotent (CREATE ... IF NOT EXISTS): an older store gains the new tables, and
+                # two processes starting at once both succeed
+                con.executescript(_SCHEMA)
                 con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             with contextlib.suppress(OSError):
                 os.chmod(self.path, 0o600)
@@ -91,6 +147,12 @@ class Store:
         """Rows of one query."""
         with self._lock:
             return self._connect().execute(sql, params).fetchall()
+
+    @contextlib.contextmanager
+    def reading(self):
+        """The connection, for several reads in a row (under this process's lock; no transaction)."""
+        with self._lock:
+            yield self._connect()
 
     @contextlib.contextmanager
     def write(self):
@@ -172,9 +234,26 @@ class Store:
               client: str | None = None, now: float | None = None) -> None:
         """Record one action (who, what, when, from where)."""
         with self.write() as con:
-            con.execute("INSERT INTO audit (at, user_name, action, detail, client) VALUES (?, ?, ?, ?, ?)",
-                        (time.time() if now is None else now, user_name, action,
-                         json.dumps(detail, ensure_ascii=False) if detail else None, client))
+            audit_in(con, action, user_name, detail, client, now)
+
+    def checkpoint(self) -> None:
+        """Write the WAL's pages into the main file (so that a copy of the file alone holds everything)."""
+        with self._lock:
+            self._connect().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def copy_to(self, target: str | os.PathLike) -> None:
+        """A consistent copy of the whole store (SQLite's backup: safe while others write)."""
+        with self._lock:
+            out = sqlite3.connect(target)
+            try:
+                self._connect().backup(out)
+            finally:
+                out.close()
+
+    def workflow_version(self) -> int:
+        """The version of the schools' entries: bumped by every save, submission and decision."""
+        rows = self.read("SELECT value FROM counters WHERE name = 'workflow'")
+        return rows[0][0] if rows else 0
 
     def audit_rows(self, limit: int = 100, action: str | None = None) -> list[dict]:
         """The newest audit rows first."""
@@ -182,6 +261,14 @@ class Store:
         rows = self.read(f"SELECT at, user_name, action, detail, client FROM audit {where} "
                          "ORDER BY audit_id DESC LIMIT ?", params)
         return [dict(zip(("at", "user_name", "action", "detail", "client"), r)) for r in rows]
+
+
+def audit_in(con: sqlite3.Connection, action: str, user_name: str | None = None, detail: dict | None = None,
+             client: str | None = None, now: float | None = None) -> None:
+    """Record one action inside a write transaction the caller holds (with the change it records)."""
+    con.execute("INSERT INTO audit (at, user_name, action, detail, client) VALUES (?, ?, ?, ?, ?)",
+                (time.time() if now is None else now, user_name, action,
+                 json.dumps(detail, ensure_ascii=False) if detail else None, client))
 
 
 _STORES: dict[Path, Store] = {}

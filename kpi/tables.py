@@ -157,19 +157,99 @@ def review_table(review: pd.DataFrame) -> pd.DataFrame:
 
 
 SUBMISSION_LABELS = {"dung_han": "Đúng hạn", "tre": "Trễ hạn", "chua_nop": "Chưa nộp"}
+SOURCE_LABELS_SUBMISSION = {"nhap_lieu": "Nhập trên ứng dụng"}
+ENTRY_STATE_LABELS = {"chua_nhap": "Chưa nhập", "nhap": "Đang nhập (nháp)", "da_nop": "Chờ duyệt",
+                      "tra_lai": "Đã trả lại", "da_duyet": "Đã duyệt", "da_khoa": "Đã khóa"}
 
 
 def submission_table(status: pd.DataFrame) -> pd.DataFrame:
-    """kpi.queries.submission_status as a table (dates dd/mm/yyyy)."""
+    """kpi.queries.submission_status as a table (dates dd/mm/yyyy): when each school's data arrived
+    (a file, or the school's own submission in the app) and where its entry stands."""
     from kpi.formatting import fmt_dates
 
     late = pd.to_numeric(status["days_late"], errors="coerce")
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "Mã trường": status["school_id"], "Trường": status["name"], "Cấp học": status["level"],
         "Tình trạng": status["status"].map(SUBMISSION_LABELS),
         "Ngày nộp": fmt_dates(status["received_at"]),
         "Trễ (ngày)": np.ceil(late.where(late > 0)).astype("Int64"),  # part of a day late counts as a day
-        "Tệp": status["source"].fillna(""),
+        "Tệp": status["source"].map(lambda s: SOURCE_LABELS_SUBMISSION.get(s, s)).fillna(""),
+    })
+    if "state" in status.columns:
+        out["Xét duyệt"] = entry_state_labels(status)
+    return out
+
+
+def entry_state_labels(status: pd.DataFrame) -> pd.Series:
+    """Where each school's entry stands; a school with no entry whose figures the Phòng imported from
+    its file: 'Phòng đã nhập tệp' (those figures count as approved)."""
+    imported = status["state"].isin(["chua_nhap", "da_khoa"]) & (status["status"] != "chua_nop") & (
+        status["source"] != "nhap_lieu") & (status["version"] == 0)
+    labels = status["state"].map(ENTRY_STATE_LABELS).fillna("")
+    return labels.where(~imported, "Phòng đã nhập tệp" + status["state"].map({"da_khoa": " (đã khóa)"}).fillna(""))
+
+
+def queue_table(status: pd.DataFrame) -> pd.DataFrame:
+    """The review queue: every school of the period, its entry's state, when it submitted (on time
+    or how many days late), its soft-check flags and how many are explained, the last decision."""
+    from kpi.formatting import fmt_datetime
+
+    order = {"da_nop": 0, "tra_lai": 1, "nhap": 2, "chua_nhap": 3, "da_duyet": 4, "da_khoa": 5}
+    status = status.sort_values("state", key=lambda s: s.map(order), kind="stable")
+    late = pd.to_numeric(status["days_late"], errors="coerce")
+    timing = [("—" if s == "chua_nop" else "Đúng hạn" if s == "dung_han" else f"Trễ {int(np.ceil(d))} ngày")
+              for s, d in zip(status["status"], late.fillna(0))]
+    return pd.DataFrame({
+        "Mã trường": status["school_id"], "Trường": status["name"], "Cấp học": status["level"],
+        "Xét duyệt": entry_state_labels(status),
+        "Nộp lúc": [fmt_datetime(v) if not pd.isna(v) else "—" for v in status["received_at"]],
+        "Hạn": timing,
+        "Cảnh báo": [f"{int(f)} ({int(x)} đã giải thích)" if f else "" for f, x in zip(status["flags"], status["explained"])],
+        "Người quyết định": status["decided_by"].fillna(""),
+        "Lý do trả lại": status["reason"].fillna(""),
+    })
+
+
+def entry_table(entry, form, catalog) -> pd.DataFrame:
+    """A school's entry field by field, for the Phòng's review: the value entered, the approved
+    value of the previous period and of this one, the soft checks it set off and the explanation."""
+    from kpi import checks
+
+    result = checks.check_form(entry.raw, entry.explanations, form.level, catalog, form.previous, form.previous_label)
+    rows = []
+    for group, fields in form.groups:
+        for f in fields:
+            field = catalog.fields[f.code]
+            rows.append({
+                "Nhóm": group, "Chỉ tiêu thống kê": f.label, "Đơn vị": f.unit,
+                "Trường nhập": entry.raw.get(f.code, ""), form.previous_heading: f.previous,
+                "Đang dùng (đã duyệt)": checks.shown_value(field, form.approved.get(f.code)),
+                "Cảnh báo": "; ".join([m for m in result.problems.get(f.code, [])] +
+                                      [fl.message for fl in result.flags.get(f.code, [])]),
+                "Giải thích": entry.explanations.get(f.code, ""),
+            })
+    return pd.DataFrame(rows)
+
+
+ENTRY_ACTION_LABELS = {"luu_nhap": "Lưu nháp", "nop_so_lieu": "Nộp", "tra_lai": "Trả lại", "duyet": "Duyệt",
+                       "khoa_ky": "Khóa kỳ", "mo_lai": "Mở lại", "tu_choi": "Bị từ chối (ngoài phạm vi)",
+                       "nop_tep": "Tải tệp"}
+
+
+def entry_audit_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The workflow's audit as a table: when (dd/mm/yyyy hh:mm), who, what, school, period, detail."""
+    import json
+
+    from kpi.entry import local
+    from kpi.formatting import fmt_datetime
+
+    details = [json.loads(d) if d else {} for d in rows["detail"]]
+    return pd.DataFrame({
+        "Thời điểm": [fmt_datetime(local(a)) for a in rows["at"]], "Người": rows["user_name"],
+        "Việc": rows["action"].map(lambda a: ENTRY_ACTION_LABELS.get(a, a)),
+        "Trường": [str(d.get("truong", "")) for d in details], "Kỳ": [d.get("ky", "") for d in details],
+        "Lý do": [d.get("ly_do") or "" for d in details],
+        "Chi tiết": [", ".join(f"{k}: {v}" for k, v in d.items() if k not in ("truong", "ky", "ly_do")) for d in details],
     })
 
 

@@ -21,7 +21,7 @@ import functools
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -241,6 +241,53 @@ class CompareView:
         return figures.compare_bars(self.rows)
 
 
+@dataclass(frozen=True)
+class FormField:
+    """One field of a school's entry form, every text decided."""
+
+    code: str
+    label: str            # "Tổng số học sinh (trẻ)"
+    unit: str             # "học sinh"
+    kind: str             # count | number | bool
+    required: bool
+    previous: str         # the approved value of the previous period as shown ('1.234', 'Có'), '' if none
+
+
+@dataclass
+class EntryForm:
+    """Nộp số liệu: the fields a school reports (grouped like the template), the approved values
+    of this period (where the form starts when the school has no entry) and of the previous one
+    (shown beside each field; the soft checks compare with them)."""
+
+    school_id: str
+    name: str
+    level: str
+    school_year: str
+    round: str
+    previous_label: str                      # the previous period: "2023-2024 HK1" ("kỳ trước" when none)
+    groups: list[tuple[str, list[FormField]]]
+    approved: dict[str, float]
+    previous: dict[str, float]
+    deadline: object = None
+
+    @property
+    def fields(self) -> list[FormField]:
+        return [f for _, fs in self.groups for f in fs]
+
+    @property
+    def previous_heading(self) -> str:
+        """'Kỳ trước (2023-2024 HK1)'."""
+        return f"Kỳ trước ({self.previous_label})" if self.previous_label != "kỳ trước" else "Kỳ trước"
+
+
+@dataclass
+class QualityView:
+    """Chất lượng số liệu of a period (approved and submitted values): per field, and the outliers."""
+
+    table: pd.DataFrame
+    outliers: pd.DataFrame
+
+
 @dataclass
 class _Pending:
     event: threading.Event = field(default_factory=threading.Event)
@@ -270,6 +317,16 @@ class Views:
         self._pending: dict = {}
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        self._state = None
+
+    @property
+    def state(self):
+        """The shared state store beside the file (None for views over a caller's connection)."""
+        if self._state is None and self.path:
+            from kpi import state
+
+            self._state = state.store_for(self.path)
+        return self._state
 
     @classmethod
     def of_connection(cls, con, catalog: Catalog | None = None) -> "Views":
@@ -277,7 +334,7 @@ class Views:
         v = cls.__new__(cls)
         v.path, v.identity, v.catalog, v.con, v.maxsize = "", None, catalog or default_catalog(), con, 20_000
         v._memo, v._pending, v._lock, v.hits, v.misses, v._owned = OrderedDict(), {}, threading.Lock(), 0, 0, False
-        v.max_bytes, v.nbytes, v._sizes = MAX_BYTES, 0, {}
+        v.max_bytes, v.nbytes, v._sizes, v._state = MAX_BYTES, 0, {}, None
         return v
 
     def close(self) -> None:
@@ -308,7 +365,11 @@ class Views:
                 raise pending.error
             return pending.value
         try:
-            value = compute()
+            # A scope that asks for pending values computes with them laid over the approved ones;
+            # anything else (even computed inside such a compute) reads approved figures only.
+            version = next((k.pending for k in key if isinstance(k, Scope) and k.pending is not None), None)
+            with queries.pending_from(None if version is None else self.pending_tables(version)):
+                value = compute()
         except BaseException as e:
             pending.error = e
             with self._lock:
@@ -387,7 +448,7 @@ class Views:
 
     def summary(self, scope: Scope, year: str, rnd: str, level=None, ownership=None, ward=None) -> pd.DataFrame:
         """kpi.queries.district_summary (aggregates name no school: shared by every user of the unit)."""
-        sc = Scope(scope.unit_id, None, scope.snapshot_id)
+        sc = replace(scope, school_id=None)
 
         def build():
             with self._local(sc):
@@ -496,15 +557,28 @@ class Views:
 
     def school_maturity(self, scope: Scope, school_id: str, years) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(criteria, schools) of one school only (a scorecard needs no other school's scores)."""
-        sc = Scope(scope.unit_id, school_id, scope.snapshot_id)
+        sc = replace(scope, school_id=school_id)
         years = tuple(years)
         return self.memo(("school_maturity", sc, years),
                          lambda: queries.maturity(self.con, self.catalog, sc, list(years)))
 
     def scorecard(self, scope: Scope, school_id: str, year: str, rnd: str) -> ScorecardView | None:
-        """A school's scorecard for a period; None when the school is out of the caller's scope."""
-        return self.memo(("scorecard", scope, school_id, year, rnd),
+        """A school's scorecard for a period; None when the school is out of the caller's scope. Its
+        submission sentence counts the school's own submission in the app (kpi.entry) too."""
+        card = self.memo(("scorecard", scope, school_id, year, rnd),
                          lambda: self._scorecard(scope, school_id, year, rnd))
+        if card is None or scope.snapshot_id is not None or self.state is None:
+            return card
+        status = self.submission_status(Scope(scope.unit_id, school_id), year, rnd)
+        if status.empty:
+            return card
+        row = status.iloc[0]
+        sentence = scorecard.submission_status({"deadline": row["deadline"], "received_at": row["received_at"]})
+        if row["state"] == "da_nop":
+            sentence += " Số liệu đang chờ Phòng duyệt (chưa tính vào số liệu toàn đơn vị)."
+        if sentence == card.submission:
+            return card
+        return replace(card, submission=sentence, submitted_on_time=sentence.startswith("Đã nộp đúng hạn"))
 
     def _scorecard(self, scope: Scope, school_id: str, year: str, rnd: str) -> ScorecardView | None:
         from kpi import scoring
@@ -591,12 +665,92 @@ class Views:
     # ---- the office's data ----------------------------------------------------------------------
 
     def submission_status(self, scope: Scope, year: str, rnd: str) -> pd.DataFrame:
-        return self.memo(("submission_status", scope, year, rnd),
-                         lambda: queries.submission_status(self.con, scope, year, rnd))
+        """Who submitted when (a file the Phòng imported, or the app), on time or late, and where
+        each school's entry stands: read again whenever the schools' entries change."""
+        from kpi import entry
+
+        version = self.workflow_version() if scope.snapshot_id is None else None
+        open_ = entry.open_period(self.periods())
+
+        def build():
+            times = None if version is None else self.memo(  # one read of the store per version, for every scope
+                ("entry_times", year, rnd, version), lambda: entry.entry_times(self.state, year, rnd, open_))
+            return queries.submission_status(self.con, scope, year, rnd, times, (year, rnd) == open_)
+        return self.memo(("submission_status", scope, year, rnd, version), build)
 
     def field_completeness(self, scope: Scope, year: str, rnd: str) -> pd.DataFrame:
         return self.memo(("field_completeness", scope, year, rnd),
                          lambda: queries.field_completeness(self.con, self.catalog, scope, year, rnd))
+
+    # ---- the schools' entries (kpi.entry) ----------------------------------------------------------
+
+    def workflow_version(self) -> int | None:
+        """The version of the schools' entries in the state store (None without a store)."""
+        return None if self.state is None else self.state.workflow_version()
+
+    def pending_tables(self, version: int):
+        """The submitted, not yet approved values as of `version` (kpi.entry.pending_tables)."""
+        from kpi import entry
+
+        return self.memo(("pending_tables", version), lambda: entry.pending_tables(self.state))
+
+    def scope_levels(self, scope: Scope) -> tuple[dict[str, str], dict[str, str]]:
+        """(school id → cấp học, school id → name) of the schools a user may act on."""
+        def build():
+            df = self.school_list(scope)
+            return dict(zip(df["school_id"], df["level"])), dict(zip(df["school_id"], df["name"]))
+        return self.memo(("scope_levels", scope.unit_id, scope.school_id), build)
+
+    def desk(self, scope: Scope):
+        """Where a user reads and changes entries (kpi.entry.Desk), limited to the user's schools."""
+        from kpi import entry
+
+        levels, names = self.scope_levels(Scope(scope.unit_id, scope.school_id))
+        return entry.Desk(Path(self.path), self.state, self.catalog, levels, entry.open_period(self.periods()), names)
+
+    def entry_form(self, scope: Scope, school_id: str, year: str, rnd: str) -> EntryForm | None:
+        """The entry form of a school for a period; None when the school is out of the scope."""
+        return self.memo(("entry_form", Scope(scope.unit_id, scope.school_id), school_id, year, rnd),
+                         lambda: self._entry_form(Scope(scope.unit_id, scope.school_id), school_id, year, rnd))
+
+    def _entry_form(self, scope: Scope, school_id: str, year: str, rnd: str) -> EntryForm | None:
+        from kpi import checks
+
+        if scope.is_school and scope.school_id != school_id:
+            return None
+        levels, names = self.scope_levels(scope)
+        if school_id not in levels:
+            return None
+        level, cat = levels[school_id], self.catalog
+        prev = self.previous_period(year, rnd)
+        df = queries.school_period_values(self.con, scope, school_id, (year, rnd), prev)
+        approved = {c: float(v) for c, v in zip(df["field_code"], df["value"]) if not pd.isna(v)}
+        previous = {c: float(v) for c, v in zip(df["field_code"], df["previous"]) if not pd.isna(v)}
+        groups: dict[str, list[FormField]] = {}
+        for f in cat.fields_for(level):
+            groups.setdefault(f.group or "Khác", []).append(FormField(
+                f.code, f.label_vi, f.unit, f.kind, f.required, checks.shown_value(f, previous.get(f.code))))
+        label = f"{prev[0]} {prev[1]}" if prev else "kỳ trước"
+        return EntryForm(school_id, names[school_id], level, year, rnd, label, list(groups.items()), approved,
+                         previous, self.deadline(year, rnd))
+
+    def quality(self, scope: Scope, year: str, rnd: str) -> QualityView:
+        """Chất lượng số liệu of a period: approved values with the submitted ones laid over them."""
+        from kpi import entry, quality
+
+        version = self.workflow_version() or 0
+        sc = replace(scope, school_id=None).with_pending(version)
+
+        def build():
+            values = queries.period_values(self.con, sc, year, rnd)
+            flagged = entry.flagged_values(self.state, year, rnd)
+            levels, _ = self.scope_levels(Scope(scope.unit_id))
+            flagged = flagged[flagged["school_id"].isin(list(levels)) & (flagged["state"] != "nhap")]  # drafts: not yet data
+            expected = pd.Series(list(levels.values())).value_counts().to_dict()
+            far = quality.outliers(values, self.catalog)
+            return QualityView(quality.field_table(values, flagged, expected, self.catalog, far),
+                               quality.outlier_table(far, self.catalog))
+        return self.memo(("quality", sc, year, rnd), build)
 
     # ---- figures --------------------------------------------------------------------------------
 

@@ -134,6 +134,29 @@ def field_completeness(year, rnd):
     return store().field_completeness(scope(), year, rnd)
 
 
+def desk():
+    """Where the current user reads and changes the schools' entries (kpi.entry.Desk), limited to
+    the user's schools (a principal: the own school only)."""
+    return store().desk(scope())
+
+
+def entry_form(school_id, year, rnd):
+    """Nộp số liệu: a school's form (fields grouped, last period's values); None when out of scope."""
+    return store().entry_form(scope(), school_id, year, rnd)
+
+
+def quality(year, rnd):
+    """Chất lượng số liệu of a period (approved and submitted values)."""
+    return store().quality(scope(), year, rnd)
+
+
+def entry_audit(limit: int = 200):
+    """The workflow's audit (not kept: it is the record of what just happened)."""
+    from kpi import entry
+
+    return entry.audit_rows(store().state, limit)
+
+
 def imports_log():
     """The import audit (not kept: it is the record of what just happened)."""
     from kpi import queries

@@ -76,11 +76,11 @@ BUSY_TEXT = "Máy chủ đang bận vì nhiều người dùng cùng lúc: trang
 @contextlib.contextmanager
 def app_frame(user):
     """Marks this script run as started by dashboard.py for a logged-in user (see `page_guard`)."""
-    _frame.active, _frame.user, _frame.snapshot = True, user, None
+    _frame.active, _frame.user, _frame.snapshot, _frame.pending = True, user, None, None
     try:
         yield
     finally:
-        _frame.active, _frame.user, _frame.snapshot = False, None, None
+        _frame.active, _frame.user, _frame.snapshot, _frame.pending = False, None, None, None
 
 
 @contextlib.contextmanager
@@ -153,13 +153,25 @@ def page_guard() -> None:
 
 def scope() -> Scope:
     """The current user's scope: a principal's own school, else the user's unit (or everything),
-    read from the snapshot chosen in the sidebar. Outside a logged-in run nothing is in scope."""
+    read from the snapshot chosen in the sidebar, or (office, live data) with the submitted, not yet
+    approved values laid over the approved ones when the sidebar's switch is on. Outside a
+    logged-in run nothing is in scope."""
     user = current_user()
     if user is None:
         return Scope(unit_id="", school_id="")
-    return user.scope.with_snapshot(getattr(_frame, "snapshot", None))
+    sc = user.scope.with_snapshot(getattr(_frame, "snapshot", None))
+    pending = getattr(_frame, "pending", None)
+    if pending is not None and not sc.is_school and sc.snapshot_id is None:
+        sc = sc.with_pending(pending)
+    return sc
 
 
 def set_snapshot(snapshot_id: str | None) -> None:
     """The source the page reads (None = live data), chosen by the "Nguồn số liệu" picker."""
     _frame.snapshot = snapshot_id
+
+
+def set_pending(version: int | None) -> None:
+    """Include the schools' submitted, not yet approved values (as of this workflow version) in
+    what the page reads; None = approved figures only (the default)."""
+    _frame.pending = version

@@ -83,6 +83,51 @@ async def http(method: str, url: str, cookies: dict, body: dict | None = None,
     return status, headers, rest
 
 
+# ---- saving a draft: the widgets rerun() does not keep -------------------------------------------
+
+SAVE_SHARE = 0.3                       # of a principal's actions
+SAVE_INPUT, SAVE_BUTTON = "nsl_hs_tong", "nsl_save"
+SAVE_LABEL = "Nộp số liệu · lưu nháp"  # the page-run label of a save (kpi.loadbench counts them)
+
+
+class _Tap:
+    """Stands for a browser's websocket during a save: notes the text inputs (id, value) and buttons
+    the page draws and the success boxes it shows, and adds a button's press (`press`: its id) to the
+    next rerun sent, as a browser sends a click together with the values typed."""
+
+    def __init__(self, ws):
+        self.ws, self.inputs, self.buttons, self.successes, self.press = ws, {}, {}, [], None
+
+    async def send(self, data: bytes) -> None:
+        if self.press:
+            msg = BackMsg()
+            msg.ParseFromString(data)
+            if msg.WhichOneof("type") == "rerun_script":
+                w = msg.rerun_script.widget_states.widgets.add()
+                w.id, w.trigger_value = self.press, True
+                data, self.press = msg.SerializeToString(), None
+        await self.ws.send(data)
+
+    async def recv(self):
+        raw = await self.ws.recv()
+        fm = ForwardMsg()
+        fm.ParseFromString(raw)
+        if fm.WhichOneof("type") == "delta" and fm.delta.WhichOneof("type") == "new_element":
+            el = fm.delta.new_element
+            et = el.WhichOneof("type")
+            if et == "text_input":
+                ti = el.text_input
+                self.inputs[ti.id.rsplit("-", 1)[-1]] = (ti.id, ti.value if ti.set_value else "")
+            elif et == "button":
+                self.buttons[el.button.id.rsplit("-", 1)[-1]] = el.button.id
+            elif et == "alert" and el.alert.format == Alert.SUCCESS:
+                self.successes.append(el.alert.body)
+        return raw
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
 # ---- one simulated browser -------------------------------------------------------------------
 
 @dataclass
@@ -261,7 +306,9 @@ class Browser:
     async def principal_step(self) -> None:
         level = self.user.get("level") or "TH"
         r = self.rng.random()
-        if r < 0.5:
+        if r < SAVE_SHARE:  # before a deadline principals type their figures in and save drafts
+            await self.save_draft()
+        elif r < 0.6:
             if "w_nam_hoc" in self.widgets and self.rng.random() < 0.4:
                 await self.rerun("Trường (hiệu trưởng) · lọc", None, widget=("w_nam_hoc", self.rng.choice(self.plan["years"][:2])))
             else:
@@ -272,6 +319,31 @@ class Browser:
             if self.rng.random() < 0.4:
                 extra["ct_tab"] = "Bảng"
             await self.rerun("Chỉ tiêu (hiệu trưởng)", "chi-tieu", self._period_query(**extra))
+
+    async def save_draft(self) -> None:
+        """Open Nộp số liệu for the open period, change the pupils figure and press "Lưu nháp" (the
+        text input's new value and the button's trigger in one rerun, as a browser sends them)."""
+        tap = _Tap(self.ws)
+        self.ws = tap
+        try:
+            if not await self.rerun("Nộp số liệu (hiệu trưởng)", "nop-so-lieu",
+                                    urllib.parse.urlencode({"nam_hoc": self.plan["years"][0], "ky": "CN"})):
+                return
+            if SAVE_INPUT not in tap.inputs or SAVE_BUTTON not in tap.buttons:
+                self.result.errors.append(("luu_nhap", "Nộp số liệu · lưu nháp", self.role, "không thấy ô hoặc nút"))
+                return
+            wid, value = tap.inputs[SAVE_INPUT]
+            typed = self.__dict__.setdefault("typed", {})  # what this browser's input holds (sent once)
+            digits = "".join(ch for ch in (value or typed.get(SAVE_INPUT, "")) if ch.isdigit())
+            new = str(int(digits) + 1 if digits else self.rng.randint(300, 900))  # up: never below its parts
+            typed[SAVE_INPUT] = new
+            self.widgets[SAVE_INPUT] = (wid, [])
+            tap.press, tap.successes = tap.buttons[SAVE_BUTTON], []
+            if await self.rerun(SAVE_LABEL, None, widget=(SAVE_INPUT, new)) and not any(
+                    s.startswith("Đã lưu nháp") for s in tap.successes):
+                self.result.errors.append(("luu_nhap", SAVE_LABEL, self.role, "không thấy xác nhận đã lưu"))
+        finally:
+            self.ws = tap.ws
 
     async def office_step(self) -> None:
         r = self.rng.random()

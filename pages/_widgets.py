@@ -15,15 +15,17 @@ import streamlit as st
 from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, ROUND_LABELS
 from kpi.formatting import fmt_date, fmt_int
 from pages import _data as data
-from pages._frame import audit, current_user, scope, set_snapshot
+from pages._frame import audit, current_user, scope, set_pending, set_snapshot
 
 ALL = "Tất cả"
 LIVE = "truc_tiep"
 PICKER_LIMIT = 300  # more schools than this: a search box first (a 53.000-option list is slow and useless)
 PAGE_FILES = {"tong_quan": "pages/tong_quan.py", "chi_tieu": "pages/chi_tieu.py",
               "so_sanh": "pages/so_sanh.py", "truong": "pages/truong.py", "chi_so": "pages/chi_so.py",
-              "du_lieu": "pages/du_lieu.py", "bao_cao": "pages/bao_cao.py"}
-SHARED_PARAMS = ("nam_hoc", "ky", "cap_hoc", "loai_hinh", "phuong")
+              "du_lieu": "pages/du_lieu.py", "bao_cao": "pages/bao_cao.py",
+              "nop_so_lieu": "pages/nop_so_lieu.py", "duyet": "pages/duyet.py"}
+SHARED_PARAMS = ("nam_hoc", "ky", "cap_hoc", "loai_hinh", "phuong", "cho_duyet")
+PENDING_PARAM = "cho_duyet"  # ?cho_duyet=1: figures include submitted, not yet approved values
 
 
 def url_select(label: str, options: list, param: str, format_func=str, sidebar: bool = True,
@@ -62,8 +64,9 @@ def sample_badge() -> None:
         st.badge("Dữ liệu mẫu: trường và số liệu giả định", icon="⚠️", color="orange")
 
 
-def period_filters() -> tuple[str, str]:
-    """Sidebar school year and round, kept in the URL (?nam_hoc=2023-2024&ky=CN)."""
+def period_filters(sources: bool = True) -> tuple[str, str]:
+    """Sidebar school year and round, kept in the URL (?nam_hoc=2023-2024&ky=CN); with `sources`,
+    the data source too (live, a snapshot, or for the office live including pending values)."""
     p = data.periods()
     years = list(dict.fromkeys(p["school_year"]))
     year = url_select("Năm học", years, "nam_hoc")
@@ -73,8 +76,42 @@ def period_filters() -> tuple[str, str]:
     deadline = data.store().deadline(year, rnd)
     if deadline is not None:
         st.sidebar.caption(f"{ROUND_LABELS[rnd]} · hạn nộp {fmt_date(deadline)}")
-    source_filter(year, rnd)
+    if sources:
+        source_filter(year, rnd)
+        pending_filter(year, rnd)
     return year, rnd
+
+
+def pending_filter(year: str, rnd: str) -> None:
+    """Sidebar switch for the Phòng (live data only): district figures including the schools'
+    submitted, not yet approved values (?cho_duyet=1). Off (the default): approved figures only."""
+    set_pending(None)
+    user = current_user()
+    if user is None or scope().is_school or scope().snapshot_id is not None:
+        return
+    key, synced = f"w_{PENDING_PARAM}", f"_w_{PENDING_PARAM}"
+    raw = st.query_params.get(PENDING_PARAM)
+    wanted = None if raw is None else raw == "1"
+    # like url_select: the URL wins when the switch is new or the URL changed since we wrote it; a page
+    # opened without the parameter keeps the session's choice; the value is always written back (a
+    # switch first drawn on a newly opened page would otherwise start from its default)
+    current = st.session_state.get(key, st.session_state.get(synced))
+    if wanted is not None and (current is None or wanted != st.session_state.get(synced)):
+        current = wanted
+    st.session_state[key] = bool(current)
+    on = st.sidebar.toggle("Gồm số liệu đã nộp, chưa duyệt", key=key,
+                           help="Tắt (mặc định): chỉ số liệu Phòng đã duyệt. Bật: cộng thêm số liệu các trường đã "
+                                "nộp trên ứng dụng mà Phòng chưa duyệt (thay cho số đã duyệt của trường đó).")
+    st.session_state[synced] = on
+    if on:
+        st.query_params[PENDING_PARAM] = "1"
+        version = data.store().workflow_version() or 0
+        set_pending(version)
+        subs = data.store().pending_tables(version)[1]
+        n = sum(1 for y, r in zip(subs["school_year"].to_pylist(), subs["round"].to_pylist()) if (y, r) == (year, rnd))
+        st.sidebar.caption(f"Đang gồm {fmt_int(n)} trường đã nộp, chưa duyệt (kỳ {year} {rnd}).")
+    else:
+        st.query_params.pop(PENDING_PARAM, None)
 
 
 def snapshot_options(year: str, rnd: str) -> dict[str, str]:

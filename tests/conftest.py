@@ -78,6 +78,17 @@ def _clear_streamlit_caches():
         st.cache_resource.clear()
 
 
+@pytest.fixture()
+def entry_db(sample_db, tmp_path) -> Path:
+    """A private copy of the sample with its state store (the schools' entries in every state)."""
+    from kpi import state
+
+    path = tmp_path / "copy.duckdb"
+    path.write_bytes(sample_db.read_bytes())
+    state.store_for(sample_db).copy_to(state.state_path(path))
+    return path
+
+
 def table_digest(path: Path) -> str:
     """SHA-256 over every table's rows in a canonical order: equal digests = equal contents."""
     c = db.connect(path)

@@ -232,7 +232,7 @@ def test_version_1_files_lose_the_doubled_values_of_old_imports(writable_db):
     c.close()
     importer.import_file(writable_db, "b.csv", csv_bytes([GOOD_ROWS[0], ["TH002", "2023-2024", "CN", 5, 4, 5]]), "cv")
     c = db.connect(writable_db)
-    assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [("2",)]
+    assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [(db.SCHEMA_VERSION,)]
     assert c.execute("SELECT count(*) FROM observation_history WHERE import_id = ?", [first.import_id]).fetchall() \
         == [(3,)]
     c.close()

@@ -1,18 +1,35 @@
 """The sample generator: deterministic, District-3-like, with the awkward cases a real office has."""
 
-from kpi import db
+from kpi import db, state
 from kpi.catalog import default_catalog
 from kpi.sample import build_sample
 from tests.conftest import table_digest
+
+
+def _entries(path) -> list:
+    """The sample's entries in the state store beside `path`, every table in a fixed order."""
+    s = state.store_for(path)
+    return [s.read(f"SELECT * FROM {t} ORDER BY 1, 2, 3, 4") for t in ("entries", "entry_values", "period_locks")] + [
+        s.read("SELECT at, user_name, action, detail FROM audit WHERE detail LIKE '%du_lieu_mau%' ORDER BY at, detail")]
 
 
 def test_same_seed_same_database(tmp_path, sample_db):
     again = tmp_path / "again.duckdb"
     build_sample(again, schools=53, years=3, seed=7)
     assert table_digest(again) == table_digest(sample_db)
+    assert _entries(again) == _entries(sample_db) and _entries(again)[0]
     other = tmp_path / "other.duckdb"
     build_sample(other, schools=53, years=3, seed=8)
     assert table_digest(other) != table_digest(sample_db)
+    assert _entries(other) != _entries(sample_db)
+    # building again in place (init --sample --force) resets the sample's entries, keeps people's audit
+    state.store_for(again).audit("dang_nhap", "lanhdao")
+    state.store_for(again).audit("luu_nhap", "ht.th001", {"truong": "TH001", "ky": "2023-2024 CN"})
+    build_sample(again, schools=53, years=3, seed=7)
+    assert _entries(again) == _entries(sample_db)
+    assert [r["action"] for r in state.store_for(again).audit_rows(action="dang_nhap")] == ["dang_nhap"]
+    assert len(state.store_for(again).audit_rows(action="luu_nhap")) == len(
+        state.store_for(sample_db).audit_rows(action="luu_nhap")) + 1
 
 
 def test_shape(con):

@@ -188,10 +188,39 @@ def test_a_killed_worker_comes_back_and_its_users_stay_logged_in(served):
         pytest.fail("the killed worker was not restarted")
 
 
+def test_a_draft_saved_through_one_worker_is_read_through_the_other(served):
+    """Drafts live in the shared state store, not in a worker: a principal saves through worker A, and
+    a second browser of the school, pinned to worker B, opens the form with that value."""
+    from pages._load import SAVE_INPUT, _Tap
+
+    url, proc, _ = served
+    first, second = sorted(_worker_pids(proc.pid))
+
+    async def go():
+        a, b = _browser(url, "ht.thcs001"), _browser(url, "ht.thcs001")
+        a.cookies["kpi_may"], b.cookies["kpi_may"] = str(first), str(second)
+        for x in (a, b):
+            await x.login()
+            await x.connect()
+            await x.rerun("start", "", "")
+        await a.save_draft()
+        tap = _Tap(b.ws)
+        b.ws = tap
+        await b.rerun("Nộp số liệu", "nop-so-lieu", "nam_hoc=2023-2024&ky=CN")
+        for x in (a, b):
+            await x.ws.close()
+        return a.typed[SAVE_INPUT], tap.inputs[SAVE_INPUT][1], a.result.errors + b.result.errors, a.cookies, b.cookies
+
+    typed, seen, errors, ca, cb = _run(go())
+    assert errors == [] and (ca["kpi_may"], cb["kpi_may"]) == (str(first), str(second))
+    assert seen.replace(".", "") == typed
+
+
 def test_a_short_load_run_has_no_errors(sample_db, tmp_path):
     r = loadbench.run_load(sample_db, sessions=5, seconds=10, think=(1, 2), workers=2, browser=False, office=2,
                            ramp=2, work=tmp_path / "load")
     assert r["error_count"] == 0, r["errors"]
+    assert r["saves"]["lost"] == 0 and r["saves"]["audited"] == r["saves"]["confirmed"]
     assert r["page_runs"] >= 10 and r["logins"] == 5
     assert r["cpu_per_run_ms"] and r["peak_memory_mb"] > 0 and r["workers"] == 2
     assert {p["role"] for p in r["pages"]} >= {"hieu_truong"}

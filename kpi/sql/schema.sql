@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS periods (
 );
 
 -- imports: the audit of every write of school data (who, when, which file, what changed).
---   status   'applied' | 'reverted'; source 'sample' for the generated sample
+--   status   'applied' | 'reverted'; source 'import' (a file), 'sample' (the generated sample),
+--            'revert', 'nhap_lieu' (a batch of schools' entries approved by the Phòng: kpi.entry)
 --   sha256   of the imported file's bytes; rows = data rows read; values_changed = observations
 --            and scores inserted or changed by it
 CREATE TABLE IF NOT EXISTS imports (
@@ -110,9 +111,12 @@ CREATE TABLE IF NOT EXISTS criterion_scores (
     import_id       BIGINT NOT NULL
 );
 
--- submissions: a school's data for a period arrived (nộp báo cáo): when, and from which file.
--- One row per school × period (the first arrival: a later correction does not make a school
--- late); drives completeness and timeliness against periods.deadline. No row = not submitted.
+-- submissions: a school's data for a period arrived (nộp báo cáo): when, and from which file
+-- (source 'nhap_lieu': entered by the school in the app; received_at is then the moment the
+-- school submitted, not the approval). One row per school × period (the first arrival: a later
+-- correction does not make a school late); drives completeness and timeliness against
+-- periods.deadline. No row = not submitted (or submitted in the app and not yet approved: see
+-- kpi/sql/submission_status.sql, which reads those times from the state store).
 -- Rule: one row per school × period (see duplicate_keys below).
 CREATE TABLE IF NOT EXISTS submissions (
     school_id   VARCHAR NOT NULL,
@@ -206,19 +210,20 @@ CREATE OR REPLACE MACRO filtered_schools(u, lv, ow, wd) AS TABLE
     WHERE (lv IS NULL OR level = lv) AND (ow IS NULL OR ownership = ow) AND (wd IS NULL OR ward = wd);
 
 -- users: who may log in. password_hash is a bcrypt hash (never the password). role ∈ lanh_dao
--- (office leadership), chuyen_vien (office staff), hieu_truong (a principal: school_id is set).
+-- (office leadership), chuyen_vien (office staff), hieu_truong (a principal: school_id is set),
+-- truong_nhap_lieu (a school's data-entry account, delegated by its principal: school_id is set).
 -- unit_id limits the schools a user sees (NULL = every unit in this file).
 CREATE TABLE IF NOT EXISTS users (
     user_name     VARCHAR PRIMARY KEY,
     display_name  VARCHAR NOT NULL,
-    role          VARCHAR NOT NULL CHECK (role IN ('lanh_dao', 'chuyen_vien', 'hieu_truong')),
+    role          VARCHAR NOT NULL CHECK (role IN ('lanh_dao', 'chuyen_vien', 'hieu_truong', 'truong_nhap_lieu')),
     school_id     VARCHAR,
     unit_id       VARCHAR,
     password_hash VARCHAR NOT NULL,
     active        BOOLEAN NOT NULL DEFAULT TRUE,
     created_at    TIMESTAMP NOT NULL,
     updated_at    TIMESTAMP NOT NULL,
-    CHECK (role <> 'hieu_truong' OR school_id IS NOT NULL)
+    CHECK (role NOT IN ('hieu_truong', 'truong_nhap_lieu') OR school_id IS NOT NULL)
 );
 
 -- criterion_history: the criterion entry an import replaced (NULLs = there was none), for

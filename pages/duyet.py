@@ -1,0 +1,104 @@
+"""Duyệt số liệu: which schools submitted, what do their figures say, and may they count?"""
+
+import streamlit as st
+
+from kpi import entry, tables, workflow
+from kpi.formatting import fmt_int, fmt_percent
+from pages import _data as data
+from pages import _widgets as ui
+from pages._frame import current_user, page_guard
+
+page_guard()
+
+cat, user = data.catalog(), current_user()
+year, rnd = ui.period_filters(sources=False)
+st.title("Duyệt số liệu")
+ui.sample_badge()
+st.caption(f"Năm học {year} · {rnd}. Chỉ số liệu đã duyệt được tính vào số liệu toàn đơn vị; bật \"Gồm số liệu đã "
+           "nộp, chưa duyệt\" ở thanh bên của các trang số liệu để xem cả số liệu chờ duyệt.")
+desk = data.desk()
+if "dy_msg" in st.session_state:
+    ok, text, items = st.session_state.pop("dy_msg")
+    (st.success if ok else st.error)(text + "".join(f"\n- {p}" for p in items))
+
+
+def decide(kind: str, *args) -> None:
+    """A decision (a button's callback, with what the user saw when the button was drawn)."""
+    try:
+        if kind == "duyet":
+            msg = desk.approve(user, args[0], year, rnd)
+        elif kind == "tra_lai":
+            desk.send_back(user, args[0], year, rnd, args[1], st.session_state.get("dy_reason", ""))
+            msg = f"Đã trả lại {desk.names.get(args[0], args[0])}; trường thấy lý do trên trang Nộp số liệu."
+        elif kind == "mo_lai":
+            desk.reopen(user, args[0], year, rnd, st.session_state.get("dy_reopen_reason", ""))
+            msg = f"Đã mở lại {desk.names.get(args[0], args[0])}; trường sửa rồi nộp lại."
+        else:
+            msg = desk.lock(user, year, rnd)
+        st.session_state["dy_msg"] = (True, msg, [])
+    except (entry.EntryError, workflow.Refused) as e:
+        st.session_state["dy_msg"] = (False, str(e), getattr(e, "problems", [])[1:50])
+
+
+queue = data.submission_status(year, rnd)
+counts = queue["state"].value_counts()
+cols = st.columns(5)
+for col, (label, states) in zip(cols, (("Chờ duyệt", ["da_nop"]), ("Đã trả lại", ["tra_lai"]),
+                                       ("Đã duyệt", ["da_duyet", "da_khoa"]), ("Đang nhập", ["nhap"]),
+                                       ("Chưa nộp", None))):
+    n = int((queue["status"] == "chua_nop").sum()) if states is None else int(sum(counts.get(s, 0) for s in states))
+    col.metric(label, fmt_int(n))
+
+q_tab, dq_tab, log_tab = ui.lazy_tabs(["Hàng chờ", "Chất lượng số liệu", "Nhật ký"], "dy_tab")
+with q_tab:
+    if q_tab.open:
+        ui.table(tables.queue_table(queue))
+        waiting = queue[queue["state"] == "da_nop"]
+        if len(waiting):
+            names = dict(zip(waiting["school_id"], waiting["name"]))
+            picked = st.multiselect("Duyệt nhiều trường một lần", list(names), format_func=names.get, key="dy_batch")
+            versions = dict(zip(waiting["school_id"], waiting["version"]))
+            st.button(f"Duyệt {len(picked)} trường đã chọn", key="dy_approve_batch", disabled=not picked,
+                      on_click=decide, args=("duyet", [(s, int(versions[s])) for s in picked]))
+        st.subheader("Xem một trường")
+        order = queue.sort_values("state", key=lambda s: s.map({"da_nop": 0, "tra_lai": 1}).fillna(2), kind="stable")
+        sid = ui.school_picker(order[["school_id", "name"]], "dy_truong", "Trường", sidebar=False)
+        e = desk.entry(sid, year, rnd)
+        st.info(f"{desk.names.get(sid, sid)}: {e.status_sentence()}")
+        if e.reason:
+            st.caption(f"Lý do gần nhất: {e.reason}")
+        form = data.entry_form(sid, year, rnd)
+        if e.version:
+            detail = tables.entry_table(e, form, cat)
+            flagged = detail[detail["Cảnh báo"] != ""]
+            if len(flagged):
+                st.markdown("**Cảnh báo và giải thích của trường**\n" + "\n".join(
+                    f"- {r['Chỉ tiêu thống kê']}: {r['Cảnh báo']} · giải thích: *{r['Giải thích'] or 'chưa có'}*"
+                    for r in flagged.to_dict("records")))
+            st.dataframe(detail, hide_index=True, width="stretch")
+        if workflow.allowed(e.state, "duyet", user.role):
+            c1, c2 = st.columns([1, 2])
+            c1.button("Duyệt", key="dy_approve", type="primary", on_click=decide, args=("duyet", [(sid, e.version)]))
+            c2.text_input("Lý do trả lại (trường sẽ thấy)", key="dy_reason")
+            c2.button("Trả lại", key="dy_return", on_click=decide, args=("tra_lai", sid, e.version))
+        if workflow.allowed(e.state, "mo_lai", user.role):
+            st.text_input("Lý do mở lại (trường sẽ thấy)", key="dy_reopen_reason")
+            st.button("Mở lại để trường sửa", key="dy_reopen", on_click=decide, args=("mo_lai", sid))
+        st.subheader("Khóa kỳ")
+        st.caption("Khóa kỳ: số liệu đã duyệt không còn sửa được, các trường không nộp thêm; sửa sau khi khóa cần Phòng "
+                   "mở lại từng trường (có ghi lý do và nhật ký).")
+        sure = st.checkbox(f"Tôi muốn khóa kỳ {year} · {rnd}", key="dy_lock_sure")
+        st.button("Khóa kỳ", key="dy_lock", disabled=not sure, on_click=decide, args=("khoa",))
+
+with dq_tab:
+    if dq_tab.open:
+        q = data.quality(year, rnd)
+        st.caption("Gồm số liệu đã duyệt và số liệu đã nộp chờ duyệt. Bất thường: khác xa phân bố của các trường cùng "
+                   "cấp (ngoài khoảng tứ phân vị mở rộng 3 lần; chỉ tiêu là tử số được so theo tỉ lệ trên mẫu số).")
+        ui.table(q.table, {"Tỉ lệ": fmt_percent})
+        st.subheader(f"Giá trị bất thường ({fmt_int(len(q.outliers))})")
+        ui.table(q.outliers)
+
+with log_tab:
+    if log_tab.open:
+        ui.table(tables.entry_audit_table(data.entry_audit()))
