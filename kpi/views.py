@@ -206,6 +206,14 @@ class CompareView:
     def table(self) -> pd.DataFrame:
         return tables.compare_table(self.rows)
 
+    @property
+    def most_moved(self) -> str | None:
+        """The indicator where most schools moved (up to đạt or back): the one the page opens on."""
+        if self.rows.empty:
+            return None
+        moved = self.rows["moved_up"] + self.rows["fell_back"]
+        return self.rows["indicator_code"].iloc[int(moved.to_numpy().argmax())]
+
     @functools.cached_property
     def figure(self):
         return figures.compare_bars(self.rows)

@@ -24,13 +24,13 @@ if st.button(f"Chốt số liệu kỳ {year} · {rnd}", key="bc_freeze"):
     st.success(f"Đã chốt số liệu: mã {sid}. Chọn bản chốt trong mục Nguồn số liệu để xem hoặc xuất.")
 snaps = data.snapshots()
 if len(snaps):
-    st.dataframe(tables.snapshot_table(snaps), hide_index=True, width="stretch")
+    ui.table(tables.snapshot_table(snaps), pin=("Mã bản chốt",))
 
 st.subheader("Bộ báo cáo họp")
 ui.start_renderer()  # chromium starts in the background while the user chooses (~3 s, once per process)
 sc = scope()
-st.caption(f"Nguồn: {'bản chốt ' + sc.snapshot_id if sc.snapshot_id else 'số liệu trực tiếp (chưa chốt)'}."
-           " Tệp PPTX, PDF và PNG cần trình duyệt Chromium để vẽ biểu đồ; XLSX và HTML thì không.")
+st.caption(f"Nguồn: {'bản chốt ' + sc.snapshot_id if sc.snapshot_id else 'số liệu trực tiếp (chưa chốt)'}. "
+           "Tệp PowerPoint, PDF và ảnh có biểu đồ nên mất lâu hơn một chút; Excel và HTML tạo ngay.")
 fmt = st.radio("Định dạng", list(export.WRITERS), horizontal=True, key="bc_format",
                format_func={"pptx": "PowerPoint (PPTX)", "pdf": "PDF", "xlsx": "Excel (XLSX)",
                             "html": "HTML (một tệp, xem không cần mạng)", "png": "Ảnh PNG (zip)"}.get)
@@ -45,6 +45,6 @@ if st.button("Tạo tệp", type="primary", key="bc_build"):
         bar.empty()
         st.error(str(e))
 if "bc_file" in st.session_state:
-    f, data, sid = st.session_state["bc_file"]
-    st.download_button(f"Tải tệp {f.upper()}", data, f"bao_cao_{year}_{rnd}{'_' + sid if sid else ''}.{export.EXT[f]}",
+    f, made, sid = st.session_state["bc_file"]
+    st.download_button(f"Tải tệp {f.upper()}", made, f"bao_cao_{year}_{rnd}{'_' + sid if sid else ''}.{export.EXT[f]}",
                        export.MIME[f], key="bc_download", on_click="ignore", icon=":material/download:")
