@@ -83,6 +83,38 @@ def login_user():
     return auth.user_from_row(row)
 
 
+def requested_page() -> str:
+    """The page name the browser asked for by URL ("" for the front page or a click in the
+    navigation), as Streamlit will look it up among the registered pages."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or ctx.pages_manager.intended_page_script_hash:
+        return ""
+    name = (ctx.pages_manager.intended_page_name or "").strip("/")
+    return name if name and "/" not in name else ""
+
+
+NOTE_KEY = "_kpi_note"
+
+
+def redirect_to(page, note: str | None):
+    """A hidden page's body: open `page` with the link's query parameters, and leave `note` for the
+    next run to show (once)."""
+    def run():
+        if note:
+            st.session_state[NOTE_KEY] = note
+        st.switch_page(page, query_params=st.query_params.to_dict())
+    return run
+
+
+def show_note() -> None:
+    """The note a redirect left (an outdated link), shown once above the page."""
+    note = st.session_state.pop(NOTE_KEY, None)
+    if note:
+        st.info(note, icon="🔗")
+
+
 def current_user():
     """The user this page runs for (set by dashboard.py's frame)."""
     return getattr(_frame, "user", None)
