@@ -67,6 +67,9 @@ def _wrap(label: str, width: int = 48) -> str:
         else:
             line = f"{line} {w}".strip()
     lines.append(line)
+    if len(lines) > 1 and len(lines[-1]) <= 4 and " " in lines[-2]:  # no lonely "2" on the last line
+        head, _, moved = lines[-2].rpartition(" ")
+        lines[-2:] = [head, f"{moved} {lines[-1]}"]
     return "<br>".join(lines)
 
 
@@ -338,17 +341,23 @@ def school_bars(df: pd.DataFrame, title: str = "") -> go.Figure:
 
 
 def school_histogram(df: pd.DataFrame, title: str = "") -> go.Figure:
-    """Distribution of school values in 5-point bins (for more schools than bars can show)."""
+    """Distribution of school values in 5-point bins on a 0-100% axis (for more schools than bars
+    can show); a value of exactly 100% counts in the last bin."""
     d = df[df["value"].notna()]
-    bins = (d["value"] * 100 // 5 * 5).clip(upper=100)
+    bins = (d["value"] * 100 // 5 * 5).clip(upper=95)
     counts = bins.value_counts().sort_index()
     fig = new_figure()
-    fig.add_bar(x=[f"{fmt_int(b)}-{fmt_int(min(b + 5, 100))}%" for b in counts.index], y=counts.values,
-                marker=dict(color="#0072B2"), hovertemplate="%{x}: %{y} trường<extra></extra>", name="Số trường")
+    fig.add_bar(x=[b + 2.5 for b in counts.index], y=counts.values, width=4.6, marker=dict(color="#0072B2"),
+                customdata=[f"{fmt_int(b)}-{fmt_int(b + 5)}%" for b in counts.index], name="Số trường",
+                hovertemplate="%{customdata}: %{y} trường<extra></extra>")
+    ticks = list(range(0, 101, 20))
     fig.update_layout(height=360, margin=dict(l=8, r=12, t=(34 if title else 0) + 16, b=8),
                       **title_and_legend(title, 360), showlegend=False,
-                      xaxis=dict(title="Giá trị của trường", type="category", automargin=True),
-                      yaxis=dict(title="Số trường", automargin=True, rangemode="tozero"))
+                      xaxis=dict(title="Giá trị của trường", range=[0, 100], tickvals=ticks, ticks="outside",
+                                 ticklen=8, tickcolor="#FFFFFF", ticktext=[f"{t}%" for t in ticks], automargin=True,
+                                 fixedrange=True),
+                      yaxis=dict(title="Số trường", automargin=True, fixedrange=True,
+                                 range=[0, max(1, int(counts.max() if len(counts) else 1)) * 1.12]))
     return fig
 
 
@@ -414,9 +423,9 @@ def level_trend(trend: pd.DataFrame, title: str = "") -> go.Figure:
     return fig
 
 
-MISSING_COLOR = "#F3F4F6"
-# No point earned is orange, all points dark blue: white or grey is never a value (a cell without
-# points is near-white with a dash).
+MISSING_COLOR = "#A3A3A3"
+# No point earned is orange, all points dark blue, nothing in between is grey or white: a grey cell
+# is a criterion without a score.
 HEAT_SCALE = [[0, "#FDAE6B"], [0.5, "#C6DBEF"], [1, "#08519C"]]
 
 
@@ -432,12 +441,10 @@ def criteria_heatmap(matrix: pd.DataFrame, names: dict[str, str], title: str = "
     if missing.any():
         fig.add_heatmap(z=[[1 if m else None for m in row] for row in missing], x=cols, y=list(matrix.index),
                         colorscale=[[0, MISSING_COLOR], [1, MISSING_COLOR]], showscale=False, xgap=1, ygap=1,
-                        text=[["–" if m else "" for m in row] for row in missing], texttemplate="%{text}",
-                        textfont=dict(color="#6B7280", size=10),
                         hovertemplate="%{y}<br>%{x}<br>chưa có điểm<extra></extra>", name="Chưa có điểm")
     fig.add_heatmap(
         z=z, x=cols, y=list(matrix.index), colorscale=HEAT_SCALE, zmin=0, zmax=100,
-        colorbar=dict(title=dict(text="% điểm tối đa (ô «–»: chưa có điểm)", side="right"), thickness=14,
+        colorbar=dict(title=dict(text="% điểm tối đa (ô xám: chưa có điểm)", side="right"), thickness=14,
                       tickvals=[0, 25, 50, 75, 100], ticktext=["0%", "25%", "50%", "75%", "100%"]),
         customdata=[[names.get(c, c) for c in matrix.columns]] * len(matrix),
         hovertemplate="%{y}<br>%{customdata}<br>%{z:.0f}% điểm tối đa<extra></extra>",

@@ -24,7 +24,7 @@ if st.button(f"Chốt số liệu kỳ {year} · {rnd}", key="bc_freeze"):
     st.success(f"Đã chốt số liệu: mã {sid}. Chọn bản chốt trong mục Nguồn số liệu để xem hoặc xuất.")
 snaps = data.snapshots()
 if len(snaps):
-    ui.table(tables.snapshot_table(snaps), pin=("Mã bản chốt",))
+    ui.table(tables.snapshot_table(snaps), first=("Mã bản chốt",))
 
 st.subheader("Bộ báo cáo họp")
 ui.start_renderer()  # chromium starts in the background while the user chooses (~3 s, once per process)

@@ -68,7 +68,7 @@ with heat_tab:
         names = {k: c.name_vi for k, c in cat.criteria.items()}
         short = {k: c.short_vi for k, c in cat.criteria.items()}
         st.caption("Mỗi ô: phần trăm điểm tối đa của tiêu chí mà trường đạt (cam: không có điểm, xanh đậm: đủ điểm; "
-                   "ô «–»: trường chưa có điểm tiêu chí này).")
+                   "ô xám: trường chưa có điểm tiêu chí này).")
         if scored > HEATMAP_ROWS:
             st.caption(f"Bản đồ nhiệt hiển thị {HEATMAP_ROWS} trường đầu theo thứ tự đã chọn trong {fmt_int(scored)} "
                        "trường; lọc theo cấp học, loại hình hoặc phường để xem nhóm khác.")
@@ -78,7 +78,7 @@ with heat_tab:
         if scored > len(matrix):
             st.caption(f"Bảng hiển thị {fmt_int(len(matrix))} trường đầu trong {fmt_int(scored)} trường.")
         heat, heat_format = tables.heatmap_table(matrix, cat)
-        ui.table(heat, heat_format, pin=("Trường",),
+        ui.table(heat, heat_format, first=("Trường",),
                  column_config={label: {"help": names[c]} for c, label in zip(matrix.columns, heat.columns[1:])})
 with lost_tab:
     if lost_tab.open:
@@ -86,14 +86,14 @@ with lost_tab:
         st.markdown("**Tiêu chí các trường mất nhiều điểm nhất** (bình quân mỗi trường, trên điểm tối đa)")
         st.plotly_chart(data.figure(("cs_lost", scope(), year, level, owner, ward), lambda: points_lost_bars(
             lost.head(12))), theme=None, width="stretch", key="cs_lost")
-        ui.table(tables.lost_table(lost), pin=("Tiêu chí",), widths={"Nội dung": "large"})
+        ui.table(tables.lost_table(lost), first=("Tiêu chí",), widths={"Nội dung": "large"})
 with review_tab:
     if review_tab.open:
         only = st.toggle("Chỉ hiện các chênh lệch cần xem lại", value=True, key="cs_only_flags")
         rev, total, flagged = data.maturity_review(year, only, tables.MAX_TABLE_ROWS, level, owner, ward)
         st.caption(f"{fmt_int(flagged)} chênh lệch cần Phòng xem lại.")
         ui.table(tables.review_table(rev), tables.REVIEW_FORMAT, total=flagged if only else total,
-                 pin=("Trường", "Tiêu chí"), widths={"Nội dung": "large"})
+                 first=("Trường", "Tiêu chí"), widths={"Nội dung": "large"})
         ui.downloads(lambda: tables.review_table(data.maturity_review(year, only, None, level, owner, ward)[0]),
                      f"tham_dinh_{year}", "cs_dl")
 with road_tab:

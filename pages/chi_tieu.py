@@ -33,7 +33,7 @@ else:
             chart.plotly_chart(view.trend_figure, theme=None, width="stretch", key="ct_trend")
     with table:
         if table.open:
-            ui.table(view.trend_table, tables.TREND_TABLE_FORMAT, pin=("Kỳ",))
+            ui.table(view.trend_table, tables.TREND_TABLE_FORMAT, first=("Kỳ",))
 
 st.subheader(f"Các trường · {progress.period_label(year, rnd)}")
 if not view.has_values:
@@ -57,7 +57,7 @@ with chart:
 with table:
     if table.open:
         frame = view.school_table
-        picked = ui.table(frame, tables.SCHOOL_TABLE_FORMAT, key="ct_table", pin=("Trường",),
+        picked = ui.table(frame, tables.SCHOOL_TABLE_FORMAT, key="ct_table", first=("Trường",),
                           **({"on_select": "rerun", "selection_mode": "single-row"} if office else {}))
         if office and picked and picked.selection.rows:
             ui.open_school(view.values.iloc[picked.selection.rows[0]]["school_id"])

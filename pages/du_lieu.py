@@ -40,12 +40,12 @@ with sub_tab:
         c2.metric("Trễ hạn", fmt_int(counts.get("tre", 0)))
         c3.metric("Chưa nộp", fmt_int(counts.get("chua_nop", 0)))
         table = tables.submission_table(status)
-        ui.table(table, pin=("Trường",))
+        ui.table(table, first=("Trường",))
         missing = table[status["status"].values == "chua_nop"]
         ui.downloads(missing, f"chua_nop_{year}_{rnd}", "dl_missing")
         st.subheader("Mức đầy đủ của từng chỉ tiêu thống kê")
         comp = tables.completeness_table(data.field_completeness(year, rnd), cat)
-        ui.table(comp, {"Tỉ lệ": fmt_percent}, pin=("Chỉ tiêu thống kê",))
+        ui.table(comp, {"Tỉ lệ": fmt_percent}, first=("Chỉ tiêu thống kê",))
 
 with imp_tab:
     if imp_tab.open:

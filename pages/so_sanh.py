@@ -52,7 +52,7 @@ with chart:
 with table:
     if table.open:
         frame = view.table
-        ui.table(frame, pin=("Chỉ tiêu",))
+        ui.table(frame, first=("Chỉ tiêu",))
         ui.downloads(frame, f"so_sanh_{a[0]}_{a[1]}_{b[0]}_{b[1]}", "ss_dl")
 
 st.subheader("Trường thay đổi theo từng chỉ tiêu")
@@ -66,4 +66,4 @@ for col, (key, title) in zip(st.columns(2), (("up", "Lên đạt"), ("down", "T�
         col.caption("Không có trường nào.")
     else:
         with col:
-            ui.table(moves[key], tables.MOVES_FORMAT, pin=("Trường",))
+            ui.table(moves[key], tables.MOVES_FORMAT, first=("Trường",))

@@ -55,4 +55,4 @@ with chart:
         st.plotly_chart(ov.figure, theme=None, width="stretch", key="tq_chart")
 with table:
     if table.open:
-        ui.table(ov.table, pin=("Chỉ tiêu",))
+        ui.table(ov.table, first=("Chỉ tiêu",))
