@@ -67,7 +67,7 @@ def _wrap(label: str, width: int = 48) -> str:
         else:
             line = f"{line} {w}".strip()
     lines.append(line)
-    if len(lines) > 1 and len(lines[-1]) <= 4 and " " in lines[-2]:  # no lonely "2" on the last line
+    if len(lines) > 1 and len(lines[-1]) <= 6 and " " in lines[-2]:  # no lonely "2" or "tính)" on a line
         head, _, moved = lines[-2].rpartition(" ")
         lines[-2:] = [head, f"{moved} {lines[-1]}"]
     return "<br>".join(lines)
@@ -92,55 +92,80 @@ def percent_ticks(top: float) -> list[float]:
 # ---- rows of bars, each with its label above it -------------------------------------------------
 # A label on the left of a bar takes half of a phone's width; above the bar it takes none. Every
 # chart with one bar per indicator, school or criterion draws its rows this way: the label on its
-# own line(s), the value right-aligned on the label's first line, the bar below. The y axis is in
-# pixels (one unit = one pixel), so each row has exactly the room its label needs at any width.
+# own line(s), the value with its status icon at the right end of the label's last line, the bar
+# below. The rows are categories of the y axis (the wrapped labels), each exactly `Rows.row` pixels
+# high; labels and values are annotations shifted above the bars. A figure whose traces are copied
+# into another (a subplot) keeps its bars, targets and category labels.
 
 LINE = 16      # px per label line
 BAR = 14       # bar thickness, px
 ROW_GAP = 10   # px between a bar and the next label
-WRAP = 40      # characters per label line (a 390 px phone keeps the value beside the first line)
+WRAP = 40      # characters per label line (a 390 px phone keeps the value beside the label)
 TRACK = "#E9ECEF"
 LEGEND_ROW = 26
 
 
 @dataclass(frozen=True)
 class Rows:
-    """Where each row of a rows chart sits (pixels from the top of the plot area)."""
+    """The rows of a rows chart: their labels (wrapped, unique: the y categories) and sizes in px."""
 
     labels: list[str]
-    tops: list[float]
-    bars: list[float]
-    height: float
+    row: float       # px from one bar's centre to the next
+    above: float     # px above the first bar's centre (its label)
+    below: float     # px below the last bar's centre
+    height: float    # px of the plot area
+
+    @property
+    def width(self) -> float:
+        """A bar's thickness in category units."""
+        return BAR / self.row
+
+    @property
+    def y_range(self) -> list[float]:
+        """The y axis range (categories reversed: the first row on top), one category = `row` px."""
+        return [len(self.labels) - 1 + self.below / self.row, -self.above / self.row]
 
 
-def rows_geometry(labels: list[str], wrap: int = WRAP) -> Rows:
-    """Wrap the labels and place each row: label lines, then the bar."""
-    wrapped = [_wrap(lbl, wrap) for lbl in labels]
-    tops, bars, y = [], [], 4.0
-    for w in wrapped:
-        tops.append(y)
-        y += LINE * (w.count("<br>") + 1) + 4
-        bars.append(y + BAR / 2)
-        y += BAR + ROW_GAP
-    return Rows(wrapped, tops, bars, y)
+def rows_geometry(labels: list[str], wrap: int = WRAP, max_lines: int = 2) -> Rows:
+    """Wrap the labels (at most `max_lines` lines, the rest in the hover; each unique) and size the
+    rows for the longest one."""
+    wrapped, seen = [], set()
+    for lbl in labels:
+        w = _wrap(lbl, wrap)
+        if w.count("<br>") >= max_lines:
+            w = "<br>".join(w.split("<br>")[:max_lines]) + "…"
+        while w in seen:  # two rows with one label would merge into one category
+            w += "\u200b"
+        seen.add(w)
+        wrapped.append(w)
+    lines = max((w.count("<br>") + 1 for w in wrapped), default=1)
+    row = LINE * lines + 4 + BAR + ROW_GAP
+    above, below = LINE * lines + 4 + BAR / 2 + 4, BAR / 2 + 6
+    return Rows(wrapped, row, above, below, above + row * max(len(wrapped) - 1, 0) + below)
 
 
 def _rows_layout(fig: go.Figure, geo: Rows, values: list[str], title: str, x_range: list[float],
                  ticks: list[float] | None = None, tick_text: list[str] | None = None) -> None:
-    """Labels and values as annotations, the y axis in pixels, the legend (and ticks) on top."""
-    notes = [dict(x=0, y=t, xref="paper", yref="y", text=lbl, showarrow=False, xanchor="left", yanchor="top",
-                  align="left", font=dict(size=12, color=INK)) for lbl, t in zip(geo.labels, geo.tops)]
-    notes += [dict(x=1, y=t, xref="paper", yref="y", text=v, showarrow=False, xanchor="right", yanchor="top",
-                   align="right", font=dict(size=12, color=INK)) for v, t in zip(values, geo.tops) if v]
+    """Labels and values as annotations above the bars, the legend (and ticks) on top."""
+    for t in fig.data:  # legend-only entries sit on a category too, so the y axis is read as categories
+        if t.type == "scatter" and t.x is not None and list(t.x) == [None] and geo.labels:
+            t.y = [geo.labels[0]]
+    shift = BAR / 2 + 3
+    notes = [dict(x=0, y=lbl, xref="paper", yref="y", yshift=shift, text=lbl, showarrow=False, xanchor="left",
+                  yanchor="bottom", align="left", font=dict(size=12, color=INK)) for lbl in geo.labels]
+    notes += [dict(x=1, y=lbl, xref="paper", yref="y", yshift=shift, text=v, showarrow=False, xanchor="right",
+                   yanchor="bottom", align="right", font=dict(size=12, color=INK))
+              for v, lbl in zip(values, geo.labels) if v]
     ticks_h = 22 if ticks else 0
     legend_h = LEGEND_ROW * _legend_rows(fig)
     title_h = 34 if title else 0
     top = title_h + legend_h + ticks_h + 6
-    height = int(geo.height + top + 8)
+    height = int(round(geo.height + top + 8))
     fig.update_layout(
         annotations=notes, barmode="overlay", height=height, showlegend=legend_h > 0,
-        margin=dict(l=6, r=6, t=top, b=8),
-        yaxis=dict(range=[geo.height, 0], visible=False, fixedrange=True, automargin=False),
+        margin=dict(l=6, r=6, t=top, b=height - top - geo.height),
+        yaxis=dict(type="category", range=geo.y_range, showticklabels=False, showgrid=False, zeroline=False,
+                   ticks="", fixedrange=True, automargin=False, title=None),
         xaxis=dict(range=x_range, side="top", fixedrange=True, automargin=False, zeroline=False,
                    showticklabels=bool(ticks), showgrid=False, ticks="outside" if ticks else "", ticklen=4,
                    tickcolor=GRID, tickvals=ticks or [],
@@ -213,10 +238,10 @@ def progress_bars(rows: pd.DataFrame, title: str = "") -> go.Figure:
     values = [None if pd.isna(v) else v * 100 for v in rows["value"]]
     fig = new_figure()
     _status_legend(fig)
-    fig.add_bar(x=[100] * len(rows), y=geo.bars, width=BAR, orientation="h", marker=dict(color=TRACK),
+    fig.add_bar(x=[100] * len(rows), y=geo.labels, width=geo.width, orientation="h", marker=dict(color=TRACK),
                 hoverinfo="skip", showlegend=False, name="Thang 100%")
     fig.add_bar(
-        x=values, y=geo.bars, width=BAR, orientation="h", name="Giá trị", showlegend=False,
+        x=values, y=geo.labels, width=geo.width, orientation="h", name="Giá trị", showlegend=False,
         marker=dict(color=[STATUS_COLORS[s] for s in rows["status"]]),
         text=[fmt_percent(v) for v in rows["value"]], textposition="none",
         customdata=[[lbl.replace("<br>", " "), status_text(s), fmt_percent(t), f"{fmt_int(r)}/{fmt_int(e)}"]
@@ -227,7 +252,7 @@ def progress_bars(rows: pd.DataFrame, title: str = "") -> go.Figure:
     )
     has_target = rows["target"].notna()
     _target_marks(fig, (rows.loc[has_target, "target"] * 100).tolist(),
-                  [b for b, h in zip(geo.bars, has_target) if h], "Chỉ tiêu")
+                  [b for b, h in zip(geo.labels, has_target) if h], "Chỉ tiêu")
     _rows_layout(fig, geo, [_value_text(fmt_percent(v), s) for v, s in zip(rows["value"], rows["status"])],
                  title, [0, 100])
     return fig
@@ -324,7 +349,7 @@ def school_bars(df: pd.DataFrame, title: str = "") -> go.Figure:
     custom = [[sid if isinstance(sid, str) else "", status_text(s), lv, lbl.replace("<br>", " "), fmt_percent(v)]
               for sid, s, lv, lbl, v in zip(d["school_id"], d["status"], d["level"], labels, d["value"])]
     fig.add_bar(
-        y=geo.bars, x=d["value"] * 100, width=BAR, orientation="h", showlegend=False, name="Trường",
+        y=geo.labels, x=d["value"] * 100, width=geo.width, orientation="h", showlegend=False, name="Trường",
         marker=dict(color=[STATUS_COLORS[s] for s in d["status"]],
                     line=dict(color=[INK if own else "rgba(0,0,0,0)" for own in d["is_own"]], width=2)),
         customdata=custom, text=[fmt_percent(v) for v in d["value"]], textposition="none",
@@ -334,7 +359,8 @@ def school_bars(df: pd.DataFrame, title: str = "") -> go.Figure:
         t = g["target"].dropna()
         if t.empty:
             continue
-        _target_marks(fig, [t.iloc[0] * 100] * len(g), [geo.bars[j] for j in g.index], f"Chỉ tiêu {lv}", show=False)
+        _target_marks(fig, [t.iloc[0] * 100] * len(g), [geo.labels[j] for j in g.index], f"Chỉ tiêu {lv}",
+                      show=False)
     _rows_layout(fig, geo, [_value_text(fmt_percent(v), s) for v, s in zip(d["value"], d["status"])], title,
                  x_range, percent_ticks(x_range[1]), None)
     return fig
@@ -369,10 +395,10 @@ def compare_bars(rows: pd.DataFrame, title: str = "") -> go.Figure:
     step = max(1, -(-m // 4))
     ticks = list(range(-(-m // step) * -step, -(-m // step) * step + 1, step))
     fig = new_figure()
-    fig.add_bar(y=geo.bars, x=rows["moved_up"], width=BAR, orientation="h", name="Lên đạt",
+    fig.add_bar(y=geo.labels, x=rows["moved_up"], width=geo.width, orientation="h", name="Lên đạt",
                 marker=dict(color=STATUS_COLORS["dat"]), customdata=geo.labels,
                 hovertemplate="%{customdata}<br>Lên đạt: %{x} trường<extra></extra>")
-    fig.add_bar(y=geo.bars, x=-rows["fell_back"], width=BAR, orientation="h", name="Tụt khỏi đạt",
+    fig.add_bar(y=geo.labels, x=-rows["fell_back"], width=geo.width, orientation="h", name="Tụt khỏi đạt",
                 marker=dict(color=STATUS_COLORS["chua_dat"]),
                 customdata=[[lbl, n] for lbl, n in zip(geo.labels, rows["fell_back"])],
                 hovertemplate="%{customdata[0]}<br>Tụt khỏi đạt: %{customdata[1]} trường<extra></extra>")
@@ -444,14 +470,16 @@ def criteria_heatmap(matrix: pd.DataFrame, names: dict[str, str], title: str = "
                         hovertemplate="%{y}<br>%{x}<br>chưa có điểm<extra></extra>", name="Chưa có điểm")
     fig.add_heatmap(
         z=z, x=cols, y=list(matrix.index), colorscale=HEAT_SCALE, zmin=0, zmax=100,
-        colorbar=dict(title=dict(text="% điểm tối đa (ô xám: chưa có điểm)", side="right"), thickness=14,
+        colorbar=dict(title=dict(text="% điểm tối đa · ô xám: chưa có điểm", side="top"), thickness=12,
+                      orientation="h", xref="container", x=0.01, xanchor="left", len=300, lenmode="pixels",
+                      yref="container", y=0, yanchor="bottom", ypad=6,
                       tickvals=[0, 25, 50, 75, 100], ticktext=["0%", "25%", "50%", "75%", "100%"]),
         customdata=[[names.get(c, c) for c in matrix.columns]] * len(matrix),
         hovertemplate="%{y}<br>%{customdata}<br>%{z:.0f}% điểm tối đa<extra></extra>",
         xgap=1, ygap=1, name="% điểm tối đa",
     )
-    height = max(360, 18 * len(matrix) + 230)
-    fig.update_layout(height=height, margin=dict(l=8, r=8, t=(34 if title else 0) + 8, b=8),
+    height = max(360, 18 * len(matrix) + 300)
+    fig.update_layout(height=height, margin=dict(l=8, r=8, t=(34 if title else 0) + 8, b=90),
                       **title_and_legend(title, height),
                       xaxis=dict(side="top", tickangle=-90, title=None, type="category", automargin=True,
                                  tickfont=dict(size=11), fixedrange=True),
@@ -460,21 +488,24 @@ def criteria_heatmap(matrix: pd.DataFrame, names: dict[str, str], title: str = "
     return fig
 
 
-def points_lost_bars(lost: pd.DataFrame, title: str = "") -> go.Figure:
+def points_lost_bars(lost: pd.DataFrame, title: str = "", short: dict[str, str] | None = None) -> go.Figure:
     """Per criterion: average points lost per school (of its maximum), largest first
-    (kpi.queries.maturity_lost)."""
+    (kpi.queries.maturity_lost); rows named by criterion number and `short` name (the full name in
+    the hover)."""
     d = lost.reset_index(drop=True)
-    geo = rows_geometry([f"{c} · {n}" + (" (tạm tính)" if p else "")
+    short = short or {}
+    geo = rows_geometry([f"{c} · {short.get(c) or n}" + (" (tạm tính)" if p else "")
                          for c, n, p in zip(d["criterion_code"], d["name"], d["provisional"])])
     top = float(d["max_points"].max()) if len(d) else 1.0
     fig = new_figure()
     _legend_entry(fig, "Điểm mất bình quân", "#0072B2")
     _legend_entry(fig, "Điểm tối đa", TRACK)
-    fig.add_bar(y=geo.bars, x=d["max_points"], width=BAR, orientation="h", marker=dict(color=TRACK),
+    fig.add_bar(y=geo.labels, x=d["max_points"], width=geo.width, orientation="h", marker=dict(color=TRACK),
                 hoverinfo="skip", showlegend=False, name="Điểm tối đa")
-    fig.add_bar(y=geo.bars, x=d["lost_per_school"], width=BAR, orientation="h", marker=dict(color="#0072B2"),
-                customdata=[[lbl.replace("<br>", " "), fmt_number(v, 2), fmt_number(m), fmt_number(t)]
-                            for lbl, v, m, t in zip(geo.labels, d["lost_per_school"], d["max_points"], d["lost"])],
+    fig.add_bar(y=geo.labels, x=d["lost_per_school"], width=geo.width, orientation="h", marker=dict(color="#0072B2"),
+                customdata=[[f"{c} · {n}", fmt_number(v, 2), fmt_number(m), fmt_number(t)]
+                            for c, n, v, m, t in zip(d["criterion_code"], d["name"], d["lost_per_school"],
+                                                     d["max_points"], d["lost"])],
                 hovertemplate="%{customdata[0]}<br>Mất bình quân %{customdata[1]} / %{customdata[2]} điểm mỗi trường"
                               "<br>Tổng cộng %{customdata[3]} điểm<extra></extra>", name="Điểm mất", showlegend=False)
     ticks = [t for t in range(0, int(top) + 1, 5 if top > 10 else 2)]
@@ -505,21 +536,23 @@ def sparkline_svg(values: list, target: float | None = None, width: int = 120, h
     return "".join(parts)
 
 
-def criteria_bars(crit: pd.DataFrame, names: dict[str, str], title: str = "") -> go.Figure:
-    """One school's criteria: points earned (blue) against each criterion's maximum (grey track)."""
+def criteria_bars(crit: pd.DataFrame, names: dict[str, str], title: str = "",
+                  short: dict[str, str] | None = None) -> go.Figure:
+    """One school's criteria: points earned (blue) against each criterion's maximum (grey track);
+    rows named by criterion number and `short` name (the full name in the hover)."""
     d = crit[~crit["placeholder"] & (crit["max_points"] > 0)].reset_index(drop=True)
-    geo = rows_geometry([f"{c} · {names.get(c, c)}" for c in d["criterion_code"]])
+    short = short or {}
+    geo = rows_geometry([f"{c} · {short.get(c) or names.get(c, c)}" for c in d["criterion_code"]])
+    full = [f"{c} · {names.get(c, c)}" for c in d["criterion_code"]]
     top = float(d["max_points"].max() or 1) if len(d) else 1.0
     fig = new_figure()
     _legend_entry(fig, "Điểm đạt", "#0072B2")
     _legend_entry(fig, "Điểm tối đa", TRACK)
-    fig.add_bar(y=geo.bars, x=d["max_points"], width=BAR, orientation="h", name="Điểm tối đa", showlegend=False,
-                marker=dict(color=TRACK), customdata=[lbl.replace("<br>", " ") for lbl in geo.labels],
-                hovertemplate="%{customdata}<br>Tối đa %{x}<extra></extra>")
-    fig.add_bar(y=geo.bars, x=d["points"], width=BAR, orientation="h", name="Điểm đạt", showlegend=False,
+    fig.add_bar(y=geo.labels, x=d["max_points"], width=geo.width, orientation="h", name="Điểm tối đa", showlegend=False,
+                marker=dict(color=TRACK), customdata=full, hovertemplate="%{customdata}<br>Tối đa %{x}<extra></extra>")
+    fig.add_bar(y=geo.labels, x=d["points"], width=geo.width, orientation="h", name="Điểm đạt", showlegend=False,
                 marker=dict(color="#0072B2"),
-                customdata=[[lbl.replace("<br>", " "), fmt_number(p), fmt_number(m)]
-                            for lbl, p, m in zip(geo.labels, d["points"], d["max_points"])],
+                customdata=[[f, fmt_number(p), fmt_number(m)] for f, p, m in zip(full, d["points"], d["max_points"])],
                 hovertemplate="%{customdata[0]}<br>Đạt %{customdata[1]} / %{customdata[2]} điểm<extra></extra>")
     ticks = list(range(0, int(top) + 1, 5 if top > 10 else 2))
     _rows_layout(fig, geo, [f"<b>{fmt_number(p)}</b> / {fmt_number(m)}" for p, m in zip(d["points"], d["max_points"])],
@@ -534,9 +567,10 @@ def target_panel(trend: pd.DataFrame, values: pd.DataFrame, title: str, width: i
     from plotly.subplots import make_subplots
 
     left, right = trend_chart(trend), school_bars(values)
-    rows_h = float(right.layout.yaxis.range[0])
-    top, bottom = 34 + LEGEND_ROW + 22 + 30, 8
-    height = int(max(rows_h, 420) + top + bottom)
+    rows_h = float(right.layout.height - right.layout.margin.t - right.layout.margin.b)
+    top = 34 + LEGEND_ROW + 22 + 30
+    bottom = 8 + max(0.0, 420 - rows_h)  # a short schools panel keeps its rows' size; the trend keeps 380 px
+    height = int(round(rows_h + top + bottom))
     fig = make_subplots(rows=1, cols=2, column_widths=[0.42, 0.58], horizontal_spacing=0.05,
                         subplot_titles=("Toàn đơn vị qua các kỳ", "Các trường kỳ này"))
     for t in left.data:
@@ -550,7 +584,8 @@ def target_panel(trend: pd.DataFrame, values: pd.DataFrame, title: str, width: i
     fig.update_yaxes({**left.layout.yaxis.to_plotly_json(), "domain": [max(0.0, 1 - 380 / plot_h), 1]},
                      row=1, col=1)
     fig.update_xaxes(right.layout.xaxis.to_plotly_json(), row=1, col=2)
-    fig.update_yaxes({**right.layout.yaxis.to_plotly_json(), "range": [plot_h, 0]}, row=1, col=2)
+    fig.update_yaxes(right.layout.yaxis.to_plotly_json(), row=1, col=2)
+    fig.update_yaxes(domain=[1 - rows_h / plot_h, 1], row=1, col=2)
     x0, x1 = fig.layout.xaxis2.domain
     for a in right.layout.annotations:  # row labels and values, in the right panel's coordinates
         fig.add_annotation(a.to_plotly_json() | {"xref": "paper", "x": x0 + a.x * (x1 - x0), "yref": "y2"})

@@ -206,10 +206,13 @@ REVIEW_FORMAT = {"Điểm tối đa": fmt_number, "Tự đánh giá": fmt_number
 SOURCE_LABELS = {"verified": "thẩm định", "self": "tự đánh giá", "computed": "tính từ số liệu"}
 
 
-def review_table(review: pd.DataFrame) -> pd.DataFrame:
-    """kpi.queries.maturity_review as a table."""
+def review_table(review: pd.DataFrame, catalog=None) -> pd.DataFrame:
+    """kpi.queries.maturity_review as a table (with the catalog: each criterion by number and short name)."""
+    crit = catalog.criteria if catalog is not None else {}
     return pd.DataFrame({
-        "Trường": review["name"], "Tiêu chí": review["criterion_code"], "Cần xem lại": review["flag"],
+        "Trường": review["name"],
+        "Tiêu chí": [crit[c].short_label if c in crit else c for c in review["criterion_code"]],
+        "Cần xem lại": review["flag"],
         "Tự đánh giá": review["self_points"], "Thẩm định": review["verified_points"],
         "Tính từ số liệu": review["computed"], "Điểm dùng để chấm": review["points"],
         "Điểm tối đa": review["max_points"], "Nguồn": [SOURCE_LABELS.get(s, "") for s in review["source"]],

@@ -85,16 +85,17 @@ with lost_tab:
         lost = data.maturity_lost(year, level, owner, ward)
         st.markdown("**Tiêu chí các trường mất nhiều điểm nhất** (bình quân mỗi trường, trên điểm tối đa)")
         st.plotly_chart(data.figure(("cs_lost", scope(), year, level, owner, ward), lambda: points_lost_bars(
-            lost.head(12))), theme=None, width="stretch", key="cs_lost")
+            lost.head(12), short={k: c.short_vi for k, c in cat.criteria.items()})), theme=None, width="stretch",
+            key="cs_lost")
         ui.table(tables.lost_table(lost), first=("Tiêu chí",), widths={"Nội dung": "large"})
 with review_tab:
     if review_tab.open:
         only = st.toggle("Chỉ hiện các chênh lệch cần xem lại", value=True, key="cs_only_flags")
         rev, total, flagged = data.maturity_review(year, only, tables.MAX_TABLE_ROWS, level, owner, ward)
         st.caption(f"{fmt_int(flagged)} chênh lệch cần Phòng xem lại.")
-        ui.table(tables.review_table(rev), tables.REVIEW_FORMAT, total=flagged if only else total,
+        ui.table(tables.review_table(rev, cat), tables.REVIEW_FORMAT, total=flagged if only else total,
                  first=("Trường", "Tiêu chí"), widths={"Nội dung": "large"})
-        ui.downloads(lambda: tables.review_table(data.maturity_review(year, only, None, level, owner, ward)[0]),
+        ui.downloads(lambda: tables.review_table(data.maturity_review(year, only, None, level, owner, ward)[0], cat),
                      f"tham_dinh_{year}", "cs_dl")
 with road_tab:
     if road_tab.open:

@@ -79,7 +79,7 @@ def _builds(v: views.Views) -> dict:
                                                                     "Mức độ chuyển đổi số · năm học 2023-2024"),
         "level_trend": figures.level_trend(maturity.trend(counts)),
         "criteria_heatmap": figures.criteria_heatmap(heat_gaps, names, short=short),
-        "points_lost_bars": figures.points_lost_bars(v.maturity_lost(EVERYONE, years[0]).head(12)),
+        "points_lost_bars": figures.points_lost_bars(v.maturity_lost(EVERYONE, years[0]).head(12), short=short),
         "criteria_bars": card.maturity.figure,
         "target_panel": figures.target_panel(split_trend, split_values, "II.11 · Tỉ trọng nội dung trực tuyến"),
     }
