@@ -76,10 +76,7 @@ else:
         names = ROLE_PAGES[user.role]
         pages = [page(n, *PAGES[n], default=(i == 0)) for i, n in enumerate(names)]
         if wanted and wanted not in {PAGES[n][1] for n in names[1:]}:
-            known = {url: title for title, url in PAGES.values()}
-            note = None if wanted in (PAGES[names[0]][1], "can-dang-nhap") else (
-                f"Trang «{known[wanted]}» không dành cho tài khoản của bạn; đây là trang chính của bạn."
-                if wanted in known else f"Không có trang «/{wanted}» (đường dẫn cũ hoặc gõ nhầm); đây là trang chính.")
+            note = frame.link_note(wanted, PAGES[names[0]][1], {url: title for title, url in PAGES.values()})
             pages.append(st.Page(frame.redirect_to(pages[0], note), title=PAGES[names[0]][0], url_path=wanted,
                                  visibility="hidden"))
         nav = st.navigation(pages)

@@ -13,7 +13,6 @@ Nothing here imports streamlit; Playwright is imported when a walk starts.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import html

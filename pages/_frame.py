@@ -98,6 +98,16 @@ def requested_page() -> str:
 NOTE_KEY = "_kpi_note"
 
 
+def link_note(wanted: str, main_url: str, titles: dict[str, str]) -> str | None:
+    """What to tell someone whose link named page `wanted` (an URL path without "/") that is not one
+    of theirs: nothing for their own main page's path (it lives at "/"), else a Vietnamese note."""
+    if wanted in (main_url, "can-dang-nhap"):
+        return None
+    if wanted in titles:
+        return f"Trang «{titles[wanted]}» không dành cho tài khoản của bạn; đây là trang chính của bạn."
+    return f"Không có trang «/{wanted}» (đường dẫn cũ hoặc gõ nhầm); đây là trang chính."
+
+
 def redirect_to(page, note: str | None):
     """A hidden page's body: open `page` with the link's query parameters, and leave `note` for the
     next run to show (once)."""

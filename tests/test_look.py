@@ -12,7 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from kpi import figures, look, maturity, progress, queries, views
+from kpi import figures, look, maturity, progress, views
 from kpi.access import Scope
 from kpi.catalog import default_catalog
 from kpi.gallery import CHROMIUM
@@ -40,7 +40,7 @@ def _trend(values, target):
 
 
 def _overview(value, target):
-    rows = progress.overview_rows(pd.DataFrame(), CAT) if False else None  # noqa: F841 - shape below
+    """Two overview rows (kpi.progress.overview_rows' columns) at `value` against `target`."""
     return pd.DataFrame({"indicator_code": ["a", "b"], "clause": ["II.9", "II.10"],
                          "label": ["Trường triển khai hệ thống quản lý dạy học trực tuyến", "Một chỉ tiêu"],
                          "level": ["Tất cả", "TH"], "value": [value, value / 2], "target": [target, target],
