@@ -239,7 +239,12 @@ def _walk_jobs(url: str, jobs: list, screens, shoot: bool, codes, on_shot, brows
                         with contextlib.suppress(Exception):
                             page.get_by_text(label, exact=True).first.click(timeout=5000)
                             settle(page)
-                    shot.problems = look_at(page, vp, f"{screen.label} · {user} · {vp} px", codes)
+                    where = f"{screen.label} · {user} · {vp} px"
+                    shot.problems = look_at(page, vp, where, codes)
+                    if shot.problems:  # a grid or chart still settling: keep what is still wrong a moment later
+                        page.wait_for_timeout(800)
+                        again = {str(p) for p in look_at(page, vp, where, codes)}
+                        shot.problems = [p for p in shot.problems if str(p) in again]
                     if shoot:
                         shot.image = full_page_png(page)
                     shot.seconds = time.perf_counter() - t
