@@ -194,7 +194,8 @@ def title_and_legend(title: str, height: int) -> dict:
     title_h = 34 if title else 0
     return dict(title=dict(text=title, x=0, xanchor="left", y=1, yref="container", yanchor="top",
                            pad=dict(t=8, l=4)) if title else None,
-                legend=dict(orientation="h", x=0, xanchor="left", yref="container", y=1 - (title_h + 2) / height,
+                legend=dict(orientation="h", xref="container", x=0, xanchor="left", yref="container",
+                            y=1 - (title_h + 2) / height,
                             yanchor="top", traceorder="normal", itemwidth=30, font=dict(size=12)))
 
 
@@ -428,7 +429,7 @@ def level_distribution(dist: pd.DataFrame, title: str = "") -> go.Figure:
                     insidetextanchor="middle", insidetextfont=dict(color="#FFFFFF"),
                     hovertemplate="%{y}<br>" + LEVEL_LABELS[m] + ": %{x} trường<extra></extra>")
     height = max(280, 34 * len(rows) + 110)
-    fig.update_layout(barmode="stack", height=height, margin=dict(l=8, r=12, t=(34 if title else 0) + 34, b=8),
+    fig.update_layout(barmode="stack", height=height, uniformtext=dict(minsize=10, mode="hide"), margin=dict(l=8, r=12, t=(34 if title else 0) + 34, b=8),
                       yaxis=dict(autorange="reversed", automargin=True, title=None),
                       xaxis=dict(title=None, rangemode="tozero", automargin=True), **title_and_legend(title, height))
     return fig
@@ -443,7 +444,7 @@ def level_trend(trend: pd.DataFrame, title: str = "") -> go.Figure:
                     marker=dict(color=LEVEL_COLORS[m]), text=[fmt_int(v) if v else "" for v in part["schools"]],
                     textposition="inside", insidetextfont=dict(color="#FFFFFF"),
                     hovertemplate="%{x}<br>" + LEVEL_LABELS[m] + ": %{y} trường<extra></extra>")
-    fig.update_layout(barmode="stack", height=380, margin=dict(l=8, r=12, t=(34 if title else 0) + 34, b=8),
+    fig.update_layout(barmode="stack", height=380, uniformtext=dict(minsize=10, mode="hide"), margin=dict(l=8, r=12, t=(34 if title else 0) + 34, b=8),
                       xaxis=dict(type="category", title=None, automargin=True),
                       yaxis=dict(title=None, automargin=True, rangemode="tozero"), **title_and_legend(title, 380))
     return fig
