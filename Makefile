@@ -1,7 +1,7 @@
 # make run   : create .venv, install (and, as root, Debian nginx, chromium, fonts), build the sample
 #              database if none exists, serve on :8501 (nginx in front of one worker per core)
-# make test  : install dev requirements (and, as root, Debian nginx, chromium, fonts, poppler), run all tests
-# make gallery: screenshots of every page and every export in gallery/index.html (as root, LibreOffice too)
+# make test  : install dev requirements (and, as root, Debian nginx, chromium, fonts, poppler, LibreOffice), run all tests
+# make gallery: screenshots of every page and every export in gallery/index.html
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -9,7 +9,7 @@ DB     ?= $(or $(KPI_DB),data/kpi.duckdb)
 PORT   ?= 8501
 export KPI_DB := $(DB)
 
-.PHONY: run test install install-dev sysdeps rundeps gallerydeps sample bench gallery clean
+.PHONY: run test install install-dev sysdeps rundeps sample bench gallery clean
 
 $(VENV)/.req-stamp: requirements.txt
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -38,7 +38,8 @@ rundeps:
 	fi
 
 # Debian packages the tests need: nginx (serving tests), chromium (browser tests, chart images), a
-# Vietnamese-capable font, poppler (pdftotext). Installed only when running as root and missing.
+# Vietnamese-capable font, poppler (pdftotext, pdffonts), LibreOffice Impress (the meeting deck laid
+# out by a slide program). Installed only when running as root and missing.
 sysdeps:
 	@if [ "$$(id -u)" = 0 ]; then missing=""; \
 	  [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
@@ -47,14 +48,9 @@ sysdeps:
 	  command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	  if [ -n "$$missing" ]; then echo "apt-get install$$missing"; \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi; \
-	fi
-
-# LibreOffice draws the meeting pack's slides in the gallery (without it the gallery shows their
-# texts). Installed only when running as root and missing.
-gallerydeps: sysdeps
-	@if [ "$$(id -u)" = 0 ] && ! command -v soffice >/dev/null 2>&1; then \
-	  echo "apt-get install libreoffice-impress"; \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libreoffice-impress; \
+	  if ! command -v libreoffice >/dev/null 2>&1; then echo "apt-get install libreoffice-impress"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	      libreoffice-impress; fi; \
 	fi
 
 $(DB): | install
@@ -72,7 +68,7 @@ test: install-dev sysdeps
 # make gallery [GALLERY=dir]: every page × role × screen size and every page of every export as
 # images in one offline HTML file, for a look at the whole product before a release (about 3 minutes).
 GALLERY ?= gallery
-gallery: install-dev gallerydeps
+gallery: install-dev sysdeps
 	$(PY) -m kpi gallery $(GALLERY)
 
 clean:

@@ -30,6 +30,11 @@ class Scope:
         """The same rows, read from a snapshot (None = live data)."""
         return Scope(self.unit_id, self.school_id, snapshot_id)
 
+    def shared(self) -> "Scope":
+        """The unit-wide scope behind a principal's aggregates (kpi.views reduces what it computes
+        with it to what the principal may see: kpi.privacy)."""
+        return Scope(self.unit_id, None, self.snapshot_id)
+
     @classmethod
     def everything(cls) -> "Scope":
         """All schools of every unit (office leadership and staff of a single-office install)."""

@@ -78,9 +78,14 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
     return csv_text(df).encode("utf-8-sig")
 
 
+DATE_FORMAT, DATETIME_FORMAT = "dd/mm/yyyy", "dd/mm/yyyy hh:mm"  # dates as dates, shown the Vietnamese way
+
+
 def excel_writer(buf) -> pd.ExcelWriter:
-    """A pandas ExcelWriter (xlsxwriter) that writes every str as a string cell."""
-    return pd.ExcelWriter(buf, engine="xlsxwriter", engine_kwargs={"options": dict(XLSX_OPTIONS)})
+    """A pandas ExcelWriter (xlsxwriter) that writes every str as a string cell and every date as a
+    date cell shown dd/mm/yyyy."""
+    return pd.ExcelWriter(buf, engine="xlsxwriter", date_format=DATE_FORMAT, datetime_format=DATETIME_FORMAT,
+                          engine_kwargs={"options": dict(XLSX_OPTIONS)})
 
 
 def workbook(buf):

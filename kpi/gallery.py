@@ -324,7 +324,7 @@ def pdf_text(data: bytes) -> str:
 
 
 def office() -> str | None:
-    """LibreOffice's command, when installed (Debian: libreoffice-impress; `make gallerydeps` as root)."""
+    """LibreOffice's command, when installed (Debian: libreoffice-impress; `make test` or `make gallery` as root)."""
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
@@ -454,8 +454,8 @@ def make_exports(db_path: Path, browser=None, codes=frozenset(), log=print) -> l
                         view.images = pdf_pages(drawn)
                         view.note = "Vẽ bằng LibreOffice (phông và vị trí có thể khác PowerPoint đôi chút)."
                     else:
-                        view.note = view.note or ("Máy không có LibreOffice (Debian: libreoffice-impress, "
-                                                  "`make gallerydeps`): chỉ hiện chữ của từng trang chiếu.")
+                        view.note = view.note or ("Máy không có LibreOffice (Debian: libreoffice-impress): chỉ hiện "
+                                                  "chữ của từng trang chiếu.")
                     view.tables = [] if drawn else pptx_texts(data)
                     text = "\n".join(t for _, t in pptx_texts(data))
                 elif fmt == "xlsx":

@@ -119,8 +119,8 @@ def prepare_database(source: Path, work: Path, principals: int, office: int) -> 
     """A copy of `source` with the load's accounts, and the plan the browsers follow."""
     work.mkdir(parents=True, exist_ok=True)
     path = work / "kpi.duckdb"
-    for f in work.glob("kpi*"):
-        f.unlink()
+    for f in [*work.glob("kpi*"), work / "result.json", work / "browser.json"]:
+        f.unlink(missing_ok=True)
     shutil.copyfile(source, path)
     cat = default_catalog()
     hashed = auth.hash_password(LOAD_PASSWORD)

@@ -8,7 +8,9 @@ caller's `Scope`, and returns a small pandas frame: aggregation happens in DuckD
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 from functools import lru_cache
 
 import duckdb
@@ -68,20 +70,51 @@ def source_views(snapshot_id: str | None) -> dict[str, str]:
     return {name: q.format(id=snapshot_id) for name, q in _FROZEN.items()}
 
 
+_SLICE = threading.local()
+
+
+@contextlib.contextmanager
+def observations_from(table: pa.Table | None):
+    """Run this thread's live-data queries on `table`, a slice of the observations (every row of
+    some schools: kpi.views slices a unit once and answers its many small queries from memory)
+    instead of the stored table. Only for queries whose schools all lie in the slice."""
+    old = getattr(_SLICE, "table", None)
+    _SLICE.table = table
+    try:
+        yield
+    finally:
+        _SLICE.table = old
+
+
+def unit_observations(con, unit_id: str) -> pa.Table:
+    """Every observation of the schools of one unit (and the units below it), as an Arrow table."""
+    cur = db.cursor(con)
+    try:
+        return cur.sql(sql("unit_observations"), params={"unit_id": unit_id}).to_arrow_table()
+    finally:
+        cur.close()
+
+
 def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None,
         tables: dict[str, pa.Table] | None = None, snapshot: str | None = None,
         views: dict[str, str] | None = None) -> pd.DataFrame:
     """Run one named query with bound parameters and registered tables; return a frame.
 
     With `snapshot`, the query reads that snapshot's frozen observations, scores and submissions
-    (temporary views on this cursor shadow the live tables); `views` sets such views directly."""
+    (temporary views on this cursor shadow the live tables); `views` sets such views directly.
+    Inside `observations_from(slice)`, a live query reads the slice as its observations."""
     if RECORDER is not None:  # kpi.bench replays a page's queries to time DuckDB alone
         RECORDER.append((name, params, tables, snapshot, views))
     cur = db.cursor(con)
     try:
         for tname, table in (tables or {}).items():
             cur.register(tname, table)
-        for vname, body in (views or source_views(snapshot)).items():
+        views = dict(views or source_views(snapshot))
+        piece = getattr(_SLICE, "table", None)
+        if piece is not None and "observations" not in views:
+            cur.register("observations_slice", piece)
+            views["observations"] = "SELECT * FROM observations_slice"
+        for vname, body in views.items():
             cur.execute(f"CREATE OR REPLACE TEMP VIEW {vname} AS {body}")
         return cur.execute(sql(name), params or {}).df()
     finally:
@@ -207,6 +240,16 @@ def school_indicators(con, catalog: Catalog, scope: Scope, school_id: str, schoo
         "school_id": school_id, "scope_school": scope.school_id, "unit_id": scope.unit_id,
         "school_year": school_year, "round": round,
     }, {"defs": _defs(catalog, school_year)}, snapshot=scope.snapshot_id)
+
+
+def level_values(con, catalog: Catalog, scope: Scope, level: str, school_year: str, round: str) -> pd.DataFrame:
+    """Every school of one cấp học in the unit that reported each indicator in a period: school_id,
+    indicator_code, numerator, denominator, value. For peers' places and district values; an
+    office scope only (a principal's scope gets no rows: kpi.views computes from the unit's)."""
+    if scope.is_school:
+        raise PermissionError("level_values: chỉ dành cho phạm vi toàn đơn vị")
+    return run(con, "level_values", {"unit_id": scope.unit_id, "level": level, "school_year": school_year,
+                                     "round": round}, {"defs": _defs(catalog, school_year)}, snapshot=scope.snapshot_id)
 
 
 def index_years(con) -> list[str]:

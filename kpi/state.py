@@ -135,6 +135,11 @@ class Store:
             return con.execute("UPDATE sessions SET revoked_at = ?, reason = ? "
                                "WHERE user_name = ? AND revoked_at IS NULL", (now, reason, user_name)).rowcount
 
+    def recent_users(self, since: float) -> list[str]:
+        """User names with a session used since `since`, most recently used first."""
+        return [r[0] for r in self.read("SELECT user_name, max(last_seen) AS seen FROM sessions WHERE last_seen >= ? "
+                                        "GROUP BY user_name ORDER BY seen DESC", (since,))]
+
     def sessions_forget(self, before: float) -> None:
         """Drop sessions that ended (revoked or last used) before `before`."""
         with self.write() as con:

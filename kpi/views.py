@@ -16,20 +16,48 @@ Nothing here imports streamlit.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
-from kpi import db, figures, maturity, progress, queries, scorecard, tables
+from kpi import db, figures, maturity, privacy, progress, queries, scorecard, tables
 from kpi.access import Scope
 from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, TARGET_BASES, Catalog, default_catalog
 from kpi.formatting import fmt_int, fmt_percent, fmt_points
 
+SLICE_MAX_SCHOOLS = 3000  # a unit up to this size is read once into memory for its small queries
 MISSING_NAMES = 12  # the Chỉ tiêu page names this many schools without data, then "…"
+# Memory a worker may spend on view models ($KPI_VIEW_MB): the least recently used go first.
+MAX_BYTES = int(os.environ.get("KPI_VIEW_MB", "300")) * 2**20
+
+
+def approx_bytes(value, _depth: int = 0) -> int:
+    """Roughly what a kept value occupies: frames by their buffers, view models by their frames."""
+    if isinstance(value, pa.Table):
+        return int(value.nbytes) + 1024
+    if isinstance(value, pd.DataFrame):
+        try:
+            return int(value.memory_usage(index=True, deep=False).sum()) + 1024
+        except Exception:  # noqa: BLE001 - an estimate
+            return 1024 * (len(value) + 1)
+    if _depth > 2:
+        return 256
+    if isinstance(value, (list, tuple)):
+        return 64 + sum(approx_bytes(v, _depth + 1) for v in value[:1000]) * max(1, len(value) // 1000)
+    if isinstance(value, dict):
+        return 64 + sum(approx_bytes(v, _depth + 1) for v in list(value.values())[:1000])
+    if hasattr(value, "__dict__"):
+        return 256 + sum(approx_bytes(v, _depth + 1) for v in vars(value).values())
+    if isinstance(value, str):
+        return 50 + len(value)
+    return 64
 
 
 # ---- view models ------------------------------------------------------------------------------
@@ -57,6 +85,7 @@ class OverviewView:
 
     rows: pd.DataFrame
     catalog: Catalog
+    note: str = ""
 
     @property
     def empty(self) -> bool:
@@ -104,7 +133,8 @@ class IndicatorView:
     code: str
     caption: str
     trend: pd.DataFrame        # kpi.progress.trend_rows
-    values: pd.DataFrame       # kpi.queries.school_values (other schools unnamed for a principal)
+    values: pd.DataFrame       # kpi.queries.school_values (for a principal: kpi.privacy.principal_values)
+    note: str = ""             # why figures about other schools are left out (small group), if they are
 
     @property
     def has_trend(self) -> bool:
@@ -237,12 +267,15 @@ class Views:
     for every school of a district in every period, and a bounded memory at national scale."""
 
     def __init__(self, path: str | Path, identity: tuple | None = None, catalog: Catalog | None = None,
-                 maxsize: int = 20_000):
+                 maxsize: int = 20_000, max_bytes: int | None = None):
         self.path = str(path)
         self.identity = identity or db.file_identity(path)
         self.catalog = catalog or default_catalog()
         self.con = db.connect(path)
         self.maxsize = maxsize
+        self.max_bytes = max_bytes if max_bytes is not None else MAX_BYTES
+        self.nbytes = 0
+        self._sizes: dict = {}
         self._memo: OrderedDict = OrderedDict()
         self._pending: dict = {}
         self._lock = threading.Lock()
@@ -254,6 +287,7 @@ class Views:
         v = cls.__new__(cls)
         v.path, v.identity, v.catalog, v.con, v.maxsize = "", None, catalog or default_catalog(), con, 20_000
         v._memo, v._pending, v._lock, v.hits, v.misses, v._owned = OrderedDict(), {}, threading.Lock(), 0, 0, False
+        v.max_bytes, v.nbytes, v._sizes = MAX_BYTES, 0, {}
         return v
 
     def close(self) -> None:
@@ -291,14 +325,29 @@ class Views:
                 self._pending.pop(key, None)
             pending.event.set()
             raise
+        size = approx_bytes(value)
         with self._lock:
             self._memo[key] = value
-            while len(self._memo) > self.maxsize:
-                self._memo.popitem(last=False)
+            self._sizes[key] = size
+            self.nbytes += size
+            while len(self._memo) > 1 and (len(self._memo) > self.maxsize or self.nbytes > self.max_bytes):
+                old, _ = self._memo.popitem(last=False)
+                self.nbytes -= self._sizes.pop(old, 0)
             self._pending.pop(key, None)
         pending.value = value
         pending.event.set()
         return value
+
+    def _local(self, scope: Scope):
+        """For a unit's scope on live data: run the queries on the unit's observations, read once
+        into memory (a principal's pages at national scale ask a dozen small questions of one
+        district; each would otherwise scan every school's rows). Else nothing changes."""
+        if scope.unit_id is None or scope.snapshot_id is not None:
+            return contextlib.nullcontext()
+        if len(self.school_list(Scope(scope.unit_id))) > SLICE_MAX_SCHOOLS:
+            return contextlib.nullcontext()
+        piece = self.memo(("unit_slice", scope.unit_id), lambda: queries.unit_observations(self.con, scope.unit_id))
+        return queries.observations_from(piece)
 
     # ---- small facts ----------------------------------------------------------------------------
 
@@ -349,8 +398,11 @@ class Views:
     def summary(self, scope: Scope, year: str, rnd: str, level=None, ownership=None, ward=None) -> pd.DataFrame:
         """kpi.queries.district_summary (aggregates name no school: shared by every user of the unit)."""
         sc = Scope(scope.unit_id, None, scope.snapshot_id)
-        return self.memo(("summary", sc, year, rnd, level, ownership, ward),
-                         lambda: queries.district_summary(self.con, self.catalog, sc, year, rnd, level, ownership, ward))
+
+        def build():
+            with self._local(sc):
+                return queries.district_summary(self.con, self.catalog, sc, year, rnd, level, ownership, ward)
+        return self.memo(("summary", sc, year, rnd, level, ownership, ward), build)
 
     def maturity_counts(self, scope: Scope, years, level=None, ownership=None, ward=None) -> pd.DataFrame:
         years = tuple(years)
@@ -375,23 +427,49 @@ class Views:
                 prev = self.previous_period(year, rnd)
                 rows = progress.with_change(
                     rows, self._overview_rows(scope, *prev, level, ownership, ward) if prev else None)
-            return OverviewView(rows, self.catalog)
+            note = ""
+            if scope.is_school:
+                rows, hidden = privacy.principal_overview(rows)
+                note = privacy.group_note() if hidden else ""
+            return OverviewView(rows, self.catalog, note)
         return self.memo(("overview", scope, year, rnd, level, ownership, ward), build)
 
     # ---- one indicator --------------------------------------------------------------------------
 
     def indicator_trend(self, scope: Scope, code: str, level=None, ownership=None, ward=None) -> pd.DataFrame:
-        sc = Scope(scope.unit_id, None, scope.snapshot_id)
-        return self.memo(("trend", sc, code, level, ownership, ward), lambda: progress.trend_rows(
-            queries.indicator_trend(self.con, self.catalog, sc, code, level, ownership, ward)))
+        """The district's value per period (pooled); for a principal, periods with fewer than
+        privacy.MIN_GROUP schools reporting are left blank."""
+        return self._indicator_trend(scope, code, level, ownership, ward)[0]
+
+    def _indicator_trend(self, scope: Scope, code: str, level, ownership, ward) -> tuple[pd.DataFrame, bool]:
+        sc = scope.shared()
+
+        def build():
+            with self._local(sc):
+                return progress.trend_rows(queries.indicator_trend(self.con, self.catalog, sc, code, level, ownership,
+                                                                   ward))
+        rows = self.memo(("trend", sc, code, level, ownership, ward), build)
+        return privacy.principal_trend(rows) if scope.is_school else (rows, False)
 
     def school_values(self, scope: Scope, code: str, period: tuple[str, str], earlier=None, level=None,
                       ownership=None, ward=None) -> pd.DataFrame:
-        """kpi.queries.school_values: per school (a principal's scope: other schools unnamed)."""
-        return self.memo(("school_values", scope, code, tuple(period), tuple(earlier) if earlier else None,
-                          level, ownership, ward),
-                         lambda: queries.school_values(self.con, self.catalog, scope, code, tuple(period),
-                                                       tuple(earlier) if earlier else None, level, ownership, ward))
+        """kpi.queries.school_values: per school; for a principal, kpi.privacy's reduction of the
+        unit's rows (own school named, others anonymous and without counts, none in a small group)."""
+        return self._school_values(scope, code, period, earlier, level, ownership, ward)[0]
+
+    def _school_values(self, scope: Scope, code: str, period, earlier, level, ownership,
+                       ward) -> tuple[pd.DataFrame, bool]:
+        period, earlier = tuple(period), tuple(earlier) if earlier else None
+        sc = scope.shared()
+
+        def build():
+            with self._local(sc):
+                return queries.school_values(self.con, self.catalog, sc, code, period, earlier, level, ownership, ward)
+        rows = self.memo(("school_values", sc, code, period, earlier, level, ownership, ward), build)
+        if not scope.is_school:
+            return rows, False
+        return self.memo(("school_values_for", scope, code, period, earlier, level, ownership, ward),
+                         lambda: privacy.principal_values(rows, scope.school_id))
 
     def indicator(self, scope: Scope, code: str, year: str, rnd: str, level=None, ownership=None,
                   ward=None) -> IndicatorView:
@@ -404,8 +482,10 @@ class Views:
             caption = (f"Mục {ind.clause} · {', '.join(LEVEL_LABELS[lv] for lv in ind.levels)} · "
                        f"chỉ tiêu {target_text or '—'} ({basis}) · Năm học {year} · {rnd}")
             prev = self.previous_period(year, rnd)
-            return IndicatorView(code, caption, self.indicator_trend(scope, code, level, ownership, ward),
-                                 self.school_values(scope, code, (year, rnd), prev, level, ownership, ward))
+            trend, hidden_trend = self._indicator_trend(scope, code, level, ownership, ward)
+            values, hidden_rows = self._school_values(scope, code, (year, rnd), prev, level, ownership, ward)
+            return IndicatorView(code, caption, trend, values,
+                                 privacy.group_note() if hidden_trend or hidden_rows else "")
         return self.memo(("indicator", scope, code, year, rnd, level, ownership, ward), build)
 
     # ---- one school -----------------------------------------------------------------------------
@@ -413,6 +493,16 @@ class Views:
     def school_info(self, scope: Scope, school_id: str, year: str, rnd: str) -> dict | None:
         return self.memo(("school_info", scope, school_id, year, rnd),
                          lambda: queries.school_info(self.con, scope, school_id, year, rnd))
+
+    def level_values(self, scope: Scope, level: str, year: str, rnd: str) -> pd.DataFrame:
+        """Every school of a level in the unit with its values of a period (shared by all its
+        principals; only ever reduced to places and district values before anyone sees it)."""
+        sc = scope.shared()
+
+        def build():
+            with self._local(sc):
+                return queries.level_values(self.con, self.catalog, sc, level, year, rnd)
+        return self.memo(("level_values", sc, level, year, rnd), build)
 
     def school_maturity(self, scope: Scope, school_id: str, years) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(criteria, schools) of one school only (a scorecard needs no other school's scores)."""
@@ -433,9 +523,13 @@ class Views:
         info = self.school_info(scope, school_id, year, rnd)
         if info is None:
             return None
-        indicators = queries.school_indicators(self.con, cat, scope, school_id, year, rnd)
+        level = info["level"]
+        defs = [d for d in cat.target_rows(year) if d["level"] == level]
+        indicators = privacy.peer_rows(self.level_values(scope, level, year, rnd), defs, school_id,
+                                       privacy.MIN_GROUP if scope.is_school else None)
         rows = scorecard.cards(indicators, cat)
-        trend = queries.school_trend(self.con, cat, scope, school_id, year)
+        with self._local(scope):
+            trend = queries.school_trend(self.con, cat, scope, school_id, year)
         lines = {code: part["value"].tolist() for code, part in trend.groupby("indicator_code", sort=False)}
         cards = []
         for c in rows.to_dict("records"):
@@ -443,7 +537,8 @@ class Views:
             cards.append(Card(c["indicator_code"], f"{c['clause']} · {c['label']}", scorecard.value_text(c),
                               scorecard.target_text(c), c["status"], figures.status_text(c["status"]),
                               figures.sparkline_svg(lines.get(c["indicator_code"], []), target),
-                              scorecard.peer_sentence(c, info["level"])))
+                              scorecard.peer_sentence(c, level) if not pd.isna(c["district_value"]) else
+                              f"Dưới {privacy.MIN_GROUP} trường {level} đã báo cáo: không so sánh với các trường khác."))
         has_data = not rows.empty and rows["value"].notna().any()
         steps = scorecard.next_steps(rows) if has_data else []
         block = None
@@ -471,18 +566,20 @@ class Views:
                 ward=None, snapshot_a: str | None = None, snapshot_b: str | None = None) -> CompareView:
         """Periods A and B, each read from its own source (a snapshot, or None = live)."""
         a, b = tuple(a), tuple(b)
+        mixed = snapshot_a is not None or snapshot_b is not None or scope.snapshot_id is not None  # else: live
         return self.memo(("compare", scope, a, b, level, ownership, ward, snapshot_a, snapshot_b),
                          lambda: CompareView(progress.compare_rows(queries.compare_periods(
                              self.con, self.catalog, scope, a, b, level, ownership, ward, snapshot_a, snapshot_b,
-                             mixed=True), self.catalog)))
+                             mixed=mixed), self.catalog)))
 
     def school_values_between(self, scope: Scope, code: str, b: tuple[str, str], a: tuple[str, str], level=None,
                               ownership=None, ward=None, snapshot_a=None, snapshot_b=None) -> pd.DataFrame:
         """School values of period B (from snapshot_b) against period A (from snapshot_a)."""
         sc, a, b = scope.with_snapshot(snapshot_b), tuple(a), tuple(b)
+        mixed = snapshot_a is not None or snapshot_b is not None  # both live: the plain query
         return self.memo(("values_between", sc, code, b, a, level, ownership, ward, snapshot_a),
                          lambda: queries.school_values(self.con, self.catalog, sc, code, b, a, level, ownership, ward,
-                                                       snapshot_earlier=snapshot_a, mixed=True))
+                                                       snapshot_earlier=snapshot_a, mixed=mixed))
 
     # ---- the maturity index ---------------------------------------------------------------------
 

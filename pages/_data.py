@@ -19,6 +19,7 @@ from kpi.catalog import Catalog, default_catalog
 from pages._frame import scope
 
 MAX_TABLE_ROWS = 500
+WARM_SECONDS = 20.0  # a worker starts answering after at most about this much warming
 
 
 def store() -> views.Views:
@@ -157,7 +158,7 @@ def warm_up() -> list[str]:
     the overview of the period the pages open on, the index counts, and every school's scorecard
     of that period (at district size; the first 300 schools at national size). Run by
     dashboard.py's lifespan before the worker answers; returns what it warmed."""
-    from kpi import auth, export, figures, maturity, queries, scoring, tables  # noqa: F401 - for the pages
+    from kpi import auth, export, figures, maturity, queries, scoring, state, tables  # noqa: F401 - for the pages
 
     t = time.perf_counter()
     done = []
@@ -181,10 +182,18 @@ def warm_up() -> list[str]:
     if years:
         v.maturity_counts(everything, years)
         done.append("chi_so")
-    principals = [auth.user_from_row(r) for r in queries.principal_users(v.con)][:300]
-    for user in principals:  # each principal's own scorecard, in the scope their session will ask with
+    warmed = 0
+    rows = queries.principal_users(v.con)
+    with contextlib.suppress(Exception):  # the principals who used the app lately first
+        recent = {name: i for i, name in enumerate(state.store_for(path).recent_users(time.time() - 14 * 86400))}
+        rows.sort(key=lambda r: recent.get(r["user_name"], len(recent)))
+    for row in rows:  # each principal's scorecard, in the scope they will ask with
+        if warmed >= 300 or time.perf_counter() - t > WARM_SECONDS:
+            break
+        user = auth.user_from_row(row)
         v.scorecard(user.scope, user.school_id, year, rnd)
-    done.append(f"truong ×{len(principals)}")
+        warmed += 1
+    done.append(f"truong ×{warmed}")
     print(f"[kpi] làm nóng xong trong {time.perf_counter() - t:.1f} s: {', '.join(done)}", file=sys.stderr,
           flush=True)
     return done

@@ -7,6 +7,7 @@ start with `page_guard()`.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import threading
@@ -24,7 +25,51 @@ _frame = threading.local()
 # queue keeps each run short; DuckDB's own threads still overlap with the Python of the next run.
 RUN_SLOTS = int(os.environ.get("KPI_RUN_SLOTS", "2"))
 BUSY_AFTER = 0.6  # seconds of waiting before the page says the server is busy
-_slots = threading.BoundedSemaphore(RUN_SLOTS)
+
+
+class FairSlots:
+    """A semaphore that serves waiters first come, first served (threading's may let a late
+    arrival overtake a run that has waited for seconds). `enter()` returns None when a slot was
+    free, else a ticket to `wait` on (keeping its place in the queue) and to `leave` if the run
+    gives up (its browser went away)."""
+
+    def __init__(self, n: int):
+        self._free, self._lock, self._queue = n, threading.Lock(), collections.deque()
+
+    def enter(self) -> threading.Event | None:
+        with self._lock:
+            if self._free > 0 and not self._queue:
+                self._free -= 1
+                return None
+            ticket = threading.Event()
+            self._queue.append(ticket)
+            return ticket
+
+    @staticmethod
+    def wait(ticket: threading.Event, timeout: float) -> bool:
+        return ticket.wait(timeout)
+
+    def leave(self, ticket: threading.Event) -> None:
+        """Give the place up; a slot already handed to this ticket is passed on."""
+        with self._lock:
+            if not ticket.is_set():
+                self._queue.remove(ticket)
+                return
+        self.release()
+
+    def release(self) -> None:
+        with self._lock:
+            if self._queue:
+                self._queue.popleft().set()  # the slot passes straight to the oldest waiter
+            else:
+                self._free += 1
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)
+
+
+_slots = FairSlots(RUN_SLOTS)
 BUSY_TEXT = "Máy chủ đang bận vì nhiều người dùng cùng lúc: trang sẽ hiện sau giây lát, xin đừng tải lại."
 
 
@@ -40,24 +85,24 @@ def app_frame(user):
 
 @contextlib.contextmanager
 def run_slot():
-    """A place among the runs computing now; while waiting, the page says the server is busy.
+    """A place among the runs computing now, first come first served; while waiting, the page says
+    the server is busy.
 
     A browser that goes away (or asks for another page) while its run waits stops the wait:
-    Streamlit raises its stop/rerun exception at the next element, which the placeholder is."""
-    if _slots.acquire(timeout=BUSY_AFTER):
+    Streamlit raises its stop/rerun exception at the next element, which the redrawn notice is."""
+    ticket = _slots.enter()
+    if ticket is not None and not _slots.wait(ticket, BUSY_AFTER):
+        note = st.empty()
+        waited = time.monotonic()
         try:
-            yield
-        finally:
-            _slots.release()
-        return
-    note = st.empty()
-    note.info(BUSY_TEXT, icon="⏳")
-    waited = time.monotonic()
-    while not _slots.acquire(timeout=0.5):
-        # re-drawing the notice lets Streamlit stop this run if its browser has gone
-        note.info(f"{BUSY_TEXT} ({int(time.monotonic() - waited) + 1} giây)", icon="⏳")
-    try:
+            while not _slots.wait(ticket, 0.5):
+                note.info(f"{BUSY_TEXT} ({int(time.monotonic() - waited) + 1} giây, {_slots.waiting} người đang chờ)",
+                          icon="⏳")
+        except BaseException:
+            _slots.leave(ticket)
+            raise
         note.empty()
+    try:
         yield
     finally:
         _slots.release()
@@ -123,6 +168,14 @@ def show_note() -> None:
     note = st.session_state.pop(NOTE_KEY, None)
     if note:
         st.info(note, icon="🔗")
+
+
+def audit(action: str, detail: dict | None = None, user=None) -> None:
+    """Record what a user did in the shared state store (every worker writes it; it survives
+    restarts). `user`: taken now when the action happens outside this run (a download built when
+    clicked)."""
+    user = user or current_user()
+    auth.sessions().store.audit(action, getattr(user, "user_name", None), detail)
 
 
 def current_user():

@@ -15,7 +15,7 @@ import streamlit as st
 from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, ROUND_LABELS
 from kpi.formatting import fmt_date, fmt_int
 from pages import _data as data
-from pages._frame import scope, set_snapshot
+from pages._frame import audit, current_user, scope, set_snapshot
 
 ALL = "Tất cả"
 LIVE = "truc_tiep"
@@ -205,10 +205,16 @@ def downloads(df, name: str, key: str, **xlsx) -> None:
     from kpi.tables import to_csv_bytes, to_xlsx_bytes
 
     frame = df if callable(df) else (lambda: df)
+    user = current_user()  # the files are made when clicked, outside this run
+
+    def made(fmt: str, data: bytes) -> bytes:
+        audit("tai_bang", {"tep": f"{name}.{fmt}", "dong": len(frame())}, user)
+        return data
+
     c1, c2 = st.columns([1, 1], width=360)
-    c1.download_button("Tải CSV", lambda: to_csv_bytes(frame()), f"{name}.csv", "text/csv", key=f"{key}_csv",
-                       on_click="ignore", icon=":material/download:")
-    c2.download_button("Tải XLSX", lambda: to_xlsx_bytes(frame(), **xlsx), f"{name}.xlsx",
+    c1.download_button("Tải CSV", lambda: made("csv", to_csv_bytes(frame())), f"{name}.csv", "text/csv",
+                       key=f"{key}_csv", on_click="ignore", icon=":material/download:")
+    c2.download_button("Tải XLSX", lambda: made("xlsx", to_xlsx_bytes(frame(), **xlsx)), f"{name}.xlsx",
                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{key}_xlsx",
                        on_click="ignore", icon=":material/download:")
 

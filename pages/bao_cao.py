@@ -3,11 +3,13 @@
 import streamlit as st
 
 from kpi import db, export, snapshots, tables
+from kpi.formatting import fmt_number
 from pages import _data as data
 from pages import _widgets as ui
-from pages._frame import current_user, page_guard, scope
+from pages._frame import audit, current_user, page_guard, scope
 
 page_guard()
+SHORT = {"pptx": "PPTX", "pdf": "PDF", "xlsx": "XLSX", "html": "HTML", "png": "PNG (zip)"}
 
 cat = data.catalog()
 year, rnd = ui.period_filters()
@@ -29,22 +31,46 @@ if len(snaps):
 st.subheader("Bộ báo cáo họp")
 ui.start_renderer()  # chromium starts in the background while the user chooses (~3 s, once per process)
 sc = scope()
+export.warm_pack(data.store(), cat, sc, year, rnd, sc.snapshot_id)  # the pack's figures, also in the background
 st.caption(f"Nguồn: {'bản chốt ' + sc.snapshot_id if sc.snapshot_id else 'số liệu trực tiếp (chưa chốt)'}. "
-           "Tệp PowerPoint, PDF và ảnh có biểu đồ nên mất lâu hơn một chút; Excel và HTML tạo ngay.")
-fmt = st.radio("Định dạng", list(export.WRITERS), horizontal=True, key="bc_format",
-               format_func={"pptx": "PowerPoint (PPTX)", "pdf": "PDF", "xlsx": "Excel (XLSX)",
-                            "html": "HTML (một tệp, xem không cần mạng)", "png": "Ảnh PNG (zip)"}.get)
-if st.button("Tạo tệp", type="primary", key="bc_build"):
-    bar = st.progress(0.0, text="Đang tổng hợp số liệu…")
-    try:
-        pack = export.build_pack(data.store(), cat, sc, year, rnd, sc.snapshot_id)
-        bar.progress(0.3, text="Đang dựng tệp và vẽ biểu đồ…")
-        st.session_state["bc_file"] = (fmt, export.WRITERS[fmt](pack, cat), sc.snapshot_id)
-        bar.progress(1.0, text="Xong.")
-    except export.ExportError as e:
-        bar.empty()
-        st.error(str(e))
-if "bc_file" in st.session_state:
-    f, made, sid = st.session_state["bc_file"]
-    st.download_button(f"Tải tệp {f.upper()}", made, f"bao_cao_{year}_{rnd}{'_' + sid if sid else ''}.{export.EXT[f]}",
-                       export.MIME[f], key="bc_download", on_click="ignore", icon=":material/download:")
+           "Tệp PowerPoint, PDF và ảnh có biểu đồ nên mất lâu hơn một chút; Excel và HTML tạo ngay. Biểu đồ đã vẽ "
+           "được giữ lại, nên lần tạo sau của cùng số liệu nhanh hơn.")
+formats = st.multiselect("Định dạng", list(export.FORMATS), default=list(export.FORMATS), key="bc_formats",
+                         format_func=export.FORMAT_LABELS.get)
+wanted = (data.store().identity, sc, year, rnd, tuple(formats))
+job_key, job = st.session_state.get("bc_job", (None, None))
+running = job is not None and not job.done
+if st.button("Tạo bộ báo cáo", type="primary", key="bc_build", disabled=running or not formats) and not running:
+    store = data.store()
+    audit("tao_bo_bao_cao", {"ky": f"{year} {rnd}", "ban_chot": sc.snapshot_id, "dinh_dang": list(formats)})
+    job = export.PackJob(lambda say: export.write_all(export.build_pack(store, cat, sc, year, rnd, sc.snapshot_id),
+                                                      cat, formats, say),
+                         f"bao_cao_{year}_{rnd}" + (f"_{sc.snapshot_id}" if sc.snapshot_id else "")).start()
+    st.session_state["bc_job"] = (wanted, job)
+    running = True
+
+
+@st.fragment(run_every=1.0 if running else None)
+def pack_progress():
+    """How far the pack is (redrawn every second while it is built; the page stays usable)."""
+    key, job = st.session_state.get("bc_job", (None, None))
+    if job is None:
+        return
+    if not job.done:
+        st.progress(job.fraction, text=f"{job.message} · {fmt_number(job.elapsed, 0)} giây")
+        return
+    if running:  # it has just finished: one full run shows the downloads
+        st.rerun()
+    if job.error:
+        st.error(job.error)
+        return
+    if key != wanted:
+        st.caption("Các tệp dưới đây là của lựa chọn trước (kỳ, nguồn số liệu hoặc định dạng khác); "
+                   "bấm Tạo bộ báo cáo để tạo lại.")
+    st.success(f"Đã tạo {len(job.files)} tệp trong {fmt_number(job.seconds)} giây.")
+    for col, (f, payload) in zip(st.columns(len(job.files)), job.files.items()):
+        col.download_button(SHORT[f], payload, f"{job.label}.{export.EXT[f]}", export.MIME[f], key=f"bc_download_{f}",
+                            on_click="ignore", icon=":material/download:", help=f"Tải {export.FORMAT_LABELS[f]}")
+
+
+pack_progress()

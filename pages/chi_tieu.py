@@ -24,6 +24,8 @@ ui.sample_badge()
 st.caption(view.caption)
 
 st.subheader("Toàn đơn vị qua các kỳ")
+if view.note:
+    st.info(view.note, icon="🔒")
 if not view.has_trend:
     st.info("Chưa có số liệu của chỉ tiêu này cho các trường đang chọn.")
 else:
@@ -37,7 +39,7 @@ else:
 
 st.subheader(f"Các trường · {progress.period_label(year, rnd)}")
 if not view.has_values:
-    st.info("Chưa có trường nào nộp số liệu kỳ này.")
+    st.info("Trường của bạn chưa có số liệu kỳ này." if view.note else "Chưa có trường nào nộp số liệu kỳ này.")
     st.stop()
 if view.missing_sentence:
     st.caption(view.missing_sentence)

@@ -8,7 +8,7 @@ from kpi import export
 from kpi.figures import STATUS_COLORS
 from pages import _data as data
 from pages import _widgets as ui
-from pages._frame import page_guard, scope
+from pages._frame import audit, current_user, page_guard, scope
 
 page_guard()
 
@@ -31,9 +31,16 @@ ui.sample_badge()
 st.caption(card.caption)
 (st.success if card.submitted_on_time else st.warning)(card.submission)
 # the file is made when clicked, outside this run: take what it needs now
-store, cat, sc = data.store(), data.catalog(), scope()
-st.download_button("Tải phiếu của trường (PDF)", lambda: export.school_pdf(
-    store, cat, sc, school_id, year, rnd, sc.snapshot_id),
+store, cat, sc, user = data.store(), data.catalog(), scope(), current_user()
+
+
+def school_pdf() -> bytes:
+    pdf = export.school_pdf(store, cat, sc, school_id, year, rnd, sc.snapshot_id)
+    audit("tai_phieu_truong", {"truong": school_id, "ky": f"{year} {rnd}"}, user)
+    return pdf
+
+
+st.download_button("Tải phiếu của trường (PDF)", school_pdf,
     f"phieu_{school_id}_{year}_{rnd}.pdf", "application/pdf", key="tr_pdf", on_click="ignore",
     icon=":material/picture_as_pdf:")
 

@@ -104,3 +104,11 @@ def table_digest(path: Path) -> str:
     finally:
         c.close()
 
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    """Playwright drives Debian's chromium (never a downloaded browser), offline."""
+    return {"executable_path": "/usr/bin/chromium",
+            "args": ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync"]}

@@ -55,9 +55,10 @@ def test_unknown_names_cost_what_known_names_cost(con, tmp_path):
             auth.authenticate(con, name, "sai-mat-khau", throttle)
         return time.perf_counter() - t
 
-    known = sorted(took("chuyenvien") for _ in range(5))[2]
-    unknown = sorted(took(f"khong-co-{i}") for i in range(5))[2]
-    assert 0.5 < unknown / known < 2, (known, unknown)  # a bcrypt check either way (~50 ms, not ~1 ms)
+    known = min(took("chuyenvien") for _ in range(7))
+    unknown = min(took(f"khong-co-{i}") for i in range(7))
+    # a bcrypt check either way (~50 ms): an unknown name is not answered in a fraction of the time
+    assert unknown > 0.4 * known and unknown > 0.02, (known, unknown)
 
 
 def test_wrong_passwords_are_slowed_down_per_account(con, tmp_path):

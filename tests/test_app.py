@@ -103,13 +103,17 @@ def test_warm_up_fills_the_first_pages_views(sample_db, monkeypatch):
     def no_query(*args, **kwargs):
         raise AssertionError("the warmed view models should have answered")
 
-    for name in ("district_summary", "maturity_counts", "school_indicators", "school_trend", "school_info"):
+    for name in ("district_summary", "maturity_counts", "level_values", "school_trend", "school_info"):
         monkeypatch.setattr(queries, name, no_query)
     v = data.store()
     ov = v.overview(Scope.everything(), "2023-2024", "CN")
     assert len(ov.rows) > 20 and "muc_do_cds" in set(ov.rows["indicator_code"])
     assert v.maturity_counts(Scope.everything(), tuple(v.index_years()))["schools"].sum() > 0
-    card = v.scorecard(Scope.school("TH001"), "TH001", "2023-2024", "CN")  # a principal's first page
+    from kpi import auth
+
+    principal = auth.user_from_row(v.user("ht.th001"))
+    assert principal.scope == Scope.school("TH001", "PGD_Q3")  # the school's unit
+    card = v.scorecard(principal.scope, "TH001", "2023-2024", "CN")  # a principal's first page
     assert card is not None and card.cards
     at = app_test("truong", user="ht.th001")  # the page itself runs on the warmed views
     assert not at.exception and at.title[0].value == card.name

@@ -11,6 +11,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.conftest import browser_type_launch_args  # noqa: F401 - the fixture, for modules importing it from here
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 LOCAL = {"localhost", "127.0.0.1", "[::1]", "::1"}

@@ -83,16 +83,23 @@ def test_xlsx(pack):
     wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx(pack, CAT)))
     names = wb.sheetnames
     assert names[:3] == ["Thông tin", "Tổng hợp", "Định nghĩa"] and "Theo trường" in names
-    assert "II.10 tin_hoc_quoc_te" in names
-    info = {r[0]: r[1] for r in wb["Thông tin"].iter_rows(min_row=4, values_only=True)}
+    assert "II.10 Học sinh học Tin học the…" in names  # clause and label, never a code
+    info = {r[0]: r[1] for r in wb["Thông tin"].iter_rows(min_row=5, values_only=True)}
     assert info["Mã bản chốt"] == pack.snapshot["snapshot_id"]
     assert info["Mã băm (SHA-256)"] == pack.snapshot["content_hash"]
     assert info["Ghi chú"] == export.SAMPLE_LABEL and "Phòng GDĐT Quận 3" in info["Đơn vị"]
-    assert "Dữ liệu mẫu" in wb["Tổng hợp"]["A1"].value
-    labels = [r[1] for r in wb["Tổng hợp"].iter_rows(min_row=4, values_only=True)]
-    assert "Học sinh khối lớp 3, 4, 5 được học Tin học" in labels
-    defs = list(wb["Định nghĩa"].iter_rows(min_row=4, values_only=True))
-    assert ("ty_trong_truc_tuyen", "II.11") == defs[[d[0] for d in defs].index("ty_trong_truc_tuyen")][:2]
+    assert info["Tạo lúc"] == pack.generated_at.replace(microsecond=0)  # a date cell
+    assert "Dữ liệu mẫu" in wb["Tổng hợp"]["A2"].value
+    summary = wb["Tổng hợp"]
+    header = [c.value for c in summary[4]]
+    rows = {r[header.index("Chỉ tiêu")]: r for r in summary.iter_rows(min_row=5, values_only=True)}
+    row = rows["Học sinh khối lớp 3, 4, 5 được học Tin học"]
+    assert isinstance(row[header.index("Giá trị")], float) and summary.freeze_panes == "D5"
+    assert summary.cell(5, header.index("Giá trị") + 1).number_format == "0.0%"
+    defs = wb["Định nghĩa"]
+    assert [c.value for c in defs[4]][:2] == ["Mục", "Chỉ tiêu"]
+    assert ("II.11", "Tỉ trọng nội dung chương trình triển khai trực tuyến") in \
+        {r[:2] for r in defs.iter_rows(min_row=5, values_only=True)}
 
 
 def test_html_is_offline_and_self_contained(pack):
@@ -139,7 +146,7 @@ def test_pptx_and_png_charts_are_not_black(pack):
     assert any("Mức độ chuyển đổi số" in t for t in texts) and any("Tình hình nộp báo cáo" in t for t in texts)
     assert all(pack.stamp in t for t in texts[1:])
     z = zipfile.ZipFile(io.BytesIO(export.to_png_zip(pack, CAT)))
-    img = Image.open(io.BytesIO(z.read("00_tong_quan.png"))).convert("RGB")
+    img = Image.open(io.BytesIO(z.read("00-tong-quan.png"))).convert("RGB")
     colours = img.getcolors(maxcolors=1 << 20)
     top = max(colours)[1]
     assert top == (255, 255, 255)  # a white background, not black
@@ -153,12 +160,14 @@ def test_pptx_and_png_charts_are_not_black(pack):
 def test_missing_chromium_gives_a_clear_message(pack, monkeypatch):
     import kaleido
 
-    monkeypatch.setattr(export, "_KALEIDO_STARTED", False)
+    monkeypatch.setattr(export, "_CHROMIUM", None)
+    monkeypatch.setattr(export, "CHART_CACHE", export.ChartCache(directory=None, memory_bytes=0))
+    monkeypatch.setattr(export.ChartCache, "_dir", lambda self: None)
 
-    def boom(*a, **k):
+    async def boom(*a, **k):
         raise RuntimeError("no chromium")
 
-    monkeypatch.setattr(kaleido, "start_sync_server", boom)
+    monkeypatch.setattr(kaleido.Kaleido, "open", boom)
     with pytest.raises(export.ExportError, match="cần trình duyệt Chromium"):
         export.to_pptx(pack, CAT)
     assert export.to_xlsx(pack, CAT)[:2] == b"PK" and export.to_html(pack, CAT).startswith(b"<!doctype html>")
@@ -193,7 +202,13 @@ def test_report_page_freeze_and_build(writable_db, monkeypatch):
     assert list(snaps["Mã bản chốt"]) == ["2023-2024-CN-01"] and len(snaps["Mã băm (SHA-256)"][0]) == 64
     at = app_test("bao_cao", user="chuyenvien", nam_hoc="2023-2024", ky="CN", chot="2023-2024-CN-01")
     assert "bản chốt 2023-2024-CN-01" in "\n".join(c.value for c in at.caption)
-    at.radio(key="bc_format").set_value("xlsx").run()
+    at.multiselect(key="bc_formats").set_value(["xlsx", "html"]).run()
     at.button(key="bc_build").click().run()
     assert not at.exception and not at.error
-    assert [b for b in at.get("download_button") if "XLSX" in b.proto.label]
+    _, job = at.session_state["bc_job"]
+    job.thread.join(60)  # built in the background: the page answered at once
+    at.run()
+    assert not at.exception and not at.error
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["XLSX", "HTML"]
+    assert set(job.files) == {"xlsx", "html"} and job.label == "bao_cao_2023-2024_CN_2023-2024-CN-01"

@@ -266,7 +266,7 @@ CASES = [
         "<sheetData>", '<dimension ref="A1:XFD1048576"/><sheetData>')), "nhập"),
     Case("dau_cach_o_dong_1048576.xlsx", lambda t: filled(t, set_cell("Số liệu", 1_048_576, 3, " ")), "nhập"),
     Case("nhieu_dong_trong_co_dinh_dang.xlsx", lambda t: raw_xlsx(
-        raw_good_rows() + [f'<row r="{i}" s="0" customFormat="1" ht="15" customHeight="1"/>' for i in range(3, 200_000)]),
+        raw_good_rows() + [f'<row r="{i}" s="0" customFormat="1" ht="15" customHeight="1"/>' for i in range(3, 100_000)]),
          "nhập"),
     # values as offices type them
     Case("so_co_dau_cham_nghin.csv", lambda t: csv_bytes([GOOD_ROWS[0], ["TH001", "2023-2024", "CN", "1.234", 41, 45]]),

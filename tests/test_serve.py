@@ -120,7 +120,7 @@ def test_the_front_answers_through_nginx_with_two_workers(served):
 
 
 def test_downloads_through_the_front_reach_the_worker_that_made_them(served):
-    url, _, _ = served
+    url, _, path = served
 
     async def go():
         got = []
@@ -137,6 +137,14 @@ def test_downloads_through_the_front_reach_the_worker_that_made_them(served):
     got = _run(go())
     assert {s for _, s, _ in got} == {200}, got
     assert all(body.startswith("\ufeff".encode()) and "Trường".encode() in body for _, _, body in got)
+    # every worker wrote the audit of the logins and downloads to the one shared store
+    from kpi import state
+
+    store = state.Store(state.state_path(path))
+    downloads = store.audit_rows(action="tai_bang")
+    assert len(downloads) >= 4 and {r["user_name"] for r in downloads} == {"chuyenvien"}
+    assert "ct" in downloads[0]["detail"] or "tin_hoc_quoc_te" in downloads[0]["detail"]
+    assert len(store.audit_rows(action="dang_nhap")) >= 4
 
 
 def test_a_killed_worker_comes_back_and_its_users_stay_logged_in(served):

@@ -1,2 +1,7 @@
--- one row for one user name (any state): for login and session checks
-SELECT user_name, display_name, role, school_id, unit_id, password_hash, active FROM users WHERE user_name = $user_name
+-- one row for one user name (any state): for login and session checks. A principal's unit is the
+-- own school's unit unless the account names one (their district figures are that unit's).
+SELECT u.user_name, u.display_name, u.role, u.school_id,
+       CASE WHEN u.role = 'hieu_truong' THEN coalesce(u.unit_id, s.unit_id) ELSE u.unit_id END AS unit_id,
+       u.password_hash, u.active
+FROM users u LEFT JOIN schools s ON s.school_id = u.school_id
+WHERE u.user_name = $user_name

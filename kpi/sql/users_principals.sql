@@ -1,4 +1,7 @@
--- one row per active principal account (user name, school, unit): whose scorecards a worker warms
-SELECT user_name, display_name, role, school_id, unit_id, password_hash, active
-FROM users WHERE role = 'hieu_truong' AND active AND school_id IS NOT NULL
-ORDER BY user_name
+-- one row per active principal account (user name, school, unit: the school's unless the account
+-- names one): whose scorecards a worker warms
+SELECT u.user_name, u.display_name, u.role, u.school_id, coalesce(u.unit_id, s.unit_id) AS unit_id,
+       u.password_hash, u.active
+FROM users u JOIN schools s ON s.school_id = u.school_id
+WHERE u.role = 'hieu_truong' AND u.active
+ORDER BY u.user_name

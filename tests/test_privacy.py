@@ -1,0 +1,175 @@
+"""What a principal learns about other schools: no identity ever, nothing about a group of fewer than
+privacy.MIN_GROUP schools (after the filters in force), on the pages, in downloads and in exports."""
+
+import itertools
+
+import pandas as pd
+import pytest
+
+from kpi import export, privacy, queries, tables, views
+from kpi.access import Scope
+from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, default_catalog
+from tests.cells_check import csv_texts, xlsx_texts
+from tests.conftest import app_test
+
+CAT = default_catalog()
+K = privacy.MIN_GROUP
+PERIOD, EARLIER = ("2023-2024", "CN"), ("2023-2024", "HK1")
+
+
+def _others(con, own: str) -> list[tuple[str, str]]:
+    return con.execute("SELECT school_id, name FROM schools WHERE school_id <> ?", [own]).fetchall()
+
+
+def leaks(texts: str, others: list[tuple[str, str]]) -> list[str]:
+    """Other schools whose code or name appears in the text (the checker every test below uses)."""
+    return [f"{sid} {name}" for sid, name in others if sid in texts or name in texts]
+
+
+def _frame_text(df: pd.DataFrame) -> str:
+    return df.astype(str).to_csv(index=False)
+
+
+def _exported(frame: pd.DataFrame) -> str:
+    return "\n".join(csv_texts(tables.to_csv_bytes(frame)) + xlsx_texts(tables.to_xlsx_bytes(frame)))
+
+
+def test_the_checker_flags_a_planted_leak(con):
+    """The unit-wide rows a principal must never get, run through the same checks: flagged."""
+    others = _others(con, "TH001")
+    raw = queries.school_values(con, CAT, Scope(), "tin_hoc_quoc_te", PERIOD, EARLIER)
+    assert leaks(_exported(tables.school_table(raw)), others)
+    # and a small group left unsuppressed is caught by the group rule below
+    tiny = raw[raw["school_id"].isin(["TH001", "TH002"])]
+    assert tiny["value"].notna().sum() < K and (tiny["school_id"] != "TH001").any()
+
+
+def test_peer_rows_equal_the_reference_query(con):
+    """Places and district values computed once per level (kpi.privacy.peer_rows) agree with the
+    per-school SQL (kpi/sql/school_indicators.sql), school by school."""
+    for sid in ("TH001", "TH007", "THCS003", "THCS011"):
+        level = con.execute("SELECT level FROM schools WHERE school_id = ?", [sid]).fetchone()[0]
+        ref = queries.school_indicators(con, CAT, Scope(), sid, *PERIOD).sort_values("indicator_code")
+        lv = queries.level_values(con, CAT, Scope(), level, *PERIOD)
+        got = privacy.peer_rows(lv, [d for d in CAT.target_rows(PERIOD[0]) if d["level"] == level], sid, None)
+        assert list(got["indicator_code"]) == list(ref["indicator_code"])
+        for col in ("numerator", "denominator", "value", "position", "peers", "district_value", "target"):
+            a, b = got[col].astype(float).to_numpy(), ref[col].astype(float).to_numpy()
+            assert ((abs(a - b) < 1e-9) | (pd.isna(a) & pd.isna(b))).all(), (sid, col)
+    with pytest.raises(PermissionError):
+        queries.level_values(con, CAT, Scope.school("TH001"), "TH", *PERIOD)
+
+
+def test_principal_values_rule():
+    rows = pd.DataFrame({"school_id": [f"S{i}" for i in range(6)], "name": [f"Trường {i}" for i in range(6)],
+                         "ownership": "cong_lap", "ward": "Phường 1", "numerator": 1.0, "denominator": 2.0,
+                         "value": [0.9, 0.8, 0.7, None, 0.5, 0.4], "level": "TH"})
+    out, hidden = privacy.principal_values(rows, "S2", k=5)
+    assert not hidden and len(out) == 6 and out["is_own"].sum() == 1
+    assert set(out.loc[~out["is_own"], "name"]) == {"Trường khác"}
+    assert out.loc[~out["is_own"], ["school_id", "ward", "numerator", "denominator"]].isna().all().all()
+    out, hidden = privacy.principal_values(rows, "S2", k=6)  # 5 reported: under 6
+    assert hidden and list(out["school_id"]) == ["S2"]
+
+
+def test_every_filter_combination_for_every_principal(sample_db, con):
+    """The principal's view of an indicator (rows, district trend, downloads) for every cấp học ×
+    loại hình × phường of the sample: no other school named; nothing about others in a small group."""
+    v = views.views_for(sample_db)
+    wards = [w for (w,) in con.execute("SELECT DISTINCT ward FROM schools ORDER BY 1").fetchall()]
+    principals = [r for r in queries.principal_users(con)]
+    assert len(principals) >= 3
+    checked = small = 0
+    for user, code in itertools.product(principals, ("tin_hoc_quoc_te", "chu_ky_so")):
+        own = user["school_id"]
+        scope = Scope.school(own, user["unit_id"])
+        others = _others(con, own)
+        for level, owner, ward in itertools.product([None, *LEVEL_LABELS], [None, *OWNERSHIP_LABELS],
+                                                    [None, *wards]):
+            view = v.indicator(scope, code, *PERIOD, level, owner, ward)
+            shown = _frame_text(view.values) + _frame_text(view.trend) + view.missing_sentence + view.caption
+            if view.has_values and (ward is None or view.note):  # the downloads, read back cell by cell
+                shown += _exported(view.school_table)
+            assert not leaks(shown, others), (own, code, level, owner, ward)
+            full = v.school_values(Scope(), code, PERIOD, EARLIER, level, owner, ward)  # the unit-wide rows
+            if full["value"].notna().sum() < K:  # a small group: nothing about the others at all
+                small += 1
+                assert (view.values["school_id"] == own).all() and view.note
+            # a period's pooled value only where at least K schools reported it
+            assert view.trend.loc[view.trend["schools_reporting"] < K, "value"].isna().all()
+            checked += 1
+    assert checked > 500 and small > 20  # the sample has many small groups: the rule really ran
+
+
+def test_the_issues_link_shows_no_single_school(sample_db):
+    at = app_test("chi_tieu", user="ht.th001", chi_tieu="tin_hoc_quoc_te", cap_hoc="TH", loai_hinh="ngoai_cong_lap",
+                  phuong="Phường 13")
+    assert not at.exception
+    text = "\n".join(i.value for i in at.info)
+    assert f"Nhóm dưới {K} trường" in text
+    for tab in ("Bảng",):
+        at.session_state["ct_tab"] = tab
+        at.run()
+        assert not at.exception
+        for d in at.dataframe:
+            frame = d.value.data if hasattr(d.value, "data") else d.value
+            assert len(frame) <= 1  # the own school at most
+
+
+def test_scorecard_of_a_school_alone_at_its_level(sample_db, con):
+    """A principal whose level has fewer than K schools reporting gets no place and no district value."""
+    v = views.views_for(sample_db)
+    level_counts = dict(con.execute("SELECT level, count(*) FROM schools GROUP BY 1").fetchall())
+    lonely = [lv for lv, n in level_counts.items() if n < K]
+    if not lonely:
+        pytest.skip("every level of the sample has enough schools")
+    sid = con.execute("SELECT school_id FROM schools WHERE level = ? ORDER BY 1 LIMIT 1", [lonely[0]]).fetchone()[0]
+    card = v.scorecard(Scope.school(sid), sid, *PERIOD)
+    assert card is not None and card.cards
+    assert all("xếp thứ" not in c.peers and "Toàn đơn vị" not in c.peers for c in card.cards)
+    office = v.scorecard(Scope(), sid, *PERIOD)  # the office still sees the district figures
+    assert any("Toàn đơn vị" in c.peers for c in office.cards)
+
+
+def test_principal_exports_name_no_other_school(sample_db, con, tmp_path):
+    import subprocess
+
+    v = views.views_for(sample_db)
+    scope = Scope.school("TH001")
+    others = _others(con, "TH001")
+    pdf = export.school_pdf(v, CAT, scope, "TH001", *PERIOD)
+    path = tmp_path / "p.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
+    assert "Tiểu học" in text and not leaks(text, others)
+    pack = export.build_pack(v, CAT, scope, *PERIOD)
+    data = export.to_xlsx(pack, CAT)
+    assert not leaks("\n".join(xlsx_texts(data)), others)
+    for code, vals in pack.values.items():
+        assert not leaks(_frame_text(vals), others), code
+    # the same pack for the office names them (the check can fail)
+    office = export.build_pack(v, CAT, Scope(), *PERIOD)
+    assert leaks("\n".join(xlsx_texts(export.to_xlsx(office, CAT))), others)
+
+
+def test_a_units_slice_gives_the_same_figures(sample_db, monkeypatch):
+    """kpi.views answers a unit's queries from its observations read once into memory; the figures
+    are the ones the stored table gives."""
+    scope = Scope.school("TH003", "PGD_Q3")
+    codes = ("tin_hoc_quoc_te", "chu_ky_so", "lms_lop5")
+
+    def figures(v):
+        ind = [v.indicator(scope, code, *PERIOD) for code in codes]
+        return ind, v.scorecard(scope, "TH003", *PERIOD)
+
+    with monkeypatch.context() as m:
+        m.setattr(views, "SLICE_MAX_SCHOOLS", 0)  # never slice
+        full = views.Views(sample_db)
+        full_ind, full_card = figures(full)
+    sliced = views.Views(sample_db)
+    ind, card = figures(sliced)
+    assert ("unit_slice", "PGD_Q3") in sliced._memo and ("unit_slice", "PGD_Q3") not in full._memo
+    for a, b in zip(ind, full_ind):
+        assert a.values.equals(b.values) and a.trend.equals(b.trend) and a.note == b.note
+    assert card.cards == full_card.cards and card.next_steps == full_card.next_steps
+    assert (card.maturity.groups, card.maturity.roads) == (full_card.maturity.groups, full_card.maturity.roads)
