@@ -559,37 +559,3 @@ def criteria_bars(crit: pd.DataFrame, names: dict[str, str], title: str = "",
     _rows_layout(fig, geo, [f"<b>{fmt_number(p)}</b> / {fmt_number(m)}" for p, m in zip(d["points"], d["max_points"])],
                  title, [0, top], ticks, [fmt_int(t) for t in ticks])
     return fig
-
-
-def target_panel(trend: pd.DataFrame, values: pd.DataFrame, title: str, width: int = 1280) -> go.Figure:
-    """One target on one image (for exports): the district trend with its target (left, at the top)
-    beside the schools (right, one row per school), from `trend_chart` and `school_bars` with their
-    own axes, labels and values."""
-    from plotly.subplots import make_subplots
-
-    left, right = trend_chart(trend), school_bars(values)
-    rows_h = float(right.layout.height - right.layout.margin.t - right.layout.margin.b)
-    top = 34 + LEGEND_ROW + 22 + 30
-    bottom = 8 + max(0.0, 420 - rows_h)  # a short schools panel keeps its rows' size; the trend keeps 380 px
-    height = int(round(rows_h + top + bottom))
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.42, 0.58], horizontal_spacing=0.05,
-                        subplot_titles=("Toàn đơn vị qua các kỳ", "Các trường kỳ này"))
-    for t in left.data:
-        fig.add_trace(t, row=1, col=1)
-    for t in right.data:
-        fig.add_trace(t, row=1, col=2)
-    plot_h = height - top - bottom
-    fig.update_layout(template=TEMPLATE, height=height, width=width, barmode="overlay",
-                      margin=dict(l=8, r=8, t=top, b=bottom), **title_and_legend(title, height))
-    fig.update_xaxes(left.layout.xaxis.to_plotly_json(), row=1, col=1)
-    fig.update_yaxes({**left.layout.yaxis.to_plotly_json(), "domain": [max(0.0, 1 - 380 / plot_h), 1]},
-                     row=1, col=1)
-    fig.update_xaxes(right.layout.xaxis.to_plotly_json(), row=1, col=2)
-    fig.update_yaxes(right.layout.yaxis.to_plotly_json(), row=1, col=2)
-    fig.update_yaxes(domain=[1 - rows_h / plot_h, 1], row=1, col=2)
-    x0, x1 = fig.layout.xaxis2.domain
-    for a in right.layout.annotations:  # row labels and values, in the right panel's coordinates
-        fig.add_annotation(a.to_plotly_json() | {"xref": "paper", "x": x0 + a.x * (x1 - x0), "yref": "y2"})
-    for a in fig.layout.annotations[:2]:
-        a.update(font=dict(color=INK, size=13, family=FONT), yshift=22)
-    return fig

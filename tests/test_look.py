@@ -81,7 +81,6 @@ def _builds(v: views.Views) -> dict:
         "criteria_heatmap": figures.criteria_heatmap(heat_gaps, names, short=short),
         "points_lost_bars": figures.points_lost_bars(v.maturity_lost(EVERYONE, years[0]).head(12), short=short),
         "criteria_bars": card.maturity.figure,
-        "target_panel": figures.target_panel(split_trend, split_values, "II.11 · Tỉ trọng nội dung trực tuyến"),
     }
 
 
@@ -126,7 +125,7 @@ def test_every_figure_uses_the_template_and_vietnamese_numbers(built):
 def test_no_text_overlaps_or_leaves_any_figure(built, page):
     found = []
     for name, fig in built.items():
-        for width in ((1280,) if name == "target_panel" else WIDTHS):
+        for width in WIDTHS:
             found += [str(p) for p in look.figure_problems(page, [fig], width, f"{name} @ {width} px")]
     assert found == []
 
