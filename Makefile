@@ -1,6 +1,7 @@
 # make run   : create .venv, install (and, as root, Debian nginx, chromium, fonts), build the sample
 #              database if none exists, serve on :8501 (nginx in front of one worker per core)
-# make test  : install dev requirements (and, as root, Debian nginx, chromium, fonts, poppler), run all tests
+# make test  : install dev requirements (and, as root, Debian nginx, chromium, fonts, poppler, LibreOffice), run all tests
+# make gallery: screenshots of every page and every export in gallery/index.html
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -8,7 +9,7 @@ DB     ?= $(or $(KPI_DB),data/kpi.duckdb)
 PORT   ?= 8501
 export KPI_DB := $(DB)
 
-.PHONY: run test install install-dev sysdeps rundeps sample bench clean
+.PHONY: run test install install-dev sysdeps rundeps sample bench gallery clean
 
 $(VENV)/.req-stamp: requirements.txt
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -63,6 +64,12 @@ run: install rundeps $(DB)
 
 test: install-dev sysdeps
 	$(PY) -m pytest
+
+# make gallery [GALLERY=dir]: every page × role × screen size and every page of every export as
+# images in one offline HTML file, for a look at the whole product before a release (about 3 minutes).
+GALLERY ?= gallery
+gallery: install-dev sysdeps
+	$(PY) -m kpi gallery $(GALLERY)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -41,7 +41,9 @@ else:
                        page_icon=str(ROOT / "kpi/assets/favicon.png"), layout="wide")
 
     def page(name: str, title: str, url: str, default: bool = False) -> st.Page:
-        return st.Page(ROOT / f"pages/{name}.py", title=title, url_path=url, default=default)
+        # A role's main page is served at "/"; its own path stays free for the link alias below.
+        return st.Page(ROOT / f"pages/{name}.py", title=title, url_path=f"{url}-chinh" if default else url,
+                       default=default)
 
     ROLE_PAGES = {
         "lanh_dao": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong"],
@@ -58,18 +60,30 @@ else:
     }
 
     user = frame.login_user()
+    # An outdated or mistyped link (/truong, a page of another role, /tong-quan for the role whose
+    # main page it is) would make Streamlit show its English "Page not found" dialog over the page:
+    # such a link gets a hidden page of its own that opens the main page with a Vietnamese note.
+    wanted = frame.requested_page()
     if user is None:
         def login_needed():
             st.title("Bảng điều khiển chuyển đổi số")
             st.write("Vui lòng đăng nhập để xem số liệu.")
             st.markdown(f'<a href="{LOGIN_PATH}" target="_self">Đăng nhập</a>', unsafe_allow_html=True)
 
-        st.navigation([st.Page(login_needed, title="Đăng nhập", url_path="can-dang-nhap")],
-                      position="hidden").run()
+        login_pages = [st.Page(login_needed, title="Đăng nhập", url_path="can-dang-nhap", default=True)]
+        if wanted and wanted != "can-dang-nhap":
+            login_pages.append(st.Page(login_needed, title="Đăng nhập", url_path=wanted, visibility="hidden"))
+        st.navigation(login_pages, position="hidden").run()
     else:
         names = ROLE_PAGES[user.role]
-        nav = st.navigation([page(n, *PAGES[n], default=(i == 0)) for i, n in enumerate(names)])
+        pages = [page(n, *PAGES[n], default=(i == 0)) for i, n in enumerate(names)]
+        if wanted and wanted not in {PAGES[n][1] for n in names[1:]}:
+            note = frame.link_note(wanted, PAGES[names[0]][1], {url: title for title, url in PAGES.values()})
+            pages.append(st.Page(frame.redirect_to(pages[0], note), title=PAGES[names[0]][0], url_path=wanted,
+                                 visibility="hidden"))
+        nav = st.navigation(pages)
         st.sidebar.markdown(f"**{user.display_name}** · {user.role_label}")
         st.sidebar.markdown(f'<a href="{LOGOUT_PATH}" target="_self">Đăng xuất</a>', unsafe_allow_html=True)
+        frame.show_note()
         with frame.app_frame(user), frame.run_slot():
             nav.run()

@@ -120,6 +120,12 @@ class Criterion:
     source: str
     scoring_note: str
     evidence: str
+    short_vi: str = ""    # a few words for tight places (chart axes); the full name everywhere else
+
+    @property
+    def short_label(self) -> str:
+        """'DH3.1 · Dạy học trực tuyến trực tiếp': number and short name."""
+        return f"{self.code} · {self.short_vi or self.name_vi}"
 
 
 @dataclass(frozen=True)
@@ -411,7 +417,7 @@ def _parse_criteria(path: Path, problems: _Problems) -> dict[str, Criterion]:
             provisional=_bool_cell(r["provisional"], file, code, "provisional", problems),
             rule=r["rule"], compute=r["compute"], numerator_field=r["numerator_field"],
             denominator_field=r["denominator_field"], confidence=r["confidence"], source=r["source"],
-            scoring_note=r["scoring_note"], evidence=r["evidence"],
+            scoring_note=r["scoring_note"], evidence=r["evidence"], short_vi=(r.get("short_vi") or "").strip(),
         )
     return out
 

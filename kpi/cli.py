@@ -2,7 +2,8 @@
 
 Commands: init (schema or sample database), summary (district figures of a period), scores
 (maturity index per school; --check compares it with the reference engine), rescore (rewrite the
-stored index after the criteria or rules changed), users, template, import, snapshot, export, bench.
+stored index after the criteria or rules changed), users, template, import, snapshot, export, bench,
+gallery (every page and every export as images in one offline HTML file).
 Exit codes: 0 done, 1 refused or failed (message on stderr, in Vietnamese), 2 usage error.
 """
 
@@ -95,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
 
     rd = sub.add_parser("renderer", help="(kpi serve tự chạy) trình vẽ biểu đồ dùng chung cho mọi tiến trình")
     rd.add_argument("--socket", required=True, help="đường dẫn Unix socket")
+
+    ga = sub.add_parser("gallery", help="bộ sưu tập giao diện: ảnh mọi trang × vai trò × cỡ màn hình và mọi trang "
+                                         "của mọi tệp xuất, trong một tệp HTML xem không cần mạng")
+    ga.add_argument("out", metavar="OUT/", help="thư mục ghi index.html và ảnh (img/)")
+    ga.add_argument("--db", help="cơ sở dữ liệu (mặc định: dữ liệu mẫu tạo mới trong thư mục tạm)")
+    ga.add_argument("--workers", type=int, default=2, help="số trình duyệt chạy song song (mặc định 2)")
+    ga.add_argument("--no-exports", action="store_true", help="chỉ chụp các trang, không tạo tệp xuất")
 
     be = sub.add_parser("bench", help="đo tốc độ từng trang, nhập tệp, bộ báo cáo, bộ nhớ")
     be.add_argument("--schools", type=int, default=53000)
@@ -288,6 +296,24 @@ def cmd_renderer(args) -> int:
     return 0
 
 
+def cmd_gallery(args) -> int:
+    from pathlib import Path
+
+    from kpi import gallery
+
+    if not Path(gallery.CHROMIUM).exists():
+        raise CliError(f"Cần trình duyệt chromium tại {gallery.CHROMIUM} (Debian: apt-get install chromium).")
+    if args.db and not Path(args.db).exists():
+        raise CliError(f"Không có cơ sở dữ liệu tại {args.db}.")
+    try:
+        index = gallery.make_gallery(args.out, args.db, args.workers, not args.no_exports,
+                                     log=lambda m: print(m, flush=True))
+    except ImportError as e:
+        raise CliError(f"Thiếu thư viện cho bộ sưu tập ({e.name}): chạy `make install-dev`.") from e
+    print(f"Đã ghi {index}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     if args.load:
         from kpi import loadbench
@@ -431,7 +457,7 @@ def cmd_rescore(args) -> int:
 
 COMMANDS = {"init": cmd_init, "rescore": cmd_rescore, "summary": cmd_summary, "scores": cmd_scores,
             "users": cmd_users, "template": cmd_template, "import": cmd_import, "snapshot": cmd_snapshot, "export": cmd_export,
-            "bench": cmd_bench, "serve": cmd_serve,
+            "bench": cmd_bench, "serve": cmd_serve, "gallery": cmd_gallery,
             "renderer": cmd_renderer}
 
 

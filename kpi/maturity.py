@@ -10,6 +10,7 @@ import math
 import pandas as pd
 
 from kpi.catalog import Catalog
+from kpi.formatting import fmt_points
 from kpi.progress import status
 
 LEVELS = (1, 2, 3)
@@ -28,17 +29,18 @@ def rules_sentence(catalog: Catalog) -> str:
             continue
         label = rules.groups.get(c.group_code, c.group_code)
         known = rules.group_max.get(c.group_code, 100.0) - c.max_points
-        parts.append(f"{c.max_points:g} điểm nhóm {label} ({c.code}) chưa xác định và "
+        parts.append(f"{fmt_points(c.max_points)} điểm nhóm {label} chưa có tiêu chí công khai và "
                      + ("không được chấm" if rules.placeholder == "zero"
-                        else f"điểm của nhóm được quy đổi từ {known:g} lên {rules.group_max.get(c.group_code, 100.0):g}"))
+                        else f"điểm của nhóm được quy đổi từ {fmt_points(known)} lên "
+                        f"{fmt_points(rules.group_max.get(c.group_code, 100.0))}"))
     parts.append("trường chưa đáp ứng điều kiện bắt buộc bị giới hạn ở Mức 1" if rules.mandatory_unmet == "cap_level_1"
                  else "điều kiện bắt buộc chưa đáp ứng không làm thay đổi mức")
     if rules.combine_groups == "min":
         parts.append("mức của trường là mức thấp hơn của các nhóm")
     else:
         parts.append(f"mức của trường là mức của nhóm {rules.groups.get(rules.combine_groups.upper(), '')}")
-    return ("**Tạm tính**: " + "; ".join(parts) + ". Các quy tắc này là thiết lập trong "
-            "kpi/definitions/index.toml.")
+    return ("**Tạm tính**: " + "; ".join(parts) + ". Đây là các quy tắc Phòng đang áp dụng; kết quả sẽ được "
+            "chấm lại khi có văn bản chính thức.")
 
 
 def _weight(schools: pd.DataFrame) -> pd.Series:

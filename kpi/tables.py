@@ -86,6 +86,57 @@ def styled(df: pd.DataFrame, formats: dict):
     return df.style.format({k: v for k, v in formats.items() if k in df.columns})
 
 
+def _missing(v) -> bool:
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v))
+
+
+def _number_format(values: pd.Series):
+    """fmt_int for whole numbers, else fmt_number with as many decimals as needed (at most 2)."""
+    v = values.dropna().astype("float64")
+    if v.empty or (v == v.round()).all():
+        return fmt_int
+    decimals = 1 if (v * 10 == (v * 10).round()).all() else 2
+    return lambda x: fmt_number(x, decimals)
+
+
+MISSING = float("-inf")  # a missing number on screen: drawn as "—", sorted after every number (descending)
+
+
+def screen_table(df: pd.DataFrame, formats: dict | None = None) -> tuple[object, dict]:
+    """(data, column_config) for st.dataframe: every cell as a person should read it.
+
+    Streamlit draws a missing value as "None" whatever a Styler says, and a number it was not
+    told how to show in English ("5.55"). So every number column is shown through a Vietnamese
+    format (`formats`, else whole numbers 1.234 and decimals 5,55) and stays numbers, so sorting
+    works; a missing number is stored as MISSING (-inf: sorted last when sorting from the
+    largest) and shown "—"; dates become dd/mm/yyyy, missing text empty. `column_config` holds
+    plain settings (no streamlit here)."""
+    formats = {k: v for k, v in (formats or {}).items() if k in df.columns}
+    out, shown = {}, {}
+    for col in df.columns:
+        s = df[col]
+        fmt = formats.get(col)
+        if pd.api.types.is_bool_dtype(s.dtype):
+            out[col] = s.fillna(False).astype(bool) if s.isna().any() else s
+        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
+            from kpi.formatting import fmt_dates
+
+            out[col] = fmt_dates(s).where(s.notna(), "—").to_numpy()
+        elif pd.api.types.is_numeric_dtype(s.dtype):
+            fmt = fmt or _number_format(s)
+            out[col] = s.astype("float64").fillna(MISSING) if s.isna().any() else s
+            shown[col] = (lambda f: lambda v: "—" if _missing(v) or v == MISSING else f(v))(fmt)
+        else:
+            out[col] = ["" if _missing(v) else (fmt(v) if fmt else str(v)) for v in s]
+    frame = pd.DataFrame(out, index=df.index)
+    return (frame.style.format(shown) if shown else frame), {}
+
+
+def screen_values(df: pd.DataFrame) -> pd.DataFrame:
+    """A table read back from the screen (AppTest): missing numbers as NaN again."""
+    return df.replace(MISSING, np.nan)
+
+
 def trend_table(trend: pd.DataFrame) -> pd.DataFrame:
     """kpi.progress.trend_rows as a table."""
     return pd.DataFrame({
@@ -140,19 +191,32 @@ def lost_table(lost: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def heatmap_table(matrix: pd.DataFrame, catalog) -> tuple[pd.DataFrame, dict]:
+    """kpi.queries.maturity_heatmap as a table: schools × criteria (number and short name), each
+    cell the percent of the criterion's maximum earned; with its formats."""
+    labels = [catalog.criteria[c].short_label if c in catalog.criteria else c for c in matrix.columns]
+    out = (matrix * 100).round()
+    out.columns = labels
+    out = out.reset_index(names="Trường")
+    return out, {label: (lambda v: f"{fmt_int(v)}%") for label in labels}
+
+
 REVIEW_FORMAT = {"Điểm tối đa": fmt_number, "Tự đánh giá": fmt_number, "Thẩm định": fmt_number,
                  "Tính từ số liệu": fmt_number, "Điểm dùng để chấm": fmt_number}
 SOURCE_LABELS = {"verified": "thẩm định", "self": "tự đánh giá", "computed": "tính từ số liệu"}
 
 
-def review_table(review: pd.DataFrame) -> pd.DataFrame:
-    """kpi.queries.maturity_review as a table."""
+def review_table(review: pd.DataFrame, catalog=None) -> pd.DataFrame:
+    """kpi.queries.maturity_review as a table (with the catalog: each criterion by number and short name)."""
+    crit = catalog.criteria if catalog is not None else {}
     return pd.DataFrame({
-        "Trường": review["name"], "Tiêu chí": review["criterion_code"], "Nội dung": review["criterion_name"],
-        "Điểm tối đa": review["max_points"], "Tự đánh giá": review["self_points"],
-        "Thẩm định": review["verified_points"], "Tính từ số liệu": review["computed"],
-        "Điểm dùng để chấm": review["points"],
-        "Nguồn": [SOURCE_LABELS.get(s, "") for s in review["source"]], "Cần xem lại": review["flag"],
+        "Trường": review["name"],
+        "Tiêu chí": [crit[c].short_label if c in crit else c for c in review["criterion_code"]],
+        "Cần xem lại": review["flag"],
+        "Tự đánh giá": review["self_points"], "Thẩm định": review["verified_points"],
+        "Tính từ số liệu": review["computed"], "Điểm dùng để chấm": review["points"],
+        "Điểm tối đa": review["max_points"], "Nguồn": [SOURCE_LABELS.get(s, "") for s in review["source"]],
+        "Nội dung": review["criterion_name"],
     })
 
 
@@ -272,12 +336,15 @@ def problems_table(problems) -> pd.DataFrame:
                          "Lỗi": [p.message for p in problems]})
 
 
+SYSTEM_USERS = {"du_lieu_mau": "(dữ liệu mẫu)", "dong_lenh": "(dòng lệnh)"}  # writers that are not people
+
+
 def imports_table(log: pd.DataFrame) -> pd.DataFrame:
     """The import audit as a table."""
     from kpi.formatting import fmt_datetime
 
     return pd.DataFrame({
-        "Lần nhập": log["import_id"], "Người nhập": log["user_name"],
+        "Lần nhập": log["import_id"], "Người nhập": log["user_name"].map(lambda u: SYSTEM_USERS.get(u, u)),
         "Thời điểm": [fmt_datetime(v) for v in log["started_at"]], "Tệp": log["file_name"],
         "Số dòng": log["rows"], "Giá trị thay đổi": log["values_changed"],
         "Trạng thái": log["status"].map({"applied": "đã nhập", "reverted": "đã hoàn tác"}),

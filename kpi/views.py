@@ -149,8 +149,9 @@ class IndicatorView:
         missing = self.values[self.values["value"].isna()]
         if missing.empty:
             return ""
-        names = [n for n in missing["name"].head(MISSING_NAMES) if isinstance(n, str)]
-        listed = (": " + ", ".join(names) + ("…" if len(missing) > MISSING_NAMES else "")) if names else ""
+        named = missing[missing["school_id"].notna()] if "school_id" in missing.columns else missing
+        names = [n for n in named["name"].head(MISSING_NAMES) if isinstance(n, str)]  # others stay unnamed
+        listed = (": " + ", ".join(names) + ("…" if len(named) > MISSING_NAMES else "")) if names else ""
         return f"{fmt_int(len(missing))} trường chưa có số liệu kỳ này (không tính là 0){listed}"
 
     @functools.cached_property
@@ -198,10 +199,11 @@ class MaturityBlock:
     roads: list[str]                      # one sentence per group: what closes the gap
     criteria: pd.DataFrame                # the school's criterion rows (for the chart)
     names: dict
+    short: dict = field(default_factory=dict)
 
     @functools.cached_property
     def figure(self):
-        return figures.criteria_bars(self.criteria, self.names)
+        return figures.criteria_bars(self.criteria, self.names, short=self.short)
 
 
 @dataclass
@@ -235,6 +237,14 @@ class CompareView:
     @functools.cached_property
     def table(self) -> pd.DataFrame:
         return tables.compare_table(self.rows)
+
+    @property
+    def most_moved(self) -> str | None:
+        """The indicator where most schools moved (up to đạt or back): the one the page opens on."""
+        if self.rows.empty:
+            return None
+        moved = self.rows["moved_up"] + self.rows["fell_back"]
+        return self.rows["indicator_code"].iloc[int(moved.to_numpy().argmax())]
 
     @functools.cached_property
     def figure(self):
@@ -616,7 +626,8 @@ class Views:
                        f"Mức {row[f'{g.lower()}_level']}") for g in cat.index.groups]
             roads = [scoring.road_to_next_level(crit, row, g, cat).sentence for g in cat.index.groups]
             block = MaturityBlock(iy, int(row["school_level"]), groups, roads, crit,
-                                  {k: c.name_vi for k, c in cat.criteria.items()})
+                                  {k: c.name_vi for k, c in cat.criteria.items()},
+                                  {k: c.short_vi for k, c in cat.criteria.items()})
         submission = scorecard.submission_status(info)
         caption = (f"{LEVEL_LABELS[info['level']]} · {OWNERSHIP_LABELS[info['ownership']]} · {info['ward']} · "
                    f"{info['unit_name']} · Năm học {year} · {rnd}")

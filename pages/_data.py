@@ -67,6 +67,13 @@ def school_list():
     return store().school_list(scope())
 
 
+def school_level(school_id: str) -> str | None:
+    """The cấp học of a school the current user may open (None when out of scope)."""
+    schools = school_list()
+    row = schools[schools["school_id"] == school_id]
+    return None if row.empty else row["level"].iloc[0]
+
+
 def search_keys() -> dict[str, str]:
     """School id → what a school search compares (name and code, accents folded)."""
     return store().search_keys(scope())

@@ -128,6 +128,48 @@ def login_user():
     return auth.user_from_row(row)
 
 
+def requested_page() -> str:
+    """The page name the browser asked for by URL ("" for the front page or a click in the
+    navigation), as Streamlit will look it up among the registered pages."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or ctx.pages_manager.intended_page_script_hash:
+        return ""
+    name = (ctx.pages_manager.intended_page_name or "").strip("/")
+    return name if name and "/" not in name else ""
+
+
+NOTE_KEY = "_kpi_note"
+
+
+def link_note(wanted: str, main_url: str, titles: dict[str, str]) -> str | None:
+    """What to tell someone whose link named page `wanted` (an URL path without "/") that is not one
+    of theirs: nothing for their own main page's path (it lives at "/"), else a Vietnamese note."""
+    if wanted in (main_url, "can-dang-nhap"):
+        return None
+    if wanted in titles:
+        return f"Trang «{titles[wanted]}» không dành cho tài khoản của bạn; đây là trang chính của bạn."
+    return f"Không có trang «/{wanted}» (đường dẫn cũ hoặc gõ nhầm); đây là trang chính."
+
+
+def redirect_to(page, note: str | None):
+    """A hidden page's body: open `page` with the link's query parameters, and leave `note` for the
+    next run to show (once)."""
+    def run():
+        if note:
+            st.session_state[NOTE_KEY] = note
+        st.switch_page(page, query_params=st.query_params.to_dict())
+    return run
+
+
+def show_note() -> None:
+    """The note a redirect left (an outdated link), shown once above the page."""
+    note = st.session_state.pop(NOTE_KEY, None)
+    if note:
+        st.info(note, icon="🔗")
+
+
 def audit(action: str, detail: dict | None = None, user=None) -> None:
     """Record what a user did in the shared state store (every worker writes it; it survives
     restarts). `user`: taken now when the action happens outside this run (a download built when

@@ -211,18 +211,29 @@ def lazy_tabs(labels: list[str], key: str):
     return st.tabs(labels, key=key, on_change="rerun", bind="query-params")
 
 
-def table(df, formats: dict | None = None, total: int | None = None, **kwargs):
-    """st.dataframe of at most MAX_TABLE_ROWS rows (Vietnamese number formats); says so when rows
-    were left out (`total`: the rows there are, when `df` already holds only the first ones).
-    Downloads always carry every row."""
+def table(df, formats: dict | None = None, total: int | None = None, first: tuple = (), widths: dict | None = None,
+          **kwargs):
+    """st.dataframe of at most MAX_TABLE_ROWS rows, every cell as a person should read it
+    (kpi.tables.screen_table: Vietnamese numbers, "—" for a missing value, never "None"); says so
+    when rows were left out (`total`: the rows there are, when `df` already holds only the first
+    ones). `first`: the key columns, shown first so a wide table never hides them; `widths`:
+    column → "small", "medium", "large" or pixels. Downloads always carry every row."""
     from kpi import tables
 
     shown = df.head(tables.MAX_TABLE_ROWS)
     total = max(len(df), total or 0)
     if total > len(shown):
         st.caption(f"Hiển thị {fmt_int(len(shown))} dòng đầu trong {fmt_int(total)} dòng; tải tệp để có đủ.")
-    shown_data = tables.styled(shown, formats) if formats else shown
-    return st.dataframe(shown_data, hide_index=True, width="stretch", **kwargs)
+    data, config = tables.screen_table(shown, formats)
+    for col, w in (widths or {}).items():
+        if col in shown.columns:
+            config[col] = {**config.get(col, {}), "width": w}
+    config.update(kwargs.pop("column_config", {}))
+    if first:
+        kwargs.setdefault("column_order", [c for c in first if c in shown.columns]
+                          + [c for c in shown.columns if c not in first])
+    kwargs.setdefault("width", "stretch")
+    return st.dataframe(data, hide_index=True, column_config=config or None, **kwargs)
 
 
 def downloads(df, name: str, key: str, **xlsx) -> None:

@@ -26,14 +26,14 @@ if st.button(f"Chốt số liệu kỳ {year} · {rnd}", key="bc_freeze"):
     st.success(f"Đã chốt số liệu: mã {sid}. Chọn bản chốt trong mục Nguồn số liệu để xem hoặc xuất.")
 snaps = data.snapshots()
 if len(snaps):
-    st.dataframe(tables.snapshot_table(snaps), hide_index=True, width="stretch")
+    ui.table(tables.snapshot_table(snaps), first=("Mã bản chốt",))
 
 st.subheader("Bộ báo cáo họp")
 ui.start_renderer()  # chromium starts in the background while the user chooses (~3 s, once per process)
 sc = scope()
 export.warm_pack(data.store(), cat, sc, year, rnd, sc.snapshot_id)  # the pack's figures, also in the background
-st.caption(f"Nguồn: {'bản chốt ' + sc.snapshot_id if sc.snapshot_id else 'số liệu trực tiếp (chưa chốt)'}."
-           " Tệp PPTX, PDF và PNG cần trình duyệt Chromium để vẽ biểu đồ; XLSX và HTML thì không. Biểu đồ đã vẽ "
+st.caption(f"Nguồn: {'bản chốt ' + sc.snapshot_id if sc.snapshot_id else 'số liệu trực tiếp (chưa chốt)'}. "
+           "Tệp PowerPoint, PDF và ảnh có biểu đồ nên mất lâu hơn một chút; Excel và HTML tạo ngay. Biểu đồ đã vẽ "
            "được giữ lại, nên lần tạo sau của cùng số liệu nhanh hơn.")
 formats = st.multiselect("Định dạng", list(export.FORMATS), default=list(export.FORMATS), key="bc_formats",
                          format_func=export.FORMAT_LABELS.get)

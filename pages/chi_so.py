@@ -52,11 +52,13 @@ with dist_tab:
     if dist_tab.open:
         dist = maturity.distribution(this_year, cat)
         fkey = (scope(), year, level, owner, ward)
-        st.plotly_chart(data.figure(("cs_dist", *fkey), lambda: level_distribution(
-            dist, "Số trường theo mức, nhóm tiêu chí và cấp học")), theme=None, width="stretch", key="cs_dist")
-        st.plotly_chart(data.figure(("cs_trend", *fkey), lambda: level_trend(
-            maturity.trend(counts_all), "Mức của trường qua các năm học")), theme=None, width="stretch", key="cs_trend")
-        st.dataframe(tables.level_table(dist), hide_index=True)
+        st.markdown("**Số trường theo mức, nhóm tiêu chí và cấp học**")
+        st.plotly_chart(data.figure(("cs_dist", *fkey), lambda: level_distribution(dist)), theme=None,
+                        width="stretch", key="cs_dist")
+        ui.table(tables.level_table(dist), width="content")
+        st.markdown("**Mức của trường qua các năm học**")
+        st.plotly_chart(data.figure(("cs_trend", *fkey), lambda: level_trend(maturity.trend(counts_all))),
+                        theme=None, width="stretch", key="cs_trend")
 with heat_tab:
     if heat_tab.open:
         order = st.radio("Sắp xếp trường theo", ["total", "dh", "qt", "name"], horizontal=True, key="cs_order",
@@ -64,30 +66,36 @@ with heat_tab:
                                       "name": "Tên trường"}.get)
         matrix = data.maturity_heatmap(year, order, level, owner, ward)
         names = {k: c.name_vi for k, c in cat.criteria.items()}
+        short = {k: c.short_vi for k, c in cat.criteria.items()}
+        st.caption("Mỗi ô: phần trăm điểm tối đa của tiêu chí mà trường đạt (cam: không có điểm, xanh đậm: đủ điểm; "
+                   "ô xám: trường chưa có điểm tiêu chí này).")
         if scored > HEATMAP_ROWS:
             st.caption(f"Bản đồ nhiệt hiển thị {HEATMAP_ROWS} trường đầu theo thứ tự đã chọn trong {fmt_int(scored)} "
                        "trường; lọc theo cấp học, loại hình hoặc phường để xem nhóm khác.")
         st.plotly_chart(data.figure(("cs_heat", scope(), year, order, level, owner, ward),
-                                    lambda: criteria_heatmap(matrix.head(HEATMAP_ROWS), names)),
+                                    lambda: criteria_heatmap(matrix.head(HEATMAP_ROWS), names, short=short)),
                         theme=None, width="stretch", key="cs_heat")
         if scored > len(matrix):
             st.caption(f"Bảng hiển thị {fmt_int(len(matrix))} trường đầu trong {fmt_int(scored)} trường.")
-        st.dataframe((matrix * 100).round().reset_index(names="Trường"), hide_index=True,
-                     column_config={c: st.column_config.NumberColumn(c, format="%d%%", help=names[c])
-                                    for c in matrix.columns})
+        heat, heat_format = tables.heatmap_table(matrix, cat)
+        ui.table(heat, heat_format, first=("Trường",),
+                 column_config={label: {"help": names[c]} for c, label in zip(matrix.columns, heat.columns[1:])})
 with lost_tab:
     if lost_tab.open:
         lost = data.maturity_lost(year, level, owner, ward)
+        st.markdown("**Tiêu chí các trường mất nhiều điểm nhất** (bình quân mỗi trường, trên điểm tối đa)")
         st.plotly_chart(data.figure(("cs_lost", scope(), year, level, owner, ward), lambda: points_lost_bars(
-            lost.head(12), "Tiêu chí các trường mất nhiều điểm nhất")), theme=None, width="stretch", key="cs_lost")
-        st.dataframe(tables.lost_table(lost), hide_index=True)
+            lost.head(12), short={k: c.short_vi for k, c in cat.criteria.items()})), theme=None, width="stretch",
+            key="cs_lost")
+        ui.table(tables.lost_table(lost), first=("Tiêu chí",), widths={"Nội dung": "large"})
 with review_tab:
     if review_tab.open:
         only = st.toggle("Chỉ hiện các chênh lệch cần xem lại", value=True, key="cs_only_flags")
         rev, total, flagged = data.maturity_review(year, only, tables.MAX_TABLE_ROWS, level, owner, ward)
         st.caption(f"{fmt_int(flagged)} chênh lệch cần Phòng xem lại.")
-        ui.table(tables.review_table(rev), tables.REVIEW_FORMAT, total=flagged if only else total)
-        ui.downloads(lambda: tables.review_table(data.maturity_review(year, only, None, level, owner, ward)[0]),
+        ui.table(tables.review_table(rev, cat), tables.REVIEW_FORMAT, total=flagged if only else total,
+                 first=("Trường", "Tiêu chí"), widths={"Nội dung": "large"})
+        ui.downloads(lambda: tables.review_table(data.maturity_review(year, only, None, level, owner, ward)[0], cat),
                      f"tham_dinh_{year}", "cs_dl")
 with road_tab:
     if road_tab.open:

@@ -12,7 +12,10 @@ page_guard()
 cat = data.catalog()
 year, rnd = ui.period_filters()
 level, owner, ward = ui.school_filters()
-code = ui.url_select("Chỉ tiêu", list(cat.indicators), "chi_tieu",
+own_level = data.school_level(scope().school_id) if scope().is_school else None
+# a principal sees the targets of their own cấp học, and opens on the first of them
+codes = [c for c, ind in cat.indicators.items() if own_level is None or own_level in ind.levels] or list(cat.indicators)
+code = ui.url_select("Chỉ tiêu", codes, "chi_tieu",
                      format_func=lambda c: f"{cat.indicators[c].clause} · {cat.indicators[c].label_vi}")
 view = data.indicator(code, year, rnd, level, owner, ward)
 
@@ -32,7 +35,7 @@ else:
             chart.plotly_chart(view.trend_figure, theme=None, width="stretch", key="ct_trend")
     with table:
         if table.open:
-            table.dataframe(tables.styled(view.trend_table, tables.TREND_TABLE_FORMAT), hide_index=True)
+            ui.table(view.trend_table, tables.TREND_TABLE_FORMAT, first=("Kỳ",))
 
 st.subheader(f"Các trường · {progress.period_label(year, rnd)}")
 if not view.has_values:
@@ -56,7 +59,7 @@ with chart:
 with table:
     if table.open:
         frame = view.school_table
-        picked = ui.table(frame, tables.SCHOOL_TABLE_FORMAT, key="ct_table",
+        picked = ui.table(frame, tables.SCHOOL_TABLE_FORMAT, key="ct_table", first=("Trường",),
                           **({"on_select": "rerun", "selection_mode": "single-row"} if office else {}))
         if office and picked and picked.selection.rows:
             ui.open_school(view.values.iloc[picked.selection.rows[0]]["school_id"])

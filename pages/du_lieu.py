@@ -24,9 +24,9 @@ p = data.periods()
 deadline = p.loc[(p["school_year"] == year) & (p["round"] == rnd), "deadline"].iloc[0].date()
 days = (deadline - dt.date.today()).days
 if days >= 0:
-    st.info(f"Kỳ {year} · {rnd}: còn {days} ngày đến hạn nộp ({fmt_date(deadline)}).")
+    st.info(f"Kỳ {year} · {rnd}: còn {fmt_int(days)} ngày đến hạn nộp ({fmt_date(deadline)}).")
 else:
-    st.caption(f"Kỳ {year} · {rnd}: hạn nộp {fmt_date(deadline)} đã qua {-days} ngày.")
+    st.caption(f"Kỳ {year} · {rnd}: hạn nộp {fmt_date(deadline)} đã qua {fmt_int(-days)} ngày.")
 
 sub_tab, imp_tab, tpl_tab, log_tab = ui.lazy_tabs(["Tình hình nộp", "Nhập số liệu", "Biểu mẫu", "Nhật ký nhập"],
                                                  "dl_tab")
@@ -40,12 +40,12 @@ with sub_tab:
         c2.metric("Trễ hạn", fmt_int(counts.get("tre", 0)))
         c3.metric("Chưa nộp", fmt_int(counts.get("chua_nop", 0)))
         table = tables.submission_table(status)
-        ui.table(table)
+        ui.table(table, first=("Trường",))
         missing = table[status["status"].values == "chua_nop"]
         ui.downloads(missing, f"chua_nop_{year}_{rnd}", "dl_missing")
         st.subheader("Mức đầy đủ của từng chỉ tiêu thống kê")
         comp = tables.completeness_table(data.field_completeness(year, rnd), cat)
-        ui.table(comp, {"Tỉ lệ": fmt_percent})
+        ui.table(comp, {"Tỉ lệ": fmt_percent}, first=("Chỉ tiêu thống kê",))
 
 with imp_tab:
     if imp_tab.open:
@@ -57,22 +57,22 @@ with imp_tab:
                                  max_upload_size=max_mb)
         good = []
         for f in files or []:
-            data = f.getvalue()
+            raw = f.getvalue()
             try:
-                result = importer.import_file(db.db_path(), f.name, data, user.user_name, dry_run=True)
+                result = importer.import_file(db.db_path(), f.name, raw, user.user_name, dry_run=True)
             except importer.ImportRejected as e:
                 st.error(f"{f.name}: {len(e.problems)} lỗi, không thể nhập. Sửa các lỗi dưới đây rồi tải lại.")
-                st.dataframe(tables.problems_table(e.problems), hide_index=True, width="stretch")
+                ui.table(tables.problems_table(e.problems), widths={"Lỗi": "large"})
                 st.download_button("Tải danh sách lỗi (XLSX)", importer.error_report(e.problems),
                                    f"loi_{f.name}.xlsx", key=f"dl_err_{f.name}", on_click="ignore")
                 continue
             st.success(result.message)
-            st.dataframe(result.preview, hide_index=True, width="stretch")
-            good.append((f.name, data))
+            ui.table(result.preview)
+            good.append((f.name, raw))
         if good and st.button(f"Xác nhận nhập {len(good)} tệp", type="primary", key="dl_confirm"):
-            for name, data in good:
+            for name, raw in good:
                 try:
-                    done = importer.import_file(db.db_path(), name, data, user.user_name)
+                    done = importer.import_file(db.db_path(), name, raw, user.user_name)
                     st.success(done.message)
                 except importer.ImportRejected as e:
                     st.error(f"{name}: {len(e.problems)} lỗi (dữ liệu vừa thay đổi); không ghi gì.")
@@ -93,7 +93,7 @@ with tpl_tab:
 with log_tab:
     if log_tab.open:
         log = data.imports_log()
-        st.dataframe(tables.imports_table(log), hide_index=True, width="stretch")
+        ui.table(tables.imports_table(log))
         applied = log[(log["status"] == "applied") & (log["source"] == "import")]
         if len(applied):
             pick = st.selectbox("Hoàn tác lần nhập", applied["import_id"].tolist(), key="dl_revert_id",

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from kpi import progress, tables
+from kpi.formatting import fmt_int
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import page_guard
@@ -42,8 +43,8 @@ if view.empty:
     st.stop()
 
 c1, c2 = st.columns(2)
-c1.metric("Lượt trường lên đạt", int(rows["moved_up"].sum()))
-c2.metric("Lượt trường tụt khỏi đạt", int(rows["fell_back"].sum()))
+c1.metric("Lượt trường lên đạt", fmt_int(rows["moved_up"].sum()))
+c2.metric("Lượt trường tụt khỏi đạt", fmt_int(rows["fell_back"].sum()))
 chart, table = ui.lazy_tabs(["Biểu đồ", "Bảng"], "ss_tab")
 with chart:
     if chart.open:
@@ -51,11 +52,11 @@ with chart:
 with table:
     if table.open:
         frame = view.table
-        st.dataframe(frame, hide_index=True, width="stretch")
+        ui.table(frame, first=("Chỉ tiêu",))
         ui.downloads(frame, f"so_sanh_{a[0]}_{a[1]}_{b[0]}_{b[1]}", "ss_dl")
 
 st.subheader("Trường thay đổi theo từng chỉ tiêu")
-code = ui.url_select("Chỉ tiêu", list(rows["indicator_code"]), "chi_tieu", sidebar=False,
+code = ui.url_select("Chỉ tiêu", list(rows["indicator_code"]), "chi_tieu", sidebar=False, default=view.most_moved,
                      format_func=lambda c: f"{cat.indicators[c].clause} · {cat.indicators[c].label_vi}")
 moves = tables.school_moves(data.school_values_between(code, b, a, level, owner, ward, sources["chot_a"],
                                                      sources["chot_b"]))
@@ -65,4 +66,4 @@ for col, (key, title) in zip(st.columns(2), (("up", "Lên đạt"), ("down", "T�
         col.caption("Không có trường nào.")
     else:
         with col:
-            ui.table(moves[key], tables.MOVES_FORMAT)
+            ui.table(moves[key], tables.MOVES_FORMAT, first=("Trường",))

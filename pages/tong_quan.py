@@ -55,4 +55,4 @@ with chart:
         st.plotly_chart(ov.figure, theme=None, width="stretch", key="tq_chart")
 with table:
     if table.open:
-        st.dataframe(ov.table, hide_index=True, width="stretch")
+        ui.table(ov.table, first=("Chỉ tiêu",))

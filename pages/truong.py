@@ -57,7 +57,8 @@ if card.maturity is not None:
     cols = st.columns(1 + len(m.groups))
     cols[0].metric("Mức của trường", f"Mức {m.level}")
     for col, (label, points, level) in zip(cols[1:], m.groups):
-        col.metric(label, points, level, delta_color="off")
+        col.metric(label, level)  # the level as the value, its points under it (never an arrow: nothing rose)
+        col.caption(points)
     st.markdown("\n".join(f"- {road}" for road in m.roads))
     with st.expander("Điểm từng tiêu chí"):
         st.plotly_chart(m.figure, theme=None, width="stretch", key="tr_criteria")

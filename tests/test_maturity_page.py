@@ -164,7 +164,8 @@ def test_provisional_warning_follows_the_settings():
     text = maturity.rules_sentence(CAT)
     unsure = sum(c.provisional for c in CAT.criteria.values() if c.rule == "entered")
     assert text.startswith(f"**Tạm tính**: {unsure} trong ")
-    assert "10 điểm nhóm Quản trị (QT_GAP) chưa xác định và không được chấm" in text
+    assert "10 điểm nhóm Quản trị chưa có tiêu chí công khai và không được chấm" in text
+    assert "QT_GAP" not in text and "kpi/" not in text and ".toml" not in text
     assert "bị giới hạn ở Mức 1" in text and "mức thấp hơn của các nhóm" in text
     other = dataclasses.replace(CAT, index=dataclasses.replace(
         CAT.index, placeholder="rescale", combine_groups="dh", mandatory_unmet="none"))

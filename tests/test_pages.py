@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from kpi import db
+from kpi import db, tables
 from tests.conftest import app_test
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +25,7 @@ def _table(at, i=-1, tab_key="ct_tab", tab="Bảng"):
     at.session_state[tab_key] = tab
     at.run()
     assert not at.exception
-    return at.dataframe[i].value
+    return tables.screen_values(at.dataframe[i].value)
 
 
 @pytest.mark.parametrize("year, rnd", PERIODS)

@@ -1,0 +1,94 @@
+"""Every page, as each role sees it, at 1440×900 and 390×844 in Debian's chromium: no two texts of a
+chart overlap, nothing is drawn outside a chart, no sideways scrolling on a phone, the key columns
+of every table in view on a wide screen, and no word nobody should read (kpi.look, driven by
+kpi.gallery.walk: the same walk that makes the gallery). A planted page holds one of each defect,
+and the checks must find every one."""
+
+from pathlib import Path
+
+import pytest
+
+from kpi import gallery, look
+from kpi.catalog import default_catalog
+
+ROOT = Path(__file__).resolve().parents[1]
+CODES = look.catalog_codes(default_catalog())
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(gallery.CHROMIUM).exists(), reason="Debian chromium missing"),
+]
+
+
+def _screens() -> dict:
+    """Each role's pages; every tab for the office staff and the principal, the first view of
+    each page for the leadership (its tabs are the office staff's, over the same scope)."""
+    out = {u: gallery.screens_for(u) for u in ("chuyenvien", "ht.th001")}
+    firsts = {}
+    for s in gallery.screens_for("lanhdao"):
+        firsts.setdefault(s.page, s)
+    out["lanhdao"] = list(firsts.values())
+    return out
+
+
+SCREENS = _screens()
+
+
+@pytest.fixture(scope="module")
+def app(sample_db):
+    with gallery.serve(sample_db) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def sweep(app):
+    """Every screen of every role at both sizes, two browsers side by side (about a minute)."""
+    return gallery.walk(app, tuple(SCREENS), tuple(gallery.VIEWPORTS), SCREENS, shoot=False, codes=CODES, workers=2)
+
+
+@pytest.mark.parametrize("viewport", list(gallery.VIEWPORTS))
+@pytest.mark.parametrize("user", list(SCREENS))
+def test_every_page_looks_right(sweep, user, viewport):
+    mine = [s for s in sweep if s.user == user and s.viewport == viewport]
+    assert {s.screen.page for s in mine} == set(gallery.ROLE_PAGES[gallery.USERS[user][0]])
+    problems = [str(p) for s in mine for p in s.problems]
+    assert problems == [], "\n".join(problems)
+
+
+def test_gallery_covers_every_page_of_every_role():
+    """The walk's table of roles and pages is dashboard.py's own (read from its source)."""
+    import ast
+
+    tree = ast.parse((ROOT / "dashboard.py").read_text(encoding="utf-8"))
+    found = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") in ("ROLE_PAGES", "PAGES") for t in node.targets):
+            found[node.targets[0].id] = ast.literal_eval(node.value)
+    assert found["ROLE_PAGES"] == gallery.ROLE_PAGES
+    assert {k: v[1] for k, v in found["PAGES"].items()} == gallery.PAGE_URLS
+    assert {u[0] for u in gallery.USERS.values()} == set(gallery.ROLE_PAGES)
+    assert {s.page for s in gallery.SCREENS} == set(gallery.PAGE_URLS)
+
+
+@pytest.fixture(scope="module")
+def planted(sample_db):
+    with gallery.serve(sample_db, script=ROOT / "tests" / "planted_page.py") as url:
+        yield url
+
+
+@pytest.mark.parametrize("viewport, expected", [
+    ("1440", {"giá trị trống hiện thành chữ", "số thập phân kiểu Anh", "mã nội bộ", "đường dẫn tệp",
+              "cột chính bị che", "chữ chồng lên nhau"}),
+    ("390", {"cuộn ngang"}),
+])
+def test_planted_page_defects_are_caught(browser, planted, viewport, expected):
+    w, h = gallery.VIEWPORTS[viewport]
+    ctx = browser.new_context(viewport={"width": w, "height": h})
+    try:
+        page = ctx.new_page()
+        page.goto(planted)
+        gallery.settle(page)
+        found = gallery.look_at(page, viewport, "trang cài lỗi", CODES)
+    finally:
+        ctx.close()
+    assert expected <= {p.kind for p in found}, [str(p) for p in found]
