@@ -40,14 +40,16 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-r
 
 # Who sees what (dashboard.ROLE_PAGES; the first page of a role opens at "/"): one demo account per role.
 USERS = {"lanhdao": ("lanh_dao", "Lãnh đạo Phòng"), "chuyenvien": ("chuyen_vien", "Chuyên viên Phòng"),
-         "ht.th001": ("hieu_truong", "Hiệu trưởng (Tiểu học)")}
+         "ht.th001": ("hieu_truong", "Hiệu trưởng (Tiểu học)"), "nl.th001": ("truong_nhap_lieu", "Nhập liệu của trường")}
 ROLE_PAGES = {
     "lanh_dao": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong"],
-    "chuyen_vien": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu", "bao_cao"],
-    "hieu_truong": ["truong", "chi_tieu"],
+    "chuyen_vien": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu", "duyet", "bao_cao"],
+    "hieu_truong": ["truong", "chi_tieu", "nop_so_lieu"],
+    "truong_nhap_lieu": ["nop_so_lieu", "truong", "chi_tieu"],
 }
 PAGE_URLS = {"tong_quan": "tong-quan", "chi_tieu": "chi-tieu", "so_sanh": "so-sanh", "chi_so": "chi-so-cds",
-             "truong": "truong-hoc", "du_lieu": "du-lieu", "bao_cao": "bao-cao"}
+             "truong": "truong-hoc", "du_lieu": "du-lieu", "bao_cao": "bao-cao", "nop_so_lieu": "nop-so-lieu",
+             "duyet": "duyet-so-lieu"}
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,10 @@ SCREENS = [
     Screen("du_lieu", "Dữ liệu · Biểu mẫu", "dl_tab=Biểu mẫu"),
     Screen("du_lieu", "Dữ liệu · Nhật ký nhập", "dl_tab=Nhật ký nhập"),
     Screen("bao_cao", "Báo cáo"),
+    Screen("nop_so_lieu", "Nộp số liệu"),
+    Screen("duyet", "Duyệt số liệu · Hàng chờ"),
+    Screen("duyet", "Duyệt số liệu · Chất lượng số liệu", "dy_tab=Chất lượng số liệu"),
+    Screen("duyet", "Duyệt số liệu · Nhật ký", "dy_tab=Nhật ký"),
 ]
 
 

@@ -300,6 +300,29 @@ ENTRY_ACTION_LABELS = {"luu_nhap": "Lưu nháp", "nop_so_lieu": "Nộp", "tra_la
                        "nop_tep": "Tải tệp"}
 
 
+AUDIT_DETAIL_LABELS = {"phien_ban": "phiên bản", "gia_tri": "giá trị", "canh_bao": "cảnh báo", "nguon": "nguồn",
+                       "lan_nhap": "lần nhập", "nhap_chua_nop": "bản nháp chưa nộp"}
+AUDIT_VALUE_LABELS = {"form": "nhập trên trang", "file": "tải tệp", "tep": "tải tệp",
+                      "ngoai_pham_vi": "mở trường ngoài phạm vi của tài khoản"}
+
+
+def _audit_detail(d: dict) -> str:
+    """The rest of an audit row's detail, in words ("phiên bản 3, giá trị 41, dữ liệu mẫu")."""
+    parts = []
+    for k, v in d.items():
+        if k in ("truong", "ky", "ly_do"):
+            continue
+        if k == "du_lieu_mau":
+            parts.append("dữ liệu mẫu")
+        elif isinstance(v, bool):
+            parts.append(AUDIT_DETAIL_LABELS.get(k, "") if v else "")
+        elif isinstance(v, (int, float)):
+            parts.append(f"{AUDIT_DETAIL_LABELS.get(k, 'số')} {fmt_int(v) if float(v).is_integer() else fmt_number(v)}")
+        elif v:
+            parts.append(f"{AUDIT_DETAIL_LABELS.get(k, 'ghi chú')}: {AUDIT_VALUE_LABELS.get(str(v), str(v))}")
+    return ", ".join(p for p in parts if p)
+
+
 def entry_audit_table(rows: pd.DataFrame) -> pd.DataFrame:
     """The workflow's audit as a table: when (dd/mm/yyyy hh:mm), who, what, school, period, detail."""
     import json
@@ -309,11 +332,13 @@ def entry_audit_table(rows: pd.DataFrame) -> pd.DataFrame:
 
     details = [json.loads(d) if d else {} for d in rows["detail"]]
     return pd.DataFrame({
-        "Thời điểm": [fmt_datetime(local(a)) for a in rows["at"]], "Người": rows["user_name"],
+        "Thời điểm": [fmt_datetime(local(a)) for a in rows["at"]],
+        "Người": [SYSTEM_USERS.get(u, u) for u in rows["user_name"]],
         "Việc": rows["action"].map(lambda a: ENTRY_ACTION_LABELS.get(a, a)),
-        "Trường": [str(d.get("truong", "")) for d in details], "Kỳ": [d.get("ky", "") for d in details],
-        "Lý do": [d.get("ly_do") or "" for d in details],
-        "Chi tiết": [", ".join(f"{k}: {v}" for k, v in d.items() if k not in ("truong", "ky", "ly_do")) for d in details],
+        "Trường": [f"{fmt_int(d['truong'])} trường" if isinstance(d.get("truong"), int) else str(d.get("truong", ""))
+                   for d in details], "Kỳ": [d.get("ky", "") for d in details],
+        "Lý do": [AUDIT_VALUE_LABELS.get(str(d.get("ly_do")), d.get("ly_do") or "") for d in details],
+        "Chi tiết": [_audit_detail(d) for d in details],
     })
 
 

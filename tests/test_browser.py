@@ -309,8 +309,14 @@ def test_snapshot_source_appears_after_a_snapshot(page, writable_app):
         if heading:
             page.get_by_role("heading", name=heading).wait_for(timeout=30000)
         page.locator("[data-testid=stSidebar]").get_by_text("Nguồn số liệu").wait_for(timeout=30000)
-    page.get_by_role("combobox", name="Nguồn số liệu").click()
-    page.get_by_role("option", name="Bản chốt", exact=False).first.click()
+    for _ in range(3):  # the sidebar is redrawn while the page finishes: open the list once it has settled
+        page.locator('[data-test-script-state="notRunning"]').first.wait_for(state="attached", timeout=30000)
+        page.get_by_role("combobox", name="Nguồn số liệu").click()
+        try:
+            page.get_by_role("option", name="Bản chốt", exact=False).first.click(timeout=10000)
+            break
+        except Exception:  # noqa: BLE001 - the list closed under a rerun: open it again
+            page.keyboard.press("Escape")
     page.get_by_text("Đang xem số liệu đã chốt").wait_for(timeout=30000)
     assert "chot=" in page.url
 
