@@ -218,10 +218,10 @@ def _limits_line(lim: dict) -> str:
 
     files = lim["files"]
     worst_s = max(f["seconds"] or 0 for f in files)
-    worst_mb = max(f["peak_mb"] or 0 for f in files)
+    worst_mb = max(f.get("peak_mb") or 0 for f in files)
     refused = [f for f in files if f["expected_refused"]]
     return (f"- tệp nhập độc hại hoặc quá cỡ: {sum(f['ok'] for f in files)}/{len(files)} đúng như mong đợi "
-            f"({len(refused)} tệp bị từ chối); lâu nhất {fmt_number(worst_s, 2)} s, bộ nhớ đỉnh "
+            f"({len(refused)} tệp bị từ chối); lâu nhất {fmt_number(worst_s, 2)} s, bộ nhớ đỉnh của tiến trình "
             f"{fmt_int(worst_mb)} MB (giới hạn {fmt_number(lim['target_seconds'])} s, {fmt_int(lim['target_mb'])} MB)")
 
 

@@ -216,10 +216,10 @@ def cmd_import(args) -> int:
         if not p.is_file():
             print(f"Lỗi: không tìm thấy tệp {f}.", file=sys.stderr)
             return 2
-        if p.stat().st_size > importer.LIMITS.file_bytes:  # refused before a byte of it is read
+        too_big = import_read.size_refusal(p.stat().st_size, importer.LIMITS)  # before a byte of it is read
+        if too_big:
             rejected += 1
-            print(f"Không nhập {p.name}: tệp quá lớn ({import_read.size_text(p.stat().st_size)}; tối đa "
-                  f"{import_read.size_text(importer.LIMITS.file_bytes)} mỗi tệp), không ghi gì.", file=sys.stderr)
+            print(f"Không nhập {p.name}: {too_big}; không ghi gì.", file=sys.stderr)
             continue
         try:
             result = importer.import_file(path, p.name, p.read_bytes(), args.user, dry_run=args.dry_run)

@@ -166,15 +166,21 @@ def hwm():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
 from kpi import db, importer
+import os
+from kpi import import_read
 base = hwm()
 t = time.perf_counter()
-data = open({file!r}, "rb").read()
-con = db.connect({db!r})
-parsed = importer.validate({name!r}, data, con)
-con.close()
+too_big = import_read.size_refusal(os.path.getsize({file!r}))  # as the CLI and the upload widget: before reading
+if too_big:
+    problems = [too_big]
+else:
+    data = open({file!r}, "rb").read()
+    con = db.connect({db!r})
+    problems = importer.validate({name!r}, data, con).problems
+    con.close()
 seconds = time.perf_counter() - t
-print(json.dumps({{"refused": bool(parsed.problems), "seconds": seconds, "peak_mb": hwm(), "base_mb": base,
-                  "message": str(parsed.problems[0]) if parsed.problems else ""}}))
+print(json.dumps({{"refused": bool(problems), "seconds": seconds, "peak_mb": hwm(), "base_mb": base,
+                  "message": str(problems[0]) if problems else ""}}))
 """
 
 
@@ -184,9 +190,11 @@ def measure(path: Path, db_path: Path, code: str | None = None) -> dict:
     code = code or _CHECK.format(root=str(db.ROOT), file=str(path), db=str(db_path), name=path.name)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
-        return {"refused": None, "seconds": None, "peak_mb": None, "base_mb": None,
+        return {"refused": None, "seconds": None, "peak_mb": None, "base_mb": None, "used_mb": None,
                 "message": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "lỗi"}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    r["used_mb"] = r["peak_mb"] - r["base_mb"]  # what checking the file took beyond the loaded modules
+    return r
 
 
 def bench_limits(db_path: str | os.PathLike | None = None) -> dict:

@@ -98,15 +98,23 @@ _NOT_XLSX = ("tệp không phải XLSX ({what}): mở tệp bằng Excel và lư
              "dạng CSV UTF-8")
 
 
+def size_refusal(n: int, limits: Limits = LIMITS) -> str | None:
+    """Why a file of `n` bytes is refused for its size (checked before a byte of it is read), or None."""
+    if n > limits.file_bytes:
+        return (f"tệp quá lớn: {size_text(n)}, tối đa {size_text(limits.file_bytes)} mỗi tệp; "
+                "tách tệp hoặc bỏ các trang, hình ảnh không cần thiết")
+    return None
+
+
 def read_book(name: str, data: bytes, header_score: Callable[[list], int],
               limits: Limits = LIMITS) -> list[Sheet]:
     """The sheets of a workbook, or the one table of a CSV ('CSV'); raise Refused."""
     deadline = time.monotonic() + limits.seconds
     if not data:
         raise Refused("tệp rỗng (0 byte)")
-    if len(data) > limits.file_bytes:
-        raise Refused(f"tệp quá lớn: {size_text(len(data))}, tối đa {size_text(limits.file_bytes)} mỗi tệp; "
-                      "tách tệp hoặc bỏ các trang, hình ảnh không cần thiết")
+    too_big = size_refusal(len(data), limits)
+    if too_big:
+        raise Refused(too_big)
     head = data[:8]
     if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
         return read_xlsx(data, limits, deadline)
