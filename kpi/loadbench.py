@@ -241,7 +241,8 @@ def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple
         out = summarise(res, chrome_res, cpu1 - cpu0, busy1 - busy0, total1 - total0, wall, sampler, gen_cpu)
         out["saves"] = saves(res, path)
         out.update({"sessions": sessions, "seconds": seconds, "think": list(think), "workers": n_workers,
-                    "principals": sessions - office, "office": office, "database": str(source),
+                    "principals": sessions - office, "office": office, "accounts": len(plan["users"]),
+                    "database": str(source),
                     "schools": _count_schools(path), "server_start_s": start_s,
                     "load_before": list(load0), "at": dt.datetime.now().isoformat(timespec="seconds"),
                     "machine": _machine()})
@@ -302,6 +303,7 @@ def summarise(res: dict, chrome: dict | None, server_cpu: float, busy: float, to
         "p50_s": _q(all_runs, 0.5), "p95_s": _q(all_runs, 0.95), "max_s": max(all_runs) if all_runs else None,
         "pages": pages, "errors": {k: {"count": len(v), "examples": v[:5]} for k, v in errors.items()},
         "error_count": sum(len(v) for v in errors.values()), "busy_notices": res.get("busy", 0),
+        "conflicts": res.get("conflicts", 0),
         "login_p95_s": _q(res["logins"], 0.95), "logins": len(res["logins"]),
         "index_p95_s": _q(res["index_loads"], 0.95),
         "server_cpu_s": server_cpu, "cpu_per_run_ms": 1000 * server_cpu / len(runs) if runs else None,
@@ -355,7 +357,9 @@ def report(r: dict) -> str:
     from kpi.formatting import fmt_int, fmt_number
 
     s = lambda v: "—" if v is None else f"{fmt_number(v, 2)} s"  # noqa: E731
-    lines = [f"Tải: {r['sessions']} phiên ({r['principals']} hiệu trưởng, {r['office']} văn phòng), "
+    shared = (f"; {fmt_int(r['accounts'])} tài khoản, từ phiên thứ {fmt_int(r['accounts'] + 1)} là cửa sổ thứ hai của "
+              "cùng người") if r.get("accounts", r["sessions"]) < r["sessions"] else ""
+    lines = [f"Tải: {r['sessions']} phiên ({r['principals']} hiệu trưởng, {r['office']} văn phòng{shared}), "
              f"{fmt_int(r['seconds'])} s, nghĩ {fmt_number(r['think'][0])}–{fmt_number(r['think'][1])} s · "
              f"{fmt_int(r['schools'])} trường · {r['workers']} tiến trình · máy: {r['machine']} · {r['at'][:16]}", "",
              "| trang | vai trò | lượt | p50 | p95 | max |", "|---|---|---|---|---|---|"]
@@ -369,6 +373,8 @@ def report(r: dict) -> str:
               f"- bộ nhớ đỉnh của mọi tiến trình máy chủ: {fmt_int(r['peak_memory_mb'])} MB",
               f"- lỗi: {fmt_int(r['error_count'])}" + "".join(f"; {k}: {v['count']}" for k, v in r["errors"].items()),
               f"- thông báo 'máy chủ đang bận': {fmt_int(r['busy_notices'])}",
+              *([f"- lưu nháp bị từ chối vì cửa sổ khác của cùng trường đã lưu trước (đúng; người dùng tải lại rồi "
+                 f"lưu lại): {fmt_int(r['conflicts'])}"] if r.get("conflicts") else []),
               f"- tải của máy: CPU bận {fmt_number(100 * (r['machine_busy_share'] or 0))}% thời gian, ngoài máy chủ và "
               f"bộ tạo tải {fmt_number(r['other_cpu_s'])} s CPU; loadavg tối đa {fmt_number(r['loadavg_max'] or 0)}"]
     if r.get("saves", {}).get("confirmed") or r.get("saves", {}).get("failed"):

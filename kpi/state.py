@@ -21,7 +21,8 @@ import threading
 import time
 from pathlib import Path
 
-SCHEMA_VERSION = 2  # 1: sessions, login counters, audit; 2: + the schools' entries (kpi.entry)
+SCHEMA_VERSION = 4  # 1: sessions, login counters, audit; 2: + the schools' entries (kpi.entry);
+# 3: + the yearly maturity assessment (issue 19); 4: + administration (issue 20)
 
 _SCHEMA = """
 -- one row per login session (the id is inside the signed cookie); revoked_at set = refused
@@ -105,6 +106,10 @@ CREATE TABLE IF NOT EXISTS counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
+-- version 3: the yearly maturity assessment (self-assessment, evidence, review, publication).
+
+-- version 4: administration (targets per school year, schools and units, accounts).
+
 """
 
 

@@ -32,6 +32,9 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 RUN_TIMEOUT = 60.0
 LOGIN_TEXT = "Vui lòng đăng nhập"
 BUSY_TEXT = "Máy chủ đang bận"
+# the refusal of a stale save (kpi.entry._conflict_text): another window of the same school saved first;
+# the page is right to refuse it, so the bench counts it apart from errors and reloads, as the text asks
+CONFLICT_TEXT = "tải lại để xem"
 
 
 # ---- a tiny HTTP/1.1 client (one request per connection; enough for a login form) ------------
@@ -88,6 +91,7 @@ async def http(method: str, url: str, cookies: dict, body: dict | None = None,
 SAVE_SHARE = 0.3                       # of a principal's actions
 SAVE_INPUT, SAVE_BUTTON = "nsl_hs_tong", "nsl_save"
 SAVE_LABEL = "Nộp số liệu · lưu nháp"  # the page-run label of a save (kpi.loadbench counts them)
+RELOAD_BUTTON, RELOAD_LABEL = "nsl_reload_btn", "Nộp số liệu · tải lại"
 
 
 class _Tap:
@@ -139,6 +143,7 @@ class Result:
     index_loads: list = field(default_factory=list)  # seconds of GET /
     errors: list = field(default_factory=list)      # (kind, page label, role, detail)
     busy: int = 0                                   # runs that showed the "server busy" notice
+    conflicts: int = 0                              # stale saves refused (two windows of one school)
 
 
 class Browser:
@@ -156,6 +161,7 @@ class Browser:
         self.page_hash = ""
         self.query = ""
         self.role = user["role"]
+        self.conflicted = False  # the last save was refused as stale
 
     async def load_index(self) -> None:
         t = time.perf_counter()
@@ -227,6 +233,8 @@ class Browser:
                     et = el.WhichOneof("type")
                     if et == "exception":
                         problems.append(("exception", el.exception.message[:300]))
+                    elif et == "alert" and el.alert.format == Alert.ERROR and CONFLICT_TEXT in el.alert.body:
+                        problems.append(("conflict", el.alert.body[:300]))
                     elif et == "alert" and el.alert.format == Alert.ERROR:
                         problems.append(("st.error", el.alert.body[:300]))
                     elif et == "markdown" and LOGIN_TEXT in el.markdown.body:
@@ -265,7 +273,11 @@ class Browser:
         if busy:
             self.result.busy += 1
         for kind, detail in problems:
-            self.result.errors.append((kind, label, self.role, detail))
+            if kind == "conflict":
+                self.result.conflicts += 1
+                self.conflicted = True
+            else:
+                self.result.errors.append((kind, label, self.role, detail))
         return not problems
 
     async def download(self, key: str) -> tuple[int, bytes]:
@@ -322,26 +334,39 @@ class Browser:
 
     async def save_draft(self) -> None:
         """Open Nộp số liệu for the open period, change the pupils figure and press "Lưu nháp" (the
-        text input's new value and the button's trigger in one rerun, as a browser sends them)."""
+        text input's new value and the button's trigger in one rerun, as a browser sends them). When
+        another window of the same school saved first, the page refuses the stale save; the person
+        then presses "Tải lại bản mới nhất" and saves again, once."""
         tap = _Tap(self.ws)
         self.ws = tap
         try:
             if not await self.rerun("Nộp số liệu (hiệu trưởng)", "nop-so-lieu",
                                     urllib.parse.urlencode({"nam_hoc": self.plan["years"][0], "ky": "CN"})):
                 return
-            if SAVE_INPUT not in tap.inputs or SAVE_BUTTON not in tap.buttons:
-                self.result.errors.append(("luu_nhap", "Nộp số liệu · lưu nháp", self.role, "không thấy ô hoặc nút"))
+            for attempt in range(2):
+                if attempt:  # refused as stale: reload the latest version first
+                    if RELOAD_BUTTON not in tap.buttons:
+                        self.result.errors.append(("luu_nhap", SAVE_LABEL, self.role, "không thấy nút tải lại"))
+                        return
+                    tap.press = tap.buttons[RELOAD_BUTTON]
+                    if not await self.rerun(RELOAD_LABEL, None):
+                        return
+                if SAVE_INPUT not in tap.inputs or SAVE_BUTTON not in tap.buttons:
+                    self.result.errors.append(("luu_nhap", SAVE_LABEL, self.role, "không thấy ô hoặc nút"))
+                    return
+                wid, value = tap.inputs[SAVE_INPUT]
+                typed = self.__dict__.setdefault("typed", {})  # what this browser's input holds (sent once)
+                digits = "".join(ch for ch in (value or typed.get(SAVE_INPUT, "")) if ch.isdigit())
+                new = str(int(digits) + 1 if digits else self.rng.randint(300, 900))  # up: never below its parts
+                typed[SAVE_INPUT] = new
+                self.widgets[SAVE_INPUT] = (wid, [])
+                tap.press, tap.successes, self.conflicted = tap.buttons[SAVE_BUTTON], [], False
+                ok = await self.rerun(SAVE_LABEL, None, widget=(SAVE_INPUT, new))
+                if self.conflicted:
+                    continue
+                if ok and not any(s.startswith("Đã lưu nháp") for s in tap.successes):
+                    self.result.errors.append(("luu_nhap", SAVE_LABEL, self.role, "không thấy xác nhận đã lưu"))
                 return
-            wid, value = tap.inputs[SAVE_INPUT]
-            typed = self.__dict__.setdefault("typed", {})  # what this browser's input holds (sent once)
-            digits = "".join(ch for ch in (value or typed.get(SAVE_INPUT, "")) if ch.isdigit())
-            new = str(int(digits) + 1 if digits else self.rng.randint(300, 900))  # up: never below its parts
-            typed[SAVE_INPUT] = new
-            self.widgets[SAVE_INPUT] = (wid, [])
-            tap.press, tap.successes = tap.buttons[SAVE_BUTTON], []
-            if await self.rerun(SAVE_LABEL, None, widget=(SAVE_INPUT, new)) and not any(
-                    s.startswith("Đã lưu nháp") for s in tap.successes):
-                self.result.errors.append(("luu_nhap", SAVE_LABEL, self.role, "không thấy xác nhận đã lưu"))
         finally:
             self.ws = tap.ws
 
@@ -533,7 +558,8 @@ def main(argv=None) -> int:
         out = drive_browser(a.url, plan, a.seconds, tuple(a.think), a.seed)
     else:
         r = asyncio.run(drive(a.url, plan, a.sessions, a.seconds, tuple(a.think), a.ramp, a.seed))
-        out = {"runs": r.runs, "logins": r.logins, "index_loads": r.index_loads, "errors": r.errors, "busy": r.busy}
+        out = {"runs": r.runs, "logins": r.logins, "index_loads": r.index_loads, "errors": r.errors, "busy": r.busy,
+               "conflicts": r.conflicts}
     with open(a.out, "w", encoding="utf-8") as f:
         json.dump(out, f, ensure_ascii=False)
     return 0
