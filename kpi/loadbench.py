@@ -78,12 +78,18 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def rss_mb(pids: list[int]) -> float:
+    """Memory of the processes, MB: the sum of their PSS (a page shared by n processes counts 1/n:
+    the Python, Streamlit and DuckDB code every worker maps is counted once, as the machine holds it);
+    VmRSS where PSS cannot be read."""
     total = 0
     for p in pids:
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+            rollup = Path(f"/proc/{p}/smaps_rollup")
+            key = "Pss:" if rollup.exists() else "VmRSS:"
+            for line in (rollup if key == "Pss:" else Path(f"/proc/{p}/status")).read_text().splitlines():
+                if line.startswith(key):
                     total += int(line.split()[1])
+                    break
         except OSError:
             pass
     return total / 1024
@@ -335,7 +341,7 @@ def saves(res: dict, path: Path) -> dict:
     took = [r[2] for r in runs]
     first, last = (min(r[3] for r in runs), max(r[3] for r in runs)) if runs else (0, 0)
     per_minute = 60 * len(runs) / (last - first) if last > first else float(len(runs))
-    confirmed = len(runs) - len(failed)
+    confirmed = len(runs) - len(failed) - res.get("conflicts", 0)  # a refused stale save stores nothing, says so
     return {"confirmed": confirmed, "failed": len(failed), "audited": audited, "drafts": drafts,
             "lost": max(0, confirmed - audited), "p50_s": _q(took, 0.5), "p95_s": _q(took, 0.95),
             "max_s": max(took) if took else None, "per_minute": per_minute}
@@ -370,7 +376,7 @@ def report(r: dict) -> str:
                   f"max {s(r['max_s'])}; {fmt_number(r['runs_per_s'])} lượt/s",
               f"- CPU của máy chủ mỗi lượt chạy trang (mọi tiến trình): {fmt_int(r['cpu_per_run_ms'] or 0)} ms",
               f"- đăng nhập (POST /dang-nhap) p95: {s(r['login_p95_s'])} · GET / p95: {s(r['index_p95_s'])}",
-              f"- bộ nhớ đỉnh của mọi tiến trình máy chủ: {fmt_int(r['peak_memory_mb'])} MB",
+              f"- bộ nhớ đỉnh của mọi tiến trình máy chủ (PSS: trang dùng chung tính một lần): {fmt_int(r['peak_memory_mb'])} MB",
               f"- lỗi: {fmt_int(r['error_count'])}" + "".join(f"; {k}: {v['count']}" for k, v in r["errors"].items()),
               f"- thông báo 'máy chủ đang bận': {fmt_int(r['busy_notices'])}",
               *([f"- lưu nháp bị từ chối vì cửa sổ khác của cùng trường đã lưu trước (đúng; người dùng tải lại rồi "

@@ -25,6 +25,7 @@ _frame = threading.local()
 # queue keeps each run short; DuckDB's own threads still overlap with the Python of the next run.
 RUN_SLOTS = int(os.environ.get("KPI_RUN_SLOTS", "2"))
 BUSY_AFTER = 0.6  # seconds of waiting before the page says the server is busy
+BUSY_REDRAW = 2.0  # seconds between two redraws of that notice (its counter of seconds waited)
 
 
 class FairSlots:
@@ -95,7 +96,9 @@ def run_slot():
         note = st.empty()
         waited = time.monotonic()
         try:
-            while not _slots.wait(ticket, 0.5):
+            # redrawn every BUSY_REDRAW s (a redraw is also where a gone browser's run stops): at
+            # twice the capacity dozens of runs wait, and each redraw costs the event loop a message
+            while not _slots.wait(ticket, BUSY_REDRAW):
                 note.info(f"{BUSY_TEXT} ({int(time.monotonic() - waited) + 1} giây, {_slots.waiting} người đang chờ)",
                           icon="⏳")
         except BaseException:
