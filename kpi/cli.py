@@ -118,6 +118,8 @@ def _parser() -> argparse.ArgumentParser:
     be.add_argument("--db", help="--load: cơ sở dữ liệu (mặc định: dữ liệu mẫu cấp quận trong data/bench/)")
     be.add_argument("--workers", type=int, default=None, help="--load: số tiến trình (mặc định: số lõi)")
     be.add_argument("--no-browser", action="store_true", help="--load: không chạy phiên Chromium thật")
+    be.add_argument("--costs", action="store_true",
+                    help="--load: sau đó đo CPU của máy chủ cho một lượt chạy mỗi trang (máy chủ ấm, không tải khác)")
 
     us = sub.add_parser("users", help="quản lý tài khoản: add | list | disable | enable | reset-password")
     us_sub = us.add_subparsers(dest="action", required=True, metavar="VIỆC")
@@ -322,7 +324,7 @@ def cmd_bench(args) -> int:
         if not source.exists():
             raise CliError(f"Chưa có cơ sở dữ liệu tại {source}.")
         result = loadbench.run_load(source, args.sessions, args.seconds, tuple(args.think), args.workers,
-                                    browser=not args.no_browser)
+                                    browser=not args.no_browser, costs=args.costs)
         print(loadbench.report(result))
         if args.json:
             with open(args.json, "w", encoding="utf-8") as f:

@@ -191,9 +191,10 @@ def _wait_health(url: str, proc: subprocess.Popen, timeout: float = 180) -> None
 
 def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple[float, float] = (3, 10),
              workers: int | None = None, browser: bool = True, office: int | None = None, ramp: float | None = None,
-             seed: int = 1, work: Path | None = None) -> dict:
+             seed: int = 1, work: Path | None = None, costs: bool = False) -> dict:
     """Start the server on a copy of `source` (in `work`, default data/bench/load/), drive the
-    browsers, stop it; return the figures."""
+    browsers, stop it; return the figures. `costs`: afterwards, on the same warm server with no
+    other load, the server CPU of one run of each page (pages._load's cost mode)."""
     office = min(sessions, 7 if office is None else office)
     work = Path(work or db.ROOT / "data" / "bench" / "load")
     path, plan = prepare_database(source, work, max(1, sessions - office), office)
@@ -246,6 +247,12 @@ def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple
         chrome_res = json.loads(browser_file.read_text(encoding="utf-8")) if browser_file.exists() else None
         out = summarise(res, chrome_res, cpu1 - cpu0, busy1 - busy0, total1 - total0, wall, sampler, gen_cpu)
         out["saves"] = saves(res, path)
+        if costs:
+            cost_file = work / "costs.json"
+            subprocess.run([sys.executable, "-m", "pages._load", "--cost", str(server.pid), "--url", url, "--plan",
+                            str(work / "plan.json"), "--out", str(cost_file), "--repeat", "20"],
+                           cwd=db.ROOT, env=env, check=True)
+            out["page_costs"] = json.loads(cost_file.read_text(encoding="utf-8"))
         out.update({"sessions": sessions, "seconds": seconds, "think": list(think), "workers": n_workers,
                     "principals": sessions - office, "office": office, "accounts": len(plan["users"]),
                     "database": str(source),
@@ -354,6 +361,11 @@ def verdicts(r: dict) -> dict:
         "0 lỗi": r["error_count"] == 0,
         "đăng nhập p95 ≤ 1 s": (r["login_p95_s"] or 0) <= TARGETS["login_p95_s"],
         "GET / p95 ≤ 0,5 s": (r["index_p95_s"] or 0) <= TARGETS["index_p95_s"],
+        **({"CPU mỗi lượt (trung bình cả hỗn hợp) ≤ 150 ms": (r["cpu_per_run_ms"] or 0) <= 150}
+           if r.get("cpu_per_run_ms") is not None else {}),
+        **({"Trường (hiệu trưởng) ≤ 100 ms CPU": next(c["cpu_ms"] for c in r["page_costs"]
+                                                     if c["page"] == "Trường (hiệu trưởng)") <= 100}
+           if r.get("page_costs") else {}),
         "bộ nhớ ≤ 2 GB": r["peak_memory_mb"] <= TARGETS["memory_mb"],
     }
 
@@ -393,6 +405,11 @@ def report(r: dict) -> str:
         b = r["browser"]
         lines.append(f"- Chromium thật cùng lúc: {fmt_int(b['runs'])} trang, p50 {s(b['p50_s'])}, p95 {s(b['p95_s'])}, "
                      f"lỗi {len(b['errors'])}")
+    if r.get("page_costs"):
+        lines += ["", "CPU của máy chủ cho một lượt chạy trang (ấm, một trình duyệt, không tải khác; trung bình 20 lượt):",
+                  "", "| trang | CPU | thời gian | lỗi |", "|---|---|---|---|"]
+        for c in r["page_costs"]:
+            lines.append(f"| {c['page']} | {fmt_int(c['cpu_ms'])} ms | {fmt_int(c['wall_ms'])} ms | {len(c['errors'])} |")
     lines += ["", *[f"- {k}: {'đạt' if v else 'CHƯA ĐẠT'}" for k, v in r["targets"].items()]]
     return "\n".join(lines)
 

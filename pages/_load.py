@@ -500,6 +500,10 @@ COST_SPECS = [
     ("Chỉ số CĐS", "lanh_dao", "chi-so-cds", "nam_hoc={y}"),
     ("So sánh", "lanh_dao", "so-sanh", ""),
     ("Trường (văn phòng)", "lanh_dao", "truong-hoc", "nam_hoc={y}&ky=CN&truong={school}"),
+    ("Nộp số liệu (hiệu trưởng)", "hieu_truong", "nop-so-lieu", "nam_hoc={y}&ky=CN"),
+    ("Duyệt số liệu", "chuyen_vien", "duyet-so-lieu", "nam_hoc={y}&ky=CN"),
+    ("Dữ liệu", "chuyen_vien", "du-lieu", ""),
+    ("Báo cáo", "chuyen_vien", "bao-cao", ""),
 ]
 
 
