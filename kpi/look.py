@@ -34,6 +34,9 @@ ENGLISH_DECIMAL = re.compile(r"(?<![\w.])\d+\.(?:\d{1,2}|\d{4,})(?![\d.])")
 ENGLISH_THOUSANDS = re.compile(r"(?<![\w,.])\d{1,3}(?:,\d{3}){2,}(?![\d])|(?<![\w,.])\d{1,3},\d{3}\.\d")
 SNAKE_CODE = re.compile(r"(?<![\w/?&=.-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w.])")
 UPPER_CODE = re.compile(r"\b[A-Z]{2,}_[A-Z0-9_]+\b")
+# Streamlit's own English words on widgets (a multiselect's placeholder, the file uploader's button)
+WIDGET_ENGLISH = re.compile(r"\b(?:Choose (?:an? )?options?|No options to select|No results|Drag and drop|"
+                            r"Browse files|per file|Upload)\b")
 FILE_PATH = re.compile(r"\b[\w-]+/[\w./-]*\.(?:toml|py|csv|sql|duckdb|json)\b|\bkpi/|\.streamlit/")
 TECH_WORDS = re.compile(r"\b(?:Chromium|chromium|kaleido|DuckDB|duckdb|Streamlit|plotly|Traceback|Exception|"
                         r"KeyError|ValueError|TypeError|stderr|stdout|dataframe|Page not found)\b")
@@ -65,7 +68,8 @@ def text_problems(text: str, codes: set[str] | frozenset = frozenset(), where: s
     out = []
     checks = (("giá trị trống hiện thành chữ", EMPTY_WORDS), ("số thập phân kiểu Anh", ENGLISH_DECIMAL),
               ("phân cách hàng nghìn kiểu Anh", ENGLISH_THOUSANDS), ("mã nội bộ", SNAKE_CODE),
-              ("mã nội bộ", UPPER_CODE), ("đường dẫn tệp", FILE_PATH), ("từ kỹ thuật", TECH_WORDS))
+              ("mã nội bộ", UPPER_CODE), ("đường dẫn tệp", FILE_PATH), ("từ kỹ thuật", TECH_WORDS),
+              ("chữ tiếng Anh của khung giao diện", WIDGET_ENGLISH))
     if not numbers:
         checks = tuple(c for c in checks if c[1] not in (ENGLISH_DECIMAL, ENGLISH_THOUSANDS))
     for kind, rx in checks:

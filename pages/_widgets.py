@@ -204,6 +204,24 @@ def school_picker(schools, param: str = "truong", label: str = "Trường", side
     return url_select(label, list(names), param, format_func=names.get, sidebar=sidebar)
 
 
+# Streamlit's file uploader speaks English ("Upload", "20MB per file", "12.3KB"): its words are
+# replaced by Vietnamese ones in CSS (the limit is in each uploader's label).
+_UPLOADER_CSS = """<style>
+[data-testid="stFileUploaderDropzone"] button > * {display: none}
+[data-testid="stFileUploaderDropzone"] button::after {content: "Chọn tệp"}
+[data-testid="stFileUploaderDropzoneInstructions"] > * {display: none}
+[data-testid="stFileUploaderDropzoneInstructions"]::after {content: "hoặc kéo thả tệp vào đây";
+  font-size: 0.875rem; opacity: 0.6}
+[data-testid="stFileChipName"] + * {display: none}
+</style>"""
+
+
+def file_uploader(label: str, **kwargs):
+    """st.file_uploader in Vietnamese (see _UPLOADER_CSS)."""
+    st.html(_UPLOADER_CSS)
+    return st.file_uploader(label, **kwargs)
+
+
 def lazy_tabs(labels: list[str], key: str):
     """st.tabs whose hidden tabs do not run: switching tabs reruns the page and only the open one
     (`tab.open`) draws, so a page costs what its first tab costs, not the sum of all tabs. The open

@@ -36,7 +36,7 @@ st.caption(f"Nguồn: {'bản chốt ' + sc.snapshot_id if sc.snapshot_id else '
            "Tệp PowerPoint, PDF và ảnh có biểu đồ nên mất lâu hơn một chút; Excel và HTML tạo ngay. Biểu đồ đã vẽ "
            "được giữ lại, nên lần tạo sau của cùng số liệu nhanh hơn.")
 formats = st.multiselect("Định dạng", list(export.FORMATS), default=list(export.FORMATS), key="bc_formats",
-                         format_func=export.FORMAT_LABELS.get)
+                         format_func=export.FORMAT_LABELS.get, placeholder="Chọn định dạng")
 wanted = (data.store().identity, sc, year, rnd, tuple(formats))
 job_key, job = st.session_state.get("bc_job", (None, None))
 running = job is not None and not job.done

@@ -52,7 +52,7 @@ with imp_tab:
         st.caption("Tải lên tệp XLSX (biểu mẫu) hoặc CSV/TXT như Excel lưu (UTF-8, Windows-1258 hoặc Unicode Text; "
                    "dấu phẩy, chấm phẩy hoặc tab). Mỗi tệp được kiểm tra toàn bộ; tệp có lỗi không được nhập phần nào.")
         max_mb = importer.LIMITS.file_bytes // 2**20
-        files = st.file_uploader(f"Tệp số liệu của trường (tối đa {max_mb} MB mỗi tệp)", type=["xlsx", "csv", "txt"],
+        files = ui.file_uploader(f"Tệp số liệu của trường (tối đa {max_mb} MB mỗi tệp)", type=["xlsx", "csv", "txt"],
                                  accept_multiple_files=True, key="dl_upload", help=importer.limits_text(),
                                  max_upload_size=max_mb)
         good = []

@@ -56,7 +56,8 @@ with q_tab:
         waiting = queue[queue["state"] == "da_nop"]
         if len(waiting):
             names = dict(zip(waiting["school_id"], waiting["name"]))
-            picked = st.multiselect("Duyệt nhiều trường một lần", list(names), format_func=names.get, key="dy_batch")
+            picked = st.multiselect("Duyệt nhiều trường một lần", list(names), format_func=names.get, key="dy_batch",
+                                    placeholder="Chọn các trường chờ duyệt")
             versions = dict(zip(waiting["school_id"], waiting["version"]))
             st.button(f"Duyệt {len(picked)} trường đã chọn", key="dy_approve_batch", disabled=not picked,
                       on_click=decide, args=("duyet", [(s, int(versions[s])) for s in picked]))

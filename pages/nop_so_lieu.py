@@ -78,7 +78,7 @@ if editable:
             cat, data.school_list(), year, rnd, form.level, data.meta().get("unit_name", "")),
             f"bieu_mau_{school_id}_{year}_{rnd}.xlsx", key="nsl_template", on_click="ignore",
             icon=":material/download:")
-        up = st.file_uploader("Tệp XLSX hoặc CSV của trường", type=["xlsx", "csv", "txt"], key="nsl_upload")
+        up = ui.file_uploader("Tệp XLSX hoặc CSV của trường", type=["xlsx", "csv", "txt"], key="nsl_upload")
         if up is not None and st.session_state.get("nsl_file") != up.file_id:
             st.session_state["nsl_file"] = up.file_id
             values, problems = entry.values_from_file(up.name, up.getvalue(), school_id, year, rnd,

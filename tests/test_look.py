@@ -239,6 +239,8 @@ CODES = look.catalog_codes(CAT)
     ("thiết lập trong kpi/definitions/index.toml", "đường dẫn tệp"),
     ("cần trình duyệt Chromium để vẽ", "từ kỹ thuật"),
     ("Page not found", "từ kỹ thuật"),
+    ("Duyệt nhiều trường một lần ⏎ Choose options", "chữ tiếng Anh của khung giao diện"),
+    ("Upload ⏎ 20MB per file • XLSX, CSV, TXT", "chữ tiếng Anh của khung giao diện"),
 ])
 def test_planted_word_is_caught(text, kind):
     assert kind in {p.kind for p in look.text_problems(text, CODES)}
