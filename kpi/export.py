@@ -363,10 +363,16 @@ def indicator_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int = CHA
     d = values[values["value"].notna()].sort_values("value", ascending=False, kind="stable").reset_index(drop=True)
     d["rank"] = range(1, len(d) + 1)
     reporting = len(d)
+    has_target = bool(d["target"].notna().any())
+    below = (d["value"] - d["target"])[lambda x: x < -1e-9]  # short of their target, most first
     if reporting > limit:
-        short = (d["value"] - d["target"]).fillna(d["value"])
-        keep = set(short.nsmallest(limit).index) | set(d.index[d["is_own"]])
-        d = d.loc[sorted(keep)].reset_index(drop=True)
+        if not has_target:
+            keep = set(d["value"].nsmallest(limit).index)
+        elif len(below):
+            keep = set(below.nsmallest(limit).index)  # only schools short of their target
+        else:
+            keep = set(d.index[:limit])  # every school reached its target: the head of the ranking
+        d = d.loc[sorted(keep | set(d.index[d["is_own"]]))].reset_index(drop=True)
     n = max(len(d), 1)
     tick = max(10.0, min(15.0, plot_h / n * 0.66))
     max_label = plot_w * 0.36
@@ -402,9 +408,16 @@ def indicator_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int = CHA
                      "marker": {"symbol": "line-ns", "size": max(8.0, min(24.0, plot_h / n * 0.9)),
                                 "color": figures.TARGET_COLOR, "line": {"width": 3, "color": figures.TARGET_COLOR}},
                      "hovertemplate": name + "<extra></extra>"})
-    lowest = "xa chỉ tiêu nhất" if d["target"].notna().any() else "có giá trị thấp nhất"
-    shown = (f"{fmt_int(len(d))} trường {lowest} / {fmt_int(reporting)} trường đã báo cáo"
-             if reporting > len(d) else f"{fmt_int(reporting)} trường đã báo cáo")
+    if reporting <= len(d):
+        shown = f"{fmt_int(reporting)} trường đã báo cáo"
+    elif not has_target:
+        shown = f"{fmt_int(len(d))} trường có giá trị thấp nhất / {fmt_int(reporting)} trường đã báo cáo"
+    elif len(below) > limit:
+        shown = f"{fmt_int(limit)} trường xa chỉ tiêu nhất / {fmt_int(len(below))} trường chưa đạt"
+    elif len(below):
+        shown = f"{fmt_int(len(below))} trường chưa đạt chỉ tiêu / {fmt_int(reporting)} trường đã báo cáo"
+    else:
+        shown = f"cả {fmt_int(reporting)} trường đã báo cáo đều đạt chỉ tiêu; {fmt_int(limit)} trường đầu"
     notes = [{"text": f"<b>Các trường kỳ này</b> · {shown}", "x": right_x0 - label_w / plot_w, "y": 1,
               "xref": "paper", "yref": "paper", "xanchor": "left", "yanchor": "bottom", "yshift": 8,
               "showarrow": False, "font": {"size": 15, "color": figures.INK}}]

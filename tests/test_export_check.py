@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import zipfile
 
+import pandas as pd
 import pytest
 
 from kpi import export, figures, maturity, snapshots, views
@@ -314,3 +315,25 @@ def test_charts_drawn_by_the_shared_renderer(packs, monkeypatch):
     remote = export.chart_images(charts, cache=export.ChartCache(directory=None, memory_bytes=0))
     assert [len(r) > 1000 for r in remote] == [True] * 3
     assert [r[:8] for r in remote] == [b"\x89PNG\r\n\x1a\n"] * 3 and len(remote) == len(local)
+
+
+def _school_values(values: list[float], target: float = 1.0) -> pd.DataFrame:
+    n = len(values)
+    return pd.DataFrame({"school_id": [f"S{i:02d}" for i in range(n)], "name": [f"Trường Mẫu {i}" for i in range(n)],
+                         "value": values, "target": [target] * n, "level": ["TH"] * n, "is_own": [False] * n,
+                         "status": ["dat" if v >= target else "chua_dat" for v in values]})
+
+
+@pytest.mark.parametrize("values, named, says", [
+    ([1.0] * 36 + [0.0] * 3, 3, "3 trường chưa đạt chỉ tiêu / 39 trường đã báo cáo"),   # never a school at its target
+    ([1.0] * 5 + [0.5 + i / 100 for i in range(30)], 20, "20 trường xa chỉ tiêu nhất / 30 trường chưa đạt"),
+    ([1.0] * 25, 20, "cả 25 trường đã báo cáo đều đạt chỉ tiêu; 20 trường đầu"),
+    ([0.9] * 12, 12, "12 trường đã báo cáo"),
+])
+def test_pack_school_bars_name_the_schools_short_of_their_target(values, named, says):
+    fig = export.indicator_figure(pd.DataFrame(), _school_values(values))
+    bars = next(t for t in fig["data"] if t.get("type") == "bar" and t.get("name") == "Trường")
+    assert len(bars["y"]) == named
+    assert says in fig["layout"]["annotations"][0]["text"]
+    if named < len(values) and any(v < 1.0 for v in values):
+        assert all(x < 100 for x in bars["x"])  # a school that reached its target is not "far from it"
