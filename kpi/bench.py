@@ -21,6 +21,7 @@ import pandas as pd
 
 from kpi import db, derived, importer, queries
 from kpi.catalog import default_catalog
+from kpi.formatting import fmt_number
 from kpi.sample import build_sample
 
 BENCH_DIR = db.ROOT / "data" / "bench"
@@ -43,7 +44,7 @@ def bench_db(schools: int, years: int) -> Path:
     if not path.exists():
         t = time.perf_counter()
         build_sample(path, schools=schools, years=years, seed=7)
-        print(f"  tạo cơ sở dữ liệu {path.name}: {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        print(f"  tạo cơ sở dữ liệu {path.name}: {fmt_number(time.perf_counter() - t, 1)} s", file=sys.stderr)
     con = db.connect(path)
     try:
         current = derived.stored_valid(queries.meta(con), default_catalog())
@@ -52,7 +53,7 @@ def bench_db(schools: int, years: int) -> Path:
     if not current:  # a file from an older version, or the rules changed: as `python -m kpi rescore`
         t = time.perf_counter()
         derived.rescore(path, default_catalog())
-        print(f"  chấm lại chỉ số CĐS: {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        print(f"  chấm lại chỉ số CĐS: {fmt_number(time.perf_counter() - t, 1)} s", file=sys.stderr)
     return path
 
 

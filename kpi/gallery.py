@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from kpi import look
+from kpi.formatting import fmt_number
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("KPI_CHROMIUM", "/usr/bin/chromium")
@@ -435,7 +436,7 @@ def make_exports(db_path: Path, browser=None, codes=frozenset(), log=print) -> l
         rnd = "CN" if "CN" in set(p.loc[p["school_year"] == year, "round"]) else "HK1"
         t = time.perf_counter()
         pack = export.build_pack(v, cat, Scope.everything(), year, rnd)
-        log(f"  bộ số liệu {year} {rnd}: {time.perf_counter() - t:.1f} s")
+        log(f"  bộ số liệu {year} {rnd}: {fmt_number(time.perf_counter() - t, 1)} s")
         jobs = [(f"Bộ báo cáo họp · {fmt.upper()}", fmt, f"bao_cao_{year}_{rnd}.{export.EXT[fmt]}",
                  (lambda f=fmt: export.WRITERS[f](pack, cat))) for fmt in export.WRITERS]
         jobs.append(("Phiếu của trường TH001 · PDF", "pdf", f"phieu_TH001_{year}_{rnd}.pdf",
@@ -480,7 +481,7 @@ def make_exports(db_path: Path, browser=None, codes=frozenset(), log=print) -> l
             except Exception as e:  # noqa: BLE001 - a broken writer is shown in the gallery, not hidden
                 view.note = f"Không tạo được: {e.__class__.__name__}: {e}"
             view.seconds = time.perf_counter() - t
-            log(f"  {title}: {view.seconds:.1f} s, {len(view.images)} hình")
+            log(f"  {title}: {fmt_number(view.seconds, 1)} s, {len(view.images)} hình")
             out.append(view)
     finally:
         con.close()
@@ -556,14 +557,14 @@ def write_html(out: Path, shots: list[Shot], exports: list[ExportView], facts: d
                     src = save(s.image, f"{n:03d}_{s.user}_{s.viewport}.png") if s.image else ""
                     parts.append(f"<figure class='w{s.viewport}'>" + (f"<a href='{src}'><img src='{src}' loading='lazy' "
                                  f"alt='{html.escape(screen.label)}'></a>" if src else "")
-                                 + f"<figcaption>{s.viewport} px · {s.seconds:.1f} s{_problems_html(s.problems)}"
+                                 + f"<figcaption>{s.viewport} px · {fmt_number(s.seconds, 1)} s{_problems_html(s.problems)}"
                                    "</figcaption></figure>")
                 parts.append("</div>")
         parts.append("</section>")
     parts.append("<section id='xuat'><h2>Tệp xuất (bộ báo cáo họp và phiếu của trường)</h2>")
     for i, e in enumerate(exports):
         parts.append(f"<h3>{html.escape(e.title)} <span class='small'>{html.escape(e.file_name)} · "
-                     f"{e.size // 1024 if e.size else 0} KB · {e.seconds:.1f} s</span></h3>")
+                     f"{e.size // 1024 if e.size else 0} KB · {fmt_number(e.seconds, 1)} s</span></h3>")
         if e.note:
             parts.append(f"<p class='small' style='margin: 0 24px'>{html.escape(e.note)}</p>")
         parts.append(f"<div style='margin: 0 24px'>{_problems_html(e.problems)}</div>")
@@ -608,7 +609,7 @@ def make_gallery(out: str | Path, db_path: str | Path | None = None, workers: in
             log(f"Máy chủ sẵn sàng ({time.perf_counter() - t0:.0f} s); chụp các trang…")
             shots = walk(url, codes=codes, workers=workers,
                          on_shot=lambda s: log(f"  {s.screen.label} · {s.user} · {s.viewport} px: "
-                                               f"{len(s.problems)} lỗi ({s.seconds:.1f} s)"))
+                                               f"{len(s.problems)} lỗi ({fmt_number(s.seconds, 1)} s)"))
         t_pages = time.perf_counter() - t0
         views_out = []
         if exports:
