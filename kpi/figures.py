@@ -163,7 +163,9 @@ def _rows_layout(fig: go.Figure, geo: Rows, values: list[str], title: str, x_ran
     height = int(round(geo.height + top + 8))
     fig.update_layout(
         annotations=notes, barmode="overlay", height=height, showlegend=legend_h > 0,
-        margin=dict(l=6, r=6, t=top, b=height - top - geo.height),
+        # room on the right for half of the last tick's label ("15", "100%"): plotly hides a label
+        # that would pass the figure's edge, so the axis would seem to stop short of its range
+        margin=dict(l=6, r=20 if ticks else 6, t=top, b=height - top - geo.height),
         yaxis=dict(type="category", range=geo.y_range, showticklabels=False, showgrid=False, zeroline=False,
                    ticks="", fixedrange=True, automargin=False, title=None),
         xaxis=dict(range=x_range, side="top", fixedrange=True, automargin=False, zeroline=False,
