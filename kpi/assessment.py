@@ -788,3 +788,52 @@ def progress_sentence(p: dict) -> str:
     if d == 0:
         return f"Hôm nay là hạn nộp ({fmt_date(p['deadline'])})."
     return f"Đã quá hạn nộp {fmt_date(p['deadline'])} {fmt_int(-d)} ngày."
+
+
+AUDIT_LABELS = {
+    "danh_gia_luu": "Lưu nháp tự đánh giá", "danh_gia_nop": "Nộp bản tự đánh giá",
+    "danh_gia_minh_chung": "Đính kèm minh chứng", "danh_gia_xoa_minh_chung": "Gỡ minh chứng",
+    "tai_minh_chung": "Tải minh chứng", "danh_gia_xac_nhan": "Xác nhận điểm", "danh_gia_tra_lai": "Trả lại",
+    "danh_gia_duyet": "Duyệt", "danh_gia_mo_lai": "Mở lại", "danh_gia_cong_bo": "Công bố kết quả",
+    "danh_gia_han": "Đặt hạn nộp và ngưỡng", "tu_choi": "Từ chối (ngoài phạm vi)",
+}
+
+
+def audit_table(store: state.Store, limit: int = 200) -> pd.DataFrame:
+    """The assessment's audit, newest first, in words: when, who, what, school, year, criterion, detail."""
+    import json
+
+    actions = tuple(a for a in AUDIT_LABELS if a != "tu_choi")
+    rows = store.read(f"SELECT at, user_name, action, detail FROM audit WHERE action IN ({','.join('?' * len(actions))}) "
+                      "OR (action = 'tu_choi' AND detail LIKE '%danh_gia%') ORDER BY audit_id DESC LIMIT ?",
+                      (*actions, limit))
+    out = []
+    for at, who, action, detail in rows:
+        d = json.loads(detail) if detail else {}
+        extra = [str(d[k]) for k in ("ly_do", "nhan_xet", "tep", "lan_cong_bo", "han") if d.get(k)]
+        if d.get("du_lieu_mau"):
+            extra.append("dữ liệu mẫu")
+        crit = d.get("tieu_chi")
+        out.append({"Thời điểm": when(at), "Người": who or "", "Việc": AUDIT_LABELS.get(action, action),
+                    "Trường": str(d.get("truong", "")) if not isinstance(d.get("truong"), int) else
+                    f"{fmt_int(d['truong'])} trường", "Năm học": d.get("nam_hoc", ""),
+                    "Tiêu chí": ", ".join(crit) if isinstance(crit, list) else (crit if isinstance(crit, str) else ""),
+                    "Chi tiết": "; ".join(extra)})
+    return pd.DataFrame(out, columns=["Thời điểm", "Người", "Việc", "Trường", "Năm học", "Tiêu chí", "Chi tiết"])
+
+
+def how_scored(c, catalog: Catalog) -> str:
+    """What earns a criterion's points, in Vietnamese (criteria.csv's scoring notes are the
+    reference's English; this sentence is built from the criterion's rule and fields)."""
+    parent = catalog.criteria.get(c.parent_code)
+    where = f"Thuộc {parent.code} · {parent.short_vi or parent.name_vi}. " if parent and parent.rule == "sum" else ""
+    if c.rule == "condition":
+        return where + "Điều kiện bắt buộc, không có điểm: chưa đạt thì nhóm bị giới hạn ở Mức 1."
+    f = catalog.fields
+    num = f[c.numerator_field].label_vi if c.numerator_field in f else c.numerator_field
+    if c.compute == "ratio":
+        den = f[c.denominator_field].label_vi if c.denominator_field in f else c.denominator_field
+        return (where + f"Tính từ số liệu: {fmt_points(c.max_points)} × {num} / {den}, làm tròn đến 0,5 điểm.")
+    if c.compute:
+        return where + f"Tính từ số liệu: {fmt_points(c.max_points)} điểm khi '{num}' là Có, ngược lại 0."
+    return where + f"Trường tự chấm từ 0 đến {fmt_points(c.max_points)} điểm (bước 0,5) theo minh chứng."

@@ -91,6 +91,7 @@ SCREENS = [
     Screen("danh_gia", "Đánh giá CĐS · Xét duyệt"),
     Screen("danh_gia", "Đánh giá CĐS · Tiến độ", "dg_tab=Tiến độ"),
     Screen("danh_gia", "Đánh giá CĐS · Công bố", "dg_tab=Công bố"),
+    Screen("danh_gia", "Đánh giá CĐS · Nhật ký", "dg_tab=Nhật ký"),
 ]
 
 

@@ -73,7 +73,7 @@ def flagged_count(sid: str) -> int:
     return int(rows["flagged"].sum())
 
 
-review_tab, progress_tab, publish_tab = ui.lazy_tabs(["Xét duyệt", "Tiến độ", "Công bố"], "dg_tab")
+review_tab, progress_tab, publish_tab, log_tab = ui.lazy_tabs(["Xét duyệt", "Tiến độ", "Công bố", "Nhật ký"], "dg_tab")
 with review_tab:
     if review_tab.open:
         waiting = states[states["state"] == "da_nop"].copy()
@@ -187,3 +187,7 @@ with publish_tab:
         sure = st.checkbox(f"Tôi muốn công bố kết quả năm học {year}", key="dg_cb_chac")
         st.button("Công bố", key="dg_cong_bo", disabled=not (sure and ready), on_click=decide, args=("cong_bo",),
                   type="primary")
+
+with log_tab:
+    if log_tab.open:
+        ui.table(asm.audit_table(data.store().state))

@@ -126,9 +126,8 @@ for g, label in cat.index.groups.items():
             head += " · điều kiện bắt buộc (Đạt / Chưa đạt)" if c.rule == "condition" else \
                 f" · tối đa {fmt_points(c.max_points)} điểm"
             st.markdown(head)
-            st.caption(("Tạm tính: tiêu chí hoặc cách chấm chỉ biết từ nguồn không chính thức. " if c.provisional else
-                        "Nguồn chính thức (QĐ 4725/QĐ-BGDĐT). ") + (f"Minh chứng gợi ý: {c.evidence}" if c.evidence
-                                                                  else ""))
+            st.caption(asm.how_scored(c, cat) + (" Tạm tính: tiêu chí hoặc cách chấm chỉ biết từ nguồn không chính "
+                                                 "thức." if c.provisional else " Nguồn chính thức (QĐ 4725/QĐ-BGDĐT)."))
             if c.code in points:
                 st.caption(f"Gợi ý từ số liệu trường đã báo cáo: **{fmt_points(points[c.code])} điểm** "
                            f"({used.get(c.code, '')})")

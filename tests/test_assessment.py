@@ -288,3 +288,28 @@ def test_the_office_sets_the_deadline_and_threshold(entry_db):
         o.set_cycle(OFFICE, YEAR, dt.date(2024, 6, 15), 0)
     with pytest.raises(asm.AssessmentError, match="^Tài khoản Hiệu trưởng không được"):
         o.set_cycle(HT_TH, YEAR, dt.date(2024, 6, 15), 3)
+
+
+def test_an_import_may_not_change_published_results(con):
+    """The sample published 2022-2023: criterion rows of that year are refused, 2023-2024's pass."""
+    from kpi import importer
+
+    rows = [("TH001", PREV, "DH4", 5.0), ("TH001", YEAR, "DH4", 5.0), ("THCS001", PREV, "DH1", None)]
+    assert importer.published_keys(con, rows) == [("TH001", PREV, f"CB-{PREV}-01"), ("THCS001", PREV, f"CB-{PREV}-01")]
+    assert importer.published_keys(con, rows[1:2]) == []
+
+
+HOW = [  # (criterion, what the sentence says)
+    ("DH1", "Điều kiện bắt buộc, không có điểm: chưa đạt thì nhóm bị giới hạn ở Mức 1."),
+    ("DH3.1", "Thuộc DH3 · Phần mềm dạy học trực tuyến. Trường tự chấm từ 0 đến 6 điểm (bước 0,5) theo minh chứng."),
+    ("DH4", "Tính từ số liệu: 10 × "),
+    ("DH7.2", "Thuộc DH7 · Hạ tầng, thiết bị. Tính từ số liệu: 7 điểm khi '"),
+]
+
+
+@pytest.mark.parametrize("code, start", HOW)
+def test_how_a_criterion_is_scored_in_words(code, start):
+    from kpi.catalog import default_catalog
+
+    cat = default_catalog()
+    assert asm.how_scored(cat.criteria[code], cat).startswith(start)

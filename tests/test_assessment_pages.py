@@ -46,6 +46,7 @@ def test_the_principal_reaches_only_the_own_assessment_and_saves_a_draft(app):
     shown = _texts(at)
     assert _name(app, "TH002") not in shown and "TH002" not in shown
     assert "Tạm tính: tiêu chí hoặc cách chấm chỉ biết từ nguồn không chính thức." in shown  # provisional labelled
+    assert "Tính từ số liệu: 10 × " in shown  # what earns DH4's points, in words
     assert "Gợi ý từ số liệu trường đã báo cáo" in shown  # the computed suggestion, with its figures
     evidence = [b for b in at.get("download_button") if "ke_hoach_day_hoc_truc_tuyen.pdf" in b.proto.label]
     assert len(evidence) == 1  # the own evidence is offered
@@ -137,3 +138,14 @@ def test_the_data_entry_account_and_the_leadership_have_no_assessment_page(app):
     at = app_test(None, user="lanhdao")
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("pages/danh_gia.py").run()
+
+
+def test_the_log_tab_lists_the_assessment_audit(app):
+    d = views.views_for(app).assessor(Scope.school("TH001"))
+    a = d.assessment(User("ht.th001", "", "hieu_truong", "TH001", None), "TH001", YEAR)
+    d.save(User("ht.th001", "", "hieu_truong", "TH001", None), "TH001", YEAR, {"DH4": {"points": 5}}, a.version)
+    at = app_test("danh_gia", user="chuyenvien", dg_tab="Nhật ký")
+    assert not at.exception
+    log = at.dataframe[0].value
+    assert (log["Việc"].iloc[0], log["Người"].iloc[0], log["Trường"].iloc[0]) == ("Lưu nháp tự đánh giá", "ht.th001",
+                                                                                  "TH001")

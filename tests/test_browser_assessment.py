@@ -69,7 +69,7 @@ def test_assess_submit_approve_publish_in_the_browser(browser, assess_app, tmp_p
     office.get_by_role("button", name="DH4 · danh_muc_hoc_lieu_so.pdf", exact=False).wait_for(timeout=T)
     office.get_by_role("button", name="Duyệt", exact=True).click()
     office.get_by_text("Đã duyệt bản tự đánh giá").wait_for(timeout=T)
-    office.goto(f"{url}/danh-gia-cds?dg_tab=C%C3%B4ng+b%E1%BB%91")
+    office.goto(f"{url}/danh-gia-cds?dg_tab=C%C3%B4ng%20b%E1%BB%91")
     office.get_by_text("Tôi muốn công bố kết quả năm học").click()
     _wait_idle(office)
     office.get_by_role("button", name="Công bố", exact=True).click()
