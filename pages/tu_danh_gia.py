@@ -104,6 +104,11 @@ elif kind:
 if a.reason and a.state == "tra_lai":
     st.warning(f"Lý do Phòng trả lại: {a.reason}", icon="↩️")
 editable = asm.allowed(a.state, "luu", user.role)
+if a.version != st.session_state["tdg_version"]:
+    st.warning("Bản đánh giá vừa được thay đổi ở nơi khác; tải lại để xem (thay đổi chưa lưu ở đây sẽ mất).")
+    if st.button("Tải lại bản mới nhất", key="tdg_reload_btn"):
+        st.session_state["tdg_reload"] = True
+        st.rerun()
 
 result = asm.running_result(typed(), points, school_id, year, cat)
 cols = st.columns(1 + len(result["groups"]))
