@@ -201,7 +201,7 @@ VN = dt.timezone(dt.timedelta(hours=7))
 
 def when(ts: float | None) -> str:
     """'10:32 02/06/2024' (Vietnamese wall-clock time)."""
-    if ts is None or ts != ts:  # None or NaN (a frame's missing value)
+    if ts is None or pd.isna(ts):  # None or NaN (a frame's missing value)
         return "—"
     return dt.datetime.fromtimestamp(ts, VN).strftime("%H:%M %d/%m/%Y")
 

@@ -98,7 +98,7 @@ with review_tab:
             def pts(v, met=None, cond=False):
                 if cond:
                     return {True: "Đạt", False: "Chưa đạt"}.get(met, "—")
-                return "—" if v is None or v != v else fmt_points(v)
+                return "—" if v is None or pd.isna(v) else fmt_points(v)
             shown = [{"⚑": "⚑ chênh lệch" if r.flagged else "", "Tiêu chí": r.code, "Tên": r.name,
                       "Tối đa": "điều kiện" if r.condition else fmt_points(r.max_points),
                       "Trường tự chấm": pts(r.self_points, r.self_met, r.condition),

@@ -104,6 +104,7 @@ def test_evidence_served_only_to_those_who_may_see_it(entry_db):
     assert own.evidence, "the sample gives TH001 an evidence file"
     eid = own.evidence[0].evidence_id
     name, mime, data = desk_for(entry_db, HT_TH).evidence_file(HT_TH, eid)
+    assert (name, mime, data) == ("ke_hoach_day_hoc_truc_tuyen.pdf", "application/pdf", SAMPLE_PDF)
     assert (mime, data) == ("application/pdf", SAMPLE_PDF)
     assert desk_for(entry_db, OFFICE).evidence_file(OFFICE, eid)[2] == SAMPLE_PDF
     with pytest.raises(asm.AssessmentError, match="không có quyền"):

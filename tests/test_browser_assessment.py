@@ -38,7 +38,7 @@ def _wait_idle(page):
 
 
 def test_assess_submit_approve_publish_in_the_browser(browser, assess_app, tmp_path):
-    url, path = assess_app
+    url, _ = assess_app
     page = _as(browser, url, "ht.thcs001")
     page.goto(f"{url}/tu-danh-gia-cds?truong=TH001")  # another school in the URL: the own assessment all the same
     page.get_by_role("heading", name="Tự đánh giá mức độ chuyển đổi số").first.wait_for(timeout=T)
