@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -179,6 +180,9 @@ CREATE TABLE IF NOT EXISTS assessment_cycles (
 """
 
 
+_TABLES = frozenset(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
+
+
 def state_path(db_path: str | os.PathLike) -> Path:
     """The store beside a DuckDB file: $KPI_STATE, else `<name>.state.sqlite` in the same folder."""
     env = os.environ.get("KPI_STATE")
@@ -204,7 +208,9 @@ class Store:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash; WAL keeps it consistent
             con.execute("PRAGMA busy_timeout=10000")
-            if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            # a store made while a version's tables were only reserved (user_version already 4) gains them too
+            if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION or not _TABLES <= have:
                 # idempotent (CREATE ... IF NOT EXISTS): an older store gains the new tables, and
                 # two processes starting at once both succeed
                 con.executescript(_SCHEMA)

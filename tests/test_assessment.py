@@ -314,3 +314,16 @@ def test_how_a_criterion_is_scored_in_words(code, start):
 
     cat = default_catalog()
     assert asm.how_scored(cat.criteria[code], cat).startswith(start)
+
+
+def test_a_store_at_version_4_without_the_assessment_tables_gains_them(tmp_path):
+    """A store made while version 3's tables were only reserved (user_version already 4) gets them."""
+    import sqlite3
+
+    path = tmp_path / "v4.state.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript("CREATE TABLE audit (audit_id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, "
+                      "user_name TEXT, action TEXT NOT NULL, detail TEXT, client TEXT); PRAGMA user_version = 4;")
+    con.close()
+    s = state.Store(path)
+    assert s.read("SELECT count(*) FROM assessments") == [(0,)] and s.assessment_version() == 0
