@@ -327,3 +327,25 @@ def test_a_store_at_version_4_without_the_assessment_tables_gains_them(tmp_path)
     con.close()
     s = state.Store(path)
     assert s.read("SELECT count(*) FROM assessments") == [(0,)] and s.assessment_version() == 0
+
+
+def test_reopen_detach_and_stale_decisions(entry_db):
+    o, d = desk_for(entry_db, OFFICE), desk_for(entry_db, HT_TH)
+    states = o.states(YEAR)
+    approved = states[states["state"] == "da_duyet"]["school_id"].iloc[0]
+    with pytest.raises(asm.AssessmentError, match="Cần ghi lý do mở lại"):
+        o.reopen(OFFICE, approved, YEAR, "")
+    a = o.reopen(OFFICE, approved, YEAR, "Sai điểm tiêu chí QT3.3")
+    assert (a.state, a.reason) == ("tra_lai", "Sai điểm tiêu chí QT3.3")
+    waiting = states[states["state"] == "da_nop"]["school_id"].iloc[0]
+    stale = o.assessment(OFFICE, waiting, YEAR).version - 1
+    with pytest.raises(asm.Conflict):
+        o.approve(OFFICE, waiting, YEAR, stale)
+    assert o.assessment(OFFICE, waiting, YEAR).state == "da_nop"
+    eid = d.assessment(HT_TH, "TH001", YEAR).evidence[0].evidence_id
+    with pytest.raises(asm.AssessmentError, match="không có quyền"):
+        desk_for(entry_db, HT_THCS).detach(HT_THCS, eid)
+    d.detach(HT_TH, eid)
+    assert d.assessment(HT_TH, "TH001", YEAR).evidence == []
+    with pytest.raises(asm.AssessmentError, match="Không tìm thấy tệp minh chứng"):
+        o.evidence_file(OFFICE, eid)

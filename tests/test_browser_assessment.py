@@ -66,7 +66,18 @@ def test_assess_submit_approve_publish_in_the_browser(browser, assess_app, tmp_p
     office = _as(browser, url, "chuyenvien")
     office.goto(f"{url}/danh-gia-cds?dg_truong=THCS001")
     office.get_by_role("heading", name="Đánh giá mức độ chuyển đổi số").wait_for(timeout=T)
-    office.get_by_role("button", name="DH4 · danh_muc_hoc_lieu_so.pdf", exact=False).wait_for(timeout=T)
+    evidence = office.get_by_role("button", name="DH4 · danh_muc_hoc_lieu_so.pdf", exact=False)
+    evidence.wait_for(timeout=T)
+    with office.expect_download(timeout=T) as got:
+        evidence.click()
+    assert Path(got.value.path()).read_bytes() == SAMPLE_PDF  # the file itself, served after the access check
+    # another principal reaches neither the assessment nor the evidence, whatever the URL says
+    other = _as(browser, url, "ht.th001")
+    other.goto(f"{url}/tu-danh-gia-cds?truong=THCS001&dg_truong=THCS001")
+    other.get_by_role("heading", name="Tự đánh giá mức độ chuyển đổi số").first.wait_for(timeout=T)
+    _wait_idle(other)
+    assert "danh_muc_hoc_lieu_so.pdf" not in other.content()
+    other.context.close()
     office.get_by_role("button", name="Duyệt", exact=True).click()
     office.get_by_text("Đã duyệt bản tự đánh giá").wait_for(timeout=T)
     office.goto(f"{url}/danh-gia-cds?dg_tab=C%C3%B4ng%20b%E1%BB%91")
