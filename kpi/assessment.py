@@ -335,6 +335,13 @@ def _points(value, c, problems: list[str]) -> float | None:
     return x
 
 
+def points_problem(value, c) -> str | None:
+    """Why a typed score cannot be kept ('7,5' and '7.5' are both read), or None (blank is fine)."""
+    problems: list[str] = []
+    _points(value, c, problems)
+    return problems[0] if problems else None
+
+
 def _text(value, limit: int, what: str, problems: list[str]) -> str:
     text = str(value or "").strip()
     if len(text) > limit:

@@ -128,11 +128,10 @@ with review_tab:
                     st.selectbox("Phòng xác nhận", ["", "Đạt", "Chưa đạt"], key="dg_dat")
                 else:
                     if st.session_state.get("dg_diem_tc") != (sid, code):
-                        st.session_state["dg_diem"] = mine.verified_points if mine.verified_points is not None \
-                            else mine.self_points
+                        start = mine.verified_points if mine.verified_points is not None else mine.self_points
+                        st.session_state["dg_diem"] = "" if start is None else fmt_points(start)
                         st.session_state["dg_diem_tc"] = (sid, code)
-                    st.number_input(f"Điểm Phòng xác nhận (0 đến {fmt_points(c.max_points)})", min_value=0.0,
-                                    max_value=float(c.max_points), step=0.5, value=None, key="dg_diem", format="%.1f")
+                    st.text_input(f"Điểm Phòng xác nhận (0 đến {fmt_points(c.max_points)}, bước 0,5)", key="dg_diem")
                 st.text_input("Nhận xét (bắt buộc khi điểm khác điểm trường tự chấm)", key="dg_nhan_xet")
                 st.button("Xác nhận điểm", key="dg_xac_nhan", on_click=decide, args=("xac_nhan", sid, code, a.version))
                 st.subheader("Trả lại hoặc duyệt")

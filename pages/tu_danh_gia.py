@@ -34,7 +34,7 @@ def load(a: asm.Assessment) -> None:
         if c.rule == "condition":
             st.session_state[f"tdg_m_{c.code}"] = {True: "Đạt", False: "Chưa đạt"}.get(it.self_met, "")
         else:
-            st.session_state[f"tdg_p_{c.code}"] = it.self_points
+            st.session_state[f"tdg_p_{c.code}"] = "" if it.self_points is None else fmt_points(it.self_points)
         st.session_state[f"tdg_n_{c.code}"] = it.note
 
 
@@ -149,8 +149,11 @@ for g, label in cat.index.groups.items():
                 left.selectbox("Tự đánh giá", ["", "Đạt", "Chưa đạt"], key=f"tdg_m_{c.code}", disabled=not editable,
                                format_func=lambda v: v or "— chưa chọn —")
             else:
-                left.number_input("Điểm tự đánh giá", min_value=0.0, max_value=float(c.max_points), step=0.5,
-                                  value=None, key=f"tdg_p_{c.code}", disabled=not editable, format="%.1f")
+                left.text_input("Điểm tự đánh giá", key=f"tdg_p_{c.code}", disabled=not editable,
+                                placeholder=f"0 đến {fmt_points(c.max_points)}")
+                why = asm.points_problem(st.session_state.get(f"tdg_p_{c.code}"), c)
+                if why:
+                    st.error(why, icon="✖")
             right.text_input("Ghi chú", key=f"tdg_n_{c.code}", disabled=not editable, max_chars=asm.NOTE_MAX)
             for e in files.get(c.code, []):
                 c1, c2 = st.columns([3, 1])

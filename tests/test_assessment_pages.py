@@ -50,7 +50,7 @@ def test_the_principal_reaches_only_the_own_assessment_and_saves_a_draft(app):
     assert "Gợi ý từ số liệu trường đã báo cáo" in shown  # the computed suggestion, with its figures
     evidence = [b for b in at.get("download_button") if "ke_hoach_day_hoc_truc_tuyen.pdf" in b.proto.label]
     assert len(evidence) == 1  # the own evidence is offered
-    at.number_input(key="tdg_p_DH4").set_value(7.5).run()
+    at.text_input(key="tdg_p_DH4").set_value("7,5").run()
     assert any(m.label == "Nhóm Dạy-học" for m in at.metric)  # the running total
     at.button(key="tdg_save").click().run()
     assert not at.exception and any("Đã lưu nháp" in s.value for s in at.success)
@@ -66,6 +66,11 @@ def test_bad_points_are_refused_on_the_page(app):
     assert not at.exception
     assert at.error and at.error[0].value.startswith("Chưa nộp được: còn lỗi cần sửa.")
     assert _assessment(app, "TH001").version == before.version
+    at.text_input(key="tdg_p_DH4").set_value("11").run()  # told as typed, refused at the save
+    assert "DH4 Học liệu số hóa: 11 điểm nằm ngoài khoảng 0 đến 10." in [e.value for e in at.error]
+    at.button(key="tdg_save").click().run()
+    assert at.error[0].value.startswith("Chưa lưu được: còn lỗi cần sửa.")
+    assert _assessment(app, "TH001") == before  # nothing written
 
 
 def test_office_returns_one_criterion_then_approves_and_publishes_and_the_scorecard_says_so(app):
@@ -73,7 +78,7 @@ def test_office_returns_one_criterion_then_approves_and_publishes_and_the_scorec
     ht = app_test("tu_danh_gia", user="ht.thcs001")
     assert any("Lý do Phòng trả lại" in w.value for w in ht.warning)
     assert any("Phòng yêu cầu xem lại tiêu chí này" in w.value for w in ht.warning)
-    ht.number_input(key="tdg_p_DH4").set_value(8.0).run()
+    ht.text_input(key="tdg_p_DH4").set_value("8").run()
     ht.button(key="tdg_submit").click().run()
     assert not ht.exception and any("Đã nộp bản tự đánh giá" in s.value for s in ht.success), \
         [e.value for e in ht.error]
@@ -83,7 +88,8 @@ def test_office_returns_one_criterion_then_approves_and_publishes_and_the_scorec
     assert not at.exception and at.title[0].value == "Đánh giá mức độ chuyển đổi số"
     assert any(f"{_name(app, 'THCS001')}:" in i.value for i in at.info)
     at.selectbox(key="dg_tc").set_value("DH4").run()
-    at.number_input(key="dg_diem").set_value(6.0).run()
+    assert at.text_input(key="dg_diem").value == "8"  # starts from the school's points (verify = one click)
+    at.text_input(key="dg_diem").set_value("6").run()
     at.text_input(key="dg_nhan_xet").set_value("Chỉ 6/10 môn có học liệu số").run()
     at.button(key="dg_xac_nhan").click().run()
     assert not at.exception and any("Đã xác nhận điểm tiêu chí DH4" in s.value for s in at.success)
