@@ -20,8 +20,8 @@ ui.sample_badge()
 p = desk.progress(year)
 st.caption(f"Năm học {year} · {asm.progress_sentence(p)} Ngưỡng đánh dấu chênh lệch giữa điểm tự chấm và điểm tính từ "
            f"số liệu: {fmt_points(p['threshold'])} điểm.")
-if "dg_msg" in st.session_state:
-    ok, text, items = st.session_state.pop("dg_msg")
+if "dg_msg" in st.session_state:  # the last decision's result, until the next one
+    ok, text, items = st.session_state["dg_msg"]
     (st.success if ok else st.error)(text + "".join(f"\n- {x}" for x in items))
 
 

@@ -95,7 +95,8 @@ st.title(f"Tự đánh giá mức độ chuyển đổi số · {desk.names.get(
 ui.sample_badge()
 st.caption(f"{cat.index.name_vi} ({cat.index.decision}) · Năm học {year} · "
            f"{asm.progress_sentence(desk.progress(year))}")
-kind, text, items = st.session_state.pop("tdg_msg", (None, "", []))
+# the last action's result stays until the next action (a run cut short by a newer one must not lose it)
+kind, text, items = st.session_state.get("tdg_msg", (None, "", []))
 if kind == "ok":
     st.success(text)
 elif kind:

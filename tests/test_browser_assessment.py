@@ -46,21 +46,31 @@ def test_assess_submit_approve_publish_in_the_browser(browser, assess_app, tmp_p
     # evidence: a PDF attached to DH4 through the uploader
     pdf = tmp_path / "danh_muc_hoc_lieu_so.pdf"
     pdf.write_bytes(SAMPLE_PDF)
-    page.get_by_label("Tiêu chí", exact=True).click()
+    _wait_idle(page)
+    box = page.get_by_label("Tiêu chí", exact=True)
+    box.scroll_into_view_if_needed()
+    box.click()
+    box.fill("DH4 ·")
     page.get_by_role("option", name="DH4 · Học liệu số hóa").click()
     _wait_idle(page)
     page.locator('input[type="file"]').set_input_files(str(pdf))
+    page.get_by_text(f"{len(SAMPLE_PDF)}.0B").wait_for(timeout=T)  # the upload has arrived
     _wait_idle(page)
     page.get_by_role("button", name="Đính kèm").click()
     page.get_by_text("Đã đính kèm danh_muc_hoc_lieu_so.pdf").wait_for(timeout=T)
+    page.get_by_role("button", name="danh_muc_hoc_lieu_so.pdf (PDF").wait_for(timeout=T)  # listed under DH4
     # DH4 is the sixth points field (DH3.1, DH3.3-DH3.6, DH4); the returned criterion gets new points
     dh4 = page.get_by_label("Điểm tự đánh giá").nth(5)
     dh4.fill("8")
     dh4.press("Enter")
     _wait_idle(page)
+    page.wait_for_timeout(500)  # the value's rerun settles before the button is pressed
+    _wait_idle(page)
     page.get_by_role("button", name="Nộp", exact=True).click()
+    _wait_idle(page)
     page.get_by_text("Đã nộp bản tự đánh giá lúc").wait_for(timeout=T)
     page.get_by_text("đang chờ Phòng xét duyệt").first.wait_for(timeout=T)
+    _wait_idle(page)
     assert page.get_by_role("button", name="Lưu nháp").count() == 0  # submitted: nothing to edit
     # the office sees the evidence one click away, approves, publishes
     office = _as(browser, url, "chuyenvien")
