@@ -375,3 +375,18 @@ def test_exports_say_whether_the_year_is_published(entry_db):
         other = states[states["state"] == "nhap"]["school_id"].iloc[0]
         text = " ".join(pdf_text(export.school_pdf(v, cat, Scope.school(other), other, YEAR, "CN")).split())
         assert "chưa gồm trường này" in text and "(tạm tính)" in text
+
+
+def test_the_suggestions_of_another_school_are_out_of_a_principals_reach(sample_db, con):
+    """The figures behind a suggestion are read in the caller's scope: a principal naming another
+    school gets nothing; the office (and the principal for the own school) get the figures."""
+    from kpi.catalog import default_catalog
+
+    cat = default_catalog()
+    assert queries.assessment_figures(con, cat, Scope.school("TH001"), "TH002", YEAR).empty
+    theirs = queries.assessment_figures(con, cat, Scope.everything(), "TH002", YEAR)
+    assert {"mon_hoc", "gv_tong"} <= set(theirs["field_code"])  # planted: the same call by the office reads them
+    v = views.views_for(sample_db)
+    assert v.suggestions(Scope.school("TH001"), "TH002", YEAR) == ({}, {})
+    points, used = v.suggestions(Scope.school("TH001"), "TH001", YEAR)
+    assert "DH4" in points and "Tổng số giáo viên" in used["DH6.1"]
