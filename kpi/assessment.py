@@ -658,8 +658,10 @@ class Assessor:
         return self._decide(user, school_id, year, "duyet", version, None, {}, now)
 
     def _decide(self, user, school_id, year, action, version, reason, criteria, now) -> Assessment:
+        """One decision on one school, under the writers' lock: a publication (which holds it) and a
+        decision on the same school never interleave."""
         now = time.time() if now is None else now
-        with self.store.write() as con:
+        with db.writer_lock(self.path), self.store.write() as con:
             cur = _read(con, school_id, year)
             nxt = next_state(cur.state, action, user.role)
             if version is not None and version != cur.version:
@@ -715,7 +717,8 @@ class Assessor:
             with self.store.write() as con:
                 for sid in chosen:
                     con.execute("UPDATE assessments SET state = 'da_cong_bo', version = version + 1, "
-                                "publication_id = ? WHERE school_id = ? AND school_year = ?", (pid, sid, year))
+                                "publication_id = ? WHERE school_id = ? AND school_year = ? AND state IN "
+                                "('da_duyet', 'da_cong_bo')", (pid, sid, year))
                 bump(con)
                 state.audit_in(con, "danh_gia_cong_bo", user.user_name, {"nam_hoc": year, "lan_cong_bo": pid,
                                                                          "truong": len(chosen)}, now=now)
