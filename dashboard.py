@@ -47,8 +47,9 @@ else:
 
     ROLE_PAGES = {
         "lanh_dao": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong"],
-        "chuyen_vien": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu", "duyet", "bao_cao"],
-        "hieu_truong": ["truong", "chi_tieu", "nop_so_lieu"],
+        "chuyen_vien": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu", "duyet", "bao_cao",
+                        "danh_gia"],
+        "hieu_truong": ["truong", "chi_tieu", "nop_so_lieu", "tu_danh_gia"],
         "truong_nhap_lieu": ["nop_so_lieu", "truong", "chi_tieu"],
     }
     PAGES = {
@@ -57,6 +58,7 @@ else:
         "truong": ("Trường", "truong-hoc"), "du_lieu": ("Dữ liệu", "du-lieu"),
         "bao_cao": ("Báo cáo", "bao-cao"), "nop_so_lieu": ("Nộp số liệu", "nop-so-lieu"),
         "duyet": ("Duyệt số liệu", "duyet-so-lieu"),
+        "tu_danh_gia": ("Tự đánh giá CĐS", "tu-danh-gia-cds"), "danh_gia": ("Đánh giá CĐS", "danh-gia-cds"),
     }
 
     user = frame.login_user()

@@ -88,6 +88,7 @@ class Pack:
     values: dict[str, pd.DataFrame] = field(default_factory=dict)
     maturity_dist: pd.DataFrame | None = None
     maturity_year: str = ""
+    maturity_published: str = ""  # the publication id of the year's results ("" = not published: tạm tính)
     furthest: pd.DataFrame | None = None
     submissions: pd.DataFrame | None = None
     lines: list[Line] = field(default_factory=list)
@@ -154,6 +155,10 @@ def build_pack(source, catalog: Catalog, scope: Scope, school_year: str, round: 
     if len(counts):
         pack.maturity_dist = maturity.distribution(counts, catalog)
         pack.maturity_year = my
+        from kpi import publication
+
+        done = publication.latest(v.publications(sc, my), my)
+        pack.maturity_published = done["publication_id"] if done else ""
     pack.lines = _lines(ov, rows, catalog)
     pack.furthest = furthest_schools(pack.values, catalog)
     pack.submissions = v.submission_status(sc, school_year, round)
@@ -523,7 +528,8 @@ def pack_charts(pack: Pack, catalog: Catalog) -> list[Chart]:
             if code == maturity.INDEX_CODE:
                 if pack.maturity_dist is None:
                     continue
-                title = f"Mức độ chuyển đổi số · năm học {pack.maturity_year} (tạm tính)"
+                title = f"Mức độ chuyển đổi số · năm học {pack.maturity_year} " + (
+                    f"(đã công bố, {pack.maturity_published})" if pack.maturity_published else "(tạm tính)")
                 fig = maturity_figure(pack.maturity_dist)
             else:
                 v = pack.values.get(code)
@@ -1495,7 +1501,13 @@ def school_pdf(source, catalog: Catalog, scope: Scope, school_id: str, school_ye
         pdf.text("Trường chưa có số liệu kỳ này.", 11)
     if card.maturity is not None:
         m = card.maturity
-        pdf.heading(f"Mức độ chuyển đổi số · năm học {m.school_year} (tạm tính)", 14, new_page=False)
+        from kpi import publication
+
+        done, said = publication.sentence(v.publications(Scope(sc.unit_id, school_id), m.school_year), m.school_year,
+                                          school=True)
+        pdf.heading(f"Mức độ chuyển đổi số · năm học {m.school_year} " + ("(đã công bố)" if done else "(tạm tính)"),
+                    14, new_page=False)
+        pdf.text(said, 10)
         pdf.text(f"Mức của trường: Mức {m.level} · " + " · ".join(f"{g} {p} ({lv})" for g, p, lv in m.groups), 11)
         for road in m.roads:
             pdf.text("• " + road, 10)

@@ -44,13 +44,14 @@ USERS = {"lanhdao": ("lanh_dao", "Lãnh đạo Phòng"), "chuyenvien": ("chuyen_
          "ht.th001": ("hieu_truong", "Hiệu trưởng (Tiểu học)"), "nl.th001": ("truong_nhap_lieu", "Nhập liệu của trường")}
 ROLE_PAGES = {
     "lanh_dao": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong"],
-    "chuyen_vien": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu", "duyet", "bao_cao"],
-    "hieu_truong": ["truong", "chi_tieu", "nop_so_lieu"],
+    "chuyen_vien": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu", "duyet", "bao_cao",
+                    "danh_gia"],
+    "hieu_truong": ["truong", "chi_tieu", "nop_so_lieu", "tu_danh_gia"],
     "truong_nhap_lieu": ["nop_so_lieu", "truong", "chi_tieu"],
 }
 PAGE_URLS = {"tong_quan": "tong-quan", "chi_tieu": "chi-tieu", "so_sanh": "so-sanh", "chi_so": "chi-so-cds",
              "truong": "truong-hoc", "du_lieu": "du-lieu", "bao_cao": "bao-cao", "nop_so_lieu": "nop-so-lieu",
-             "duyet": "duyet-so-lieu"}
+             "duyet": "duyet-so-lieu", "tu_danh_gia": "tu-danh-gia-cds", "danh_gia": "danh-gia-cds"}
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,11 @@ SCREENS = [
     Screen("duyet", "Duyệt số liệu · Hàng chờ"),
     Screen("duyet", "Duyệt số liệu · Chất lượng số liệu", "dy_tab=Chất lượng số liệu"),
     Screen("duyet", "Duyệt số liệu · Nhật ký", "dy_tab=Nhật ký"),
+    Screen("tu_danh_gia", "Tự đánh giá CĐS"),
+    Screen("danh_gia", "Đánh giá CĐS · Xét duyệt"),
+    Screen("danh_gia", "Đánh giá CĐS · Tiến độ", "dg_tab=Tiến độ"),
+    Screen("danh_gia", "Đánh giá CĐS · Công bố", "dg_tab=Công bố"),
+    Screen("danh_gia", "Đánh giá CĐS · Nhật ký", "dg_tab=Nhật ký"),
 ]
 
 

@@ -28,6 +28,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+import duckdb
+
 from kpi import checks, db, derived
 from kpi.catalog import LEVEL_LABELS, Catalog, default_catalog
 from kpi.formatting import fmt_date, fmt_int
@@ -290,6 +292,21 @@ def locked_keys(path, keys) -> list[tuple]:
             if workflow.effective_state(stored.get(sid), True, True) == "da_khoa":
                 locked.add((sid, y, r))
     return [k for k in keys if k in locked]
+
+
+def published_keys(con, scores) -> list[tuple]:
+    """The (school, school year, publication) among a file's criterion rows whose results the Phòng
+    published (kpi.publication): published results are frozen, an import may not change them."""
+    keys = sorted({(r[0], r[1]) for r in scores})
+    if not keys:
+        return []
+    try:
+        rows = con.execute("SELECT DISTINCT school_id, school_year, publication_id FROM publication_scores "
+                           "WHERE list_contains(?, school_year)", [sorted({y for _, y in keys})]).fetchall()
+    except duckdb.CatalogException:  # a file older than the publications table
+        return []
+    wanted = set(keys)
+    return sorted((sid, y, pid) for sid, y, pid in rows if (sid, y) in wanted)
 
 
 def facts(con) -> tuple[dict, set]:
@@ -732,6 +749,10 @@ def import_file(path, name: str, data: bytes, user: str, dry_run: bool = False,
             raise ImportRejected([Problem(name, "—", None, "", None, f"kỳ {y} {r} của trường {sid} đã khóa (Phòng đã "
                                           "duyệt và khóa kỳ); mở lại trường trên trang Duyệt số liệu trước khi nhập")
                                   for sid, y, r in locked[:MAX_PROBLEMS]])
+        if published := published_keys(con, parsed.scores):
+            raise ImportRejected([Problem(name, "—", None, "", None, f"kết quả đánh giá năm học {y} của trường {sid} "
+                                          f"đã công bố (lần công bố {pid}) và không thay đổi nữa; xóa các dòng đó rồi "
+                                          "gửi lại") for sid, y, pid in published[:MAX_PROBLEMS]])
         if dry_run:
             pv = preview(con, parsed)
             changes = _changes(pv)

@@ -493,3 +493,25 @@ def _mixed_views(period_a, snapshot_a, period_b, snapshot_b) -> dict[str, str]:
 def snapshots(con, school_year: str | None = None) -> pd.DataFrame:
     """Every snapshot (newest first), or those of one school year."""
     return run(con, "snapshot_list", {"school_year": school_year})
+
+
+def publications(con, scope: Scope, school_year: str | None = None) -> pd.DataFrame:
+    """The published results of the yearly maturity assessment (newest first), or of one school
+    year; `includes_school`: whether a principal's own school is in each (always true for the
+    office). An analytics file older than the publications table has none."""
+    try:
+        return run(con, "publication_list", {"school_year": school_year, "school_id": scope.school_id})
+    except duckdb.CatalogException:
+        return pd.DataFrame(columns=["publication_id", "school_year", "published_by", "published_at", "schools",
+                                     "content_hash", "includes_school"])
+
+
+def assessment_figures(con, catalog: Catalog, scope: Scope, school_id: str, school_year: str) -> pd.DataFrame:
+    """The reported values one school's computed criteria use in a school year (field_code, value,
+    round); empty for a school outside the scope (a principal: any school but the own)."""
+    if scope.is_school and scope.school_id != school_id:
+        return pd.DataFrame(columns=["field_code", "value", "round"])
+    fields = sorted({f for c in catalog.criteria.values() if c.compute
+                     for f in (c.numerator_field, c.denominator_field) if f})
+    return run(con, "assessment_figures", {"school_year": school_year, "school_id": school_id, "fields": fields or [""],
+                                           "rounds": list(catalog.index.compute_rounds), "unit_id": scope.unit_id})

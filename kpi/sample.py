@@ -13,12 +13,16 @@ latest period a few schools in each workflow state (drafts, submitted, some with
 explained, returned with a reason, approved) and the period before it locked. Schools whose
 entry is not approved have no figures of the latest period in the analytics file (only approved
 figures count), except the demo principals' schools, whose entries correct figures the Phòng
-had imported. Everything is labelled "Dữ liệu mẫu".
+had imported. It also fills the yearly maturity assessment (kpi.assessment): the school year
+before the latest published (a publication frozen in the analytics file, of the entries as they
+are), and in the latest year schools in every state (not started, draft with an evidence file,
+submitted, returned with a criterion to redo, approved). Everything is labelled "Dữ liệu mẫu".
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -275,12 +279,15 @@ def build_sample(path, schools: int = 53, years: int = 3, seed: int = 7,
         score_total = _write_scores(con, cat, sch, progress_cn, yrs, rng, sample_import)
         _write_demo_users(con, now)
         entries = _entries(con, cat, sch, plan, last_values, last, periods) if plan else None
+        assessed = _assessments(con, cat, sch, yrs) if plan else None
         derived.refresh_index(con, cat)
         for key, value in (("is_sample", "true"), ("unit_name", SAMPLE_UNIT), ("sample_seed", seed),
                            ("sample_schools", n), ("sample_years", years)):
             db.set_meta(con, key, str(value))
     if entries is not None:
         _write_entries(path, entries)
+    if assessed is not None:
+        _write_assessments(path, assessed)
     return SampleSummary(n, T, obs_total, sub_total, score_total)
 
 
@@ -463,3 +470,100 @@ def _write_entries(path, rows: dict) -> None:
             state.audit_in(con, action, user, {**detail, "du_lieu_mau": True}, now=at)
         con.execute("INSERT INTO counters VALUES ('workflow', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1")
     store.checkpoint()  # the sample's store is one self-contained file (it may be copied with the database)
+
+
+# ---- the yearly maturity assessment (kpi.assessment), in the state store -----------------------------
+
+# the demo principals' schools: TH001 drafts (with an evidence file), THCS001 was returned, GDTX001
+# submitted; the others of the latest year cycle through every state; the year before is published.
+_DEMO_ASSESS = {"TH": "nhap", "THCS": "tra_lai", "GDTX": "da_nop"}
+_ASSESS_STATES = ("chua_bat_dau", "nhap", "da_nop", "da_nop", "tra_lai", "da_duyet", "chua_bat_dau", "da_nop")
+ASSESS_RETURN = ("Tiêu chí DH4 tự chấm cao hơn nhiều so với tỉ lệ môn học có học liệu số trường đã báo cáo: bổ sung "
+                 "danh mục học liệu số theo môn làm minh chứng. (Dữ liệu mẫu)")
+# a minimal valid PDF (one empty page): the sample's evidence file
+SAMPLE_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+              b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+
+
+def _assessments(con, cat: Catalog, sch, yrs) -> dict:
+    """The state-store rows of the sample's assessments, and the previous year's publication written
+    into the analytics file (inside the sample's writer transaction; it changes no entry)."""
+    from kpi import assessment, publication
+    from kpi.entry import VN
+
+    codes = [c.code for c in assessment.scored_criteria(cat)]
+    applies = set(cat.index.levels_apply)
+    ids = [(sid, lv) for sid, lv in zip(sch["school_id"], sch["level"]) if lv in applies]
+    demo = {sch["school_id"][i] for i in _demo(sch)}
+    scores = {}
+    for sid, y, code, sp, sm, vp, vm in con.execute(
+            "SELECT school_id, school_year, criterion_code, self_points, self_met, verified_points, verified_met "
+            "FROM criterion_scores WHERE list_contains(?, school_year)", [yrs[-2:]]).fetchall():
+        scores[(sid, y, code)] = (sp, sm, vp, vm)
+    out = {"assessments": [], "items": [], "evidence": [], "audit": []}
+    prev, last = (yrs[-2], yrs[-1]) if len(yrs) > 1 else (None, yrs[-1])
+    if prev:
+        at = dt.datetime(int(prev[5:]), 6, 25, 9, 0)
+        published = [sid for sid, _ in ids if any((sid, prev, c) in scores for c in codes)]
+        rows = [(sid, prev, c, *scores[(sid, prev, c)]) for sid in published for c in codes if (sid, prev, c) in scores]
+        pid = publication.write_in(con, prev, rows, published, "chuyenvien", at, cat, rescore=False)
+        ts = at.replace(tzinfo=VN).timestamp()
+        for sid in published:
+            out["assessments"].append((sid, prev, "da_cong_bo", 4, ts - 30 * 86400, f"ht.{sid.lower()}",
+                                       ts - 30 * 86400, f"ht.{sid.lower()}", ts - 10 * 86400, "chuyenvien", None, pid))
+        for sid, y, c, sp, sm, vp, vm in rows:
+            out["items"].append((sid, y, c, sp, sm, None, vp if vp is not None else sp, vm if vm is not None else sm,
+                                 None, 0, "chuyenvien", ts - 10 * 86400))
+        out["audit"].append((ts, "chuyenvien", "danh_gia_cong_bo", {"nam_hoc": prev, "lan_cong_bo": pid}))
+    deadline = dt.datetime(int(last[5:]), 5, 31, 17, tzinfo=VN).timestamp()
+    others = iter(_ASSESS_STATES * (len(ids) // len(_ASSESS_STATES) + 1))
+    for k, (sid, lv) in enumerate(ids):
+        st = _DEMO_ASSESS.get(lv, "nhap") if sid in demo else next(others)
+        if st == "chua_bat_dau":
+            continue
+        saved = deadline - (12 - k % 9) * 86400
+        late = 15 * 86400 if k % 7 == 3 else 0  # a few submit after the deadline
+        sub = None if st == "nhap" else saved + 3600 * (1 + k % 5) + late
+        dec = sub + 2 * 86400 if st in ("tra_lai", "da_duyet") else None
+        user = f"ht.{sid.lower()}"
+        out["assessments"].append((sid, last, st, 3 if dec else 2 if sub else 1, sub or saved, user, sub,
+                                   user if sub else None, dec, "chuyenvien" if dec else None,
+                                   ASSESS_RETURN if st == "tra_lai" else None, None))
+        filled = codes if st != "nhap" else codes[: len(codes) // 2]
+        for c in filled:
+            sp, sm, _, _ = scores.get((sid, last, c), (None, None, None, None))
+            if sp is None and sm is None:
+                sp, sm = (0.0, None) if cat.criteria[c].rule != "condition" else (None, True)
+            returned = st == "tra_lai" and c == "DH4"
+            ver = st == "da_duyet"
+            out["items"].append((sid, last, c, sp, sm, None, sp if ver else None, sm if ver else None,
+                                 "Bổ sung danh mục học liệu số theo môn. (Dữ liệu mẫu)" if returned else None,
+                                 int(returned), "chuyenvien" if ver else None, dec if ver else None))
+        if sid in demo and st == "nhap":
+            out["evidence"].append((sid, last, codes[0], "ke_hoach_day_hoc_truc_tuyen.pdf", "pdf", len(SAMPLE_PDF),
+                                    hashlib.sha256(SAMPLE_PDF).hexdigest(), SAMPLE_PDF, saved, user))
+        out["audit"].append((sub or saved, user, "danh_gia_nop" if sub else "danh_gia_luu", {"truong": sid,
+                                                                                             "nam_hoc": last}))
+        if dec:
+            out["audit"].append((dec, "chuyenvien", "danh_gia_tra_lai" if st == "tra_lai" else "danh_gia_duyet",
+                                 {"truong": sid, "nam_hoc": last}))
+    return out
+
+
+def _write_assessments(path, rows: dict) -> None:
+    """The sample's assessments in the state store beside `path`, replacing those there."""
+    from kpi import assessment, state
+
+    store = state.store_for(path)
+    with store.write() as con:
+        for table in ("assessments", "assessment_items", "assessment_evidence", "assessment_cycles"):
+            con.execute(f"DELETE FROM {table}")
+        con.executemany("INSERT INTO assessments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows["assessments"])
+        con.executemany("INSERT INTO assessment_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows["items"])
+        con.executemany("INSERT INTO assessment_evidence (school_id, school_year, criterion_code, file_name, kind, size, "
+                        "sha256, content, uploaded_at, uploaded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        rows["evidence"])
+        for at, user, action, detail in rows["audit"]:
+            state.audit_in(con, action, user, {**detail, "du_lieu_mau": True}, now=at)
+        assessment.bump(con)
+    store.checkpoint()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -107,10 +108,79 @@ CREATE TABLE IF NOT EXISTS counters (
     value INTEGER NOT NULL
 );
 -- version 3: the yearly maturity assessment (self-assessment, evidence, review, publication).
+-- assessments: one row per school × school year that entered the yearly maturity assessment
+-- (kpi.assessment). state ∈ kpi.assessment.STATES; version +1 at every change (a save made on an
+-- older version is refused); submitted_*: the latest submission; decided_*: the Phòng's latest
+-- decision; reason: why it returned or reopened it (the school sees it); publication_id: the
+-- publication (analytics file, table publications) that holds its final points.
+CREATE TABLE IF NOT EXISTS assessments (
+    school_id      TEXT NOT NULL,
+    school_year    TEXT NOT NULL,
+    state          TEXT NOT NULL,
+    version        INTEGER NOT NULL,
+    updated_at     REAL NOT NULL,
+    updated_by     TEXT NOT NULL,
+    submitted_at   REAL,
+    submitted_by   TEXT,
+    decided_at     REAL,
+    decided_by     TEXT,
+    reason         TEXT,
+    publication_id TEXT,
+    PRIMARY KEY (school_id, school_year)
+);
+CREATE INDEX IF NOT EXISTS assessments_year ON assessments (school_year, state);
+-- assessment_items: one row per school × year × criterion: the school's points (self_met for a
+-- mandatory condition) and note; the Phòng's verified points, its comment, who verified;
+-- returned = 1 while the Phòng asks the school to redo this criterion.
+CREATE TABLE IF NOT EXISTS assessment_items (
+    school_id       TEXT NOT NULL,
+    school_year     TEXT NOT NULL,
+    criterion_code  TEXT NOT NULL,
+    self_points     REAL,
+    self_met        INTEGER,
+    note            TEXT,
+    verified_points REAL,
+    verified_met    INTEGER,
+    comment         TEXT,
+    returned        INTEGER NOT NULL DEFAULT 0,
+    verified_by     TEXT,
+    verified_at     REAL,
+    PRIMARY KEY (school_id, school_year, criterion_code)
+);
+-- assessment_evidence: one row per evidence file (minh chứng) of a criterion; kind checked from the
+-- bytes (kpi.assessment.KINDS); content = the file itself (a BLOB: it goes with the store's backup,
+-- is written in the transaction that audits it, and no uploaded name ever becomes a path).
+CREATE TABLE IF NOT EXISTS assessment_evidence (
+    evidence_id    INTEGER PRIMARY KEY AUTOINCREMENT,
+    school_id      TEXT NOT NULL,
+    school_year    TEXT NOT NULL,
+    criterion_code TEXT NOT NULL,
+    file_name      TEXT NOT NULL,
+    kind           TEXT NOT NULL,
+    size           INTEGER NOT NULL,
+    sha256         TEXT NOT NULL,
+    content        BLOB NOT NULL,
+    uploaded_at    REAL NOT NULL,
+    uploaded_by    TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS assessment_evidence_school ON assessment_evidence (school_id, school_year);
+-- assessment_cycles: the Phòng's settings of a school year's cycle: the deadline (ISO date) and the
+-- threshold (points) above which a self-assessed score far from the computed one is flagged.
+CREATE TABLE IF NOT EXISTS assessment_cycles (
+    school_year TEXT PRIMARY KEY,
+    deadline    TEXT NOT NULL,
+    threshold   REAL NOT NULL,
+    set_by      TEXT,
+    set_at      REAL
+);
+-- (the counters row 'assessment' is bumped by every change of the four tables above)
 
 -- version 4: administration (targets per school year, schools and units, accounts).
 
 """
+
+
+_TABLES = frozenset(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
 
 
 def state_path(db_path: str | os.PathLike) -> Path:
@@ -138,7 +208,9 @@ class Store:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash; WAL keeps it consistent
             con.execute("PRAGMA busy_timeout=10000")
-            if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            # a store made while a version's tables were only reserved (user_version already 4) gains them too
+            if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION or not _TABLES <= have:
                 # idempotent (CREATE ... IF NOT EXISTS): an older store gains the new tables, and
                 # two processes starting at once both succeed
                 con.executescript(_SCHEMA)
@@ -258,6 +330,11 @@ class Store:
     def workflow_version(self) -> int:
         """The version of the schools' entries: bumped by every save, submission and decision."""
         rows = self.read("SELECT value FROM counters WHERE name = 'workflow'")
+        return rows[0][0] if rows else 0
+
+    def assessment_version(self) -> int:
+        """The version of the yearly maturity assessment (kpi.assessment): bumped by every change."""
+        rows = self.read("SELECT value FROM counters WHERE name = 'assessment'")
         return rows[0][0] if rows else 0
 
     def audit_rows(self, limit: int = 100, action: str | None = None) -> list[dict]:

@@ -719,6 +719,47 @@ class Views:
         levels, names = self.scope_levels(Scope(scope.unit_id, scope.school_id))
         return entry.Desk(Path(self.path), self.state, self.catalog, levels, entry.open_period(self.periods()), names)
 
+    # ---- the yearly maturity assessment (kpi.assessment) ---------------------------------------------
+
+    def assessor(self, scope: Scope):
+        """Where a user reads and changes the maturity assessments (kpi.assessment.Assessor),
+        limited to the user's schools (a principal: the own school only)."""
+        from kpi import assessment
+
+        levels, names = self.scope_levels(Scope(scope.unit_id, scope.school_id))
+        return assessment.Assessor(Path(self.path), self.state, self.catalog, dict(levels), names)
+
+    def suggestions(self, scope: Scope, school_id: str, year: str) -> tuple[dict[str, float], dict[str, str]]:
+        """(criterion → points the school's reported data earn, criterion → the figures used, in
+        words) for one school and school year; empty outside the scope."""
+        from kpi import scoring
+        from kpi.formatting import fmt_number
+
+        def build():
+            sc = Scope(scope.unit_id, scope.school_id)
+            figs = queries.assessment_figures(self.con, self.catalog, sc, school_id, year)
+            if figs.empty:
+                return {}, {}
+            frame = pd.DataFrame({"school_id": school_id, "school_year": year, "field_code": figs["field_code"],
+                                  "value": figs["value"].astype(float)})
+            comp = scoring.computed_points(frame, self.catalog)
+            points = {c: float(v) for c, v in zip(comp["criterion_code"], comp["computed"])}
+            values = dict(zip(figs["field_code"], figs["value"]))
+            rounds = dict(zip(figs["field_code"], figs["round"]))
+            used = {}
+            for code in points:
+                c = self.catalog.criteria[code]
+                parts = [f"{self.catalog.fields[f].label_vi}: {fmt_number(values[f], 0)} ({rounds[f]} {year})"
+                         for f in (c.numerator_field, c.denominator_field) if f and f in values]
+                used[code] = "; ".join(parts)
+            return points, used
+        return self.memo(("suggestions", scope.unit_id, scope.school_id, school_id, year), build)
+
+    def publications(self, scope: Scope, school_year: str | None = None) -> pd.DataFrame:
+        """The published results of the maturity assessment (kpi.queries.publications)."""
+        sc = Scope(scope.unit_id, scope.school_id)
+        return self.memo(("publications", sc, school_year), lambda: queries.publications(self.con, sc, school_year))
+
     def entry_form(self, scope: Scope, school_id: str, year: str, rnd: str) -> EntryForm | None:
         """The entry form of a school for a period; None when the school is out of the scope."""
         return self.memo(("entry_form", Scope(scope.unit_id, scope.school_id), school_id, year, rnd),

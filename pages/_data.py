@@ -226,3 +226,23 @@ def warm_up_quietly() -> None:
     """warm_up, never failing the server (a missing or damaged file is reported by the pages)."""
     with contextlib.suppress(Exception):
         warm_up()
+
+
+def assessor():
+    """Where the current user reads and changes the yearly maturity assessments
+    (kpi.assessment.Assessor), limited to the user's schools (a principal: the own school only)."""
+    return store().assessor(scope())
+
+
+def suggestions(school_id: str, year: str):
+    """(criterion → points the school's reported data earn, criterion → the figures used)."""
+    return store().suggestions(scope(), school_id, year)
+
+
+def publications(school_year: str | None = None, school_id: str | None = None):
+    """The published results of the maturity assessment, newest first; `school_id` (the office
+    looking at one school): whether that school is in each (a principal: always the own school)."""
+    sc = scope()
+    if school_id and not sc.is_school:
+        sc = Scope(sc.unit_id, school_id)
+    return store().publications(sc, school_year)

@@ -23,7 +23,8 @@ PICKER_LIMIT = 300  # more schools than this: a search box first (a 53.000-optio
 PAGE_FILES = {"tong_quan": "pages/tong_quan.py", "chi_tieu": "pages/chi_tieu.py",
               "so_sanh": "pages/so_sanh.py", "truong": "pages/truong.py", "chi_so": "pages/chi_so.py",
               "du_lieu": "pages/du_lieu.py", "bao_cao": "pages/bao_cao.py",
-              "nop_so_lieu": "pages/nop_so_lieu.py", "duyet": "pages/duyet.py"}
+              "nop_so_lieu": "pages/nop_so_lieu.py", "duyet": "pages/duyet.py",
+              "tu_danh_gia": "pages/tu_danh_gia.py", "danh_gia": "pages/danh_gia.py"}
 SHARED_PARAMS = ("nam_hoc", "ky", "cap_hoc", "loai_hinh", "phuong", "cho_duyet")
 PENDING_PARAM = "cho_duyet"  # ?cho_duyet=1: figures include submitted, not yet approved values
 

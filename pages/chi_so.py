@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kpi import maturity, scoring, tables
+from kpi import maturity, publication, scoring, tables
 from kpi.figures import criteria_heatmap, level_distribution, level_trend, points_lost_bars
 from kpi.formatting import fmt_int, fmt_percent, fmt_points
 from pages import _data as data
@@ -28,6 +28,8 @@ snap = scope().snapshot_id
 st.caption(f"{cat.index.decision} · Năm học {year} · tự đánh giá trước {cat.index.self_assessment_deadline}, "
            f"Phòng thẩm định trước {cat.index.review_deadline} · "
            + (f"bản chốt {snap}" if snap else "số liệu trực tiếp"))
+done, said = publication.sentence(data.publications(year), year)
+(st.success if done else st.info)(said)
 st.warning(maturity.rules_sentence(cat), icon="⚠️")
 
 counts_all = data.maturity_counts(years, level, owner, ward)

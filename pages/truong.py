@@ -4,7 +4,7 @@ import html
 
 import streamlit as st
 
-from kpi import export
+from kpi import export, publication
 from kpi.figures import STATUS_COLORS
 from pages import _data as data
 from pages import _widgets as ui
@@ -53,6 +53,8 @@ else:
 if card.maturity is not None:
     m = card.maturity
     st.subheader(f"Mức độ chuyển đổi số · năm học {m.school_year}")
+    done, said = publication.sentence(data.publications(m.school_year, school_id), m.school_year, school=True)
+    (st.success if done else st.info)(said, icon=":material/verified:" if done else None)
     st.caption("Tạm tính: một phần bảng tiêu chí và quy tắc chấm chưa công bố chính thức.")
     cols = st.columns(1 + len(m.groups))
     cols[0].metric("Mức của trường", f"Mức {m.level}")

@@ -356,7 +356,8 @@ def test_a_version_1_store_gains_the_entry_tables(tmp_path):
     s = state.Store(path)
     assert s.workflow_version() == 0 and s.read("SELECT count(*) FROM entries") == [(0,)]
     assert s.audit_rows()[0]["action"] == "dang_nhap"
-    assert s.read("PRAGMA user_version") == [(state.SCHEMA_VERSION,)] and state.SCHEMA_VERSION >= 2
+    assert s.read("PRAGMA user_version") == [(state.SCHEMA_VERSION,)]
+    assert s.assessment_version() == 0 and s.read("SELECT count(*) FROM assessment_evidence") == [(0,)]  # version 3
     again = state.Store(path)
     assert again.read("SELECT count(*) FROM audit") == [(1,)]
 

@@ -285,3 +285,29 @@ CREATE TABLE IF NOT EXISTS index_schools (
     school_level INTEGER NOT NULL,
     provisional  BOOLEAN NOT NULL
 );
+
+-- publications: the yearly maturity assessment's published results (kpi.assessment, issue 19):
+-- one row per publication of a school year; the latest of a year is the one pages use, earlier
+-- years keep theirs. content_hash: SHA-256 of its publication_scores rows in a canonical order.
+CREATE TABLE IF NOT EXISTS publications (
+    publication_id VARCHAR PRIMARY KEY,
+    school_year    VARCHAR NOT NULL,
+    published_by   VARCHAR NOT NULL,
+    published_at   TIMESTAMP NOT NULL,
+    schools        INTEGER NOT NULL,
+    import_id      BIGINT,           -- the imports row of the entries it changed (NULL: it changed none)
+    content_hash   VARCHAR NOT NULL
+);
+
+-- publication_scores: the frozen final points of a publication, one row per school × criterion
+-- (the criterion_scores columns it wrote). Never updated after the publication.
+CREATE TABLE IF NOT EXISTS publication_scores (
+    publication_id  VARCHAR NOT NULL,
+    school_id       VARCHAR NOT NULL,
+    school_year     VARCHAR NOT NULL,
+    criterion_code  VARCHAR NOT NULL,
+    self_points     DOUBLE,
+    self_met        BOOLEAN,
+    verified_points DOUBLE,
+    verified_met    BOOLEAN
+);
