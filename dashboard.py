@@ -46,17 +46,19 @@ else:
                        default=default)
 
     ROLE_PAGES = {
-        "lanh_dao": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong"],
-        "chuyen_vien": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu", "duyet", "bao_cao"],
-        "hieu_truong": ["truong", "chi_tieu", "nop_so_lieu"],
-        "truong_nhap_lieu": ["nop_so_lieu", "truong", "chi_tieu"],
+        "lanh_dao": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "quan_tri", "doi_mat_khau"],
+        "chuyen_vien": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu", "duyet", "bao_cao",
+                        "quan_tri", "doi_mat_khau"],
+        "hieu_truong": ["truong", "chi_tieu", "nop_so_lieu", "doi_mat_khau"],
+        "truong_nhap_lieu": ["nop_so_lieu", "truong", "chi_tieu", "doi_mat_khau"],
     }
     PAGES = {
         "tong_quan": ("Tổng quan", "tong-quan"), "chi_tieu": ("Chỉ tiêu", "chi-tieu"),
         "so_sanh": ("So sánh", "so-sanh"), "chi_so": ("Chỉ số CĐS", "chi-so-cds"),
         "truong": ("Trường", "truong-hoc"), "du_lieu": ("Dữ liệu", "du-lieu"),
         "bao_cao": ("Báo cáo", "bao-cao"), "nop_so_lieu": ("Nộp số liệu", "nop-so-lieu"),
-        "duyet": ("Duyệt số liệu", "duyet-so-lieu"),
+        "duyet": ("Duyệt số liệu", "duyet-so-lieu"), "quan_tri": ("Quản trị", "quan-tri"),
+        "doi_mat_khau": ("Đổi mật khẩu", "doi-mat-khau"),
     }
 
     user = frame.login_user()
@@ -75,7 +77,8 @@ else:
             login_pages.append(st.Page(login_needed, title="Đăng nhập", url_path=wanted, visibility="hidden"))
         st.navigation(login_pages, position="hidden").run()
     else:
-        names = ROLE_PAGES[user.role]
+        # a first (or reset) password is changed before anything else
+        names = ["doi_mat_khau"] if frame.must_change_password(user) else ROLE_PAGES[user.role]
         pages = [page(n, *PAGES[n], default=(i == 0)) for i, n in enumerate(names)]
         if wanted and wanted not in {PAGES[n][1] for n in names[1:]}:
             note = frame.link_note(wanted, PAGES[names[0]][1], {url: title for title, url in PAGES.values()})

@@ -217,3 +217,14 @@ def set_pending(version: int | None) -> None:
     """Include the schools' submitted, not yet approved values (as of this workflow version) in
     what the page reads; None = approved figures only (the default)."""
     _frame.pending = version
+
+
+def must_change_password(user) -> bool:
+    """Whether the user still has a first (or reset) password to change (read from the shared
+    state store on every run, so it holds in every worker)."""
+    from kpi import accounts
+
+    try:
+        return accounts.must_change(db.db_path(), user.user_name)
+    except Exception:  # noqa: BLE001 - a store without the table (older) never forces a change
+        return False
