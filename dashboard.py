@@ -85,6 +85,8 @@ else:
             pages.append(st.Page(frame.redirect_to(pages[0], note), title=PAGES[names[0]][0], url_path=wanted,
                                  visibility="hidden"))
         nav = st.navigation(pages)
+        if st.session_state.pop("_kpi_home", False):  # a first password was just changed
+            st.switch_page(pages[0])
         st.sidebar.markdown(f"**{user.display_name}** · {user.role_label}")
         st.sidebar.markdown(f'<a href="{LOGOUT_PATH}" target="_self">Đăng xuất</a>', unsafe_allow_html=True)
         frame.show_note()

@@ -413,10 +413,15 @@ def create_accounts(path, actor, file_name: str, data: bytes) -> AccountsResult:
     sheet, rows, cols = read_accounts_file(file_name, data)
     store = state.store_for(path)
     now = dt.datetime.now()
+    # bcrypt takes ~55 ms a password: hash before taking the writers' lock, check again under it
+    expected = {u for u, _ in preview_accounts(path, file_name, data).created}
+    passwords = {u: generate_password() for u in expected}
+    hashes = {u: _hash(pw) for u, pw in passwords.items()}
     with db.writing(path) as con:
         plan, result = plan_accounts(con, file_name, sheet, rows, cols)
         new = {u for u, _ in result.created}
-        passwords = {u: generate_password() for u in new}
+        if new != expected:
+            raise AdminError("Danh sách tài khoản vừa được người khác thay đổi; tải tệp lên lại để xem trước.")
         with store.write() as sc:  # the flag first: a new account never exists without it
             for u in new:
                 sc.execute("INSERT OR REPLACE INTO account_passwords VALUES (?, 1, NULL, ?, ?)",
@@ -425,7 +430,7 @@ def create_accounts(path, actor, file_name: str, data: bytes) -> AccountsResult:
             if p["user_name"] in new:
                 con.execute("INSERT INTO users VALUES (?, ?, ?, ?, NULL, ?, TRUE, ?, ?)",
                             [p["user_name"], p["display_name"], p["role"], p["school_id"],
-                             _hash(passwords[p["user_name"]]), now, now])
+                             hashes[p["user_name"]], now, now])
             else:
                 con.execute("UPDATE users SET display_name = ?, role = ?, school_id = ?, active = TRUE, updated_at = ? "
                             "WHERE user_name = ?", [p["display_name"], p["role"], p["school_id"], now, p["user_name"]])

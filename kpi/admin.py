@@ -122,7 +122,8 @@ def editor_changes(draft: dict, edited) -> list[dict]:
     return out
 
 
-def _when(v) -> str:
+def when_text(v) -> str:
+    """A moment (epoch seconds, datetime) as dd/mm/yyyy hh:mm; a date as dd/mm/yyyy; "—" when missing."""
     import datetime as dt
 
     import pandas as pd
@@ -156,7 +157,7 @@ def plans_frame(plans):
     return pd.DataFrame({
         "Năm học": plans["school_year"], "Phiên bản": plans["version"], "Số văn bản": plans["document"],
         "Bắt đầu từ năm học": plans["source_year"], "Người công bố": plans["published_by"],
-        "Thời điểm": [_when(v) for v in plans["published_at"]], "Số chỉ tiêu": plans["targets"],
+        "Thời điểm": [when_text(v) for v in plans["published_at"]], "Số chỉ tiêu": plans["targets"],
         "Đang áp dụng": ["Có" if bool(v) else "Không (đã thay)" for v in plans["in_force"]],
     })
 
@@ -222,23 +223,38 @@ DETAIL_LABELS = {"nam_hoc": "năm học", "chi_so": "chỉ số", "cap_hoc": "c�
 
 
 def _detail_text(v) -> str:
+    from kpi.catalog import TARGET_BASES
     from kpi.formatting import fmt_percent
 
+    def one(k, x):
+        if k in ("value", "near") and isinstance(x, (int, float)):
+            return fmt_percent(x)
+        return TARGET_BASES.get(x, x) if k == "basis" else _detail_text(x)
+
     if isinstance(v, dict):
-        return ", ".join(f"{DETAIL_LABELS.get(k, k)} {fmt_percent(x) if k in ('value', 'near') else _detail_text(x)}"
-                         for k, x in v.items())
+        return ", ".join(f"{DETAIL_LABELS.get(k, k)} {one(k, x)}" for k, x in v.items())
     if isinstance(v, list):
         return ", ".join(_detail_text(x) for x in v) or "—"
     return "—" if v is None or v == "" else str(v)
 
 
-def history_frame(rows: list[dict]):
-    """Quản trị's audit (`history`) as a table: when, who, what, detail in words."""
+def history_frame(rows: list[dict], catalog=None):
+    """Quản trị's audit (`history`) as a table: when, who, what, detail in words (indicators by
+    their label when `catalog` is given)."""
     import pandas as pd
 
+    from kpi.catalog import LEVEL_LABELS
+
+    def words(k, v):
+        if k == "chi_so" and catalog is not None and v in catalog.indicators:
+            return catalog.indicators[v].label_vi
+        if k == "cap_hoc":
+            return LEVEL_LABELS.get(v, v)
+        return _detail_text(v)
+
     return pd.DataFrame({
-        "Thời điểm": [_when(r["at"]) for r in rows], "Người": [r["user_name"] or "—" for r in rows],
+        "Thời điểm": [when_text(r["at"]) for r in rows], "Người": [r["user_name"] or "—" for r in rows],
         "Việc": [r["action"] for r in rows],
-        "Chi tiết": ["; ".join(f"{DETAIL_LABELS.get(k, k)}: {_detail_text(v)}" for k, v in r["detail"].items())
+        "Chi tiết": ["; ".join(f"{DETAIL_LABELS.get(k, k)}: {words(k, v)}" for k, v in r["detail"].items())
                      for r in rows],
     }, columns=["Thời điểm", "Người", "Việc", "Chi tiết"])

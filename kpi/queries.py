@@ -501,7 +501,7 @@ def _admin_read(con, name: str, params: dict | None = None) -> pd.DataFrame | No
     """A Quản trị query; None on a file made before Quản trị had its tables (read-only, not upgraded)."""
     try:
         return run(con, name, params)
-    except duckdb.CatalogException:
+    except (duckdb.CatalogException, duckdb.BinderException):
         return None
 
 

@@ -29,7 +29,8 @@ if submitted:
         st.error(str(e))
     else:
         st.success("Đã đổi mật khẩu.")
-        if forced:  # now the role's own pages: open its main page
+        if forced:  # now the role's own pages: dashboard.py opens its main page
             st.session_state["_kpi_note"] = "Đã đổi mật khẩu."
-            st.switch_page(str(db.ROOT / "dashboard.py"))
+            st.session_state["_kpi_home"] = True
+            st.rerun()
 st.markdown(f'<a href="{LOGOUT_PATH}" target="_self">Đăng xuất</a>', unsafe_allow_html=True)

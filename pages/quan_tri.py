@@ -50,13 +50,13 @@ with t_tab:
             in_force = published[published["school_year"] == year]
             st.caption(f"Năm học {year}: " + (f"đang áp dụng phiên bản {int(in_force['version'].max())} đã công bố."
                                                if len(in_force) else "chưa công bố trong ứng dụng (dùng chỉ tiêu mặc định)."))
-            source = st.selectbox("Bắt đầu từ chỉ tiêu năm học", [y for y in years if y <= year] or years,
-                                  index=0, key="qt_from")
+            source = st.selectbox("Bắt đầu từ chỉ tiêu năm học", sorted((y for y in years if y <= year), reverse=True)
+                                  or years, key="qt_from")
             if st.button("Tạo bản nháp", key="qt_start", disabled=not can, type="primary"):
                 act(lambda: plans.start_draft(path, user, year, source), f"Đã tạo bản nháp chỉ tiêu năm học {year} từ năm học {source}.")
         else:
             st.caption(f"Bản nháp năm học {year} (bắt đầu từ năm học {d['source_year']}), sửa lần cuối bởi "
-                       f"{d['updated_by']} lúc {admin._when(d['updated_at'])}. Chưa áp dụng cho đến khi công bố.")
+                       f"{d['updated_by']} lúc {admin.when_text(d['updated_at'])}. Chưa áp dụng cho đến khi công bố.")
             doc = st.text_input("Số văn bản kế hoạch", d["document"], key="qt_doc", disabled=not can,
                                 placeholder="ví dụ 1234/KH-GDĐT ngày 05/09/2024")
             if doc != d["document"] and st.button("Lưu số văn bản", key="qt_doc_save", disabled=not can):
@@ -84,14 +84,14 @@ with t_tab:
                 act(lambda: registry.open_school_year(path, user, year), f"Đã mở kỳ báo cáo năm học {year}.")
         st.download_button(f"Tải chỉ tiêu đang áp dụng năm học {year} (tệp TOML)", plans.export_toml(cat, year),
                            f"chi_tieu_{year}.toml", key="qt_export", on_click="ignore")
-        up = st.file_uploader("Nhập chỉ tiêu từ tệp (dạng targets.toml): tạo bản nháp để xem lại rồi công bố",
+        up = st.file_uploader("Nhập chỉ tiêu từ tệp TOML (như tệp tải về ở trên): tạo bản nháp để xem lại rồi công bố",
                               type=["toml"], key="qt_import_file", disabled=not can)
         if up is not None and st.button("Nhập tệp chỉ tiêu", key="qt_import", disabled=not can):
             act(lambda: plans.import_targets(path, user, up.getvalue(), up.name)["school_year"],
                 "Đã tạo bản nháp chỉ tiêu năm học {out} từ tệp.")
         st.subheader("Các phiên bản đã công bố")
         if published.empty:
-            st.caption("Chưa công bố phiên bản nào trong ứng dụng: mọi năm học dùng chỉ tiêu mặc định (targets.toml).")
+            st.caption("Chưa công bố phiên bản nào trong ứng dụng: mọi năm học dùng chỉ tiêu mặc định của phần mềm.")
         else:
             ui.table(admin.plans_frame(published), first=("Năm học", "Phiên bản"))
 
@@ -213,4 +213,4 @@ with a_tab:
 with h_tab:
     if h_tab.open:
         st.caption("Mọi thay đổi trong Quản trị: ai, lúc nào, thay đổi gì (kể cả lần bị từ chối vì không có quyền).")
-        ui.table(admin.history_frame(admin.history(path)), widths={"Chi tiết": "large"})
+        ui.table(admin.history_frame(admin.history(path), cat), widths={"Chi tiết": "large"})

@@ -126,8 +126,8 @@ def test_a_new_school_year_is_set_up_from_the_app_end_to_end(admin_db):
 
     # 5. the schools report for the new year (a file imported as usual), then the figures
     reporting = [s for s in th if s != closing][:5] + ["TH900"]
-    lines = ["Mã trường,Năm học,Kỳ,hs_tong,hs_tin_quoc_te"] + [f"{s},{Y1},HK1,200,{90 + i}" for i, s in
-                                                                 enumerate(reporting)]
+    lines = ["Mã trường,Năm học,Kỳ,hs_tong,gv_tong,cbql_gv_tong,hs_tin_quoc_te"] + [
+        f"{s},{Y1},HK1,200,20,22,{90 + i}" for i, s in enumerate(reporting)]
     importer.import_file(path, "hk1.csv", ("\n".join(lines) + "\n").encode(), "chuyenvien")
     row = summary(path, Y1, "HK1")
     assert row["target"] == 0.5 and row["near"] == 0.45                      # the edited target is in force
@@ -303,7 +303,13 @@ def test_a_merged_school_keeps_its_history_and_stops_being_expected(admin_db):
     assert summary(path, Y1, "HK1")["schools_expected"] == y0["schools_expected"] - 1
     c = db.connect(path)
     shown = admin.schools_frame(queries.admin_schools(c))
+    cat = plans.catalog_with_plans(c)
+    # the merged school's history stays reachable by name in its periods (Chỉ tiêu's school table)
+    y0_schools = queries.school_values(c, cat, Scope.everything(), "tin_hoc_quoc_te", (Y0, "CN"))
+    y1_schools = queries.school_values(c, cat, Scope.everything(), "tin_hoc_quoc_te", (Y1, "HK1"))
     c.close()
+    assert "TH001" in set(y0_schools["school_id"]) and "TH001" not in set(y1_schools["school_id"])
+    assert "TH002" in set(y1_schools["school_id"])
     assert shown.loc[shown["Mã trường"] == "TH001", "Tình trạng"].iloc[0] == "Đã sáp nhập vào TH002 từ 15/06/2024"
     with pytest.raises(admin.AdminError, match="đã đóng"):
         registry.close_school(path, LEAD, "TH001", "01/09/2024")
