@@ -103,10 +103,10 @@ def must_change(path, user_name: str) -> bool:
     return bool(rows and rows[0][0])
 
 
-def change_password(path, user, current: str, new: str, repeat: str) -> None:
+def change_password(path, user, current: str, new: str, repeat: str, keep_session: str | None = None) -> None:
     """The user's own password change (the first login's included): the current password proves
     it is them; the new one follows the rules and differs from the current and the previous one.
-    Other sessions of the account end."""
+    Every other session of the account ends (`keep_session`: the id of the session making the change)."""
     if new != repeat:
         raise AdminError("Hai lần nhập mật khẩu mới không khớp.")
     con = db.connect(path)
@@ -127,6 +127,9 @@ def change_password(path, user, current: str, new: str, repeat: str) -> None:
                   [hashed, dt.datetime.now(), user.user_name])
     _set_flag(path, user.user_name, False, row["password_hash"], user.user_name, "qt_tai_khoan_doi_mat_khau",
               {"tai_khoan": user.user_name})
+    with state.store_for(path).write() as sc:
+        sc.execute("UPDATE sessions SET revoked_at = ?, reason = 'doi_mat_khau' WHERE user_name = ? "
+                   "AND revoked_at IS NULL AND session_id IS NOT ?", (time.time(), user.user_name, keep_session))
 
 
 def _set_flag(path, user_name, must: bool, previous_hash, by: str, action: str, detail: dict) -> None:

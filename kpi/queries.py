@@ -544,4 +544,4 @@ def reference_changes(con, limit: int = 500) -> pd.DataFrame:
     """The history of Quản trị's changes to schools, units and targets, newest first."""
     df = _admin_read(con, "reference_changes", {"limit": int(limit)})
     return df if df is not None else pd.DataFrame(
-        columns=["change_id", "at", "user_name", "effective_on", "kind", "object_id", "detail"])
+        columns=["change_id", "changed_at", "user_name", "effective_on", "kind", "object_id", "detail"])

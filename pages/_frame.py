@@ -108,13 +108,18 @@ def run_slot():
         _slots.release()
 
 
+def session_token() -> str | None:
+    """This browser session's signed token (the httponly cookie)."""
+    cookie = st.context.cookies.get(auth.COOKIE)
+    # AppTest has no browser cookies: tests hand a signed token over in the session state.
+    return cookie if isinstance(cookie, str) and cookie else st.session_state.get("_kpi_token")
+
+
 def login_user():
     """The logged-in user of this session: the signed session cookie, checked on every run
     (signature, idle time, revocation in the shared state store, account still active); None
     when there is none."""
-    cookie = st.context.cookies.get(auth.COOKIE)
-    # AppTest has no browser cookies: tests hand a signed token over in the session state.
-    token = cookie if isinstance(cookie, str) and cookie else st.session_state.get("_kpi_token")
+    token = session_token()
     path = db.db_path()
     identity = db.file_identity(path)
     if identity is None or not token:

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from kpi import accounts, admin, db
-from pages._frame import current_user, page_guard
+from kpi import accounts, admin, auth, db
+from pages._frame import current_user, page_guard, session_token
 from pages._web import LOGOUT_PATH
 
 page_guard()
@@ -24,7 +24,7 @@ with st.form("dmk_form"):
     submitted = st.form_submit_button("Đổi mật khẩu", type="primary", key="dmk_submit")
 if submitted:
     try:
-        accounts.change_password(path, user, current, new, repeat)
+        accounts.change_password(path, user, current, new, repeat, keep_session=auth.session_id(session_token()))
     except admin.AdminError as e:
         st.error(str(e))
     else:

@@ -421,7 +421,10 @@ def test_a_reset_password_must_be_changed_and_ends_the_sessions(admin_db):
     for again in (p1, temp2):  # the password before the reset, the reset one itself
         with pytest.raises(admin.AdminError, match="khác mật khẩu trước đó"):
             accounts.change_password(path, user, temp2, again, again)
-    accounts.change_password(path, user, temp2, p2, p2)
+    other = sessions.issue("ht.thcs001")
+    mine = sessions.issue("ht.thcs001")
+    accounts.change_password(path, user, temp2, p2, p2, keep_session=auth.Sessions(b"k")._claims(mine)["s"])
+    assert sessions.check(other) is None and sessions.check(mine) == "ht.thcs001"  # only the other one ends
     accounts.set_active(path, LEAD, "ht.thcs001", False)
     c = db.connect(path)
     with pytest.raises(auth.AuthError):

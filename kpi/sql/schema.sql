@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS school_dates (
 -- units, published targets): who, when, effective from which day, what (JSON: before and after).
 CREATE TABLE IF NOT EXISTS reference_changes (
     change_id    BIGINT PRIMARY KEY,
-    at           TIMESTAMP NOT NULL,
+    changed_at   TIMESTAMP NOT NULL,
     user_name    VARCHAR NOT NULL,
     effective_on DATE,
     kind         VARCHAR NOT NULL,
