@@ -192,7 +192,7 @@ def units_frame(units):
     from kpi.registry import UNIT_KINDS
 
     return pd.DataFrame({
-        "Mã đơn vị": units["unit_id"], "Tên đơn vị": units["name"],
+        "Tên đơn vị": units["name"],
         "Loại": [UNIT_KINDS.get(k, k) for k in units["kind"]],
         "Cấp trên": [p if isinstance(p, str) else "—" for p in units["parent_name"]],
         "Số trường đang hoạt động": units["schools"],

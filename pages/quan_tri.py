@@ -142,24 +142,25 @@ with s_tab:
                     act(lambda: registry.merge_schools(path, user, pick, into, e_day),
                         f"Đã sáp nhập trường {pick} vào {into}; số liệu của cả hai trường được giữ.")
         st.subheader("Đơn vị")
-        ui.table(admin.units_frame(units), first=("Mã đơn vị", "Tên đơn vị"))
+        ui.table(admin.units_frame(units), first=("Tên đơn vị",))
         with st.expander("Thêm hoặc sửa đơn vị"):
             with st.form("qt_unit"):
                 c1, c2 = st.columns(2)
-                uid = c1.text_input("Mã đơn vị (mã có sẵn: sửa đơn vị đó)", key="qt_u_id")
-                uname = c2.text_input("Tên đơn vị", key="qt_u_name")
-                kind = c1.selectbox("Loại", list(registry.UNIT_KINDS), format_func=registry.UNIT_KINDS.get, key="qt_u_kind")
-                parent = c2.selectbox("Cấp trên", ["", *unit_names], format_func=lambda u: unit_names.get(u, "— (gốc)"),
+                pick_u = c1.selectbox("Đơn vị", ["", *unit_names], format_func=lambda u: unit_names.get(u, "(thêm đơn vị mới)"),
+                                      key="qt_u_pick")
+                uid = c2.text_input("Mã đơn vị mới (chỉ khi thêm)", key="qt_u_id")
+                uname = c1.text_input("Tên đơn vị (để trống: giữ tên cũ)", key="qt_u_name")
+                kind = c2.selectbox("Loại", list(registry.UNIT_KINDS), format_func=registry.UNIT_KINDS.get, key="qt_u_kind")
+                parent = c1.selectbox("Cấp trên", ["", *unit_names], format_func=lambda u: unit_names.get(u, "— (gốc)"),
                                       key="qt_u_parent")
-                uday = c1.date_input("Từ ngày", dt.date.today(), format="DD/MM/YYYY", key="qt_u_day")
+                uday = c2.date_input("Từ ngày", dt.date.today(), format="DD/MM/YYYY", key="qt_u_day")
                 if st.form_submit_button("Lưu đơn vị", disabled=not can, key="qt_u_submit"):
-                    code = uid.strip().upper()
-                    if code in unit_names:
-                        act(lambda: registry.update_unit(path, user, code, uday, uname or None, kind, parent),
-                            f"Đã sửa đơn vị {code}.")
+                    if pick_u:
+                        act(lambda: registry.update_unit(path, user, pick_u, uday, uname or None, kind, parent),
+                            f"Đã sửa đơn vị {uname or unit_names[pick_u]}.")
                     else:
-                        act(lambda: registry.add_unit(path, user, code, uname, kind, parent or None, uday),
-                            "Đã thêm đơn vị {out}.")
+                        act(lambda: registry.add_unit(path, user, uid, uname, kind, parent or None, uday),
+                            f"Đã thêm đơn vị {uname}.")
 
 with a_tab:
     if a_tab.open:
