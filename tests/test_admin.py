@@ -483,3 +483,23 @@ def test_the_page_lets_the_leadership_change_and_others_only_read(admin_db):
     assert staff.button(key="qt_publish").disabled and staff.button(key="qt_discard").disabled
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         app_test(None, user="ht.th001").switch_page("pages/quan_tri.py").run()
+
+
+@pytest.mark.parametrize("cells, expected", [
+    ({}, []),                                                                       # nothing touched
+    ({"Chỉ tiêu (%)": 50.0}, [{"value": 0.5}]),
+    ({"Gần đạt từ (%)": 37.5, "Điều khoản": " II.10b "}, [{"near": 0.375, "clause": "II.10b"}]),
+    ({"Căn cứ": "Phòng đề xuất (kế hoạch không nêu số)"}, [{"basis": "phong_de_xuat"}]),
+    ({"Chỉ tiêu (%)": None}, [{"value": None}]),                                    # emptied: passed on, refused later
+])
+def test_the_table_editor_becomes_changes(cells, expected):
+    cat = default_catalog()
+    d = {"rows": [r for r in plans.rows_in_force(cat, Y0) if r["indicator"] == "tin_hoc_quoc_te"]}
+    frame = admin.draft_frame(cat, d)
+    key = "tin_hoc_quoc_te|TH"
+    assert frame.loc[key, "Chỉ tiêu (%)"] == 40.0 and frame.loc[key, "Căn cứ"] == "Chỉ tiêu trong kế hoạch"
+    edited = frame.copy()
+    for col, v in cells.items():
+        edited[col] = edited[col].astype(object)
+        edited.loc[key, col] = v
+    assert admin.editor_changes(d, edited) == [{"indicator": "tin_hoc_quoc_te", "level": "TH", **e} for e in expected]
