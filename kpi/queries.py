@@ -255,9 +255,12 @@ def compare_periods(con, catalog: Catalog, scope: Scope, period_a: tuple[str, st
         snapshot=scope.snapshot_id, views=views)
 
 
-def school_list(con, scope: Scope) -> pd.DataFrame:
-    """The schools the caller may pick (a principal: only their own), in Vietnamese order."""
-    return run(con, "school_list", {"unit_id": scope.unit_id, "school_id": scope.school_id})
+def school_list(con, scope: Scope, period: tuple[str, str] | None = None) -> pd.DataFrame:
+    """The schools the caller may pick (a principal: only their own), in Vietnamese order: the open
+    ones, or with `period` the schools of that period (a school closed since then included)."""
+    year, rnd = period or (None, None)
+    return run(con, "school_list", {"unit_id": scope.unit_id, "school_id": scope.school_id,
+                                    "school_year": year, "round": rnd})
 
 
 def school_info(con, scope: Scope, school_id: str, school_year: str, round: str) -> dict | None:
@@ -530,7 +533,7 @@ def plan_version_targets(con, school_year: str, version: int) -> pd.DataFrame:
 def admin_schools(con) -> pd.DataFrame:
     """Every school ever recorded (open, closed, merged) with its dates (Quản trị)."""
     df = _admin_read(con, "admin_schools")
-    return df if df is not None else run(con, "school_list", {"unit_id": None, "school_id": None})
+    return df if df is not None else run(con, "school_list", {"unit_id": None, "school_id": None, "school_year": None, "round": None})
 
 
 def admin_units(con) -> pd.DataFrame:

@@ -427,9 +427,10 @@ class Views:
     def snapshots(self) -> pd.DataFrame:
         return self.memo(("snapshots",), lambda: queries.snapshots(self.con))
 
-    def school_list(self, scope: Scope) -> pd.DataFrame:
-        return self.memo(("school_list", scope.unit_id, scope.school_id),
-                         lambda: queries.school_list(self.con, scope))
+    def school_list(self, scope: Scope, period: tuple[str, str] | None = None) -> pd.DataFrame:
+        """The open schools in scope; with `period`, the schools of that period (closed ones included)."""
+        return self.memo(("school_list", scope.unit_id, scope.school_id, period),
+                         lambda: queries.school_list(self.con, scope, period))
 
     def search_keys(self, scope: Scope) -> dict[str, str]:
         from kpi.formatting import search_key

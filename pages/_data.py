@@ -65,9 +65,10 @@ def snapshots():
     return store().snapshots()
 
 
-def school_list():
-    """The schools the current user may open."""
-    return store().school_list(scope())
+def school_list(period: tuple[str, str] | None = None):
+    """The schools the current user may open: the open ones, or those of a period (a school closed
+    since then included: its history stays reachable)."""
+    return store().school_list(scope(), period)
 
 
 def school_level(school_id: str) -> str | None:

@@ -311,6 +311,14 @@ def test_a_merged_school_keeps_its_history_and_stops_being_expected(admin_db):
     assert "TH001" in set(y0_schools["school_id"]) and "TH001" not in set(y1_schools["school_id"])
     assert "TH002" in set(y1_schools["school_id"])
     assert shown.loc[shown["Mã trường"] == "TH001", "Tình trạng"].iloc[0] == "Đã sáp nhập vào TH002 từ 15/06/2024"
+    # and its own page, for the periods it existed in (the office's Trường page)
+    name = read(path, "SELECT name FROM schools WHERE school_id = 'TH001'")[0][0]
+    page = app_test("truong", user="lanhdao", truong="TH001", nam_hoc=Y0, ky="CN")
+    assert not page.exception and page.title[0].value == name
+    card = views.views_for(path).scorecard(Scope.everything(), "TH001", Y0, "CN")
+    assert card.has_data and card.cards  # its figures of that period, as before the merge
+    later = app_test("truong", user="lanhdao", truong="TH001", nam_hoc=Y1, ky="HK1")
+    assert not later.exception and later.title[0].value != name  # not a school of that period: not offered
     with pytest.raises(admin.AdminError, match="đã đóng"):
         registry.close_school(path, LEAD, "TH001", "01/09/2024")
     with pytest.raises(admin.AdminError, match="chính nó"):
@@ -324,7 +332,7 @@ def test_the_unit_tree_is_editable_with_its_dates(admin_db):
     registry.update_school(path, LEAD, "TH003", "01/07/2025", unit_id="P.BAN-CO")
     c = db.connect(path)
     try:
-        assert queries.run(c, "school_list", {"unit_id": "P.BAN-CO", "school_id": None})["school_id"].tolist() == ["TH003"]
+        assert queries.school_list(c, Scope("P.BAN-CO"))["school_id"].tolist() == ["TH003"]
     finally:
         c.close()
     with pytest.raises(admin.AdminError, match="dưới chính nó"):
