@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from kpi import auth, cells, db, import_read, state
 from kpi.access import ROLES, SCHOOL_ROLES
-from kpi.admin import AdminError, require_leadership
+from kpi.admin import AdminError, admin_store, require_leadership
 from kpi.templates import fold
 
 MIN_LENGTH = 10
@@ -99,7 +99,7 @@ def _hash(password: str) -> str:
 
 def must_change(path, user_name: str) -> bool:
     """Whether the account must change its password before anything else (first or reset password)."""
-    rows = state.store_for(path).read("SELECT must_change FROM account_passwords WHERE user_name = ?", (user_name,))
+    rows = admin_store(path).read("SELECT must_change FROM account_passwords WHERE user_name = ?", (user_name,))
     return bool(rows and rows[0][0])
 
 
@@ -116,7 +116,7 @@ def change_password(path, user, current: str, new: str, repeat: str, keep_sessio
         con.close()
     if row is None or not row["active"] or not auth.check_password(current, row["password_hash"]):
         raise AdminError("Mật khẩu hiện tại không đúng.")
-    prev = state.store_for(path).read("SELECT previous_hash FROM account_passwords WHERE user_name = ?",
+    prev = admin_store(path).read("SELECT previous_hash FROM account_passwords WHERE user_name = ?",
                                       (user.user_name,))
     problem = password_problem(new, user.user_name, (row["password_hash"], prev[0][0] if prev else None))
     if problem:
@@ -127,14 +127,14 @@ def change_password(path, user, current: str, new: str, repeat: str, keep_sessio
                   [hashed, dt.datetime.now(), user.user_name])
     _set_flag(path, user.user_name, False, row["password_hash"], user.user_name, "qt_tai_khoan_doi_mat_khau",
               {"tai_khoan": user.user_name})
-    with state.store_for(path).write() as sc:
+    with admin_store(path).write() as sc:
         sc.execute("UPDATE sessions SET revoked_at = ?, reason = 'doi_mat_khau' WHERE user_name = ? "
                    "AND revoked_at IS NULL AND session_id IS NOT ?", (time.time(), user.user_name, keep_session))
 
 
 def _set_flag(path, user_name, must: bool, previous_hash, by: str, action: str, detail: dict) -> None:
     now = time.time()
-    with state.store_for(path).write() as sc:
+    with admin_store(path).write() as sc:
         sc.execute("""INSERT INTO account_passwords VALUES (?, ?, ?, ?, ?)
                       ON CONFLICT (user_name) DO UPDATE SET must_change = excluded.must_change,
                       previous_hash = coalesce(excluded.previous_hash, previous_hash),
@@ -163,7 +163,7 @@ def reset_password(path, actor, user_name: str) -> str:
                     [_hash(password), dt.datetime.now(), user_name])
     _set_flag(path, user_name, True, old["password_hash"], actor.user_name, "qt_tai_khoan_dat_lai",
               {"tai_khoan": user_name})
-    auth.Sessions(b"", store=state.store_for(path)).revoke_user(user_name, "dat_lai_mat_khau")
+    auth.Sessions(b"", store=admin_store(path)).revoke_user(user_name, "dat_lai_mat_khau")
     return password
 
 
@@ -176,7 +176,7 @@ def set_active(path, actor, user_name: str, active: bool) -> None:
         auth.set_active(path, user_name, active)
     except auth.AuthError as e:
         raise AdminError(str(e)) from e
-    state.store_for(path).audit("qt_tai_khoan_mo" if active else "qt_tai_khoan_khoa", actor.user_name,
+    admin_store(path).audit("qt_tai_khoan_mo" if active else "qt_tai_khoan_khoa", actor.user_name,
                                 {"tai_khoan": user_name})
 
 
@@ -214,11 +214,11 @@ def update_account(path, actor, user_name: str, role: str, school_id: str | None
                     [role, school_id, dt.datetime.now(), user_name])
         for other, _ in disabled:
             con.execute("UPDATE users SET active = FALSE, updated_at = ? WHERE user_name = ?", [dt.datetime.now(), other])
-    sessions = auth.Sessions(b"", store=state.store_for(path))
+    sessions = auth.Sessions(b"", store=admin_store(path))
     sessions.revoke_user(user_name, "doi_vai_tro")
     for other, _ in disabled:
         sessions.revoke_user(other, "khoa_tai_khoan")
-    state.store_for(path).audit("qt_tai_khoan_sua", actor.user_name, {
+    admin_store(path).audit("qt_tai_khoan_sua", actor.user_name, {
         "tai_khoan": user_name, "truoc": {"vai_tro": old["role"], "truong": old["school_id"]},
         "sau": {"vai_tro": role, "truong": school_id}, "khoa": [o for o, _ in disabled]})
     return disabled
@@ -414,7 +414,7 @@ def create_accounts(path, actor, file_name: str, data: bytes) -> AccountsResult:
     schools' previous principals disabled."""
     require_leadership(path, actor, "tạo tài khoản")
     sheet, rows, cols = read_accounts_file(file_name, data)
-    store = state.store_for(path)
+    store = admin_store(path)
     now = dt.datetime.now()
     # bcrypt takes ~55 ms a password: hash before taking the writers' lock, check again under it
     expected = {u for u, _ in preview_accounts(path, file_name, data).created}
@@ -461,4 +461,4 @@ def passwords_file(created: list[tuple[str, str]]) -> bytes:
 
 def must_change_users(path) -> set[str]:
     """The accounts whose first (or reset) password is still to be changed."""
-    return {r[0] for r in state.store_for(path).read("SELECT user_name FROM account_passwords WHERE must_change = 1")}
+    return {r[0] for r in admin_store(path).read("SELECT user_name FROM account_passwords WHERE must_change = 1")}

@@ -39,6 +39,21 @@ ACTIONS = {
 }
 
 
+_READY: set = set()
+
+
+def admin_store(path) -> state.Store:
+    """The state store beside the file, with Quản trị's tables (state.py's "version 4" part): a store
+    made at version 4 before those tables were written there gains them here, once per process."""
+    s = state.store_for(path)
+    if s.path not in _READY:
+        ddl = state._SCHEMA.split("-- version 4:", 1)[1].split("\n", 1)[1]
+        with s.reading() as con:
+            con.executescript(ddl)  # CREATE TABLE IF NOT EXISTS only: safe beside other processes
+        _READY.add(s.path)
+    return s
+
+
 class AdminError(ValueError):
     """A refused change, with a Vietnamese message for the user; nothing was written."""
 

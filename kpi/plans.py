@@ -28,7 +28,7 @@ import time
 import tomllib
 
 from kpi import db, queries, state
-from kpi.admin import AdminError, require_leadership
+from kpi.admin import AdminError, admin_store, require_leadership
 from kpi.catalog import LEVEL_LABELS, TARGET_BASES, Catalog, Target, _YEAR, default_catalog
 from kpi.formatting import fmt_percent
 
@@ -145,7 +145,7 @@ _DRAFT_COLS = ("school_year", "source_year", "base_version", "document", "rows",
 
 def draft(path, school_year: str) -> dict | None:
     """The draft of a school year (rows decoded), or None."""
-    got = state.store_for(path).read(f"SELECT {', '.join(_DRAFT_COLS)} FROM target_drafts WHERE school_year = ?",
+    got = admin_store(path).read(f"SELECT {', '.join(_DRAFT_COLS)} FROM target_drafts WHERE school_year = ?",
                                      (school_year,))
     if not got:
         return None
@@ -156,7 +156,7 @@ def draft(path, school_year: str) -> dict | None:
 
 def drafts(path) -> list[str]:
     """School years with a draft, newest first."""
-    return [r[0] for r in state.store_for(path).read("SELECT school_year FROM target_drafts ORDER BY school_year DESC")]
+    return [r[0] for r in admin_store(path).read("SELECT school_year FROM target_drafts ORDER BY school_year DESC")]
 
 
 def previous_year(school_year: str) -> str:
@@ -177,7 +177,7 @@ def _new_draft(path, actor, year: str, source: str, rows: list[dict], document: 
     finally:
         con.close()
     now = time.time()
-    with state.store_for(path).write() as sc:
+    with admin_store(path).write() as sc:
         if sc.execute("SELECT 1 FROM target_drafts WHERE school_year = ?", (year,)).fetchall():
             if not replace:
                 raise AdminError(f"Năm học {year} đã có bản nháp chỉ tiêu: sửa bản nháp đó, hoặc hủy nó trước.")
@@ -213,7 +213,7 @@ def edit_targets(path, actor, school_year: str, changes: list[dict], version: in
     require_leadership(path, actor, "sửa chỉ tiêu")
     cat = catalog or catalog_of(path)
     now = time.time()
-    with state.store_for(path).write() as sc:
+    with admin_store(path).write() as sc:
         got = sc.execute("SELECT rows, version FROM target_drafts WHERE school_year = ?", (school_year,)).fetchall()
         if not got:
             raise AdminError(f"Năm học {school_year} chưa có bản nháp chỉ tiêu (đã công bố thì tạo bản nháp mới).")
@@ -259,7 +259,7 @@ def set_document(path, actor, school_year: str, document: str) -> dict:
     document = " ".join(str(document or "").split())
     if not document or len(document) > 200:
         raise AdminError("Số văn bản kế hoạch cần từ 1 đến 200 ký tự (ví dụ 1234/KH-GDĐT ngày 05/09/2024).")
-    with state.store_for(path).write() as sc:
+    with admin_store(path).write() as sc:
         got = sc.execute("SELECT document FROM target_drafts WHERE school_year = ?", (school_year,)).fetchall()
         if not got:
             raise AdminError(f"Năm học {school_year} chưa có bản nháp chỉ tiêu.")
@@ -273,7 +273,7 @@ def set_document(path, actor, school_year: str, document: str) -> dict:
 def discard_draft(path, actor, school_year: str) -> None:
     """Drop a draft (the published versions stay)."""
     require_leadership(path, actor, "hủy bản nháp chỉ tiêu")
-    with state.store_for(path).write() as sc:
+    with admin_store(path).write() as sc:
         n = sc.execute("DELETE FROM target_drafts WHERE school_year = ?", (school_year,)).rowcount
         if not n:
             raise AdminError(f"Năm học {school_year} không có bản nháp chỉ tiêu.")
@@ -307,7 +307,7 @@ def publish(path, actor, school_year: str, catalog: Catalog | None = None) -> in
                           r["clause"], r["basis"]] for r in d["rows"]])
         record_change(con, actor, "chi_tieu", school_year, None,
                       {"phien_ban": version, "van_ban": d["document"], "so_chi_tieu": len(d["rows"])}, now)
-    with state.store_for(path).write() as sc:
+    with admin_store(path).write() as sc:
         sc.execute("DELETE FROM target_drafts WHERE school_year = ?", (school_year,))
         state.audit_in(sc, "qt_chi_tieu_cong_bo", actor.user_name,
                        {"nam_hoc": school_year, "phien_ban": version, "van_ban": d["document"]})

@@ -511,3 +511,22 @@ def test_the_table_editor_becomes_changes(cells, expected):
         edited[col] = edited[col].astype(object)
         edited.loc[key, col] = v
     assert admin.editor_changes(d, edited) == [{"indicator": "tin_hoc_quoc_te", "level": "TH", **e} for e in expected]
+
+
+def test_a_store_made_before_the_administration_tables_gains_them(writable_db):
+    """A state store already at version 4 without Quản trị's tables (made before they were written
+    into state.py) gets them on first use; nothing else is touched."""
+    import sqlite3
+
+    store_file = state.state_path(writable_db)
+    raw = sqlite3.connect(store_file)
+    raw.executescript(state._SCHEMA.split("-- version 4:")[0])
+    raw.execute(f"PRAGMA user_version={state.SCHEMA_VERSION}")
+    raw.execute("INSERT INTO audit (at, user_name, action) VALUES (1, 'x', 'dang_nhap')")
+    raw.commit()
+    raw.close()
+    assert "target_drafts" not in {r[0] for r in state.store_for(writable_db).read(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    plans.start_draft(writable_db, LEAD, Y1)
+    assert plans.drafts(writable_db) == [Y1] and not accounts.must_change(writable_db, "lanhdao")
+    assert state.store_for(writable_db).read("SELECT count(*) FROM audit WHERE action = 'dang_nhap'") == [(1,)]
