@@ -459,6 +459,12 @@ def passwords_file(created: list[tuple[str, str]]) -> bytes:
     return buf.getvalue()
 
 
+def require_change(path, user_name: str, by: str) -> None:
+    """Mark a password someone else chose (the command line's `users add` / `reset-password`) as one
+    to change at the next login."""
+    _set_flag(path, user_name, True, None, by, "qt_tai_khoan_dat_lai", {"tai_khoan": user_name, "nguon": "dòng lệnh"})
+
+
 def must_change_users(path) -> set[str]:
     """The accounts whose first (or reset) password is still to be changed."""
     return {r[0] for r in admin_store(path).read("SELECT user_name FROM account_passwords WHERE must_change = 1")}

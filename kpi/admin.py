@@ -253,7 +253,7 @@ def _detail_text(v) -> str:
     return "—" if v is None or v == "" else str(v)
 
 
-def history_frame(rows: list[dict], catalog=None):
+def history_frame(rows: list[dict], catalog=None, unit_names: dict | None = None):
     """Quản trị's audit (`history`) as a table: when, who, what, detail in words (indicators by
     their label when `catalog` is given)."""
     import pandas as pd
@@ -265,6 +265,8 @@ def history_frame(rows: list[dict], catalog=None):
             return catalog.indicators[v].label_vi
         if k == "cap_hoc":
             return LEVEL_LABELS.get(v, v)
+        if k in ("don_vi", "cap_tren") and unit_names and isinstance(v, str):
+            return unit_names.get(v, v)
         return _detail_text(v)
 
     return pd.DataFrame({

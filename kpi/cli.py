@@ -170,7 +170,7 @@ def _read_password(args) -> str:
 
 
 def cmd_users(args) -> int:
-    from kpi import auth
+    from kpi import accounts, auth
 
     path = _existing_db(args, "python -m kpi init")
     try:
@@ -181,15 +181,18 @@ def cmd_users(args) -> int:
             finally:
                 con.close()
         elif args.action == "add":
-            auth.add_user(path, args.user_name.strip().lower(), args.name or args.user_name, args.role,
-                          _read_password(args), args.school, args.unit)
-            print(f"Đã thêm tài khoản {args.user_name}.")
+            name = args.user_name.strip().lower()
+            auth.add_user(path, name, args.name or args.user_name, args.role, _read_password(args), args.school,
+                          args.unit)
+            accounts.require_change(path, name, "dong_lenh")
+            print(f"Đã thêm tài khoản {args.user_name} (đổi mật khẩu ở lần đăng nhập đầu tiên).")
         elif args.action in ("disable", "enable"):
             auth.set_active(path, args.user_name, args.action == "enable")
             print(f"Đã {'khóa' if args.action == 'disable' else 'mở khóa'} tài khoản {args.user_name}.")
         else:
             auth.reset_password(path, args.user_name, _read_password(args))
-            print(f"Đã đặt lại mật khẩu cho {args.user_name}.")
+            accounts.require_change(path, args.user_name, "dong_lenh")
+            print(f"Đã đặt lại mật khẩu cho {args.user_name} (đổi ở lần đăng nhập tới).")
     except auth.AuthError as e:
         raise CliError(str(e)) from e
     return 0

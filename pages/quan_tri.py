@@ -214,4 +214,6 @@ with a_tab:
 with h_tab:
     if h_tab.open:
         st.caption("Mọi thay đổi trong Quản trị: ai, lúc nào, thay đổi gì (kể cả lần bị từ chối vì không có quyền).")
-        ui.table(admin.history_frame(admin.history(path), cat), widths={"Chi tiết": "large"})
+        units = data.admin_units()
+        rows = admin.history_frame(admin.history(path), cat, dict(zip(units["unit_id"], units["name"])))
+        ui.table(rows, widths={"Chi tiết": "large"})

@@ -530,3 +530,11 @@ def test_a_store_made_before_the_administration_tables_gains_them(writable_db):
     plans.start_draft(writable_db, LEAD, Y1)
     assert plans.drafts(writable_db) == [Y1] and not accounts.must_change(writable_db, "lanhdao")
     assert state.store_for(writable_db).read("SELECT count(*) FROM audit WHERE action = 'dang_nhap'") == [(1,)]
+
+
+def test_a_password_set_on_the_command_line_is_changed_at_the_first_login(writable_db, monkeypatch):
+    from kpi.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("mat-khau-tam-thoi-1\n"))
+    assert main(["users", "add", "cv.hai", "--role", "chuyen_vien", "--db", str(writable_db), "--password-stdin"]) == 0
+    assert accounts.must_change(writable_db, "cv.hai") and not accounts.must_change(writable_db, "chuyenvien")
