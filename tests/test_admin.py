@@ -538,3 +538,50 @@ def test_a_password_set_on_the_command_line_is_changed_at_the_first_login(writab
     monkeypatch.setattr("sys.stdin", io.StringIO("mat-khau-tam-thoi-1\n"))
     assert main(["users", "add", "cv.hai", "--role", "chuyen_vien", "--db", str(writable_db), "--password-stdin"]) == 0
     assert accounts.must_change(writable_db, "cv.hai") and not accounts.must_change(writable_db, "chuyenvien")
+
+
+def test_the_new_year_set_up_through_the_page(admin_db):
+    """The same year set up by clicking through Quản trị (AppTest drives every widget it can; the
+    table editor's cells and the file upload are not drivable there: the edit goes through the
+    function the "Lưu" button calls, the accounts file is covered above and in the browser test)."""
+    import datetime as dt
+
+    path = admin_db
+    th = [r[0] for r in read(path, "SELECT school_id FROM schools WHERE level = 'TH' AND active ORDER BY school_id")]
+    ward, unit = read(path, "SELECT ward, unit_id FROM schools WHERE school_id = ?", [th[2]])[0]
+    at = app_test("quan_tri", user="lanhdao")
+    at.selectbox(key="qt_year").set_value(Y1).run()
+    at.button(key="qt_start").click().run()
+    d = plans.draft(path, Y1)
+    assert d is not None and d["source_year"] == Y0
+    plans.edit_targets(path, LEAD, Y1, [{"indicator": "tin_hoc_quoc_te", "level": "TH", "value": 0.55}], d["version"])
+    at.run()
+    at.text_input(key="qt_doc").input("12/KH-GDĐT").run()
+    at.button(key="qt_doc_save").click().run()
+    at.button(key="qt_publish").click().run()
+    assert not at.exception and any("phiên bản 1" in s.value for s in at.success)
+    at.button(key="qt_open_year").click().run()
+    assert any("Đã mở kỳ báo cáo năm học 2024-2025" in s.value for s in at.success)
+
+    s = app_test("quan_tri", user="lanhdao", qt_tab="Trường và đơn vị")
+    s.selectbox(key="qt_e_school").set_value(th[2])
+    s.date_input(key="qt_e_day").set_value(dt.date(2024, 9, 1))
+    s.text_input(key="qt_c_reason").input("sáp nhập địa giới")
+    s.button(key="qt_close").click().run()
+    assert not s.exception and any(f"Đã đóng trường {th[2]}" in m.value for m in s.success)
+    s.text_input(key="qt_s_id").input("TH950")
+    s.text_input(key="qt_s_name").input("Trường Tiểu học Ven Sông (mẫu)")
+    s.selectbox(key="qt_s_level").set_value("TH")
+    s.text_input(key="qt_s_ward").input(ward)
+    s.selectbox(key="qt_s_unit").set_value(unit)
+    s.date_input(key="qt_s_opened").set_value(dt.date(2024, 8, 15))
+    s.button(key="qt_s_submit").click().run()
+    assert not s.exception and any("Đã thêm trường TH950" in m.value for m in s.success)
+
+    row = summary(path, Y1, "HK1")
+    assert row["target"] == 0.55 and row["schools_expected"] == len(th)  # one closed, one added
+    assert summary(path, Y0, "CN")["schools_expected"] == len(th)       # the year before as it was
+    staff = app_test("quan_tri", user="chuyenvien", qt_tab="Lịch sử")
+    shown = staff.dataframe[0].value.to_csv()
+    for what in ("Công bố chỉ tiêu", "Đóng trường", "Thêm trường", "Mở kỳ báo cáo năm học", "Sửa chỉ tiêu"):
+        assert what in shown, what
