@@ -10,8 +10,9 @@ the state store's audit.
   (`merged_into`). Its rows are never deleted: its history stays in every period it existed in, and
   completeness ("x/y trường") of a period counts the schools open on that period's deadline
   (kpi/sql/schema.sql, `scope_schools` with a period).
-- Name, cấp học, loại hình, phường and unit are the school's current facts; each change is kept in
-  `reference_changes` with its effective date.
+- Name, cấp học, loại hình and phường are the school's current facts; each change is kept in
+  `reference_changes` with its effective date. A move to another unit takes effect from its day:
+  the periods before it count the school in its former unit (`school_units`).
 - Units form a tree (Sở → Phòng, or Sở → phường since 1/7/2025): add a unit, rename it, move it
   under another parent (never under itself or below itself), each with its effective date.
 
@@ -119,6 +120,11 @@ def update_school(path, actor, school_id: str, effective_on, name: str | None = 
         changed = {k: (old[k], v) for k, v in new.items() if old[k] != v}
         if not changed:
             raise AdminError("Không có gì thay đổi.")
+        if "unit_id" in changed:  # the unit it was in stays its unit for the periods before `day`
+            last = con.execute("SELECT max(until_day) FROM school_units WHERE school_id = ?", [school_id]).fetchall()[0][0]
+            if last is not None and day <= last:
+                raise AdminError(f"Ngày hiệu lực phải sau lần đổi đơn vị trước ({fmt_date(last)}).")
+            con.execute("INSERT INTO school_units VALUES (?, ?, ?)", [school_id, old["unit_id"], day])
         con.execute("UPDATE schools SET name = ?, level = ?, ownership = ?, ward = ?, unit_id = ? WHERE school_id = ?",
                     [new["name"], new["level"], new["ownership"], new["ward"], new["unit_id"], school_id])
         record_change(con, actor, "truong_sua", school_id, day, {k: {"truoc": a, "sau": b} for k, (a, b) in changed.items()})

@@ -50,10 +50,10 @@ def read(path, sql, params=()):
         c.close()
 
 
-def summary(path, year, rnd, level="TH", code="tin_hoc_quoc_te"):
+def summary(path, year, rnd, level="TH", code="tin_hoc_quoc_te", scope=None):
     c = db.connect(path)
     try:
-        df = queries.district_summary(c, plans.catalog_with_plans(c), Scope.everything(), year, rnd)
+        df = queries.district_summary(c, plans.catalog_with_plans(c), scope or Scope.everything(), year, rnd)
     finally:
         c.close()
     return df[(df["indicator_code"] == code) & (df["level"] == level)].iloc[0]
@@ -335,13 +335,24 @@ def test_the_unit_tree_is_editable_with_its_dates(admin_db):
         assert queries.school_list(c, Scope("P.BAN-CO"))["school_id"].tolist() == ["TH003"]
     finally:
         c.close()
+    # the move counts from its day: periods before it keep the school in its former unit
+    old_unit = read(path, "SELECT unit_id FROM school_units WHERE school_id = 'TH003'")[0][0]
+    registry.open_school_year(path, LEAD, "2025-2026")
+    n_th = summary(path, Y0, "CN", scope=Scope(old_unit))["schools_expected"]
+    assert summary(path, "2025-2026", "HK1", scope=Scope(old_unit))["schools_expected"] == n_th - 1
+    assert summary(path, Y0, "CN", scope=Scope("P.BAN-CO"))["schools_expected"] == 0
+    assert summary(path, "2025-2026", "HK1", scope=Scope("P.BAN-CO"))["schools_expected"] == 1
+    assert summary(path, Y0, "CN")["schools_expected"] == n_th  # the whole city: unchanged
+    with pytest.raises(admin.AdminError, match="sau lần đổi đơn vị trước"):
+        registry.update_school(path, LEAD, "TH003", "01/01/2025", unit_id=old_unit)
     with pytest.raises(admin.AdminError, match="dưới chính nó"):
         registry.update_unit(path, LEAD, root, "01/07/2025", parent_id="P.BAN-CO")
     with pytest.raises(admin.AdminError, match="không phải ngày"):
         registry.add_unit(path, LEAD, "P.X", "Phường X", "phuong", root, "31/02/2025")
     changes = read(path, "SELECT kind, object_id, effective_on FROM reference_changes ORDER BY change_id")
     assert [(k, o, str(d)) for k, o, d in changes] == [("don_vi_them", "P.BAN-CO", "2025-07-01"),
-                                                       ("truong_sua", "TH003", "2025-07-01")]
+                                                       ("truong_sua", "TH003", "2025-07-01"),
+                                                       ("nam_hoc_mo", "2025-2026", "2026-01-10")]
 
 
 # ---- accounts -----------------------------------------------------------------------------------

@@ -52,6 +52,14 @@ CREATE TABLE IF NOT EXISTS school_dates (
     merged_into VARCHAR
 );
 
+-- school_units: the units a school left (Quản trị, kpi.registry): it belonged to unit_id until
+-- until_day (the first day in its next unit). No row = always in its current unit (schools.unit_id).
+CREATE TABLE IF NOT EXISTS school_units (
+    school_id  VARCHAR NOT NULL,
+    unit_id    VARCHAR NOT NULL,
+    until_day  DATE NOT NULL
+);
+
 -- reference_changes: the history of every change to the reference data made in Quản trị (schools,
 -- units, published targets): who, when, effective from which day, what (JSON: before and after).
 CREATE TABLE IF NOT EXISTS reference_changes (
@@ -246,9 +254,10 @@ CREATE OR REPLACE MACRO duplicate_keys(ids) AS TABLE
 -- scope_schools(unit): the active schools of a unit and every unit below it (NULL = all units).
 -- Every query reaches schools through it, so a unit's users never see another unit's schools.
 -- With a period (yr, rd), the schools that existed on that period's deadline instead (opened on or
--- before it, not closed by it: school_dates), closed and merged ones included: completeness
--- ("x/y trường") and district figures of a period count the schools of that period. yr = '*':
--- every school the unit ever had (a query that checks each period itself, school_dates).
+-- before it, not closed by it: school_dates), closed and merged ones included, each in the unit it
+-- belonged to on that day (school_units): completeness ("x/y trường") and district figures of a
+-- period count the schools of that period. yr = '*': every school the unit ever had (a query that
+-- checks each period itself, school_dates).
 CREATE OR REPLACE MACRO scope_schools(u, yr := NULL, rd := NULL) AS TABLE
     WITH RECURSIVE tree(unit_id) AS (
         SELECT unit_id FROM units WHERE unit_id = u
@@ -260,10 +269,18 @@ CREATE OR REPLACE MACRO scope_schools(u, yr := NULL, rd := NULL) AS TABLE
             (SELECT deadline FROM periods WHERE school_year = yr AND round = rd),
             make_date(TRY_CAST(right(yr, 4) AS INTEGER), CASE WHEN rd = 'HK1' THEN 1 ELSE 5 END,
                       CASE WHEN rd = 'HK1' THEN 10 ELSE 20 END)) AS day
+    ),
+    was_in AS (         -- a school that changed unit after that day: the unit it was in on the day
+        SELECT h.school_id, arg_min(h.unit_id, h.until_day) AS unit_id
+        FROM school_units h WHERE h.until_day > (SELECT day FROM on_day)
+        GROUP BY h.school_id
     )
     SELECT s.* FROM schools s
     LEFT JOIN school_dates d ON d.school_id = s.school_id
-    WHERE (u IS NULL OR s.unit_id IN (SELECT unit_id FROM tree))
+    LEFT JOIN was_in w ON w.school_id = s.school_id
+    WHERE (u IS NULL OR coalesce(w.unit_id, s.unit_id) IN (SELECT unit_id FROM tree)
+           OR (yr = '*' AND s.school_id IN (SELECT school_id FROM school_units
+                                            WHERE unit_id IN (SELECT unit_id FROM tree))))
       AND CASE WHEN yr IS NULL THEN s.active
                WHEN yr = '*' THEN true
                ELSE (s.active OR d.closed_on IS NOT NULL)
