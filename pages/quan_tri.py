@@ -129,9 +129,9 @@ with s_tab:
                 e_unit = c2.selectbox("Đơn vị", list(unit_names), list(unit_names).index(row["unit_id"])
                                       if row["unit_id"] in unit_names else 0, format_func=unit_names.get, key=f"qt_e_unit_{pick}")
                 e_day = c1.date_input("Từ ngày", dt.date.today(), format="DD/MM/YYYY", key="qt_e_day")
-                c2.caption("Tên, cấp học, loại hình và đơn vị là thông tin hiện tại của trường (số liệu các kỳ trước được "
-                           "xếp theo thông tin này); ngày hiệu lực được ghi vào lịch sử. Trường đổi cấp học từ một ngày: "
-                           "đóng trường cũ và thêm trường mới (mã mới) để số liệu các kỳ trước giữ nguyên.")
+                c2.caption("Đổi đơn vị có hiệu lực từ ngày trên (các kỳ trước vẫn tính ở đơn vị cũ). Tên, cấp học, "
+                           "loại hình là thông tin hiện tại (số liệu các kỳ trước cũng xếp theo đó); ngày hiệu lực được "
+                           "ghi vào lịch sử. Trường đổi cấp học từ một ngày: đóng trường cũ và thêm trường mới (mã mới).")
                 if st.button("Lưu thông tin trường", key="qt_e_save", disabled=not can):
                     act(lambda: registry.update_school(path, user, pick, e_day, e_name, e_level, e_own, unit_id=e_unit),
                         f"Đã sửa thông tin trường {pick}.")
