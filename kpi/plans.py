@@ -82,6 +82,17 @@ def published_versions(path) -> "queries.pd.DataFrame":
         con.close()
 
 
+def version_rows(path, school_year: str, version: int) -> list[dict]:
+    """The targets of one published version, as it was published (ROW_KEYS)."""
+    con = db.connect(path)
+    try:
+        df = queries.plan_version_targets(con, school_year, version)
+    finally:
+        con.close()
+    return [{"indicator": r["indicator_code"], "level": r["level"], "value": float(r["value"]),
+             "near": float(r["near"]), "clause": r["clause"], "basis": r["basis"]} for r in df.to_dict("records")]
+
+
 def _latest_version(con, school_year: str) -> int:
     df = queries.target_plans(con)
     part = df[df["school_year"] == school_year]

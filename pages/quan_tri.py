@@ -94,6 +94,11 @@ with t_tab:
             st.caption("Chưa công bố phiên bản nào trong ứng dụng: mọi năm học dùng chỉ tiêu mặc định của phần mềm.")
         else:
             ui.table(admin.plans_frame(published), first=("Năm học", "Phiên bản"))
+            versions = list(zip(published["school_year"], published["version"].astype(int)))
+            seen = st.selectbox("Xem chỉ tiêu của phiên bản", versions, key="qt_version",
+                                format_func=lambda v: f"{v[0]} · phiên bản {v[1]}")
+            if seen:
+                ui.table(admin.draft_frame(cat, {"rows": plans.version_rows(path, *seen)}), first=("Chỉ số",))
 
 with s_tab:
     if s_tab.open:

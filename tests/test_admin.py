@@ -226,6 +226,8 @@ def test_a_published_year_never_changes_and_a_new_version_keeps_the_history(admi
     v1 = read(path, "SELECT value FROM plan_targets WHERE school_year = ? AND version = 1 AND indicator_code = "
                     "'tin_hoc_quoc_te' AND level = 'TH'", [Y1])
     assert v1 == [(0.4,)]  # version 1 as published
+    old = {(r["indicator"], r["level"]): r["value"] for r in plans.version_rows(path, Y1, 1)}
+    assert old[("tin_hoc_quoc_te", "TH")] == 0.4 and len(old) == len(plans.rows_in_force(default_catalog(), Y0))
     assert summary(path, Y1, "HK1")["target"] == 0.6
     hist = plans.published_versions(path)
     assert hist[["version", "document", "in_force"]].values.tolist() == [[2, "2/KH-GDĐT", True], [1, "1/KH-GDĐT", False]]
