@@ -87,8 +87,12 @@ def history(path, limit: int = 300) -> list[dict]:
 # ---- what the page shows (frames with every text decided; no Streamlit here) ---------------------
 
 def draft_frame(catalog, draft: dict):
-    """A draft's rows for the editor: index 'indicator|level', values in percent, labels in words."""
+    """A draft's rows for the editor: index 'indicator|level', values in percent written the
+    Vietnamese way ("17,5": the editor shows text, so a browser's locale never makes it "17.5"),
+    labels in words."""
     import pandas as pd
+
+    from kpi.formatting import fmt_number
 
     from kpi.catalog import LEVEL_LABELS, TARGET_BASES
 
@@ -97,8 +101,8 @@ def draft_frame(catalog, draft: dict):
         "Chỉ số": [f"{catalog.indicators[r['indicator']].clause} · {catalog.indicators[r['indicator']].label_vi}"
                    if r["indicator"] in catalog.indicators else r["indicator"] for r in rows],
         "Cấp học": [LEVEL_LABELS.get(r["level"], r["level"]) for r in rows],
-        "Chỉ tiêu (%)": [round(float(r["value"]) * 100, 4) for r in rows],
-        "Gần đạt từ (%)": [round(float(r["near"]) * 100, 4) for r in rows],
+        "Chỉ tiêu (%)": [fmt_number(float(r["value"]) * 100, 2) for r in rows],
+        "Gần đạt từ (%)": [fmt_number(float(r["near"]) * 100, 2) for r in rows],
         "Điều khoản": [r["clause"] for r in rows],
         "Căn cứ": [TARGET_BASES.get(r["basis"], r["basis"]) for r in rows],
     }, index=[f"{r['indicator']}|{r['level']}" for r in rows])
@@ -119,12 +123,11 @@ def editor_changes(draft: dict, edited) -> list[dict]:
         ch = {}
         for col, k in (("Chỉ tiêu (%)", "value"), ("Gần đạt từ (%)", "near")):
             v = rec.get(col)
-            try:
-                share = round(float(v) / 100, 6)
-            except (TypeError, ValueError):
-                share = v
-            if share != share or share is None:  # NaN: the cell was emptied
-                share = None
+            text = "" if v is None or v != v else str(v).strip().removesuffix("%").strip()
+            try:  # "17,5" or "17.5"
+                share = round(float(text.replace(",", ".")) / 100, 6) if text else None
+            except ValueError:
+                share = text  # not a number: passed on for edit_targets to refuse, naming the row
             if share != round(float(old[k]), 6):
                 ch[k] = share
         if str(rec.get("Điều khoản") or "").strip() != old["clause"]:

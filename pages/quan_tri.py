@@ -66,8 +66,8 @@ with t_tab:
                                     width="stretch", column_config={
                                         "Chỉ số": st.column_config.TextColumn(disabled=True, width="large"),
                                         "Cấp học": st.column_config.TextColumn(disabled=True),
-                                        "Chỉ tiêu (%)": st.column_config.NumberColumn(min_value=0, max_value=100, format="%.1f"),
-                                        "Gần đạt từ (%)": st.column_config.NumberColumn(min_value=0, max_value=100, format="%.1f"),
+                                        "Chỉ tiêu (%)": st.column_config.TextColumn(help="từ 0 đến 100, ví dụ 17,5"),
+                                        "Gần đạt từ (%)": st.column_config.TextColumn(help="từ 0 đến chỉ tiêu"),
                                         "Căn cứ": st.column_config.SelectboxColumn(options=list(TARGET_BASES.values()))})
             changes = admin.editor_changes(d, edited)
             c1, c2, c3 = st.columns(3)

@@ -252,6 +252,9 @@ def test_a_bad_edit_is_refused_whole_with_the_indicator_named(admin_db):
     assert "Học sinh học Tin học theo chuẩn quốc tế (Trung học cơ sở): cần 0% ≤ gần đạt (40%) ≤ chỉ tiêu (30%)" in text
     assert "thiếu điều khoản" in text
     assert plans.draft(path, Y1)["rows"] == d["rows"]  # not even the good change
+    with pytest.raises(admin.AdminError, match="Học sinh học Tin học theo chuẩn quốc tế \\(Tiểu học\\): chỉ tiêu và ngưỡng"):
+        plans.edit_targets(path, LEAD, Y1, admin.editor_changes(d, admin.draft_frame(default_catalog(), d).assign(
+            **{"Chỉ tiêu (%)": "bốn mươi"})))
     with pytest.raises(admin.AdminError, match="người khác sửa"):
         plans.edit_targets(path, LEAD, Y1, [{"indicator": "tin_hoc_quoc_te", "level": "TH", "value": 0.5}], version=99)
     with pytest.raises(admin.AdminError, match="số văn bản"):
@@ -508,17 +511,21 @@ def test_the_page_lets_the_leadership_change_and_others_only_read(admin_db):
 
 @pytest.mark.parametrize("cells, expected", [
     ({}, []),                                                                       # nothing touched
-    ({"Chỉ tiêu (%)": 50.0}, [{"value": 0.5}]),
-    ({"Gần đạt từ (%)": 37.5, "Điều khoản": " II.10b "}, [{"near": 0.375, "clause": "II.10b"}]),
+    ({"Chỉ tiêu (%)": "50"}, [{"value": 0.5}]),
+    ({"Chỉ tiêu (%)": "40,0"}, []),                                                 # the same value, written otherwise
+    ({"Gần đạt từ (%)": "37,5", "Điều khoản": " II.10b "}, [{"near": 0.375, "clause": "II.10b"}]),
+    ({"Gần đạt từ (%)": "37.5 %"}, [{"near": 0.375}]),
     ({"Căn cứ": "Phòng đề xuất (kế hoạch không nêu số)"}, [{"basis": "phong_de_xuat"}]),
     ({"Chỉ tiêu (%)": None}, [{"value": None}]),                                    # emptied: passed on, refused later
+    ({"Chỉ tiêu (%)": "năm mươi"}, [{"value": "năm mươi"}]),
 ])
 def test_the_table_editor_becomes_changes(cells, expected):
     cat = default_catalog()
     d = {"rows": [r for r in plans.rows_in_force(cat, Y0) if r["indicator"] == "tin_hoc_quoc_te"]}
     frame = admin.draft_frame(cat, d)
     key = "tin_hoc_quoc_te|TH"
-    assert frame.loc[key, "Chỉ tiêu (%)"] == 40.0 and frame.loc[key, "Căn cứ"] == "Chỉ tiêu trong kế hoạch"
+    assert frame.loc[key, "Chỉ tiêu (%)"] == "40" and frame.loc[key, "Gần đạt từ (%)"] == "35"
+    assert frame.loc[key, "Căn cứ"] == "Chỉ tiêu trong kế hoạch"
     edited = frame.copy()
     for col, v in cells.items():
         edited[col] = edited[col].astype(object)
