@@ -172,6 +172,18 @@ def set_active(path, actor, user_name: str, active: bool) -> None:
     require_leadership(path, actor, "khóa hoặc mở khóa tài khoản")
     if not active and user_name == actor.user_name:
         raise AdminError("Không tự khóa tài khoản của chính mình.")
+    if active:  # a school keeps one principal account: enabling an old one next to the new one is refused
+        con = db.connect(path)
+        try:
+            other = con.execute("""SELECT o.user_name, o.school_id FROM users u JOIN users o
+                                   ON o.school_id = u.school_id AND o.role = 'hieu_truong' AND o.active
+                                   AND o.user_name <> u.user_name
+                                   WHERE u.user_name = ? AND u.role = 'hieu_truong'""", [user_name]).fetchall()
+        finally:
+            con.close()
+        if other:
+            raise AdminError(f"Trường {other[0][1]} đã có hiệu trưởng dùng tài khoản {other[0][0]}: khóa tài khoản đó "
+                             "trước, hoặc đổi trường của tài khoản này.")
     try:
         auth.set_active(path, user_name, active)
     except auth.AuthError as e:

@@ -425,6 +425,8 @@ def test_a_principal_who_changes_school_is_moved_not_duplicated(admin_db):
         == [("ht.thcs001",)]
     with pytest.raises(admin.AdminError, match="chính mình"):
         accounts.update_account(path, LEAD, "lanhdao", "chuyen_vien", None)
+    with pytest.raises(admin.AdminError, match="Trường TH003 đã có hiệu trưởng dùng tài khoản ht.thcs001"):
+        accounts.set_active(path, LEAD, "ht.th001", True)  # the old principal back beside the new one: no
 
 
 def test_a_reset_password_must_be_changed_and_ends_the_sessions(admin_db):
