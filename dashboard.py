@@ -46,11 +46,11 @@ else:
                        default=default)
 
     ROLE_PAGES = {
-        "lanh_dao": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong"],
+        "lanh_dao": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "quan_tri", "doi_mat_khau"],
         "chuyen_vien": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu", "duyet", "bao_cao",
-                        "danh_gia"],
-        "hieu_truong": ["truong", "chi_tieu", "nop_so_lieu", "tu_danh_gia"],
-        "truong_nhap_lieu": ["nop_so_lieu", "truong", "chi_tieu"],
+                        "danh_gia", "quan_tri", "doi_mat_khau"],
+        "hieu_truong": ["truong", "chi_tieu", "nop_so_lieu", "tu_danh_gia", "doi_mat_khau"],
+        "truong_nhap_lieu": ["nop_so_lieu", "truong", "chi_tieu", "doi_mat_khau"],
     }
     PAGES = {
         "tong_quan": ("Tổng quan", "tong-quan"), "chi_tieu": ("Chỉ tiêu", "chi-tieu"),
@@ -59,6 +59,7 @@ else:
         "bao_cao": ("Báo cáo", "bao-cao"), "nop_so_lieu": ("Nộp số liệu", "nop-so-lieu"),
         "duyet": ("Duyệt số liệu", "duyet-so-lieu"),
         "tu_danh_gia": ("Tự đánh giá CĐS", "tu-danh-gia-cds"), "danh_gia": ("Đánh giá CĐS", "danh-gia-cds"),
+        "quan_tri": ("Quản trị", "quan-tri"), "doi_mat_khau": ("Đổi mật khẩu", "doi-mat-khau"),
     }
 
     user = frame.login_user()
@@ -77,13 +78,16 @@ else:
             login_pages.append(st.Page(login_needed, title="Đăng nhập", url_path=wanted, visibility="hidden"))
         st.navigation(login_pages, position="hidden").run()
     else:
-        names = ROLE_PAGES[user.role]
+        # a first (or reset) password is changed before anything else
+        names = ["doi_mat_khau"] if frame.must_change_password(user) else ROLE_PAGES[user.role]
         pages = [page(n, *PAGES[n], default=(i == 0)) for i, n in enumerate(names)]
         if wanted and wanted not in {PAGES[n][1] for n in names[1:]}:
             note = frame.link_note(wanted, PAGES[names[0]][1], {url: title for title, url in PAGES.values()})
             pages.append(st.Page(frame.redirect_to(pages[0], note), title=PAGES[names[0]][0], url_path=wanted,
                                  visibility="hidden"))
         nav = st.navigation(pages)
+        if st.session_state.pop("_kpi_home", False):  # a first password was just changed
+            st.switch_page(pages[0])
         st.sidebar.markdown(f"**{user.display_name}** · {user.role_label}")
         st.sidebar.markdown(f'<a href="{LOGOUT_PATH}" target="_self">Đăng xuất</a>', unsafe_allow_html=True)
         frame.show_note()

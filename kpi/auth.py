@@ -321,6 +321,12 @@ def sessions() -> Sessions:
     return _SESSIONS
 
 
+def session_id(token: str | None) -> str | None:
+    """The session id inside a validly signed token (None otherwise)."""
+    c = sessions()._claims(token)
+    return c["s"] if c else None
+
+
 def user_for_token(con, token: str | None, store: Sessions | None = None) -> User | None:
     """The active user behind a session token, or None (bad, expired, revoked, disabled)."""
     name = (store or sessions()).check(token)

@@ -2,7 +2,8 @@
 
 Commands: init (schema or sample database), summary (district figures of a period), scores
 (maturity index per school; --check compares it with the reference engine), rescore (rewrite the
-stored index after the criteria or rules changed), users, template, import, snapshot, export, bench,
+stored index after the criteria or rules changed), users, targets (a school year's targets as a
+file: export, import, publish), template, import, snapshot, export, bench,
 gallery (every page and every export as images in one offline HTML file).
 Exit codes: 0 done, 1 refused or failed (message on stderr, in Vietnamese), 2 usage error.
 """
@@ -14,7 +15,7 @@ import json
 import sys
 import time
 
-from kpi import cells, db, queries
+from kpi import cells, db, plans, queries
 from kpi.access import Scope
 from kpi.catalog import LEVELS, ROUNDS, CatalogError, default_catalog
 from kpi.formatting import fmt_int, fmt_number
@@ -139,6 +140,23 @@ def _parser() -> argparse.ArgumentParser:
             a.add_argument("--password-stdin", action="store_true")
     for a in us_sub.choices.values():
         a.add_argument("--db", help="đường dẫn tệp DuckDB")
+
+    tg = sub.add_parser("targets", help="chỉ tiêu kế hoạch theo năm học: export | import | publish | list")
+    tg_sub = tg.add_subparsers(dest="action", required=True, metavar="VIỆC")
+    te = tg_sub.add_parser("export", help="ghi chỉ tiêu đang áp dụng của một năm học ra tệp (dạng targets.toml)")
+    te.add_argument("--year", required=True, help="năm học, ví dụ 2024-2025")
+    te.add_argument("--out", help="tệp ghi ra (mặc định: in ra màn hình)")
+    ti = tg_sub.add_parser("import", help="tạo bản nháp chỉ tiêu của một năm học từ tệp (tất cả hoặc không gì cả)")
+    ti.add_argument("file", metavar="FILE.toml")
+    ti.add_argument("--year", help="năm học cần lấy (khi tệp có nhiều năm học)")
+    ti.add_argument("--document", help="số văn bản kế hoạch (ghi đè giá trị trong tệp)")
+    ti.add_argument("--publish", action="store_true", help="công bố ngay sau khi nhập")
+    tp_ = tg_sub.add_parser("publish", help="công bố bản nháp chỉ tiêu của một năm học")
+    tp_.add_argument("--year", required=True)
+    tg_sub.add_parser("list", help="các phiên bản chỉ tiêu đã công bố và bản nháp")
+    for a in tg_sub.choices.values():
+        a.add_argument("--db", help="đường dẫn tệp DuckDB")
+        a.add_argument("--user", default="dong_lenh", help="người thực hiện (ghi vào nhật ký)")
     return p
 
 
@@ -154,7 +172,7 @@ def _read_password(args) -> str:
 
 
 def cmd_users(args) -> int:
-    from kpi import auth
+    from kpi import accounts, auth
 
     path = _existing_db(args, "python -m kpi init")
     try:
@@ -165,16 +183,71 @@ def cmd_users(args) -> int:
             finally:
                 con.close()
         elif args.action == "add":
-            auth.add_user(path, args.user_name.strip().lower(), args.name or args.user_name, args.role,
-                          _read_password(args), args.school, args.unit)
-            print(f"Đã thêm tài khoản {args.user_name}.")
+            name = args.user_name.strip().lower()
+            auth.add_user(path, name, args.name or args.user_name, args.role, _read_password(args), args.school,
+                          args.unit)
+            accounts.require_change(path, name, "dong_lenh")
+            print(f"Đã thêm tài khoản {args.user_name} (đổi mật khẩu ở lần đăng nhập đầu tiên).")
         elif args.action in ("disable", "enable"):
             auth.set_active(path, args.user_name, args.action == "enable")
             print(f"Đã {'khóa' if args.action == 'disable' else 'mở khóa'} tài khoản {args.user_name}.")
         else:
             auth.reset_password(path, args.user_name, _read_password(args))
-            print(f"Đã đặt lại mật khẩu cho {args.user_name}.")
+            accounts.require_change(path, args.user_name, "dong_lenh")
+            print(f"Đã đặt lại mật khẩu cho {args.user_name} (đổi ở lần đăng nhập tới).")
     except auth.AuthError as e:
+        raise CliError(str(e)) from e
+    return 0
+
+
+def cmd_targets(args) -> int:
+    from kpi.admin import AdminError
+    from kpi.auth import User
+
+    path = _existing_db(args, "python -m kpi init")
+    # The command line is run by whoever administers the server: it acts as the office's leadership.
+    actor = User(args.user, args.user, "lanh_dao", None, None)
+    try:
+        if args.action == "export":
+            con = db.connect(path)
+            try:
+                cat = plans.catalog_with_plans(con)
+                pub = queries.plan_targets(con)
+            finally:
+                con.close()
+            doc = pub.loc[pub["school_year"] == args.year, "document"]
+            text = plans.export_toml(cat, args.year, doc.iloc[0] if not doc.empty else "")
+            if args.out:
+                with open(args.out, "w", encoding="utf-8") as f:
+                    f.write(text)
+                print(f"Đã ghi chỉ tiêu năm học {args.year} ra {args.out}.")
+            else:
+                sys.stdout.write(text)
+        elif args.action == "import":
+            try:
+                with open(args.file, "rb") as f:
+                    data = f.read()
+            except OSError as e:
+                raise CliError(f"Không đọc được tệp {args.file}: {e.strerror}.") from e
+            d = plans.import_targets(path, actor, data, args.file, args.year)
+            if args.document:
+                d = plans.set_document(path, actor, d["school_year"], args.document)
+            print(f"Đã tạo bản nháp chỉ tiêu năm học {d['school_year']} ({len(d['rows'])} chỉ tiêu).")
+            if args.publish:
+                v = plans.publish(path, actor, d["school_year"])
+                print(f"Đã công bố chỉ tiêu năm học {d['school_year']}, phiên bản {v}.")
+        elif args.action == "publish":
+            v = plans.publish(path, actor, args.year)
+            print(f"Đã công bố chỉ tiêu năm học {args.year}, phiên bản {v}.")
+        else:
+            df = plans.published_versions(path)
+            if df.empty:
+                print("Chưa công bố phiên bản chỉ tiêu nào trong ứng dụng (đang dùng targets.toml).")
+            else:
+                _print_frame(df, "table")
+            for year in plans.drafts(path):
+                print(f"Bản nháp: năm học {year}")
+    except AdminError as e:
         raise CliError(str(e)) from e
     return 0
 
@@ -263,7 +336,7 @@ def cmd_export(args) -> int:
     path, con = _open_db(args)
     t0 = time.perf_counter()
     try:
-        cat = default_catalog()
+        cat = plans.catalog_with_plans(con)
         if args.school:
             data = export.school_pdf(con, cat, Scope.everything(), args.school, args.year, args.round, args.snapshot)
         else:
@@ -388,7 +461,7 @@ def cmd_summary(args) -> int:
         periods = queries.periods(con)
         if not ((periods["school_year"] == args.year) & (periods["round"] == args.round)).any():
             raise CliError(f"Không có kỳ báo cáo {args.year} {args.round} trong {path}.")
-        df = queries.district_summary(con, default_catalog(), Scope.everything(), args.year,
+        df = queries.district_summary(con, plans.catalog_with_plans(con), Scope.everything(), args.year,
                                       args.round, level=args.level)
     finally:
         con.close()
@@ -458,7 +531,7 @@ def cmd_rescore(args) -> int:
 
 
 COMMANDS = {"init": cmd_init, "rescore": cmd_rescore, "summary": cmd_summary, "scores": cmd_scores,
-            "users": cmd_users, "template": cmd_template, "import": cmd_import, "snapshot": cmd_snapshot, "export": cmd_export,
+            "users": cmd_users, "targets": cmd_targets, "template": cmd_template, "import": cmd_import, "snapshot": cmd_snapshot, "export": cmd_export,
             "bench": cmd_bench, "serve": cmd_serve, "gallery": cmd_gallery,
             "renderer": cmd_renderer}
 

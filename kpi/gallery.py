@@ -43,15 +43,16 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-r
 USERS = {"lanhdao": ("lanh_dao", "Lãnh đạo Phòng"), "chuyenvien": ("chuyen_vien", "Chuyên viên Phòng"),
          "ht.th001": ("hieu_truong", "Hiệu trưởng (Tiểu học)"), "nl.th001": ("truong_nhap_lieu", "Nhập liệu của trường")}
 ROLE_PAGES = {
-    "lanh_dao": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong"],
+    "lanh_dao": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "quan_tri", "doi_mat_khau"],
     "chuyen_vien": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu", "duyet", "bao_cao",
-                    "danh_gia"],
-    "hieu_truong": ["truong", "chi_tieu", "nop_so_lieu", "tu_danh_gia"],
-    "truong_nhap_lieu": ["nop_so_lieu", "truong", "chi_tieu"],
+                    "danh_gia", "quan_tri", "doi_mat_khau"],
+    "hieu_truong": ["truong", "chi_tieu", "nop_so_lieu", "tu_danh_gia", "doi_mat_khau"],
+    "truong_nhap_lieu": ["nop_so_lieu", "truong", "chi_tieu", "doi_mat_khau"],
 }
 PAGE_URLS = {"tong_quan": "tong-quan", "chi_tieu": "chi-tieu", "so_sanh": "so-sanh", "chi_so": "chi-so-cds",
              "truong": "truong-hoc", "du_lieu": "du-lieu", "bao_cao": "bao-cao", "nop_so_lieu": "nop-so-lieu",
-             "duyet": "duyet-so-lieu", "tu_danh_gia": "tu-danh-gia-cds", "danh_gia": "danh-gia-cds"}
+             "duyet": "duyet-so-lieu", "tu_danh_gia": "tu-danh-gia-cds", "danh_gia": "danh-gia-cds",
+             "quan_tri": "quan-tri", "doi_mat_khau": "doi-mat-khau"}
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,11 @@ SCREENS = [
     Screen("danh_gia", "Đánh giá CĐS · Tiến độ", "dg_tab=Tiến độ"),
     Screen("danh_gia", "Đánh giá CĐS · Công bố", "dg_tab=Công bố"),
     Screen("danh_gia", "Đánh giá CĐS · Nhật ký", "dg_tab=Nhật ký"),
+    Screen("quan_tri", "Quản trị · Chỉ tiêu năm học"),
+    Screen("quan_tri", "Quản trị · Trường và đơn vị", "qt_tab=Trường và đơn vị"),
+    Screen("quan_tri", "Quản trị · Tài khoản", "qt_tab=Tài khoản"),
+    Screen("quan_tri", "Quản trị · Lịch sử", "qt_tab=Lịch sử"),
+    Screen("doi_mat_khau", "Đổi mật khẩu"),
 ]
 
 

@@ -255,9 +255,12 @@ def compare_periods(con, catalog: Catalog, scope: Scope, period_a: tuple[str, st
         snapshot=scope.snapshot_id, views=views)
 
 
-def school_list(con, scope: Scope) -> pd.DataFrame:
-    """The schools the caller may pick (a principal: only their own), in Vietnamese order."""
-    return run(con, "school_list", {"unit_id": scope.unit_id, "school_id": scope.school_id})
+def school_list(con, scope: Scope, period: tuple[str, str] | None = None) -> pd.DataFrame:
+    """The schools the caller may pick (a principal: only their own), in Vietnamese order: the open
+    ones, or with `period` the schools of that period (a school closed since then included)."""
+    year, rnd = period or (None, None)
+    return run(con, "school_list", {"unit_id": scope.unit_id, "school_id": scope.school_id,
+                                    "school_year": year, "round": rnd})
 
 
 def school_info(con, scope: Scope, school_id: str, school_year: str, round: str) -> dict | None:
@@ -515,3 +518,55 @@ def assessment_figures(con, catalog: Catalog, scope: Scope, school_id: str, scho
                      for f in (c.numerator_field, c.denominator_field) if f})
     return run(con, "assessment_figures", {"school_year": school_year, "school_id": school_id, "fields": fields or [""],
                                            "rounds": list(catalog.index.compute_rounds), "unit_id": scope.unit_id})
+
+
+# ---- Quản trị (kpi.plans, kpi.registry): reference data the office changes in the app ----------
+
+def _admin_read(con, name: str, params: dict | None = None) -> pd.DataFrame | None:
+    """A Quản trị query; None on a file made before Quản trị had its tables (read-only, not upgraded)."""
+    try:
+        return run(con, name, params)
+    except (duckdb.CatalogException, duckdb.BinderException):
+        return None
+
+
+def plan_targets(con) -> pd.DataFrame:
+    """The targets of every school year published in the app (each year's newest version)."""
+    df = _admin_read(con, "plan_targets")
+    return df if df is not None else pd.DataFrame(
+        columns=["school_year", "version", "indicator_code", "level", "value", "near", "clause", "basis", "document"])
+
+
+def target_plans(con) -> pd.DataFrame:
+    """Every published version of every school year's targets (history), newest first."""
+    df = _admin_read(con, "target_plans")
+    return df if df is not None else pd.DataFrame(
+        columns=["school_year", "version", "document", "source_year", "published_by", "published_at", "targets",
+                 "in_force"])
+
+
+def plan_version_targets(con, school_year: str, version: int) -> pd.DataFrame:
+    """The targets of one published version of a school year."""
+    df = _admin_read(con, "plan_version_targets", {"school_year": school_year, "version": int(version)})
+    return df if df is not None else pd.DataFrame(
+        columns=["indicator_code", "level", "value", "near", "clause", "basis"])
+
+
+def admin_schools(con) -> pd.DataFrame:
+    """Every school ever recorded (open, closed, merged) with its dates (Quản trị)."""
+    df = _admin_read(con, "admin_schools")
+    return df if df is not None else run(con, "school_list", {"unit_id": None, "school_id": None, "school_year": None, "round": None})
+
+
+def admin_units(con) -> pd.DataFrame:
+    """The unit tree, one row per unit with its parent and its open schools."""
+    df = _admin_read(con, "admin_units")
+    return df if df is not None else pd.DataFrame(
+        columns=["unit_id", "name", "kind", "parent_id", "parent_name", "schools"])
+
+
+def reference_changes(con, limit: int = 500) -> pd.DataFrame:
+    """The history of Quản trị's changes to schools, units and targets, newest first."""
+    df = _admin_read(con, "reference_changes", {"limit": int(limit)})
+    return df if df is not None else pd.DataFrame(
+        columns=["change_id", "changed_at", "user_name", "effective_on", "kind", "object_id", "detail"])

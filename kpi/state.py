@@ -176,6 +176,30 @@ CREATE TABLE IF NOT EXISTS assessment_cycles (
 -- (the counters row 'assessment' is bumped by every change of the four tables above)
 
 -- version 4: administration (targets per school year, schools and units, accounts).
+-- target_drafts: one row per school year whose targets the office is preparing (kpi.plans); rows =
+-- JSON list of {indicator, level, value, near, clause, basis}; version +1 at every save (a save made
+-- on an older version is refused). Publishing writes the plan into the analytics file and drops it.
+CREATE TABLE IF NOT EXISTS target_drafts (
+    school_year  TEXT PRIMARY KEY,
+    source_year  TEXT NOT NULL,
+    base_version INTEGER NOT NULL,
+    document     TEXT NOT NULL,
+    rows         TEXT NOT NULL,
+    version      INTEGER NOT NULL,
+    created_by   TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    updated_by   TEXT NOT NULL,
+    updated_at   REAL NOT NULL
+);
+-- account_passwords: per account, whether the password must be changed at the next login (a first
+-- or reset password) and the previous password's bcrypt hash (never reused: kpi.accounts).
+CREATE TABLE IF NOT EXISTS account_passwords (
+    user_name     TEXT PRIMARY KEY,
+    must_change   INTEGER NOT NULL,
+    previous_hash TEXT,
+    changed_at    REAL NOT NULL,
+    changed_by    TEXT NOT NULL
+);
 
 """
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from kpi import db, figures, maturity, privacy, progress, queries, scorecard, tables
+from kpi import db, figures, maturity, plans, privacy, progress, queries, scorecard, tables
 from kpi.access import Scope
 from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, TARGET_BASES, Catalog, default_catalog
 from kpi.formatting import fmt_int, fmt_percent, fmt_points
@@ -317,8 +317,9 @@ class Views:
                  maxsize: int = 20_000, max_bytes: int | None = None):
         self.path = str(path)
         self.identity = identity or db.file_identity(path)
-        self.catalog = catalog or default_catalog()
         self.con = db.connect(path)
+        # targets published in the app (Quản trị) replace targets.toml's for their years
+        self.catalog = catalog or plans.catalog_with_plans(self.con, default_catalog())
         self.maxsize = maxsize
         self.max_bytes = max_bytes if max_bytes is not None else MAX_BYTES
         self.nbytes = 0
@@ -342,7 +343,8 @@ class Views:
     def of_connection(cls, con, catalog: Catalog | None = None) -> "Views":
         """View models over a connection the caller owns (a command, a test): not shared, not closed."""
         v = cls.__new__(cls)
-        v.path, v.identity, v.catalog, v.con, v.maxsize = "", None, catalog or default_catalog(), con, 20_000
+        v.path, v.identity, v.con, v.maxsize = "", None, con, 20_000
+        v.catalog = catalog or plans.catalog_with_plans(con, default_catalog())
         v._memo, v._pending, v._lock, v.hits, v.misses, v._owned = OrderedDict(), {}, threading.Lock(), 0, 0, False
         v.max_bytes, v.nbytes, v._sizes, v._state = MAX_BYTES, 0, {}, None
         return v
@@ -425,9 +427,10 @@ class Views:
     def snapshots(self) -> pd.DataFrame:
         return self.memo(("snapshots",), lambda: queries.snapshots(self.con))
 
-    def school_list(self, scope: Scope) -> pd.DataFrame:
-        return self.memo(("school_list", scope.unit_id, scope.school_id),
-                         lambda: queries.school_list(self.con, scope))
+    def school_list(self, scope: Scope, period: tuple[str, str] | None = None) -> pd.DataFrame:
+        """The open schools in scope; with `period`, the schools of that period (closed ones included)."""
+        return self.memo(("school_list", scope.unit_id, scope.school_id, period),
+                         lambda: queries.school_list(self.con, scope, period))
 
     def search_keys(self, scope: Scope) -> dict[str, str]:
         from kpi.formatting import search_key

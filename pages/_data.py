@@ -34,8 +34,11 @@ def store() -> views.Views:
 
 
 def catalog() -> Catalog:
-    """The validated catalog (loaded once per process)."""
-    return default_catalog()
+    """The validated catalog with the targets in force in this database file (targets published
+    in Quản trị replace targets.toml's for their years); the shipped catalog when there is no file."""
+    if db.file_identity(db.db_path()) is None:
+        return default_catalog()
+    return store().catalog
 
 
 def connection():
@@ -62,9 +65,10 @@ def snapshots():
     return store().snapshots()
 
 
-def school_list():
-    """The schools the current user may open."""
-    return store().school_list(scope())
+def school_list(period: tuple[str, str] | None = None):
+    """The schools the current user may open: the open ones, or those of a period (a school closed
+    since then included: its history stays reachable)."""
+    return store().school_list(scope(), period)
 
 
 def school_level(school_id: str) -> str | None:
@@ -246,3 +250,38 @@ def publications(school_year: str | None = None, school_id: str | None = None):
     if school_id and not sc.is_school:
         sc = Scope(sc.unit_id, school_id)
     return store().publications(sc, school_year)
+
+
+# ---- Quản trị (read per file version; every change is a write that makes a new version) --------
+
+def admin_schools():
+    """Every school ever recorded, open, closed or merged, with its dates."""
+    from kpi import queries
+
+    return store().memo(("admin_schools",), lambda: queries.admin_schools(connection()))
+
+
+def admin_units():
+    from kpi import queries
+
+    return store().memo(("admin_units",), lambda: queries.admin_units(connection()))
+
+
+def target_plans():
+    """Every published version of every school year's targets."""
+    from kpi import queries
+
+    return store().memo(("target_plans",), lambda: queries.target_plans(connection()))
+
+
+def reference_changes():
+    from kpi import queries
+
+    return store().memo(("reference_changes",), lambda: queries.reference_changes(connection()))
+
+
+def users():
+    """Every account (no password hashes)."""
+    from kpi import queries
+
+    return store().memo(("user_list",), lambda: queries.run(connection(), "user_list"))

@@ -111,13 +111,18 @@ def run_slot():
         _slots.release()
 
 
+def session_token() -> str | None:
+    """This browser session's signed token (the httponly cookie)."""
+    cookie = st.context.cookies.get(auth.COOKIE)
+    # AppTest has no browser cookies: tests hand a signed token over in the session state.
+    return cookie if isinstance(cookie, str) and cookie else st.session_state.get("_kpi_token")
+
+
 def login_user():
     """The logged-in user of this session: the signed session cookie, checked on every run
     (signature, idle time, revocation in the shared state store, account still active); None
     when there is none."""
-    cookie = st.context.cookies.get(auth.COOKIE)
-    # AppTest has no browser cookies: tests hand a signed token over in the session state.
-    token = cookie if isinstance(cookie, str) and cookie else st.session_state.get("_kpi_token")
+    token = session_token()
     path = db.db_path()
     identity = db.file_identity(path)
     if identity is None or not token:
@@ -220,3 +225,14 @@ def set_pending(version: int | None) -> None:
     """Include the schools' submitted, not yet approved values (as of this workflow version) in
     what the page reads; None = approved figures only (the default)."""
     _frame.pending = version
+
+
+def must_change_password(user) -> bool:
+    """Whether the user still has a first (or reset) password to change (read from the shared
+    state store on every run, so it holds in every worker)."""
+    from kpi import accounts
+
+    try:
+        return accounts.must_change(db.db_path(), user.user_name)
+    except Exception:  # noqa: BLE001 - a store without the table (older) never forces a change
+        return False

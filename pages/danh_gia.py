@@ -136,7 +136,8 @@ with review_tab:
                 st.button("Xác nhận điểm", key="dg_xac_nhan", on_click=decide, args=("xac_nhan", sid, code, a.version))
                 st.subheader("Trả lại hoặc duyệt")
                 st.multiselect("Tiêu chí trường cần xem lại", codes, key="dg_tra_tc",
-                               format_func=lambda c: cat.criteria[c].short_label)
+                               format_func=lambda c: cat.criteria[c].short_label,
+                               placeholder="Chọn tiêu chí (nếu trả lại)")
                 st.text_input("Nhận xét cho các tiêu chí trả lại", key="dg_tra_nx")
                 st.text_input("Lý do trả lại (trường sẽ thấy)", key="dg_ly_do")
                 c1, c2 = st.columns(2, width=420)

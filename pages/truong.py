@@ -16,14 +16,17 @@ year, rnd = ui.period_filters()
 if scope().is_school:
     school_id = scope().school_id  # a principal: their own school, no picker
 else:
-    schools = data.school_list()
+    schools = data.school_list((year, rnd))  # the period's schools: one closed since then stays reachable
     if schools.empty:
         st.info("Không có trường nào trong phạm vi của bạn.")
         st.stop()
     school_id = ui.school_picker(schools, "truong", "Trường")
 card = data.scorecard(school_id, year, rnd)
 if card is None:
-    st.error("Bạn không có quyền xem trường này.")
+    if school_id in set(data.school_list()["school_id"]):
+        st.info("Trường chưa hoạt động trong kỳ này (mở sau hạn nộp của kỳ); chọn kỳ khác.")
+    else:
+        st.error("Bạn không có quyền xem trường này.")
     st.stop()
 
 st.title(card.name)

@@ -171,7 +171,7 @@ if editable:
                f"đa {fmt_points(asm.MAX_SCHOOL / 1024 / 1024)} MB mỗi trường. Chỉ trường và Phòng xem được minh chứng.")
     st.selectbox("Tiêu chí", [c.code for c in crit], key="tdg_ev_tc",
                  format_func=lambda code: cat.criteria[code].short_label)
-    st.file_uploader("Tệp minh chứng", key="tdg_file", type=["pdf", "png", "jpg", "jpeg", "docx", "xlsx", "pptx"])
+    ui.file_uploader("Tệp minh chứng", key="tdg_file", type=["pdf", "png", "jpg", "jpeg", "docx", "xlsx", "pptx"])
     st.button("Đính kèm", key="tdg_attach", on_click=attach, icon=":material/upload_file:")
     st.divider()
     c1, c2 = st.columns(2, width=420)

@@ -6,7 +6,8 @@
 -- A and B are computed side by side and joined on small integer keys: measured at national scale,
 -- this is faster cold than one tagged pass or one grouping pass (which use less memory).
 WITH sc AS (         -- sid: a small integer per school, the cheap join key below
-    SELECT school_id, level, row_number() OVER () AS sid FROM filtered_schools($unit_id, $level, $ownership, $ward)
+    SELECT school_id, level, row_number() OVER () AS sid
+    FROM filtered_schools($unit_id, $level, $ownership, $ward, yr := '*')  -- closed ones too: only values count
 ),
 defs AS (           -- k: a small integer per indicator × level, the cheap join key below
     SELECT row_number() OVER () AS k, b.indicator_code, b.level, b.kind, b.num_field, b.den_field,

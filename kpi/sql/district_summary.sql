@@ -1,12 +1,13 @@
 -- one row per indicator × level: the pooled value of one period over the schools in scope
 -- Parameters: $school_year, $round, $unit_id (NULL = every unit), $level, $ownership, $ward
 -- (NULL = no filter). Table `defs` (catalog.target_rows): indicator_code, level, kind, num_field,
--- den_field, target, near, target_year. A school that did not report is missing, never zero.
+-- den_field, target, near, target_year. A school that did not report is missing, never zero; the
+-- schools are those of the period (open on its deadline: kpi/sql/schema.sql scope_schools).
 -- Each observation of the period meets its indicator definitions by field (numerator, then
 -- denominator), rather than every school meeting every definition: a few hundred thousand rows
 -- joined instead of schools × definitions probing millions.
 WITH sc AS (         -- sid: a small integer per school, the cheap join key below
-    SELECT school_id, level, row_number() OVER () AS sid FROM filtered_schools($unit_id, $level, $ownership, $ward)
+    SELECT school_id, level, row_number() OVER () AS sid FROM filtered_schools($unit_id, $level, $ownership, $ward, yr := $school_year, rd := $round)
 ),
 obs AS (
     SELECT sc.sid, o.field_code, o.value, sc.level FROM observations o JOIN sc ON sc.school_id = o.school_id

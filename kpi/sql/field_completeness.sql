@@ -1,6 +1,6 @@
--- one row per field × level for a period: schools expected to report it (active schools of that
--- level in scope) and schools that did. Table `fields_levels`: field_code, level (from the catalog).
-WITH sc AS (SELECT school_id, level FROM scope_schools($unit_id)),
+-- one row per field × level for a period: schools expected to report it (the schools of that
+-- level in scope that were open on the period's deadline) and schools that did. Table `fields_levels`: field_code, level (from the catalog).
+WITH sc AS (SELECT school_id, level FROM scope_schools($unit_id, yr := $school_year, rd := $round)),
 got AS (
     SELECT o.field_code, sc.level, count(*) AS reported
     FROM observations o JOIN sc ON sc.school_id = o.school_id

@@ -2,8 +2,10 @@
 -- Parameters: $num_field, $den_field (NULL for yes/no), $kind, $levels (the indicator's levels),
 -- $unit_id, $level, $ownership, $ward (NULL = no filter).
 WITH sc AS (
-    SELECT school_id, level FROM filtered_schools($unit_id, $level, $ownership, $ward)
-    WHERE list_contains($levels, level)
+    SELECT f.school_id, f.level, f.active, d.opened_on, d.closed_on
+    FROM filtered_schools($unit_id, $level, $ownership, $ward, yr := '*') f
+    LEFT JOIN school_dates d ON d.school_id = f.school_id
+    WHERE list_contains($levels, f.level)
 ),
 n AS (SELECT school_id, school_year, round, value FROM observations WHERE field_code = $num_field),
 d AS (SELECT school_id, school_year, round, value FROM observations WHERE field_code = $den_field),
@@ -15,6 +17,8 @@ per_school AS (
     CROSS JOIN sc
     LEFT JOIN n ON n.school_id = sc.school_id AND n.school_year = p.school_year AND n.round = p.round
     LEFT JOIN d ON d.school_id = sc.school_id AND d.school_year = p.school_year AND d.round = p.round
+    WHERE (sc.active OR sc.closed_on IS NOT NULL)     -- the schools of each period (scope_schools)
+      AND (sc.opened_on IS NULL OR sc.opened_on <= p.deadline) AND (sc.closed_on IS NULL OR sc.closed_on > p.deadline)
 )
 SELECT school_year, round, level,
        sum(num) FILTER (WHERE num IS NOT NULL AND den > 0) AS numerator,

@@ -2,7 +2,8 @@
 -- denominator, value. What a school's place among its peers and the district value are computed
 -- from, once per level and period for every principal of the unit (kpi.views; never shown as rows).
 -- Parameters: $unit_id, $level, $school_year, $round. Table `defs`: catalog.target_rows of the year.
-WITH peers AS (SELECT school_id, row_number() OVER () AS sid FROM scope_schools($unit_id) WHERE level = $level),
+WITH peers AS (SELECT school_id, row_number() OVER () AS sid
+               FROM scope_schools($unit_id, yr := $school_year, rd := $round) WHERE level = $level),
 mydefs AS (SELECT * FROM defs WHERE level = $level),
 roles AS (          -- which indicators read each field, as numerator or denominator
     SELECT indicator_code, num_field AS field_code, true AS is_num FROM mydefs

@@ -1,6 +1,7 @@
 -- Schema of the dashboard's DuckDB file. One statement per table; run by kpi.db.init_schema.
 -- Codes (field_code, criterion_code) are the catalog's codes (kpi/definitions/); the catalog is
--- not copied into the database, so next year's targets are a file edit, not a migration.
+-- not copied into the database. Targets are the one exception: a school year's targets published
+-- in the app (Quản trị: target_plans, plan_targets) replace targets.toml's for that year.
 
 -- meta: key/value facts about this database file.
 --   schema_version  version of this schema
@@ -38,6 +39,64 @@ CREATE TABLE IF NOT EXISTS schools (
     ward      VARCHAR NOT NULL,
     unit_id   VARCHAR NOT NULL,
     active    BOOLEAN NOT NULL DEFAULT TRUE
+);
+
+-- school_dates: when a school opened and closed (Quản trị, kpi.registry); no row = open since
+-- before the first period. closed_on is the first day it no longer runs (a closed school keeps its
+-- history; it is not expected to report for periods whose deadline falls on or after closed_on).
+-- merged_into: the school that took it over (sáp nhập), whose history continues under its own code.
+CREATE TABLE IF NOT EXISTS school_dates (
+    school_id   VARCHAR PRIMARY KEY,
+    opened_on   DATE,
+    closed_on   DATE,
+    merged_into VARCHAR
+);
+
+-- school_units: the units a school left (Quản trị, kpi.registry): it belonged to unit_id until
+-- until_day (the first day in its next unit). No row = always in its current unit (schools.unit_id).
+CREATE TABLE IF NOT EXISTS school_units (
+    school_id  VARCHAR NOT NULL,
+    unit_id    VARCHAR NOT NULL,
+    until_day  DATE NOT NULL
+);
+
+-- reference_changes: the history of every change to the reference data made in Quản trị (schools,
+-- units, published targets): who, when, effective from which day, what (JSON: before and after).
+CREATE TABLE IF NOT EXISTS reference_changes (
+    change_id    BIGINT PRIMARY KEY,
+    changed_at   TIMESTAMP NOT NULL,
+    user_name    VARCHAR NOT NULL,
+    effective_on DATE,
+    kind         VARCHAR NOT NULL,
+    object_id    VARCHAR NOT NULL,
+    detail       VARCHAR NOT NULL
+);
+
+-- target_plans: one row per published version of a school year's targets (chỉ tiêu kế hoạch),
+-- made in Quản trị (kpi.plans). A published version is never changed: a correction is a new
+-- version. The newest version of a year is in force; a year without one uses targets.toml (the
+-- shipped default a new database starts from). document: the plan's number (số văn bản).
+CREATE TABLE IF NOT EXISTS target_plans (
+    school_year  VARCHAR NOT NULL,
+    version      INTEGER NOT NULL,
+    document     VARCHAR NOT NULL,
+    source_year  VARCHAR NOT NULL,
+    published_by VARCHAR NOT NULL,
+    published_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (school_year, version)
+);
+
+-- plan_targets: the targets of one published version: one row per indicator × cấp học, with the
+-- value (share 0-1, "đạt" from), near ("gần đạt" from), the plan's clause and basis (targets.toml).
+CREATE TABLE IF NOT EXISTS plan_targets (
+    school_year    VARCHAR NOT NULL,
+    version        INTEGER NOT NULL,
+    indicator_code VARCHAR NOT NULL,
+    level          VARCHAR NOT NULL,
+    value          DOUBLE NOT NULL,
+    near           DOUBLE NOT NULL,
+    clause         VARCHAR NOT NULL,
+    basis          VARCHAR NOT NULL
 );
 
 -- periods: reporting periods (kỳ báo cáo) = school_year × round, with the deadline of the plan
@@ -194,19 +253,44 @@ CREATE OR REPLACE MACRO duplicate_keys(ids) AS TABLE
 
 -- scope_schools(unit): the active schools of a unit and every unit below it (NULL = all units).
 -- Every query reaches schools through it, so a unit's users never see another unit's schools.
-CREATE OR REPLACE MACRO scope_schools(u) AS TABLE
+-- With a period (yr, rd), the schools that existed on that period's deadline instead (opened on or
+-- before it, not closed by it: school_dates), closed and merged ones included, each in the unit it
+-- belonged to on that day (school_units): completeness ("x/y trường") and district figures of a
+-- period count the schools of that period. yr = '*': every school the unit ever had (a query that
+-- checks each period itself, school_dates).
+CREATE OR REPLACE MACRO scope_schools(u, yr := NULL, rd := NULL) AS TABLE
     WITH RECURSIVE tree(unit_id) AS (
         SELECT unit_id FROM units WHERE unit_id = u
         UNION ALL
         SELECT c.unit_id FROM units c JOIN tree p ON c.parent_id = p.unit_id
+    ),
+    on_day AS (         -- the period's deadline (the plan's default dates when the period is not set up)
+        SELECT coalesce(
+            (SELECT deadline FROM periods WHERE school_year = yr AND round = rd),
+            make_date(TRY_CAST(right(yr, 4) AS INTEGER), CASE WHEN rd = 'HK1' THEN 1 ELSE 5 END,
+                      CASE WHEN rd = 'HK1' THEN 10 ELSE 20 END)) AS day
+    ),
+    was_in AS (         -- a school that changed unit after that day: the unit it was in on the day
+        SELECT h.school_id, arg_min(h.unit_id, h.until_day) AS unit_id
+        FROM school_units h WHERE h.until_day > (SELECT day FROM on_day)
+        GROUP BY h.school_id
     )
     SELECT s.* FROM schools s
-    WHERE s.active AND (u IS NULL OR s.unit_id IN (SELECT unit_id FROM tree));
+    LEFT JOIN school_dates d ON d.school_id = s.school_id
+    LEFT JOIN was_in w ON w.school_id = s.school_id
+    WHERE (u IS NULL OR coalesce(w.unit_id, s.unit_id) IN (SELECT unit_id FROM tree)
+           OR (yr = '*' AND s.school_id IN (SELECT school_id FROM school_units
+                                            WHERE unit_id IN (SELECT unit_id FROM tree))))
+      AND CASE WHEN yr IS NULL THEN s.active
+               WHEN yr = '*' THEN true
+               ELSE (s.active OR d.closed_on IS NOT NULL)
+                    AND (d.opened_on IS NULL OR d.opened_on <= (SELECT day FROM on_day))
+                    AND (d.closed_on IS NULL OR d.closed_on > (SELECT day FROM on_day)) END;
 
 -- filtered_schools(unit, level, ownership, ward): scope_schools(unit) narrowed by the page filters
--- (NULL = no filter on that column).
-CREATE OR REPLACE MACRO filtered_schools(u, lv, ow, wd) AS TABLE
-    SELECT * FROM scope_schools(u)
+-- (NULL = no filter on that column); with a period (yr, rd), the schools of that period.
+CREATE OR REPLACE MACRO filtered_schools(u, lv, ow, wd, yr := NULL, rd := NULL) AS TABLE
+    SELECT * FROM scope_schools(u, yr := yr, rd := rd)
     WHERE (lv IS NULL OR level = lv) AND (ow IS NULL OR ownership = ow) AND (wd IS NULL OR ward = wd);
 
 -- users: who may log in. password_hash is a bcrypt hash (never the password). role ∈ lanh_dao

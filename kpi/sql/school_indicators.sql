@@ -4,7 +4,7 @@
 -- $unit_id. Table `defs`: catalog.target_rows for the school year. Each observation of the period
 -- meets the indicators that read its field and one grouping pairs them per school (a third less
 -- memory and time than joining the period's rows to themselves).
-WITH sc AS (SELECT school_id, level FROM scope_schools($unit_id)),
+WITH sc AS (SELECT school_id, level FROM scope_schools($unit_id, yr := $school_year, rd := $round)),  -- the period's
 me AS (
     SELECT school_id, level FROM sc
     WHERE school_id = $school_id AND ($scope_school IS NULL OR school_id = $scope_school)

@@ -2,7 +2,7 @@
 -- Parameters: $school_id, $scope_school, $unit_id. Table `defs`: indicator_code, level, kind,
 -- num_field, den_field (catalog.target_rows; targets unused).
 WITH me AS (
-    SELECT school_id, level FROM scope_schools($unit_id)
+    SELECT school_id, level FROM scope_schools($unit_id, yr := '*')  -- a closed school's periods too
     WHERE school_id = $school_id AND ($scope_school IS NULL OR school_id = $scope_school)
 ),
 obs AS (SELECT school_year, round, field_code, value FROM observations WHERE school_id = $school_id)

@@ -5,7 +5,8 @@
 -- rows of catalog.target_rows for A's and B's school years (level, target, near); A is judged
 -- against its own year's target, or B's where A's year has none (as compare_periods).
 WITH sc AS (
-    SELECT school_id, name, level, ownership, ward FROM filtered_schools($unit_id, $level, $ownership, $ward)
+    SELECT school_id, name, level, ownership, ward
+    FROM filtered_schools($unit_id, $level, $ownership, $ward, yr := $year_b, rd := $round_b)  -- B's schools
     WHERE list_contains($levels, level)
 ),
 obs AS (

@@ -1,4 +1,4 @@
--- one row per active school in scope for a period: when its data arrived, against the deadline,
+-- one row per school in scope open on a period's deadline: when its data arrived, against the deadline,
 -- and where its entry stands in the app's workflow (kpi.workflow)
 -- received_at: the first arrival, whichever came first: a file the Phòng imported (submissions)
 --   or the moment the school submitted in the app (table `entry_times`, kpi.entry.entry_times:
@@ -12,7 +12,7 @@ WITH arrived AS (
            e.first_submitted_at, e.submitted_at, e.decided_by, e.reason, e.flags, e.explained,
            b.received_at AS file_received_at,
            least(b.received_at, e.first_submitted_at) AS received_at
-    FROM scope_schools($unit_id) s
+    FROM scope_schools($unit_id, yr := $school_year, rd := $round) s
     JOIN periods p ON p.school_year = $school_year AND p.round = $round
     LEFT JOIN submissions b ON b.school_id = s.school_id AND b.school_year = p.school_year AND b.round = p.round
     LEFT JOIN entry_times e ON e.school_id = s.school_id
