@@ -504,6 +504,9 @@ COST_SPECS = [
     ("Duyệt số liệu", "chuyen_vien", "duyet-so-lieu", "nam_hoc={y}&ky=CN"),
     ("Dữ liệu", "chuyen_vien", "du-lieu", ""),
     ("Báo cáo", "chuyen_vien", "bao-cao", ""),
+    ("Tự đánh giá CĐS (hiệu trưởng)", "hieu_truong", "tu-danh-gia-cds", ""),
+    ("Đánh giá CĐS", "chuyen_vien", "danh-gia-cds", ""),
+    ("Quản trị", "lanh_dao", "quan-tri", ""),
 ]
 
 

@@ -546,10 +546,11 @@ def test_a_store_made_before_the_administration_tables_gains_them(writable_db):
     raw.execute(f"PRAGMA user_version={state.SCHEMA_VERSION}")
     raw.execute("INSERT INTO audit (at, user_name, action) VALUES (1, 'x', 'dang_nhap')")
     raw.commit()
+    assert "target_drafts" not in {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     raw.close()
-    assert "target_drafts" not in {r[0] for r in state.store_for(writable_db).read(
-        "SELECT name FROM sqlite_master WHERE type = 'table'")}
     plans.start_draft(writable_db, LEAD, Y1)
+    assert {"target_drafts", "account_passwords"} <= {r[0] for r in state.store_for(writable_db).read(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert plans.drafts(writable_db) == [Y1] and not accounts.must_change(writable_db, "lanhdao")
     assert state.store_for(writable_db).read("SELECT count(*) FROM audit WHERE action = 'dang_nhap'") == [(1,)]
 

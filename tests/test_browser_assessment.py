@@ -54,7 +54,9 @@ def test_assess_submit_approve_publish_in_the_browser(browser, assess_app, tmp_p
     page.get_by_role("option", name="DH4 · Học liệu số hóa").click()
     _wait_idle(page)
     page.locator('input[type="file"]').set_input_files(str(pdf))
-    page.get_by_text(f"{len(SAMPLE_PDF)}.0B").wait_for(timeout=T)  # the upload has arrived
+    # the upload has arrived: the file's chip, without its spinner (its English size is hidden)
+    page.locator(f'[data-testid="stFileChipName"][title="{pdf.name}"]').wait_for(timeout=T)
+    page.locator('[data-testid="stFileChipIconSpinner"]').wait_for(state="detached", timeout=T)
     _wait_idle(page)
     page.get_by_role("button", name="Đính kèm").click()
     page.get_by_text("Đã đính kèm danh_muc_hoc_lieu_so.pdf").wait_for(timeout=T)
