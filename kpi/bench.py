@@ -45,6 +45,7 @@ def bench_db(schools: int, years: int) -> Path:
         t = time.perf_counter()
         build_sample(path, schools=schools, years=years, seed=7)
         print(f"  tạo cơ sở dữ liệu {path.name}: {fmt_number(time.perf_counter() - t, 1)} s", file=sys.stderr)
+    db.upgrade(path)  # a file built by an older version
     con = db.connect(path)
     try:
         current = derived.stored_valid(queries.meta(con), default_catalog())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import glob
+import hashlib
 import os
 import re
 import shutil
@@ -56,7 +57,9 @@ def connect(path: str | os.PathLike, read_only: bool = True) -> duckdb.DuckDBPyC
 def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """A cursor (own connection, for one thread) on a read-only connection, reading the same file."""
     cur = con.cursor()
-    cur.execute("USE kpi")
+    # no replacement scans: a table missing from an older file is a CatalogException (which the
+    # readers of newer tables expect), never a Python variable of the same name picked up instead
+    cur.execute("USE kpi; SET python_enable_replacements = false")
     return cur
 
 
@@ -87,6 +90,40 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     if con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()[0][0] == "2":
         _v3_roles(con)
         set_meta(con, "schema_version", "3")
+    set_meta(con, "schema_sql", schema_fingerprint())
+
+
+def schema_fingerprint() -> str:
+    """A hash of kpi/sql/schema.sql: a file whose meta holds another was made by another version."""
+    return hashlib.sha256((SQL_DIR / "schema.sql").read_bytes()).hexdigest()[:16]
+
+
+def upgrade(path: str | os.PathLike) -> bool:
+    """Bring a file made by an older version up to this version's schema (new tables, the macros
+    the queries call), once, through the single writer; True when it did. Called at a server's
+    start: a file that only ever gets read would otherwise keep its old tables and macros."""
+    path = Path(path)
+    if not path.exists():
+        return False
+
+    def current() -> bool:
+        con = connect(path)
+        try:
+            rows = con.execute("SELECT value FROM meta WHERE key = 'schema_sql'").fetchall()
+        except duckdb.Error:
+            rows = []
+        finally:
+            con.close()
+        return bool(rows) and rows[0][0] == schema_fingerprint()
+
+    if current():
+        return False
+    with _lock(path):  # another process may have upgraded it meanwhile
+        if current():
+            return False
+    with writing(path):  # init_schema runs on the copy; nothing else changes
+        pass
+    return True
 
 
 def _v3_roles(con) -> None:

@@ -317,6 +317,8 @@ class Server:
             raise RuntimeError(f"Cổng {self.port} đang được dùng; chọn cổng khác với --port.")
         for f in db.tidy(self.db_path):
             log(f"đã xoá bản sao dở dang của một lần ghi bị dừng: {f.name}")
+        if db.upgrade(self.db_path):
+            log("đã nâng cấp cơ sở dữ liệu lên cấu trúc của phiên bản này (thêm bảng mới, giữ nguyên số liệu)")
 
     def start(self) -> None:
         """Start the workers, wait until each is warm, then start nginx in front of them."""

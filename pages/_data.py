@@ -195,6 +195,7 @@ def warm_up() -> list[str]:
         return done
     with contextlib.suppress(OSError):
         db.tidy(path)  # copies left by a writer killed before this start
+        db.upgrade(path)  # a file made by an older version gains this version's tables and macros
     v = views.views_for(path, identity)
     p = v.periods()
     if p.empty:
