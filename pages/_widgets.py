@@ -209,7 +209,7 @@ def school_picker(schools, param: str = "truong", label: str = "Trường", side
 # replaced by Vietnamese ones in CSS (the limit is in each uploader's label).
 _UPLOADER_CSS = """<style>
 [data-testid="stFileUploaderDropzone"] button > * {display: none}
-[data-testid="stFileUploaderDropzone"] button::after {content: "Chọn tệp"}
+[data-testid="stFileUploaderDropzone"] button::after {content: "Chọn tệp"; font-size: 0.875rem}
 [data-testid="stFileUploaderDropzoneInstructions"] > * {display: none}
 [data-testid="stFileUploaderDropzoneInstructions"]::after {content: "hoặc kéo thả tệp vào đây";
   font-size: 0.875rem; opacity: 0.6}
