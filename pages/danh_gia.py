@@ -107,7 +107,12 @@ with review_tab:
                       "Tạm tính": "tạm tính" if r.provisional else "", "Minh chứng": fmt_int(r.evidence),
                       "Ghi chú của trường": r.note, "Nhận xét của Phòng": r.comment,
                       "Trả lại": "trả lại" if r.returned else ""} for r in rows.itertuples()]
-            ui.table(pd.DataFrame(shown))
+            # points (or Đạt / Chưa đạt for a condition) read as numbers: right-aligned, the column wide
+            # enough for "điều kiện"
+            right = {c: {"alignment": "right"} for c in ("Trường tự chấm", "Tính từ số liệu", "Phòng xác nhận",
+                                                          "Minh chứng")}
+            ui.table(pd.DataFrame(shown), first=("⚑", "Tiêu chí", "Tên"), widths={"Tối đa": 90},
+                     column_config={**right, "Tối đa": {"alignment": "right", "width": 90}})
             if a.evidence:
                 with st.expander(f"Minh chứng ({fmt_int(len(a.evidence))} tệp)", expanded=True):
                     for e in a.evidence:
