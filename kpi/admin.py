@@ -40,6 +40,8 @@ ACTIONS = {
 
 
 _READY: set = set()
+# the kinds of unit in the tree (Sở → Phòng, or Sở → phường/xã after the 2025 reform)
+UNIT_KINDS = {"so": "Sở GDĐT", "phong": "Phòng GDĐT", "phuong": "Phường / xã"}
 
 
 def admin_store(path) -> state.Store:
@@ -92,9 +94,8 @@ def draft_frame(catalog, draft: dict):
     labels in words."""
     import pandas as pd
 
-    from kpi.formatting import fmt_number
-
     from kpi.catalog import LEVEL_LABELS, TARGET_BASES
+    from kpi.formatting import fmt_number
 
     rows = draft["rows"]
     return pd.DataFrame({
@@ -207,7 +208,6 @@ def schools_frame(schools):
 def units_frame(units):
     import pandas as pd
 
-    from kpi.registry import UNIT_KINDS
 
     return pd.DataFrame({
         "Tên đơn vị": units["name"],

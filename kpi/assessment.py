@@ -42,9 +42,9 @@ from pathlib import Path
 import pandas as pd
 
 from kpi import db, state
-from kpi.access import ROLES
 from kpi.catalog import Catalog
 from kpi.formatting import fmt_date, fmt_int, fmt_points
+from kpi.workflow import StateMachine
 
 # ---- the workflow, as data -------------------------------------------------------------------------
 
@@ -106,31 +106,9 @@ class Conflict(AssessmentError):
     """The assessment changed since the writer read it."""
 
 
-def allowed(state_: str, action: str, role: str) -> bool:
-    """Whether `role` may take `action` in `state_`."""
-    move = TRANSITIONS.get((state_, action))
-    return move is not None and role in move[1]
-
-
-def next_state(state_: str, action: str, role: str) -> str:
-    """The state after `action` by `role`; AssessmentError (Vietnamese) when not allowed."""
-    if state_ not in STATES:
-        raise AssessmentError(f"Trạng thái '{state_}' không có trong quy trình.")
-    if action not in ACTIONS:
-        raise AssessmentError(f"Thao tác '{action}' không có trong quy trình.")
-    move = TRANSITIONS.get((state_, action))
-    label = ACTIONS[action]
-    if move is None:
-        raise AssessmentError(f"Không thể {label}: {_WHY[state_]}.")
-    if role not in move[1]:
-        who = ", ".join(ROLES[r] for r in sorted(move[1]))
-        raise AssessmentError(f"Tài khoản {ROLES.get(role, role)} không được {label}; việc này do {who} làm.")
-    return move[0]
-
-
-def actions_for(state_: str, role: str) -> list[str]:
-    """The actions `role` may take in `state_`, in ACTIONS order."""
-    return [a for a in ACTIONS if allowed(state_, a, role)]
+# the cycle's table, run by the same engine as the period entries' (kpi.workflow.StateMachine)
+MACHINE = StateMachine(STATES, ACTIONS, TRANSITIONS, _WHY, AssessmentError)
+allowed, next_state, actions_for = MACHINE.allowed, MACHINE.next_state, MACHINE.actions_for
 
 
 # ---- evidence files ---------------------------------------------------------------------------------

@@ -25,12 +25,11 @@ import datetime as dt
 import re
 
 from kpi import db, state
-from kpi.admin import AdminError, require_leadership
+from kpi.admin import UNIT_KINDS, AdminError, require_leadership
 from kpi.catalog import LEVEL_LABELS, LEVELS, OWNERSHIP_LABELS, OWNERSHIPS
 from kpi.formatting import fmt_date
 from kpi.plans import record_change
 
-UNIT_KINDS = {"so": "Sở GDĐT", "phong": "Phòng GDĐT", "phuong": "Phường / xã"}
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_.-]{1,31}$")
 
 

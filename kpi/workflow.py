@@ -72,31 +72,42 @@ class Refused(Exception):
     """An action the workflow does not allow; the message says why, in Vietnamese."""
 
 
-def allowed(state: str, action: str, role: str) -> bool:
-    """Whether `role` may take `action` in `state`."""
-    move = TRANSITIONS.get((state, action))
-    return move is not None and role in move[1]
+class StateMachine:
+    """One workflow as a table: (state, action) → (the next state, the roles that may take it), with
+    a Vietnamese sentence per state saying why nothing else may happen there. The period entries
+    (below) and the yearly maturity assessment (kpi.assessment) are two instances; a refusal raises
+    `error` with a message a person understands."""
+
+    def __init__(self, states: dict, actions: dict, transitions: dict, why: dict, error: type[Exception]):
+        self.states, self.actions, self.transitions, self.why, self.error = states, actions, transitions, why, error
+
+    def allowed(self, state: str, action: str, role: str) -> bool:
+        """Whether `role` may take `action` in `state`."""
+        move = self.transitions.get((state, action))
+        return move is not None and role in move[1]
+
+    def next_state(self, state: str, action: str, role: str) -> str:
+        """The state after `action` by `role`; raise `error` (Vietnamese message) when not allowed."""
+        if state not in self.states:
+            raise self.error(f"Trạng thái '{state}' không có trong quy trình.")
+        if action not in self.actions:
+            raise self.error(f"Thao tác '{action}' không có trong quy trình.")
+        move = self.transitions.get((state, action))
+        label = self.actions[action]
+        if move is None:
+            raise self.error(f"Không thể {label}: {self.why[state]}.")
+        if role not in move[1]:
+            who = ", ".join(ROLES[r] for r in sorted(move[1]))
+            raise self.error(f"Tài khoản {ROLES.get(role, role)} không được {label}; việc này do {who} làm.")
+        return move[0]
+
+    def actions_for(self, state: str, role: str) -> list[str]:
+        """The actions `role` may take in `state`, in the order of `actions`."""
+        return [a for a in self.actions if self.allowed(state, a, role)]
 
 
-def next_state(state: str, action: str, role: str) -> str:
-    """The state after `action` by `role`; raise Refused (Vietnamese message) when not allowed."""
-    if state not in STATES:
-        raise Refused(f"Trạng thái '{state}' không có trong quy trình.")
-    if action not in ACTIONS:
-        raise Refused(f"Thao tác '{action}' không có trong quy trình.")
-    move = TRANSITIONS.get((state, action))
-    label = ACTIONS[action]
-    if move is None:
-        raise Refused(f"Không thể {label}: {_WHY[state]}.")
-    if role not in move[1]:
-        who = ", ".join(ROLES[r] for r in sorted(move[1]))
-        raise Refused(f"Tài khoản {ROLES.get(role, role)} không được {label}; việc này do {who} làm.")
-    return move[0]
-
-
-def actions_for(state: str, role: str) -> list[str]:
-    """The actions `role` may take in `state`, in ACTIONS order."""
-    return [a for a in ACTIONS if allowed(state, a, role)]
+MACHINE = StateMachine(STATES, ACTIONS, TRANSITIONS, _WHY, Refused)
+allowed, next_state, actions_for = MACHINE.allowed, MACHINE.next_state, MACHINE.actions_for
 
 
 def effective_state(stored: str | None, period_open: bool, period_locked: bool) -> str:
