@@ -119,7 +119,10 @@ def table_digest(path: Path) -> str:
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args():
-    """Playwright drives Debian's chromium (never a downloaded browser), offline."""
+    """Playwright drives Debian's chromium (the system package, nothing fetched), offline: every
+    host name but the local server's resolves to nothing, so a page that asked the internet for a
+    script, a font or an icon would show it broken in the tests instead of silently loading it."""
     return {"executable_path": "/usr/bin/chromium",
             "args": ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync"]}
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]}
