@@ -34,6 +34,7 @@ if __name__ != "__main__":
 
     app = st.App(__file__, routes=ROUTES, lifespan=warm)
 else:
+    from kpi.access import PAGES, ROLE_PAGES
     from pages import _frame as frame
     from pages._web import LOGIN_PATH, LOGOUT_PATH
 
@@ -44,23 +45,6 @@ else:
         # A role's main page is served at "/"; its own path stays free for the link alias below.
         return st.Page(ROOT / f"pages/{name}.py", title=title, url_path=f"{url}-chinh" if default else url,
                        default=default)
-
-    ROLE_PAGES = {
-        "lanh_dao": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "quan_tri", "doi_mat_khau"],
-        "chuyen_vien": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu", "duyet", "bao_cao",
-                        "danh_gia", "quan_tri", "doi_mat_khau"],
-        "hieu_truong": ["truong", "chi_tieu", "nop_so_lieu", "tu_danh_gia", "doi_mat_khau"],
-        "truong_nhap_lieu": ["nop_so_lieu", "truong", "chi_tieu", "doi_mat_khau"],
-    }
-    PAGES = {
-        "tong_quan": ("Tổng quan", "tong-quan"), "chi_tieu": ("Chỉ tiêu", "chi-tieu"),
-        "so_sanh": ("So sánh", "so-sanh"), "chi_so": ("Chỉ số CĐS", "chi-so-cds"),
-        "truong": ("Trường", "truong-hoc"), "du_lieu": ("Dữ liệu", "du-lieu"),
-        "bao_cao": ("Báo cáo", "bao-cao"), "nop_so_lieu": ("Nộp số liệu", "nop-so-lieu"),
-        "duyet": ("Duyệt số liệu", "duyet-so-lieu"),
-        "tu_danh_gia": ("Tự đánh giá CĐS", "tu-danh-gia-cds"), "danh_gia": ("Đánh giá CĐS", "danh-gia-cds"),
-        "quan_tri": ("Quản trị", "quan-tri"), "doi_mat_khau": ("Đổi mật khẩu", "doi-mat-khau"),
-    }
 
     user = frame.login_user()
     # An outdated or mistyped link (/truong, a page of another role, /tong-quan for the role whose

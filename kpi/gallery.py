@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from kpi import look
+from kpi.access import PAGES, ROLE_PAGES
 from kpi.formatting import fmt_number
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,20 +40,11 @@ VIEWPORTS = {"1440": (1440, 900), "390": (390, 844)}
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--font-render-hinting=none"]
 
-# Who sees what (dashboard.ROLE_PAGES; the first page of a role opens at "/"): one demo account per role.
+# Who sees what (kpi.access.ROLE_PAGES, as dashboard.py routes; the first page of a role opens at "/"): one
+# demo account per role.
 USERS = {"lanhdao": ("lanh_dao", "Lãnh đạo Phòng"), "chuyenvien": ("chuyen_vien", "Chuyên viên Phòng"),
          "ht.th001": ("hieu_truong", "Hiệu trưởng (Tiểu học)"), "nl.th001": ("truong_nhap_lieu", "Nhập liệu của trường")}
-ROLE_PAGES = {
-    "lanh_dao": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "quan_tri", "doi_mat_khau"],
-    "chuyen_vien": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu", "duyet", "bao_cao",
-                    "danh_gia", "quan_tri", "doi_mat_khau"],
-    "hieu_truong": ["truong", "chi_tieu", "nop_so_lieu", "tu_danh_gia", "doi_mat_khau"],
-    "truong_nhap_lieu": ["nop_so_lieu", "truong", "chi_tieu", "doi_mat_khau"],
-}
-PAGE_URLS = {"tong_quan": "tong-quan", "chi_tieu": "chi-tieu", "so_sanh": "so-sanh", "chi_so": "chi-so-cds",
-             "truong": "truong-hoc", "du_lieu": "du-lieu", "bao_cao": "bao-cao", "nop_so_lieu": "nop-so-lieu",
-             "duyet": "duyet-so-lieu", "tu_danh_gia": "tu-danh-gia-cds", "danh_gia": "danh-gia-cds",
-             "quan_tri": "quan-tri", "doi_mat_khau": "doi-mat-khau"}
+PAGE_URLS = {name: url for name, (_, url) in PAGES.items()}
 
 
 @dataclass(frozen=True)

@@ -56,16 +56,13 @@ def test_every_page_looks_right(sweep, user, viewport):
 
 
 def test_gallery_covers_every_page_of_every_role():
-    """The walk's table of roles and pages is dashboard.py's own (read from its source)."""
-    import ast
+    """The walk's table of roles and pages is the one dashboard.py routes by (kpi.access)."""
+    from kpi import access
 
-    tree = ast.parse((ROOT / "dashboard.py").read_text(encoding="utf-8"))
-    found = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") in ("ROLE_PAGES", "PAGES") for t in node.targets):
-            found[node.targets[0].id] = ast.literal_eval(node.value)
-    assert found["ROLE_PAGES"] == gallery.ROLE_PAGES
-    assert {k: v[1] for k, v in found["PAGES"].items()} == gallery.PAGE_URLS
+    source = (ROOT / "dashboard.py").read_text(encoding="utf-8")
+    assert "from kpi.access import PAGES, ROLE_PAGES" in source and "ROLE_PAGES = {" not in source
+    assert gallery.ROLE_PAGES is access.ROLE_PAGES
+    assert {k: v[1] for k, v in access.PAGES.items()} == gallery.PAGE_URLS
     assert {u[0] for u in gallery.USERS.values()} == set(gallery.ROLE_PAGES)
     assert {s.page for s in gallery.SCREENS} == set(gallery.PAGE_URLS)
 
