@@ -85,6 +85,30 @@ def login(page, url: str, user: str = "lanhdao", password: str = "dulieumau") ->
     page.wait_for_url(f"{url}/", timeout=30000)
 
 
+def serve_copy(sample_db, browser, tmp_path_factory, name: str):
+    """A private copy of the sample (and of its state store) served for one module's browser tests;
+    yields (url, path)."""
+    from kpi import state
+
+    path = tmp_path_factory.mktemp(name) / "app.duckdb"
+    path.write_bytes(sample_db.read_bytes())
+    state.store_for(sample_db).copy_to(state.state_path(path))
+    yield from ((url, path) for url in _serve(path, browser))
+
+
+def page_as(browser, url: str, user: str):
+    """A new browser context (1300×900) logged in as `user` through the real form."""
+    page = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
+    login(page, url, user)
+    return page
+
+
+def wait_idle(page, timeout: float = 30000) -> None:
+    """Wait until the page's network is quiet and its script has finished running."""
+    page.wait_for_load_state("networkidle")
+    page.locator('[data-test-script-state="notRunning"]').first.wait_for(state="attached", timeout=timeout)
+
+
 @pytest.fixture()
 def outside_requests(page):
     seen = []

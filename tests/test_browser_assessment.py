@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kpi import state
 from kpi.sample import SAMPLE_PDF
-from tests.test_browser import CHROMIUM, _serve, login
+from tests.test_browser import CHROMIUM, page_as, serve_copy, wait_idle
 
 pytestmark = [
     pytest.mark.browser,
@@ -19,22 +18,14 @@ T = 30000  # ms
 
 @pytest.fixture(scope="module")
 def assess_app(sample_db, browser, tmp_path_factory):
-    path = tmp_path_factory.mktemp("assess") / "app.duckdb"
-    path.write_bytes(sample_db.read_bytes())
-    state.store_for(sample_db).copy_to(state.state_path(path))
-    for url in _serve(path, browser):
-        yield url, path
+    yield from serve_copy(sample_db, browser, tmp_path_factory, "assess")
 
 
-def _as(browser, url, user):
-    page = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
-    login(page, url, user)
-    return page
+_as = page_as
 
 
 def _wait_idle(page):
-    page.wait_for_load_state("networkidle")
-    page.locator('[data-test-script-state="notRunning"]').first.wait_for(state="attached", timeout=T)
+    wait_idle(page, T)
 
 
 def test_assess_submit_approve_publish_in_the_browser(browser, assess_app, tmp_path):

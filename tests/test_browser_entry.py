@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from kpi import auth, db, state, views
 from kpi.access import Scope
-from tests.test_browser import CHROMIUM, _serve, login
+from tests.test_browser import CHROMIUM, page_as, serve_copy, wait_idle
 
 pytestmark = [
     pytest.mark.browser,
@@ -25,17 +25,10 @@ T = 30000  # ms
 
 @pytest.fixture(scope="module")
 def entry_app(sample_db, browser, tmp_path_factory):
-    path = tmp_path_factory.mktemp("entry") / "app.duckdb"
-    path.write_bytes(sample_db.read_bytes())
-    state.store_for(sample_db).copy_to(state.state_path(path))
-    for url in _serve(path, browser):
-        yield url, path
+    yield from serve_copy(sample_db, browser, tmp_path_factory, "entry")
 
 
-def _as(browser, url, user):
-    page = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
-    login(page, url, user)
-    return page
+_as = page_as
 
 
 def _name(path, sid):
@@ -47,8 +40,7 @@ def _name(path, sid):
 
 
 def _wait_idle(page):
-    page.wait_for_load_state("networkidle")
-    page.locator('[data-test-script-state="notRunning"]').first.wait_for(state="attached", timeout=T)
+    wait_idle(page, T)
 
 
 def test_principal_enters_saves_reloads_submits_and_sees_the_return(browser, entry_app):
