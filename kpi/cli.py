@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     im.add_argument("files", nargs="*", metavar="FILE")
     im.add_argument("--db", help="đường dẫn tệp DuckDB")
     im.add_argument("--dry-run", action="store_true", help="chỉ kiểm tra và cho xem trước, không ghi")
-    im.add_argument("--user", default="dong_lenh", help="người nhập (ghi vào nhật ký)")
+    im.add_argument("--user", help="tài khoản Phòng đang hoạt động thực hiện việc nhập hoặc hoàn tác (bắt buộc)")
     im.add_argument("--revert", type=int, metavar="ID", help="hoàn tác lần nhập số ID")
     im.add_argument("--errors", metavar="OUT.xlsx", help="ghi danh sách lỗi ra tệp Excel")
 
@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     sn.add_argument("--year", required=True)
     sn.add_argument("--round", required=True, choices=ROUNDS)
     sn.add_argument("--name", default="", help="tên bản chốt, ví dụ 'Họp giao ban tháng 1'")
-    sn.add_argument("--user", default="dong_lenh")
+    sn.add_argument("--user", help="tài khoản Phòng đang hoạt động thực hiện việc chốt (bắt buộc)")
 
     ex = sub.add_parser("export", help="xuất bộ báo cáo họp: pptx | pdf | xlsx | html | png (zip)")
     ex.add_argument("--db", help="đường dẫn tệp DuckDB")
@@ -138,8 +138,11 @@ def _parser() -> argparse.ArgumentParser:
         a.add_argument("user_name")
         if action == "reset-password":
             a.add_argument("--password-stdin", action="store_true")
-    for a in us_sub.choices.values():
+    for name, a in us_sub.choices.items():
         a.add_argument("--db", help="đường dẫn tệp DuckDB")
+        if name != "list":
+            a.add_argument("--user", help="tài khoản lãnh đạo Phòng đang hoạt động thực hiện việc này (bắt buộc, trừ "
+                                          "khi tạo tài khoản lãnh đạo đầu tiên)")
 
     tg = sub.add_parser("targets", help="chỉ tiêu kế hoạch theo năm học: export | import | publish | list")
     tg_sub = tg.add_subparsers(dest="action", required=True, metavar="VIỆC")
@@ -156,7 +159,8 @@ def _parser() -> argparse.ArgumentParser:
     tg_sub.add_parser("list", help="các phiên bản chỉ tiêu đã công bố và bản nháp")
     for a in tg_sub.choices.values():
         a.add_argument("--db", help="đường dẫn tệp DuckDB")
-        a.add_argument("--user", default="dong_lenh", help="người thực hiện (ghi vào nhật ký)")
+        a.add_argument("--user", help="tài khoản lãnh đạo Phòng đang hoạt động thực hiện việc này (bắt buộc khi "
+                                      "nhập hoặc công bố)")
     return p
 
 
@@ -171,8 +175,16 @@ def _read_password(args) -> str:
     return first
 
 
+def _who(args):
+    """Who acts: the account named by --user, re-read and checked by the door (kpi.door)."""
+    from kpi import door
+
+    return door.Cli(getattr(args, "user", None))
+
+
 def cmd_users(args) -> int:
-    from kpi import accounts, auth
+    from kpi import auth, door
+    from kpi.admin import AdminError
 
     path = _existing_db(args, "python -m kpi init")
     try:
@@ -184,29 +196,30 @@ def cmd_users(args) -> int:
                 con.close()
         elif args.action == "add":
             name = args.user_name.strip().lower()
-            auth.add_user(path, name, args.name or args.user_name, args.role, _read_password(args), args.school,
-                          args.unit)
-            accounts.require_change(path, name, "dong_lenh")
+            who = door.first_leader(path, args.role) if args.user is None else _who(args)
+            door.act("tai_khoan_them", who, path=path, user_name=name, display_name=args.name or args.user_name,
+                     role=args.role, password=_read_password(args), school_id=args.school, unit_id=args.unit)
             print(f"Đã thêm tài khoản {args.user_name} (đổi mật khẩu ở lần đăng nhập đầu tiên).")
         elif args.action in ("disable", "enable"):
-            auth.set_active(path, args.user_name, args.action == "enable")
+            door.act("tai_khoan_khoa", _who(args), path=path, user_name=args.user_name,
+                     active=args.action == "enable")
             print(f"Đã {'khóa' if args.action == 'disable' else 'mở khóa'} tài khoản {args.user_name}.")
         else:
-            auth.reset_password(path, args.user_name, _read_password(args))
-            accounts.require_change(path, args.user_name, "dong_lenh")
+            door.act("tai_khoan_dat_mat_khau", _who(args), path=path, user_name=args.user_name,
+                     password=_read_password(args))
             print(f"Đã đặt lại mật khẩu cho {args.user_name} (đổi ở lần đăng nhập tới).")
-    except auth.AuthError as e:
+    except (auth.AuthError, AdminError, door.Refused) as e:
         raise CliError(str(e)) from e
     return 0
 
 
 def cmd_targets(args) -> int:
+    from kpi import door
     from kpi.admin import AdminError
-    from kpi.auth import User
 
     path = _existing_db(args, "python -m kpi init")
-    # The command line is run by whoever administers the server: it acts as the office's leadership.
-    actor = User(args.user, args.user, "lanh_dao", None, None)
+    # the command line acts for a named leadership account (--user), re-read and checked by the door
+    who = _who(args)
     try:
         if args.action == "export":
             con = db.connect(path)
@@ -229,15 +242,16 @@ def cmd_targets(args) -> int:
                     data = f.read()
             except OSError as e:
                 raise CliError(f"Không đọc được tệp {args.file}: {e.strerror}.") from e
-            d = plans.import_targets(path, actor, data, args.file, args.year)
+            d = door.act("chi_tieu_nhap_tep", who, path=path, data=data, file_name=args.file, school_year=args.year)
             if args.document:
-                d = plans.set_document(path, actor, d["school_year"], args.document)
+                d = door.act("chi_tieu_so_van_ban", who, path=path, school_year=d["school_year"],
+                             document=args.document)
             print(f"Đã tạo bản nháp chỉ tiêu năm học {d['school_year']} ({len(d['rows'])} chỉ tiêu).")
             if args.publish:
-                v = plans.publish(path, actor, d["school_year"])
+                v = door.act("chi_tieu_cong_bo", who, path=path, school_year=d["school_year"])
                 print(f"Đã công bố chỉ tiêu năm học {d['school_year']}, phiên bản {v}.")
         elif args.action == "publish":
-            v = plans.publish(path, actor, args.year)
+            v = door.act("chi_tieu_cong_bo", who, path=path, school_year=args.year)
             print(f"Đã công bố chỉ tiêu năm học {args.year}, phiên bản {v}.")
         else:
             df = plans.published_versions(path)
@@ -247,7 +261,7 @@ def cmd_targets(args) -> int:
                 _print_frame(df, "table")
             for year in plans.drafts(path):
                 print(f"Bản nháp: năm học {year}")
-    except AdminError as e:
+    except (AdminError, door.Refused) as e:
         raise CliError(str(e)) from e
     return 0
 
@@ -273,13 +287,13 @@ def cmd_template(args) -> int:
 def cmd_import(args) -> int:
     from pathlib import Path
 
-    from kpi import import_read, importer
+    from kpi import door, import_read, importer
 
     path = _existing_db(args)
     if args.revert is not None:
         try:
-            print(importer.revert(path, args.revert, args.user))
-        except ValueError as e:
+            print(door.act("hoan_tac", _who(args), path=path, import_id=args.revert))
+        except ValueError as e:  # door.Refused included
             raise CliError(str(e)) from e
         return 0
     if not args.files:
@@ -297,10 +311,13 @@ def cmd_import(args) -> int:
             print(f"Không nhập {p.name}: {too_big}; không ghi gì.", file=sys.stderr)
             continue
         try:
-            result = importer.import_file(path, p.name, p.read_bytes(), args.user, dry_run=args.dry_run)
+            result = door.act("nhap_tep", _who(args), path=path, name=p.name, data=p.read_bytes(),
+                              dry_run=args.dry_run)
             print(result.message)
             if args.dry_run and len(result.preview):
                 print(result.preview.to_string(index=False))
+        except door.Refused as e:
+            raise CliError(str(e)) from e
         except importer.ImportRejected as e:
             rejected += 1
             problems += e.problems
@@ -314,11 +331,12 @@ def cmd_import(args) -> int:
 
 
 def cmd_snapshot(args) -> int:
-    from kpi import snapshots
+    from kpi import door, snapshots
 
-    path = db.db_path(args.db)
+    path = _existing_db(args)
     try:
-        sid = snapshots.freeze(path, args.year, args.round, args.name, args.user)
+        sid = door.act("chot_so_lieu", _who(args), path=path, school_year=args.year, round=args.round,
+                       name=args.name)
     except ValueError as e:
         raise CliError(str(e)) from e
     con = db.connect(path)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from pathlib import Path
 
@@ -200,6 +200,14 @@ class Desk:
 
     def version(self) -> int:
         return self.store.workflow_version()
+
+    def for_period(self, schools: pd.DataFrame) -> "Desk":
+        """This desk for deciding one period: `schools` (kpi.queries.school_list of that period: a
+        school closed since then included) are added, so that a closed school's waiting submission
+        can still be approved or returned, and locking the period locks it too."""
+        levels = dict(zip(schools["school_id"], schools["level"]))
+        names = dict(zip(schools["school_id"], schools["name"]))
+        return replace(self, schools={**self.schools, **levels}, names={**self.names, **names})
 
     # ---- the school --------------------------------------------------------------------------
 

@@ -927,9 +927,49 @@ def _pick(new, old):
     return _nn(new) if _nn(new) is not None else _nn(old)
 
 
+def revert_refusal(path, con, import_id: int) -> str | None:
+    """Why an import may not be undone although it is applied (None: it may): it was written by an
+    approval of the schools' entries or by a publication, or it touches a school × period whose entry
+    is approved or locked (kpi.entry) or a school-year whose maturity results are published."""
+    from kpi import state
+
+    source = con.execute("SELECT source FROM imports WHERE import_id = ?", [import_id]).fetchall()[0][0]
+    try:
+        pub = con.execute("SELECT publication_id FROM publications WHERE import_id = ?", [import_id]).fetchall()
+    except duckdb.CatalogException:  # a file older than the publications table
+        pub = []
+    if pub:
+        return (f"lần nhập #{import_id} là kết quả công bố {pub[0][0]}; kết quả đã công bố không còn thay đổi")
+    if source == "nhap_lieu":
+        return (f"lần nhập #{import_id} ghi số liệu Phòng đã duyệt trên ứng dụng; muốn sửa, Phòng mở lại trường "
+                "trên trang Duyệt số liệu")
+    keys = sorted(set(con.execute("SELECT DISTINCT school_id, school_year, round FROM observation_history "
+                                  "WHERE import_id = ?", [import_id]).fetchall()))
+    held = set(locked_keys(path, keys))
+    if keys and state.state_path(path).exists():
+        store = state.store_for(path)
+        for y, r in sorted({(y, r) for _, y, r in keys}):
+            for (sid,) in store.read("SELECT school_id FROM entries WHERE school_year = ? AND round = ? AND state IN "
+                                     "('da_duyet', 'da_khoa')", (y, r)):
+                if (sid, y, r) in keys:
+                    held.add((sid, y, r))
+    if held:
+        shown = ", ".join(f"{s} {y} {r}" for s, y, r in sorted(held)[:5]) + ("…" if len(held) > 5 else "")
+        return (f"lần nhập #{import_id} chạm {len(held)} trường × kỳ đã duyệt hoặc đã khóa ({shown}); cần Phòng mở "
+                "lại các trường đó trước")
+    scores = con.execute("SELECT DISTINCT school_id, school_year FROM criterion_history WHERE import_id = ?",
+                         [import_id]).fetchall()
+    done = published_keys(con, scores)
+    if done:
+        shown = ", ".join(f"{s} {y} ({p})" for s, y, p in done[:5]) + ("…" if len(done) > 5 else "")
+        return f"lần nhập #{import_id} chạm kết quả đánh giá đã công bố: {shown}"
+    return None
+
+
 def revert(path, import_id: int, user: str, now: dt.datetime | None = None) -> str:
     """Undo an import: put back the values it replaced. Refused when a later import has since
-    changed some of those values (revert that one first)."""
+    changed some of those values (revert that one first), and when it would change approved, locked
+    or published figures (`revert_refusal`)."""
     now = now or dt.datetime.now()
     with db.writing(path) as con:
         row = con.execute("SELECT file_name, status FROM imports WHERE import_id = ?", [import_id]).fetchall()
@@ -937,6 +977,9 @@ def revert(path, import_id: int, user: str, now: dt.datetime | None = None) -> s
             raise ValueError(f"Không có lần nhập #{import_id}.")
         if row[0][1] != "applied":
             raise ValueError(f"Lần nhập #{import_id} đã được hoàn tác trước đó.")
+        why = revert_refusal(path, con, import_id)
+        if why:
+            raise ValueError(f"Không thể hoàn tác: {why}.")
         later = con.execute("""
             SELECT count(*) FROM observation_history h JOIN observations o USING (school_id, school_year, round, field_code)
             WHERE h.import_id = ? AND o.import_id <> ?""", [import_id, import_id]).fetchall()[0][0]

@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from kpi import db, export, snapshots, tables
+from kpi import db, door, export, tables
 from kpi.formatting import fmt_number
 from pages import _data as data
 from pages import _widgets as ui
-from pages._frame import audit, current_user, page_guard, scope
+from pages._frame import audit, current_user, page_guard, scope, session_token
 
 page_guard()
 SHORT = {"pptx": "PPTX", "pdf": "PDF", "xlsx": "XLSX", "html": "HTML", "png": "PNG (zip)"}
@@ -22,8 +22,13 @@ st.caption("Bản chốt là bản sao không đổi của số liệu kỳ này
            "Các lần nhập sau không làm thay đổi bản chốt.")
 name = st.text_input("Tên bản chốt", value=f"Họp giao ban {year} {rnd}", key="bc_name")
 if st.button(f"Chốt số liệu kỳ {year} · {rnd}", key="bc_freeze"):
-    sid = snapshots.freeze(db.db_path(), year, rnd, name, user.user_name)
-    st.success(f"Đã chốt số liệu: mã {sid}. Chọn bản chốt trong mục Nguồn số liệu để xem hoặc xuất.")
+    try:
+        sid = door.act("chot_so_lieu", door.Page(session_token(), user), path=db.db_path(), school_year=year,
+                       round=rnd, name=name)
+    except ValueError as e:  # door.Refused included
+        st.error(str(e))
+    else:
+        st.success(f"Đã chốt số liệu: mã {sid}. Chọn bản chốt trong mục Nguồn số liệu để xem hoặc xuất.")
 snaps = data.snapshots()
 if len(snaps):
     ui.table(tables.snapshot_table(snaps), first=("Mã bản chốt",))

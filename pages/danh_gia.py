@@ -4,10 +4,11 @@ import pandas as pd
 import streamlit as st
 
 from kpi import assessment as asm
+from kpi import door
 from kpi.formatting import fmt_date, fmt_int, fmt_points
 from pages import _data as data
 from pages import _widgets as ui
-from pages._frame import current_user, page_guard
+from pages._frame import current_user, page_guard, session_token
 
 page_guard()
 
@@ -27,35 +28,36 @@ if "dg_msg" in st.session_state:  # the last decision's result, until the next o
 
 def decide(kind: str, *args) -> None:
     """A decision (a button's callback, with what the user saw when the button was drawn)."""
-    s = st.session_state
+    s, me = st.session_state, door.Page(session_token(), user)
     try:
         if kind == "xac_nhan":
             sid, code, version = args
             cond = cat.criteria[code].rule == "condition"
             met = {"Đạt": True, "Chưa đạt": False}.get(s.get("dg_dat")) if cond else None
-            desk.verify(user, sid, year, code, None if cond else s.get("dg_diem"), met, s.get("dg_nhan_xet", ""),
-                        version)
+            door.act("danh_gia_xac_nhan", me, desk, school_id=sid, year=year, code=code,
+                     points=None if cond else s.get("dg_diem"), met=met, comment=s.get("dg_nhan_xet", ""),
+                     version=version)
             msg = f"Đã xác nhận điểm tiêu chí {code} của {desk.names.get(sid, sid)}."
         elif kind == "tra_lai":
             sid, version = args
-            desk.send_back(user, sid, year, version, s.get("dg_ly_do", ""),
-                           {c: s.get("dg_tra_nx", "") for c in s.get("dg_tra_tc", [])})
+            door.act("danh_gia_tra_lai", me, desk, school_id=sid, year=year, version=version,
+                     reason=s.get("dg_ly_do", ""), criteria={c: s.get("dg_tra_nx", "") for c in s.get("dg_tra_tc", [])})
             msg = f"Đã trả lại {desk.names.get(sid, sid)}; trường thấy lý do và các tiêu chí cần sửa."
         elif kind == "duyet":
             sid, version = args
-            desk.approve(user, sid, year, version)
+            door.act("danh_gia_duyet", me, desk, school_id=sid, year=year, version=version)
             msg = f"Đã duyệt bản tự đánh giá của {desk.names.get(sid, sid)}."
         elif kind == "mo_lai":
-            desk.reopen(user, args[0], year, s.get("dg_ly_do_mo", ""))
+            door.act("danh_gia_mo_lai", me, desk, school_id=args[0], year=year, reason=s.get("dg_ly_do_mo", ""))
             msg = f"Đã mở lại {desk.names.get(args[0], args[0])}."
         elif kind == "han":
-            desk.set_cycle(user, year, s["dg_han"], s["dg_nguong"])
+            door.act("danh_gia_han", me, desk, year=year, deadline=s["dg_han"], threshold=s["dg_nguong"])
             msg = f"Đã đặt hạn nộp {fmt_date(s['dg_han'])}, ngưỡng {fmt_points(s['dg_nguong'])} điểm."
         else:
-            pid = desk.publish(user, year)
+            pid = door.act("danh_gia_cong_bo", me, desk, year=year)
             msg = f"Đã công bố kết quả năm học {year} (lần công bố {pid})."
         st.session_state["dg_msg"] = (True, msg, [])
-    except asm.AssessmentError as e:
+    except (asm.AssessmentError, door.Refused) as e:
         st.session_state["dg_msg"] = (False, str(e), e.problems[1:40])
 
 
@@ -118,7 +120,8 @@ with review_tab:
                     for e in a.evidence:
                         st.download_button(f"{e.criterion_code} · {e.file_name} ({asm.KINDS[e.kind][0]}, "
                                            f"{fmt_points(e.size / 1024)} KB)",
-                                           lambda eid=e.evidence_id: desk.evidence_file(user, eid)[2], e.file_name,
+                                           lambda eid=e.evidence_id, me=door.Page(session_token(), user):
+                                           door.act("minh_chung_tai", me, desk, evidence_id=eid)[2], e.file_name,
                                            asm.KINDS[e.kind][1], key=f"dg_ev_{e.evidence_id}", on_click="ignore",
                                            icon=":material/attach_file:")
             if asm.allowed(a.state, "xac_nhan", user.role):

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kpi import accounts, admin, auth, db
+from kpi import accounts, admin, auth, db, door
 from pages._frame import current_user, page_guard, session_token
 from pages._web import LOGOUT_PATH
 
@@ -24,8 +24,9 @@ with st.form("dmk_form"):
     submitted = st.form_submit_button("Đổi mật khẩu", type="primary", key="dmk_submit")
 if submitted:
     try:
-        accounts.change_password(path, user, current, new, repeat, keep_session=auth.session_id(session_token()))
-    except admin.AdminError as e:
+        door.act("doi_mat_khau", door.Page(session_token(), user), path=path, current=current, new=new,
+                 repeat=repeat, keep_session=auth.session_id(session_token()))
+    except (admin.AdminError, door.Refused) as e:
         st.error(str(e))
     else:
         st.success("Đã đổi mật khẩu.")

@@ -4,13 +4,13 @@ import datetime as dt
 
 import streamlit as st
 
-from kpi import db, importer, tables
+from kpi import db, door, importer, tables
 from kpi.catalog import LEVEL_LABELS
 from kpi.formatting import fmt_date, fmt_int, fmt_percent
 from kpi.templates import build_template
 from pages import _data as data
 from pages import _widgets as ui
-from pages._frame import current_user, page_guard
+from pages._frame import current_user, page_guard, session_token
 
 page_guard()
 
@@ -59,7 +59,11 @@ with imp_tab:
         for f in files or []:
             raw = f.getvalue()
             try:
-                result = importer.import_file(db.db_path(), f.name, raw, user.user_name, dry_run=True)
+                result = door.act("nhap_tep", door.Page(session_token(), user), path=db.db_path(), name=f.name,
+                                  data=raw, dry_run=True)
+            except door.Refused as e:
+                st.error(f"{f.name}: {e}")
+                continue
             except importer.ImportRejected as e:
                 st.error(f"{f.name}: {len(e.problems)} lỗi, không thể nhập. Sửa các lỗi dưới đây rồi tải lại.")
                 ui.table(tables.problems_table(e.problems), widths={"Lỗi": "large"})
@@ -72,8 +76,11 @@ with imp_tab:
         if good and st.button(f"Xác nhận nhập {len(good)} tệp", type="primary", key="dl_confirm"):
             for name, raw in good:
                 try:
-                    done = importer.import_file(db.db_path(), name, raw, user.user_name)
+                    done = door.act("nhap_tep", door.Page(session_token(), user), path=db.db_path(), name=name,
+                                    data=raw)
                     st.success(done.message)
+                except door.Refused as e:
+                    st.error(f"{name}: {e}")
                 except importer.ImportRejected as e:
                     st.error(f"{name}: {len(e.problems)} lỗi (dữ liệu vừa thay đổi); không ghi gì.")
 
@@ -100,6 +107,7 @@ with log_tab:
                                 format_func=lambda i: f"#{i} · {applied.set_index('import_id').loc[i, 'file_name']}")
             if st.button("Hoàn tác", key="dl_revert"):
                 try:
-                    st.success(importer.revert(db.db_path(), int(pick), user.user_name))
+                    st.success(door.act("hoan_tac", door.Page(session_token(), user), path=db.db_path(),
+                                        import_id=int(pick)))
                 except ValueError as e:
                     st.error(str(e))

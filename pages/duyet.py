@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from kpi import entry, tables, workflow
+from kpi import door, entry, tables, workflow
 from kpi.formatting import fmt_int, fmt_percent
 from pages import _data as data
 from pages import _widgets as ui
-from pages._frame import current_user, page_guard
+from pages._frame import current_user, page_guard, session_token
 
 page_guard()
 
@@ -16,7 +16,7 @@ st.title("Duyệt số liệu")
 ui.sample_badge()
 st.caption(f"Năm học {year} · {rnd}. Chỉ số liệu đã duyệt được tính vào số liệu toàn đơn vị; bật \"Gồm số liệu đã "
            "nộp, chưa duyệt\" ở thanh bên của các trang số liệu để xem cả số liệu chờ duyệt.")
-desk = data.desk()
+desk = data.desk().for_period(data.school_list((year, rnd)))  # a school closed since stays decidable
 if "dy_msg" in st.session_state:
     ok, text, items = st.session_state.pop("dy_msg")
     (st.success if ok else st.error)(text + "".join(f"\n- {p}" for p in items))
@@ -24,19 +24,22 @@ if "dy_msg" in st.session_state:
 
 def decide(kind: str, *args) -> None:
     """A decision (a button's callback, with what the user saw when the button was drawn)."""
+    me = door.Page(session_token(), user)
     try:
         if kind == "duyet":
-            msg = desk.approve(user, args[0], year, rnd)
+            msg = door.act("so_lieu_duyet", me, desk, items=args[0], year=year, rnd=rnd)
         elif kind == "tra_lai":
-            desk.send_back(user, args[0], year, rnd, args[1], st.session_state.get("dy_reason", ""))
+            door.act("so_lieu_tra_lai", me, desk, school_id=args[0], year=year, rnd=rnd, version=args[1],
+                     reason=st.session_state.get("dy_reason", ""))
             msg = f"Đã trả lại {desk.names.get(args[0], args[0])}; trường thấy lý do trên trang Nộp số liệu."
         elif kind == "mo_lai":
-            desk.reopen(user, args[0], year, rnd, st.session_state.get("dy_reopen_reason", ""))
+            door.act("so_lieu_mo_lai", me, desk, school_id=args[0], year=year, rnd=rnd,
+                     reason=st.session_state.get("dy_reopen_reason", ""))
             msg = f"Đã mở lại {desk.names.get(args[0], args[0])}; trường sửa rồi nộp lại."
         else:
-            msg = desk.lock(user, year, rnd)
+            msg = door.act("ky_khoa", me, desk, year=year, rnd=rnd)
         st.session_state["dy_msg"] = (True, msg, [])
-    except (entry.EntryError, workflow.Refused) as e:
+    except (entry.EntryError, workflow.Refused, door.Refused) as e:
         st.session_state["dy_msg"] = (False, str(e), getattr(e, "problems", [])[1:50])
 
 

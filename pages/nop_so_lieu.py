@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from kpi import entry, workflow
+from kpi import door, entry, workflow
 from kpi.catalog import LEVEL_LABELS, ROUND_LABELS
 from kpi.checks import check_form, shown_value
 from kpi.formatting import fmt_date
 from kpi.templates import build_template
 from pages import _data as data
 from pages import _widgets as ui
-from pages._frame import audit, current_user, page_guard, scope
+from pages._frame import audit, current_user, page_guard, scope, session_token
 
 page_guard()
 
@@ -49,12 +49,14 @@ def act(submit: bool) -> None:
     """Lưu nháp / Nộp (a button's callback: runs before the page, so the page shows the result)."""
     raw, expl = typed()
     try:
-        saved = desk.save(user, school_id, year, rnd, raw, expl, st.session_state["nsl_version"], form.previous,
-                          form.previous_label, submit=submit, source=st.session_state.get("nsl_source", "form"))
+        saved = door.act("so_lieu_nop" if submit else "so_lieu_luu", door.Page(session_token(), user), desk,
+                         school_id=school_id, year=year, rnd=rnd, raw=raw, explanations=expl,
+                         version=st.session_state["nsl_version"], previous=form.previous,
+                         previous_label=form.previous_label, source=st.session_state.get("nsl_source", "form"))
     except entry.Conflict as c:
         st.session_state["nsl_msg"] = ("conflict", str(c), [])
         return
-    except (entry.EntryError, workflow.Refused) as x:
+    except (entry.EntryError, workflow.Refused, door.Refused) as x:
         st.session_state["nsl_msg"] = ("error", str(x), getattr(x, "problems", [])[:50])
         return
     st.session_state["nsl_version"] = saved.version

@@ -4,12 +4,12 @@ import datetime as dt
 
 import streamlit as st
 
-from kpi import accounts, admin, db, plans, registry
+from kpi import accounts, admin, db, door, plans, registry
 from kpi.access import ROLES, SCHOOL_ROLES
 from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, TARGET_BASES
 from pages import _data as data
 from pages import _widgets as ui
-from pages._frame import current_user, page_guard
+from pages._frame import current_user, page_guard, session_token
 
 page_guard()
 
@@ -28,13 +28,18 @@ def act(run, done: str, keep: str | None = None) -> None:
     """Run a change; tell the result on the next run (after the new data version is read)."""
     try:
         out = run()
-    except admin.AdminError as e:
+    except (admin.AdminError, door.Refused) as e:
         st.session_state["qt_msg"] = (False, str(e))
     else:
         st.session_state["qt_msg"] = (True, done.format(out=out))
         if keep:
             st.session_state[keep] = out
     st.rerun()
+
+
+def write(name: str, **kw):
+    """A Quản trị write through the door (kpi.door), as the user this session is now."""
+    return door.act(name, door.Page(session_token(), user), path=path, **kw)
 
 
 t_tab, s_tab, a_tab, h_tab = ui.lazy_tabs(["Chỉ tiêu năm học", "Trường và đơn vị", "Tài khoản", "Lịch sử"], "qt_tab")
@@ -53,14 +58,14 @@ with t_tab:
             source = st.selectbox("Bắt đầu từ chỉ tiêu năm học", sorted((y for y in years if y <= year), reverse=True)
                                   or years, key="qt_from")
             if st.button("Tạo bản nháp", key="qt_start", disabled=not can, type="primary"):
-                act(lambda: plans.start_draft(path, user, year, source), f"Đã tạo bản nháp chỉ tiêu năm học {year} từ năm học {source}.")
+                act(lambda: write("chi_tieu_tao_nhap", school_year=year, from_year=source), f"Đã tạo bản nháp chỉ tiêu năm học {year} từ năm học {source}.")
         else:
             st.caption(f"Bản nháp năm học {year} (bắt đầu từ năm học {d['source_year']}), sửa lần cuối bởi "
                        f"{d['updated_by']} lúc {admin.when_text(d['updated_at'])}. Chưa áp dụng cho đến khi công bố.")
             doc = st.text_input("Số văn bản kế hoạch", d["document"], key="qt_doc", disabled=not can,
                                 placeholder="ví dụ 1234/KH-GDĐT ngày 05/09/2024")
             if doc != d["document"] and st.button("Lưu số văn bản", key="qt_doc_save", disabled=not can):
-                act(lambda: plans.set_document(path, user, year, doc), "Đã lưu số văn bản kế hoạch.")
+                act(lambda: write("chi_tieu_so_van_ban", school_year=year, document=doc), "Đã lưu số văn bản kế hoạch.")
             frame = admin.draft_frame(cat, d)
             edited = st.data_editor(frame, key=f"qt_editor_{year}_{d['version']}", hide_index=True, disabled=not can,
                                     width="stretch", column_config={
@@ -72,22 +77,22 @@ with t_tab:
             changes = admin.editor_changes(d, edited)
             c1, c2, c3 = st.columns(3)
             if c1.button(f"Lưu {len(changes)} thay đổi", key="qt_save", disabled=not (can and changes)):
-                act(lambda: plans.edit_targets(path, user, year, changes, d["version"]), "Đã lưu bản nháp.")
+                act(lambda: write("chi_tieu_sua", school_year=year, changes=changes, version=d["version"]), "Đã lưu bản nháp.")
             if c2.button("Công bố", key="qt_publish", type="primary", disabled=not can or bool(changes)):
-                act(lambda: plans.publish(path, user, year), f"Đã công bố chỉ tiêu năm học {year}, phiên bản {{out}}: "
+                act(lambda: write("chi_tieu_cong_bo", school_year=year), f"Đã công bố chỉ tiêu năm học {year}, phiên bản {{out}}: "
                     "mọi trang dùng chỉ tiêu mới.")
             if c3.button("Hủy bản nháp", key="qt_discard", disabled=not can):
-                act(lambda: plans.discard_draft(path, user, year), f"Đã hủy bản nháp năm học {year}.")
+                act(lambda: write("chi_tieu_huy_nhap", school_year=year), f"Đã hủy bản nháp năm học {year}.")
         if year not in set(data.periods()["school_year"]):
             st.caption(f"Năm học {year} chưa có kỳ báo cáo: mở hai kỳ (hạn nộp 10/01 và 20/05) để các trường báo cáo.")
             if st.button(f"Mở kỳ báo cáo năm học {year}", key="qt_open_year", disabled=not can):
-                act(lambda: registry.open_school_year(path, user, year), f"Đã mở kỳ báo cáo năm học {year}.")
+                act(lambda: write("nam_hoc_mo", school_year=year), f"Đã mở kỳ báo cáo năm học {year}.")
         st.download_button(f"Tải chỉ tiêu đang áp dụng năm học {year} (tệp TOML)", plans.export_toml(cat, year),
                            f"chi_tieu_{year}.toml", key="qt_export", on_click="ignore")
         up = ui.file_uploader("Nhập chỉ tiêu từ tệp TOML (như tệp tải về ở trên): tạo bản nháp để xem lại rồi công bố",
                               type=["toml"], key="qt_import_file", disabled=not can)
         if up is not None and st.button("Nhập tệp chỉ tiêu", key="qt_import", disabled=not can):
-            act(lambda: plans.import_targets(path, user, up.getvalue(), up.name)["school_year"],
+            act(lambda: write("chi_tieu_nhap_tep", data=up.getvalue(), file_name=up.name)["school_year"],
                 "Đã tạo bản nháp chỉ tiêu năm học {out} từ tệp.")
         st.subheader("Các phiên bản đã công bố")
         if published.empty:
@@ -119,7 +124,8 @@ with s_tab:
                 unit = c2.selectbox("Đơn vị", list(unit_names), format_func=unit_names.get, key="qt_s_unit")
                 opened = c1.date_input("Hoạt động từ ngày", dt.date.today(), format="DD/MM/YYYY", key="qt_s_opened")
                 if st.form_submit_button("Thêm trường", disabled=not can, key="qt_s_submit"):
-                    act(lambda: registry.add_school(path, user, sid, name, level, own, ward, unit, opened),
+                    act(lambda: write("truong_them", school_id=sid, name=name, level=level, ownership=own, ward=ward,
+                                      unit_id=unit, opened_on=opened),
                         "Đã thêm trường {out}.")
         with st.expander("Sửa, đóng hoặc sáp nhập một trường"):
             pick = st.selectbox("Trường", open_ids, format_func=label, key="qt_e_school")
@@ -138,16 +144,17 @@ with s_tab:
                            "loại hình là thông tin hiện tại (số liệu các kỳ trước cũng xếp theo đó); ngày hiệu lực được "
                            "ghi vào lịch sử. Trường đổi cấp học từ một ngày: đóng trường cũ và thêm trường mới (mã mới).")
                 if st.button("Lưu thông tin trường", key="qt_e_save", disabled=not can):
-                    act(lambda: registry.update_school(path, user, pick, e_day, e_name, e_level, e_own, unit_id=e_unit),
+                    act(lambda: write("truong_sua", school_id=pick, effective_on=e_day, name=e_name, level=e_level,
+                                      ownership=e_own, unit_id=e_unit),
                         f"Đã sửa thông tin trường {pick}.")
                 reason = st.text_input("Lý do đóng trường", key="qt_c_reason")
                 if st.button("Đóng trường từ ngày trên", key="qt_close", disabled=not can):
-                    act(lambda: registry.close_school(path, user, pick, e_day, reason),
+                    act(lambda: write("truong_dong", school_id=pick, closed_on=e_day, reason=reason),
                         f"Đã đóng trường {pick}: số liệu cũ giữ nguyên, các kỳ sau không còn tính trường này.")
                 into = st.selectbox("Sáp nhập vào trường", [s for s in open_ids if s != pick], format_func=label,
                                     key="qt_m_into")
                 if st.button("Sáp nhập từ ngày trên", key="qt_merge", disabled=not can):
-                    act(lambda: registry.merge_schools(path, user, pick, into, e_day),
+                    act(lambda: write("truong_sap_nhap", school_id=pick, into=into, merged_on=e_day),
                         f"Đã sáp nhập trường {pick} vào {into}; số liệu của cả hai trường được giữ.")
         st.subheader("Đơn vị")
         ui.table(admin.units_frame(units), first=("Tên đơn vị",))
@@ -164,10 +171,12 @@ with s_tab:
                 uday = c2.date_input("Từ ngày", dt.date.today(), format="DD/MM/YYYY", key="qt_u_day")
                 if st.form_submit_button("Lưu đơn vị", disabled=not can, key="qt_u_submit"):
                     if pick_u:
-                        act(lambda: registry.update_unit(path, user, pick_u, uday, uname or None, kind, parent),
+                        act(lambda: write("don_vi_sua", unit_id=pick_u, effective_on=uday, name=uname or None, kind=kind,
+                                          parent_id=parent),
                             f"Đã sửa đơn vị {uname or unit_names[pick_u]}.")
                     else:
-                        act(lambda: registry.add_unit(path, user, uid, uname, kind, parent or None, uday),
+                        act(lambda: write("don_vi_them", unit_id=uid, name=uname, kind=kind, parent_id=parent or None,
+                                          effective_on=uday),
                             f"Đã thêm đơn vị {uname}.")
 
 with a_tab:
@@ -189,7 +198,7 @@ with a_tab:
                         f"(hiệu trưởng cũ của trường có hiệu trưởng mới), không đổi {len(pre.unchanged)} tài khoản."
                         + "".join(f"\n- {u}: {w}" for u, w in pre.changed + pre.disabled))
                 if st.button("Tạo tài khoản", key="qt_acc_create", type="primary", disabled=not can):
-                    act(lambda: accounts.create_accounts(path, user, up.name, up.getvalue()),
+                    act(lambda: write("tai_khoan_tao_tu_tep", file_name=up.name, data=up.getvalue()),
                         "Đã áp dụng tệp tài khoản.", keep="qt_acc_done")
         done = st.session_state.get("qt_acc_done")
         if done is not None and done.created:
@@ -210,13 +219,13 @@ with a_tab:
                                    key=f"qt_acc_school_{who}", disabled=role not in SCHOOL_ROLES)
             b1, b2, b3 = st.columns(3)
             if b1.button("Lưu vai trò / trường", key="qt_acc_update", disabled=not can):
-                act(lambda: accounts.update_account(path, user, who, role, school), f"Đã đổi tài khoản {who}.")
+                act(lambda: write("tai_khoan_sua", user_name=who, role=role, school_id=school), f"Đã đổi tài khoản {who}.")
             if b2.button("Đặt lại mật khẩu", key="qt_acc_reset", disabled=not can):
-                act(lambda: accounts.reset_password(path, user, who),
+                act(lambda: write("tai_khoan_dat_lai", user_name=who),
                     f"Mật khẩu lần đầu mới của {who}: {{out}} (chỉ hiện lần này; phải đổi khi đăng nhập).")
             active = bool(row["active"])
             if b3.button("Khóa tài khoản" if active else "Mở khóa tài khoản", key="qt_acc_toggle", disabled=not can):
-                act(lambda: accounts.set_active(path, user, who, not active),
+                act(lambda: write("tai_khoan_khoa", user_name=who, active=not active),
                     f"Đã {'khóa' if active else 'mở khóa'} tài khoản {who}.")
 
 with h_tab:

@@ -3,10 +3,11 @@
 import streamlit as st
 
 from kpi import assessment as asm
+from kpi import door
 from kpi.formatting import fmt_points
 from pages import _data as data
 from pages import _widgets as ui
-from pages._frame import current_user, page_guard, scope
+from pages._frame import current_user, page_guard, scope, session_token
 
 page_guard()
 
@@ -59,8 +60,9 @@ def typed() -> dict[str, dict]:
 def act(submit: bool) -> None:
     """Lưu nháp / Nộp (a button's callback)."""
     try:
-        saved = desk.save(user, school_id, year, typed(), st.session_state["tdg_version"], submit=submit)
-    except asm.AssessmentError as x:
+        saved = door.act("danh_gia_nop" if submit else "danh_gia_luu", door.Page(session_token(), user), desk,
+                         school_id=school_id, year=year, values=typed(), version=st.session_state["tdg_version"])
+    except (asm.AssessmentError, door.Refused) as x:
         st.session_state["tdg_msg"] = ("error", str(x), x.problems[:40])
         return
     st.session_state["tdg_version"] = saved.version
@@ -75,8 +77,9 @@ def attach() -> None:
         st.session_state["tdg_msg"] = ("error", "Chưa chọn tệp minh chứng.", [])
         return
     try:
-        desk.attach(user, school_id, year, st.session_state["tdg_ev_tc"], up.name, up.getvalue())
-    except asm.AssessmentError as x:
+        door.act("minh_chung_dinh_kem", door.Page(session_token(), user), desk, school_id=school_id, year=year,
+                 code=st.session_state["tdg_ev_tc"], name=up.name, data=up.getvalue())
+    except (asm.AssessmentError, door.Refused) as x:
         st.session_state["tdg_msg"] = ("error", str(x), [])
         return
     st.session_state["tdg_version"] = desk.assessment(user, school_id, year).version
@@ -85,9 +88,9 @@ def attach() -> None:
 
 def detach(evidence_id: int) -> None:
     try:
-        desk.detach(user, evidence_id)
+        door.act("minh_chung_go", door.Page(session_token(), user), desk, evidence_id=evidence_id)
         st.session_state["tdg_version"] = desk.assessment(user, school_id, year).version
-    except asm.AssessmentError as x:
+    except (asm.AssessmentError, door.Refused) as x:
         st.session_state["tdg_msg"] = ("error", str(x), [])
 
 
@@ -159,7 +162,8 @@ for g, label in cat.index.groups.items():
             for e in files.get(c.code, []):
                 c1, c2 = st.columns([3, 1])
                 c1.download_button(f"{e.file_name} ({asm.KINDS[e.kind][0]}, {fmt_points(e.size / 1024)} KB)",
-                                   lambda eid=e.evidence_id: desk.evidence_file(user, eid)[2], e.file_name,
+                                   lambda eid=e.evidence_id, me=door.Page(session_token(), user):
+                                   door.act("minh_chung_tai", me, desk, evidence_id=eid)[2], e.file_name,
                                    asm.KINDS[e.kind][1], key=f"tdg_ev_{e.evidence_id}", on_click="ignore",
                                    icon=":material/attach_file:")
                 if editable:

@@ -163,11 +163,12 @@ def test_users_cli(writable_db, monkeypatch, capsys):
 
     monkeypatch.setattr("sys.stdin", io.StringIO("matkhau-moi-123\n"))
     assert main(["users", "add", "ht.th002", "--role", "hieu_truong", "--school", "TH002", "--db", str(writable_db),
-                 "--password-stdin"]) == 0
+                 "--password-stdin", "--user", "lanhdao"]) == 0
     c = db.connect(writable_db)
     assert auth.authenticate(c, "ht.th002", "matkhau-moi-123").school_id == "TH002"
     c.close()
-    assert main(["users", "add", "x", "--role", "hieu_truong", "--db", str(writable_db), "--password-stdin"]) == 1
+    assert main(["users", "add", "x", "--role", "hieu_truong", "--db", str(writable_db), "--password-stdin",
+                 "--user", "lanhdao"]) == 1
     assert "cần mã trường" in capsys.readouterr().err
     assert main(["users", "list", "--db", str(writable_db)]) == 0
     out = capsys.readouterr().out

@@ -281,7 +281,7 @@ def test_targets_move_as_a_file_with_the_command_line(admin_db, tmp_path, capsys
     bad = tmp_path / "bad.toml"
     bad.write_text(out.read_text(encoding="utf-8").replace("value = 0.85", "value = 1.5", 1), encoding="utf-8")
     before = table_digest(other)
-    assert main(["targets", "import", str(bad), "--db", str(other)]) == 1
+    assert main(["targets", "import", str(bad), "--db", str(other), "--user", "lanhdao"]) == 1
     err = capsys.readouterr().err
     assert f"Tệp {bad} không hợp lệ" in err and "gv_tin_chuan_hoa" in err
     assert table_digest(other) == before and plans.drafts(other) == []
@@ -559,7 +559,8 @@ def test_a_password_set_on_the_command_line_is_changed_at_the_first_login(writab
     from kpi.cli import main
 
     monkeypatch.setattr("sys.stdin", io.StringIO("mat-khau-tam-thoi-1\n"))
-    assert main(["users", "add", "cv.hai", "--role", "chuyen_vien", "--db", str(writable_db), "--password-stdin"]) == 0
+    assert main(["users", "add", "cv.hai", "--role", "chuyen_vien", "--db", str(writable_db), "--password-stdin",
+                 "--user", "lanhdao"]) == 0
     assert accounts.must_change(writable_db, "cv.hai") and not accounts.must_change(writable_db, "chuyenvien")
 
 

@@ -265,10 +265,11 @@ def test_cli_exit_codes(writable_db, tmp_path, capsys):
     good.write_text(f"{GOOD_HEAD}\nTH001,2023-2024,CN,1001,10,12\n", encoding="utf-8")
     bad = tmp_path / "bad.csv"
     bad.write_text(f"{GOOD_HEAD}\nXX,2023-2024,CN,1,1,1\n", encoding="utf-8")
-    assert main(["import", "--db", str(writable_db), "--dry-run", str(good)]) == 0
+    assert main(["import", "--db", str(writable_db), "--user", "chuyenvien", "--dry-run", str(good)]) == 0
     assert _obs(writable_db, "TH001", "hs_tong")[0] != 1001
     report = tmp_path / "loi.xlsx"
-    assert main(["import", "--db", str(writable_db), str(good), str(bad), "--errors", str(report)]) == 1
+    assert main(["import", "--db", str(writable_db), "--user", "chuyenvien", str(good), str(bad), "--errors",
+                 str(report)]) == 1
     err = capsys.readouterr().err
     assert "Không nhập bad.csv: 1 lỗi, không ghi gì." in err and "mã trường không có" in err
     assert _obs(writable_db, "TH001", "hs_tong")[0] == 1001  # the good file landed whole
