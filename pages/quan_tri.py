@@ -37,7 +37,7 @@ def act(run, done: str, keep: str | None = None) -> None:
     st.rerun()
 
 
-def write(name: str, **kw):
+def write(name: str, /, **kw):
     """A Quản trị write through the door (kpi.door), as the user this session is now."""
     return door.act(name, door.Page(session_token(), user), path=path, **kw)
 
