@@ -528,3 +528,22 @@ def test_a_closed_schools_waiting_submission_can_still_be_decided(path):
     tok = auth.sessions().issue("chuyenvien")
     door.act("so_lieu_tra_lai", door.Page(tok, cv), d, school_id=sid, year=Y, rnd=R, version=version, reason=REASON)
     assert d.entry(sid, Y, R).state == "tra_lai"
+
+
+def test_only_the_first_leadership_account_of_an_empty_database_needs_no_user(tmp_path, monkeypatch, capsys):
+    from kpi.cli import main
+
+    p = tmp_path / "moi.duckdb"
+    monkeypatch.setenv("KPI_DB", str(p))
+    assert main(["init", "--db", str(p)]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("mat-khau-lanh-dao-1\n"))
+    assert main(["users", "add", "cv.dau", "--role", "chuyen_vien", "--password-stdin", "--db", str(p)]) == 1
+    assert "--user" in capsys.readouterr().err  # the first account must be leadership
+    monkeypatch.setattr("sys.stdin", io.StringIO("mat-khau-lanh-dao-1\n"))
+    assert main(["users", "add", "ld.dau", "--role", "lanh_dao", "--password-stdin", "--db", str(p)]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("mat-khau-lanh-dao-2\n"))
+    assert main(["users", "add", "ld.hai", "--role", "lanh_dao", "--password-stdin", "--db", str(p)]) == 1
+    assert "--user" in capsys.readouterr().err  # now there is one: every further account names who adds it
+    monkeypatch.setattr("sys.stdin", io.StringIO("mat-khau-lanh-dao-2\n"))
+    assert main(["users", "add", "ld.hai", "--role", "lanh_dao", "--password-stdin", "--user", "ld.dau",
+                 "--db", str(p)]) == 0
