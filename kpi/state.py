@@ -22,8 +22,10 @@ import threading
 import time
 from pathlib import Path
 
-SCHEMA_VERSION = 4  # 1: sessions, login counters, audit; 2: + the schools' entries (kpi.entry);
-# 3: + the yearly maturity assessment (issue 19); 4: + administration (issue 20)
+from kpi import faults
+
+SCHEMA_VERSION = 5  # 1: sessions, login counters, audit; 2: + the schools' entries (kpi.entry);
+# 3: + the yearly maturity assessment (issue 19); 4: + administration (issue 20); 5: + intents (issue 28)
 
 _SCHEMA = """
 -- one row per login session (the id is inside the signed cookie); revoked_at set = refused
@@ -201,6 +203,24 @@ CREATE TABLE IF NOT EXISTS account_passwords (
     changed_by    TEXT NOT NULL
 );
 
+-- version 5: writes that span this store and the analytics file (kpi.recovery, issue 28).
+-- intents: one row per such write, recorded here BEFORE the analytics file is written: kind (what:
+-- 'duyet', 'cong_bo', 'hoan_tac'), who, keys = JSON of what it changes and the outcome the store
+-- side must reach; state 'cho' (pending) until the store side is done ('xong', with result = JSON of
+-- what the analytics write returned, e.g. the import id) or the analytics write is known not to
+-- have landed ('huy'). The analytics file holds meta key 'intent:<intent_id>' written in the same
+-- DuckDB transaction as the change, which is how a repair tells the two apart.
+CREATE TABLE IF NOT EXISTS intents (
+    intent_id  TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    user_name  TEXT,
+    keys       TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    done_at    REAL,
+    result     TEXT
+);
+CREATE INDEX IF NOT EXISTS intents_state ON intents (state);
 """
 
 
@@ -257,16 +277,32 @@ class Store:
 
     @contextlib.contextmanager
     def write(self):
-        """A write transaction (BEGIN IMMEDIATE: writers queue, readers go on); yields the connection."""
+        """A write transaction (BEGIN IMMEDIATE: writers queue, readers go on); yields the connection.
+
+        A store that cannot be written (disk full, read-only, locked too long, I/O error) raises
+        kpi.faults.StoreUnavailable (its Vietnamese sentence; the cause logged); nothing is written."""
         with self._lock:
-            con = self._connect()
-            con.execute("BEGIN IMMEDIATE")
+            with faults.guarded("kho trạng thái", self.path):
+                con = self._connect()
+                con.execute("BEGIN IMMEDIATE")
             try:
                 yield con
-            except BaseException:
-                con.execute("ROLLBACK")
+            except BaseException as e:
+                with contextlib.suppress(sqlite3.Error):  # a full disk may have rolled it back already
+                    con.execute("ROLLBACK")
+                mapped = faults.unavailable(e, "kho trạng thái", self.path) if isinstance(e, sqlite3.Error) else None
+                if mapped is not None and mapped is not e:
+                    raise mapped from e
                 raise
-            con.execute("COMMIT")
+            try:
+                con.execute("COMMIT")
+            except sqlite3.Error as e:
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
+                mapped = faults.unavailable(e, "kho trạng thái", self.path)
+                if mapped is None:
+                    raise
+                raise mapped from e
 
     # ---- sessions ------------------------------------------------------------------------
 
