@@ -50,7 +50,9 @@ class StoreUnavailable(Exception):
 
     def __init__(self, kind: str, cause: BaseException | None = None, message: str | None = None):
         self.kind, self.cause = kind, cause
-        super().__init__(message or SENTENCE.get(kind, SENTENCE["io"]) + NOTHING_LOST)
+        text = message or SENTENCE.get(kind, SENTENCE["io"]) + NOTHING_LOST
+        self.problems = [text]  # as kpi.entry.EntryError and the pages' other refusals carry theirs
+        super().__init__(text)
 
 
 def kind_of(exc: BaseException) -> str | None:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kpi import accounts, admin, auth, db
+from kpi import accounts, admin, auth, db, faults
 from pages._frame import current_user, page_guard, session_token
 from pages._web import LOGOUT_PATH
 
@@ -25,7 +25,7 @@ with st.form("dmk_form"):
 if submitted:
     try:
         accounts.change_password(path, user, current, new, repeat, keep_session=auth.session_id(session_token()))
-    except admin.AdminError as e:
+    except (admin.AdminError, faults.StoreUnavailable) as e:
         st.error(str(e))
     else:
         st.success("Đã đổi mật khẩu.")

@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from kpi import db, importer, tables
+from kpi import db, faults, importer, tables
 from kpi.catalog import LEVEL_LABELS
 from kpi.formatting import fmt_date, fmt_int, fmt_percent
 from kpi.templates import build_template
@@ -76,6 +76,8 @@ with imp_tab:
                     st.success(done.message)
                 except importer.ImportRejected as e:
                     st.error(f"{name}: {len(e.problems)} lỗi (dữ liệu vừa thay đổi); không ghi gì.")
+                except faults.StoreUnavailable as e:
+                    st.error(f"{name}: {e}")
 
 with tpl_tab:
     if tpl_tab.open:
@@ -101,5 +103,5 @@ with log_tab:
             if st.button("Hoàn tác", key="dl_revert"):
                 try:
                     st.success(importer.revert(db.db_path(), int(pick), user.user_name))
-                except ValueError as e:
+                except (ValueError, faults.StoreUnavailable) as e:
                     st.error(str(e))

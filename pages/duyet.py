@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kpi import entry, tables, workflow
+from kpi import entry, faults, tables, workflow
 from kpi.formatting import fmt_int, fmt_percent
 from pages import _data as data
 from pages import _widgets as ui
@@ -36,7 +36,7 @@ def decide(kind: str, *args) -> None:
         else:
             msg = desk.lock(user, year, rnd)
         st.session_state["dy_msg"] = (True, msg, [])
-    except (entry.EntryError, workflow.Refused) as e:
+    except (entry.EntryError, workflow.Refused, faults.StoreUnavailable) as e:
         st.session_state["dy_msg"] = (False, str(e), getattr(e, "problems", [])[1:50])
 
 

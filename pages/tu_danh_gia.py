@@ -3,6 +3,7 @@
 import streamlit as st
 
 from kpi import assessment as asm
+from kpi import faults
 from kpi.formatting import fmt_points
 from pages import _data as data
 from pages import _widgets as ui
@@ -60,7 +61,7 @@ def act(submit: bool) -> None:
     """Lưu nháp / Nộp (a button's callback)."""
     try:
         saved = desk.save(user, school_id, year, typed(), st.session_state["tdg_version"], submit=submit)
-    except asm.AssessmentError as x:
+    except (asm.AssessmentError, faults.StoreUnavailable) as x:
         st.session_state["tdg_msg"] = ("error", str(x), x.problems[:40])
         return
     st.session_state["tdg_version"] = saved.version
@@ -76,7 +77,7 @@ def attach() -> None:
         return
     try:
         desk.attach(user, school_id, year, st.session_state["tdg_ev_tc"], up.name, up.getvalue())
-    except asm.AssessmentError as x:
+    except (asm.AssessmentError, faults.StoreUnavailable) as x:
         st.session_state["tdg_msg"] = ("error", str(x), [])
         return
     st.session_state["tdg_version"] = desk.assessment(user, school_id, year).version
@@ -87,7 +88,7 @@ def detach(evidence_id: int) -> None:
     try:
         desk.detach(user, evidence_id)
         st.session_state["tdg_version"] = desk.assessment(user, school_id, year).version
-    except asm.AssessmentError as x:
+    except (asm.AssessmentError, faults.StoreUnavailable) as x:
         st.session_state["tdg_msg"] = ("error", str(x), [])
 
 
