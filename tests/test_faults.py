@@ -351,11 +351,31 @@ def test_a_store_that_refuses_the_second_write_leaves_it_to_repair(entry_db, mon
     _agree(_story(entry_db, sid))
 
 
-def test_the_login_on_a_failing_store_answers_a_vietnamese_page(entry_db, monkeypatch):
-    """Planted: the route without its guard answers 500 (the exception escapes)."""
-    from starlette.applications import Starlette
-    from starlette.testclient import TestClient
+def _post_login(handler, user: str, password: str):
+    """Call a login route with a form POST (the ASGI request the browser sends), return its response."""
+    import asyncio
+    from urllib.parse import urlencode
 
+    from starlette.requests import Request
+
+    body = urlencode({"user": user, "password": password}).encode()
+    scope = {"type": "http", "method": "POST", "path": "/dang-nhap", "headers": [
+        (b"content-type", b"application/x-www-form-urlencoded"), (b"content-length", str(len(body)).encode())],
+        "query_string": b"", "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8501), "scheme": "http"}
+    sent = []
+
+    async def receive():
+        if sent:
+            return {"type": "http.disconnect"}
+        sent.append(1)
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return asyncio.run(handler(Request(scope, receive)))
+
+
+def test_the_login_on_a_failing_store_answers_a_vietnamese_page(entry_db, monkeypatch):
+    """The store refuses the new session: a Vietnamese login page (503), never a 500. Planted: the
+    route without its guard lets the exception escape (a 500 for the server)."""
     from pages import _web
 
     monkeypatch.setenv("KPI_DB", str(entry_db))
@@ -364,12 +384,9 @@ def test_the_login_on_a_failing_store_answers_a_vietnamese_page(entry_db, monkey
         raise faults.StoreUnavailable("full")
 
     monkeypatch.setattr(state.Store, "session_open", refusing)
-    client = TestClient(Starlette(routes=_web.ROUTES), raise_server_exceptions=False)
-    r = client.post(_web.LOGIN_PATH, data={"user": "chuyenvien", "password": auth.DEMO_PASSWORD},
-                    follow_redirects=False)
-    assert r.status_code == 503 and faults.SENTENCE["full"] in r.text and "Error" not in r.text
-    bare = TestClient(Starlette(routes=[_web.Route(_web.LOGIN_PATH, _web.login, methods=["POST"])]),
-                      raise_server_exceptions=False)
-    r = bare.post(_web.LOGIN_PATH, data={"user": "chuyenvien", "password": auth.DEMO_PASSWORD},
-                  follow_redirects=False)
-    assert r.status_code == 500
+    r = _post_login(_web._said(_web.login), "chuyenvien", auth.DEMO_PASSWORD)
+    text = r.body.decode()
+    assert r.status_code == 503 and faults.SENTENCE["full"] in text and "Error" not in text
+    assert 'value="chuyenvien"' in text  # the form again, with the name typed
+    with pytest.raises(faults.StoreUnavailable):
+        _post_login(_web.login, "chuyenvien", auth.DEMO_PASSWORD)
