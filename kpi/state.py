@@ -244,6 +244,7 @@ class Store:
         self._lock = threading.Lock()
         self._con: sqlite3.Connection | None = None
         self._pid = -1
+        self._upgraded, self._retry_at = False, 0.0
 
     def _connect(self) -> sqlite3.Connection:
         if self._con is None or self._pid != os.getpid():  # never share a connection across fork
@@ -252,17 +253,29 @@ class Store:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash; WAL keeps it consistent
             con.execute("PRAGMA busy_timeout=10000")
-            have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            # a store made while a version's tables were only reserved (user_version already 4) gains them too
-            if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION or not _TABLES <= have:
-                # idempotent (CREATE ... IF NOT EXISTS): an older store gains the new tables, and
-                # two processes starting at once both succeed
-                con.executescript(_SCHEMA)
-                con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._con, self._pid = con, os.getpid()
+            self._upgraded = False
             with contextlib.suppress(OSError):
                 os.chmod(self.path, 0o600)
-            self._con, self._pid = con, os.getpid()
+        if not self._upgraded and time.time() >= self._retry_at:
+            self._upgrade(self._con)
         return self._con
+
+    def _upgrade(self, con: sqlite3.Connection) -> None:
+        have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        # a store made while a version's tables were only reserved (user_version already 4) gains them too
+        if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION or not _TABLES <= have:
+            # idempotent (CREATE ... IF NOT EXISTS): an older store gains the new tables, and
+            # two processes starting at once both succeed
+            try:
+                con.executescript(_SCHEMA)
+                con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            except sqlite3.OperationalError as e:  # a full or read-only disk: reads go on, the next use retries
+                if faults.unavailable(e, "kho trạng thái (nâng cấp cấu trúc)", self.path) is None:
+                    raise
+                self._retry_at = time.time() + 30
+                return
+        self._upgraded = True
 
     def read(self, sql: str, params=()) -> list[tuple]:
         """Rows of one query."""
