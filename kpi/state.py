@@ -21,6 +21,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from kpi import faults
 
@@ -245,16 +246,27 @@ class Store:
         self._con: sqlite3.Connection | None = None
         self._pid = -1
         self._upgraded, self._retry_at = False, 0.0
+        self.read_only = False  # opened read-only because the disk refused more (see _connect)
 
     def _connect(self) -> sqlite3.Connection:
         if self._con is None or self._pid != os.getpid():  # never share a connection across fork
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            con = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash; WAL keeps it consistent
-            con.execute("PRAGMA busy_timeout=10000")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                con = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+                con.execute("PRAGMA journal_mode=WAL")
+                con.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash; WAL keeps it consistent
+                con.execute("PRAGMA busy_timeout=10000")
+                self.read_only = False
+            except (sqlite3.OperationalError, OSError) as e:
+                if faults.kind_of(e) != "readonly" or not self.path.exists():
+                    raise
+                # a read-only disk: nothing can change the file, so read it as it is (writes say so)
+                faults.log.error("Kho trạng thái %s chỉ đọc được (%s): chỉ đọc cho đến khi ghi được", self.path, e)
+                con = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?mode=ro&immutable=1", uri=True,
+                                      isolation_level=None, check_same_thread=False)
+                self.read_only = True
             self._con, self._pid = con, os.getpid()
-            self._upgraded = False
+            self._upgraded = self.read_only
             with contextlib.suppress(OSError):
                 os.chmod(self.path, 0o600)
         if not self._upgraded and time.time() >= self._retry_at:
@@ -295,6 +307,9 @@ class Store:
         A store that cannot be written (disk full, read-only, locked too long, I/O error) raises
         kpi.faults.StoreUnavailable (its Vietnamese sentence; the cause logged); nothing is written."""
         with self._lock:
+            if self.read_only:  # the disk may take writes again: reopen normally
+                self._con.close()
+                self._con = None
             with faults.guarded("kho trạng thái", self.path):
                 con = self._connect()
                 con.execute("BEGIN IMMEDIATE")

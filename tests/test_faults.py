@@ -390,3 +390,58 @@ def test_the_login_on_a_failing_store_answers_a_vietnamese_page(entry_db, monkey
     assert 'value="chuyenvien"' in text  # the form again, with the name typed
     with pytest.raises(faults.StoreUnavailable):
         _post_login(_web.login, "chuyenvien", auth.DEMO_PASSWORD)
+
+
+def _close_stores() -> None:
+    """Close this process's store connections (a file open for writing keeps a tmpfs from going read-only)."""
+    for s in state._STORES.values():
+        with s._lock:
+            if s._con is not None:
+                s._con.close()
+                s._con = None
+
+
+def test_a_read_only_disk_under_the_store_reads_on_and_refuses_the_approval(entry_db, tmpfs, monkeypatch):
+    """The issue's own trial: the store read-only, press Duyệt: the Vietnamese sentence, no new import,
+    the entry still 'da_nop'; the review page reads on (the store opened read-only)."""
+    from streamlit.testing.v1 import AppTest
+
+    store_path = tmpfs / "kpi.state.sqlite"
+    state.store_for(entry_db).copy_to(store_path)
+    monkeypatch.setenv("KPI_STATE", str(store_path))
+    monkeypatch.setenv("KPI_DB", str(entry_db))
+    sid = _fresh_school(entry_db)
+    sub = _submit(entry_db, sid)
+    token = token_for("chuyenvien")
+    with state.store_for(entry_db).write() as con:
+        con.execute("UPDATE sessions SET last_seen = last_seen - 120")
+    c = db.connect(entry_db)
+    imports = c.execute("SELECT count(*) FROM imports").fetchall()[0][0]
+    c.close()
+    _close_stores()
+    r = subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+    def check():
+        at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+        at.session_state["_kpi_token"] = token
+        at.query_params["nam_hoc"], at.query_params["ky"] = PERIOD
+        at.run()
+        assert not at.exception, at.exception
+        at.switch_page("pages/duyet.py").run()
+        assert not at.exception and at.title[0].value == "Duyệt số liệu", at.exception
+        at.selectbox(key="w_dy_truong").select(sid).run()
+        at.button(key="dy_approve").click().run()
+        assert not at.exception, at.exception
+        _vietnamese_refusal(at.error[0].value, "readonly")
+        assert desk(entry_db, OFFICE).entry(sid, *PERIOD).state == "da_nop"
+        c = db.connect(entry_db)
+        assert c.execute("SELECT count(*) FROM imports").fetchall()[0][0] == imports  # no new import
+        c.close()
+
+    check()
+    _close_stores()
+    # planted: the store's refusals not recognised (no read-only opening, raw sqlite3 errors): caught
+    monkeypatch.setattr(faults, "kind_of", lambda e: None)
+    with pytest.raises(AssertionError):
+        check()
