@@ -445,3 +445,23 @@ def test_a_read_only_disk_under_the_store_reads_on_and_refuses_the_approval(entr
     monkeypatch.setattr(faults, "kind_of", lambda e: None)
     with pytest.raises(AssertionError):
         check()
+
+
+def test_a_download_whose_audit_the_store_refuses_goes_on(monkeypatch, caplog):
+    """A download (a read) is audited best-effort: the record goes to the server log and the file is
+    served. Planted: the refusal not caught (the download fails)."""
+    from pages import _frame
+
+    unavailable = faults.StoreUnavailable
+
+    def refusing(*a, **k):
+        raise unavailable("full")
+
+    monkeypatch.setattr(state.Store, "audit", refusing)
+    user = auth.User("chuyenvien", "Chuyên viên", "chuyen_vien", None, None)
+    with caplog.at_level("WARNING", logger="kpi.audit"):
+        _frame.audit("tai_bang", {"tep": "bang.csv"}, user)
+    assert "tai_bang" in caplog.text and "chuyenvien" in caplog.text
+    monkeypatch.setattr(faults, "StoreUnavailable", type("Other", (Exception,), {}))
+    with pytest.raises(Exception, match="ổ đĩa máy chủ đã đầy"):
+        _frame.audit("tai_bang", {"tep": "bang.csv"}, user)
