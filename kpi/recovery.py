@@ -83,7 +83,9 @@ def begin(store: state.Store, kind: str, user_name: str | None, keys: dict, now:
 
 def landed_in(con, intent_id: str, result: dict) -> None:
     """Step 2: inside the analytics file's write transaction (kpi.db.writing), record that this
-    intent's write is part of it and what it wrote."""
+    intent's write is part of it and what it wrote. The marks of earlier intents go: the writer
+    repaired them all under the same lock before it began, so none of them is asked about again."""
+    con.execute("DELETE FROM meta WHERE key LIKE 'intent:%'")
     db.set_meta(con, f"intent:{intent_id}", json.dumps(result, ensure_ascii=False))
 
 
