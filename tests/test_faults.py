@@ -240,10 +240,8 @@ def test_a_full_disk_under_the_store_reads_on_and_refuses_saves_in_vietnamese(en
     assert not at.exception and any("Đã lưu nháp" in s.value for s in at.success)
     store = state.store_for(entry_db)
     assert store.path == store_path
-    with store.write() as con:  # the session was last marked a while ago: the next page run marks it
-        con.execute("UPDATE sessions SET last_seen = last_seen - 120")
-    token = token_for("ht.th001")  # (for the planted run below: issued while the disk has room)
-    with store.write() as con:
+    token = token_for("ht.th001")  # (for the planted runs below: issued while the disk has room)
+    with store.write() as con:  # the sessions were last marked a while ago: the next page run marks them
         con.execute("UPDATE sessions SET last_seen = last_seen - 120")
     _fill(tmpfs)
 
@@ -259,19 +257,23 @@ def test_a_full_disk_under_the_store_reads_on_and_refuses_saves_in_vietnamese(en
         assert not at.exception and at.title, at.exception  # another reading page
 
     check_reads_and_save(at)
-    # planted: the store's errors not turned into the sentence, the session mark not best-effort: the
-    # raw sqlite3 error reaches the page (the session is still unmarked: the failed mark changed nothing)
-    monkeypatch.setattr(faults, "unavailable", lambda *a, **k: None)
-    monkeypatch.setattr(auth.Sessions, "_best_effort", lambda self, write, *a: write(*a))
     from streamlit.testing.v1 import AppTest
 
-    again = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    again.session_state["_kpi_token"] = token
-    with pytest.raises(AssertionError):
-        again.run()
-        assert not again.exception, again.exception
-        again.switch_page("pages/nop_so_lieu.py").run()
-        check_reads_and_save(again)
+    # planted, one at a time: the session mark not best-effort (every page run fails), and the store's
+    # errors not turned into the sentence (the save shows a raw sqlite3 error). The session is still
+    # unmarked: the failed marks changed nothing.
+    plants = [(auth.Sessions, "_best_effort", lambda self, write, *a: write(*a)),
+              (faults, "unavailable", lambda *a, **k: None)]
+    for owner, name, broken in plants:
+        with monkeypatch.context() as m:
+            m.setattr(owner, name, broken)
+            again = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+            again.session_state["_kpi_token"] = token
+            with pytest.raises(AssertionError):
+                again.run()
+                assert not again.exception, again.exception
+                again.switch_page("pages/nop_so_lieu.py").run()
+                check_reads_and_save(again)
 
 
 def _import_csv(sid: str) -> bytes:
