@@ -8,7 +8,10 @@ show; the path and the system's own words go to the server log (logger ``kpi.fau
 write fails before anything changed, so the sentence may promise that nothing was lost.
 
 `point(name)` is the fault-injection hook the crash tests use: a process started with
-``KPI_FAULT=<name>`` kills itself (SIGKILL, no clean-up) when it reaches that step.
+``KPI_FAULT=<name>`` kills itself (SIGKILL, no clean-up) when it reaches that step. The steps of a
+write across both stores (kpi.recovery.crossing): ``before_analytics`` (the intent recorded),
+``before_swap`` (kpi.db.writing: the copy written, not yet swapped in), ``after_analytics`` (the
+analytics file written, the store side not yet), ``after_store`` (both done).
 """
 
 from __future__ import annotations

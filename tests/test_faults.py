@@ -285,7 +285,8 @@ def _import_csv(sid: str) -> bytes:
     return f"{head}\n{sid},2023-2024,CN,100,10,12\n".encode()
 
 
-def test_a_read_only_disk_under_the_analytics_file_refuses_in_vietnamese(entry_db, tmpfs, tmp_path, monkeypatch):
+def test_a_read_only_disk_under_the_analytics_file_refuses_in_vietnamese(entry_db, tmpfs, tmp_path, monkeypatch,
+                                                                         caplog):
     path = tmpfs / "kpi.duckdb"
     path.write_bytes(entry_db.read_bytes())
     store_path = tmp_path / "elsewhere.state.sqlite"
@@ -323,7 +324,9 @@ def test_a_read_only_disk_under_the_analytics_file_refuses_in_vietnamese(entry_d
         assert "Traceback" not in p.stderr and p.stdout == "", p.stderr[-800:]
         _vietnamese_refusal(p.stderr.strip().removeprefix("Lỗi: "), "readonly")
 
-    check_approve()
+    with caplog.at_level("ERROR", logger="kpi.faults"):
+        check_approve()
+    assert str(path) in caplog.text and "Read-only file system" in caplog.text  # the server log: which file, why
     check_cli()
     # planted: the disk's error not turned into the sentence (Python's OSError with the path leaks)
     with pytest.raises(AssertionError):
