@@ -65,7 +65,7 @@ def kind_of(exc: BaseException) -> str | None:
         return exc.kind
     if isinstance(exc, OSError) and exc.errno in _ERRNOS:
         return _ERRNOS[exc.errno]
-    is_duck = type(exc).__module__.startswith("duckdb") and type(exc).__name__ in ("IOException", "PermissionException")
+    is_duck = "duckdb" in type(exc).__module__ and type(exc).__name__ in ("IOException", "PermissionException")
     if isinstance(exc, (sqlite3.OperationalError, OSError)) or is_duck:
         text = str(exc).lower()
         for fragment, kind in _TEXTS:

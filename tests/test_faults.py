@@ -470,3 +470,66 @@ def test_a_download_whose_audit_the_store_refuses_goes_on(monkeypatch, caplog):
     monkeypatch.setattr(faults, "StoreUnavailable", type("Other", (Exception,), {}))
     with pytest.raises(Exception, match="ổ đĩa máy chủ đã đầy"):
         _frame.audit("tai_bang", {"tep": "bang.csv"}, user)
+
+
+def _kinds() -> dict:
+    import errno
+    import sqlite3
+
+    import duckdb
+
+    cases = {
+        "database is locked": sqlite3.OperationalError("database is locked"),
+        "database or disk is full": sqlite3.OperationalError("database or disk is full"),
+        "readonly database": sqlite3.OperationalError("attempt to write a readonly database"),
+        "disk I/O error": sqlite3.OperationalError("disk I/O error"),
+        "ENOSPC": OSError(errno.ENOSPC, "No space left on device"),
+        "EROFS": OSError(errno.EROFS, "Read-only file system"),
+        "duckdb full": duckdb.IOException('IO Error: Could not write file "x": No space left on device'),
+        "no such table": sqlite3.OperationalError("no such table: intents"),  # a bug, not the disk
+        "integrity": sqlite3.IntegrityError("UNIQUE constraint failed"),
+        "value": ValueError("database is locked"),  # only the libraries' own errors count
+    }
+    return {k: faults.kind_of(e) for k, e in cases.items()}
+
+
+def test_which_errors_are_the_disk_saying_no(monkeypatch):
+    """Only the disk's refusals (full, read-only, locked, I/O) become the sentence; a programming error
+    keeps its own exception. Planted: the library texts not recognised (locked and full missed)."""
+    expected = {"database is locked": "locked", "database or disk is full": "full", "readonly database": "readonly",
+                "disk I/O error": "io", "ENOSPC": "full", "EROFS": "readonly", "duckdb full": "full",
+                "no such table": None, "integrity": None, "value": None}
+    assert _kinds() == expected
+    monkeypatch.setattr(faults, "_TEXTS", ())
+    assert _kinds() != expected
+
+
+def test_a_full_disk_under_the_analytics_file_refuses_the_import_and_keeps_the_file(entry_db, tmpfs, tmp_path):
+    """`kpi import` on a full disk: exit 1 with the sentence, no traceback, the file as it was and no
+    half-written copy left. Planted: the disk's error not turned into the sentence (a traceback)."""
+    from tests.conftest import table_digest
+
+    path = tmpfs / "kpi.duckdb"
+    path.write_bytes(entry_db.read_bytes())
+    store_path = tmp_path / "elsewhere.state.sqlite"
+    state.store_for(entry_db).copy_to(store_path)
+    env = {**os.environ, "KPI_STATE": str(store_path)}
+    csv = tmp_path / "truong.csv"
+    with pytest.MonkeyPatch.context() as m:
+        m.setenv("KPI_STATE", str(store_path))
+        csv.write_bytes(_import_csv(_fresh_school(path)))
+    digest = table_digest(path)
+    _fill(tmpfs)
+
+    def check(prelude=""):
+        code = (f"import sys\n{prelude}\nfrom kpi.cli import main\n"
+                f"sys.exit(main(['import', '--db', {str(path)!r}, '--user', 'chuyenvien', {str(csv)!r}]))")
+        p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+        assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr[-800:]
+        _vietnamese_refusal(p.stderr.strip().removeprefix("Lỗi: "), "full")
+        assert table_digest(path) == digest
+        assert sorted(f.name for f in tmpfs.iterdir()) == ["filler", "kpi.duckdb", "kpi.duckdb.lock"]
+
+    check()
+    with pytest.raises(AssertionError):
+        check("from kpi import faults\nfaults.unavailable = lambda *a, **k: None")
