@@ -41,7 +41,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kpi import db, state
+from kpi import db, recovery, state
 from kpi.catalog import Catalog
 from kpi.formatting import fmt_date, fmt_int, fmt_points
 from kpi.workflow import StateMachine
@@ -673,6 +673,7 @@ class Assessor:
         next_state("da_duyet", "cong_bo", user.role)  # only the office
         now = time.time() if now is None else now
         with db.writer_lock(self.path):
+            recovery.repair(self.path, self.store)  # a publication a crash left half-done is finished first
             with self.store.reading() as con:
                 ids = [r[0] for r in con.execute("SELECT school_id FROM assessments WHERE school_year = ? AND state IN "
                                                  "('da_duyet', 'da_cong_bo') ORDER BY school_id", (year,))
@@ -690,16 +691,12 @@ class Assessor:
                     rows.append((sid, year, c.code, it.self_points, it.self_met, it.verified_points, it.verified_met))
             from kpi import publication
 
-            pid = publication.write(self.path, year, rows, sorted(chosen), user.user_name,
-                                    dt.datetime.fromtimestamp(now, VN).replace(tzinfo=None), self.catalog)
-            with self.store.write() as con:
-                for sid in chosen:
-                    con.execute("UPDATE assessments SET state = 'da_cong_bo', version = version + 1, "
-                                "publication_id = ? WHERE school_id = ? AND school_year = ? AND state IN "
-                                "('da_duyet', 'da_cong_bo')", (pid, sid, year))
-                bump(con)
-                state.audit_in(con, "danh_gia_cong_bo", user.user_name, {"nam_hoc": year, "lan_cong_bo": pid,
-                                                                         "truong": len(chosen)}, now=now)
+            keys = {"year": year, "schools": sorted(chosen), "now": now}
+            # intent first, then the analytics file, then the store side: kpi.recovery finishes or drops it
+            with recovery.crossing(self.store, self.path, "cong_bo", user.user_name, keys) as crossing:
+                pid = publication.write(self.path, year, rows, sorted(chosen), user.user_name,
+                                        dt.datetime.fromtimestamp(now, VN).replace(tzinfo=None), self.catalog,
+                                        crossing=crossing)
         return pid
 
     # ---- review helpers ------------------------------------------------------------------------------

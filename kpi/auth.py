@@ -15,16 +15,18 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import math
 import os
 import secrets
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import bcrypt
 
-from kpi import db, queries, state
+from kpi import db, faults, queries, state
 from kpi.access import ROLES, SCHOOL_ROLES, Scope
 
 COOKIE = "kpi_phien"
@@ -291,11 +293,20 @@ class Sessions:
         if now - row["issued_at"] > self.lifetime:
             return None
         if now - row["last_seen"] > self.idle:
-            self.store.session_revoke(c["s"], now, "het_han")
+            self._best_effort(self.store.session_revoke, c["s"], now, "het_han")
             return None
         if now - row["last_seen"] > self.TOUCH_SECONDS:
-            self.store.session_touch(c["s"], now)
+            self._best_effort(self.store.session_touch, c["s"], now)
         return c["u"]
+
+    def _best_effort(self, write, *args) -> None:
+        """A mark of the session (last used, expired): a store that cannot be written now (full,
+        read-only, locked) is logged and the page goes on; reading never depends on it."""
+        try:
+            write(*args)
+        except (faults.StoreUnavailable, sqlite3.OperationalError) as e:
+            logging.getLogger("kpi.auth").warning("Không ghi được dấu phiên vào %s: %s: %s", self.store.path,
+                                                  type(e).__name__, getattr(e, "cause", None) or e)
 
     def revoke(self, token: str | None, reason: str = "dang_xuat") -> str | None:
         """End the token's session; returns its user name (None for a bad token)."""

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 
-from kpi import cells, db, plans, queries
+from kpi import cells, db, faults, plans, queries
 from kpi.access import Scope
 from kpi.catalog import LEVELS, ROUNDS, CatalogError, default_catalog
 from kpi.formatting import fmt_int, fmt_number
@@ -557,8 +558,19 @@ COMMANDS = {"init": cmd_init, "rescore": cmd_rescore, "summary": cmd_summary, "s
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one command; return the exit code."""
     args = _parser().parse_args(argv)
+    if not logging.getLogger().handlers:  # the technical cause is for a server log, not for this terminal
+        logging.getLogger("kpi").addHandler(logging.NullHandler())
     try:
         return COMMANDS[args.command](args)
-    except (CliError, CatalogError) as e:
+    except (CliError, CatalogError, faults.StoreUnavailable) as e:
         print(f"Lỗi: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Đã dừng theo yêu cầu; việc đang ghi dở (nếu có) không được ghi.", file=sys.stderr)
+        return 130
+    except Exception as e:  # a disk that refuses a write outside the guarded writers: the same sentence
+        mapped = faults.unavailable(e, "tệp", getattr(e, "filename", None) or "")
+        if mapped is None:
+            raise
+        print(f"Lỗi: {mapped}", file=sys.stderr)
         return 1

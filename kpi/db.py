@@ -22,6 +22,8 @@ from pathlib import Path
 
 import duckdb
 
+from kpi import faults
+
 SCHEMA_VERSION = "3"
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DB = ROOT / "data" / "kpi.duckdb"
@@ -188,8 +190,10 @@ def _lock(path: Path):
     if key in held:
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(str(path) + ".lock", "a") as fh:
+    with faults.guarded("tệp số liệu", path):  # a read-only or full disk: the Vietnamese sentence
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(str(path) + ".lock", "a")
+    with fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         held.add(key)
         try:
@@ -240,10 +244,11 @@ def writing(path: str | os.PathLike, fresh: bool = False):
     Writers are serialised by an exclusive lock on ``<path>.lock``, so two imports at once both
     land, one after the other. With ``fresh=True`` the copy starts empty (a new database). On an
     exception the copy is deleted and the live file is untouched; a copy left by a writer that was
-    killed is deleted by the next writer.
+    killed is deleted by the next writer. A disk that refuses the write (full, read-only) raises
+    kpi.faults.StoreUnavailable, with the cause logged.
     """
     path = Path(path)
-    with _lock(path):
+    with _lock(path), faults.guarded("tệp số liệu", path):
         remove_stale_copies(path)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
@@ -263,6 +268,7 @@ def writing(path: str | os.PathLike, fresh: bool = False):
                 raise
             finally:
                 con.close()
+            faults.point("before_swap")
             os.replace(tmp, path)
         finally:
             with contextlib.suppress(FileNotFoundError):

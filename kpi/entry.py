@@ -13,9 +13,9 @@ Only approved figures reach the analytics file: `Desk.approve` writes a batch of
 in one DuckDB transaction through the writers' path (kpi.db.writing, kpi.importer.write_entries:
 as an import writes a file; source 'nhap_lieu', each submission received at the moment the school
 submitted), then marks them approved. Decisions of the Phòng hold the DuckDB writers' lock around
-their own writes, so an approval and a return of the same school cannot interleave; a crash
-between the two writes leaves the entry submitted with its values already written, and approving
-it again writes nothing new.
+their own writes, so an approval and a return of the same school cannot interleave. The approval
+records its intent in the store first (kpi.recovery): a crash or a refused store write between the
+two writes is finished (entries approved, audited) or dropped by the next start or writer.
 
 Values are checked with kpi.checks, the same rules as an imported file: a draft may be saved as
 it is (even half-typed), a submission must pass every hard check and explain every soft flag.
@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from kpi import checks, db, state, workflow
+from kpi import checks, db, recovery, state, workflow
 from kpi.access import SCHOOL_ROLES
 from kpi.catalog import Catalog
 from kpi.formatting import fmt_int
@@ -317,6 +317,7 @@ class Desk:
         cat = self.catalog
         now = time.time() if now is None else now
         with db.writer_lock(self.path):
+            recovery.repair(self.path, self.store)  # an approval a crash left half-done is finished first
             with self.store.reading() as con:
                 current = {sid: _read(con, sid, year, rnd, self.open_period) for sid, _ in items}
             problems, rows, received = [], [], {}
@@ -345,18 +346,14 @@ class Desk:
             from kpi import importer
 
             label = ", ".join(sid for sid, _ in items[:5]) + (f" và {len(items) - 5} trường khác" if len(items) > 5 else "")
-            with db.writing(self.path) as con:
-                import_id, changed = importer.write_entries(
-                    con, rows, sorted(received), received, user.user_name,
-                    f"Duyệt số liệu nhập trên ứng dụng {year} {rnd}: {label}", local(now), cat)
-            with self.store.write() as con:
-                for sid, version in items:
-                    con.execute("""UPDATE entries SET state = 'da_duyet', version = version + 1, decided_at = ?,
-                                   decided_by = ?, reason = NULL WHERE school_id = ? AND school_year = ? AND round = ?""",
-                                (now, user.user_name, sid, year, rnd))
-                    state.audit_in(con, AUDIT["duyet"], user.user_name, {
-                        "truong": sid, "ky": f"{year} {rnd}", "phien_ban": version + 1, "lan_nhap": import_id}, now=now)
-                _bump(con)
+            keys = {"year": year, "round": rnd, "now": now, "items": [[sid, v] for sid, v in items]}
+            # intent first, then the analytics file, then the store side: kpi.recovery finishes or drops it
+            with recovery.crossing(self.store, self.path, "duyet", user.user_name, keys) as crossing:
+                with db.writing(self.path) as con:
+                    import_id, changed = importer.write_entries(
+                        con, rows, sorted(received), received, user.user_name,
+                        f"Duyệt số liệu nhập trên ứng dụng {year} {rnd}: {label}", local(now), cat)
+                    crossing.landed(con, {"import_id": import_id, "changed": changed})
         return (f"Đã duyệt {fmt_int(len(items))} trường (lần nhập #{import_id}): {fmt_int(changed)} giá trị mới hoặc "
                 "thay đổi trong số liệu toàn đơn vị.")
 

@@ -970,8 +970,13 @@ def revert(path, import_id: int, user: str, now: dt.datetime | None = None) -> s
     """Undo an import: put back the values it replaced. Refused when a later import has since
     changed some of those values (revert that one first), and when it would change approved, locked
     or published figures (`revert_refusal`)."""
+    from kpi import recovery, state
+
     now = now or dt.datetime.now()
-    with db.writing(path) as con:
+    keys = {"import_id": import_id, "now": now.timestamp()}
+    # intent first (kpi.recovery), then the analytics file, then the audit row in the store
+    with recovery.crossing(state.store_for(path), path, "hoan_tac", user, keys) as crossing, \
+            db.writing(path) as con:
         row = con.execute("SELECT file_name, status FROM imports WHERE import_id = ?", [import_id]).fetchall()
         if not row:
             raise ValueError(f"Không có lần nhập #{import_id}.")
@@ -1021,6 +1026,7 @@ def revert(path, import_id: int, user: str, now: dt.datetime | None = None) -> s
         rid = con.execute("SELECT max(import_id) + 1 FROM imports").fetchall()[0][0]
         con.execute("INSERT INTO imports VALUES (?, ?, ?, ?, ?, '', 'revert', 0, 0, 'applied')",
                     [rid, user, now, dt.datetime.now(), f"hoàn tác lần nhập #{import_id} ({row[0][0]})"])
+        crossing.landed(con, {"revert_id": rid})
     return f"Đã hoàn tác lần nhập #{import_id}."
 
 

@@ -28,12 +28,16 @@ def content_hash(con, publication_id: str) -> str:
 
 
 def write(path, school_year: str, rows: list[tuple], schools: list[str], user: str, now: dt.datetime,
-          catalog: Catalog) -> str:
+          catalog: Catalog, crossing=None) -> str:
     """Write and freeze a publication through the single writer; `rows`: (school, year, criterion,
     self_points, self_met, verified_points, verified_met). Returns the publication id
-    (e.g. 'CB-2023-2024-01')."""
+    (e.g. 'CB-2023-2024-01'). `crossing` (kpi.recovery.Crossing): the intent this write carries out,
+    recorded in the same transaction."""
     with db.writing(path) as con:
-        return write_in(con, school_year, rows, schools, user, now, catalog)
+        pid = write_in(con, school_year, rows, schools, user, now, catalog)
+        if crossing is not None:
+            crossing.landed(con, {"publication_id": pid})
+        return pid
 
 
 def write_in(con, school_year: str, rows: list[tuple], schools: list[str], user: str, now: dt.datetime,

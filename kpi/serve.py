@@ -37,7 +37,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kpi import db
+from kpi import db, recovery
 
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/bin/nginx")
 UPLOAD_LIMIT_MB = 25  # the import's own limits are smaller; this only bounds what nginx buffers
@@ -319,6 +319,8 @@ class Server:
             log(f"đã xoá bản sao dở dang của một lần ghi bị dừng: {f.name}")
         if db.upgrade(self.db_path):
             log("đã nâng cấp cơ sở dữ liệu lên cấu trúc của phiên bản này (thêm bảng mới, giữ nguyên số liệu)")
+        for line in recovery.repair_quietly(self.db_path):  # writes a crash left half-done (kpi.recovery)
+            log(line)
 
     def start(self) -> None:
         """Start the workers, wait until each is warm, then start nginx in front of them."""

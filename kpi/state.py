@@ -21,9 +21,12 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
-SCHEMA_VERSION = 4  # 1: sessions, login counters, audit; 2: + the schools' entries (kpi.entry);
-# 3: + the yearly maturity assessment (issue 19); 4: + administration (issue 20)
+from kpi import faults
+
+SCHEMA_VERSION = 5  # 1: sessions, login counters, audit; 2: + the schools' entries (kpi.entry);
+# 3: + the yearly maturity assessment (issue 19); 4: + administration (issue 20); 5: + intents (issue 28)
 
 _SCHEMA = """
 -- one row per login session (the id is inside the signed cookie); revoked_at set = refused
@@ -201,6 +204,24 @@ CREATE TABLE IF NOT EXISTS account_passwords (
     changed_by    TEXT NOT NULL
 );
 
+-- version 5: writes that span this store and the analytics file (kpi.recovery, issue 28).
+-- intents: one row per such write, recorded here BEFORE the analytics file is written: kind (what:
+-- 'duyet', 'cong_bo', 'hoan_tac'), who, keys = JSON of what it changes and the outcome the store
+-- side must reach; state 'cho' (pending) until the store side is done ('xong', with result = JSON of
+-- what the analytics write returned, e.g. the import id) or the analytics write is known not to
+-- have landed ('huy'). The analytics file holds meta key 'intent:<intent_id>' written in the same
+-- DuckDB transaction as the change, which is how a repair tells the two apart.
+CREATE TABLE IF NOT EXISTS intents (
+    intent_id  TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    user_name  TEXT,
+    keys       TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    done_at    REAL,
+    result     TEXT
+);
+CREATE INDEX IF NOT EXISTS intents_state ON intents (state);
 """
 
 
@@ -224,25 +245,49 @@ class Store:
         self._lock = threading.Lock()
         self._con: sqlite3.Connection | None = None
         self._pid = -1
+        self._upgraded, self._retry_at = False, 0.0
+        self.read_only = False  # opened read-only because the disk refused more (see _connect)
 
     def _connect(self) -> sqlite3.Connection:
         if self._con is None or self._pid != os.getpid():  # never share a connection across fork
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            con = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash; WAL keeps it consistent
-            con.execute("PRAGMA busy_timeout=10000")
-            have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            # a store made while a version's tables were only reserved (user_version already 4) gains them too
-            if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION or not _TABLES <= have:
-                # idempotent (CREATE ... IF NOT EXISTS): an older store gains the new tables, and
-                # two processes starting at once both succeed
-                con.executescript(_SCHEMA)
-                con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                con = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+                con.execute("PRAGMA journal_mode=WAL")
+                con.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash; WAL keeps it consistent
+                con.execute("PRAGMA busy_timeout=10000")
+                self.read_only = False
+            except (sqlite3.OperationalError, OSError) as e:
+                if faults.kind_of(e) != "readonly" or not self.path.exists():
+                    raise
+                # a read-only disk: nothing can change the file, so read it as it is (writes say so)
+                faults.log.error("Kho trạng thái %s chỉ đọc được (%s): chỉ đọc cho đến khi ghi được", self.path, e)
+                con = sqlite3.connect(f"file:{quote(str(self.path.resolve()))}?mode=ro&immutable=1", uri=True,
+                                      isolation_level=None, check_same_thread=False)
+                self.read_only = True
+            self._con, self._pid = con, os.getpid()
+            self._upgraded = self.read_only
             with contextlib.suppress(OSError):
                 os.chmod(self.path, 0o600)
-            self._con, self._pid = con, os.getpid()
+        if not self._upgraded and time.time() >= self._retry_at:
+            self._upgrade(self._con)
         return self._con
+
+    def _upgrade(self, con: sqlite3.Connection) -> None:
+        have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        # a store made while a version's tables were only reserved (user_version already 4) gains them too
+        if con.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION or not _TABLES <= have:
+            # idempotent (CREATE ... IF NOT EXISTS): an older store gains the new tables, and
+            # two processes starting at once both succeed
+            try:
+                con.executescript(_SCHEMA)
+                con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            except sqlite3.OperationalError as e:  # a full or read-only disk: reads go on, the next use retries
+                if faults.unavailable(e, "kho trạng thái (nâng cấp cấu trúc)", self.path) is None:
+                    raise
+                self._retry_at = time.time() + 30
+                return
+        self._upgraded = True
 
     def read(self, sql: str, params=()) -> list[tuple]:
         """Rows of one query."""
@@ -257,16 +302,35 @@ class Store:
 
     @contextlib.contextmanager
     def write(self):
-        """A write transaction (BEGIN IMMEDIATE: writers queue, readers go on); yields the connection."""
+        """A write transaction (BEGIN IMMEDIATE: writers queue, readers go on); yields the connection.
+
+        A store that cannot be written (disk full, read-only, locked too long, I/O error) raises
+        kpi.faults.StoreUnavailable (its Vietnamese sentence; the cause logged); nothing is written."""
         with self._lock:
-            con = self._connect()
-            con.execute("BEGIN IMMEDIATE")
+            if self.read_only:  # the disk may take writes again: reopen normally
+                self._con.close()
+                self._con = None
+            with faults.guarded("kho trạng thái", self.path):
+                con = self._connect()
+                con.execute("BEGIN IMMEDIATE")
             try:
                 yield con
-            except BaseException:
-                con.execute("ROLLBACK")
+            except BaseException as e:
+                with contextlib.suppress(sqlite3.Error):  # a full disk may have rolled it back already
+                    con.execute("ROLLBACK")
+                mapped = faults.unavailable(e, "kho trạng thái", self.path) if isinstance(e, sqlite3.Error) else None
+                if mapped is not None and mapped is not e:
+                    raise mapped from e
                 raise
-            con.execute("COMMIT")
+            try:
+                con.execute("COMMIT")
+            except sqlite3.Error as e:
+                with contextlib.suppress(sqlite3.Error):
+                    con.execute("ROLLBACK")
+                mapped = faults.unavailable(e, "kho trạng thái", self.path)
+                if mapped is None:
+                    raise
+                raise mapped from e
 
     # ---- sessions ------------------------------------------------------------------------
 

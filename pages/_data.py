@@ -13,7 +13,7 @@ import time
 
 import streamlit as st
 
-from kpi import db, views
+from kpi import db, recovery, views
 from kpi.access import Scope
 from kpi.catalog import Catalog, default_catalog
 from pages._frame import scope
@@ -229,6 +229,7 @@ def warm_up() -> list[str]:
 
 def warm_up_quietly() -> None:
     """warm_up, never failing the server (a missing or damaged file is reported by the pages)."""
+    recovery.repair_quietly(db.db_path())  # a write a crash left half-done is finished or dropped (kpi.recovery)
     with contextlib.suppress(Exception):
         warm_up()
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import logging
 import os
 import threading
 import time
 
 import streamlit as st
 
-from kpi import auth, db, views
+from kpi import auth, db, faults, views
 from kpi.access import Scope
 
 _frame = threading.local()
@@ -183,7 +184,11 @@ def audit(action: str, detail: dict | None = None, user=None) -> None:
     restarts). `user`: taken now when the action happens outside this run (a download built when
     clicked)."""
     user = user or current_user()
-    auth.sessions().store.audit(action, getattr(user, "user_name", None), detail)
+    try:
+        auth.sessions().store.audit(action, getattr(user, "user_name", None), detail)
+    except faults.StoreUnavailable:  # reading (a download) goes on; the server log keeps the record
+        logging.getLogger("kpi.audit").warning("Nhật ký chưa ghi được vào kho: %s %s %s", action,
+                                               getattr(user, "user_name", None), detail)
 
 
 def current_user():

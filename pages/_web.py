@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import Route
 
-from kpi import auth, db, queries, views
+from kpi import auth, db, faults, queries, views
 
 LOGIN_PATH, LOGOUT_PATH = "/dang-nhap", "/dang-xuat"
 
@@ -142,4 +142,20 @@ async def logout(request: Request):
     return response
 
 
-ROUTES = [Route(LOGIN_PATH, login, methods=["GET", "POST"]), Route(LOGOUT_PATH, logout, methods=["GET"])]
+def _said(handler):
+    """The route, answering a Vietnamese page (never "500 Internal Server Error") when the state store
+    cannot be written (disk full, read-only, locked too long: kpi.faults, the cause in the server log)."""
+    async def route(request: Request):
+        try:
+            return await handler(request)
+        except faults.StoreUnavailable as e:
+            if handler is logout:  # the browser forgets its session all the same
+                response = _page("", f"Đã đăng xuất trên trình duyệt này. {e}", status=503)
+                response.delete_cookie(auth.COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request))
+                return response
+            form = await request.form()
+            return _page(str(form.get("user", "")).strip()[:64], f"Chưa đăng nhập được. {e}", status=503)
+    return route
+
+
+ROUTES = [Route(LOGIN_PATH, _said(login), methods=["GET", "POST"]), Route(LOGOUT_PATH, _said(logout), methods=["GET"])]

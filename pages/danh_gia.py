@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from kpi import assessment as asm
-from kpi import door
+from kpi import door, faults
 from kpi.formatting import fmt_date, fmt_int, fmt_points
 from pages import _data as data
 from pages import _widgets as ui
@@ -57,7 +57,7 @@ def decide(kind: str, *args) -> None:
             pid = door.act("danh_gia_cong_bo", me, desk, year=year)
             msg = f"Đã công bố kết quả năm học {year} (lần công bố {pid})."
         st.session_state["dg_msg"] = (True, msg, [])
-    except (asm.AssessmentError, door.Refused) as e:
+    except (asm.AssessmentError, door.Refused, faults.StoreUnavailable) as e:
         st.session_state["dg_msg"] = (False, str(e), e.problems[1:40])
 
 

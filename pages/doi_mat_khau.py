@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kpi import accounts, admin, auth, db, door
+from kpi import accounts, admin, auth, db, door, faults
 from pages._frame import current_user, page_guard, session_token
 from pages._web import LOGOUT_PATH
 
@@ -26,7 +26,7 @@ if submitted:
     try:
         door.act("doi_mat_khau", door.Page(session_token(), user), path=path, current=current, new=new,
                  repeat=repeat, keep_session=auth.session_id(session_token()))
-    except (admin.AdminError, door.Refused) as e:
+    except (admin.AdminError, door.Refused, faults.StoreUnavailable) as e:
         st.error(str(e))
     else:
         st.success("Đã đổi mật khẩu.")

@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from kpi import db, door, importer, tables
+from kpi import db, door, faults, importer, tables
 from kpi.catalog import LEVEL_LABELS
 from kpi.formatting import fmt_date, fmt_int, fmt_percent
 from kpi.templates import build_template
@@ -83,6 +83,8 @@ with imp_tab:
                     st.error(f"{name}: {e}")
                 except importer.ImportRejected as e:
                     st.error(f"{name}: {len(e.problems)} lỗi (dữ liệu vừa thay đổi); không ghi gì.")
+                except faults.StoreUnavailable as e:
+                    st.error(f"{name}: {e}")
 
 with tpl_tab:
     if tpl_tab.open:
@@ -109,5 +111,5 @@ with log_tab:
                 try:
                     st.success(door.act("hoan_tac", door.Page(session_token(), user), path=db.db_path(),
                                         import_id=int(pick)))
-                except ValueError as e:
+                except (ValueError, faults.StoreUnavailable) as e:
                     st.error(str(e))

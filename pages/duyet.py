@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kpi import door, entry, tables, workflow
+from kpi import door, entry, faults, tables, workflow
 from kpi.formatting import fmt_int, fmt_percent
 from pages import _data as data
 from pages import _widgets as ui
@@ -39,7 +39,7 @@ def decide(kind: str, *args) -> None:
         else:
             msg = door.act("ky_khoa", me, desk, year=year, rnd=rnd)
         st.session_state["dy_msg"] = (True, msg, [])
-    except (entry.EntryError, workflow.Refused, door.Refused) as e:
+    except (entry.EntryError, workflow.Refused, door.Refused, faults.StoreUnavailable) as e:
         st.session_state["dy_msg"] = (False, str(e), getattr(e, "problems", [])[1:50])
 
 

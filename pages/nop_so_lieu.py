@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kpi import door, entry, workflow
+from kpi import door, entry, faults, workflow
 from kpi.catalog import LEVEL_LABELS, ROUND_LABELS
 from kpi.checks import check_form, shown_value
 from kpi.formatting import fmt_date
@@ -56,7 +56,7 @@ def act(submit: bool) -> None:
     except entry.Conflict as c:
         st.session_state["nsl_msg"] = ("conflict", str(c), [])
         return
-    except (entry.EntryError, workflow.Refused, door.Refused) as x:
+    except (entry.EntryError, workflow.Refused, door.Refused, faults.StoreUnavailable) as x:
         st.session_state["nsl_msg"] = ("error", str(x), getattr(x, "problems", [])[:50])
         return
     st.session_state["nsl_version"] = saved.version

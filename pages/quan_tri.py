@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from kpi import accounts, admin, db, door, plans, registry
+from kpi import accounts, admin, db, door, faults, plans, registry
 from kpi.access import ROLES, SCHOOL_ROLES
 from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, TARGET_BASES
 from pages import _data as data
@@ -28,7 +28,7 @@ def act(run, done: str, keep: str | None = None) -> None:
     """Run a change; tell the result on the next run (after the new data version is read)."""
     try:
         out = run()
-    except (admin.AdminError, door.Refused) as e:
+    except (admin.AdminError, door.Refused, faults.StoreUnavailable) as e:
         st.session_state["qt_msg"] = (False, str(e))
     else:
         st.session_state["qt_msg"] = (True, done.format(out=out))

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from kpi import assessment as asm
-from kpi import door
+from kpi import door, faults
 from kpi.formatting import fmt_points
 from pages import _data as data
 from pages import _widgets as ui
@@ -62,7 +62,7 @@ def act(submit: bool) -> None:
     try:
         saved = door.act("danh_gia_nop" if submit else "danh_gia_luu", door.Page(session_token(), user), desk,
                          school_id=school_id, year=year, values=typed(), version=st.session_state["tdg_version"])
-    except (asm.AssessmentError, door.Refused) as x:
+    except (asm.AssessmentError, door.Refused, faults.StoreUnavailable) as x:
         st.session_state["tdg_msg"] = ("error", str(x), x.problems[:40])
         return
     st.session_state["tdg_version"] = saved.version
@@ -79,7 +79,7 @@ def attach() -> None:
     try:
         door.act("minh_chung_dinh_kem", door.Page(session_token(), user), desk, school_id=school_id, year=year,
                  code=st.session_state["tdg_ev_tc"], name=up.name, data=up.getvalue())
-    except (asm.AssessmentError, door.Refused) as x:
+    except (asm.AssessmentError, door.Refused, faults.StoreUnavailable) as x:
         st.session_state["tdg_msg"] = ("error", str(x), [])
         return
     st.session_state["tdg_version"] = desk.assessment(user, school_id, year).version
@@ -90,7 +90,7 @@ def detach(evidence_id: int) -> None:
     try:
         door.act("minh_chung_go", door.Page(session_token(), user), desk, evidence_id=evidence_id)
         st.session_state["tdg_version"] = desk.assessment(user, school_id, year).version
-    except (asm.AssessmentError, door.Refused) as x:
+    except (asm.AssessmentError, door.Refused, faults.StoreUnavailable) as x:
         st.session_state["tdg_msg"] = ("error", str(x), [])
 
 
