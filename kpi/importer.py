@@ -966,6 +966,20 @@ def revert_refusal(path, con, import_id: int) -> str | None:
     return None
 
 
+def _revert_allowed(path, con, import_id: int) -> list[tuple]:
+    """The imports row (file name, status) of an import that may be undone; ValueError (Vietnamese)
+    naming why not."""
+    row = con.execute("SELECT file_name, status FROM imports WHERE import_id = ?", [import_id]).fetchall()
+    if not row:
+        raise ValueError(f"Không có lần nhập #{import_id}.")
+    if row[0][1] != "applied":
+        raise ValueError(f"Lần nhập #{import_id} đã được hoàn tác trước đó.")
+    why = revert_refusal(path, con, import_id)
+    if why:
+        raise ValueError(f"Không thể hoàn tác: {why}.")
+    return row
+
+
 def revert(path, import_id: int, user: str, now: dt.datetime | None = None) -> str:
     """Undo an import: put back the values it replaced. Refused when a later import has since
     changed some of those values (revert that one first), and when it would change approved, locked
@@ -973,18 +987,17 @@ def revert(path, import_id: int, user: str, now: dt.datetime | None = None) -> s
     from kpi import recovery, state
 
     now = now or dt.datetime.now()
+    # refused before any intent is recorded (a refusal writes nothing); checked again inside the write
+    con = db.connect(path)
+    try:
+        _revert_allowed(path, con, import_id)
+    finally:
+        con.close()
     keys = {"import_id": import_id, "now": now.timestamp()}
     # intent first (kpi.recovery), then the analytics file, then the audit row in the store
     with recovery.crossing(state.store_for(path), path, "hoan_tac", user, keys) as crossing, \
             db.writing(path) as con:
-        row = con.execute("SELECT file_name, status FROM imports WHERE import_id = ?", [import_id]).fetchall()
-        if not row:
-            raise ValueError(f"Không có lần nhập #{import_id}.")
-        if row[0][1] != "applied":
-            raise ValueError(f"Lần nhập #{import_id} đã được hoàn tác trước đó.")
-        why = revert_refusal(path, con, import_id)
-        if why:
-            raise ValueError(f"Không thể hoàn tác: {why}.")
+        row = _revert_allowed(path, con, import_id)
         later = con.execute("""
             SELECT count(*) FROM observation_history h JOIN observations o USING (school_id, school_year, round, field_code)
             WHERE h.import_id = ? AND o.import_id <> ?""", [import_id, import_id]).fetchall()[0][0]

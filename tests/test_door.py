@@ -284,6 +284,9 @@ INTERNAL = {
     "state.Store.sessions_revoke_user", "state.Store.sessions_forget", "state.Store.failure_add",
     "state.Store.failure_clear", "state.Store.audit", "db.writer_lock", "cli.cmd_init", "sample.build_sample",
     "loadbench.prepare_database", "derived.rescore",
+    # the intent log of writes that span both stores (kpi.recovery): called inside a WRITES row's
+    # function (begin, complete, crossing) or at a start to finish what a crash left (repair, drop)
+    "recovery.begin", "recovery.complete", "recovery.crossing", "recovery.repair", "recovery.drop",
 } | LOWER
 
 
