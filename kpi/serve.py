@@ -254,14 +254,14 @@ class Server:
         env["KPI_RENDERER_SOCKET"] = str(self.run_dir / "renderer.sock")
         return env
 
-    def _spawn(self, name: str, marker: str, cmd: list[str], log_path: Path, env: dict | None,
+    def _spawn(self, kind: str, marker: str, cmd: list[str], log_path: Path, env: dict | None,
                death: int = signal.SIGKILL, quiet_stdout: bool = False) -> subprocess.Popen:
-        """Start a child in a session of its own that dies with this process, and record it."""
+        """Start a child in a session of its own that dies with this process; record it as `<kind>-<pid>`."""
         with open(log_path, "ab") as out:
             proc = subprocess.Popen(cmd, cwd=db.ROOT, env=env, stdout=subprocess.DEVNULL if quiet_stdout else out,
                                     stderr=out if quiet_stdout else subprocess.STDOUT, start_new_session=True,
                                     preexec_fn=supervise.death_signal(death))
-        supervise.record(self.run_dir, name, proc.pid, marker)
+        supervise.record(self.run_dir, f"{kind}-{proc.pid}", proc.pid, marker)
         return proc
 
     def _free_worker_port(self) -> int:
@@ -278,7 +278,7 @@ class Server:
         the warm workers until this one is warm and nginx is told."""
         w.port = self._free_worker_port()
         w.log_path = self.run_dir / f"worker-{w.index}.log"
-        w.proc = self._spawn(f"worker-{w.port}", "dashboard.py", worker_command(w.port), w.log_path,
+        w.proc = self._spawn("worker", "dashboard.py", worker_command(w.port), w.log_path,
                              self._env(w.index))
         w.started, w.ready = time.time(), False
 
@@ -293,7 +293,7 @@ class Server:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(p.pid, signal.SIGKILL)
         p.wait()
-        supervise.forget(self.run_dir, f"worker-{w.port}")
+        supervise.forget(self.run_dir, f"worker-{p.pid}")
 
     def _start_renderer(self) -> None:
         """The one chart renderer (chromium) every worker draws with; chromium itself starts on the
@@ -316,8 +316,9 @@ class Server:
         ended = supervise.end_group(self.front.pid, self._front_start, "nginx")
         if ended:
             log(f"đã dừng {len(ended)} tiến trình nginx cũ còn giữ cổng {self.port}")
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.front.pid, signal.SIGKILL)
+        if supervise.group(self.front.pid, self._front_start, "nginx"):
+            return False
+        supervise.forget(self.run_dir, f"front-{self.front.pid}")
         return supervise.wait_port_free(self.port, self.address, 5.0)
 
     def _write_conf(self) -> bool:
@@ -412,7 +413,7 @@ class Server:
             if w.proc is not None and w.proc.poll() is not None:
                 code = w.proc.returncode
                 w.ready = False
-                supervise.forget(self.run_dir, f"worker-{w.port}")
+                supervise.forget(self.run_dir, f"worker-{w.proc.pid}")
                 w.history = [t for t in w.history if time.time() - t < 60] + [time.time()]
                 if len(w.history) > 5:  # crashing in a loop: wait a little before trying again
                     time.sleep(2)
@@ -427,6 +428,7 @@ class Server:
         self._roll_step()
         if self.renderer is not None and self.renderer.poll() is not None and not self._stop:
             log("trình vẽ biểu đồ đã dừng; khởi động lại")
+            supervise.forget(self.run_dir, f"renderer-{self.renderer.pid}")
             self._start_renderer()
         if self.front is not None and self.front.poll() is not None and not self._stop \
                 and time.time() >= self._front_retry:
@@ -469,7 +471,7 @@ class Server:
             self._start_worker(new)
         elif new.proc.poll() is not None:
             log(f"tiến trình thay thế {i} dừng khi khởi động (mã {new.proc.returncode}); thử lại")
-            supervise.forget(self.run_dir, f"worker-{new.port}")
+            supervise.forget(self.run_dir, f"worker-{new.proc.pid}")
             self._start_worker(new)
         elif healthy(new.port, timeout=0.5):
             new.ready = True
