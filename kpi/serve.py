@@ -53,6 +53,11 @@ from kpi import db, supervise
 
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/bin/nginx")
 UPLOAD_LIMIT_MB = 25  # the import's own limits are smaller; this only bounds what nginx buffers
+# What nginx answers while no worker is warm (at the start, or all crashed at once): a Vietnamese
+# page that reloads itself, not nginx's English "502 Bad Gateway".
+STARTING_PAGE = ('<!doctype html><html lang="vi"><head><meta charset="utf-8"><meta http-equiv="refresh" content="3">'
+                 '<title>Đang khởi động</title></head><body><h1>Máy chủ đang khởi động</h1><p>Vui lòng chờ vài '
+                 'giây, trang sẽ tự tải lại. Phiên đăng nhập và số liệu đã lưu của bạn được giữ nguyên.</p></body></html>')
 
 
 def log(message: str) -> None:
@@ -106,9 +111,11 @@ def nginx_config(run_dir: Path, address: str, port: int, pinned_ports: list[int]
 
     `pinned_ports`: the warm workers a pinned browser goes straight to (a browser pinned to any
     other port, a dead or warming worker, goes to the pool and is pinned anew);
-    `pool_ports`: the workers that take new browsers (least connections first)."""
+    `pool_ports`: the workers that take new browsers (least connections first); none: every request
+    gets STARTING_PAGE (503, Retry-After)."""
     pick = "\n".join(f"        {p} 127.0.0.1:{p};" for p in pinned_ports)
-    pool = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=3s;" for p in pool_ports)
+    pool = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=3s;" for p in pool_ports) or \
+        f"        server 127.0.0.1:{port} down;  # no warm worker yet"
     tmp = run_dir / "tmp"
     proxy_common = """
             proxy_http_version 1.1;
@@ -176,6 +183,7 @@ http {{
     }}
     server {{
         listen {address}:{port};
+        recursive_error_pages on;
         location /static/ {{
             alias {static_dir}/static/;
             add_header Cache-Control "public, max-age=31536000, immutable";
@@ -186,6 +194,13 @@ http {{
         }}
         location @pool {{
             proxy_pass http://kpi_pool;{proxy_common}
+            error_page 502 503 504 = @starting;
+        }}
+        location @starting {{
+            default_type "text/html; charset=utf-8";
+            add_header Retry-After 3 always;
+            add_header Cache-Control no-store always;
+            return 503 '{STARTING_PAGE}';
         }}
     }}
 }}
@@ -326,9 +341,7 @@ class Server:
         ready = tuple(w.port for w in self.workers if w.ready)
         if ready == self._conf_ready:
             return False
-        # no warm worker at all (all crashed at once): every worker, rather than no pool
-        ports = list(ready) or [w.port for w in self.workers]
-        text = nginx_config(self.run_dir, self.address, self.port, list(ready), ports, streamlit_static_dir())
+        text = nginx_config(self.run_dir, self.address, self.port, list(ready), list(ready), streamlit_static_dir())
         (self.run_dir / "nginx.conf").write_text(text, encoding="utf-8")
         self._conf_ready = ready
         return True
@@ -379,10 +392,13 @@ class Server:
         # (the repair of writes left half-done by a kill, issue 28 item 1, goes here)
 
     def start(self) -> None:
-        """Start the workers, wait until each is warm, then start nginx in front of them."""
+        """Start nginx (answering STARTING_PAGE), then the workers; each joins nginx once warm."""
         self._prepare()
         self.workers = [Worker(i, 0) for i in range(self.n)]
         t = time.time()
+        self._write_conf()
+        self._check_conf()
+        self._start_front()
         self._start_renderer()
         for w in self.workers:
             self._start_worker(w)
@@ -390,9 +406,7 @@ class Server:
             if not self._wait_ready(w):
                 raise RuntimeError(f"tiến trình {w.index} không khởi động được; xem {w.log_path}")
         log(f"{self.n} tiến trình sẵn sàng (đã làm nóng) sau {time.time() - t:.1f} s")
-        self._write_conf()
-        self._check_conf()
-        self._start_front()
+        self._reload_front()
         deadline = time.time() + 10
         while time.time() < deadline:
             with contextlib.suppress(OSError):

@@ -10,6 +10,7 @@ server (`first`) and one planted one share the work.
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 from test_serve import _browser, _get, _port, _run
 
-from kpi import loadbench, supervise
+from kpi import loadbench, serve, supervise
 from kpi.serve import nginx_binary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,6 +203,55 @@ def test_nginx_killed_comes_back_with_nothing_of_the_old_one(first):
     assert _until(lambda: _front_clean(first, old), 10), first.text()[-2000:]
     new = first.nginx_master()
     assert new.pid != old.pid and supervise.port_holders(first.port)[0].pgid == new.pid
+
+
+def _routed(conf: str, front: int) -> set[int]:
+    """The worker ports nginx's configuration sends requests to (a server marked down is none)."""
+    return {int(m) for m in re.findall(r"127\.0\.0\.1:(\d+)(?![^\n]*\bdown\b)", conf)} - {front}
+
+
+def test_nginx_is_told_of_warm_workers_only(tmp_path, monkeypatch):
+    srv = serve.Server(port=18080, workers=2, run_dir=tmp_path, nginx="nginx")
+    srv.workers = [serve.Worker(0, 41001, ready=True), serve.Worker(1, 41002, ready=False)]
+
+    def conf():
+        srv._conf_ready = None
+        srv._write_conf()
+        return (tmp_path / "nginx.conf").read_text(encoding="utf-8")
+
+    assert _routed(conf(), 18080) == {41001}
+    srv.workers[0].ready = False  # none warm: everyone gets the Vietnamese page that reloads itself
+    text = conf()
+    assert _routed(text, 18080) == set() and "@starting" in text and 'lang="vi"' in text
+    # planted: pinned browsers sent to every worker, warm or not (as before)
+    real = serve.nginx_config
+    monkeypatch.setattr(serve, "nginx_config", lambda d, a, p, pinned, pool, st:
+                        real(d, a, p, [w.port for w in srv.workers], pool, st))
+    srv.workers[0].ready = True
+    assert _routed(conf(), 18080) != {41001}
+
+
+def test_a_crashed_worker_takes_no_one_until_it_is_warm(first):
+    before = first.workers()
+    victim_port = sorted(before)[0]
+    other = next(p for p in before if p != victim_port)
+    os.kill(before[victim_port], signal.SIGKILL)
+    assert _until(lambda: set(first.workers()) - set(before), 15), first.text()[-2000:]
+    fresh = (set(first.workers()) - set(before)).pop()
+    warming = 0
+    while not serve.healthy(fresh):  # a browser pinned to the new worker goes to the warm one meanwhile
+        t = time.time()
+        status, headers, _ = _get(first.url + "/", {"Cookie": f"kpi_may={fresh}"})
+        assert status == 200 and time.time() - t < 5
+        assert f"kpi_may={other}" in " ".join(headers.get_all("Set-Cookie") or [])
+        warming += 1
+    assert warming >= 1
+
+    def joined():
+        status, headers, _ = _get(first.url + "/", {"Cookie": f"kpi_may={fresh}"})
+        return status == 200 and not [c for c in headers.get_all("Set-Cookie") or [] if c.startswith("kpi_may=")]
+
+    assert _until(joined, 15)
 
 
 def test_a_rolling_restart_keeps_every_page_load(first):
