@@ -106,17 +106,23 @@ def worker_command(port: int) -> list[str]:
 
 
 def nginx_config(run_dir: Path, address: str, port: int, pinned_ports: list[int], pool_ports: list[int],
-                 static_dir: Path) -> str:
+                 static_dir: Path, health: bool = True) -> str:
     """The nginx configuration: static files from disk, everything else to the browser's worker.
 
     `pinned_ports`: the warm workers a pinned browser goes straight to (a browser pinned to any
     other port, a dead or warming worker, goes to the pool and is pinned anew);
     `pool_ports`: the workers that take new browsers (least connections first); none: every request
-    gets STARTING_PAGE (503, Retry-After)."""
+    gets STARTING_PAGE (503, Retry-After). `health` False: the front's health check still says no
+    (the configuration of a start, until nginx's workers of the starting page are gone)."""
     pick = "\n".join(f"        {p} 127.0.0.1:{p};" for p in pinned_ports)
     pool = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=3s;" for p in pool_ports) or \
         f"        server 127.0.0.1:{port} down;  # no warm worker yet"
     tmp = run_dir / "tmp"
+    not_yet = "" if health else """
+        location = /_stcore/health {
+            default_type text/plain;
+            return 503 "starting";
+        }"""
     proxy_common = """
             proxy_http_version 1.1;
             proxy_set_header Host $host;
@@ -183,7 +189,7 @@ http {{
     }}
     server {{
         listen {address}:{port};
-        recursive_error_pages on;
+        recursive_error_pages on;{not_yet}
         location /static/ {{
             alias {static_dir}/static/;
             add_header Cache-Control "public, max-age=31536000, immutable";
@@ -254,6 +260,8 @@ class Server:
         self.lock = supervise.RunLock(self.run_dir)
         self._stop = False
         self._conf_ready: tuple[int, ...] | None = None
+        self._conf_key: tuple | None = None
+        self._health = False  # the front answers health once the start is over
         self._front_retry = 0.0
         self._front_start = 0
         self._roll: list[int] = []           # indices of the workers still to restart (SIGHUP)
@@ -339,11 +347,12 @@ class Server:
     def _write_conf(self) -> bool:
         """Write nginx.conf for the workers now ready; True when it changed."""
         ready = tuple(w.port for w in self.workers if w.ready)
-        if ready == self._conf_ready:
+        if (ready, self._health) == self._conf_key:
             return False
-        text = nginx_config(self.run_dir, self.address, self.port, list(ready), list(ready), streamlit_static_dir())
+        text = nginx_config(self.run_dir, self.address, self.port, list(ready), list(ready), streamlit_static_dir(),
+                            self._health)
         (self.run_dir / "nginx.conf").write_text(text, encoding="utf-8")
-        self._conf_ready = ready
+        self._conf_ready, self._conf_key = ready, (ready, self._health)
         return True
 
     def _check_conf(self) -> None:
@@ -406,8 +415,15 @@ class Server:
             if not self._wait_ready(w):
                 raise RuntimeError(f"tiến trình {w.index} không khởi động được; xem {w.log_path}")
         log(f"{self.n} tiến trình sẵn sàng (đã làm nóng) sau {time.time() - t:.1f} s")
+        # For a moment after a reload nginx's old workers still take connections: the front says it
+        # is healthy only once no worker of the starting page is left to answer anyone.
+        starting = [p for p in supervise.group(self.front.pid, self._front_start, "nginx") if p.pid != self.front.pid]
         self._reload_front()
         deadline = time.time() + 10
+        while time.time() < deadline and any(supervise.proc(p.pid) for p in starting):
+            time.sleep(0.05)
+        self._health = True
+        self._reload_front()
         while time.time() < deadline:
             with contextlib.suppress(OSError):
                 if _get(f"http://{self._front_host()}:{self.port}/_stcore/health")[1] == b"ok":
@@ -454,7 +470,7 @@ class Server:
             self._front_retry = time.time() + 3
             log(f"chưa khởi động lại nginx: {supervise.busy_port_message(self.port)} Thử lại sau 3 s.")
             return
-        self._conf_ready = None
+        self._conf_key = None
         self._write_conf()
         self._start_front()
 

@@ -178,8 +178,9 @@ def test_a_killed_worker_comes_back_and_its_users_stay_logged_in(served):
     while time.time() < deadline:  # the supervisor starts it again (on a new port: see kpi.serve)
         now = _worker_pids(proc.pid)
         if len(now) == 2 and workers[victim] not in now.values():
-            try:
-                if all(_get(f"http://127.0.0.1:{p}/_stcore/health")[2] == b"ok" for p in now):
+            try:  # warm, and nginx sends the browsers pinned to it there (it does only once warm)
+                if all(not [c for c in _get(url + "/", {"Cookie": f"kpi_may={p}"})[1].get_all("Set-Cookie") or []
+                            if c.startswith("kpi_may=")] for p in now):
                     break
             except OSError:
                 pass

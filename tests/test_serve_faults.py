@@ -215,7 +215,7 @@ def test_nginx_is_told_of_warm_workers_only(tmp_path, monkeypatch):
     srv.workers = [serve.Worker(0, 41001, ready=True), serve.Worker(1, 41002, ready=False)]
 
     def conf():
-        srv._conf_ready = None
+        srv._conf_key = None
         srv._write_conf()
         return (tmp_path / "nginx.conf").read_text(encoding="utf-8")
 
@@ -225,8 +225,8 @@ def test_nginx_is_told_of_warm_workers_only(tmp_path, monkeypatch):
     assert _routed(text, 18080) == set() and "@starting" in text and 'lang="vi"' in text
     # planted: pinned browsers sent to every worker, warm or not (as before)
     real = serve.nginx_config
-    monkeypatch.setattr(serve, "nginx_config", lambda d, a, p, pinned, pool, st:
-                        real(d, a, p, [w.port for w in srv.workers], pool, st))
+    monkeypatch.setattr(serve, "nginx_config", lambda d, a, p, pinned, pool, *rest:
+                        real(d, a, p, [w.port for w in srv.workers], pool, *rest))
     srv.workers[0].ready = True
     assert _routed(conf(), 18080) != {41001}
 
