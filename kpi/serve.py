@@ -246,6 +246,8 @@ class Server:
     """The front (nginx) and its workers; `run()` blocks until Ctrl-C / SIGTERM."""
 
     DRAIN_S = 10.0  # at most this long, a replaced worker finishes its open requests before it stops
+    WARM_LIMIT_S = 120.0  # a successor not warm after this long is given up
+    ROLL_TRIES = 3  # a successor that fails this often ends the rolling restart (the old ones serve)
 
     def __init__(self, port: int = 8501, workers: int | None = None, address: str = "127.0.0.1",
                  db_path: Path | None = None, run_dir: Path | None = None, nginx: str | None = "auto"):
@@ -499,9 +501,17 @@ class Server:
         if new is None:
             self._successor = new = Worker(i, 0)
             self._start_worker(new)
-        elif new.proc.poll() is not None:
-            log(f"tiến trình thay thế {i} dừng khi khởi động (mã {new.proc.returncode}); thử lại")
-            supervise.forget(self.run_dir, f"worker-{new.proc.pid}")
+        elif new.proc.poll() is not None or time.time() - new.started > self.WARM_LIMIT_S:
+            # a broken upgrade must not take the service down: the old workers keep serving
+            failed = new.proc.poll() is not None
+            self._end_worker(new, grace=0)
+            new.restarts += 1
+            if new.restarts >= self.ROLL_TRIES:
+                self._roll, self._successor = [], None
+                log(f"bản mới không khởi động được ({new.restarts} lần; xem {new.log_path}); "
+                    "dừng khởi động lại lần lượt, các tiến trình cũ vẫn phục vụ")
+                return
+            log(f"tiến trình thay thế {i} {'dừng' if failed else 'chưa sẵn sàng'} khi khởi động; thử lại")
             self._start_worker(new)
         elif healthy(new.port, timeout=0.5):
             new.ready = True

@@ -231,6 +231,36 @@ def test_nginx_is_told_of_warm_workers_only(tmp_path, monkeypatch):
     assert _routed(conf(), 18080) != {41001}
 
 
+def test_a_successor_that_cannot_start_leaves_the_old_workers_serving(tmp_path, monkeypatch):
+    """A broken upgrade: every successor of a rolling restart dies at once; the roll is given up and
+    the old worker keeps serving."""
+    def roll(tries: int) -> tuple[serve.Server, serve.Worker]:
+        monkeypatch.setattr(serve.Server, "ROLL_TRIES", tries)
+        srv = serve.Server(port=18081, workers=1, run_dir=tmp_path, nginx="nginx")
+        old = serve.Worker(0, 41001, ready=True, proc=subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]))
+        srv.workers = [old]
+
+        def broken(w):
+            w.proc, w.started = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"]), time.time()
+
+        monkeypatch.setattr(srv, "_start_worker", broken)
+        srv.request_roll()
+        for _ in range(8):
+            srv._roll_step()
+            if srv._successor is not None:
+                srv._successor.proc.wait()
+        return srv, old
+
+    def old_serves(srv, old):
+        alive = old.proc.poll() is None
+        old.proc.kill()
+        old.proc.wait()
+        return srv._roll == [] and srv._successor is None and srv.workers == [old] and alive
+
+    assert old_serves(*roll(3))
+    assert not old_serves(*roll(10**6))  # planted: a roll that never gives up
+
+
 def test_a_crashed_worker_takes_no_one_until_it_is_warm(first):
     before = first.workers()
     victim_port = sorted(before)[0]
