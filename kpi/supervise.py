@@ -130,7 +130,8 @@ def port_free(port: int, address: str = "127.0.0.1") -> bool:
 
 def describe(p: Proc) -> str:
     """`tiến trình 123 (command…)`, for messages."""
-    cmd = p.cmd if len(p.cmd) <= 160 else p.cmd[:157] + "…"
+    cmd = " ".join(p.cmd.split())
+    cmd = cmd if len(cmd) <= 160 else cmd[:157] + "…"
     return f"tiến trình {p.pid} ({cmd})"
 
 
