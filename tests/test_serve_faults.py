@@ -1,5 +1,6 @@
-"""Faults of `python -m kpi serve` as they really happen (issue 28, items 2 and 4): a second server on
-the port, nginx's master killed, a rolling restart under page loads, the supervisor itself killed.
+"""Faults of `python -m kpi serve` as they really happen (issue 28, "what to build" 2 and 4): a second
+server on the port, nginx's master killed, a worker crashed, a rolling restart under page loads (and
+one whose new version cannot start), the supervisor itself killed.
 
 Each property is checked on a real server (nginx, two workers, a copy of the sample) and, with the
 same check, on a server started with the defect planted (the code patched in the supervisor's own
@@ -43,6 +44,13 @@ v.Server._roll_step = _roll_step""",
 }
 
 
+def _command(port: int, db: Path, plants: tuple[str, ...]) -> list[str]:
+    """`python -m kpi serve` with two workers, the `plants` applied first in its own process."""
+    args = ["serve", "--port", str(port), "--workers", "2", "--db", str(db)]
+    code = "\n".join(PLANTS[p] for p in plants)
+    return [sys.executable, "-c", f"{code}\nimport sys\nfrom kpi.cli import main\nsys.exit(main({args!r}))"]
+
+
 class Served:
     """One `kpi serve` started by a test: its process, port, log, database."""
 
@@ -50,11 +58,9 @@ class Served:
         self.port, self.db, self.log = port, db, log
         self.url = f"http://127.0.0.1:{port}"
         self.run_dir = ROOT / "data" / "run" / str(port)
-        args = ["serve", "--port", str(port), "--workers", "2", "--db", str(db)]
-        code = "\n".join(PLANTS[p] for p in plants)
-        cmd = [sys.executable, "-c", f"{code}\nimport sys\nfrom kpi.cli import main\nsys.exit(main({args!r}))"]
         with open(log, "ab") as out:
-            self.proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, KPI_DB=str(db)), stdout=out,
+            self.proc = subprocess.Popen(_command(port, db, plants), cwd=ROOT, env=dict(os.environ, KPI_DB=str(db)),
+                                         stdout=out,
                                          stderr=subprocess.STDOUT)
 
     def text(self) -> str:
@@ -111,10 +117,8 @@ def _front_clean(s: Served, old: supervise.Proc) -> bool:
 
 
 def _second_start(port: int, db: Path, plants: tuple[str, ...] = ()) -> tuple[int, str]:
-    code = "\n".join(PLANTS[p] for p in plants)
-    args = ["serve", "--port", str(port), "--workers", "2", "--db", str(db)]
-    out = subprocess.run([sys.executable, "-c", f"{code}\nimport sys\nfrom kpi.cli import main\nsys.exit(main({args!r}))"],
-                         cwd=ROOT, env=dict(os.environ, KPI_DB=str(db)), capture_output=True, text=True, timeout=60)
+    out = subprocess.run(_command(port, db, plants), cwd=ROOT, env=dict(os.environ, KPI_DB=str(db)),
+                         capture_output=True, text=True, timeout=60)
     return out.returncode, out.stdout + out.stderr
 
 
