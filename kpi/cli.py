@@ -95,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--address", default="127.0.0.1",
                     help="địa chỉ lắng nghe (mặc định 127.0.0.1; 0.0.0.0 để máy khác truy cập)")
     sv.add_argument("--workers", type=int, default=None, help="số tiến trình Streamlit (mặc định: số lõi)")
+    sv.add_argument("--restart", action="store_true",
+                    help="khởi động lại lần lượt từng tiến trình của `kpi serve` đang chạy trên cổng này (khi nâng cấp)")
 
     rd = sub.add_parser("renderer", help="(kpi serve tự chạy) trình vẽ biểu đồ dùng chung cho mọi tiến trình")
     rd.add_argument("--socket", required=True, help="đường dẫn Unix socket")
@@ -374,6 +376,11 @@ def cmd_export(args) -> int:
 def cmd_serve(args) -> int:
     from kpi import serve
 
+    if args.restart:
+        try:
+            return serve.request_restart(args.port)
+        except RuntimeError as e:
+            raise CliError(str(e)) from e
     path = db.db_path(args.db)
     if not path.exists():
         raise CliError(f"Chưa có cơ sở dữ liệu tại {path}. Chạy `python -m kpi init --sample` trước.")
