@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import re
 import secrets
 import time
@@ -92,9 +93,7 @@ def generate_password() -> str:
 
 
 def _hash(password: str) -> str:
-    import bcrypt
-
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(auth.BCRYPT_ROUNDS)).decode("ascii")
+    return auth.hash_password(password)  # the one place (long passphrases pre-hashed there)
 
 
 def must_change(path, user_name: str) -> bool:
@@ -103,19 +102,29 @@ def must_change(path, user_name: str) -> bool:
     return bool(rows and rows[0][0])
 
 
-def change_password(path, user, current: str, new: str, repeat: str, keep_session: str | None = None) -> None:
+def change_password(path, user, current: str, new: str, repeat: str, keep_session: str | None = None,
+                    throttle: auth.Throttle | None = None) -> None:
     """The user's own password change (the first login's included): the current password proves
     it is them; the new one follows the rules and differs from the current and the previous one.
-    Every other session of the account ends (`keep_session`: the id of the session making the change)."""
+    Wrong current passwords are slowed down as at the login (`throttle`, default kpi.auth.Throttle
+    on the database's shared store; the same per-account count as the login's). Every other session
+    of the account ends (`keep_session`: the id of the session making the change)."""
+    throttle = throttle or auth.Throttle(admin_store(path))
+    key = user.user_name.strip().lower()
+    wait = throttle.wait_left(key)
+    if wait > 0:
+        raise AdminError(f"Nhập sai mật khẩu hiện tại nhiều lần. Vui lòng chờ {math.ceil(wait)} giây rồi thử lại.")
     if new != repeat:
         raise AdminError("Hai lần nhập mật khẩu mới không khớp.")
     con = db.connect(path)
     try:
-        row = auth.user_row(con, user.user_name)
+        row = auth.user_row(con, key)
     finally:
         con.close()
     if row is None or not row["active"] or not auth.check_password(current, row["password_hash"]):
+        throttle.failed(key)
         raise AdminError("Mật khẩu hiện tại không đúng.")
+    throttle.cleared(key)
     prev = admin_store(path).read("SELECT previous_hash FROM account_passwords WHERE user_name = ?",
                                       (user.user_name,))
     problem = password_problem(new, user.user_name, (row["password_hash"], prev[0][0] if prev else None))

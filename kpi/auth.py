@@ -60,18 +60,32 @@ class AuthError(ValueError):
     """A refusal with a Vietnamese message for the user."""
 
 
+BCRYPT_MAX_BYTES = 72  # bcrypt reads at most 72 bytes; bcrypt 5 raises ValueError beyond
+
+
+def _secret_bytes(password: str) -> bytes:
+    """What bcrypt is given for a password: its UTF-8 bytes, or, past bcrypt's 72 bytes (a
+    65-character Vietnamese passphrase is 84), base64(SHA-256(bytes)) (44 bytes), so every
+    character counts and nothing raises. Passwords up to 72 bytes are given as they are, so every
+    hash made before stays verifiable (bcrypt 5 never hashed a longer one: it raised)."""
+    raw = password.encode("utf-8")
+    if len(raw) <= BCRYPT_MAX_BYTES:
+        return raw
+    return base64.b64encode(hashlib.sha256(raw).digest())
+
+
 def hash_password(password: str) -> str:
-    """A bcrypt hash of the password."""
+    """A bcrypt hash of the password (the one place passwords are hashed: login, change and reset agree)."""
     if len(password) < MIN_PASSWORD:
         raise AuthError(f"Mật khẩu phải có ít nhất {MIN_PASSWORD} ký tự.")
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(BCRYPT_ROUNDS)).decode("ascii")
+    return bcrypt.hashpw(_secret_bytes(password), bcrypt.gensalt(BCRYPT_ROUNDS)).decode("ascii")
 
 
 def check_password(password: str, password_hash: str) -> bool:
-    """True when the password matches the bcrypt hash."""
+    """True when the password matches the bcrypt hash (made by `hash_password`)."""
     try:
-        return bcrypt.checkpw(password.encode("utf-8"), password_hash.encode("ascii"))
-    except ValueError:
+        return bcrypt.checkpw(_secret_bytes(password), password_hash.encode("ascii"))
+    except (ValueError, TypeError, AttributeError):
         return False
 
 
