@@ -234,7 +234,7 @@ def cmd_targets(args) -> int:
                 d = plans.set_document(path, actor, d["school_year"], args.document)
             print(f"Đã tạo bản nháp chỉ tiêu năm học {d['school_year']} ({len(d['rows'])} chỉ tiêu).")
             if args.publish:
-                v = plans.publish(path, actor, d["school_year"])
+                v = plans.publish(path, actor, d["school_year"], d["version"])
                 print(f"Đã công bố chỉ tiêu năm học {d['school_year']}, phiên bản {v}.")
         elif args.action == "publish":
             v = plans.publish(path, actor, args.year)

@@ -47,6 +47,7 @@ with t_tab:
         year = st.selectbox("Năm học", choices, key="qt_year")
         d = plans.draft(path, year)
         if d is None:
+            st.session_state.pop(f"qt_seen_{year}", None)
             in_force = published[published["school_year"] == year]
             st.caption(f"Năm học {year}: " + (f"đang áp dụng phiên bản {int(in_force['version'].max())} đã công bố."
                                                if len(in_force) else "chưa công bố trong ứng dụng (dùng chỉ tiêu mặc định)."))
@@ -55,12 +56,14 @@ with t_tab:
             if st.button("Tạo bản nháp", key="qt_start", disabled=not can, type="primary"):
                 act(lambda: plans.start_draft(path, user, year, source), f"Đã tạo bản nháp chỉ tiêu năm học {year} từ năm học {source}.")
         else:
+            # the draft version this window showed on its last run: saving and publishing act on it, not on newer edits
+            seen = st.session_state.get(f"qt_seen_{year}", d["version"])
             st.caption(f"Bản nháp năm học {year} (bắt đầu từ năm học {d['source_year']}), sửa lần cuối bởi "
                        f"{d['updated_by']} lúc {admin.when_text(d['updated_at'])}. Chưa áp dụng cho đến khi công bố.")
             doc = st.text_input("Số văn bản kế hoạch", d["document"], key="qt_doc", disabled=not can,
                                 placeholder="ví dụ 1234/KH-GDĐT ngày 05/09/2024")
             if doc != d["document"] and st.button("Lưu số văn bản", key="qt_doc_save", disabled=not can):
-                act(lambda: plans.set_document(path, user, year, doc), "Đã lưu số văn bản kế hoạch.")
+                act(lambda: plans.set_document(path, user, year, doc, seen), "Đã lưu số văn bản kế hoạch.")
             frame = admin.draft_frame(cat, d)
             edited = st.data_editor(frame, key=f"qt_editor_{year}_{d['version']}", hide_index=True, disabled=not can,
                                     width="stretch", column_config={
@@ -72,12 +75,13 @@ with t_tab:
             changes = admin.editor_changes(d, edited)
             c1, c2, c3 = st.columns(3)
             if c1.button(f"Lưu {len(changes)} thay đổi", key="qt_save", disabled=not (can and changes)):
-                act(lambda: plans.edit_targets(path, user, year, changes, d["version"]), "Đã lưu bản nháp.")
+                act(lambda: plans.edit_targets(path, user, year, changes, seen), "Đã lưu bản nháp.")
             if c2.button("Công bố", key="qt_publish", type="primary", disabled=not can or bool(changes)):
-                act(lambda: plans.publish(path, user, year), f"Đã công bố chỉ tiêu năm học {year}, phiên bản {{out}}: "
+                act(lambda: plans.publish(path, user, year, seen), f"Đã công bố chỉ tiêu năm học {year}, phiên bản {{out}}: "
                     "mọi trang dùng chỉ tiêu mới.")
             if c3.button("Hủy bản nháp", key="qt_discard", disabled=not can):
                 act(lambda: plans.discard_draft(path, user, year), f"Đã hủy bản nháp năm học {year}.")
+            st.session_state[f"qt_seen_{year}"] = d["version"]
         if year not in set(data.periods()["school_year"]):
             st.caption(f"Năm học {year} chưa có kỳ báo cáo: mở hai kỳ (hạn nộp 10/01 và 20/05) để các trường báo cáo.")
             if st.button(f"Mở kỳ báo cáo năm học {year}", key="qt_open_year", disabled=not can):

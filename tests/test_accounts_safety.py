@@ -111,3 +111,76 @@ def test_the_page_changes_to_a_long_passphrase(admin_db):
     at.text_input(key="dmk_repeat").set_value(LONG_VI)
     at.button(key="dmk_submit").click().run()
     assert not at.exception and [s.value for s in at.success] == ["Đã đổi mật khẩu."]
+
+
+# ---- targets as seen -----------------------------------------------------------------------------
+
+Y1 = "2024-2025"
+
+
+def _second_leader(path) -> User:
+    auth.add_user(path, "ld.hai", "Phó trưởng phòng (thử)", "lanh_dao", "mat-khau-cua-ld-hai")
+    return User("ld.hai", "Phó trưởng phòng (thử)", "lanh_dao", None, None)
+
+
+def test_a_write_on_a_draft_version_not_seen_is_refused_naming_who_and_when(admin_db):
+    path = admin_db
+    other = _second_leader(path)
+    d = plans.start_draft(path, LEAD, Y1)
+    seen = d["version"]
+    plans.set_document(path, LEAD, Y1, "1/KH-GDĐT", seen)              # window 1 saves on what it saw
+    with pytest.raises(admin.AdminError) as e:                        # window 2, same seen version
+        plans.set_document(path, other, Y1, "2/KH-GDĐT", seen)
+    assert "đã được bạn (ở một cửa sổ khác) sửa lúc" not in str(e.value)
+    assert f"Bản nháp chỉ tiêu năm học {Y1} đã được lanhdao sửa lúc" in str(e.value)
+    assert plans.draft(path, Y1)["document"] == "1/KH-GDĐT"
+    plans.edit_targets(path, other, Y1, [{"indicator": "tin_hoc_quoc_te", "level": "TH", "value": 0.6}],
+                       seen + 1)
+    with pytest.raises(admin.AdminError, match="đã được ld.hai sửa lúc .* sau khi bạn mở"):
+        plans.publish(path, LEAD, Y1, seen + 1)                       # the leader never saw the 60%
+    with pytest.raises(admin.AdminError, match="đã được bạn \\(ở một cửa sổ khác\\) sửa"):
+        plans.set_document(path, other, Y1, "3/KH-GDĐT", seen + 1)
+    assert read(path, "SELECT count(*) FROM target_plans") == [(0,)]
+    current = plans.draft(path, Y1)
+    assert plans.publish(path, LEAD, Y1, current["version"]) == 1     # what is shown now is what is published
+    assert [r for r in plans.version_rows(path, Y1, 1) if r["indicator"] == "tin_hoc_quoc_te"
+            and r["level"] == "TH"][0]["value"] == 0.6
+
+
+def two_windows(path) -> tuple[bool, str]:
+    """Two Quản trị windows on the same draft: the second leader saves a new document number, then
+    the first (still showing the old one) presses Công bố. (refused?, what was published)."""
+    _second_leader(path)
+    plans.start_draft(path, LEAD, Y1)
+    plans.set_document(path, LEAD, Y1, "1/KH-GDĐT")
+    first = app_test("quan_tri", user="lanhdao")
+    first.selectbox(key="qt_year").set_value(Y1).run()
+    second = app_test("quan_tri", user="ld.hai")
+    second.selectbox(key="qt_year").set_value(Y1).run()
+    second.text_input(key="qt_doc").input("99/KH-GDĐT (ld.hai)").run()
+    second.button(key="qt_doc_save").click().run()
+    assert not second.exception and any("Đã lưu số văn bản" in s.value for s in second.success)
+    first.button(key="qt_publish").click().run()
+    assert not first.exception
+    refused = any("đã được ld.hai sửa lúc" in e.value for e in first.error)
+    docs = read(path, "SELECT document FROM target_plans WHERE school_year = ?", [Y1])
+    if refused:  # the window now shows the new number: publishing it is publishing what is seen
+        assert "99/KH-GDĐT (ld.hai)" in [t.value for t in first.text_input if t.key == "qt_doc"] or \
+            plans.draft(path, Y1)["document"] == "99/KH-GDĐT (ld.hai)"
+        first.button(key="qt_publish").click().run()
+        assert any("phiên bản 1" in s.value for s in first.success)
+    return refused, (docs[0][0] if docs else "")
+
+
+def test_the_second_window_publishing_a_draft_it_did_not_see_is_refused(admin_db):
+    refused, published_before = two_windows(admin_db)
+    assert refused and published_before == ""
+    assert read(admin_db, "SELECT document FROM target_plans WHERE school_year = ?", [Y1]) == [("99/KH-GDĐT (ld.hai)",)]
+
+
+def test_the_two_windows_check_catches_a_planted_publish_without_the_seen_version(admin_db, monkeypatch):
+    """Planted: Công bố without the version the leader saw (the issue's page): published unseen."""
+    real = plans.publish
+    monkeypatch.setattr(plans, "publish", lambda path, actor, year, version=None, catalog=None: real(path, actor, year))
+    refused, published = two_windows(admin_db)
+    assert not refused and published == "99/KH-GDĐT (ld.hai)"
