@@ -93,7 +93,9 @@ def check_password(password: str, password_hash: str) -> bool:
 
 def add_user(path, user_name: str, display_name: str, role: str, password: str,
              school_id: str | None = None, unit_id: str | None = None) -> None:
-    """Create a user; refuses an existing name, an unknown role or a principal without a school."""
+    """Create a user (name stored trimmed, in lower case: login compares that way); refuses an
+    existing name in any case, an unknown role or a principal without a school."""
+    user_name = user_name.strip().lower()
     if role not in ROLES:
         raise AuthError(f"Vai trò '{role}' không hợp lệ; chọn một trong {', '.join(ROLES)}.")
     if role in SCHOOL_ROLES and not school_id:
@@ -101,7 +103,7 @@ def add_user(path, user_name: str, display_name: str, role: str, password: str,
     hashed = hash_password(password)
     now = dt.datetime.now()
     with db.writing(path) as con:
-        if con.execute("SELECT 1 FROM users WHERE user_name = ?", [user_name]).fetchall():
+        if con.execute("SELECT 1 FROM users WHERE lower(user_name) = ?", [user_name]).fetchall():
             raise AuthError(f"Tài khoản '{user_name}' đã tồn tại.")
         if school_id and not con.execute("SELECT 1 FROM schools WHERE school_id = ?", [school_id]).fetchall():
             raise AuthError(f"Không có trường mã '{school_id}'.")

@@ -185,15 +185,21 @@ with a_tab:
         up = ui.file_uploader("Tệp tài khoản đã điền", type=["xlsx"], key="qt_acc_file", disabled=not can)
         if up is not None:
             try:
-                pre = accounts.preview_accounts(path, up.name, up.getvalue())
+                pre = accounts.preview_accounts(path, up.name, up.getvalue(), user.user_name)
             except admin.AdminError as e:
                 st.error(str(e))
             else:
                 st.info(f"Tạo mới {len(pre.created)}, thay đổi {len(pre.changed)}, khóa {len(pre.disabled)} "
                         f"(hiệu trưởng cũ của trường có hiệu trưởng mới), không đổi {len(pre.unchanged)} tài khoản."
-                        + "".join(f"\n- {u}: {w}" for u, w in pre.changed + pre.disabled))
+                        + "".join(f"\n- {u}: {w}" for u, w in pre.changed + pre.disabled)
+                        + (f"\n\nTạo mới: {', '.join(u for u, _ in pre.created)}" if pre.created else ""))
+                if pre.office:
+                    st.warning("Các dòng dưới đây tạo mới hoặc đổi tài khoản của lãnh đạo / chuyên viên Phòng: đánh "
+                               "dấu từng dòng để xác nhận (dòng chưa đánh dấu: tệp không được áp dụng).", icon="⚠️")
+                ok = {u for u, what, n in pre.office if st.checkbox(f"Dòng {n}: {u} ({what})", key=f"qt_acc_ok_{u}",
+                                                                   disabled=not can)}
                 if st.button("Tạo tài khoản", key="qt_acc_create", type="primary", disabled=not can):
-                    act(lambda: accounts.create_accounts(path, user, up.name, up.getvalue()),
+                    act(lambda: accounts.create_accounts(path, user, up.name, up.getvalue(), ok),
                         "Đã áp dụng tệp tài khoản.", keep="qt_acc_done")
         done = st.session_state.get("qt_acc_done")
         if done is not None and done.created:

@@ -4,13 +4,15 @@ Vietnamese passphrase, and targets published from a draft the leader never saw."
 
 from __future__ import annotations
 
+import io
 import time
 
+import openpyxl
 import pytest
 
 from kpi import accounts, admin, auth, db, plans, state
 from kpi.auth import User
-from tests.conftest import app_test
+from tests.conftest import app_test, table_digest
 from tests.test_admin import LEAD, accounts_xlsx, read
 
 PRINCIPAL = User("ht.thcs001", "Hiệu trưởng THCS001 (mẫu)", "hieu_truong", "THCS001", None)
@@ -184,3 +186,99 @@ def test_the_two_windows_check_catches_a_planted_publish_without_the_seen_versio
     monkeypatch.setattr(plans, "publish", lambda path, actor, year, version=None, catalog=None: real(path, actor, year))
     refused, published = two_windows(admin_db)
     assert not refused and published == "99/KH-GDĐT (ld.hai)"
+
+
+# ---- accounts from a file -----------------------------------------------------------------------
+
+def apply(path, rows, confirmed=()) -> str:
+    """Apply an accounts file as the leader; the refusal's text ('' when applied)."""
+    try:
+        accounts.create_accounts(path, LEAD, "tk.xlsx", accounts_xlsx(rows), confirmed)
+    except admin.AdminError as e:
+        return str(e)
+    return ""
+
+
+def test_a_row_naming_the_uploader_in_another_case_never_changes_the_uploader(admin_db):
+    path = admin_db
+    before = table_digest(path)
+    for name in ("LanhDao", " LANHDAO "):
+        text = apply(path, [(name, "Lãnh đạo bị hạ cấp", "Hiệu trưởng", "TH003")], confirmed={"lanhdao"})  # even confirmed
+        assert "'lanhdao' là tài khoản của chính bạn (người tải tệp lên)" in text and "dòng 2" in text, text
+        with pytest.raises(admin.AdminError, match="chính bạn"):
+            accounts.preview_accounts(path, "tk.xlsx", accounts_xlsx([(name, "X", "Chuyên viên Phòng", None)]), "lanhdao")
+    assert table_digest(path) == before
+    assert read(path, "SELECT role FROM users WHERE user_name = 'lanhdao'") == [("lanh_dao",)]
+    # the same account named exactly as stored and left as it is: nothing to refuse
+    assert apply(path, [("LanhDao", "Lãnh đạo Phòng (mẫu)", "Lãnh đạo Phòng", None)]) == ""
+    # everywhere else an account is looked up or created, case and spaces aside
+    with pytest.raises(auth.AuthError, match="đã tồn tại"):
+        auth.add_user(path, "LanhDao", "Trùng", "lanh_dao", "mot-mat-khau-dai")
+    with pytest.raises(admin.AdminError, match="chính mình"):
+        accounts.update_account(path, LEAD, "LANHDAO", "hieu_truong", "TH003")
+    with pytest.raises(admin.AdminError, match="chính mình"):
+        accounts.set_active(path, LEAD, " LanhDao", False)
+    accounts.set_active(path, LEAD, "HT.THCS001", False)
+    assert read(path, "SELECT active FROM users WHERE user_name = 'ht.thcs001'") == [(False,)]
+
+
+def test_the_uploader_check_catches_a_planted_file_without_it(admin_db, monkeypatch):
+    """Planted: the file's rows not compared with the uploader (the issue's file demoted the leader)."""
+    monkeypatch.setattr(accounts, "_same", lambda a, b: False)
+    assert apply(admin_db, [("LanhDao", "Lãnh đạo bị hạ cấp", "Hiệu trưởng", "TH003")], confirmed={"lanhdao"}) == ""
+    assert read(admin_db, "SELECT role FROM users WHERE user_name = 'lanhdao'") == [("hieu_truong",)]
+
+
+OFFICE_FILE = [("ht.th900x", "Hiệu trưởng mới", "Hiệu trưởng", "TH003"),
+               ("ChuyenVien", "Chuyên viên Phòng (mẫu)", "Hiệu trưởng", "TH004"),   # an office account demoted
+               ("ld.moi", "Lãnh đạo mới", "Lãnh đạo Phòng", None),                   # a new leadership account
+               ("ht.thcs001", "Hiệu trưởng THCS001 (mẫu)", "Chuyên viên Phòng", None)]  # promoted into the office
+
+
+def test_office_accounts_need_a_confirmation_per_row(admin_db):
+    path = admin_db
+    before = table_digest(path)
+    pre = accounts.preview_accounts(path, "tk.xlsx", accounts_xlsx(OFFICE_FILE), "lanhdao")
+    assert pre.office == [("chuyenvien", "Chuyên viên Phòng → Hiệu trưởng: vai trò Chuyên viên Phòng → Hiệu trưởng, "
+                                         "trường — → TH004", 3),
+                          ("ld.moi", "tạo mới: Lãnh đạo Phòng", 4),
+                          ("ht.thcs001", "Hiệu trưởng → Chuyên viên Phòng: vai trò Hiệu trưởng → Chuyên viên Phòng, "
+                                         "trường THCS001 → —", 5)]
+    assert sorted(u for u, _ in pre.created) == ["ht.th900x", "ld.moi"]
+    text = apply(path, OFFICE_FILE)
+    assert text.startswith("Chưa áp dụng tệp: cần xác nhận từng dòng")
+    for part in ("chuyenvien (dòng 3", "ld.moi (dòng 4: tạo mới: Lãnh đạo Phòng)", "ht.thcs001 (dòng 5"):
+        assert part in text, part
+    text = apply(path, OFFICE_FILE, confirmed={"ld.moi", "CHUYENVIEN"})
+    assert "ht.thcs001 (dòng 5" in text and "ld.moi (dòng" not in text and "chuyenvien (dòng" not in text
+    assert table_digest(path) == before and accounts.must_change_users(path) == set()
+    assert apply(path, OFFICE_FILE, confirmed={"ld.moi", "chuyenvien", "ht.thcs001"}) == ""
+    assert read(path, "SELECT user_name, role FROM users WHERE user_name IN ('chuyenvien', 'ld.moi', 'ht.thcs001') "
+                      "ORDER BY 1") == [("chuyenvien", "hieu_truong"), ("ht.thcs001", "chuyen_vien"), ("ld.moi", "lanh_dao")]
+    audit = [r["detail"] for r in admin.history(path) if r["code"] == "qt_tai_khoan_tao"][-1]
+    assert len(audit["xac_nhan"]) == 3
+
+
+def test_the_confirmation_check_catches_a_planted_unconfirmed_write(admin_db, monkeypatch):
+    """Planted: the write without its per-row confirmation: the new leadership account appears."""
+    monkeypatch.setattr(accounts, "unconfirmed", lambda result, confirmed: [])
+    assert apply(admin_db, OFFICE_FILE) == ""
+    assert read(admin_db, "SELECT role FROM users WHERE user_name = 'ld.moi'") == [("lanh_dao",)]
+
+
+def test_one_file_hashes_at_most_the_bound(admin_db, monkeypatch):
+    hashed = []
+    real = auth.hash_password
+    monkeypatch.setattr(auth, "hash_password", lambda pw: hashed.append(1) or real(pw))
+    n = accounts.MAX_NEW_PASSWORDS + 1
+    rows = [(f"nl.th001.{i:03d}", f"Nhập liệu {i}", "Nhập liệu của trường", "TH001") for i in range(n)]
+    started = time.monotonic()
+    text = apply(admin_db, rows)
+    assert f"tệp tạo {n} tài khoản mới; mỗi lần tải lên tạo tối đa {accounts.MAX_NEW_PASSWORDS}" in text
+    assert hashed == [] and time.monotonic() - started < 10  # refused before a single hash
+    assert "tối đa 300 tài khoản mới" in " ".join(
+        str(c.value) for ws in openpyxl.load_workbook(io.BytesIO(accounts.accounts_template())).worksheets
+        for row in ws.iter_rows() for c in row if c.value)
+    # at the bound, the file goes through (one hash per new account, no more)
+    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)  # the count is the point here, not the cost
+    assert apply(admin_db, rows[:5]) == "" and len(hashed) == 5
