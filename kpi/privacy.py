@@ -54,16 +54,32 @@ def principal_values(values: pd.DataFrame, own: str, k: int = MIN_GROUP) -> tupl
     return out.sort_values("value", ascending=False, na_position="last", kind="stable").reset_index(drop=True), hidden
 
 
-def principal_trend(trend: pd.DataFrame, k: int = MIN_GROUP) -> tuple[pd.DataFrame, bool]:
+def principal_trend(trend: pd.DataFrame, k: int = MIN_GROUP, per_level: pd.DataFrame | None = None
+                    ) -> tuple[pd.DataFrame, bool]:
     """kpi.progress.trend_rows with the pooled figures of periods where fewer than `k` schools
-    reported left blank. Returns (rows, anything suppressed)."""
+    reported left blank. With `per_level` (kpi.queries.indicator_trend's rows, one per level and
+    period, before pooling): a period's pooled numerator and denominator are left blank where a
+    cấp học with fewer than `k` schools reporting is inside the pool, so that the pooled counts
+    minus the other levels' (each shown under its own filter) never give that level's counts.
+    Returns (rows, anything suppressed)."""
     small = trend["schools_reporting"] < k
-    if not small.any():
-        return trend, False
-    out = trend.copy()
-    for col in ("numerator", "denominator", "value"):
-        out[col] = out[col].where(~small)
-    return out, True
+    out, hidden = trend, bool(small.any())
+    if hidden:
+        out = trend.copy()
+        for col in ("numerator", "denominator", "value"):
+            out[col] = out[col].where(~small)
+    if per_level is not None and len(per_level) and "series" in out.columns:
+        levels = set(per_level["level"])
+        tiny = per_level[(per_level["schools_reporting"] > 0) & (per_level["schools_reporting"] < k)]
+        periods = set(zip(tiny["school_year"], tiny["round"]))
+        pooled = ~out["series"].isin(levels)
+        mixed = pooled & pd.Series([(y, r) in periods for y, r in zip(out["school_year"], out["round"])],
+                                   index=out.index, dtype=bool)
+        if mixed.any():
+            out = out.copy() if out is trend else out
+            for col in ("numerator", "denominator"):
+                out[col] = out[col].where(~mixed)
+    return out, hidden
 
 
 def principal_overview(rows: pd.DataFrame, k: int = MIN_GROUP) -> tuple[pd.DataFrame, bool]:
