@@ -282,3 +282,44 @@ def test_one_file_hashes_at_most_the_bound(admin_db, monkeypatch):
     # at the bound, the file goes through (one hash per new account, no more)
     monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)  # the count is the point here, not the cost
     assert apply(admin_db, rows[:5]) == "" and len(hashed) == 5
+
+
+# ---- the accounts tab in a real browser -----------------------------------------------------------
+
+@pytest.mark.browser
+def test_the_accounts_tab_lists_office_rows_and_applies_only_when_each_is_confirmed(browser, sample_db, tmp_path):
+    """Quản trị › Tài khoản served for real (an upload is not drivable in AppTest): the preview names
+    the new accounts and each office row with a check box; "Tạo tài khoản" without the boxes is
+    refused naming the rows; with every box ticked the file is applied."""
+    from pathlib import Path
+
+    from tests.test_browser import CHROMIUM, _serve, page_as, wait_idle
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium missing")
+    path = tmp_path / "app.duckdb"
+    path.write_bytes(sample_db.read_bytes())
+    upload = tmp_path / "tai_khoan.xlsx"
+    upload.write_bytes(accounts_xlsx(OFFICE_FILE))
+    for url in _serve(path, browser):
+        page = page_as(browser, url, "lanhdao")
+        page.goto(f"{url}/quan-tri?qt_tab=T%C3%A0i+kho%E1%BA%A3n")
+        page.get_by_role("heading", name="Tạo nhiều tài khoản từ một tệp Excel").wait_for(timeout=30000)
+        page.locator("input[type=file]").set_input_files(str(upload))
+        page.get_by_text("Tạo mới: ht.th900x, ld.moi").wait_for(timeout=30000)
+        boxes = {u: page.get_by_text(f"Dòng {n}: {u} (", exact=False) for u, _, n in
+                 accounts.preview_accounts(path, "tai_khoan.xlsx", upload.read_bytes(), "lanhdao").office}
+        for box in boxes.values():
+            box.wait_for(timeout=30000)
+        assert len(boxes) == 3 and page.get_by_role("checkbox").count() == 3
+        page.get_by_role("button", name="Tạo tài khoản").click()
+        page.get_by_text("Chưa áp dụng tệp: cần xác nhận từng dòng").wait_for(timeout=30000)
+        assert read(path, "SELECT count(*) FROM users WHERE user_name = 'ld.moi'") == [(0,)]
+        page.get_by_text("Tạo mới: ht.th900x, ld.moi").wait_for(timeout=30000)  # the file stays uploaded
+        for box in boxes.values():
+            box.wait_for(timeout=30000)
+            box.click()
+            wait_idle(page)
+        page.get_by_role("button", name="Tạo tài khoản").click()
+        page.get_by_text("Đã áp dụng tệp tài khoản.").wait_for(timeout=30000)
+        assert read(path, "SELECT role FROM users WHERE user_name = 'ld.moi'") == [("lanh_dao",)]
