@@ -441,8 +441,8 @@ def plan_accounts(con, file_name: str, sheet: str, rows: list[dict], cols: dict,
         if not old["active"]:
             what.append("mở khóa")
         if what and uploader and _same(p["user_name"], uploader):
-            own.append((p["_row"], "user_name", f"'{p['user_name']}' là tài khoản của chính bạn (người tải tệp lên): tệp không "
-                                                "đổi tài khoản của người tải lên; bỏ dòng này"))
+            own.append((p["_row"], "user_name", f"'{p['user_name']}' là tài khoản của chính bạn (người tải tệp "
+                                                "lên): tệp không đổi tài khoản của người tải lên; bỏ dòng này"))
         if what:
             result.changed.append((p["user_name"], ", ".join(what)))
             if p["role"] in OFFICE_ROLES or old["role"] in OFFICE_ROLES:
@@ -459,7 +459,6 @@ def plan_accounts(con, file_name: str, sheet: str, rows: list[dict], cols: dict,
     moves = {p["user_name"].lower(): p["school_id"] for p in plan if p["role"] == "hieu_truong"}
     result.disabled = _principal_moves(con, moves)
     return plan, result
-
 
 
 def preview_accounts(path, file_name: str, data: bytes, uploader: str | None = None) -> AccountsResult:

@@ -56,7 +56,7 @@ with t_tab:
             if st.button("Tạo bản nháp", key="qt_start", disabled=not can, type="primary"):
                 act(lambda: plans.start_draft(path, user, year, source), f"Đã tạo bản nháp chỉ tiêu năm học {year} từ năm học {source}.")
         else:
-            # the draft version this window showed on its last run: saving and publishing act on it, not on newer edits
+            # the draft version this window showed on its last run: saves and Công bố act on it, not on newer edits
             seen = st.session_state.get(f"qt_seen_{year}", d["version"])
             st.caption(f"Bản nháp năm học {year} (bắt đầu từ năm học {d['source_year']}), sửa lần cuối bởi "
                        f"{d['updated_by']} lúc {admin.when_text(d['updated_at'])}. Chưa áp dụng cho đến khi công bố.")
