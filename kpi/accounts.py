@@ -6,6 +6,11 @@
   out) that the user must change at the first login. A row naming an account that exists changes
   it instead: a principal who takes over another school is moved (the account's school changes),
   never duplicated, and the school's previous principal account is disabled.
+  User names compare case-insensitively and trimmed ("LanhDao" is the account "lanhdao"). A file
+  never changes the uploader's own account; a row that creates an office account (lãnh đạo,
+  chuyên viên) or changes one is applied only when confirmed row by row (`office` in the preview;
+  `confirmed` in `create_accounts`). One file creates at most `MAX_NEW_PASSWORDS` accounts (each
+  costs a bcrypt hash: ~55-75 ms of a core, so at most ~20 s of one worker).
 - **One at a time**: reset the password (a new first password), disable / enable, change role or
   school.
 - **Password rules** (NIST SP 800-63B): length over complexity: at least `MIN_LENGTH` characters,
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 import re
 import secrets
 import time
@@ -35,6 +41,8 @@ from kpi.templates import fold
 
 MIN_LENGTH = 10
 MAX_LENGTH = 128
+MAX_NEW_PASSWORDS = 300  # per file: 300 bcrypt hashes ≈ 17-22 s of one core on the 2-core server
+OFFICE_ROLES = tuple(r for r in ROLES if r not in SCHOOL_ROLES)
 SHEET = "Tài khoản"
 COLUMNS = {"user_name": "Tên đăng nhập", "display_name": "Họ và tên", "role": "Vai trò", "school_id": "Mã trường"}
 REQUIRED = ("user_name", "display_name", "role")
@@ -59,6 +67,9 @@ class AccountsResult:
     changed: list[tuple[str, str]] = field(default_factory=list)     # (user name, what changed)
     disabled: list[tuple[str, str]] = field(default_factory=list)    # (user name, why)
     unchanged: list[str] = field(default_factory=list)
+    # every row creating or changing an office account (lãnh đạo, chuyên viên), to confirm one by one:
+    # (user name, what it does: "tạo mới: Lãnh đạo Phòng" / "vai trò Chuyên viên Phòng → …", Excel row)
+    office: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 # ---- passwords ----------------------------------------------------------------------------------
@@ -92,9 +103,7 @@ def generate_password() -> str:
 
 
 def _hash(password: str) -> str:
-    import bcrypt
-
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(auth.BCRYPT_ROUNDS)).decode("ascii")
+    return auth.hash_password(password)  # the one place (long passphrases pre-hashed there)
 
 
 def must_change(path, user_name: str) -> bool:
@@ -103,19 +112,29 @@ def must_change(path, user_name: str) -> bool:
     return bool(rows and rows[0][0])
 
 
-def change_password(path, user, current: str, new: str, repeat: str, keep_session: str | None = None) -> None:
+def change_password(path, user, current: str, new: str, repeat: str, keep_session: str | None = None,
+                    throttle: auth.Throttle | None = None) -> None:
     """The user's own password change (the first login's included): the current password proves
     it is them; the new one follows the rules and differs from the current and the previous one.
-    Every other session of the account ends (`keep_session`: the id of the session making the change)."""
+    Wrong current passwords are slowed down as at the login (`throttle`, default kpi.auth.Throttle
+    on the database's shared store; the same per-account count as the login's). Every other session
+    of the account ends (`keep_session`: the id of the session making the change)."""
+    throttle = throttle or auth.Throttle(admin_store(path))
+    key = user.user_name.strip().lower()
+    wait = throttle.wait_left(key)
+    if wait > 0:
+        raise AdminError(f"Nhập sai mật khẩu hiện tại nhiều lần. Vui lòng chờ {math.ceil(wait)} giây rồi thử lại.")
     if new != repeat:
         raise AdminError("Hai lần nhập mật khẩu mới không khớp.")
     con = db.connect(path)
     try:
-        row = auth.user_row(con, user.user_name)
+        row = auth.user_row(con, key)
     finally:
         con.close()
     if row is None or not row["active"] or not auth.check_password(current, row["password_hash"]):
+        throttle.failed(key)
         raise AdminError("Mật khẩu hiện tại không đúng.")
+    throttle.cleared(key)
     prev = admin_store(path).read("SELECT previous_hash FROM account_passwords WHERE user_name = ?",
                                       (user.user_name,))
     problem = password_problem(new, user.user_name, (row["password_hash"], prev[0][0] if prev else None))
@@ -145,9 +164,14 @@ def _set_flag(path, user_name, must: bool, previous_hash, by: str, action: str, 
 
 # ---- one account at a time ----------------------------------------------------------------------
 
+def _same(a: str | None, b: str | None) -> bool:
+    """Whether two user names are one account (case and surrounding spaces aside)."""
+    return (a or "").strip().casefold() == (b or "").strip().casefold()
+
+
 def _existing(con, user_name: str) -> dict:
-    got = con.execute("SELECT user_name, role, school_id, active, password_hash FROM users WHERE user_name = ?",
-                      [user_name]).fetchall()
+    got = con.execute("SELECT user_name, role, school_id, active, password_hash FROM users "
+                      "WHERE lower(user_name) = lower(trim(?))", [user_name]).fetchall()
     if not got:
         raise AdminError(f"Không có tài khoản '{user_name}'.")
     return dict(zip(("user_name", "role", "school_id", "active", "password_hash"), got[0]))
@@ -157,10 +181,12 @@ def reset_password(path, actor, user_name: str) -> str:
     """Give an account a new first password (returned, to hand out), to be changed at the next login."""
     require_leadership(path, actor, "đặt lại mật khẩu")
     password = generate_password()
+    hashed = _hash(password)  # before taking the writers' lock
     with db.writing(path) as con:
         old = _existing(con, user_name)
+        user_name = old["user_name"]
         con.execute("UPDATE users SET password_hash = ?, updated_at = ? WHERE user_name = ?",
-                    [_hash(password), dt.datetime.now(), user_name])
+                    [hashed, dt.datetime.now(), user_name])
     _set_flag(path, user_name, True, old["password_hash"], actor.user_name, "qt_tai_khoan_dat_lai",
               {"tai_khoan": user_name})
     auth.Sessions(b"", store=admin_store(path)).revoke_user(user_name, "dat_lai_mat_khau")
@@ -170,8 +196,13 @@ def reset_password(path, actor, user_name: str) -> str:
 def set_active(path, actor, user_name: str, active: bool) -> None:
     """Disable (or enable again) an account; a disabled account cannot log in and loses its sessions."""
     require_leadership(path, actor, "khóa hoặc mở khóa tài khoản")
-    if not active and user_name == actor.user_name:
+    if not active and _same(user_name, actor.user_name):
         raise AdminError("Không tự khóa tài khoản của chính mình.")
+    con = db.connect(path)
+    try:
+        user_name = _existing(con, user_name)["user_name"]
+    finally:
+        con.close()
     if active:  # a school keeps one principal account: enabling an old one next to the new one is refused
         con = db.connect(path)
         try:
@@ -197,8 +228,9 @@ def _principal_moves(con, moves: dict[str, str]) -> list[tuple[str, str]]:
     out = []
     for user_name, school in moves.items():
         for (other,) in con.execute("""SELECT user_name FROM users WHERE role = 'hieu_truong' AND active
-                                       AND school_id = ? AND user_name <> ?""", [school, user_name]).fetchall():
-            if other not in moves:
+                                       AND school_id = ? AND lower(user_name) <> lower(?)""",
+                                    [school, user_name]).fetchall():
+            if other.lower() not in moves:
                 out.append((other, f"trường {school} có hiệu trưởng mới ({user_name})"))
     return out
 
@@ -214,10 +246,11 @@ def update_account(path, actor, user_name: str, role: str, school_id: str | None
         raise AdminError(f"Tài khoản {ROLES[role].lower()} cần mã trường.")
     if role not in SCHOOL_ROLES:
         school_id = None
-    if user_name == actor.user_name:
+    if _same(user_name, actor.user_name):
         raise AdminError("Không tự đổi vai trò hoặc trường của tài khoản của chính mình.")
     with db.writing(path) as con:
         old = _existing(con, user_name)
+        user_name = old["user_name"]
         if school_id and not con.execute("SELECT 1 FROM schools WHERE school_id = ? AND active",
                                          [school_id]).fetchall():
             raise AdminError(f"Không có trường đang hoạt động mã '{school_id}'.")
@@ -257,7 +290,10 @@ def accounts_template(school_rows: list[tuple[str, str]] | None = None) -> bytes
              "Vai trò: ghi một trong các tên dưới đây. Hiệu trưởng và Nhập liệu của trường cần Mã trường.",
              "Mật khẩu lần đầu do ứng dụng tạo; người dùng phải đổi mật khẩu ở lần đăng nhập đầu tiên.",
              "Tài khoản đã có: dòng có tên đăng nhập đó đổi vai trò / trường của tài khoản (hiệu trưởng chuyển "
-             "trường được chuyển, không tạo tài khoản mới).", ""]
+             "trường được chuyển, không tạo tài khoản mới). Tên đăng nhập không phân biệt chữ hoa, chữ thường.",
+             f"Mỗi tệp tạo tối đa {MAX_NEW_PASSWORDS} tài khoản mới (nhiều hơn: chia thành nhiều tệp).",
+             "Tệp không đổi tài khoản của chính người tải lên. Dòng tạo mới hoặc đổi tài khoản Lãnh đạo Phòng / "
+             "Chuyên viên Phòng chỉ được áp dụng khi người tải lên đánh dấu xác nhận từng dòng ở bước xem trước.", ""]
     lines += [f"{label}" for label in ROLES.values()]
     for i, text in enumerate(lines):
         cells.write_cell(help_ws, i, 0, text)
@@ -338,17 +374,21 @@ def _problems(where: str, problems: list[tuple[int, str, str]], cols: dict) -> A
     return AdminError(f"{where}: {len(problems)} lỗi, chưa tạo tài khoản nào:\n" + "\n".join(lines) + more)
 
 
-def plan_accounts(con, file_name: str, sheet: str, rows: list[dict], cols: dict) -> tuple[list[dict], AccountsResult]:
+def plan_accounts(con, file_name: str, sheet: str, rows: list[dict], cols: dict,
+                  uploader: str | None = None) -> tuple[list[dict], AccountsResult]:
     """Check every row against the database (`con`: the writer's or a read-only connection) and
-    decide what each does; AdminError listing every problem (nothing is written)."""
+    decide what each does; AdminError listing every problem (nothing is written). Names compare
+    case-insensitively; a row that would change the `uploader`'s own account is a problem; more
+    than MAX_NEW_PASSWORDS new accounts is a problem (each row's `user_name` in the plan is the
+    stored name of an existing account)."""
     where = f"Tệp {file_name}, trang {sheet}"
-    users = {r[0]: dict(zip(("role", "school_id", "active", "display_name"), r[1:])) for r in con.execute(
-        "SELECT user_name, role, school_id, active, display_name FROM users").fetchall()}
+    users = {r[0].strip().lower(): dict(zip(("stored", "role", "school_id", "active", "display_name"), r)) for r in
+             con.execute("SELECT user_name, role, school_id, active, display_name FROM users").fetchall()}
     schools = {r[0] for r in con.execute("SELECT school_id FROM schools WHERE active").fetchall()}
     problems, seen, plan, heads = [], {}, [], {}
     for r in rows:
         n = r["_row"]
-        name = r["user_name"].lower()
+        name = r["user_name"].strip().lower()
         if not name:
             problems.append((n, "user_name", "thiếu tên đăng nhập"))
         elif not _USER.match(name):
@@ -382,12 +422,15 @@ def plan_accounts(con, file_name: str, sheet: str, rows: list[dict], cols: dict)
                      "school_id": school if role in SCHOOL_ROLES else None, "_row": n})
     if problems:
         raise _problems(where, problems, cols)
-    result = AccountsResult()
+    result, own = AccountsResult(), []
     for p in plan:
         old = users.get(p["user_name"])
         if old is None:
             result.created.append((p["user_name"], ""))
+            if p["role"] in OFFICE_ROLES:
+                result.office.append((p["user_name"], f"tạo mới: {ROLES[p['role']]}", p["_row"]))
             continue
+        p["user_name"] = old["stored"]
         what = []
         if old["role"] != p["role"]:
             what.append(f"vai trò {ROLES[old['role']]} → {ROLES[p['role']]}")
@@ -397,46 +440,78 @@ def plan_accounts(con, file_name: str, sheet: str, rows: list[dict], cols: dict)
             what.append("họ tên")
         if not old["active"]:
             what.append("mở khóa")
+        if what and uploader and _same(p["user_name"], uploader):
+            own.append((p["_row"], "user_name", f"'{p['user_name']}' là tài khoản của chính bạn (người tải tệp "
+                                                "lên): tệp không đổi tài khoản của người tải lên; bỏ dòng này"))
         if what:
             result.changed.append((p["user_name"], ", ".join(what)))
+            if p["role"] in OFFICE_ROLES or old["role"] in OFFICE_ROLES:
+                role = (ROLES[p["role"]] if old["role"] == p["role"] else f"{ROLES[old['role']]} → {ROLES[p['role']]}")
+                result.office.append((p["user_name"], f"{role}: {', '.join(what)}", p["_row"]))
         else:
             result.unchanged.append(p["user_name"])
-    moves = {p["user_name"]: p["school_id"] for p in plan if p["role"] == "hieu_truong"}
+    if len(result.created) > MAX_NEW_PASSWORDS:
+        own.append((plan[0]["_row"], "user_name", f"tệp tạo {len(result.created)} tài khoản mới; mỗi lần tải lên tạo "
+                                                 f"tối đa {MAX_NEW_PASSWORDS} (để máy chủ không bận lâu): chia thành "
+                                                 "nhiều tệp nhỏ hơn"))
+    if own:
+        raise _problems(where, own, cols)
+    moves = {p["user_name"].lower(): p["school_id"] for p in plan if p["role"] == "hieu_truong"}
     result.disabled = _principal_moves(con, moves)
     return plan, result
 
 
-def preview_accounts(path, file_name: str, data: bytes) -> AccountsResult:
-    """What `create_accounts` would do with the file (no passwords yet); AdminError as it would."""
+def preview_accounts(path, file_name: str, data: bytes, uploader: str | None = None) -> AccountsResult:
+    """What `create_accounts` would do with the file (no passwords yet), `office` listing every row
+    to confirm; AdminError as it would (`uploader`: the user name of who uploads it)."""
     sheet, rows, cols = read_accounts_file(file_name, data)
     con = db.connect(path)
     try:
         cur = db.cursor(con)
         try:
-            return plan_accounts(cur, file_name, sheet, rows, cols)[1]
+            return plan_accounts(cur, file_name, sheet, rows, cols, uploader)[1]
         finally:
             cur.close()
     finally:
         con.close()
 
 
-def create_accounts(path, actor, file_name: str, data: bytes) -> AccountsResult:
+def unconfirmed(result: AccountsResult, confirmed) -> list[tuple[str, str, int]]:
+    """The office rows of a plan that `confirmed` (user names, any case) does not confirm."""
+    ok = {str(u).strip().lower() for u in confirmed or ()}
+    return [o for o in result.office if o[0].lower() not in ok]
+
+
+def _refuse_unconfirmed(result: AccountsResult, confirmed) -> None:
+    missing = unconfirmed(result, confirmed)
+    if missing:
+        raise AdminError("Chưa áp dụng tệp: cần xác nhận từng dòng tạo hoặc đổi tài khoản của lãnh đạo / chuyên viên "
+                         "Phòng: " + "; ".join(f"{u} (dòng {n}: {what})" for u, what, n in missing) + ".")
+
+
+def create_accounts(path, actor, file_name: str, data: bytes, confirmed=()) -> AccountsResult:
     """Apply an accounts file, all or nothing: new accounts with a first password each (returned,
     shown once), existing ones changed (a principal moved to another school, not duplicated), the
-    schools' previous principals disabled."""
+    schools' previous principals disabled. Refused: a row changing the uploader's own account, more
+    than MAX_NEW_PASSWORDS new accounts, and any office row (`result.office`) whose user name is not
+    in `confirmed` (the preview's check box per row), each named."""
     require_leadership(path, actor, "tạo tài khoản")
     sheet, rows, cols = read_accounts_file(file_name, data)
     store = admin_store(path)
     now = dt.datetime.now()
-    # bcrypt takes ~55 ms a password: hash before taking the writers' lock, check again under it
-    expected = {u for u, _ in preview_accounts(path, file_name, data).created}
+    preview = preview_accounts(path, file_name, data, actor.user_name)
+    _refuse_unconfirmed(preview, confirmed)
+    # bcrypt takes ~55-75 ms a password (at most MAX_NEW_PASSWORDS): hash before taking the writers'
+    # lock, check again under it
+    expected = {u for u, _ in preview.created}
     passwords = {u: generate_password() for u in expected}
     hashes = {u: _hash(pw) for u, pw in passwords.items()}
     with db.writing(path) as con:
-        plan, result = plan_accounts(con, file_name, sheet, rows, cols)
+        plan, result = plan_accounts(con, file_name, sheet, rows, cols, actor.user_name)
         new = {u for u, _ in result.created}
-        if new != expected:
+        if new != expected or result.office != preview.office:
             raise AdminError("Danh sách tài khoản vừa được người khác thay đổi; tải tệp lên lại để xem trước.")
+        _refuse_unconfirmed(result, confirmed)
         with store.write() as sc:  # the flag first: a new account never exists without it
             for u in new:
                 sc.execute("INSERT OR REPLACE INTO account_passwords VALUES (?, 1, NULL, ?, ?)",
@@ -457,7 +532,8 @@ def create_accounts(path, actor, file_name: str, data: bytes) -> AccountsResult:
         sessions.revoke_user(u, "doi_tai_khoan")
     store.audit("qt_tai_khoan_tao", actor.user_name, {
         "tep": file_name, "tao": sorted(new), "doi": [f"{u}: {w}" for u, w in result.changed],
-        "khoa": [f"{u}: {w}" for u, w in result.disabled]})
+        "khoa": [f"{u}: {w}" for u, w in result.disabled],
+        "xac_nhan": [f"{u}: {w}" for u, w, _ in result.office]})
     return result
 
 

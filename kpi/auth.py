@@ -62,18 +62,32 @@ class AuthError(ValueError):
     """A refusal with a Vietnamese message for the user."""
 
 
+BCRYPT_MAX_BYTES = 72  # bcrypt reads at most 72 bytes; bcrypt 5 raises ValueError beyond
+
+
+def _secret_bytes(password: str) -> bytes:
+    """What bcrypt is given for a password: its UTF-8 bytes, or, past bcrypt's 72 bytes (a
+    65-character Vietnamese passphrase is 84), base64(SHA-256(bytes)) (44 bytes), so every
+    character counts and nothing raises. Passwords up to 72 bytes are given as they are, so every
+    hash made before stays verifiable (bcrypt 5 never hashed a longer one: it raised)."""
+    raw = password.encode("utf-8")
+    if len(raw) <= BCRYPT_MAX_BYTES:
+        return raw
+    return base64.b64encode(hashlib.sha256(raw).digest())
+
+
 def hash_password(password: str) -> str:
-    """A bcrypt hash of the password."""
+    """A bcrypt hash of the password (the one place passwords are hashed: login, change and reset agree)."""
     if len(password) < MIN_PASSWORD:
         raise AuthError(f"Mật khẩu phải có ít nhất {MIN_PASSWORD} ký tự.")
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(BCRYPT_ROUNDS)).decode("ascii")
+    return bcrypt.hashpw(_secret_bytes(password), bcrypt.gensalt(BCRYPT_ROUNDS)).decode("ascii")
 
 
 def check_password(password: str, password_hash: str) -> bool:
-    """True when the password matches the bcrypt hash."""
+    """True when the password matches the bcrypt hash (made by `hash_password`)."""
     try:
-        return bcrypt.checkpw(password.encode("utf-8"), password_hash.encode("ascii"))
-    except ValueError:
+        return bcrypt.checkpw(_secret_bytes(password), password_hash.encode("ascii"))
+    except (ValueError, TypeError, AttributeError):
         return False
 
 
@@ -81,7 +95,9 @@ def check_password(password: str, password_hash: str) -> bool:
 
 def add_user(path, user_name: str, display_name: str, role: str, password: str,
              school_id: str | None = None, unit_id: str | None = None) -> None:
-    """Create a user; refuses an existing name, an unknown role or a principal without a school."""
+    """Create a user (name stored trimmed, in lower case: login compares that way); refuses an
+    existing name in any case, an unknown role or a principal without a school."""
+    user_name = user_name.strip().lower()
     if role not in ROLES:
         raise AuthError(f"Vai trò '{role}' không hợp lệ; chọn một trong {', '.join(ROLES)}.")
     if role in SCHOOL_ROLES and not school_id:
@@ -89,7 +105,7 @@ def add_user(path, user_name: str, display_name: str, role: str, password: str,
     hashed = hash_password(password)
     now = dt.datetime.now()
     with db.writing(path) as con:
-        if con.execute("SELECT 1 FROM users WHERE user_name = ?", [user_name]).fetchall():
+        if con.execute("SELECT 1 FROM users WHERE lower(user_name) = ?", [user_name]).fetchall():
             raise AuthError(f"Tài khoản '{user_name}' đã tồn tại.")
         if school_id and not con.execute("SELECT 1 FROM schools WHERE school_id = ?", [school_id]).fetchall():
             raise AuthError(f"Không có trường mã '{school_id}'.")

@@ -251,7 +251,7 @@ def cmd_targets(args) -> int:
                              document=args.document)
             print(f"Đã tạo bản nháp chỉ tiêu năm học {d['school_year']} ({len(d['rows'])} chỉ tiêu).")
             if args.publish:
-                v = door.act("chi_tieu_cong_bo", who, path=path, school_year=d["school_year"])
+                v = door.act("chi_tieu_cong_bo", who, path=path, school_year=d["school_year"], version=d["version"])
                 print(f"Đã công bố chỉ tiêu năm học {d['school_year']}, phiên bản {v}.")
         elif args.action == "publish":
             v = door.act("chi_tieu_cong_bo", who, path=path, school_year=args.year)

@@ -154,6 +154,17 @@ _DRAFT_COLS = ("school_year", "source_year", "base_version", "document", "rows",
                "created_at", "updated_by", "updated_at")
 
 
+def _changed_since(school_year: str, seen: int, current: int, by: str | None, at, actor) -> AdminError:
+    """The refusal of a write made on a draft version older than the current one, naming who
+    changed the draft and when (as entries do)."""
+    from kpi.admin import when_text
+
+    who = "bạn (ở một cửa sổ khác)" if by == actor.user_name else (by or "người khác")
+    return AdminError(f"Bản nháp chỉ tiêu năm học {school_year} đã được {who} sửa lúc {when_text(at)} sau khi bạn mở "
+                      f"(bạn xem lần sửa thứ {seen}, hiện là lần thứ {current}); tải lại để xem rồi làm lại. "
+                      "Thao tác của bạn chưa được thực hiện.")
+
+
 def draft(path, school_year: str) -> dict | None:
     """The draft of a school year (rows decoded), or None."""
     got = admin_store(path).read(f"SELECT {', '.join(_DRAFT_COLS)} FROM target_drafts WHERE school_year = ?",
@@ -230,7 +241,9 @@ def edit_targets(path, actor, school_year: str, changes: list[dict], version: in
             raise AdminError(f"Năm học {school_year} chưa có bản nháp chỉ tiêu (đã công bố thì tạo bản nháp mới).")
         rows, current = json.loads(got[0][0]), got[0][1]
         if version is not None and version != current:
-            raise AdminError("Bản nháp đã được người khác sửa sau khi bạn mở; tải lại để xem rồi sửa tiếp.")
+            by, at = sc.execute("SELECT updated_by, updated_at FROM target_drafts WHERE school_year = ?",
+                                (school_year,)).fetchall()[0]
+            raise _changed_since(school_year, version, current, by, at, actor)
         by_key = {(r["indicator"], r["level"]): r for r in rows}
         audits, problems = [], []
         for ch in changes:
@@ -264,20 +277,26 @@ def edit_targets(path, actor, school_year: str, changes: list[dict], version: in
     return draft(path, school_year)
 
 
-def set_document(path, actor, school_year: str, document: str) -> dict:
-    """Record the plan's document number (số văn bản, e.g. '1234/KH-GDĐT') on the draft."""
+def set_document(path, actor, school_year: str, document: str, version: int | None = None) -> dict:
+    """Record the plan's document number (số văn bản, e.g. '1234/KH-GDĐT') on the draft.
+    `version`: the draft's version the leader saw (the page always gives it); refused, naming who
+    changed the draft and when, if it changed since."""
     require_leadership(path, actor, "sửa số văn bản kế hoạch")
     document = " ".join(str(document or "").split())
     if not document or len(document) > 200:
         raise AdminError("Số văn bản kế hoạch cần từ 1 đến 200 ký tự (ví dụ 1234/KH-GDĐT ngày 05/09/2024).")
     with admin_store(path).write() as sc:
-        got = sc.execute("SELECT document FROM target_drafts WHERE school_year = ?", (school_year,)).fetchall()
+        got = sc.execute("SELECT document, version, updated_by, updated_at FROM target_drafts WHERE school_year = ?",
+                         (school_year,)).fetchall()
         if not got:
             raise AdminError(f"Năm học {school_year} chưa có bản nháp chỉ tiêu.")
+        before, current, by, at = got[0]
+        if version is not None and version != current:
+            raise _changed_since(school_year, version, current, by, at, actor)
         sc.execute("UPDATE target_drafts SET document = ?, version = version + 1, updated_by = ?, updated_at = ? "
                    "WHERE school_year = ?", (document, actor.user_name, time.time(), school_year))
         state.audit_in(sc, "qt_chi_tieu_van_ban", actor.user_name,
-                       {"nam_hoc": school_year, "truoc": got[0][0], "sau": document})
+                       {"nam_hoc": school_year, "truoc": before, "sau": document})
     return draft(path, school_year)
 
 
@@ -291,14 +310,18 @@ def discard_draft(path, actor, school_year: str) -> None:
         state.audit_in(sc, "qt_chi_tieu_huy_nhap", actor.user_name, {"nam_hoc": school_year})
 
 
-def publish(path, actor, school_year: str, catalog: Catalog | None = None) -> int:
+def publish(path, actor, school_year: str, version: int | None = None, catalog: Catalog | None = None) -> int:
     """Publish a year's draft as its next version (returns it): every row checked, a document
     number required; written through the single writer (new data version), then the draft dropped.
-    Refused when another version of the year was published after the draft began."""
+    `version`: the draft's version the leader saw (the page always gives it): refused, naming who
+    changed the draft and when, if it changed since, so what is published is exactly what was
+    shown. Refused when another version of the year was published after the draft began."""
     require_leadership(path, actor, "công bố chỉ tiêu")
     d = draft(path, school_year)
     if d is None:
         raise AdminError(f"Năm học {school_year} chưa có bản nháp chỉ tiêu để công bố.")
+    if version is not None and version != d["version"]:
+        raise _changed_since(school_year, version, d["version"], d["updated_by"], d["updated_at"], actor)
     cat = catalog or catalog_of(path)
     _check_all(cat, d["rows"])
     if not d["document"]:
@@ -310,19 +333,22 @@ def publish(path, actor, school_year: str, catalog: Catalog | None = None) -> in
         if latest != d["base_version"]:
             raise AdminError(f"Năm học {school_year} đã được công bố phiên bản {latest} sau khi bản nháp này được "
                              "tạo; hủy bản nháp và tạo bản nháp mới từ phiên bản đó.")
-        version = latest + 1
+        new_version = latest + 1
         con.execute("INSERT INTO target_plans VALUES (?, ?, ?, ?, ?, ?)",
-                    [school_year, version, d["document"], d["source_year"], actor.user_name, now])
+                    [school_year, new_version, d["document"], d["source_year"], actor.user_name, now])
         con.executemany("INSERT INTO plan_targets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        [[school_year, version, r["indicator"], r["level"], float(r["value"]), float(r["near"]),
+                        [[school_year, new_version, r["indicator"], r["level"], float(r["value"]), float(r["near"]),
                           r["clause"], r["basis"]] for r in d["rows"]])
         record_change(con, actor, "chi_tieu", school_year, None,
-                      {"phien_ban": version, "van_ban": d["document"], "so_chi_tieu": len(d["rows"])}, now)
+                      {"phien_ban": new_version, "van_ban": d["document"], "so_chi_tieu": len(d["rows"])}, now)
     with admin_store(path).write() as sc:
-        sc.execute("DELETE FROM target_drafts WHERE school_year = ?", (school_year,))
+        # an edit made while publishing stays a draft on top of the new version (never published unseen)
+        if not sc.execute("DELETE FROM target_drafts WHERE school_year = ? AND version = ?",
+                          (school_year, d["version"])).rowcount:
+            sc.execute("UPDATE target_drafts SET base_version = ? WHERE school_year = ?", (new_version, school_year))
         state.audit_in(sc, "qt_chi_tieu_cong_bo", actor.user_name,
-                       {"nam_hoc": school_year, "phien_ban": version, "van_ban": d["document"]})
-    return version
+                       {"nam_hoc": school_year, "phien_ban": new_version, "van_ban": d["document"]})
+    return new_version
 
 
 def record_change(con, actor, kind: str, object_id: str, effective_on, detail: dict, at=None) -> None:

@@ -3,7 +3,9 @@
 A principal sees their own school by name and other schools only as figures about groups: never
 another school's code, name, ward or raw counts, and nothing at all about a group of fewer than
 `MIN_GROUP` schools (after the filters in force) — with three schools in a ward, a pooled value,
-a rank or an anonymous row would point at one school. A figure about others is shown only when
+a rank or an anonymous row would point at one school. The same holds per cấp học: on an indicator
+of every cấp học, a level with fewer than `MIN_GROUP` schools reporting (GDTX: one school in a
+district) gives no row, no place and no pooled value of its own. A figure about others is shown only when
 at least `MIN_GROUP` schools contribute to it; otherwise the page says why.
 
 kpi.views applies these rules to every view model it builds for a principal's scope, so the pages,
@@ -25,31 +27,59 @@ def group_note(k: int = MIN_GROUP) -> str:
     return f"Nhóm dưới {k} trường, không hiển thị số liệu của các trường khác (để không lộ số liệu của một trường)."
 
 
+def small_levels(values: pd.DataFrame, k: int = MIN_GROUP) -> set:
+    """The cấp học of `values` (kpi.queries.school_values' rows) with fewer than `k` schools reporting:
+    on an indicator of every cấp học, a per-level group such as GDTX (one school in a district)."""
+    if "level" not in values.columns or values.empty:
+        return set()
+    reporting = values[values["value"].notna()].groupby("level").size()
+    return {lv for lv in values["level"].dropna().unique() if int(reporting.get(lv, 0)) < k}
+
+
 def principal_values(values: pd.DataFrame, own: str, k: int = MIN_GROUP) -> tuple[pd.DataFrame, bool]:
     """kpi.queries.school_values' rows (named, unit-wide) as a principal may see them: the own
     school's row as it is; every other school without code, name, ownership, ward, numerator or
-    denominator; and no other school at all when fewer than `k` schools reported. Returns
-    (rows, suppressed)."""
+    denominator; no other school at all when fewer than `k` schools reported; and no other school
+    of a cấp học fewer than `k` schools of which reported (its row carries the level and the
+    level's target, so it would be that level's figure). Returns (rows, suppressed)."""
     mine = values[values["school_id"] == own].assign(is_own=True)
     if int(values["value"].notna().sum()) < k:
         return mine.reset_index(drop=True), True
-    others = values[values["school_id"] != own].assign(
+    small = small_levels(values, k)
+    others = values[(values["school_id"] != own) & ~values["level"].isin(small)].assign(
         school_id=None, name="Trường khác", ownership=None, ward=None, numerator=math.nan, denominator=math.nan,
         is_own=False)
+    hidden = bool(((values["school_id"] != own) & values["level"].isin(small)).any())
     out = pd.concat([mine, others]) if len(mine) else others
-    return out.sort_values("value", ascending=False, na_position="last", kind="stable").reset_index(drop=True), False
+    return out.sort_values("value", ascending=False, na_position="last", kind="stable").reset_index(drop=True), hidden
 
 
-def principal_trend(trend: pd.DataFrame, k: int = MIN_GROUP) -> tuple[pd.DataFrame, bool]:
+def principal_trend(trend: pd.DataFrame, k: int = MIN_GROUP, per_level: pd.DataFrame | None = None
+                    ) -> tuple[pd.DataFrame, bool]:
     """kpi.progress.trend_rows with the pooled figures of periods where fewer than `k` schools
-    reported left blank. Returns (rows, anything suppressed)."""
+    reported left blank. With `per_level` (kpi.queries.indicator_trend's rows, one per level and
+    period, before pooling): a period's pooled numerator and denominator are left blank where a
+    cấp học with fewer than `k` schools reporting is inside the pool, so that the pooled counts
+    minus the other levels' (each shown under its own filter) never give that level's counts.
+    Returns (rows, anything suppressed)."""
     small = trend["schools_reporting"] < k
-    if not small.any():
-        return trend, False
-    out = trend.copy()
-    for col in ("numerator", "denominator", "value"):
-        out[col] = out[col].where(~small)
-    return out, True
+    out, hidden = trend, bool(small.any())
+    if hidden:
+        out = trend.copy()
+        for col in ("numerator", "denominator", "value"):
+            out[col] = out[col].where(~small)
+    if per_level is not None and len(per_level) and "series" in out.columns:
+        levels = set(per_level["level"])
+        tiny = per_level[(per_level["schools_reporting"] > 0) & (per_level["schools_reporting"] < k)]
+        periods = set(zip(tiny["school_year"], tiny["round"]))
+        pooled = ~out["series"].isin(levels)
+        mixed = pooled & pd.Series([(y, r) in periods for y, r in zip(out["school_year"], out["round"])],
+                                   index=out.index, dtype=bool)
+        if mixed.any():
+            out = out.copy() if out is trend else out
+            for col in ("numerator", "denominator"):
+                out[col] = out[col].where(~mixed)
+    return out, hidden
 
 
 def principal_overview(rows: pd.DataFrame, k: int = MIN_GROUP) -> tuple[pd.DataFrame, bool]:

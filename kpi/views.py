@@ -508,12 +508,12 @@ class Views:
     def _indicator_trend(self, scope: Scope, code: str, level, ownership, ward) -> tuple[pd.DataFrame, bool]:
         sc = scope.shared()
 
-        def build():
+        def raw():
             with self._local(sc):
-                return progress.trend_rows(queries.indicator_trend(self.con, self.catalog, sc, code, level, ownership,
-                                                                   ward))
-        rows = self.memo(("trend", sc, code, level, ownership, ward), build)
-        return privacy.principal_trend(rows) if scope.is_school else (rows, False)
+                return queries.indicator_trend(self.con, self.catalog, sc, code, level, ownership, ward)
+        per_level = self.memo(("trend_levels", sc, code, level, ownership, ward), raw)
+        rows = self.memo(("trend", sc, code, level, ownership, ward), lambda: progress.trend_rows(per_level))
+        return privacy.principal_trend(rows, per_level=per_level) if scope.is_school else (rows, False)
 
     def school_values(self, scope: Scope, code: str, period: tuple[str, str], earlier=None, level=None,
                       ownership=None, ward=None) -> pd.DataFrame:

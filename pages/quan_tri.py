@@ -52,6 +52,7 @@ with t_tab:
         year = st.selectbox("Năm học", choices, key="qt_year")
         d = plans.draft(path, year)
         if d is None:
+            st.session_state.pop(f"qt_seen_{year}", None)
             in_force = published[published["school_year"] == year]
             st.caption(f"Năm học {year}: " + (f"đang áp dụng phiên bản {int(in_force['version'].max())} đã công bố."
                                                if len(in_force) else "chưa công bố trong ứng dụng (dùng chỉ tiêu mặc định)."))
@@ -60,12 +61,15 @@ with t_tab:
             if st.button("Tạo bản nháp", key="qt_start", disabled=not can, type="primary"):
                 act(lambda: write("chi_tieu_tao_nhap", school_year=year, from_year=source), f"Đã tạo bản nháp chỉ tiêu năm học {year} từ năm học {source}.")
         else:
+            # the draft version this window showed on its last run: saves and Công bố act on it, not on newer edits
+            seen = st.session_state.get(f"qt_seen_{year}", d["version"])
             st.caption(f"Bản nháp năm học {year} (bắt đầu từ năm học {d['source_year']}), sửa lần cuối bởi "
                        f"{d['updated_by']} lúc {admin.when_text(d['updated_at'])}. Chưa áp dụng cho đến khi công bố.")
             doc = st.text_input("Số văn bản kế hoạch", d["document"], key="qt_doc", disabled=not can,
                                 placeholder="ví dụ 1234/KH-GDĐT ngày 05/09/2024")
             if doc != d["document"] and st.button("Lưu số văn bản", key="qt_doc_save", disabled=not can):
-                act(lambda: write("chi_tieu_so_van_ban", school_year=year, document=doc), "Đã lưu số văn bản kế hoạch.")
+                act(lambda: write("chi_tieu_so_van_ban", school_year=year, document=doc, version=seen),
+                    "Đã lưu số văn bản kế hoạch.")
             frame = admin.draft_frame(cat, d)
             edited = st.data_editor(frame, key=f"qt_editor_{year}_{d['version']}", hide_index=True, disabled=not can,
                                     width="stretch", column_config={
@@ -77,12 +81,13 @@ with t_tab:
             changes = admin.editor_changes(d, edited)
             c1, c2, c3 = st.columns(3)
             if c1.button(f"Lưu {len(changes)} thay đổi", key="qt_save", disabled=not (can and changes)):
-                act(lambda: write("chi_tieu_sua", school_year=year, changes=changes, version=d["version"]), "Đã lưu bản nháp.")
+                act(lambda: write("chi_tieu_sua", school_year=year, changes=changes, version=seen), "Đã lưu bản nháp.")
             if c2.button("Công bố", key="qt_publish", type="primary", disabled=not can or bool(changes)):
-                act(lambda: write("chi_tieu_cong_bo", school_year=year), f"Đã công bố chỉ tiêu năm học {year}, phiên bản {{out}}: "
-                    "mọi trang dùng chỉ tiêu mới.")
+                act(lambda: write("chi_tieu_cong_bo", school_year=year, version=seen),
+                    f"Đã công bố chỉ tiêu năm học {year}, phiên bản {{out}}: mọi trang dùng chỉ tiêu mới.")
             if c3.button("Hủy bản nháp", key="qt_discard", disabled=not can):
                 act(lambda: write("chi_tieu_huy_nhap", school_year=year), f"Đã hủy bản nháp năm học {year}.")
+            st.session_state[f"qt_seen_{year}"] = d["version"]
         if year not in set(data.periods()["school_year"]):
             st.caption(f"Năm học {year} chưa có kỳ báo cáo: mở hai kỳ (hạn nộp 10/01 và 20/05) để các trường báo cáo.")
             if st.button(f"Mở kỳ báo cáo năm học {year}", key="qt_open_year", disabled=not can):
@@ -190,15 +195,21 @@ with a_tab:
         up = ui.file_uploader("Tệp tài khoản đã điền", type=["xlsx"], key="qt_acc_file", disabled=not can)
         if up is not None:
             try:
-                pre = accounts.preview_accounts(path, up.name, up.getvalue())
+                pre = accounts.preview_accounts(path, up.name, up.getvalue(), user.user_name)
             except admin.AdminError as e:
                 st.error(str(e))
             else:
                 st.info(f"Tạo mới {len(pre.created)}, thay đổi {len(pre.changed)}, khóa {len(pre.disabled)} "
                         f"(hiệu trưởng cũ của trường có hiệu trưởng mới), không đổi {len(pre.unchanged)} tài khoản."
-                        + "".join(f"\n- {u}: {w}" for u, w in pre.changed + pre.disabled))
+                        + "".join(f"\n- {u}: {w}" for u, w in pre.changed + pre.disabled)
+                        + (f"\n\nTạo mới: {', '.join(u for u, _ in pre.created)}" if pre.created else ""))
+                if pre.office:
+                    st.warning("Các dòng dưới đây tạo mới hoặc đổi tài khoản của lãnh đạo / chuyên viên Phòng: đánh "
+                               "dấu từng dòng để xác nhận (dòng chưa đánh dấu: tệp không được áp dụng).", icon="⚠️")
+                ok = {u for u, what, n in pre.office if st.checkbox(f"Dòng {n}: {u} ({what})", key=f"qt_acc_ok_{u}",
+                                                                   disabled=not can)}
                 if st.button("Tạo tài khoản", key="qt_acc_create", type="primary", disabled=not can):
-                    act(lambda: write("tai_khoan_tao_tu_tep", file_name=up.name, data=up.getvalue()),
+                    act(lambda: write("tai_khoan_tao_tu_tep", file_name=up.name, data=up.getvalue(), confirmed=ok),
                         "Đã áp dụng tệp tài khoản.", keep="qt_acc_done")
         done = st.session_state.get("qt_acc_done")
         if done is not None and done.created:

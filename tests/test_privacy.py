@@ -173,3 +173,89 @@ def test_a_units_slice_gives_the_same_figures(sample_db, monkeypatch):
         assert a.values.equals(b.values) and a.trend.equals(b.trend) and a.note == b.note
     assert card.cards == full_card.cards and card.next_steps == full_card.next_steps
     assert (card.maturity.groups, card.maturity.roads) == (full_card.maturity.groups, full_card.maturity.roads)
+
+
+# ---- k per cấp học (issue 24 item 9) --------------------------------------------------------------
+
+EVERY_LEVEL = [c for c, ind in CAT.indicators.items() if len(ind.levels) == len(LEVEL_LABELS)]
+
+
+def level_leaks(values: pd.DataFrame, full: pd.DataFrame, trend: pd.DataFrame,
+                per_level: pd.DataFrame | None = None) -> list[str]:
+    """Per-cấp-học groups of fewer than K reporting schools that reach a principal: another school's
+    row carrying such a level (its value is that level's figure), a per-level trend point pooled
+    over fewer than K schools, or (with `per_level`, kpi.queries.indicator_trend's unit-wide rows
+    under the same filters) pooled counts over such a level, from which the counts the other levels
+    show under their own filter subtract to that level's. `full`: the unit-wide rows."""
+    reporting = full[full["value"].notna()].groupby("level").size()
+    others = values[~values["is_own"].astype(bool)]
+    out = [f"hàng {lv}: {n} trường khác" for lv, n in others.groupby("level").size().items()
+           if int(reporting.get(lv, 0)) < K]
+    split = trend[trend["series"].isin(list(LEVEL_LABELS))] if "series" in trend.columns else trend.iloc[:0]
+    out += [f"xu hướng {r['series']} {r['period']}" for r in split.to_dict("records")
+            if r["schools_reporting"] < K and pd.notna(r["value"])]
+    if per_level is not None:
+        tiny = per_level[(per_level["schools_reporting"] > 0) & (per_level["schools_reporting"] < K)]
+        periods = set(zip(tiny["school_year"], tiny["round"]))
+        pooled = trend[~trend["series"].isin(list(LEVEL_LABELS))] if "series" in trend.columns else trend.iloc[:0]
+        out += [f"tử số gộp {r['period']}" for r in pooled.to_dict("records")
+                if (r["school_year"], r["round"]) in periods and pd.notna(r["numerator"])]
+    return out
+
+
+def count_level_leaks(v, con, codes, filters: bool = True, pack_of: str | None = None) -> tuple[int, int]:
+    """(re-identifications, views checked) over every principal × `codes` × loại hình × phường (no
+    cấp học filter: that is where rows of several levels meet), the downloads, and the pack scoped
+    to the principal of school `pack_of` (every indicator of every cấp học)."""
+    wards = [w for (w,) in con.execute("SELECT DISTINCT ward FROM schools ORDER BY 1").fetchall()]
+    found = checked = 0
+    raws = {}
+    for user in queries.principal_users(con):
+        scope = Scope.school(user["school_id"], user["unit_id"])
+        combos = itertools.product(codes, [None, *OWNERSHIP_LABELS], [None, *wards]) if filters else \
+            [(c, None, None) for c in codes]
+        for code, owner, ward in combos:
+            view = v.indicator(scope, code, *PERIOD, None, owner, ward)
+            full = v.school_values(Scope(), code, PERIOD, EARLIER, None, owner, ward)
+            if (code, owner, ward) not in raws:  # the unit-wide rows per level, the same for every principal
+                raws[(code, owner, ward)] = queries.indicator_trend(con, CAT, Scope(), code, None, owner, ward)
+            raw = raws[(code, owner, ward)]
+            bad = level_leaks(view.values, full, view.trend, raw)
+            table = view.school_table  # what the table, its CSV/XLSX and the chart's hover show per row
+            shown_levels = table.loc[table["Mã trường"] == "", "Cấp học"]
+            reporting = full[full["value"].notna()].groupby("level").size()
+            bad += [f"tệp tải về {lv}" for lv in set(shown_levels) if int(reporting.get(lv, 0)) < K]
+            found += len(bad)
+            checked += 1
+        if user["school_id"] == pack_of:
+            pack = export.build_pack(v, CAT, scope, *PERIOD)
+            for code in EVERY_LEVEL:
+                found += len(level_leaks(pack.values[code], v.school_values(Scope(), code, PERIOD, EARLIER),
+                                         pack.trends[code], queries.indicator_trend(con, CAT, Scope(), code)))
+            found += int((pack.rows["schools_reporting"] < K).sum())
+    return found, checked
+
+
+def test_no_per_level_group_under_k_reaches_a_principal(sample_db, con):
+    """Every principal × an indicator of every cấp học × every filter; every such indicator without
+    filters; a principal's pack: 0 re-identifications."""
+    levels = dict(con.execute("SELECT level, count(*) FROM schools GROUP BY 1").fetchall())
+    assert min(levels.values()) < K  # the sample has a level (GDTX) too small to show apart
+    v = views.Views(sample_db)
+    found, checked = count_level_leaks(v, con, EVERY_LEVEL[:1], pack_of="TH001")
+    assert checked > 100 and found == 0
+    found, checked = count_level_leaks(v, con, EVERY_LEVEL, filters=False)
+    assert checked >= 4 * len(EVERY_LEVEL) and found == 0
+
+
+def test_the_per_level_count_catches_a_planted_leak(sample_db, con, monkeypatch):
+    """Planted: the rule per cấp học switched off (what the issue found), then the pooled counts
+    left whole: re-identifications counted each time."""
+    with monkeypatch.context() as m:
+        m.setattr(privacy, "small_levels", lambda values, k=K: set())
+        found, _ = count_level_leaks(views.Views(sample_db), con, EVERY_LEVEL[:2], filters=False)
+        assert found > 0
+    real = privacy.principal_trend
+    monkeypatch.setattr(privacy, "principal_trend", lambda trend, k=K, per_level=None: real(trend, k))
+    found, _ = count_level_leaks(views.Views(sample_db), con, EVERY_LEVEL[:2], filters=False)
+    assert found > 0
