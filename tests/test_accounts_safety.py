@@ -4,13 +4,14 @@ Vietnamese passphrase, and targets published from a draft the leader never saw."
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 
 import openpyxl
 import pytest
 
-from kpi import accounts, admin, auth, db, plans, state
+from kpi import accounts, admin, auth, db, door, plans, state
 from kpi.auth import User
 from tests.conftest import app_test, table_digest
 from tests.test_admin import LEAD, accounts_xlsx, read
@@ -194,7 +195,12 @@ def test_the_second_window_publishing_a_draft_it_did_not_see_is_refused(admin_db
 def test_the_two_windows_check_catches_a_planted_publish_without_the_seen_version(admin_db, monkeypatch):
     """Planted: Công bố without the version the leader saw (the issue's page): published unseen."""
     real = plans.publish
-    monkeypatch.setattr(plans, "publish", lambda path, actor, year, version=None, catalog=None: real(path, actor, year))
+
+    def unseen(path, actor, school_year, version=None, catalog=None):
+        return real(path, actor, school_year)
+    monkeypatch.setattr(plans, "publish", unseen)
+    # the page writes through the door, whose table holds the function itself
+    monkeypatch.setitem(door.WRITES, "chi_tieu_cong_bo", dataclasses.replace(door.WRITES["chi_tieu_cong_bo"], fn=unseen))
     refused, published = two_windows(admin_db)
     assert not refused and published == "99/KH-GDĐT (ld.hai)"
 
