@@ -35,6 +35,16 @@ def submission_status(info: dict) -> str:
     return f"Đã nộp đúng hạn ngày {fmt_date(received)} (hạn {fmt_date(deadline)})."
 
 
+def returned_sentence(timeliness: str, decided_by=None) -> str:
+    """'Trả lại: Phòng đã trả lại số liệu kỳ này ...' with what to do, the first submission's
+    timeliness kept (it is the school's, not the review's)."""
+    who = "" if decided_by is None or pd.isna(decided_by) or not str(decided_by) else f" ({decided_by})"
+    first = timeliness[0].lower() + timeliness[1:]
+    return (f"Trả lại: Phòng{who} đã trả lại số liệu kỳ này để trường sửa. "
+            f"Cần làm: sửa các số liệu theo lý do của Phòng rồi nộp lại trên trang Nộp số liệu. "
+            f"Lần nộp đầu: {first}")
+
+
 def value_text(card) -> str:
     """The school's own value: '22,8%' for a ratio, 'Có' / 'Chưa' for a yes/no target."""
     if pd.isna(card["value"]):
@@ -52,10 +62,12 @@ def target_text(card) -> str:
 
 
 def peer_sentence(card, level: str) -> str:
-    """'Toàn đơn vị 43,8% · xếp thứ 3/16 trường TH đã báo cáo' (peers are never named)."""
+    """'Toàn đơn vị · TH 43,8% · xếp thứ 3/16 trường TH đã báo cáo' (peers are never named). The
+    value is the school's cấp học's in the district (its peers), named so: the district's value over
+    every cấp học is another figure (the pack's)."""
     if card["kind"] == "bool":
-        return f"Toàn đơn vị: {fmt_percent(card['district_value'])} trường {level} đã triển khai"
-    parts = [f"Toàn đơn vị {fmt_percent(card['district_value'])}"]
+        return f"Toàn đơn vị · {level}: {fmt_percent(card['district_value'])} trường {level} đã triển khai"
+    parts = [f"Toàn đơn vị · {level} {fmt_percent(card['district_value'])}"]
     if not pd.isna(card.get("position")):
         parts.append(f"xếp thứ {fmt_int(card['position'])}/{fmt_int(card['peers'])} trường {level} đã báo cáo")
     return " · ".join(parts)

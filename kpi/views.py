@@ -218,6 +218,8 @@ class ScorecardView:
     cards: list[Card]
     next_steps: list[str]
     maturity: MaturityBlock | None
+    returned: bool = False  # the Phòng sent the figures back: the school must fix them and submit again
+    return_reason: str = ""  # what the Phòng wrote (plain text, typed by a person)
 
     @property
     def has_data(self) -> bool:
@@ -587,6 +589,10 @@ class Views:
             return card
         row = status.iloc[0]
         sentence = scorecard.submission_status({"deadline": row["deadline"], "received_at": row["received_at"]})
+        if row["state"] == "tra_lai":
+            reason = "" if pd.isna(row["reason"]) else str(row["reason"]).strip()
+            return replace(card, submission=scorecard.returned_sentence(sentence, row["decided_by"]),
+                           submitted_on_time=False, returned=True, return_reason=reason)
         if row["state"] == "da_nop":
             sentence += " Số liệu đang chờ Phòng duyệt (chưa tính vào số liệu toàn đơn vị)."
         if sentence == card.submission:

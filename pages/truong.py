@@ -32,7 +32,13 @@ if card is None:
 st.title(card.name)
 ui.sample_badge()
 st.caption(card.caption)
-(st.success if card.submitted_on_time else st.warning)(card.submission)
+if card.returned:
+    st.warning(card.submission, icon=":material/undo:")
+    st.text(f"Lý do Phòng trả lại: {card.return_reason or '(Phòng không ghi lý do)'}")  # typed by a person: plain text
+    if scope().is_school:
+        st.page_link(ui.PAGE_FILES["nop_so_lieu"], label="Sửa và nộp lại", icon=":material/edit:")
+else:
+    (st.success if card.submitted_on_time else st.warning)(card.submission)
 # the file is made when clicked, outside this run: take what it needs now
 store, cat, sc, user = data.store(), data.catalog(), scope(), current_user()
 
