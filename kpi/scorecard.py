@@ -45,6 +45,20 @@ def returned_sentence(timeliness: str, decided_by=None) -> str:
             f"Lần nộp đầu: {first}")
 
 
+POINT_SOURCE_NAMES = {"verified": "Phòng xác nhận", "self": "tự đánh giá", "computed": "tính từ số liệu"}
+
+
+def maturity_sources(crit: pd.DataFrame, precedence=("verified", "self", "computed")) -> str:
+    """'Điểm chỉ số (...): 20 tiêu chí Phòng xác nhận · 5 tiêu chí tự đánh giá': which source
+    each criterion's points come from (the index takes them in `precedence` order), so the index is
+    never mistaken for another maturity score of the same year (the self-assessment being filled in)."""
+    counts = crit["source"].value_counts() if "source" in crit.columns else pd.Series(dtype=int)
+    parts = [f"{fmt_int(counts[src])} tiêu chí {POINT_SOURCE_NAMES[src]}" for src in precedence if counts.get(src, 0)]
+    order = ", rồi ".join(POINT_SOURCE_NAMES[s] for s in precedence)
+    return (f"Điểm chỉ số (mỗi tiêu chí lấy điểm {order}): " + (" · ".join(parts) if parts else "chưa có điểm")
+            + ".")
+
+
 def value_text(card) -> str:
     """The school's own value: '22,8%' for a ratio, 'Có' / 'Chưa' for a yes/no target."""
     if pd.isna(card["value"]):
@@ -66,7 +80,7 @@ def peer_sentence(card, level: str) -> str:
     value is the school's cấp học's in the district (its peers), named so: the district's value over
     every cấp học is another figure (the pack's)."""
     if card["kind"] == "bool":
-        return f"Toàn đơn vị · {level}: {fmt_percent(card['district_value'])} trường {level} đã triển khai"
+        return f"Toàn đơn vị · {level}: {fmt_percent(card['district_value'])} trường đã triển khai"
     parts = [f"Toàn đơn vị · {level} {fmt_percent(card['district_value'])}"]
     if not pd.isna(card.get("position")):
         parts.append(f"xếp thứ {fmt_int(card['position'])}/{fmt_int(card['peers'])} trường {level} đã báo cáo")

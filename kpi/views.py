@@ -200,6 +200,7 @@ class MaturityBlock:
     criteria: pd.DataFrame                # the school's criterion rows (for the chart)
     names: dict
     short: dict = field(default_factory=dict)
+    sources: str = ""                     # where the points come from (scorecard.maturity_sources)
 
     @functools.cached_property
     def figure(self):
@@ -636,7 +637,8 @@ class Views:
             roads = [scoring.road_to_next_level(crit, row, g, cat).sentence for g in cat.index.groups]
             block = MaturityBlock(iy, int(row["school_level"]), groups, roads, crit,
                                   {k: c.name_vi for k, c in cat.criteria.items()},
-                                  {k: c.short_vi for k, c in cat.criteria.items()})
+                                  {k: c.short_vi for k, c in cat.criteria.items()},
+                                  scorecard.maturity_sources(crit, cat.index.precedence))
         submission = scorecard.submission_status(info)
         caption = (f"{LEVEL_LABELS[info['level']]} · {OWNERSHIP_LABELS[info['ownership']]} · {info['ward']} · "
                    f"{info['unit_name']} · Năm học {year} · {rnd}")

@@ -65,8 +65,9 @@ if card.maturity is not None:
     done, said = publication.sentence(data.publications(m.school_year, school_id), m.school_year, school=True)
     (st.success if done else st.info)(said, icon=":material/verified:" if done else None)
     st.caption("Tạm tính: một phần bảng tiêu chí và quy tắc chấm chưa công bố chính thức.")
+    st.caption(m.sources)
     cols = st.columns(1 + len(m.groups))
-    cols[0].metric("Mức của trường", f"Mức {m.level}")
+    cols[0].metric("Mức của trường (điểm chỉ số)", f"Mức {m.level}")
     for col, (label, points, level) in zip(cols[1:], m.groups):
         col.metric(label, level)  # the level as the value, its points under it (never an arrow: nothing rose)
         col.caption(points)

@@ -119,7 +119,7 @@ def test_office_returns_one_criterion_then_approves_and_publishes_and_the_scorec
     card = app_test(None, user="ht.thcs001")
     assert not card.exception
     assert any(s.value.startswith(f"Kết quả đã công bố: lần công bố CB-{YEAR}-01") for s in card.success)
-    assert any(m.label == "Mức của trường" for m in card.metric)
+    assert any(m.label == "Mức của trường (điểm chỉ số)" for m in card.metric)
     other = app_test(None, user="ht.th001")
     assert not any(s.value.startswith("Kết quả đã công bố") for s in other.success)
     assert any("chưa gồm trường này" in i.value for i in other.info)
