@@ -633,3 +633,30 @@ def test_a_planted_timeliness_error_is_caught(world, tmp_path):
     pack = export.build_pack(v, v.catalog, Scope.everything(), YEAR, RND, sid)
     bad = compare_xlsx("gói từ bản chốt cũ", export.to_xlsx(pack, v.catalog), world["truth"])
     assert any("MN018" in b for b in bad) and any("TH005" in b for b in bad)
+
+
+def _told_returned(v, school_id: str) -> list[str]:
+    """What is wrong with how a returned school is told (empty: it is told)."""
+    card = v.scorecard(Scope.everything(), school_id, YEAR, RND)
+    text = read_school_pdf(export.school_pdf(v, v.catalog, Scope.everything(), school_id, YEAR, RND))["text"]
+    bad = [] if card.returned and not card.submitted_on_time and card.submission.startswith("Trả lại") else \
+        [f"trang Trường: «{card.submission}»"]
+    return bad + ([] if "Trả lại: Phòng" in text and "Lý do Phòng trả lại" in text else [f"phiếu PDF: «{text[:200]}»"])
+
+
+def test_a_returned_school_is_told_so_and_the_old_view_is_caught(world, monkeypatch):
+    """Planted: the view model read without the state store (as before): the school is told
+    'Đã nộp đúng hạn' and the check says so."""
+    assert _told_returned(world["views"], "TH001") == []
+    monkeypatch.setattr(views.Views, "state", property(lambda self: None))
+    assert _told_returned(views.Views(world["path"]), "TH001") != []
+
+
+def test_the_principal_and_the_office_see_trả_lại_on_the_page(sample_db):
+    from tests.conftest import app_test
+
+    for at in (app_test(None, user="ht.th001"), app_test("truong", user="chuyenvien", truong="TH001")):
+        assert not at.exception
+        assert any(w.value.startswith("Trả lại: Phòng") for w in at.warning)
+        assert not any("Đã nộp đúng hạn" in s.value for s in at.success)
+        assert any(t.value.startswith("Lý do Phòng trả lại: ") for t in at.text)
