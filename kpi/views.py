@@ -697,7 +697,9 @@ class Views:
         def build():
             times = None if version is None else self.memo(  # one read of the store per version, for every scope
                 ("entry_times", year, rnd, version), lambda: entry.entry_times(self.state, year, rnd, open_))
-            return queries.submission_status(self.con, scope, year, rnd, times, (year, rnd) == open_)
+            # a snapshot holds arrivals, not the entries' workflow: nothing in it is open for entry
+            return queries.submission_status(self.con, scope, year, rnd, times,
+                                             (year, rnd) == open_ and scope.snapshot_id is None)
         return self.memo(("submission_status", scope, year, rnd, version), build)
 
     def field_completeness(self, scope: Scope, year: str, rnd: str) -> pd.DataFrame:
