@@ -200,3 +200,20 @@ def test_the_principal_and_the_office_see_trả_lại_on_the_page(sample_db):
         assert any(w.value.startswith("Trả lại: Phòng") for w in at.warning)
         assert not any("Đã nộp đúng hạn" in s.value for s in at.success)
         assert any(t.value.startswith("Lý do Phòng trả lại: ") for t in at.text)
+
+
+def test_the_chart_sentence_counts_only_chua_dat():
+    """II.10 of issue 25: 'N trường chưa đạt' under bars marking fewer as chưa đạt (gần đạt counted)."""
+    import pandas as pd
+
+    values = [1.0] * 10 + [0.95] * 9 + [0.5] * 6  # more schools than the chart names
+    statuses = ["dat"] * 10 + ["gan_dat"] * 9 + ["chua_dat"] * 6
+    n = len(values)
+    schools = pd.DataFrame({"school_id": [f"S{i}" for i in range(n)], "name": [f"Trường {i}" for i in range(n)],
+                            "value": values, "target": [1.0] * n, "level": ["TH"] * n, "is_own": [False] * n,
+                            "status": statuses})
+    fig = export.indicator_figure(pd.DataFrame(), schools)
+    said = fig["layout"]["annotations"][0]["text"]
+    assert "6 trường chưa đạt, 9 trường gần đạt / 25 trường đã báo cáo" in said
+    bars = next(t for t in fig["data"] if t.get("type") == "bar" and t.get("name") == "Trường")
+    assert sum(c == export.figures.STATUS_COLORS["chua_dat"] for c in bars["marker"]["color"]) == 6
