@@ -30,7 +30,7 @@ import pyarrow as pa
 from kpi import db, figures, maturity, plans, privacy, progress, queries, scorecard, tables
 from kpi.access import Scope
 from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, TARGET_BASES, Catalog, default_catalog
-from kpi.formatting import fmt_int, fmt_percent, fmt_points
+from kpi.formatting import fmt_datetime, fmt_int, fmt_percent, fmt_points
 
 SLICE_MAX_SCHOOLS = 3000  # a unit up to this size is read once into memory for its small queries
 MISSING_NAMES = 12  # the Chỉ tiêu page names this many schools without data, then "…"
@@ -594,6 +594,9 @@ class Views:
             reason = "" if pd.isna(row["reason"]) else str(row["reason"]).strip()
             return replace(card, submission=scorecard.returned_sentence(sentence, row["decided_by"]),
                            submitted_on_time=False, returned=True, return_reason=reason)
+        again = row["submitted_at"]  # the first arrival decides timeliness; a later one is named as what it is
+        if not pd.isna(again) and fmt_datetime(again) != fmt_datetime(row["received_at"]):
+            sentence += f" Nộp lại trên ứng dụng lúc {fmt_datetime(again)}."
         if row["state"] == "da_nop":
             sentence += " Số liệu đang chờ Phòng duyệt (chưa tính vào số liệu toàn đơn vị)."
         if sentence == card.submission:
