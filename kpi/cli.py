@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 import time
 
@@ -346,6 +347,9 @@ def cmd_export(args) -> int:
             data = export.WRITERS[args.format](pack, cat)
     except export.ExportError as e:
         raise CliError(str(e)) from e
+    except sqlite3.Error as e:  # the submissions made in the app: without them timeliness would be wrong
+        raise CliError("Không đọc được kho trạng thái bên cạnh tệp dữ liệu (các lần nộp trên ứng dụng), nên chưa "
+                       "xuất: tình hình nộp báo cáo sẽ sai. Kiểm tra quyền đọc thư mục dữ liệu rồi chạy lại.") from e
     finally:
         v.close()
     with open(args.out, "wb") as f:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import sqlite3
 
 import pyarrow as pa
 
@@ -41,8 +42,13 @@ _APP_SUBS = pa.schema([("school_id", pa.string()), ("school_year", pa.string()),
 def app_submissions(path, school_year: str, round: str) -> pa.Table:
     """The schools' first submissions in the app (kpi.entry; submitted, returned or approved alike)
     of the periods up to and including (school_year, round), in Vietnamese wall-clock time."""
-    rows = state.store_for(path).read(
-        "SELECT school_id, school_year, round, first_submitted_at FROM entries WHERE first_submitted_at IS NOT NULL")
+    try:
+        rows = state.store_for(path).read(
+            "SELECT school_id, school_year, round, first_submitted_at FROM entries WHERE first_submitted_at IS NOT NULL")
+    except (sqlite3.Error, OSError) as e:  # a snapshot without them would call those schools "chưa nộp"
+        raise ValueError("Không đọc được các lần nộp số liệu trên ứng dụng (kho trạng thái bên cạnh tệp dữ liệu), "
+                         "nên chưa chốt: bản chốt sẽ thiếu các trường đã nộp. Thử lại sau ít phút; nếu vẫn lỗi, "
+                         "báo người quản trị hệ thống.") from e
     data = [(sid, y, r, local(t)) for sid, y, r, t in rows
             if y < school_year or (y == school_year and (r == round or r == "HK1"))]
     columns = list(zip(*data)) if data else [()] * len(_APP_SUBS)

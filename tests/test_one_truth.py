@@ -217,3 +217,18 @@ def test_the_chart_sentence_counts_only_chua_dat():
     assert "6 trường chưa đạt, 9 trường gần đạt / 25 trường đã báo cáo" in said
     bars = next(t for t in fig["data"] if t.get("type") == "bar" and t.get("name") == "Trường")
     assert sum(c == export.figures.STATUS_COLORS["chua_dat"] for c in bars["marker"]["color"]) == 6
+
+
+def test_no_snapshot_without_the_app_submissions(writable_db):
+    """A state store that cannot be read: the freeze is refused in Vietnamese (a snapshot of the
+    files alone would call the schools that submitted in the app "chưa nộp"), and nothing is frozen."""
+    from kpi import db
+
+    state.state_path(writable_db).mkdir()  # a directory where the store's file should be: sqlite cannot open it
+    with pytest.raises(ValueError, match="Không đọc được các lần nộp số liệu trên ứng dụng"):
+        snapshots.freeze(writable_db, YEAR, RND, "Họp", "chuyenvien")
+    con = db.connect(writable_db)
+    try:
+        assert con.execute("SELECT count(*) FROM snapshots").fetchall()[0][0] == 0
+    finally:
+        con.close()
