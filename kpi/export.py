@@ -1514,7 +1514,8 @@ def school_pdf(source, catalog: Catalog, scope: Scope, school_id: str, school_ye
                     14, new_page=False)
         pdf.text(said, 10)
         pdf.text(m.sources, 10)
-        pdf.text(f"Mức của trường (điểm chỉ số): Mức {m.level} · " + " · ".join(f"{g} {p} ({lv})" for g, p, lv in m.groups), 11)
+        pdf.text(f"Mức của trường (điểm chỉ số): Mức {m.level} · "
+                 + " · ".join(f"{g} {p} ({lv})" for g, p, lv in m.groups), 11)
         for road in m.roads:
             pdf.text("• " + road, 10)
     return pdf.bytes()

@@ -5,8 +5,9 @@ P, and the maturity entries of the school years up to P's, as they were when fro
 figures and the trend behind them. A school's submission is its first arrival, whichever came
 first: a file the Phòng imported or the school's own submission in the app (the state store's
 entries), exactly what the live pages count (kpi/sql/submission_status.sql), so a pack from the
-snapshot states the same on time / late / not submitted as the page did when it was frozen. Later imports never change it. Its content hash (SHA-256 of
-the rows in a canonical order) lets anyone check months later that a pack came from it.
+snapshot states the same on time / late / not submitted as the page did when it was frozen.
+Later imports never change it. Its content hash (SHA-256 of the rows in a canonical order) lets
+anyone check months later that a pack came from it.
 """
 
 from __future__ import annotations

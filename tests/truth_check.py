@@ -369,18 +369,18 @@ def compare_xlsx(name: str, data: bytes, truth: Truth) -> list[str]:
         if t is None:
             bad.append(f"{name} · dòng lạ {key}")
             continue
+        change = r["Thay đổi so với kỳ trước (điểm %)"]
         checks = {
-            "giá trị": (r["Giá trị"] is None) == (t.value is None) and (t.value is None or abs(r["Giá trị"] - t.value) < 1e-9),
-            "chỉ tiêu": (r["Chỉ tiêu đặt ra"] is None) == (t.target is None)
-                        and (t.target is None or abs(r["Chỉ tiêu đặt ra"] - t.target) < 1e-9),
+            "giá trị": _same(r["Giá trị"], t.value),
+            "chỉ tiêu": _same(r["Chỉ tiêu đặt ra"], t.target),
             "tình trạng": r["Tình trạng"].split(" ", 1)[-1] == STATUS_WORDS[t.status],
-            "còn thiếu": (r["Còn thiếu"] is None) if t.status in ("dat", "khong_chi_tieu") else r["Còn thiếu"] == t.gap,
-            "thay đổi": (r["Thay đổi so với kỳ trước (điểm %)"] is None) == (t.change is None) and (
-                t.change is None or abs(r["Thay đổi so với kỳ trước (điểm %)"] - t.change * 100) < 1e-6),
-            "trường": (r["Trường đạt"], r["Trường đã báo cáo"], r["Trường phải báo cáo"]) == (t.meeting, t.reporting, t.expected),
+            "còn thiếu": r["Còn thiếu"] is None if t.status in ("dat", "khong_chi_tieu") else r["Còn thiếu"] == t.gap,
+            "thay đổi": _same(None if change is None else change / 100, t.change),
+            "trường": (r["Trường đạt"], r["Trường đã báo cáo"], r["Trường phải báo cáo"])
+                      == (t.meeting, t.reporting, t.expected),
         }
         bad += [f"{name} · {key}: {what} sai ({r})" for what, ok in checks.items() if not ok]
-    bad += _compare_arrivals(name, {k: (s, d, late) for k, (s, d, late) in subs.items()}, truth)
+    bad += _compare_arrivals(name, subs, truth)
     return bad
 
 
