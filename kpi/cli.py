@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sqlite3
 import sys
 import time
 
@@ -352,21 +353,26 @@ def cmd_snapshot(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from kpi import export
+    from kpi import export, views
 
-    path, con = _open_db(args)
+    # the pages' own view models over the file and its state store: the schools' submissions in
+    # the app count, so the CLI's pack states what the Báo cáo page's pack states
+    v = views.Views(_existing_db(args))
     t0 = time.perf_counter()
     try:
-        cat = plans.catalog_with_plans(con)
+        cat = v.catalog
         if args.school:
-            data = export.school_pdf(con, cat, Scope.everything(), args.school, args.year, args.round, args.snapshot)
+            data = export.school_pdf(v, cat, Scope.everything(), args.school, args.year, args.round, args.snapshot)
         else:
-            pack = export.build_pack(con, cat, Scope.everything(), args.year, args.round, args.snapshot)
+            pack = export.build_pack(v, cat, Scope.everything(), args.year, args.round, args.snapshot)
             data = export.WRITERS[args.format](pack, cat)
     except export.ExportError as e:
         raise CliError(str(e)) from e
+    except sqlite3.Error as e:  # the submissions made in the app: without them timeliness would be wrong
+        raise CliError("Không đọc được kho trạng thái bên cạnh tệp dữ liệu (các lần nộp trên ứng dụng), nên chưa "
+                       "xuất: tình hình nộp báo cáo sẽ sai. Kiểm tra quyền đọc thư mục dữ liệu rồi chạy lại.") from e
     finally:
-        con.close()
+        v.close()
     with open(args.out, "wb") as f:
         f.write(data)
     print(f"Đã xuất {args.out} ({fmt_int(len(data))} byte, {fmt_number(time.perf_counter() - t0)} giây).")

@@ -104,6 +104,14 @@ class Entry:
             return self.decided_by, self.decided_at
         return self.updated_by, self.updated_at
 
+    def submission_times(self) -> str:
+        """'08:00 14/05/2024' (the first submission: it decides timeliness), with ', nộp lại lúc ...'
+        when the school submitted again later."""
+        first = self.first_submitted_at if self.first_submitted_at is not None else self.submitted_at
+        if self.submitted_at is not None and first is not None and when(self.submitted_at) != when(first):
+            return f"{when(first)}, nộp lại lúc {when(self.submitted_at)}"
+        return when(first)
+
     def status_sentence(self) -> str:
         """Where the entry stands, in one Vietnamese sentence."""
         s = self.state
@@ -112,7 +120,7 @@ class Entry:
         if s == "nhap":
             return f"Bản nháp, lưu lần cuối lúc {when(self.updated_at)} ({self.updated_by}); chưa nộp."
         if s == "da_nop":
-            return f"Đã nộp lúc {when(self.submitted_at)} ({self.submitted_by}); đang chờ Phòng duyệt."
+            return f"Đã nộp lúc {self.submission_times()} ({self.submitted_by}); đang chờ Phòng duyệt."
         if s == "tra_lai":
             return f"Phòng đã trả lại lúc {when(self.decided_at)} ({self.decided_by}): sửa rồi nộp lại."
         if s == "da_duyet":

@@ -370,6 +370,9 @@ def indicator_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int = CHA
     reporting = len(d)
     has_target = bool(d["target"].notna().any())
     below = (d["value"] - d["target"])[lambda x: x < -1e-9]  # short of their target, most first
+    # the sentence counts by the bars' own status: "chưa đạt" is never "gần đạt"
+    short = f"{fmt_int((d['status'] == 'chua_dat').sum())} trường chưa đạt" + (
+        f", {fmt_int((d['status'] == 'gan_dat').sum())} trường gần đạt" if (d["status"] == "gan_dat").any() else "")
     if reporting > limit:
         if not has_target:
             keep = set(d["value"].nsmallest(limit).index)
@@ -418,9 +421,9 @@ def indicator_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int = CHA
     elif not has_target:
         shown = f"{fmt_int(len(d))} trường có giá trị thấp nhất / {fmt_int(reporting)} trường đã báo cáo"
     elif len(below) > limit:
-        shown = f"{fmt_int(limit)} trường xa chỉ tiêu nhất / {fmt_int(len(below))} trường chưa đạt"
+        shown = f"{fmt_int(limit)} trường xa chỉ tiêu nhất · {short} / {fmt_int(reporting)} trường đã báo cáo"
     elif len(below):
-        shown = f"{fmt_int(len(below))} trường chưa đạt chỉ tiêu / {fmt_int(reporting)} trường đã báo cáo"
+        shown = f"{short} / {fmt_int(reporting)} trường đã báo cáo"
     else:
         shown = f"cả {fmt_int(reporting)} trường đã báo cáo đều đạt chỉ tiêu; {fmt_int(limit)} trường đầu"
     notes = [{"text": f"<b>Các trường kỳ này</b> · {shown}", "x": right_x0 - label_w / plot_w, "y": 1,
@@ -1487,6 +1490,8 @@ def school_pdf(source, catalog: Catalog, scope: Scope, school_id: str, school_ye
     pdf = _PDF(stamp)
     pdf.heading(card.name, 20)
     pdf.text(f"{card.caption} · {card.submission}", 11)
+    if card.returned:
+        pdf.text(f"Lý do Phòng trả lại: {card.return_reason or '(Phòng không ghi lý do)'}", 11)
     if card.has_data:
         pdf.heading("Việc cần làm tiếp", 14, new_page=False)
         for line in card.next_steps:
@@ -1508,7 +1513,9 @@ def school_pdf(source, catalog: Catalog, scope: Scope, school_id: str, school_ye
         pdf.heading(f"Mức độ chuyển đổi số · năm học {m.school_year} " + ("(đã công bố)" if done else "(tạm tính)"),
                     14, new_page=False)
         pdf.text(said, 10)
-        pdf.text(f"Mức của trường: Mức {m.level} · " + " · ".join(f"{g} {p} ({lv})" for g, p, lv in m.groups), 11)
+        pdf.text(m.sources, 10)
+        pdf.text(f"Mức của trường (điểm chỉ số): Mức {m.level} · "
+                 + " · ".join(f"{g} {p} ({lv})" for g, p, lv in m.groups), 11)
         for road in m.roads:
             pdf.text("• " + road, 10)
     return pdf.bytes()

@@ -35,6 +35,30 @@ def submission_status(info: dict) -> str:
     return f"Đã nộp đúng hạn ngày {fmt_date(received)} (hạn {fmt_date(deadline)})."
 
 
+def returned_sentence(timeliness: str, decided_by=None) -> str:
+    """'Trả lại: Phòng đã trả lại số liệu kỳ này ...' with what to do, the first submission's
+    timeliness kept (it is the school's, not the review's)."""
+    who = "" if decided_by is None or pd.isna(decided_by) or not str(decided_by) else f" ({decided_by})"
+    first = timeliness[0].lower() + timeliness[1:]
+    return (f"Trả lại: Phòng{who} đã trả lại số liệu kỳ này để trường sửa. "
+            f"Cần làm: sửa các số liệu theo lý do của Phòng rồi nộp lại trên trang Nộp số liệu. "
+            f"Lần nộp đầu: {first}")
+
+
+POINT_SOURCE_NAMES = {"verified": "Phòng xác nhận", "self": "tự đánh giá", "computed": "tính từ số liệu"}
+
+
+def maturity_sources(crit: pd.DataFrame, precedence=("verified", "self", "computed")) -> str:
+    """'Điểm chỉ số (...): 20 tiêu chí Phòng xác nhận · 5 tiêu chí tự đánh giá': which source
+    each criterion's points come from (the index takes them in `precedence` order), so the index is
+    never mistaken for another maturity score of the same year (the self-assessment being filled in)."""
+    counts = crit["source"].value_counts() if "source" in crit.columns else pd.Series(dtype=int)
+    parts = [f"{fmt_int(counts[src])} tiêu chí {POINT_SOURCE_NAMES[src]}" for src in precedence if counts.get(src, 0)]
+    order = ", rồi ".join(POINT_SOURCE_NAMES[s] for s in precedence)
+    return (f"Điểm chỉ số (mỗi tiêu chí lấy điểm {order}): " + (" · ".join(parts) if parts else "chưa có điểm")
+            + ".")
+
+
 def value_text(card) -> str:
     """The school's own value: '22,8%' for a ratio, 'Có' / 'Chưa' for a yes/no target."""
     if pd.isna(card["value"]):
@@ -52,10 +76,12 @@ def target_text(card) -> str:
 
 
 def peer_sentence(card, level: str) -> str:
-    """'Toàn đơn vị 43,8% · xếp thứ 3/16 trường TH đã báo cáo' (peers are never named)."""
+    """'Toàn đơn vị · TH 43,8% · xếp thứ 3/16 trường TH đã báo cáo' (peers are never named). The
+    value is the school's cấp học's in the district (its peers), named so: the district's value over
+    every cấp học is another figure (the pack's)."""
     if card["kind"] == "bool":
-        return f"Toàn đơn vị: {fmt_percent(card['district_value'])} trường {level} đã triển khai"
-    parts = [f"Toàn đơn vị {fmt_percent(card['district_value'])}"]
+        return f"Toàn đơn vị · {level}: {fmt_percent(card['district_value'])} trường đã triển khai"
+    parts = [f"Toàn đơn vị · {level} {fmt_percent(card['district_value'])}"]
     if not pd.isna(card.get("position")):
         parts.append(f"xếp thứ {fmt_int(card['position'])}/{fmt_int(card['peers'])} trường {level} đã báo cáo")
     return " · ".join(parts)

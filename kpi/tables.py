@@ -267,6 +267,9 @@ def queue_table(status: pd.DataFrame) -> pd.DataFrame:
         "Mã trường": status["school_id"], "Trường": status["name"], "Cấp học": status["level"],
         "Xét duyệt": entry_state_labels(status),
         "Nộp lúc": [fmt_datetime(v) if not pd.isna(v) else "—" for v in status["received_at"]],
+        # the first arrival decides timeliness; a later submission in the app is named as what it is
+        "Nộp lại lúc": [fmt_datetime(b) if not pd.isna(b) and (pd.isna(a) or fmt_datetime(b) != fmt_datetime(a)) else ""
+                        for a, b in zip(status["received_at"], status["submitted_at"])],
         "Hạn": timing,
         "Cảnh báo": [f"{int(f)} ({int(x)} đã giải thích)" if f else "" for f, x in zip(status["flags"], status["explained"])],
         "Người quyết định": status["decided_by"].fillna(""),

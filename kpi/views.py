@@ -30,7 +30,7 @@ import pyarrow as pa
 from kpi import db, figures, maturity, plans, privacy, progress, queries, scorecard, tables
 from kpi.access import Scope
 from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, TARGET_BASES, Catalog, default_catalog
-from kpi.formatting import fmt_int, fmt_percent, fmt_points
+from kpi.formatting import fmt_datetime, fmt_int, fmt_percent, fmt_points
 
 SLICE_MAX_SCHOOLS = 3000  # a unit up to this size is read once into memory for its small queries
 MISSING_NAMES = 12  # the Chỉ tiêu page names this many schools without data, then "…"
@@ -200,6 +200,7 @@ class MaturityBlock:
     criteria: pd.DataFrame                # the school's criterion rows (for the chart)
     names: dict
     short: dict = field(default_factory=dict)
+    sources: str = ""                     # where the points come from (scorecard.maturity_sources)
 
     @functools.cached_property
     def figure(self):
@@ -218,6 +219,8 @@ class ScorecardView:
     cards: list[Card]
     next_steps: list[str]
     maturity: MaturityBlock | None
+    returned: bool = False  # the Phòng sent the figures back: the school must fix them and submit again
+    return_reason: str = ""  # what the Phòng wrote (plain text, typed by a person)
 
     @property
     def has_data(self) -> bool:
@@ -587,6 +590,13 @@ class Views:
             return card
         row = status.iloc[0]
         sentence = scorecard.submission_status({"deadline": row["deadline"], "received_at": row["received_at"]})
+        if row["state"] == "tra_lai":
+            reason = "" if pd.isna(row["reason"]) else str(row["reason"]).strip()
+            return replace(card, submission=scorecard.returned_sentence(sentence, row["decided_by"]),
+                           submitted_on_time=False, returned=True, return_reason=reason)
+        again = row["submitted_at"]  # the first arrival decides timeliness; a later one is named as what it is
+        if not pd.isna(again) and fmt_datetime(again) != fmt_datetime(row["received_at"]):
+            sentence += f" Nộp lại trên ứng dụng lúc {fmt_datetime(again)}."
         if row["state"] == "da_nop":
             sentence += " Số liệu đang chờ Phòng duyệt (chưa tính vào số liệu toàn đơn vị)."
         if sentence == card.submission:
@@ -630,7 +640,8 @@ class Views:
             roads = [scoring.road_to_next_level(crit, row, g, cat).sentence for g in cat.index.groups]
             block = MaturityBlock(iy, int(row["school_level"]), groups, roads, crit,
                                   {k: c.name_vi for k, c in cat.criteria.items()},
-                                  {k: c.short_vi for k, c in cat.criteria.items()})
+                                  {k: c.short_vi for k, c in cat.criteria.items()},
+                                  scorecard.maturity_sources(crit, cat.index.precedence))
         submission = scorecard.submission_status(info)
         caption = (f"{LEVEL_LABELS[info['level']]} · {OWNERSHIP_LABELS[info['ownership']]} · {info['ward']} · "
                    f"{info['unit_name']} · Năm học {year} · {rnd}")
@@ -689,7 +700,9 @@ class Views:
         def build():
             times = None if version is None else self.memo(  # one read of the store per version, for every scope
                 ("entry_times", year, rnd, version), lambda: entry.entry_times(self.state, year, rnd, open_))
-            return queries.submission_status(self.con, scope, year, rnd, times, (year, rnd) == open_)
+            # a snapshot holds arrivals, not the entries' workflow: nothing in it is open for entry
+            return queries.submission_status(self.con, scope, year, rnd, times,
+                                             (year, rnd) == open_ and scope.snapshot_id is None)
         return self.memo(("submission_status", scope, year, rnd, version), build)
 
     def field_completeness(self, scope: Scope, year: str, rnd: str) -> pd.DataFrame:

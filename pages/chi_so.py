@@ -114,5 +114,5 @@ with road_tab:
             row = mine.iloc[0]
             for g in cat.index.groups:
                 road = scoring.road_to_next_level(crit, row, g, cat)
-                st.markdown(f"**Nhóm {cat.index.groups[g]}: {fmt_points(road.points)} điểm, Mức {road.level}**")
+                st.markdown(f"**Nhóm {cat.index.groups[g]}: {fmt_points(road.points)} điểm chỉ số, Mức {road.level}**")
                 st.write(road.sentence)

@@ -32,7 +32,13 @@ if card is None:
 st.title(card.name)
 ui.sample_badge()
 st.caption(card.caption)
-(st.success if card.submitted_on_time else st.warning)(card.submission)
+if card.returned:
+    st.warning(card.submission, icon=":material/undo:")
+    st.text(f"Lý do Phòng trả lại: {card.return_reason or '(Phòng không ghi lý do)'}")  # typed by a person: plain text
+    if scope().is_school:
+        st.page_link(ui.PAGE_FILES["nop_so_lieu"], label="Sửa và nộp lại", icon=":material/edit:")
+else:
+    (st.success if card.submitted_on_time else st.warning)(card.submission)
 # the file is made when clicked, outside this run: take what it needs now
 store, cat, sc, user = data.store(), data.catalog(), scope(), current_user()
 
@@ -59,8 +65,9 @@ if card.maturity is not None:
     done, said = publication.sentence(data.publications(m.school_year, school_id), m.school_year, school=True)
     (st.success if done else st.info)(said, icon=":material/verified:" if done else None)
     st.caption("Tạm tính: một phần bảng tiêu chí và quy tắc chấm chưa công bố chính thức.")
+    st.caption(m.sources)
     cols = st.columns(1 + len(m.groups))
-    cols[0].metric("Mức của trường", f"Mức {m.level}")
+    cols[0].metric("Mức của trường (điểm chỉ số)", f"Mức {m.level}")
     for col, (label, points, level) in zip(cols[1:], m.groups):
         col.metric(label, level)  # the level as the value, its points under it (never an arrow: nothing rose)
         col.caption(points)

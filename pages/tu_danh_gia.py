@@ -5,6 +5,7 @@ import streamlit as st
 from kpi import assessment as asm
 from kpi import door, faults
 from kpi.formatting import fmt_points
+from kpi.scorecard import POINT_SOURCE_NAMES
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import current_user, page_guard, scope, session_token
@@ -116,12 +117,14 @@ if a.version != st.session_state["tdg_version"]:
 
 result = asm.running_result(typed(), points, school_id, year, cat)
 cols = st.columns(1 + len(result["groups"]))
-cols[0].metric("Mức của trường (tạm tính khi đang điền)", f"Mức {result['level']}")
+cols[0].metric("Mức theo bản tự đánh giá đang điền", f"Mức {result['level']}")
 for col, (g, label, pts, level, unmet) in zip(cols[1:], result["groups"]):
-    col.metric(f"Nhóm {label}", f"{fmt_points(pts)} điểm")
+    col.metric(f"Nhóm {label} · tự đánh giá", f"{fmt_points(pts)} điểm")
     col.caption(f"Mức {level}" + (f" · chưa đạt điều kiện bắt buộc {unmet}" if unmet else ""))
 st.caption(f"Đã trả lời {result['answered']}/{result['total']} tiêu chí. Tiêu chí chưa nhập điểm được tính theo gợi ý "
-           "từ số liệu (nếu có). Mức 1 dưới 50 điểm, Mức 2 từ 50 đến 75, Mức 3 trên 75 điểm mỗi nhóm.")
+           "từ số liệu (nếu có). Mức 1 dưới 50 điểm, Mức 2 từ 50 đến 75, Mức 3 trên 75 điểm mỗi nhóm. Đây là điểm "
+           "tự đánh giá của bản đang điền; trang Trường hiện điểm chỉ số (mỗi tiêu chí lấy điểm "
+           + ", rồi ".join(POINT_SOURCE_NAMES[s] for s in cat.index.precedence) + ").")
 
 files: dict[str, list] = {}
 for e in a.evidence:

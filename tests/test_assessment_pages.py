@@ -51,7 +51,7 @@ def test_the_principal_reaches_only_the_own_assessment_and_saves_a_draft(app):
     evidence = [b for b in at.get("download_button") if "ke_hoach_day_hoc_truc_tuyen.pdf" in b.proto.label]
     assert len(evidence) == 1  # the own evidence is offered
     at.text_input(key="tdg_p_DH4").set_value("7,5").run()
-    assert any(m.label == "Nhóm Dạy-học" for m in at.metric)  # the running total
+    assert any(m.label == "Nhóm Dạy-học · tự đánh giá" for m in at.metric)  # the running total
     at.button(key="tdg_save").click().run()
     assert not at.exception and any("Đã lưu nháp" in s.value for s in at.success)
     assert _assessment(app, "TH001").items["DH4"].self_points == 7.5
@@ -119,7 +119,7 @@ def test_office_returns_one_criterion_then_approves_and_publishes_and_the_scorec
     card = app_test(None, user="ht.thcs001")
     assert not card.exception
     assert any(s.value.startswith(f"Kết quả đã công bố: lần công bố CB-{YEAR}-01") for s in card.success)
-    assert any(m.label == "Mức của trường" for m in card.metric)
+    assert any(m.label == "Mức của trường (điểm chỉ số)" for m in card.metric)
     other = app_test(None, user="ht.th001")
     assert not any(s.value.startswith("Kết quả đã công bố") for s in other.success)
     assert any("chưa gồm trường này" in i.value for i in other.info)

@@ -149,7 +149,7 @@ def test_page_reads_a_snapshot(writable_db, monkeypatch):
     frozen.session_state["cs_tab"] = "Lộ trình lên mức"
     frozen.query_params["cs_truong"] = low.school_id
     frozen.run()
-    assert any(f"Nhóm Dạy-học: {fmt(low.dh_points)} điểm, Mức 1" in m.value for m in frozen.markdown)
+    assert any(f"Nhóm Dạy-học: {fmt(low.dh_points)} điểm chỉ số, Mức 1" in m.value for m in frozen.markdown)
 
 
 def fmt(x):
