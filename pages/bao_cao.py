@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kpi import db, door, export, tables
+from kpi import db, door, export, faults, tables
 from kpi.formatting import fmt_number
 from pages import _data as data
 from pages import _widgets as ui
@@ -25,7 +25,7 @@ if st.button(f"Chốt số liệu kỳ {year} · {rnd}", key="bc_freeze"):
     try:
         sid = door.act("chot_so_lieu", door.Page(session_token(), user), path=db.db_path(), school_year=year,
                        round=rnd, name=name)
-    except ValueError as e:  # door.Refused included
+    except (ValueError, faults.StoreUnavailable) as e:  # door.Refused included
         st.error(str(e))
     else:
         st.success(f"Đã chốt số liệu: mã {sid}. Chọn bản chốt trong mục Nguồn số liệu để xem hoặc xuất.")
