@@ -36,6 +36,7 @@ if __name__ != "__main__":
 else:
     from kpi.access import PAGES, ROLE_PAGES
     from pages import _frame as frame
+    from kpi.text import plain
     from pages._web import LOGIN_PATH, LOGOUT_PATH
 
     st.set_page_config(page_title="Bảng điều khiển chuyển đổi số",
@@ -72,7 +73,7 @@ else:
         nav = st.navigation(pages)
         if st.session_state.pop("_kpi_home", False):  # a first password was just changed
             st.switch_page(pages[0])
-        st.sidebar.markdown(f"**{user.display_name}** · {user.role_label}")
+        st.sidebar.markdown(f"**{plain(user.display_name)}** · {user.role_label}")
         st.sidebar.markdown(f'<a href="{LOGOUT_PATH}" target="_self">Đăng xuất</a>', unsafe_allow_html=True)
         frame.show_note()
         with frame.app_frame(user), frame.run_slot():

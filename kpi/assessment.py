@@ -33,7 +33,6 @@ import hashlib
 import io
 import re
 import time
-import unicodedata
 import zipfile
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -44,6 +43,7 @@ import pandas as pd
 from kpi import db, state
 from kpi.catalog import Catalog
 from kpi.formatting import fmt_date, fmt_int, fmt_points
+from kpi.text import clean
 from kpi.workflow import StateMachine
 
 # ---- the workflow, as data -------------------------------------------------------------------------
@@ -164,8 +164,9 @@ def evidence_kind(name: str, data: bytes) -> str:
 
 
 def safe_name(name: str) -> str:
-    """A file name fit to show and to offer for download: no folders, no control characters."""
-    name = unicodedata.normalize("NFC", str(name)).replace("\\", "/").rsplit("/", 1)[-1]
+    """A file name fit to show and to offer for download: no folders, no control or bidi characters
+    (a right-to-left override would show a Word file as "….pdf")."""
+    name = clean(name).replace("\\", "/").rsplit("/", 1)[-1]
     name = re.sub(r"[\x00-\x1f\x7f<>:\"|?*]", "_", name).strip(" .") or "minh_chung"
     return name[-120:]
 

@@ -7,6 +7,7 @@ import streamlit as st
 from kpi import accounts, admin, db, plans, registry
 from kpi.access import ROLES, SCHOOL_ROLES
 from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, TARGET_BASES
+from kpi.text import clean, plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import current_user, page_guard
@@ -21,7 +22,7 @@ if not can:
     st.info("Chỉ lãnh đạo Phòng được thay đổi mục Quản trị; tài khoản của bạn chỉ xem.", icon="🔒")
 if "qt_msg" in st.session_state:
     ok, text = st.session_state.pop("qt_msg")
-    (st.success if ok else st.error)(text)
+    (st.success if ok else st.error)(plain(text))
 
 
 def act(run, done: str, keep: str | None = None) -> None:
@@ -56,7 +57,7 @@ with t_tab:
                 act(lambda: plans.start_draft(path, user, year, source), f"Đã tạo bản nháp chỉ tiêu năm học {year} từ năm học {source}.")
         else:
             st.caption(f"Bản nháp năm học {year} (bắt đầu từ năm học {d['source_year']}), sửa lần cuối bởi "
-                       f"{d['updated_by']} lúc {admin.when_text(d['updated_at'])}. Chưa áp dụng cho đến khi công bố.")
+                       f"{plain(d['updated_by'])} lúc {admin.when_text(d['updated_at'])}. Chưa áp dụng cho đến khi công bố.")
             doc = st.text_input("Số văn bản kế hoạch", d["document"], key="qt_doc", disabled=not can,
                                 placeholder="ví dụ 1234/KH-GDĐT ngày 05/09/2024")
             if doc != d["document"] and st.button("Lưu số văn bản", key="qt_doc_save", disabled=not can):
@@ -107,7 +108,7 @@ with s_tab:
         open_ids = schools.loc[schools["active"].astype(bool), "school_id"].tolist()
         names = dict(zip(schools["school_id"], schools["name"]))
         unit_names = dict(zip(units["unit_id"], units["name"]))
-        label = lambda sid: f"{sid} · {names.get(sid, '')}"  # noqa: E731
+        label = lambda sid: clean(f"{sid} · {names.get(sid, '')}")  # noqa: E731
         with st.expander("Thêm trường"):
             with st.form("qt_add_school"):
                 c1, c2 = st.columns(2)
@@ -183,11 +184,11 @@ with a_tab:
             try:
                 pre = accounts.preview_accounts(path, up.name, up.getvalue())
             except admin.AdminError as e:
-                st.error(str(e))
+                st.error(plain(e))
             else:
                 st.info(f"Tạo mới {len(pre.created)}, thay đổi {len(pre.changed)}, khóa {len(pre.disabled)} "
                         f"(hiệu trưởng cũ của trường có hiệu trưởng mới), không đổi {len(pre.unchanged)} tài khoản."
-                        + "".join(f"\n- {u}: {w}" for u, w in pre.changed + pre.disabled))
+                        + "".join(f"\n- {plain(u)}: {plain(w)}" for u, w in pre.changed + pre.disabled))
                 if st.button("Tạo tài khoản", key="qt_acc_create", type="primary", disabled=not can):
                     act(lambda: accounts.create_accounts(path, user, up.name, up.getvalue()),
                         "Đã áp dụng tệp tài khoản.", keep="qt_acc_done")

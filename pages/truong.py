@@ -6,6 +6,7 @@ import streamlit as st
 
 from kpi import export, publication
 from kpi.figures import STATUS_COLORS
+from kpi.text import plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import audit, current_user, page_guard, scope
@@ -29,10 +30,10 @@ if card is None:
         st.error("Bạn không có quyền xem trường này.")
     st.stop()
 
-st.title(card.name)
+st.title(plain(card.name))
 ui.sample_badge()
-st.caption(card.caption)
-(st.success if card.submitted_on_time else st.warning)(card.submission)
+st.caption(plain(card.caption))
+(st.success if card.submitted_on_time else st.warning)(plain(card.submission))
 # the file is made when clicked, outside this run: take what it needs now
 store, cat, sc, user = data.store(), data.catalog(), scope(), current_user()
 

@@ -1,0 +1,50 @@
+"""Text a person typed, shown as text (issue 24 item 3).
+
+School and unit names, display names, explanations, reasons, notes, comments, file names and
+document numbers come from people. Streamlit renders st.markdown / st.write / st.caption / st.info /
+st.error / st.success / st.warning, expander and tab labels, widget labels and radio options as
+markdown: typed `![a](http://other-host/x.png)` would make the reader's browser fetch from another
+host, `[l](/dang-xuat)` would be a link, `**x**` bold. So every such text passes through `plain`
+before it meets markdown, and through `clean` where nothing is markdown (dataframe cells, selectbox
+options, download file names):
+
+- `clean`: Unicode NFC; bidirectional overrides and isolates (U+202A..U+202E, U+2066..U+2069),
+  the direction marks (U+200E, U+200F, U+061C) and control characters removed (a right-to-left
+  override would show `tai\u202efdp.docx` as "taixcod.pdf"); line breaks become spaces unless kept.
+- `plain`: `clean`, then every ASCII punctuation character escaped with a backslash, which
+  CommonMark (and Streamlit's remark/micromark) renders as the character itself: no image, link,
+  autolink (`http\\://`, `www\\.`), emphasis, heading, list, table, HTML tag or entity, LaTeX
+  (`\\$`) or Streamlit directive (`\\:red\\[`) can start.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# bidi embeddings/overrides, isolates and marks: they reorder what the reader sees
+BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+_BREAKS = re.compile(r"[\r\n\u2028\u2029\x85]+")
+
+
+def clean(s, keep_lines: bool = False) -> str:
+    """`s` as text without anything that changes how it is shown: NFC, no bidi controls, no control
+    characters (tabs become spaces; line breaks too unless `keep_lines`). None → ''."""
+    if s is None:
+        return ""
+    s = unicodedata.normalize("NFC", str(s))
+    s = _BREAKS.sub("\n" if keep_lines else " ", s)
+    return "".join(" " if ch == "\t" else ch for ch in s
+                   if ch == "\n" or (ch not in BIDI and unicodedata.category(ch) != "Cc"))
+
+
+def plain(s) -> str:
+    """`s` for any markdown context (st.markdown, st.write, st.caption, alerts, labels, tabs, radio
+    options): cleaned to one line and every markdown character escaped, so it shows as typed."""
+    return _PUNCT.sub(r"\\\1", clean(s).strip())
+
+
+def plain_lines(s) -> str:
+    """Like `plain`, keeping the typed line breaks (as markdown hard breaks)."""
+    return "  \n".join(_PUNCT.sub(r"\\\1", line.strip()) for line in clean(s, keep_lines=True).split("\n"))
