@@ -308,7 +308,7 @@ def cmd_import(args) -> int:
             for pr in e.problems:
                 print(f"  - {pr}", file=sys.stderr)
     if problems and args.errors:
-        with open(args.errors, "wb") as fh:
+        with db.open_private(args.errors) as fh:
             fh.write(importer.error_report(problems))
     return 1 if rejected else 0
 
@@ -346,7 +346,7 @@ def cmd_export(args) -> int:
         raise CliError(str(e)) from e
     finally:
         con.close()
-    with open(args.out, "wb") as f:
+    with db.open_private(args.out) as f:
         f.write(data)
     print(f"Đã xuất {args.out} ({fmt_int(len(data))} byte, {fmt_number(time.perf_counter() - t0)} giây).")
     return 0

@@ -216,6 +216,9 @@ def state_path(db_path: str | os.PathLike) -> Path:
     return p.with_name(p.stem + ".state.sqlite")
 
 
+PRIVATE = 0o600  # sessions, password flags and evidence: the store is its owner's only (with -wal, -shm)
+
+
 class Store:
     """One SQLite file in WAL mode, shared by every process of the app."""
 
@@ -228,6 +231,8 @@ class Store:
     def _connect(self) -> sqlite3.Connection:
         if self._con is None or self._pid != os.getpid():  # never share a connection across fork
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):  # a new store is its owner's only from the start
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
             con = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash; WAL keeps it consistent
@@ -239,8 +244,9 @@ class Store:
                 # two processes starting at once both succeed
                 con.executescript(_SCHEMA)
                 con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            with contextlib.suppress(OSError):
-                os.chmod(self.path, 0o600)
+            for p in (self.path, f"{self.path}-wal", f"{self.path}-shm"):  # SQLite gives them the umask's mode
+                with contextlib.suppress(OSError):
+                    os.chmod(p, PRIVATE)
             self._con, self._pid = con, os.getpid()
         return self._con
 
@@ -345,6 +351,8 @@ class Store:
     def copy_to(self, target: str | os.PathLike) -> None:
         """A consistent copy of the whole store (SQLite's backup: safe while others write)."""
         with self._lock:
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
             out = sqlite3.connect(target)
             try:
                 self._connect().backup(out)
