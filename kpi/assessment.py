@@ -40,7 +40,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kpi import db, state
+from kpi import db, evidence, state
 from kpi.catalog import Catalog
 from kpi.formatting import fmt_date, fmt_int, fmt_points
 from kpi.text import clean
@@ -134,7 +134,8 @@ def _mb(n: int) -> str:
 
 def evidence_kind(name: str, data: bytes) -> str:
     """The kind of an evidence file read from its first bytes (never from its name alone); the
-    name's ending must agree. Raises AssessmentError (Vietnamese) for anything else."""
+    name's ending must agree; an Office file is checked by what it holds (kpi.evidence). Raises
+    AssessmentError (Vietnamese) for anything else."""
     if not data:
         raise AssessmentError(f"Tệp {name} rỗng.")
     if len(data) > MAX_FILE:
@@ -160,6 +161,11 @@ def evidence_kind(name: str, data: bytes) -> str:
     if not name.lower().endswith(KINDS[kind][2]):
         raise AssessmentError(f"Tệp {name} là {KINDS[kind][0]} nhưng tên tệp có đuôi khác: đổi đuôi cho đúng "
                               f"({', '.join(KINDS[kind][2])}) rồi tải lên lại.")
+    if kind in _OFFICE_PART:  # by content: macros, links outside the file, the import's zip limits
+        try:
+            evidence.check_office(name, data)
+        except evidence.Refused as e:
+            raise AssessmentError(str(e)) from None
     return kind
 
 
