@@ -172,7 +172,7 @@ def evidence_kind(name: str, data: bytes) -> str:
 def safe_name(name: str) -> str:
     """A file name fit to show and to offer for download: no folders, no control or bidi characters
     (a right-to-left override would show a Word file as "….pdf")."""
-    name = clean(name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = clean(re.sub(r"[\x00-\x1f\x7f]", "_", str(name))).replace("\\", "/").rsplit("/", 1)[-1]
     name = re.sub(r"[\x00-\x1f\x7f<>:\"|?*]", "_", name).strip(" .") or "minh_chung"
     return name[-120:]
 
