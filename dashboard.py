@@ -37,7 +37,8 @@ else:
     from kpi.access import PAGES, ROLE_PAGES
     from pages import _frame as frame
     from kpi.text import plain
-    from pages._web import LOGIN_PATH, LOGOUT_PATH
+    from pages._csrf import COOKIE as CSRF_COOKIE
+    from pages._web import LOGIN_PATH, logout_form
 
     st.set_page_config(page_title="Bảng điều khiển chuyển đổi số",
                        page_icon=str(ROOT / "kpi/assets/favicon.png"), layout="wide")
@@ -74,7 +75,7 @@ else:
         if st.session_state.pop("_kpi_home", False):  # a first password was just changed
             st.switch_page(pages[0])
         st.sidebar.markdown(f"**{plain(user.display_name)}** · {user.role_label}")
-        st.sidebar.markdown(f'<a href="{LOGOUT_PATH}" target="_self">Đăng xuất</a>', unsafe_allow_html=True)
+        st.sidebar.markdown(logout_form(st.context.cookies.get(CSRF_COOKIE)), unsafe_allow_html=True)  # a POST
         frame.show_note()
         with frame.app_frame(user), frame.run_slot():
             nav.run()
