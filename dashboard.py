@@ -1,7 +1,8 @@
 """Bảng điều khiển chuyển đổi số: the app's frame and router (`streamlit run dashboard.py`).
 
 Imported as a module (by `streamlit run`'s server), this file is the ASGI app: Streamlit plus the
-login routes (/dang-nhap, /dang-xuat) that set and clear the httponly session cookie. Run as a
+login routes (/dang-nhap, /dang-xuat) that set and clear the httponly session cookie, and the guard
+of Streamlit's /media/ downloads (pages/_media.py). Run as a
 Streamlit script (every session run), it checks the session and shows each role only its pages.
 """
 
@@ -15,9 +16,11 @@ if __name__ != "__main__":
     import asyncio
     import contextlib
 
+    from starlette.middleware import Middleware
     from streamlit.runtime.pages_manager import PagesManager
 
     from pages._data import warm_up_quietly
+    from pages._media import MediaGuard
     from pages._web import ROUTES
 
     # Pages are registered with st.navigation only: never serve a session in Streamlit's legacy
@@ -32,7 +35,8 @@ if __name__ != "__main__":
         await asyncio.to_thread(warm_up_quietly)
         yield
 
-    app = st.App(__file__, routes=ROUTES, lifespan=warm)
+    # /media/ (every download: evidence, exports) only for a live session, nosniff and attachment
+    app = st.App(__file__, routes=ROUTES, lifespan=warm, middleware=[Middleware(MediaGuard)])
 else:
     from kpi.access import PAGES, ROLE_PAGES
     from pages import _frame as frame

@@ -162,3 +162,64 @@ def test_attach_refuses_a_macro_file_and_stores_nothing(entry_db):
     assert (after.version, len(after.evidence)) == (before.version, len(before.evidence))
     ok = d.attach(HT_TH, "TH001", YEAR, "DH4", "tai\u202efdp.docx", office("docx"))
     assert ok.kind == "docx" and ok.file_name == "taifdp.docx"  # no right-to-left override survives
+
+
+# ---- downloads: /media/ only for a live session, nosniff and attachment ---------------------------------
+
+def media_answers(guarded, token: str | None) -> tuple[int, dict, str]:
+    """GET a /media/ URL through `guarded` (an ASGI app) with or without a session cookie."""
+    from tests.test_csrf import ASGIClient
+
+    c = ASGIClient("127.0.0.1:8501", guarded)
+    if token:
+        c.cookies["kpi_phien"] = token
+    return c.send("GET", "/media/0123abcd.pdf")
+
+
+async def streamlit_media(scope, receive, send):
+    """Streamlit's media endpoint as it answers an image (no Content-Disposition, no nosniff)."""
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/html")]})
+    await send({"type": "http.response.body", "body": b"<html><script>alert(1)</script>"})
+
+
+def check_media_guard(guarded, store_token, revoke) -> None:
+    status, _, text = media_answers(guarded, None)
+    assert status == 403 and "chỉ tải được khi đang đăng nhập" in text
+    assert media_answers(guarded, "gia.mao")[0] == 403
+    status, headers, _ = media_answers(guarded, store_token)
+    assert status == 200
+    assert headers["x-content-type-options"] == "nosniff" and headers["content-disposition"] == "attachment"
+    revoke(store_token)
+    assert media_answers(guarded, store_token)[0] == 403  # a logged-out session gets nothing
+
+
+def test_media_needs_a_live_session_and_is_never_sniffed(entry_db, monkeypatch):
+    from kpi import auth
+    from pages._media import MediaGuard
+    from tests.conftest import token_for
+
+    monkeypatch.setenv("KPI_DB", str(entry_db))
+    check_media_guard(MediaGuard(streamlit_media), token_for("ht.th001"), auth.sessions().revoke)
+
+
+def test_media_of_a_disabled_account_is_refused(entry_db, monkeypatch):
+    from kpi import db
+    from pages._media import MediaGuard, live_user
+    from tests.conftest import token_for
+
+    monkeypatch.setenv("KPI_DB", str(entry_db))
+    token = token_for("ht.th001")
+    assert live_user(token) is not None
+    with db.writing(entry_db) as con:
+        con.execute("UPDATE users SET active = false WHERE user_name = 'ht.th001'")
+    assert live_user(token) is None
+    assert media_answers(MediaGuard(streamlit_media), token)[0] == 403
+
+
+def test_planted_unguarded_media_is_caught(entry_db, monkeypatch):
+    from kpi import auth
+    from tests.conftest import token_for
+
+    monkeypatch.setenv("KPI_DB", str(entry_db))
+    with pytest.raises(AssertionError):
+        check_media_guard(streamlit_media, token_for("ht.th001"), auth.sessions().revoke)
