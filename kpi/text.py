@@ -36,7 +36,7 @@ def clean(s, keep_lines: bool = False) -> str:
     s = unicodedata.normalize("NFC", str(s))
     s = _BREAKS.sub("\n" if keep_lines else " ", s)
     return "".join(" " if ch == "\t" else ch for ch in s
-                   if ch == "\n" or (ch not in BIDI and unicodedata.category(ch) != "Cc"))
+                   if ch in "\n\t" or (ch not in BIDI and unicodedata.category(ch) != "Cc"))
 
 
 def plain(s) -> str:

@@ -36,7 +36,7 @@ NO_TOKEN = ("Trang bạn gửi đã cũ hoặc không phải trang của hệ th
 
 def token(cookie: str | None) -> str:
     """The form field that goes with the browser's CSRF cookie ('' without a cookie)."""
-    if not cookie or not _WELL_FORMED.fullmatch(cookie):
+    if not isinstance(cookie, str) or not _WELL_FORMED.fullmatch(cookie):
         return ""
     mac = hmac.new(auth.sessions().key, b"csrf:" + cookie.encode("ascii"), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).decode("ascii").rstrip("=")

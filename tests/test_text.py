@@ -1,0 +1,129 @@
+"""Typed text is text (issue 24 item 3): anything a person typed is shown as plain text everywhere.
+
+A planted text (an image from another host, an image of the logout URL, bold, an HTML tag, a
+javascript: link, a right-to-left override in a file name) is put into every typed field of the
+sample: school, unit and display names, the unit's name, explanations, return and reopen reasons,
+notes, comments, evidence and import file names, the targets' document number. Then every page of
+the three roles runs in AppTest, and no markdown body, label, tab, expander or radio option holds
+an unescaped `![`, `](` or `<img`, nor a bidi control; with `plain` planted away (a no-op) the
+same check fails.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from kpi import db, state, text
+from kpi.access import ROLE_PAGES
+from tests.conftest import app_test
+
+PLANT = "![a](http://may-khac/x.png) ![b](/dang-xuat) **x** <img src=x> [l](javascript:alert(1))"
+FILES = ("tai\u202efdp.docx", "![o](dang-xuat).pdf")
+BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+UNESCAPED = re.compile(r"!\[|\]\(|(?<!\\)<img", re.I)
+USERS = {"lanh_dao": "lanhdao", "chuyen_vien": "chuyenvien", "hieu_truong": "ht.th001"}
+
+
+# ---- the function --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("typed, shown", [
+    ("Trường Tiểu học Lê Lợi", "Trường Tiểu học Lê Lợi"),
+    ("![a](http://x/y.png)", r"\!\[a\]\(http\:\/\/x\/y\.png\)"),
+    ("**x** _y_ `z` ~~w~~", r"\*\*x\*\* \_y\_ \`z\` \~\~w\~\~"),
+    ("<img src=x onerror=alert(1)>", r"\<img src\=x onerror\=alert\(1\)\>"),
+    ("# tiêu đề\n- mục\n1. một", r"\# tiêu đề \- mục 1\. một"),
+    ("www.may-khac.vn a@b.vn https://x.vn", r"www\.may\-khac\.vn a\@b\.vn https\:\/\/x\.vn"),
+    (":red[đỏ] $x^2$ &amp; | a | b |", r"\:red\[đỏ\] \$x\^2\$ \&amp\; \| a \| b \|"),
+    ("tai\u202efdp.docx\u200f\x00\x1b[31m", r"taifdp\.docx\[31m"),
+    (None, ""),
+])
+def test_plain_escapes_markdown_and_drops_controls(typed, shown):
+    assert text.plain(typed) == shown
+
+
+def test_clean_keeps_the_text_and_drops_only_controls():
+    assert text.clean("Trường\u202e A\tB\nC\u2066") == "Trường A B C"
+    assert text.clean("a\r\nb", keep_lines=True) == "a\nb"
+    assert text.plain_lines("**a**\nb") == r"\*\*a\*\*  " + "\nb"
+
+
+# ---- every page of every role, on a sample where every typed field holds the plant ----------------
+
+@pytest.fixture(scope="module")
+def planted_db(sample_db, tmp_path_factory):
+    """A copy of the sample (with its store) where every typed field holds the planted text."""
+    path = tmp_path_factory.mktemp("typed") / "typed.duckdb"
+    path.write_bytes(sample_db.read_bytes())
+    state.store_for(sample_db).copy_to(state.state_path(path))
+    with db.writing(path) as con:
+        con.execute("UPDATE schools SET name = name || ' ' || ?", [PLANT])
+        con.execute("UPDATE schools SET ward = ward || ' ' || ?", [PLANT])
+        con.execute("UPDATE units SET name = name || ' ' || ?", [PLANT])
+        con.execute("UPDATE users SET display_name = display_name || ' ' || ?", [PLANT])
+        con.execute("UPDATE meta SET value = value || ' ' || ? WHERE key = 'unit_name'", [PLANT])
+        con.execute("UPDATE imports SET file_name = ?", [FILES[1]])
+        con.execute("UPDATE target_plans SET document = ?", [PLANT])
+    store = state.Store(state.state_path(path))
+    with store.write() as c:
+        c.execute("UPDATE entry_values SET explanation = ?", (PLANT,))
+        c.execute("UPDATE entries SET reason = ?", (PLANT,))
+        c.execute("UPDATE assessments SET reason = ?", (PLANT,))
+        c.execute("UPDATE assessment_items SET note = ?, comment = ?", (PLANT, PLANT))
+        c.execute("UPDATE assessment_evidence SET file_name = CASE evidence_id % 2 WHEN 0 THEN ? ELSE ? END", FILES)
+        c.execute("UPDATE target_drafts SET document = ?", (PLANT,))
+    return path
+
+
+def _walk(node):
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _walk(child)
+
+
+def shown_as_markdown(at) -> list[tuple[str, str]]:
+    """(element type, text) of everything Streamlit renders as markdown on the page."""
+    out = []
+    for node in _walk(at._tree):
+        kind = type(node).__name__
+        proto = getattr(node, "proto", None)
+        for attr in ("body", "label", "value"):
+            v = getattr(proto, attr, None) if proto is not None else None
+            if isinstance(v, str) and v and not (attr == "value" and kind in ("TextInput", "TextArea", "Selectbox")):
+                out.append((kind, v))
+        if kind == "Radio":
+            out += [(kind, o) for o in node.options]
+        if kind == "Selectbox":  # not markdown, but shown: no bidi control may reorder it
+            out += [("Selectbox-option", o) for o in node.options]
+    return out
+
+
+def problems_on_pages(path, monkeypatch) -> tuple[list[str], int]:
+    """Every page of every role: the places where planted markup or a bidi control would be
+    rendered, and how many times the (escaped) planted text is shown at all."""
+    monkeypatch.setenv("KPI_DB", str(path))
+    bad, seen = [], 0
+    for role, user in USERS.items():
+        for page in ROLE_PAGES[role]:
+            at = app_test(page, user)
+            assert not at.exception, (role, page, at.exception)
+            for kind, body in shown_as_markdown(at):
+                if BIDI.search(body):
+                    bad.append(f"{user} {page} {kind}: bidi control in {body[:80]!r}")
+                if kind != "Selectbox-option" and UNESCAPED.search(body):
+                    bad.append(f"{user} {page} {kind}: {body[:120]!r}")
+                seen += "may\\-khac" in body or "may-khac" in body or "fdp" in body
+    return bad, seen
+
+
+def test_every_page_shows_typed_text_as_text(planted_db, monkeypatch):
+    bad, seen = problems_on_pages(planted_db, monkeypatch)
+    assert bad == [], "\n".join(bad)
+    assert seen >= 10, "the planted text must be on the pages for the check to mean anything"
+
+
+def test_planted_no_op_plain_is_caught(planted_db, monkeypatch):
+    monkeypatch.setattr(text, "plain", lambda s: "" if s is None else str(s))
+    bad, _ = problems_on_pages(planted_db, monkeypatch)
+    assert bad, "with plain() a no-op the planted markdown must be found"
