@@ -11,13 +11,19 @@ same check fails.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import time
+import urllib.request
+from urllib.parse import urlparse
 
 import pytest
 
 from kpi import db, state, text
 from kpi.access import ROLE_PAGES
-from tests.conftest import app_test
+from tests.conftest import ROOT, app_test
 
 PLANT = "![a](http://may-khac/x.png) ![b](/dang-xuat) **x** <img src=x> [l](javascript:alert(1))"
 FILES = ("tai\u202efdp.docx", "![o](dang-xuat).pdf")
@@ -71,6 +77,9 @@ def planted_db(sample_db, tmp_path_factory):
         c.execute("UPDATE entries SET reason = ?", (PLANT,))
         c.execute("UPDATE assessments SET reason = ?", (PLANT,))
         c.execute("UPDATE assessment_items SET note = ?, comment = ?", (PLANT, PLANT))
+        c.execute("INSERT INTO assessment_evidence (school_id, school_year, criterion_code, file_name, kind, size, sha256, "
+                  "content, uploaded_at, uploaded_by) SELECT school_id, school_year, criterion_code, file_name, kind, "
+                  "size, sha256, content, uploaded_at, uploaded_by FROM assessment_evidence")  # one of each name
         c.execute("UPDATE assessment_evidence SET file_name = CASE evidence_id % 2 WHEN 0 THEN ? ELSE ? END", FILES)
         c.execute("UPDATE target_drafts SET document = ?", (PLANT,))
     return path
@@ -127,3 +136,94 @@ def test_planted_no_op_plain_is_caught(planted_db, monkeypatch):
     monkeypatch.setattr(text, "plain", lambda s: "" if s is None else str(s))
     bad, _ = problems_on_pages(planted_db, monkeypatch)
     assert bad, "with plain() a no-op the planted markdown must be found"
+
+
+# ---- in a real browser: the reviewer's pages fetch nothing from elsewhere and do not log out ----------
+
+NO_OP_PLAIN = "import kpi.text as t; t.plain = lambda s: '' if s is None else str(s); "
+
+
+def serve(path, prelude: str = ""):
+    """`streamlit run dashboard.py` on `path` (after `prelude`, Python run in the server first); yields its URL."""
+    from tests.test_browser import _free_port
+
+    port = _free_port()
+    code = (prelude + "import sys; from streamlit.web.cli import main; sys.argv = ['streamlit', 'run', "
+            f"{str(ROOT / 'dashboard.py')!r}, '--server.port', '{port}', '--server.address', '127.0.0.1', "
+            "'--server.headless', 'true', '--browser.gatherUsageStats', 'false']; main()")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=dict(os.environ, KPI_DB=str(path)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    pytest.fail("streamlit did not start")
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def reviewer_visits(browser, url: str) -> tuple[list[str], object]:
+    """The office reviewer opens Duyệt số liệu and Đánh giá CĐS (TH001, whose evidence has planted
+    names): returns what went wrong (requests to other hosts or to /dang-xuat, a logout, a rendered
+    planted image or link) and the page."""
+    from tests.test_browser import LOCAL, page_as, wait_idle
+
+    page = page_as(browser, url, "chuyenvien")
+    wrong = []
+
+    def record(request):
+        u = urlparse(request.url)
+        if u.hostname not in LOCAL or u.path.rstrip("/").endswith("/dang-xuat"):
+            wrong.append(f"request {request.method} {request.url}")
+
+    page.on("request", record)
+    for path in ("/duyet-so-lieu", "/danh-gia-cds?nam_hoc=2023-2024&dg_truong=TH001"):
+        page.goto(url + path)
+        page.locator("h1").first.wait_for(timeout=60000)
+        wait_idle(page, 60000)
+        page.wait_for_timeout(500)  # images the last run drew
+        wrong += [f"rendered <{e}>" for e in page.evaluate(
+            "() => [...document.querySelectorAll('[data-testid=stMain] img, [data-testid=stMain] a')]"
+            ".map(e => e.outerHTML).filter(h => /may-khac|dang-xuat|javascript:/.test(h))")]
+        if page.get_by_text("Vui lòng đăng nhập").count() or "/dang-nhap" in page.url:
+            wrong.append(f"logged out on {path}")
+    return wrong, page
+
+
+@pytest.mark.browser
+def test_reviewer_browser_fetches_nothing_typed_and_stays_logged_in(browser, planted_db):
+    for url in serve(planted_db):
+        wrong, page = reviewer_visits(browser, url)
+        assert wrong == []
+        page.get_by_text("![a](http://may-khac/x.png)", exact=False).first.wait_for(timeout=10000)  # shown as typed
+        # and the evidence: the download carries nosniff and attachment, and needs the session
+        page.get_by_text("Minh chứng (", exact=False).first.wait_for(timeout=30000)
+        with page.expect_download(timeout=60000) as got:
+            page.get_by_role("button", name=re.compile("taifdp")).first.click()
+        media = got.value.url
+        assert got.value.suggested_filename == "taifdp.docx" or got.value.suggested_filename.endswith(".pdf")
+        r = page.context.request.get(media)
+        assert r.status == 200 and r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["content-disposition"].startswith("attachment")
+        stranger = browser.new_context().request.get(media)
+        assert stranger.status == 403 and "đăng nhập" in stranger.text()
+        page.context.close()
+
+
+@pytest.mark.browser
+def test_planted_no_op_plain_is_caught_in_the_browser(browser, planted_db):
+    for url in serve(planted_db, NO_OP_PLAIN):
+        wrong, page = reviewer_visits(browser, url)
+        page.context.close()
+        assert any("may-khac" in w for w in wrong), wrong
