@@ -11,10 +11,13 @@ options, download file names):
 - `clean`: Unicode NFC; bidirectional overrides and isolates (U+202A..U+202E, U+2066..U+2069),
   the direction marks (U+200E, U+200F, U+061C) and control characters removed (a right-to-left
   override would show `tai\u202efdp.docx` as "taixcod.pdf"); line breaks become spaces unless kept.
-- `plain`: `clean`, then every ASCII punctuation character escaped with a backslash, which
-  CommonMark (and Streamlit's remark/micromark) renders as the character itself: no image, link,
-  autolink (`http\\://`, `www\\.`), emphasis, heading, list, table, HTML tag or entity, LaTeX
-  (`\\$`) or Streamlit directive (`\\:red\\[`) can start.
+- `plain`: `clean`, then every character that can start markdown escaped with a backslash, which
+  CommonMark (and Streamlit's remark/micromark) renders as the character itself: `\\ ` * _ ~ [ ] <
+  > # | $ & @` everywhere (no image, link, emphasis, code, HTML tag or entity, table, LaTeX or
+  Streamlit directive `:red[...]` can start), the `:` of `http:` / `mailto:` and of `:name:`
+  (autolinks, emoji and icon codes), the `.` of `www.`, and a leading `-`, `+` or `1.` (a list).
+  Ordinary punctuation (`( ) / . , - : ;`) stays as it is, so a sentence that holds a name reads
+  the same in the page source as on the screen.
 """
 
 from __future__ import annotations
@@ -24,7 +27,11 @@ import unicodedata
 
 # bidi embeddings/overrides, isolates and marks: they reorder what the reader sees
 BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-_PUNCT = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+_SPECIAL = re.compile(r"([\\`*_~\[\]<>#|$&@])")
+_SCHEME = re.compile(r"(?i)\b(https?|ftp|mailto|javascript|data|file)(:)")
+_WWW = re.compile(r"(?i)\b(www)(\.)")
+_CODE = re.compile(r":(?=[\w+\-/]+:)")  # :smile:, :material/icon:
+_LIST = re.compile(r"^([-+])|^(\d+)([.)])")
 _BREAKS = re.compile(r"[\r\n\u2028\u2029\x85]+")
 
 
@@ -39,12 +46,20 @@ def clean(s, keep_lines: bool = False) -> str:
                    if ch in "\n\t" or (ch not in BIDI and unicodedata.category(ch) != "Cc"))
 
 
+def _escape(line: str) -> str:
+    line = _SPECIAL.sub(r"\\\1", line.strip())
+    line = _SCHEME.sub(r"\1\\\2", line)
+    line = _WWW.sub(r"\1\\\2", line)
+    line = _CODE.sub(r"\\:", line)
+    return _LIST.sub(lambda m: "\\" + m[1] if m[1] else m[2] + "\\" + m[3], line)
+
+
 def plain(s) -> str:
     """`s` for any markdown context (st.markdown, st.write, st.caption, alerts, labels, tabs, radio
-    options): cleaned to one line and every markdown character escaped, so it shows as typed."""
-    return _PUNCT.sub(r"\\\1", clean(s).strip())
+    options): cleaned to one line and every markdown construct escaped, so it shows as typed."""
+    return _escape(clean(s))
 
 
 def plain_lines(s) -> str:
     """Like `plain`, keeping the typed line breaks (as markdown hard breaks)."""
-    return "  \n".join(_PUNCT.sub(r"\\\1", line.strip()) for line in clean(s, keep_lines=True).split("\n"))
+    return "  \n".join(_escape(line) for line in clean(s, keep_lines=True).split("\n"))

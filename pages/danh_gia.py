@@ -91,7 +91,7 @@ with review_tab:
         if sid:
             a = desk.assessment(user, sid, year)
             points, used = data.suggestions(sid, year)
-            st.info(plain(f"{names.get(sid, sid)}: {a.status_sentence()}"))
+            st.info(f"{plain(names.get(sid, sid))}: {a.status_sentence()}")
             if a.reason:
                 st.caption(f"Lý do gần nhất: {plain(a.reason)}")
             rows = desk.review_rows(a, points, threshold)

@@ -66,7 +66,7 @@ with q_tab:
         order = queue.sort_values("state", key=lambda s: s.map({"da_nop": 0, "tra_lai": 1}).fillna(2), kind="stable")
         sid = ui.school_picker(order[["school_id", "name"]], "dy_truong", "Trường", sidebar=False)
         e = desk.entry(sid, year, rnd)
-        st.info(plain(f"{desk.names.get(sid, sid)}: {e.status_sentence()}"))
+        st.info(f"{plain(desk.names.get(sid, sid))}: {e.status_sentence()}")
         if e.reason:
             st.caption(f"Lý do gần nhất: {plain(e.reason)}")
         form = data.entry_form(sid, year, rnd)

@@ -68,7 +68,7 @@ st.title(f"Nộp số liệu · {plain(form.name)}")
 ui.sample_badge()
 st.caption(f"{LEVEL_LABELS[form.level]} · Năm học {year} · {rnd} ({ROUND_LABELS[rnd]}) · hạn nộp "
            f"{fmt_date(form.deadline)} · ô có dấu * là bắt buộc; để trống nếu chưa có số liệu (không tính là 0)")
-(st.warning if e.state in ("tra_lai", "da_khoa") else st.info)(plain(e.status_sentence()))
+(st.warning if e.state in ("tra_lai", "da_khoa") else st.info)(e.status_sentence())
 if e.state == "tra_lai" and e.reason:
     st.warning(f"Lý do Phòng trả lại: {plain(e.reason)}", icon="↩️")
 editable = workflow.allowed(e.state, "luu", user.role)
@@ -109,7 +109,7 @@ def body() -> None:
     if stale.version != st.session_state["nsl_version"]:
         if kind != "conflict":
             who, at = stale.last_change()
-            st.warning(f"Số liệu vừa được {plain(who)} thay đổi lúc {entry.when(at)}; tải lại để xem (thay đổi chưa lưu ở "
+            st.warning(f"Số liệu vừa được {who} thay đổi lúc {entry.when(at)}; tải lại để xem (thay đổi chưa lưu ở "
                        "đây sẽ mất).")
         if st.button("Tải lại bản mới nhất", key="nsl_reload_btn"):
             st.session_state["nsl_reload"] = True

@@ -102,7 +102,7 @@ if kind == "ok":
     st.success(plain(text))
 elif kind:
     st.error(plain(text) + "".join(f"\n- {plain(p)}" for p in items))
-(st.warning if a.state == "tra_lai" else st.info)(plain(a.status_sentence()))
+(st.warning if a.state == "tra_lai" else st.info)(a.status_sentence())
 if a.reason and a.state == "tra_lai":
     st.warning(f"Lý do Phòng trả lại: {plain(a.reason)}", icon="↩️")
 editable = asm.allowed(a.state, "luu", user.role)

@@ -28,21 +28,24 @@ from tests.conftest import ROOT, app_test
 PLANT = "![a](http://may-khac/x.png) ![b](/dang-xuat) **x** <img src=x> [l](javascript:alert(1))"
 FILES = ("tai\u202efdp.docx", "![o](dang-xuat).pdf")
 BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
-UNESCAPED = re.compile(r"!\[|\]\(|(?<!\\)<img", re.I)
+UNESCAPED = re.compile(r"(?<!\\)!(?=\[)|(?<!\\)\]\(|(?<!\\)<img|(?<!\\)\*\*x(?<!\\)\*\*", re.I)
 USERS = {"lanh_dao": "lanhdao", "chuyen_vien": "chuyenvien", "hieu_truong": "ht.th001"}
 
 
 # ---- the function --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("typed, shown", [
-    ("Trường Tiểu học Lê Lợi", "Trường Tiểu học Lê Lợi"),
-    ("![a](http://x/y.png)", r"\!\[a\]\(http\:\/\/x\/y\.png\)"),
+    ("Trường Tiểu học Lê Lợi (cơ sở 2), 12/3 - Q.3; lúc 10:30", "Trường Tiểu học Lê Lợi (cơ sở 2), 12/3 - Q.3; lúc 10:30"),
+    ("![a](http://x/y.png)", r"!\[a\](http\://x/y.png)"),
+    ("[l](javascript:alert(1))", r"\[l\](javascript\:alert(1))"),
     ("**x** _y_ `z` ~~w~~", r"\*\*x\*\* \_y\_ \`z\` \~\~w\~\~"),
-    ("<img src=x onerror=alert(1)>", r"\<img src\=x onerror\=alert\(1\)\>"),
-    ("# tiêu đề\n- mục\n1. một", r"\# tiêu đề \- mục 1\. một"),
-    ("www.may-khac.vn a@b.vn https://x.vn", r"www\.may\-khac\.vn a\@b\.vn https\:\/\/x\.vn"),
-    (":red[đỏ] $x^2$ &amp; | a | b |", r"\:red\[đỏ\] \$x\^2\$ \&amp\; \| a \| b \|"),
-    ("tai\u202efdp.docx\u200f\x00\x1b[31m", r"taifdp\.docx\[31m"),
+    ("<img src=x onerror=alert(1)>", r"\<img src=x onerror=alert(1)\>"),
+    ("# tiêu đề\n> trích", r"\# tiêu đề \> trích"),
+    ("- mục", r"\- mục"), ("+ mục", r"\+ mục"), ("1. một", r"1\. một"), ("2) hai", r"2\) hai"),
+    ("www.may-khac.vn a@b.vn https://x.vn", r"www\.may-khac.vn a\@b.vn https\://x.vn"),
+    (":red[đỏ] :material/home: $x$ &amp; | a |", r":red\[đỏ\] \:material/home: \$x\$ \&amp; \| a \|"),
+    ("C:\\tep", r"C:\\tep"),
+    ("tai\u202efdp.docx\u200f\x00\x1b[31m", r"taifdp.docx\[31m"),
     (None, ""),
 ])
 def test_plain_escapes_markdown_and_drops_controls(typed, shown):
@@ -52,7 +55,7 @@ def test_plain_escapes_markdown_and_drops_controls(typed, shown):
 def test_clean_keeps_the_text_and_drops_only_controls():
     assert text.clean("Trường\u202e A\tB\nC\u2066") == "Trường A B C"
     assert text.clean("a\r\nb", keep_lines=True) == "a\nb"
-    assert text.plain_lines("**a**\nb") == r"\*\*a\*\*  " + "\nb"
+    assert text.plain_lines("**a**\n- b") == "\\*\\*a\\*\\*  \n\\- b"
 
 
 # ---- every page of every role, on a sample where every typed field holds the plant ----------------
