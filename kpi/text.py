@@ -10,14 +10,15 @@ options, download file names):
 
 - `clean`: Unicode NFC; bidirectional overrides and isolates (U+202A..U+202E, U+2066..U+2069),
   the direction marks (U+200E, U+200F, U+061C) and control characters removed (a right-to-left
-  override would show `tai\u202efdp.docx` as "taixcod.pdf"); line breaks become spaces unless kept.
+  override would show `tai\\u202efdp.docx` as "taixcod.pdf"); line breaks become spaces unless kept.
 - `plain`: `clean`, then every character that can start markdown escaped with a backslash, which
-  CommonMark (and Streamlit's remark/micromark) renders as the character itself: `\\ ` * _ ~ [ ] <
-  > # | $ & @` everywhere (no image, link, emphasis, code, HTML tag or entity, table, LaTeX or
-  Streamlit directive `:red[...]` can start), the `:` of `http:` / `mailto:` and of `:name:`
-  (autolinks, emoji and icon codes), the `.` of `www.`, and a leading `-`, `+` or `1.` (a list).
-  Ordinary punctuation (`( ) / . , - : ;`) stays as it is, so a sentence that holds a name reads
-  the same in the page source as on the screen.
+  CommonMark (and Streamlit's remark/micromark) renders as the character itself: `\\ ` * ~ [ ] <
+  > # | $ & @` everywhere and `_` unless inside a word (`ke_hoach.pdf` never emphasises), the `:`
+  of `http:` / `mailto:` / `javascript:` and of `:name:` (autolinks, emoji and icon codes), the
+  `.` of `www.`, and a leading `-`, `+` or `1.` (a list). So no image, link, emphasis, code, HTML
+  tag or entity, table, LaTeX or directive (`:red[...]`) can start. Ordinary punctuation
+  (`( ) / . , - : ;`) stays as it is: a sentence holding a name reads the same in the page's
+  source as on the screen.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import unicodedata
 
 # bidi embeddings/overrides, isolates and marks: they reorder what the reader sees
 BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-_SPECIAL = re.compile(r"([\\`*_~\[\]<>#|$&@])")
+_SPECIAL = re.compile(r"[\\`*~\[\]<>#|$&@]|_+")
 _SCHEME = re.compile(r"(?i)\b(https?|ftp|mailto|javascript|data|file)(:)")
 _WWW = re.compile(r"(?i)\b(www)(\.)")
 _CODE = re.compile(r":(?=[\w+\-/]+:)")  # :smile:, :material/icon:
@@ -46,8 +47,15 @@ def clean(s, keep_lines: bool = False) -> str:
                    if ch in "\n\t" or (ch not in BIDI and unicodedata.category(ch) != "Cc"))
 
 
+def _inside_word(line: str, m: re.Match) -> bool:
+    """A run of `_` between two letters or digits (ke_hoach): CommonMark never emphasises it."""
+    return m[0][0] == "_" and 0 < m.start() and m.end() < len(line) and line[m.start() - 1].isalnum() \
+        and line[m.end()].isalnum()
+
+
 def _escape(line: str) -> str:
-    line = _SPECIAL.sub(r"\\\1", line.strip())
+    line = line.strip()
+    line = _SPECIAL.sub(lambda m: m[0] if _inside_word(line, m) else "".join("\\" + ch for ch in m[0]), line)
     line = _SCHEME.sub(r"\1\\\2", line)
     line = _WWW.sub(r"\1\\\2", line)
     line = _CODE.sub(r"\\:", line)

@@ -39,6 +39,7 @@ USERS = {"lanh_dao": "lanhdao", "chuyen_vien": "chuyenvien", "hieu_truong": "ht.
     ("![a](http://x/y.png)", r"!\[a\](http\://x/y.png)"),
     ("[l](javascript:alert(1))", r"\[l\](javascript\:alert(1))"),
     ("**x** _y_ `z` ~~w~~", r"\*\*x\*\* \_y\_ \`z\` \~\~w\~\~"),
+    ("ke_hoach_day__hoc.pdf _x a_ __b", r"ke_hoach_day__hoc.pdf \_x a\_ \_\_b"),  # inside a word: inert
     ("<img src=x onerror=alert(1)>", r"\<img src=x onerror=alert(1)\>"),
     ("# tiêu đề\n> trích", r"\# tiêu đề \> trích"),
     ("- mục", r"\- mục"), ("+ mục", r"\+ mục"), ("1. một", r"1\. một"), ("2) hai", r"2\) hai"),
