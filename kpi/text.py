@@ -13,11 +13,11 @@ options, download file names):
   override would show `tai\\u202efdp.docx` as "taixcod.pdf"); line breaks become spaces unless kept.
 - `plain`: `clean`, then every character that can start markdown escaped with a backslash, which
   CommonMark (and Streamlit's remark/micromark) renders as the character itself: `\\ ` * ~ [ ] <
-  > # | $ & @` everywhere and `_` unless inside a word (`ke_hoach.pdf` never emphasises), the `:`
-  of `http:` / `mailto:` / `javascript:` and of `:name:` (autolinks, emoji and icon codes), the
-  `.` of `www.`, and a leading `-`, `+` or `1.` (a list). So no image, link, emphasis, code, HTML
+  | $ & @` everywhere and `_` unless inside a word (`ke_hoach.pdf` never emphasises), the `:` of
+  `http:` / `mailto:` / `javascript:` and of `:name:` (autolinks, emoji and icon codes), the `.`
+  of `www.`, and a leading `-`, `+`, `1.`, `#` or `>` (a list, a heading, a quote). So no image, link, emphasis, code, HTML
   tag or entity, table, LaTeX or directive (`:red[...]`) can start. Ordinary punctuation
-  (`( ) / . , - : ;`) stays as it is: a sentence holding a name reads the same in the page's
+  (`( ) / . , - : ; # >`) stays as it is: a sentence holding a name reads the same in the page's
   source as on the screen.
 """
 
@@ -28,11 +28,11 @@ import unicodedata
 
 # bidi embeddings/overrides, isolates and marks: they reorder what the reader sees
 BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-_SPECIAL = re.compile(r"[\\`*~\[\]<>#|$&@]|_+")
+_SPECIAL = re.compile(r"[\\`*~\[\]<|$&@]|_+")
 _SCHEME = re.compile(r"(?i)\b(https?|ftp|mailto|javascript|data|file)(:)")
 _WWW = re.compile(r"(?i)\b(www)(\.)")
 _CODE = re.compile(r":(?=[\w+\-/]+:)")  # :smile:, :material/icon:
-_LIST = re.compile(r"^([-+])|^(\d+)([.)])")
+_LIST = re.compile(r"^([-+#>])|^(\d+)([.)])")  # only at the start: a list, a heading, a quote
 _BREAKS = re.compile(r"[\r\n\u2028\u2029\x85]+")
 
 

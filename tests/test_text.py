@@ -40,8 +40,8 @@ USERS = {"lanh_dao": "lanhdao", "chuyen_vien": "chuyenvien", "hieu_truong": "ht.
     ("[l](javascript:alert(1))", r"\[l\](javascript\:alert(1))"),
     ("**x** _y_ `z` ~~w~~", r"\*\*x\*\* \_y\_ \`z\` \~\~w\~\~"),
     ("ke_hoach_day__hoc.pdf _x a_ __b", r"ke_hoach_day__hoc.pdf \_x a\_ \_\_b"),  # inside a word: inert
-    ("<img src=x onerror=alert(1)>", r"\<img src=x onerror=alert(1)\>"),
-    ("# tiêu đề\n> trích", r"\# tiêu đề \> trích"),
+    ("<img src=x onerror=alert(1)>", r"\<img src=x onerror=alert(1)>"),
+    ("# tiêu đề #2", r"\# tiêu đề #2"), ("> trích", r"\> trích"), ("lần nhập #2 > 1", "lần nhập #2 > 1"),
     ("- mục", r"\- mục"), ("+ mục", r"\+ mục"), ("1. một", r"1\. một"), ("2) hai", r"2\) hai"),
     ("www.may-khac.vn a@b.vn https://x.vn", r"www\.may-khac.vn a\@b.vn https\://x.vn"),
     (":red[đỏ] :material/home: $x$ &amp; | a |", r":red\[đỏ\] \:material/home: \$x\$ \&amp; \| a \|"),
@@ -56,7 +56,7 @@ def test_plain_escapes_markdown_and_drops_controls(typed, shown):
 def test_clean_keeps_the_text_and_drops_only_controls():
     assert text.clean("Trường\u202e A\tB\nC\u2066") == "Trường A B C"
     assert text.clean("a\r\nb", keep_lines=True) == "a\nb"
-    assert text.plain_lines("**a**\n- b") == "\\*\\*a\\*\\*  \n\\- b"
+    assert text.plain_lines("**a**\n- b\n# c") == "\\*\\*a\\*\\*  \n\\- b  \n\\# c"
 
 
 # ---- every page of every role, on a sample where every typed field holds the plant ----------------
