@@ -222,6 +222,12 @@ def test_reviewer_browser_fetches_nothing_typed_and_stays_logged_in(browser, pla
         assert r.headers["content-disposition"].startswith("attachment")
         stranger = browser.new_context().request.get(media)
         assert stranger.status == 403 and "đăng nhập" in stranger.text()
+        # the sidebar's "Đăng xuất" is a form (Streamlit's markdown keeps it) that posts with the token
+        page.locator("[data-testid=stSidebar] form[method=post][action='/dang-xuat'] input[name=csrf]").wait_for(
+            state="attached")
+        page.locator("[data-testid=stSidebar]").get_by_role("button", name="Đăng xuất").click()
+        page.get_by_role("button", name="Đăng nhập").wait_for(timeout=30000)
+        assert page.context.request.get(media).status == 403  # the ended session reaches no file
         page.context.close()
 
 
