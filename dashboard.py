@@ -41,8 +41,7 @@ else:
     from kpi.access import PAGES, ROLE_PAGES
     from pages import _frame as frame
     from kpi.text import plain
-    from pages._csrf import COOKIE as CSRF_COOKIE
-    from pages._web import LOGIN_PATH, logout_form
+    from pages._web import CSRF_COOKIE, LOGIN_PATH, logout_form
 
     st.set_page_config(page_title="Bảng điều khiển chuyển đổi số",
                        page_icon=str(ROOT / "kpi/assets/favicon.png"), layout="wide")

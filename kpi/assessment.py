@@ -40,8 +40,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from kpi import db, evidence, state
+from kpi import db, state
 from kpi.catalog import Catalog
+from kpi.evidence import OfficeRefused, check_office
 from kpi.formatting import fmt_date, fmt_int, fmt_points
 from kpi.text import clean
 from kpi.workflow import StateMachine
@@ -163,8 +164,8 @@ def evidence_kind(name: str, data: bytes) -> str:
                               f"({', '.join(KINDS[kind][2])}) rồi tải lên lại.")
     if kind in _OFFICE_PART:  # by content: macros, links outside the file, the import's zip limits
         try:
-            evidence.check_office(name, data)
-        except evidence.Refused as e:
+            check_office(name, data)
+        except OfficeRefused as e:
             raise AssessmentError(str(e)) from None
     return kind
 

@@ -288,9 +288,7 @@ def writing(path: str | os.PathLike, fresh: bool = False):
                 raise
             finally:
                 con.close()
-            make_private(tmp, str(tmp) + ".wal")
             os.replace(tmp, path)
-            make_private(str(path) + ".wal")
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)

@@ -37,7 +37,7 @@ _MACRO_TYPES = ("vbaproject", "vbadata", "macroenabled", "activex")
 ALLOWED_EXTERNAL = ("/hyperlink",)  # relationship types (their last segment) allowed to point outside
 
 
-class Refused(ValueError):
+class OfficeRefused(ValueError):
     """An Office file refused for what it holds; the message (Vietnamese) says why."""
 
 
@@ -56,43 +56,43 @@ def _directory(name: str, data: bytes, limits: Limits) -> zipfile.ZipFile:
     """The zip, after its directory passes the import limits (nothing unpacked yet)."""
     end = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
     if end < 0 or len(data) < end + 22:
-        raise Refused(f"Tệp {name} bị hỏng (không đọc được mục lục của tệp nén): lưu lại tệp rồi tải lên lại.")
+        raise OfficeRefused(f"Tệp {name} bị hỏng (không đọc được mục lục của tệp nén): lưu lại tệp rồi tải lên lại.")
     entries = struct.unpack("<H", data[end + 10:end + 12])[0]
     if entries > limits.parts:  # before zipfile builds one object per entry
-        raise Refused(f"Tệp {name} có {fmt_int(entries)} phần, tối đa {fmt_int(limits.parts)}: không phải tệp Office "
+        raise OfficeRefused(f"Tệp {name} có {fmt_int(entries)} phần, tối đa {fmt_int(limits.parts)}: không phải tệp Office "
                       "bình thường.")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, struct.error, EOFError, OSError) as e:
-        raise Refused(f"Tệp {name} bị hỏng (không giải nén được): lưu lại tệp rồi tải lên lại.") from e
+        raise OfficeRefused(f"Tệp {name} bị hỏng (không giải nén được): lưu lại tệp rồi tải lên lại.") from e
     total = 0
     for i in infos:
         part = i.filename[:60]
         if i.flag_bits & 0x1:
-            raise Refused(f"Tệp {name} bị khóa bằng mật khẩu: bỏ mật khẩu, lưu lại rồi tải lên lại.")
+            raise OfficeRefused(f"Tệp {name} bị khóa bằng mật khẩu: bỏ mật khẩu, lưu lại rồi tải lên lại.")
         if i.file_size > limits.part_bytes:
-            raise Refused(f"Tệp {name}: phần {part} giải nén ra {size_text(i.file_size)}, tối đa "
+            raise OfficeRefused(f"Tệp {name}: phần {part} giải nén ra {size_text(i.file_size)}, tối đa "
                           f"{size_text(limits.part_bytes)} mỗi phần.")
         if i.file_size > MB and i.file_size > limits.ratio * max(i.compress_size, 1):
-            raise Refused(f"Tệp {name} nén bất thường: phần {part} {size_text(i.compress_size)} giải nén ra "
+            raise OfficeRefused(f"Tệp {name} nén bất thường: phần {part} {size_text(i.compress_size)} giải nén ra "
                           f"{size_text(i.file_size)} (gấp {fmt_int(i.file_size / max(i.compress_size, 1))} lần, "
                           f"tối đa {fmt_int(limits.ratio)} lần).")
         total += i.file_size
         if total > limits.total_bytes:
-            raise Refused(f"Tệp {name} giải nén ra hơn {size_text(limits.total_bytes)} (tối đa "
+            raise OfficeRefused(f"Tệp {name} giải nén ra hơn {size_text(limits.total_bytes)} (tối đa "
                           f"{size_text(limits.total_bytes)}).")
     return zf
 
 
 def _part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> str:
     if info.file_size > RELS_MAX:
-        raise Refused(f"Tệp {name}: phần {info.filename[:60]} lớn bất thường ({size_text(info.file_size)}).")
+        raise OfficeRefused(f"Tệp {name}: phần {info.filename[:60]} lớn bất thường ({size_text(info.file_size)}).")
     try:
         with zf.open(info) as f:
             return _xml_text(f.read(RELS_MAX + 1))
     except (zipfile.BadZipFile, ValueError, EOFError, OSError, NotImplementedError) as e:
-        raise Refused(f"Tệp {name} bị hỏng (không giải nén được): lưu lại tệp rồi tải lên lại.") from e
+        raise OfficeRefused(f"Tệp {name} bị hỏng (không giải nén được): lưu lại tệp rồi tải lên lại.") from e
 
 
 def _macro(text: str) -> bool:
@@ -101,7 +101,7 @@ def _macro(text: str) -> bool:
 
 
 def check_office(name: str, data: bytes, limits: Limits = LIMITS) -> None:
-    """Raise Refused (Vietnamese, naming the file and the reason) unless the Office file `data` is
+    """Raise OfficeRefused (Vietnamese, naming the file and the reason) unless the Office file `data` is
     within the import limits, holds no macro and links to nothing outside itself but hyperlinks."""
     zf = _directory(name, data, limits)
     macro = "Tệp {name} chứa macro ({what}): lưu lại dạng tài liệu không có macro (.docx, .xlsx, .pptx) rồi tải lên lại."
@@ -109,23 +109,23 @@ def check_office(name: str, data: bytes, limits: Limits = LIMITS) -> None:
         base = info.filename.rsplit("/", 1)[-1].lower()
         if base.startswith(("vbaproject", "vbadata")) or info.filename.lower().startswith(("word/activex", "xl/activex",
                                                                                             "ppt/activex")):
-            raise Refused(macro.format(name=name, what=info.filename[:60]))
+            raise OfficeRefused(macro.format(name=name, what=info.filename[:60]))
     for info in zf.infolist():
         if info.filename == "[Content_Types].xml":
             types = _part(zf, info, name)
             found = next((t for t in re.findall(r"ContentType\s*=\s*[\"']([^\"']*)", types) if _macro(t)), None)
             if found or _macro(types):
-                raise Refused(macro.format(name=name, what=found or "khai báo kiểu nội dung có macro"))
+                raise OfficeRefused(macro.format(name=name, what=found or "khai báo kiểu nội dung có macro"))
         elif info.filename.lower().endswith(".rels"):
             for tag in _REL.findall(_part(zf, info, name)):
                 attrs = {k.rsplit(":", 1)[-1].lower(): html.unescape(a if a or not b else b)
                          for k, a, b in _ATTR.findall(tag)}
                 kind = attrs.get("type", "")
                 if _macro(kind):
-                    raise Refused(macro.format(name=name, what=kind.rsplit("/", 1)[-1][:40]))
+                    raise OfficeRefused(macro.format(name=name, what=kind.rsplit("/", 1)[-1][:40]))
                 if attrs.get("targetmode", "").strip().lower() == "external" and \
                         not kind.strip().endswith(ALLOWED_EXTERNAL):
                     what = kind.rsplit("/", 1)[-1][:40] or "không rõ loại"
-                    raise Refused(f"Tệp {name} liên kết ra ngoài tệp ({what} → {attrs.get('target', '')[:80]}): "
+                    raise OfficeRefused(f"Tệp {name} liên kết ra ngoài tệp ({what} → {attrs.get('target', '')[:80]}): "
                                   "Office sẽ tải nội dung từ máy khác khi mở tệp. Bỏ liên kết (ví dụ Tệp › Thông tin "
                                   "› Sửa liên kết, hoặc nhúng hẳn nội dung), lưu lại rồi tải lên lại.")

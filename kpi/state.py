@@ -231,7 +231,7 @@ class Store:
     def _connect(self) -> sqlite3.Connection:
         if self._con is None or self._pid != os.getpid():  # never share a connection across fork
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(FileExistsError):  # a new store is its owner's only from the start
+            with contextlib.suppress(OSError):  # a new store is its owner's only from the start (exists: fine)
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
             con = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
             con.execute("PRAGMA journal_mode=WAL")

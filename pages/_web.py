@@ -185,5 +185,8 @@ def logout_form(csrf_cookie: str | None) -> str:
             'text-decoration:underline;cursor:pointer">Đăng xuất</button></form>')
 
 
+CSRF_COOKIE = csrf.COOKIE  # for pages that draw the logout form
+
+
 ROUTES = [Route(LOGIN_PATH, csrf.guard(login, _refused, _secure), methods=["GET", "POST"]),
           Route(LOGOUT_PATH, csrf.guard(logout, _refused, _secure), methods=["GET", "POST"])]

@@ -119,7 +119,7 @@ with review_tab:
                     for e in a.evidence:
                         st.download_button(f"{e.criterion_code} · {plain(e.file_name)} ({asm.KINDS[e.kind][0]}, "
                                            f"{fmt_points(e.size / 1024)} KB)",
-                                           lambda eid=e.evidence_id: desk.evidence_file(user, eid)[2], asm.safe_name(e.file_name),
+                                           lambda eid=e.evidence_id: desk.evidence_file(user, eid)[2], e.file_name,
                                            asm.KINDS[e.kind][1], key=f"dg_ev_{e.evidence_id}", on_click="ignore",
                                            icon=":material/attach_file:")
             if asm.allowed(a.state, "xac_nhan", user.role):

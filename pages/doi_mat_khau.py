@@ -3,9 +3,8 @@
 import streamlit as st
 
 from kpi import accounts, admin, auth, db
-from pages._csrf import COOKIE as CSRF_COOKIE
 from pages._frame import current_user, page_guard, session_token
-from pages._web import logout_form
+from pages._web import CSRF_COOKIE, logout_form
 
 page_guard()
 

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from kpi import entry, tables, workflow
-from kpi.text import clean, plain
 from kpi.formatting import fmt_int, fmt_percent
+from kpi.text import clean, plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import current_user, page_guard

@@ -160,7 +160,7 @@ for g, label in cat.index.groups.items():
             for e in files.get(c.code, []):
                 c1, c2 = st.columns([3, 1])
                 c1.download_button(f"{plain(e.file_name)} ({asm.KINDS[e.kind][0]}, {fmt_points(e.size / 1024)} KB)",
-                                   lambda eid=e.evidence_id: desk.evidence_file(user, eid)[2], asm.safe_name(e.file_name),
+                                   lambda eid=e.evidence_id: desk.evidence_file(user, eid)[2], e.file_name,
                                    asm.KINDS[e.kind][1], key=f"tdg_ev_{e.evidence_id}", on_click="ignore",
                                    icon=":material/attach_file:")
                 if editable:

@@ -134,7 +134,7 @@ def test_the_bomb_is_small_and_refused_before_unpacking(monkeypatch):
     assert len(data) < asm.MAX_FILE, "the forged file passes the size check: only its content can refuse it"
     opened = []
     monkeypatch.setattr(zipfile.ZipFile, "open", lambda *a, **k: opened.append(a) or pytest.fail("unpacked"))
-    with pytest.raises(evidence.Refused, match="200 MB"):
+    with pytest.raises(evidence.OfficeRefused, match="200 MB"):
         evidence.check_office("bom.docx", data)
     assert not opened
 
@@ -143,13 +143,13 @@ def test_the_limits_are_the_importers():
     assert evidence.check_office.__defaults__ == (import_read.LIMITS,)  # the same object, not a copy
     data = office("docx", {"word/media/a.bin": b"x" * 4096})
     evidence.check_office("a.docx", data)
-    with pytest.raises(evidence.Refused, match="tối đa 1 KB mỗi phần"):
+    with pytest.raises(evidence.OfficeRefused, match="tối đa 1 KB mỗi phần"):
         evidence.check_office("a.docx", data, import_read.Limits(part_bytes=1024))
 
 
 @pytest.mark.parametrize("why, name, data, says", BAD, ids=[b[0] for b in BAD])
 def test_planted_no_content_check_lets_every_forged_file_through(why, name, data, says, monkeypatch):
-    monkeypatch.setattr(evidence, "check_office", lambda *a, **k: None)
+    monkeypatch.setattr(asm, "check_office", lambda *a, **k: None)
     assert asm.evidence_kind(name, data) in MAIN  # what the test above refuses would be stored
 
 
