@@ -1,7 +1,8 @@
 """Bảng điều khiển chuyển đổi số: the app's frame and router (`streamlit run dashboard.py`).
 
 Imported as a module (by `streamlit run`'s server), this file is the ASGI app: Streamlit plus the
-login routes (/dang-nhap, /dang-xuat) that set and clear the httponly session cookie. Run as a
+login routes (/dang-nhap, /dang-xuat) that set and clear the httponly session cookie, and the guard
+of Streamlit's /media/ downloads (pages/_media.py). Run as a
 Streamlit script (every session run), it checks the session and shows each role only its pages.
 """
 
@@ -15,9 +16,11 @@ if __name__ != "__main__":
     import asyncio
     import contextlib
 
+    from starlette.middleware import Middleware
     from streamlit.runtime.pages_manager import PagesManager
 
     from pages._data import warm_up_quietly
+    from pages._media import MediaGuard
     from pages._web import ROUTES
 
     # Pages are registered with st.navigation only: never serve a session in Streamlit's legacy
@@ -32,11 +35,13 @@ if __name__ != "__main__":
         await asyncio.to_thread(warm_up_quietly)
         yield
 
-    app = st.App(__file__, routes=ROUTES, lifespan=warm)
+    # /media/ (every download: evidence, exports) only for a live session, nosniff and attachment
+    app = st.App(__file__, routes=ROUTES, lifespan=warm, middleware=[Middleware(MediaGuard)])
 else:
     from kpi.access import PAGES, ROLE_PAGES
     from pages import _frame as frame
-    from pages._web import LOGIN_PATH, LOGOUT_PATH
+    from kpi.text import plain
+    from pages._web import CSRF_COOKIE, LOGIN_PATH, logout_form
 
     st.set_page_config(page_title="Bảng điều khiển chuyển đổi số",
                        page_icon=str(ROOT / "kpi/assets/favicon.png"), layout="wide")
@@ -72,8 +77,8 @@ else:
         nav = st.navigation(pages)
         if st.session_state.pop("_kpi_home", False):  # a first password was just changed
             st.switch_page(pages[0])
-        st.sidebar.markdown(f"**{user.display_name}** · {user.role_label}")
-        st.sidebar.markdown(f'<a href="{LOGOUT_PATH}" target="_self">Đăng xuất</a>', unsafe_allow_html=True)
+        st.sidebar.markdown(f"**{plain(user.display_name)}** · {user.role_label}")
+        st.sidebar.markdown(logout_form(st.context.cookies.get(CSRF_COOKIE)), unsafe_allow_html=True)  # a POST
         frame.show_note()
         with frame.app_frame(user), frame.run_slot():
             nav.run()

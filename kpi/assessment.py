@@ -33,7 +33,6 @@ import hashlib
 import io
 import re
 import time
-import unicodedata
 import zipfile
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -43,7 +42,9 @@ import pandas as pd
 
 from kpi import db, recovery, state
 from kpi.catalog import Catalog
+from kpi.evidence import OfficeRefused, check_office
 from kpi.formatting import fmt_date, fmt_int, fmt_points
+from kpi.text import clean
 from kpi.workflow import StateMachine
 
 # ---- the workflow, as data -------------------------------------------------------------------------
@@ -134,7 +135,8 @@ def _mb(n: int) -> str:
 
 def evidence_kind(name: str, data: bytes) -> str:
     """The kind of an evidence file read from its first bytes (never from its name alone); the
-    name's ending must agree. Raises AssessmentError (Vietnamese) for anything else."""
+    name's ending must agree; an Office file is checked by what it holds (kpi.evidence). Raises
+    AssessmentError (Vietnamese) for anything else."""
     if not data:
         raise AssessmentError(f"Tệp {name} rỗng.")
     if len(data) > MAX_FILE:
@@ -160,12 +162,18 @@ def evidence_kind(name: str, data: bytes) -> str:
     if not name.lower().endswith(KINDS[kind][2]):
         raise AssessmentError(f"Tệp {name} là {KINDS[kind][0]} nhưng tên tệp có đuôi khác: đổi đuôi cho đúng "
                               f"({', '.join(KINDS[kind][2])}) rồi tải lên lại.")
+    if kind in _OFFICE_PART:  # by content: macros, links outside the file, the import's zip limits
+        try:
+            check_office(name, data)
+        except OfficeRefused as e:
+            raise AssessmentError(str(e)) from None
     return kind
 
 
 def safe_name(name: str) -> str:
-    """A file name fit to show and to offer for download: no folders, no control characters."""
-    name = unicodedata.normalize("NFC", str(name)).replace("\\", "/").rsplit("/", 1)[-1]
+    """A file name fit to show and to offer for download: no folders, no control or bidi characters
+    (a right-to-left override would show a Word file as "….pdf")."""
+    name = clean(re.sub(r"[\x00-\x1f\x7f]", "_", str(name))).replace("\\", "/").rsplit("/", 1)[-1]
     name = re.sub(r"[\x00-\x1f\x7f<>:\"|?*]", "_", name).strip(" .") or "minh_chung"
     return name[-120:]
 

@@ -329,7 +329,7 @@ def cmd_import(args) -> int:
             for pr in e.problems:
                 print(f"  - {pr}", file=sys.stderr)
     if problems and args.errors:
-        with open(args.errors, "wb") as fh:
+        with db.open_private(args.errors) as fh:
             fh.write(importer.error_report(problems))
     return 1 if rejected else 0
 
@@ -373,7 +373,7 @@ def cmd_export(args) -> int:
                        "xuất: tình hình nộp báo cáo sẽ sai. Kiểm tra quyền đọc thư mục dữ liệu rồi chạy lại.") from e
     finally:
         v.close()
-    with open(args.out, "wb") as f:
+    with db.open_private(args.out) as f:
         f.write(data)
     print(f"Đã xuất {args.out} ({fmt_int(len(data))} byte, {fmt_number(time.perf_counter() - t0)} giây).")
     return 0

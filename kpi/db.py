@@ -203,6 +203,28 @@ def _lock(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+PRIVATE = 0o600  # the file holds every bcrypt hash and each school's figures: its owner only
+
+
+def make_private(*paths: str | os.PathLike) -> None:
+    """Make files readable and writable by their owner only, whatever the umask (absent ones are skipped)."""
+    for p in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(p, PRIVATE)
+
+
+def open_private(path: str | os.PathLike, mode: str = "wb", **kwargs):
+    """Open `path` for writing (created or truncated) with mode 0600 whatever the umask: exports,
+    error reports and copies the app writes on disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+    try:
+        os.fchmod(fd, PRIVATE)  # a file that existed keeps its old mode otherwise
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, mode, **kwargs)
+
+
 def writer_lock(path: str | os.PathLike):
     """Hold the writers' lock of the file (re-entrant in this thread): decisions that must not
     interleave with a write, or with each other, take it around their own writes."""
@@ -253,14 +275,17 @@ def writing(path: str | os.PathLike, fresh: bool = False):
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
             if path.exists() and not fresh:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))  # 0600 before a byte is in
                 shutil.copyfile(path, tmp)
             con = connect(tmp, read_only=False)
+            make_private(tmp)
             try:
                 init_schema(con)
                 con.execute("BEGIN")
                 yield con
                 bump_data_version(con)
                 con.execute("COMMIT")
+                make_private(str(tmp) + ".wal")
                 con.execute("CHECKPOINT")
             except BaseException:
                 with contextlib.suppress(Exception):

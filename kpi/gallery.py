@@ -18,6 +18,7 @@ import datetime as dt
 import html
 import io
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -164,7 +165,11 @@ def serve(db_path: str | Path, timeout: float = 60, script: str | Path = ROOT / 
 
 def login(context, url: str, user: str, password: str = PASSWORD) -> None:
     """Log a browser context in through the real login route (its httponly cookie lands in the context)."""
-    r = context.request.post(f"{url}/dang-nhap", form={"user": user, "password": password}, max_redirects=0)
+    form = context.request.get(f"{url}/dang-nhap").text()  # sets the CSRF cookie; the form carries its token
+    token = re.search(r'name="csrf" value="([^"]*)"', form)
+    r = context.request.post(f"{url}/dang-nhap", form={"user": user, "password": password,
+                                                       "csrf": token.group(1) if token else ""},
+                             headers={"Origin": url}, max_redirects=0)
     if r.status != 303:
         raise RuntimeError(f"Đăng nhập {user} không được (mã {r.status}).")
 

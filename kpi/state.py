@@ -237,6 +237,9 @@ def state_path(db_path: str | os.PathLike) -> Path:
     return p.with_name(p.stem + ".state.sqlite")
 
 
+PRIVATE = 0o600  # sessions, password flags and evidence: the store is its owner's only (with -wal, -shm)
+
+
 class Store:
     """One SQLite file in WAL mode, shared by every process of the app."""
 
@@ -252,6 +255,8 @@ class Store:
         if self._con is None or self._pid != os.getpid():  # never share a connection across fork
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                with contextlib.suppress(OSError):  # a new store is its owner's only from the start (exists: fine)
+                    os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
                 con = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
                 con.execute("PRAGMA journal_mode=WAL")
                 con.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash; WAL keeps it consistent
@@ -267,8 +272,9 @@ class Store:
                 self.read_only = True
             self._con, self._pid = con, os.getpid()
             self._upgraded = self.read_only
-            with contextlib.suppress(OSError):
-                os.chmod(self.path, 0o600)
+            for p in (self.path, f"{self.path}-wal", f"{self.path}-shm"):  # SQLite gives them the umask's mode
+                with contextlib.suppress(OSError):
+                    os.chmod(p, PRIVATE)
         if not self._upgraded and time.time() >= self._retry_at:
             self._upgrade(self._con)
         return self._con
@@ -409,6 +415,8 @@ class Store:
     def copy_to(self, target: str | os.PathLike) -> None:
         """A consistent copy of the whole store (SQLite's backup: safe while others write)."""
         with self._lock:
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))
             out = sqlite3.connect(target)
             try:
                 self._connect().backup(out)

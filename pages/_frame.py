@@ -18,6 +18,7 @@ import streamlit as st
 
 from kpi import auth, db, faults, views
 from kpi.access import Scope
+from kpi.text import plain
 
 _frame = threading.local()
 
@@ -159,7 +160,7 @@ def link_note(wanted: str, main_url: str, titles: dict[str, str]) -> str | None:
         return None
     if wanted in titles:
         return f"Trang «{titles[wanted]}» không dành cho tài khoản của bạn; đây là trang chính của bạn."
-    return f"Không có trang «/{wanted}» (đường dẫn cũ hoặc gõ nhầm); đây là trang chính."
+    return f"Không có trang «/{plain(wanted)}» (đường dẫn cũ hoặc gõ nhầm); đây là trang chính."  # a link is typed text
 
 
 def redirect_to(page, note: str | None):

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -172,10 +173,12 @@ class Browser:
 
     async def login(self) -> bool:
         await self.load_index()
-        await http("GET", self.base + "/dang-nhap", self.cookies)
+        _, _, form = await http("GET", self.base + "/dang-nhap", self.cookies)  # the CSRF cookie and token
+        token = re.search(rb'name="csrf" value="([^"]*)"', form)
         t = time.perf_counter()
         status, headers, _ = await http("POST", self.base + "/dang-nhap", self.cookies,
-                                        {"user": self.user["user"], "password": self.user["password"]})
+                                        {"user": self.user["user"], "password": self.user["password"],
+                                         "csrf": token.group(1).decode() if token else ""})
         self.result.logins.append(time.perf_counter() - t)
         if status != 303 or "kpi_phien" not in self.cookies:
             self.result.errors.append(("login", "/dang-nhap", self.role, f"POST {status}"))

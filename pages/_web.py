@@ -3,13 +3,15 @@
 GET /dang-nhap shows the form (and the demo accounts while the sample is loaded); POST checks the
 password (bcrypt, off the event loop, slowed down after repeated failures per account and per
 client address) and sets a new signed session in an httponly cookie (Secure over https);
-GET /dang-xuat revokes the session in the shared state store, so every worker refuses it, and
-clears the cookie. Logins, refusals and logouts are audited. Plain HTML, no scripts, no external
-resources.
+POST /dang-xuat revokes the session in the shared state store, so every worker refuses it, and
+clears the cookie; GET /dang-xuat only asks to confirm (a link on another site ends nothing). Both
+POSTs carry a CSRF token and are refused from another origin (pages/_csrf.py). Logins, refusals
+and logouts are audited. Plain HTML, no scripts, no external resources.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 
@@ -19,13 +21,14 @@ from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import Route
 
 from kpi import auth, db, faults, queries, views
+from pages import _csrf as csrf
 
 LOGIN_PATH, LOGOUT_PATH = "/dang-nhap", "/dang-xuat"
 
 _PAGE = """<!doctype html>
 <html lang="vi"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Đăng nhập · Bảng điều khiển chuyển đổi số</title>
+<title>{title} · Bảng điều khiển chuyển đổi số</title>
 <style>
 body {{ font-family: "DejaVu Sans", Arial, sans-serif; background: #f5f6f8; color: #1f2937; margin: 0; }}
 main {{ max-width: 420px; margin: 6vh auto; background: #fff; padding: 28px; border-radius: 10px;
@@ -44,6 +47,7 @@ button {{ margin-top: 20px; width: 100%; padding: 11px; font-size: 1rem; backgro
 <h1>Bảng điều khiển chuyển đổi số</h1>
 <p class="sub">{unit}</p>
 <form method="post" action="{action}">
+<input type="hidden" name="csrf" value="__CSRF_TOKEN__">
 <label for="user">Tên đăng nhập</label>
 <input id="user" name="user" autocomplete="username" value="{user}" required autofocus>
 <label for="password">Mật khẩu</label>
@@ -52,6 +56,13 @@ button {{ margin-top: 20px; width: 100%; padding: 11px; font-size: 1rem; backgro
 </form>
 {error}{demo}
 </main></body></html>"""
+_LOGOUT_FORM = """<h1>Đăng xuất</h1>
+<p class="sub">Bạn muốn đăng xuất khỏi bảng điều khiển?</p>
+{error}<form method="post" action="{action}">
+<input type="hidden" name="csrf" value="__CSRF_TOKEN__">
+<button type="submit">Đăng xuất</button>
+</form>
+<p><a href="/">Quay lại bảng điều khiển</a></p>"""
 
 
 _FACTS: dict[tuple, tuple[str, str]] = {}
@@ -84,7 +95,7 @@ def _login_facts() -> tuple[str, str]:
 
 def _page(request_user: str = "", error: str = "", status: int = 200) -> HTMLResponse:
     unit, demo = _login_facts()
-    body = _PAGE.format(unit=html.escape(unit), action=LOGIN_PATH, user=html.escape(request_user[:64]),
+    body = _PAGE.format(title="Đăng nhập", unit=html.escape(unit), action=LOGIN_PATH, user=html.escape(request_user[:64]),
                         error=f'<div class="err" role="alert">{html.escape(error)}</div>' if error else "",
                         demo=demo)
     return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
@@ -134,6 +145,8 @@ async def login(request: Request):
 
 
 async def logout(request: Request):
+    if request.method == "GET":  # a link (maybe on another site) only asks; the form below posts
+        return _logout_page()
     name = auth.sessions().revoke(request.cookies.get(auth.COOKIE))
     if name:
         auth.sessions().store.audit("dang_xuat", name, None, client_address(request))
@@ -158,4 +171,41 @@ def _said(handler):
     return route
 
 
-ROUTES = [Route(LOGIN_PATH, _said(login), methods=["GET", "POST"]), Route(LOGOUT_PATH, _said(logout), methods=["GET"])]
+
+def _logout_page(error: str = "", status: int = 200) -> HTMLResponse:
+    main = _LOGOUT_FORM.format(action=LOGOUT_PATH, error=f'<div class="err" role="alert">{html.escape(error)}</div>'
+                               if error else "")
+    head, _, tail = _PAGE.partition("<main>")
+    body = head.format(title="Đăng xuất") + "<main>" + main + "</main></body></html>"
+    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+async def _refused(request: Request, why: str) -> HTMLResponse:
+    """A cross-site or tokenless POST: nothing happens, the form is shown again with why (audited)."""
+    form = await request.form()
+    name = str(form.get("user", "")).strip()[:64] or None
+    with contextlib.suppress(faults.StoreUnavailable):  # a refusal is said even when the store cannot be written
+        await run_in_threadpool(auth.sessions().store.audit, "tu_choi_csrf", name, {"duong_dan": request.url.path},
+                                client_address(request))
+    if request.url.path == LOGOUT_PATH:
+        return _logout_page(why, status=403)
+    return _page(name or "", why, status=403)
+
+
+def logout_form(csrf_cookie: str | None) -> str:
+    """The sidebar's "Đăng xuất": a small form posting to /dang-xuat with the browser's token (HTML
+    for st.markdown(unsafe_allow_html=True)); without a token cookie, a link to the confirm page."""
+    field = csrf.token(csrf_cookie)
+    if not field:
+        return f'<a href="{LOGOUT_PATH}" target="_self">Đăng xuất</a>'
+    return (f'<form method="post" action="{LOGOUT_PATH}" style="margin:0">'
+            f'<input type="hidden" name="{csrf.FIELD}" value="{field}">'
+            '<button type="submit" style="background:none;border:0;padding:0;color:inherit;font:inherit;'
+            'text-decoration:underline;cursor:pointer">Đăng xuất</button></form>')
+
+
+CSRF_COOKIE = csrf.COOKIE  # for pages that draw the logout form
+
+
+ROUTES = [Route(LOGIN_PATH, csrf.guard(_said(login), _refused, _secure), methods=["GET", "POST"]),
+          Route(LOGOUT_PATH, csrf.guard(_said(logout), _refused, _secure), methods=["GET", "POST"])]

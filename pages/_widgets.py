@@ -14,6 +14,7 @@ import streamlit as st
 
 from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, ROUND_LABELS
 from kpi.formatting import fmt_date, fmt_int
+from kpi.text import clean
 from pages import _data as data
 from pages._frame import audit, current_user, scope, set_pending, set_snapshot
 
@@ -50,7 +51,7 @@ def url_select(label: str, options: list, param: str, format_func=str, sidebar: 
         current = fallback
     st.session_state[key] = current
     box = st.sidebar if sidebar else st
-    value = box.selectbox(label, options, key=key, format_func=format_func, help=help)
+    value = box.selectbox(label, options, key=key, format_func=lambda v: clean(format_func(v)), help=help)
     if value == fallback and not keep_default:
         st.query_params.pop(param, None)  # "Tất cả" needs no parameter: shorter links
     elif value is not None:

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from kpi import progress, tables
+from kpi.text import plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import page_guard, scope
@@ -42,7 +43,7 @@ if not view.has_values:
     st.info("Trường của bạn chưa có số liệu kỳ này." if view.note else "Chưa có trường nào nộp số liệu kỳ này.")
     st.stop()
 if view.missing_sentence:
-    st.caption(view.missing_sentence)
+    st.caption(plain(view.missing_sentence))
 office = not scope().is_school
 chart, table = ui.lazy_tabs(["Biểu đồ", "Bảng"], "ct_tab")
 with chart:

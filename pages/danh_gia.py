@@ -6,6 +6,7 @@ import streamlit as st
 from kpi import assessment as asm
 from kpi import door, faults
 from kpi.formatting import fmt_date, fmt_int, fmt_points
+from kpi.text import clean, plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import current_user, page_guard, session_token
@@ -23,7 +24,7 @@ st.caption(f"Năm học {year} · {asm.progress_sentence(p)} Ngưỡng đánh d�
            f"số liệu: {fmt_points(p['threshold'])} điểm.")
 if "dg_msg" in st.session_state:  # the last decision's result, until the next one
     ok, text, items = st.session_state["dg_msg"]
-    (st.success if ok else st.error)(text + "".join(f"\n- {x}" for x in items))
+    (st.success if ok else st.error)(plain(text) + "".join(f"\n- {plain(x)}" for x in items))
 
 
 def decide(kind: str, *args) -> None:
@@ -87,14 +88,14 @@ with review_tab:
             "flags": "Tiêu chí chênh lệch lớn"})[["Mã trường", "Tên trường", "Nộp lúc", "Tiêu chí chênh lệch lớn"]])
         order = list(waiting["school_id"]) + [s for s in states["school_id"] if s not in set(waiting["school_id"])]
         names = dict(zip(states["school_id"], states["name"]))
-        sid = ui.url_select("Trường", order, "dg_truong", format_func=lambda s: f"{names.get(s, s)} ({s})",
+        sid = ui.url_select("Trường", order, "dg_truong", format_func=lambda s: clean(f"{names.get(s, s)} ({s})"),
                             sidebar=False) if order else None
         if sid:
             a = desk.assessment(user, sid, year)
             points, used = data.suggestions(sid, year)
-            st.info(f"{names.get(sid, sid)}: {a.status_sentence()}")
+            st.info(f"{plain(names.get(sid, sid))}: {a.status_sentence()}")
             if a.reason:
-                st.caption(f"Lý do gần nhất: {a.reason}")
+                st.caption(f"Lý do gần nhất: {plain(a.reason)}")
             rows = desk.review_rows(a, points, threshold)
 
             def pts(v, met=None, cond=False):
@@ -118,7 +119,7 @@ with review_tab:
             if a.evidence:
                 with st.expander(f"Minh chứng ({fmt_int(len(a.evidence))} tệp)", expanded=True):
                     for e in a.evidence:
-                        st.download_button(f"{e.criterion_code} · {e.file_name} ({asm.KINDS[e.kind][0]}, "
+                        st.download_button(f"{e.criterion_code} · {plain(e.file_name)} ({asm.KINDS[e.kind][0]}, "
                                            f"{fmt_points(e.size / 1024)} KB)",
                                            lambda eid=e.evidence_id, me=door.Page(session_token(), user):
                                            door.act("minh_chung_tai", me, desk, evidence_id=eid)[2], e.file_name,

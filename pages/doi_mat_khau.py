@@ -4,7 +4,7 @@ import streamlit as st
 
 from kpi import accounts, admin, auth, db, door, faults
 from pages._frame import current_user, page_guard, session_token
-from pages._web import LOGOUT_PATH
+from pages._web import CSRF_COOKIE, logout_form
 
 page_guard()
 
@@ -34,4 +34,4 @@ if submitted:
             st.session_state["_kpi_note"] = "Đã đổi mật khẩu."
             st.session_state["_kpi_home"] = True
             st.rerun()
-st.markdown(f'<a href="{LOGOUT_PATH}" target="_self">Đăng xuất</a>', unsafe_allow_html=True)
+st.markdown(logout_form(st.context.cookies.get(CSRF_COOKIE)), unsafe_allow_html=True)

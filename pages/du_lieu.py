@@ -8,6 +8,7 @@ from kpi import db, door, faults, importer, tables
 from kpi.catalog import LEVEL_LABELS
 from kpi.formatting import fmt_date, fmt_int, fmt_percent
 from kpi.templates import build_template
+from kpi.text import clean, plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import current_user, page_guard, session_token
@@ -62,15 +63,15 @@ with imp_tab:
                 result = door.act("nhap_tep", door.Page(session_token(), user), path=db.db_path(), name=f.name,
                                   data=raw, dry_run=True)
             except door.Refused as e:
-                st.error(f"{f.name}: {e}")
+                st.error(f"{plain(f.name)}: {plain(e)}")
                 continue
             except importer.ImportRejected as e:
-                st.error(f"{f.name}: {len(e.problems)} lỗi, không thể nhập. Sửa các lỗi dưới đây rồi tải lại.")
+                st.error(f"{plain(f.name)}: {len(e.problems)} lỗi, không thể nhập. Sửa các lỗi dưới đây rồi tải lại.")
                 ui.table(tables.problems_table(e.problems), widths={"Lỗi": "large"})
                 st.download_button("Tải danh sách lỗi (XLSX)", importer.error_report(e.problems),
-                                   f"loi_{f.name}.xlsx", key=f"dl_err_{f.name}", on_click="ignore")
+                                   clean(f"loi_{f.name}.xlsx"), key=f"dl_err_{f.name}", on_click="ignore")
                 continue
-            st.success(result.message)
+            st.success(plain(result.message))
             ui.table(result.preview)
             good.append((f.name, raw))
         if good and st.button(f"Xác nhận nhập {len(good)} tệp", type="primary", key="dl_confirm"):
@@ -78,13 +79,13 @@ with imp_tab:
                 try:
                     done = door.act("nhap_tep", door.Page(session_token(), user), path=db.db_path(), name=name,
                                     data=raw)
-                    st.success(done.message)
+                    st.success(plain(done.message))
                 except door.Refused as e:
-                    st.error(f"{name}: {e}")
+                    st.error(f"{plain(name)}: {plain(e)}")
                 except importer.ImportRejected as e:
-                    st.error(f"{name}: {len(e.problems)} lỗi (dữ liệu vừa thay đổi); không ghi gì.")
+                    st.error(f"{plain(name)}: {len(e.problems)} lỗi (dữ liệu vừa thay đổi); không ghi gì.")
                 except faults.StoreUnavailable as e:
-                    st.error(f"{name}: {e}")
+                    st.error(f"{plain(name)}: {e}")
 
 with tpl_tab:
     if tpl_tab.open:
@@ -106,10 +107,10 @@ with log_tab:
         applied = log[(log["status"] == "applied") & (log["source"] == "import")]
         if len(applied):
             pick = st.selectbox("Hoàn tác lần nhập", applied["import_id"].tolist(), key="dl_revert_id",
-                                format_func=lambda i: f"#{i} · {applied.set_index('import_id').loc[i, 'file_name']}")
+                                format_func=lambda i: clean(f"#{i} · {applied.set_index('import_id').loc[i, 'file_name']}"))
             if st.button("Hoàn tác", key="dl_revert"):
                 try:
                     st.success(door.act("hoan_tac", door.Page(session_token(), user), path=db.db_path(),
                                         import_id=int(pick)))
                 except (ValueError, faults.StoreUnavailable) as e:
-                    st.error(str(e))
+                    st.error(plain(e))

@@ -4,6 +4,7 @@ import streamlit as st
 
 from kpi import door, entry, faults, tables, workflow
 from kpi.formatting import fmt_int, fmt_percent
+from kpi.text import clean, plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import current_user, page_guard, session_token
@@ -19,7 +20,7 @@ st.caption(f"Năm học {year} · {rnd}. Chỉ số liệu đã duyệt được
 desk = data.desk().for_period(data.school_list((year, rnd)))  # a school closed since stays decidable
 if "dy_msg" in st.session_state:
     ok, text, items = st.session_state.pop("dy_msg")
-    (st.success if ok else st.error)(text + "".join(f"\n- {p}" for p in items))
+    (st.success if ok else st.error)(plain(text) + "".join(f"\n- {plain(p)}" for p in items))
 
 
 def decide(kind: str, *args) -> None:
@@ -59,7 +60,7 @@ with q_tab:
         waiting = queue[queue["state"] == "da_nop"]
         if len(waiting):
             names = dict(zip(waiting["school_id"], waiting["name"]))
-            picked = st.multiselect("Duyệt nhiều trường một lần", list(names), format_func=names.get, key="dy_batch",
+            picked = st.multiselect("Duyệt nhiều trường một lần", list(names), format_func=lambda s: clean(names.get(s, s)), key="dy_batch",
                                     placeholder="Chọn các trường chờ duyệt")
             versions = dict(zip(waiting["school_id"], waiting["version"]))
             st.button(f"Duyệt {len(picked)} trường đã chọn", key="dy_approve_batch", disabled=not picked,
@@ -68,16 +69,16 @@ with q_tab:
         order = queue.sort_values("state", key=lambda s: s.map({"da_nop": 0, "tra_lai": 1}).fillna(2), kind="stable")
         sid = ui.school_picker(order[["school_id", "name"]], "dy_truong", "Trường", sidebar=False)
         e = desk.entry(sid, year, rnd)
-        st.info(f"{desk.names.get(sid, sid)}: {e.status_sentence()}")
+        st.info(f"{plain(desk.names.get(sid, sid))}: {e.status_sentence()}")
         if e.reason:
-            st.caption(f"Lý do gần nhất: {e.reason}")
+            st.caption(f"Lý do gần nhất: {plain(e.reason)}")
         form = data.entry_form(sid, year, rnd)
         if e.version:
             detail = tables.entry_table(e, form, cat)
             flagged = detail[detail["Cảnh báo"] != ""]
             if len(flagged):
                 st.markdown("**Cảnh báo và giải thích của trường**\n" + "\n".join(
-                    f"- {r['Chỉ tiêu thống kê']}: {r['Cảnh báo']} · giải thích: *{r['Giải thích'] or 'chưa có'}*"
+                    f"- {plain(r['Chỉ tiêu thống kê'])}: {plain(r['Cảnh báo'])} · giải thích: *{plain(r['Giải thích']) or 'chưa có'}*"
                     for r in flagged.to_dict("records")))
             st.dataframe(detail, hide_index=True, width="stretch")
         if workflow.allowed(e.state, "duyet", user.role):

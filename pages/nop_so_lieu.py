@@ -7,6 +7,7 @@ from kpi.catalog import LEVEL_LABELS, ROUND_LABELS
 from kpi.checks import check_form, shown_value
 from kpi.formatting import fmt_date
 from kpi.templates import build_template
+from kpi.text import plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import audit, current_user, page_guard, scope, session_token
@@ -65,13 +66,13 @@ def act(submit: bool) -> None:
                                    if submit else f"Đã lưu nháp lúc {entry.when(saved.updated_at)}.", [])
 
 
-st.title(f"Nộp số liệu · {form.name}")
+st.title(f"Nộp số liệu · {plain(form.name)}")
 ui.sample_badge()
 st.caption(f"{LEVEL_LABELS[form.level]} · Năm học {year} · {rnd} ({ROUND_LABELS[rnd]}) · hạn nộp "
            f"{fmt_date(form.deadline)} · ô có dấu * là bắt buộc; để trống nếu chưa có số liệu (không tính là 0)")
 (st.warning if e.state in ("tra_lai", "da_khoa") else st.info)(e.status_sentence())
 if e.state == "tra_lai" and e.reason:
-    st.warning(f"Lý do Phòng trả lại: {e.reason}", icon="↩️")
+    st.warning(f"Lý do Phòng trả lại: {plain(e.reason)}", icon="↩️")
 editable = workflow.allowed(e.state, "luu", user.role)
 
 if editable:
@@ -86,13 +87,13 @@ if editable:
             values, problems = entry.values_from_file(up.name, up.getvalue(), school_id, year, rnd,
                                                       data.connection(), cat)
             if problems:
-                st.error(f"{up.name}: {len(problems)} lỗi, chưa điền gì vào biểu mẫu."
-                         + "".join(f"\n- {p}" for p in problems[:50]))
+                st.error(f"{plain(up.name)}: {len(problems)} lỗi, chưa điền gì vào biểu mẫu."
+                         + "".join(f"\n- {plain(p)}" for p in problems[:50]))
             else:
                 load(values, typed()[1])
                 st.session_state["nsl_source"] = f"tệp {up.name}"
                 audit("nop_tep", {"truong": school_id, "ky": f"{year} {rnd}", "tep": up.name, "gia_tri": len(values)})
-                st.success(f"Đã điền {len(values)} giá trị từ {up.name}: kiểm tra, giải thích các cảnh báo rồi lưu "
+                st.success(f"Đã điền {len(values)} giá trị từ {plain(up.name)}: kiểm tra, giải thích các cảnh báo rồi lưu "
                            "hoặc nộp (tệp qua đúng các kiểm tra của trang này).")
 
 
@@ -103,9 +104,9 @@ def body() -> None:
         st.rerun()
     kind, text, items = st.session_state.pop("nsl_msg", (None, "", []))
     if kind == "ok":
-        st.success(text)
+        st.success(plain(text))
     elif kind:
-        st.error(text + "".join(f"\n- {p}" for p in items))
+        st.error(plain(text) + "".join(f"\n- {plain(p)}" for p in items))
     stale = desk.entry(school_id, year, rnd)
     if stale.version != st.session_state["nsl_version"]:
         if kind != "conflict":
@@ -128,11 +129,11 @@ def body() -> None:
             else:
                 left.text_input(label, key=keys[f.code], disabled=not editable, placeholder="để trống nếu chưa có",
                                 live="400ms")
-            right.caption(f"{form.previous_heading}: **{f.previous or '—'}**")
+            right.caption(f"{form.previous_heading}: **{plain(f.previous) or '—'}**")
             for m in check.problems.get(f.code, []):
-                left.error(f"{f.label}: {m}", icon="✖")
+                left.error(f"{f.label}: {plain(m)}", icon="✖")
             for fl in check.flags.get(f.code, []):
-                left.warning(f"{f.label}: {fl.message}", icon="⚠️")
+                left.warning(f"{f.label}: {plain(fl.message)}", icon="⚠️")
             if f.code in check.flags:
                 left.text_input(f"Giải thích cho '{f.label}' (bắt buộc khi nộp)", key=f"nsl_gt_{f.code}",
                                 disabled=not editable, max_chars=cat.checks.explain_max, live="400ms")

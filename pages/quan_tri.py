@@ -7,6 +7,7 @@ import streamlit as st
 from kpi import accounts, admin, db, door, faults, plans, registry
 from kpi.access import ROLES, SCHOOL_ROLES
 from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, TARGET_BASES
+from kpi.text import clean, plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import current_user, page_guard, session_token
@@ -21,7 +22,7 @@ if not can:
     st.info("Chỉ lãnh đạo Phòng được thay đổi mục Quản trị; tài khoản của bạn chỉ xem.", icon="🔒")
 if "qt_msg" in st.session_state:
     ok, text = st.session_state.pop("qt_msg")
-    (st.success if ok else st.error)(text)
+    (st.success if ok else st.error)(plain(text))
 
 
 def act(run, done: str, keep: str | None = None) -> None:
@@ -64,7 +65,7 @@ with t_tab:
             # the draft version this window showed on its last run: saves and Công bố act on it, not on newer edits
             seen = st.session_state.get(f"qt_seen_{year}", d["version"])
             st.caption(f"Bản nháp năm học {year} (bắt đầu từ năm học {d['source_year']}), sửa lần cuối bởi "
-                       f"{d['updated_by']} lúc {admin.when_text(d['updated_at'])}. Chưa áp dụng cho đến khi công bố.")
+                       f"{plain(d['updated_by'])} lúc {admin.when_text(d['updated_at'])}. Chưa áp dụng cho đến khi công bố.")
             doc = st.text_input("Số văn bản kế hoạch", d["document"], key="qt_doc", disabled=not can,
                                 placeholder="ví dụ 1234/KH-GDĐT ngày 05/09/2024")
             if doc != d["document"] and st.button("Lưu số văn bản", key="qt_doc_save", disabled=not can):
@@ -117,7 +118,7 @@ with s_tab:
         open_ids = schools.loc[schools["active"].astype(bool), "school_id"].tolist()
         names = dict(zip(schools["school_id"], schools["name"]))
         unit_names = dict(zip(units["unit_id"], units["name"]))
-        label = lambda sid: f"{sid} · {names.get(sid, '')}"  # noqa: E731
+        label = lambda sid: clean(f"{sid} · {names.get(sid, '')}")  # noqa: E731
         with st.expander("Thêm trường"):
             with st.form("qt_add_school"):
                 c1, c2 = st.columns(2)
@@ -197,17 +198,17 @@ with a_tab:
             try:
                 pre = accounts.preview_accounts(path, up.name, up.getvalue(), user.user_name)
             except admin.AdminError as e:
-                st.error(str(e))
+                st.error(plain(e))
             else:
                 st.info(f"Tạo mới {len(pre.created)}, thay đổi {len(pre.changed)}, khóa {len(pre.disabled)} "
                         f"(hiệu trưởng cũ của trường có hiệu trưởng mới), không đổi {len(pre.unchanged)} tài khoản."
-                        + "".join(f"\n- {u}: {w}" for u, w in pre.changed + pre.disabled)
-                        + (f"\n\nTạo mới: {', '.join(u for u, _ in pre.created)}" if pre.created else ""))
+                        + "".join(f"\n- {plain(u)}: {plain(w)}" for u, w in pre.changed + pre.disabled)
+                        + (f"\n\nTạo mới: {plain(', '.join(u for u, _ in pre.created))}" if pre.created else ""))
                 if pre.office:
                     st.warning("Các dòng dưới đây tạo mới hoặc đổi tài khoản của lãnh đạo / chuyên viên Phòng: đánh "
                                "dấu từng dòng để xác nhận (dòng chưa đánh dấu: tệp không được áp dụng).", icon="⚠️")
-                ok = {u for u, what, n in pre.office if st.checkbox(f"Dòng {n}: {u} ({what})", key=f"qt_acc_ok_{u}",
-                                                                   disabled=not can)}
+                ok = {u for u, what, n in pre.office if st.checkbox(plain(f"Dòng {n}: {u} ({what})"),
+                                                                   key=f"qt_acc_ok_{u}", disabled=not can)}
                 if st.button("Tạo tài khoản", key="qt_acc_create", type="primary", disabled=not can):
                     act(lambda: write("tai_khoan_tao_tu_tep", file_name=up.name, data=up.getvalue(), confirmed=ok),
                         "Đã áp dụng tệp tài khoản.", keep="qt_acc_done")

@@ -5,6 +5,7 @@ import html
 import streamlit as st
 
 from kpi.figures import STATUS_COLORS
+from kpi.text import plain
 from kpi.formatting import fmt_int
 from pages import _data as data
 from pages import _widgets as ui
@@ -17,7 +18,7 @@ level, owner, ward = ui.school_filters()
 
 st.title("Tổng quan")
 ui.sample_badge()
-st.caption(f"{data.meta().get('unit_name', '')} · Năm học {year} · {rnd}")
+st.caption(f"{plain(data.meta().get('unit_name', ''))} · Năm học {year} · {rnd}")
 
 ov = data.overview(year, rnd, level, owner, ward)
 if ov.empty:

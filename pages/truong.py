@@ -6,6 +6,7 @@ import streamlit as st
 
 from kpi import export, publication
 from kpi.figures import STATUS_COLORS
+from kpi.text import plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import audit, current_user, page_guard, scope
@@ -29,16 +30,16 @@ if card is None:
         st.error("Bạn không có quyền xem trường này.")
     st.stop()
 
-st.title(card.name)
+st.title(plain(card.name))
 ui.sample_badge()
-st.caption(card.caption)
+st.caption(plain(card.caption))
 if card.returned:
-    st.warning(card.submission, icon=":material/undo:")
+    st.warning(plain(card.submission), icon=":material/undo:")
     st.text(f"Lý do Phòng trả lại: {card.return_reason or '(Phòng không ghi lý do)'}")  # typed by a person: plain text
     if scope().is_school:
         st.page_link(ui.PAGE_FILES["nop_so_lieu"], label="Sửa và nộp lại", icon=":material/edit:")
 else:
-    (st.success if card.submitted_on_time else st.warning)(card.submission)
+    (st.success if card.submitted_on_time else st.warning)(plain(card.submission))
 # the file is made when clicked, outside this run: take what it needs now
 store, cat, sc, user = data.store(), data.catalog(), scope(), current_user()
 

@@ -6,6 +6,7 @@ from kpi import assessment as asm
 from kpi import door, faults
 from kpi.formatting import fmt_points
 from kpi.scorecard import POINT_SOURCE_NAMES
+from kpi.text import plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import current_user, page_guard, scope, session_token
@@ -95,19 +96,19 @@ def detach(evidence_id: int) -> None:
         st.session_state["tdg_msg"] = ("error", str(x), [])
 
 
-st.title(f"Tự đánh giá mức độ chuyển đổi số · {desk.names.get(school_id, school_id)}")
+st.title(f"Tự đánh giá mức độ chuyển đổi số · {plain(desk.names.get(school_id, school_id))}")
 ui.sample_badge()
 st.caption(f"{cat.index.name_vi} ({cat.index.decision}) · Năm học {year} · "
            f"{asm.progress_sentence(desk.progress(year))}")
 # the last action's result stays until the next action (a run cut short by a newer one must not lose it)
 kind, text, items = st.session_state.get("tdg_msg", (None, "", []))
 if kind == "ok":
-    st.success(text)
+    st.success(plain(text))
 elif kind:
-    st.error(text + "".join(f"\n- {p}" for p in items))
+    st.error(plain(text) + "".join(f"\n- {plain(p)}" for p in items))
 (st.warning if a.state == "tra_lai" else st.info)(a.status_sentence())
 if a.reason and a.state == "tra_lai":
-    st.warning(f"Lý do Phòng trả lại: {a.reason}", icon="↩️")
+    st.warning(f"Lý do Phòng trả lại: {plain(a.reason)}", icon="↩️")
 editable = asm.allowed(a.state, "luu", user.role)
 if a.version != st.session_state["tdg_version"]:
     st.warning("Bản đánh giá vừa được thay đổi ở nơi khác; tải lại để xem (thay đổi chưa lưu ở đây sẽ mất).")
@@ -144,9 +145,9 @@ for g, label in cat.index.groups.items():
                 st.caption(f"Gợi ý từ số liệu trường đã báo cáo: **{fmt_points(points[c.code])} điểm** "
                            f"({used.get(c.code, '')})")
             if it.returned:
-                st.warning("Phòng yêu cầu xem lại tiêu chí này" + (f": {it.comment}" if it.comment else "."))
+                st.warning("Phòng yêu cầu xem lại tiêu chí này" + (f": {plain(it.comment)}" if it.comment else "."))
             elif it.comment:
-                st.caption(f"Nhận xét của Phòng: {it.comment}")
+                st.caption(f"Nhận xét của Phòng: {plain(it.comment)}")
             if it.verified_points is not None or it.verified_met is not None:
                 shown = fmt_points(it.verified_points) + " điểm" if c.rule != "condition" else \
                     ("Đạt" if it.verified_met else "Chưa đạt")
@@ -164,7 +165,7 @@ for g, label in cat.index.groups.items():
             right.text_input("Ghi chú", key=f"tdg_n_{c.code}", disabled=not editable, max_chars=asm.NOTE_MAX)
             for e in files.get(c.code, []):
                 c1, c2 = st.columns([3, 1])
-                c1.download_button(f"{e.file_name} ({asm.KINDS[e.kind][0]}, {fmt_points(e.size / 1024)} KB)",
+                c1.download_button(f"{plain(e.file_name)} ({asm.KINDS[e.kind][0]}, {fmt_points(e.size / 1024)} KB)",
                                    lambda eid=e.evidence_id, me=door.Page(session_token(), user):
                                    door.act("minh_chung_tai", me, desk, evidence_id=eid)[2], e.file_name,
                                    asm.KINDS[e.kind][1], key=f"tdg_ev_{e.evidence_id}", on_click="ignore",

@@ -1,6 +1,7 @@
 """Real browser (Debian chromium via Playwright) against a real `streamlit run`."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -199,14 +200,17 @@ def test_login_cookie_is_httponly_and_wrong_password_refused(app_url):
 
     host, port = app_url.split("//")[1].split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=30)
-    conn.request("POST", "/dang-nhap", body="user=lanhdao&password=sai-mat-khau",
-                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    conn.request("GET", "/dang-nhap")
+    r = conn.getresponse()
+    csrf = r.getheader("Set-Cookie").split(";")[0]  # kpi_csrf=…, and the form's token that goes with it
+    token = re.search(r'name="csrf" value="([^"]+)"', r.read().decode()).group(1)
+    form = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": csrf}
+    conn.request("POST", "/dang-nhap", body=f"user=lanhdao&password=sai-mat-khau&csrf={token}", headers=form)
     r = conn.getresponse()
     body = r.read().decode("utf-8")
     assert r.status == 401 and "Tên đăng nhập hoặc mật khẩu không đúng, hoặc tài khoản đã bị khóa." in body
     assert r.getheader("Set-Cookie") is None
-    conn.request("POST", "/dang-nhap", body="user=chuyenvien&password=dulieumau",
-                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    conn.request("POST", "/dang-nhap", body=f"user=chuyenvien&password=dulieumau&csrf={token}", headers=form)
     r = conn.getresponse()
     r.read()
     cookie = r.getheader("Set-Cookie")
@@ -238,7 +242,8 @@ def test_principal_login_reload_phone_logout(browser, app_url):
     for i in range(min(cards.count(), 12)):
         box = cards.nth(i).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1
-    page.goto(f"{app_url}/dang-xuat")
+    page.goto(f"{app_url}/dang-xuat")  # a GET only asks; its form posts with the token
+    page.get_by_role("button", name="Đăng xuất").click()
     page.get_by_role("button", name="Đăng nhập").wait_for(timeout=30000)
     page.goto(app_url)
     page.get_by_text("Vui lòng đăng nhập").wait_for(timeout=30000)
