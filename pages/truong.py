@@ -35,7 +35,7 @@ ui.sample_badge()
 st.caption(plain(card.caption))
 if card.returned:
     st.warning(plain(card.submission), icon=":material/undo:")
-    st.text(f"Lý do Phòng trả lại: {card.return_reason or '(Phòng không ghi lý do)'}")  # typed by a person: plain text
+    st.markdown(plain(f"Lý do Phòng trả lại: {card.return_reason or '(Phòng không ghi lý do)'}"))  # typed by a person
     if scope().is_school:
         st.page_link(ui.PAGE_FILES["nop_so_lieu"], label="Sửa và nộp lại", icon=":material/edit:")
 else:

@@ -126,3 +126,13 @@ def browser_type_launch_args():
             "args": ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]}
+
+
+def run_async(coro):
+    """Run a coroutine to its end from a test, in a thread of its own: a browser test's sync
+    Playwright may have left an event loop running in this thread (asyncio.run would refuse)."""
+    import asyncio
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -8,7 +8,6 @@ check made a no-op, logout back to a GET) and must fail there.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import http.client
@@ -25,6 +24,7 @@ from urllib.parse import urlencode
 import pytest
 
 from kpi import auth, state
+from tests.conftest import run_async
 
 ROOT = Path(__file__).resolve().parents[1]
 OTHER = "http://may-khac.example"
@@ -95,7 +95,7 @@ class ASGIClient(Client):
         async def send(message):
             sent.append(message)
 
-        asyncio.run(self.app(scope, receive, send))
+        run_async(self.app(scope, receive, send))
         start = next(m for m in sent if m["type"] == "http.response.start")
         out = {"set-cookie": []}
         for k, v in start["headers"]:

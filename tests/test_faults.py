@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from kpi import auth, db, faults, importer, recovery, state, views
-from tests.conftest import ROOT, app_test, token_for
+from tests.conftest import ROOT, app_test, run_async, token_for
 from tests.test_entry import OFFICE, PERIOD, _fresh_school, _submit, desk
 
 YEAR = "2023-2024"
@@ -355,7 +355,6 @@ def test_a_store_that_refuses_the_second_write_leaves_it_to_repair(entry_db, mon
 
 def _post_login(handler, user: str, password: str):
     """Call a login route with a form POST (the ASGI request the browser sends), return its response."""
-    import asyncio
     from urllib.parse import urlencode
 
     from starlette.requests import Request
@@ -372,7 +371,7 @@ def _post_login(handler, user: str, password: str):
         sent.append(1)
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return asyncio.run(handler(Request(scope, receive)))
+    return run_async(handler(Request(scope, receive)))
 
 
 def test_the_login_on_a_failing_store_answers_a_vietnamese_page(entry_db, monkeypatch):

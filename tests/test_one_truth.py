@@ -199,7 +199,7 @@ def test_the_principal_and_the_office_see_trả_lại_on_the_page(sample_db):
         assert not at.exception
         assert any(w.value.startswith("Trả lại: Phòng") for w in at.warning)
         assert not any("Đã nộp đúng hạn" in s.value for s in at.success)
-        assert any(t.value.startswith("Lý do Phòng trả lại: ") for t in at.text)
+        assert any(m.value.startswith("Lý do Phòng trả lại: ") for m in at.markdown)
 
 
 def test_the_chart_sentence_counts_only_chua_dat():
