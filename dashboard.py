@@ -25,6 +25,15 @@ if __name__ != "__main__":
     # folder exists).
     PagesManager.uses_pages_directory = False
 
+    # Streamlit's front end in Vietnamese (lang="vi", its own words): the patched copy, not the
+    # installed folder (kpi.frontend; nginx serves the same copy under `python -m kpi serve`).
+    from streamlit import file_util
+
+    from kpi import frontend
+
+    _static = str(frontend.static_dir())
+    file_util.get_static_dir = lambda: _static
+
     @contextlib.asynccontextmanager
     async def warm(_app):
         # The server answers (health included) only after this: a worker is warm before it takes
