@@ -45,10 +45,12 @@ if __name__ != "__main__":
 else:
     from kpi.access import PAGES, ROLE_PAGES
     from pages import _frame as frame
+    from pages import _style as style
     from pages._web import LOGIN_PATH, LOGOUT_PATH
 
     st.set_page_config(page_title="Bảng điều khiển chuyển đổi số",
                        page_icon=str(ROOT / "kpi/assets/favicon.png"), layout="wide")
+    style.inject()  # focus ring, collapsed sidebar out of the Tab order (issue 30)
 
     def page(name: str, title: str, url: str, default: bool = False) -> st.Page:
         # A role's main page is served at "/"; its own path stays free for the link alias below.

@@ -60,7 +60,10 @@ REPLACEMENTS: tuple[tuple[str, str, str], ...] = (
     ("DataFrame.", "label:`Show/hide columns`", "label:`Ẩn/hiện cột`"),
     ("DataFrame.", "label:`Clear selection`", "label:`Bỏ chọn`"),
     # the file uploader
-    ("FileUploader.", "label:l?`Upload directories`:`Upload`", "label:l?`Tải thư mục lên`:`Chọn tệp để tải lên`"),
+    # (its button shows only an icon in a narrow column: a name of its own, with the field's label)
+    ("FileUploader.", "size:m.MEDIUM,children:r(N,{icon:`:material/upload:`,label:l?`Upload directories`:`Upload`}",
+     "size:m.MEDIUM,\"aria-label\":c?`Chọn tệp để tải lên: ${c}`:`Chọn tệp để tải lên`,"
+     "children:r(N,{icon:`:material/upload:`,label:l?`Tải thư mục lên`:`Chọn tệp để tải lên`}"),
     ("FileUploader.", "`Drag and drop files here`:`Drag and drop a file here`",
      "`Kéo và thả các tệp vào đây`:`Kéo và thả tệp vào đây`"),
     ("FileUploader.", " per file`", " mỗi tệp`"),

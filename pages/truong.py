@@ -70,8 +70,9 @@ if card.maturity is not None:
 
 if card.has_data:
     st.subheader("Các chỉ tiêu")
-    cols = st.columns(3)
     for i, c in enumerate(card.cards):
+        if i % 3 == 0:  # a row of three at a time: Tab and a phone's stacking follow the plan's order
+            cols = st.columns(3)
         with cols[i % 3].container(border=True):
             st.markdown(
                 f"**{html.escape(c.heading)}**<br>"
@@ -79,5 +80,5 @@ if card.has_data:
                 f"<span style='color:{STATUS_COLORS[c.status]};font-weight:600'>{c.status_text}</span><br>"
                 f"{c.sparkline}<br><small style='color:#555'>{html.escape(c.peers)}</small>",
                 unsafe_allow_html=True)
-            st.page_link(ui.PAGE_FILES["chi_tieu"], label="So với các trường",
+            st.page_link(ui.PAGE_FILES["chi_tieu"], label=f"So với các trường · {c.heading}",
                          query_params=ui.link_params(chi_tieu=c.code))

@@ -1,0 +1,185 @@
+"""Accessibility (WCAG 2.1 AA, issue 30) in a real browser: axe-core injected by Playwright into
+Debian chromium on every page of every main role at a desktop and a phone size, each scanned over
+its whole height; a keyboard-only principal; Streamlit's front end in Vietnamese (kpi.frontend).
+
+axe-core comes from the npm registry (`make test` installs it into .axe/, pinned in the Makefile);
+the scan runs offline. One server, one browser, pages in sequence.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kpi import frontend
+from kpi.access import PAGES, ROLE_PAGES
+from tests.test_browser import CHROMIUM, login, serve_copy, wait_idle
+
+ROOT = Path(__file__).resolve().parents[1]
+AXE = ROOT / ".axe" / "node_modules" / "axe-core" / "axe.min.js"
+T = 30000  # ms
+VIEWPORTS = {"1440x900": (1440, 900), "390x844": (390, 844)}
+ROLES = {"lanhdao": "lanh_dao", "chuyenvien": "chuyen_vien", "ht.thcs001": "hieu_truong"}
+# Tổng quan's tabs apart (the first is the page itself)
+EXTRA = {"tong_quan": ["?tq_tab=Biểu đồ", "?tq_tab=Bảng số liệu"]}
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                    reason="Debian chromium missing (make test installs it as root)")
+
+
+@pytest.fixture(scope="module")
+def a11y_app(sample_db, browser, tmp_path_factory):
+    yield from serve_copy(sample_db, browser, tmp_path_factory, "a11y")
+
+
+def _axe_source() -> str:
+    if not AXE.exists():
+        pytest.fail(f"axe-core không có ở {AXE}: chạy `make test` (hoặc `npm install --prefix .axe axe-core@…` "
+                    "theo phiên bản trong Makefile).")
+    return AXE.read_text(encoding="utf-8")
+
+
+def _full_height(page) -> int:
+    """The height of everything there is to read: Streamlit scrolls its main area, not the window."""
+    return page.evaluate("""() => Math.max(document.documentElement.scrollHeight,
+        ...[...document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer],'
+                                         + ' [data-testid=stSidebarContent]')].map(e => e.scrollHeight))""")
+
+
+def scan(page, axe: str) -> list[dict]:
+    """axe-core's serious and critical WCAG 2.1 A/AA violations of the page as it is, over its whole
+    height: the viewport is stretched to the page's height for the scan (colour contrast is only
+    measured on what is on screen), then set back."""
+    size = page.viewport_size
+    height = min(_full_height(page), 16000)
+    if height > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": height})
+        page.wait_for_timeout(400)
+    try:
+        if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+            page.add_script_tag(content=axe)
+        result = page.evaluate("""async (tags) => {
+            const r = await axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+            return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.map(n => ({target: n.target.join(' '), html: n.html.slice(0, 160),
+                                          why: (n.failureSummary || '').slice(0, 200)}))}));
+        }""", TAGS)
+    finally:
+        page.set_viewport_size(size)
+    return result
+
+
+def _describe(where: str, violations: list[dict]) -> str:
+    lines = [where]
+    for v in violations:
+        lines.append(f"  {v['impact']} {v['id']} ({v['help']}): {len(v['nodes'])} phần tử")
+        lines += [f"    {n['target']} · {n['html']} · {n['why']}" for n in v["nodes"][:4]]
+    return "\n".join(lines)
+
+
+def _open(page, url: str) -> None:
+    page.goto(url)
+    wait_idle(page, T)
+    page.locator("h1").first.wait_for(timeout=T)
+    # plotly draws after the run: wait for every chart on the page
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')]
+        .every(c => c.querySelector('.main-svg'))""", timeout=T)
+
+
+def _both_sizes(page, axe: str, where: str, found: list[str]) -> None:
+    for name, (w, h) in VIEWPORTS.items():
+        page.set_viewport_size({"width": w, "height": h})
+        page.wait_for_timeout(300)
+        violations = scan(page, axe)
+        if violations:
+            found.append(_describe(f"{where} @ {name}", violations))
+
+
+@pytest.mark.browser
+@needs_chromium
+@pytest.mark.parametrize("user", list(ROLES))
+def test_every_page_has_no_serious_axe_violation(browser, a11y_app, user):
+    url, _ = a11y_app
+    axe = _axe_source()
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    found: list[str] = []
+    if user == "lanhdao":  # the login page, once
+        page.goto(f"{url}/dang-nhap")
+        page.get_by_label("Tên đăng nhập").wait_for(timeout=T)
+        _both_sizes(page, axe, "Đăng nhập", found)
+    login(page, url, user)
+    names = [n for n in ROLE_PAGES[ROLES[user]] if n != "doi_mat_khau"] + ["doi_mat_khau"]
+    for i, name in enumerate(names):
+        title, slug = PAGES[name]
+        base = f"{url}/" if i == 0 else f"{url}/{slug}"
+        for extra in [""] + EXTRA.get(name, []):
+            _open(page, base + extra)
+            assert page.evaluate("document.documentElement.lang") == "vi"
+            _both_sizes(page, axe, f"{user} · {title}{extra}", found)
+    context.close()
+    assert not found, "axe-core (WCAG 2.1 AA, nghiêm trọng trở lên):\n" + "\n".join(found)
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_a_planted_low_contrast_colour_is_caught(browser, a11y_app):
+    """The scan is no formality: the old "Gần đạt" orange (#E69F00, 2.25:1) put back on a real status
+    word of Tổng quan is reported."""
+    url, _ = a11y_app
+    axe = _axe_source()
+    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    login(page, url, "lanhdao")
+    _open(page, f"{url}/")
+    assert scan(page, axe) == []
+    planted = page.evaluate("""() => {
+        const s = [...document.querySelectorAll('[data-testid=stMarkdownContainer] span')]
+            .find(e => /Đạt|Gần đạt|Chưa đạt/.test(e.textContent));
+        s.style.color = '#E69F00'; s.id = 'planted'; return s.textContent; }""")
+    assert planted
+    violations = scan(page, axe)
+    contrast = [v for v in violations if v["id"] == "color-contrast"]
+    assert contrast and any("#planted" in n["target"] for n in contrast[0]["nodes"]), violations
+    page.context.close()
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_streamlit_front_end_speaks_vietnamese(browser, a11y_app):
+    url, _ = a11y_app
+    page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    login(page, url, "chuyenvien")
+    _open(page, f"{url}/")
+    assert page.evaluate("document.documentElement.lang") == "vi"
+    assert page.locator("[data-testid=stSkipToContent]").inner_text() == "Bỏ qua, đến nội dung chính"
+    assert page.get_by_role("button", name="Mở thanh bên").count() == 1
+    html = page.content()
+    for english in ("Skip to main content", "Expand sidebar", "Link to heading", "Main menu"):
+        assert english not in html
+    page.context.close()
+
+
+# ---- the patched copy itself (no browser) ------------------------------------------------------
+
+
+def test_patched_copy_has_lang_vi_and_no_english_left(tmp_path):
+    out = frontend.static_dir(tmp_path)
+    shell = (out / "index.html").read_text(encoding="utf-8")
+    assert '<html lang="vi">' in shell and 'lang="en"' not in shell
+    for prefix, old, new in frontend.REPLACEMENTS:
+        js = "".join(f.read_text(encoding="utf-8") for f in (out / "static" / "js").glob(f"{prefix}*.js"))
+        assert old not in js and new in js
+    assert frontend.static_dir(tmp_path) == out  # made once
+
+
+def test_a_string_no_longer_in_streamlit_fails_loudly(tmp_path, monkeypatch):
+    """An upgrade of Streamlit that changes one of the English strings must not silently bring English
+    back: the copy is refused, naming the string."""
+    monkeypatch.setattr(frontend, "REPLACEMENTS",
+                        frontend.REPLACEMENTS + (("index.", "children:`Skip to the moon`", "x"),))
+    with pytest.raises(frontend.FrontendPatchError, match="Skip to the moon"):
+        frontend.static_dir(tmp_path)
+    assert not any(p.name.startswith("static-") for p in tmp_path.iterdir())  # nothing half-made is served
