@@ -4,6 +4,8 @@
   3 px dark blue outside a white gap, at least 3:1 on every background the app uses.
 - The collapsed sidebar (a phone, or a zoomed window) is hidden, not only moved off screen, so its
   links and fields leave the Tab order until it is opened.
+- A link in the page wraps instead of being cut: its name says where it leads ("Xem từng trường ·
+  II.10 · …"), all of it.
 - A disabled field's label in a readable grey (Streamlit's is 2.6:1).
 - `.kpi-sr`: text for screen readers only (visually hidden, still read).
 """
@@ -31,6 +33,9 @@ textarea:focus-visible, select:focus-visible {{
 }}
 label[data-testid="stWidgetLabel"][disabled] {{
   color: #5F5F5F !important;  /* a disabled field's label stays readable (6.4:1); the field shows it is off */
+}}
+[data-testid="stMain"] [data-testid="stPageLink-NavLink"] * {{
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
 }}
 [data-testid="stSidebar"][data-collapsed="true"] {{
   visibility: hidden;

@@ -4,6 +4,7 @@ import html
 
 import streamlit as st
 
+from kpi.chart_text import overview_name
 from kpi.figures import STATUS_COLORS
 from kpi.formatting import fmt_int
 from pages import _data as data
@@ -53,7 +54,8 @@ with tiles:
                                      query_params=ui.link_params(chi_tieu=t.code))
 with chart:
     if chart.open:
-        st.plotly_chart(ov.figure, theme=None, width="stretch", key="tq_chart")
+        st.plotly_chart(ov.figure, theme=None, width="stretch", key="tq_chart",
+                        alt=overview_name(ov.counts, f"năm học {year} · {rnd}"))
 with table:
     if table.open:
         ui.table(ov.table, first=("Chỉ tiêu",))

@@ -4,7 +4,7 @@ import html
 
 import streamlit as st
 
-from kpi import export, publication
+from kpi import chart_text, export, publication
 from kpi.figures import STATUS_COLORS
 from pages import _data as data
 from pages import _widgets as ui
@@ -66,7 +66,9 @@ if card.maturity is not None:
         col.caption(points)
     st.markdown("\n".join(f"- {road}" for road in m.roads))
     with st.expander("Điểm từng tiêu chí"):
-        st.plotly_chart(m.figure, theme=None, width="stretch", key="tr_criteria")
+        st.plotly_chart(m.figure, theme=None, width="stretch", key="tr_criteria",
+                        alt=chart_text.criteria_name(card.name, m.criteria))
+        ui.table(chart_text.criteria_table(m.criteria, m.names), first=("Tiêu chí",), widths={"Nội dung": "large"})
 
 if card.has_data:
     st.subheader("Các chỉ tiêu")
