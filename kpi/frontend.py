@@ -31,6 +31,8 @@ REPLACEMENTS: tuple[tuple[str, str, str], ...] = (
     ("index.", "children:`Skip to main content`", "children:`Bỏ qua, đến nội dung chính`"),
     # the anchor icon beside every heading
     ("StreamlitMarkdown.", '"aria-label":`Link to heading`', '"aria-label":`Liên kết đến đề mục này`'),
+    # the "?" beside a field (its tooltip's button)
+    ("StreamlitMarkdown.", "`Help`:`Help for ${", "`Trợ giúp`:`Trợ giúp về ${"),
     # the header toolbar and the sidebar
     ("index.", '"aria-label":`Main menu`', '"aria-label":`Trình đơn chính`'),
     ("index.", '"aria-label":`Expand sidebar`', '"aria-label":`Mở thanh bên`'),

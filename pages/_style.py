@@ -37,8 +37,8 @@ label[data-testid="stWidgetLabel"][disabled] {{
 [data-testid="stMain"] [data-testid="stPageLink-NavLink"] * {{
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
 }}
-[data-testid="stSidebar"][data-collapsed="true"] {{
-  visibility: hidden;
+[data-testid="stSidebar"][data-collapsed="true"], [data-testid="stSidebar"][data-collapsed="true"] * {{
+  visibility: hidden !important;
 }}
 .kpi-sr {{
   position: absolute !important; width: 1px; height: 1px; padding: 0; margin: -1px; overflow: hidden;

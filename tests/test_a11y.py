@@ -8,6 +8,7 @@ the scan runs offline. One server, one browser, pages in sequence.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -143,6 +144,12 @@ def test_a_planted_low_contrast_colour_is_caught(browser, a11y_app):
     violations = scan(page, axe)
     contrast = [v for v in violations if v["id"] == "color-contrast"]
     assert contrast and any("#planted" in n["target"] for n in contrast[0]["nodes"]), violations
+    # and the keyboard walk sees the app's focus ring taken away (pages/_style.py's CSS removed)
+    page.evaluate("""() => [...document.querySelectorAll('style')].filter(s => s.textContent.includes('.kpi-sr'))
+                           .forEach(s => s.remove())""")
+    focus_start(page)
+    with pytest.raises(AssertionError, match="focus not visible"):
+        tab_to(page, "never such a name", limit=5)
     page.context.close()
 
 
@@ -159,7 +166,22 @@ def test_streamlit_front_end_speaks_vietnamese(browser, a11y_app):
     html = page.content()
     for english in ("Skip to main content", "Expand sidebar", "Link to heading", "Main menu"):
         assert english not in html
+    # the collapsed sidebar is out of the Tab order: after the skip link comes its button
+    assert _first_stops(page, 3)[:2] == [("Bỏ qua, đến nội dung chính", False), ("Mở thanh bên", False)]
+    page.add_style_tag(content="section[data-testid=stSidebar][data-collapsed], section[data-testid=stSidebar]"
+                               "[data-collapsed] * { visibility: visible !important; }")  # planted: back in
+    assert any(inside for _, inside in _first_stops(page, 3))
     page.context.close()
+
+
+def _first_stops(page, n: int) -> list[tuple[str, bool]]:
+    focus_start(page)
+    stops = []
+    for _ in range(n):
+        page.keyboard.press("Tab")
+        now = page.evaluate(FOCUSED)
+        stops.append((now["name"], now["inSidebar"]) if now else ("", False))
+    return stops
 
 
 # ---- the patched copy itself (no browser) ------------------------------------------------------
@@ -183,3 +205,86 @@ def test_a_string_no_longer_in_streamlit_fails_loudly(tmp_path, monkeypatch):
     with pytest.raises(frontend.FrontendPatchError, match="Skip to the moon"):
         frontend.static_dir(tmp_path)
     assert not any(p.name.startswith("static-") for p in tmp_path.iterdir())  # nothing half-made is served
+
+
+# ---- the keyboard alone ----------------------------------------------------------------------
+
+FOCUSED = """() => { const e = document.activeElement; if (!e || e === document.body) return null;
+    const s = getComputedStyle(e);
+    const name = (e.getAttribute('aria-label') || (e.labels && e.labels[0] && e.labels[0].innerText)
+                  || e.innerText || e.value || '').trim().replace(/\\s+/g, ' ');
+    return {tag: e.tagName, name, outline: s.outlineStyle, width: parseFloat(s.outlineWidth) || 0,
+            inSidebar: !!e.closest('[data-testid=stSidebar]')}; }"""
+
+
+def focus_start(page) -> None:
+    """Put the keyboard at the top of the page (the next Tab goes to the first stop)."""
+    page.evaluate("""() => { document.activeElement && document.activeElement.blur();
+        document.body.tabIndex = -1; document.body.focus(); document.body.removeAttribute('tabindex'); }""")
+
+
+def tab_to(page, wanted, limit: int = 250, back: bool = False) -> dict:
+    """Press Tab (Shift+Tab) until the focused element's name matches `wanted` (a regex); every stop
+    on the way must show the focus ring. Returns the element; fails naming the stops passed."""
+    seen = []
+    for _ in range(limit):
+        page.keyboard.press("Shift+Tab" if back else "Tab")
+        now = page.evaluate(FOCUSED)
+        if now is None:
+            continue
+        seen.append(now["name"][:50])
+        assert now["outline"] != "none" and now["width"] >= 2, f"focus not visible on {now}"
+        if re.search(wanted, now["name"]):
+            return now
+    pytest.fail(f"'{wanted}' not reached with the keyboard; stops: {seen[-40:]}")
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_a_principal_does_everything_with_the_keyboard(browser, a11y_app):
+    """Log in, read the scorecard (skip link first, the cards in the plan's order), open Nộp số liệu,
+    change a figure, save and submit: Tab, Shift+Tab, typing and Enter only, the focus always visible."""
+    url, _ = a11y_app
+    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    page.goto(f"{url}/dang-nhap")
+    page.locator("#user").wait_for(timeout=T)
+    page.keyboard.type("ht.thcs001")  # the user field has the focus on arrival
+    page.keyboard.press("Tab")
+    page.keyboard.type("dulieumau")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{url}/", timeout=T)
+    wait_idle(page, T)
+    page.get_by_text("Các chỉ tiêu").wait_for(timeout=T)
+    focus_start(page)
+    first = tab_to(page, ".", limit=5)
+    assert first["name"] == "Bỏ qua, đến nội dung chính"
+    # the cards are read row by row, in the plan's order: the links come in the cards' order
+    cards = page.locator("[data-testid=stMain] [data-testid=stPageLink-NavLink]").evaluate_all(
+        "els => els.map(e => e.innerText.trim().replace(/\\s+/g, ' '))")
+    cards = [c for c in cards if c.startswith("So với các trường")]
+    assert len(cards) >= 3
+    reached = [tab_to(page, r"^So với các trường")["name"]]
+    for _ in cards[1:3]:
+        reached.append(tab_to(page, r"^So với các trường", limit=10)["name"])
+    assert reached == cards[:3]
+    # to Nộp số liệu through the navigation (back up the page to the sidebar)
+    tab_to(page, r"^Nộp số liệu$", back=True, limit=300)
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name=re.compile(r"^Nộp số liệu · ")).wait_for(timeout=T)
+    wait_idle(page, T)
+    page.get_by_text("Bản nháp, lưu lần cuối").wait_for(timeout=T)
+    focus_start(page)
+    field = tab_to(page, r"^Tổng số học sinh \(trẻ\)")
+    assert field["tag"] == "INPUT"
+    before = page.evaluate("document.activeElement.value")
+    page.keyboard.press("Control+A")
+    page.keyboard.type(before)  # the same figure, typed again
+    tab_to(page, r"Lưu nháp", limit=400)
+    page.keyboard.press("Enter")
+    page.get_by_text("Đã lưu nháp lúc").wait_for(timeout=T)
+    wait_idle(page, T)
+    focus_start(page)
+    tab_to(page, r"^(send )?Nộp$", limit=400)
+    page.keyboard.press("Enter")
+    page.get_by_text("Đã nộp số liệu lúc").wait_for(timeout=T)
+    page.context.close()
