@@ -17,6 +17,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -92,8 +93,11 @@ def installed_static_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "static"
 
 
+PATCH_VERSION = 2  # raise when the way the copy is made changes (the table is in the stamp already)
+
+
 def _stamp() -> str:
-    table = repr((REPLACEMENTS, HTML_REPLACEMENTS)).encode()
+    table = repr((PATCH_VERSION, REPLACEMENTS, HTML_REPLACEMENTS)).encode()
     return f"{importlib.metadata.version('streamlit')}-{hashlib.sha256(table).hexdigest()[:8]}"
 
 
@@ -126,6 +130,46 @@ def patch_tree(folder: Path) -> None:
     if missing:
         raise FrontendPatchError("Không tìm thấy chữ cần thay trong giao diện của Streamlit (phiên bản mới?): "
                                  + "; ".join(missing))
+    rename_bundle(folder, "vi" + _stamp().rsplit("-", 1)[-1])
+
+
+_JS_END = re.compile(r"\.js\b")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+
+
+def _rename_refs(text: str, names: dict[str, str]) -> str:
+    """`text` with every script file name in `names` replaced (found from each ".js" backwards: a
+    regex for the whole name would backtrack through megabytes of minified code)."""
+    out, last = [], 0
+    for m in _JS_END.finditer(text):
+        end, start = m.end(), m.start()
+        while start > 0 and text[start - 1] in _NAME_CHARS and m.end() - start < 120:
+            start -= 1
+        name = text[start:end]
+        if name.startswith("./"):
+            start, name = start + 2, name[2:]
+        if name in names:
+            out += [text[last:start], names[name]]
+            last = end
+    return "".join(out) + text[last:] if out else text
+
+
+def rename_bundle(folder: Path, tag: str) -> None:
+    """Give every script of the copy a new name ("index.DormvYxC.js" → "index.DormvYxC.<tag>.js"), and
+    every reference to it the new name. Streamlit's scripts are served as immutable for a year under
+    names that only change with Streamlit's own build: a browser that once loaded the English ones
+    would keep them (or mix English and Vietnamese modules) if the copy kept their names."""
+    js = folder / "static" / "js"
+    names = {f.name: f"{f.name[:-3]}.{tag}.js" for f in js.glob("*.js")}
+
+    for f in [*js.glob("*.js"), folder / "index.html", folder / "manifest.json"]:
+        if f.exists():
+            text = f.read_text(encoding="utf-8")
+            new = _rename_refs(text, names)
+            if new is not text:
+                f.write_text(new, encoding="utf-8")
+    for old, new in names.items():
+        (js / old).rename(js / new)
 
 
 def static_dir(run_dir: Path | None = None) -> Path:

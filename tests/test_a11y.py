@@ -208,6 +208,9 @@ def _first_stops(page, n: int) -> list[tuple[str, bool]]:
 # ---- the patched copy itself (no browser) ------------------------------------------------------
 
 
+_NOT_FILES = {"elk-api.js", "elk-worker.min.js"}  # names in mermaid's code, no files in Streamlit's build either
+
+
 def test_patched_copy_has_lang_vi_and_no_english_left(tmp_path):
     out = frontend.static_dir(tmp_path)
     shell = (out / "index.html").read_text(encoding="utf-8")
@@ -216,6 +219,16 @@ def test_patched_copy_has_lang_vi_and_no_english_left(tmp_path):
         js = "".join(f.read_text(encoding="utf-8") for f in (out / "static" / "js").glob(f"{prefix}*.js"))
         assert old not in js and new in js
     assert frontend.static_dir(tmp_path) == out  # made once
+    # every script has a name of its own (a browser's year-long cache of Streamlit's English scripts
+    # is never used for it), and every script named in the page or a script is there
+    js = out / "static" / "js"
+    assert all(".vi" in f.name for f in js.glob("*.js"))
+    named = set(re.findall(r'\./static/js/([\w.-]+\.js)', shell))
+    for f in js.glob("*.js"):
+        named |= set(re.findall(r'"\./([\w.-]+\.js)"', f.read_text(encoding="utf-8")))
+    shipped = {f.name for f in (frontend.installed_static_dir() / "static" / "js").glob("*.js")}
+    assert len(named) > 100 and not named & shipped  # no script named by its old name
+    assert {n for n in named if not (js / n).exists()} <= _NOT_FILES
 
 
 def test_a_string_no_longer_in_streamlit_fails_loudly(tmp_path, monkeypatch):
