@@ -168,7 +168,7 @@ def test_a_planted_low_contrast_colour_is_caught(browser, a11y_app):
     # and the keyboard walk sees the app's focus ring taken away (pages/_style.py's CSS removed)
     page.evaluate("""() => [...document.querySelectorAll('style')].filter(s => s.textContent.includes('.kpi-sr'))
                            .forEach(s => s.remove())""")
-    focus_start(page)
+    focus_start(page, styled=False)
     with pytest.raises(AssertionError, match="focus not visible"):
         tab_to(page, "never such a name", limit=5)
     page.context.close()
@@ -251,8 +251,15 @@ FOCUSED = """() => { const e = document.activeElement; if (!e || e === document.
             inSidebar: !!e.closest('[data-testid=stSidebar]')}; }"""
 
 
-def focus_start(page) -> None:
-    """Put the keyboard at the top of the page (the next Tab goes to the first stop)."""
+APP_STYLE = "() => [...document.querySelectorAll('style')].some(s => s.textContent.includes('.kpi-sr'))"
+
+
+def focus_start(page, styled: bool = True) -> None:
+    """Put the keyboard at the top of the page (the next Tab goes to the first stop), once the page's
+    run has finished and the app's CSS is on it (`styled`)."""
+    if styled:
+        wait_idle(page, T)
+        page.wait_for_function(APP_STYLE, timeout=T)
     page.evaluate("""() => { document.activeElement && document.activeElement.blur();
         document.body.tabIndex = -1; document.body.focus(); document.body.removeAttribute('tabindex'); }""")
 
