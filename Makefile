@@ -1,6 +1,7 @@
 # make run   : create .venv, install (and, as root, Debian nginx, chromium, fonts), build the sample
 #              database if none exists, serve on :8501 (nginx in front of one worker per core)
-# make test  : install dev requirements (and, as root, Debian nginx, chromium, fonts, poppler, LibreOffice), run all tests
+# make test  : install dev requirements, axe-core (npm) (and, as root, Debian nginx, chromium, fonts, poppler,
+#              LibreOffice), run all tests
 # make gallery: screenshots of every page and every export in gallery/index.html
 PYTHON ?= python3
 VENV   := .venv
@@ -9,7 +10,7 @@ DB     ?= $(or $(KPI_DB),data/kpi.duckdb)
 PORT   ?= 8501
 export KPI_DB := $(DB)
 
-.PHONY: run test install install-dev sysdeps rundeps sample bench gallery clean
+.PHONY: run test install install-dev sysdeps rundeps axe sample bench gallery clean
 
 $(VENV)/.req-stamp: requirements.txt
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -53,6 +54,20 @@ sysdeps:
 	      libreoffice-impress; fi; \
 	fi
 
+# axe-core, the accessibility engine tests/test_a11y.py injects into chromium (from the npm registry,
+# pinned; kept in the git-ignored .axe/, read offline by the test).
+AXE_VERSION := 4.10.3
+AXE_STAMP   := .axe/.axe-core-$(AXE_VERSION)
+
+$(AXE_STAMP):
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm; \
+	  else echo "npm is missing: install it (Debian package npm) to run the accessibility test"; exit 1; fi; }
+	rm -rf .axe && npm install --prefix .axe --no-save --no-audit --no-fund --loglevel=error axe-core@$(AXE_VERSION)
+	@touch $@
+
+axe: $(AXE_STAMP)
+
 $(DB): | install
 	$(PY) -m kpi init --sample --db $(DB)
 
@@ -62,7 +77,7 @@ sample: install
 run: install rundeps $(DB)
 	$(PY) -m kpi serve --port $(PORT) --address 127.0.0.1
 
-test: install-dev sysdeps
+test: install-dev sysdeps axe
 	$(PY) -m pytest
 
 # make gallery [GALLERY=dir]: every page × role × screen size and every page of every export as
@@ -72,4 +87,4 @@ gallery: install-dev sysdeps
 	$(PY) -m kpi gallery $(GALLERY)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .axe

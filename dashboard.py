@@ -28,6 +28,15 @@ if __name__ != "__main__":
     # folder exists).
     PagesManager.uses_pages_directory = False
 
+    # Streamlit's front end in Vietnamese (lang="vi", its own words): the patched copy, not the
+    # installed folder (kpi.frontend; nginx serves the same copy under `python -m kpi serve`).
+    from streamlit import file_util
+
+    from kpi import frontend
+
+    _static = str(frontend.static_dir())
+    file_util.get_static_dir = lambda: _static
+
     @contextlib.asynccontextmanager
     async def warm(_app):
         # The server answers (health included) only after this: a worker is warm before it takes
@@ -41,10 +50,12 @@ else:
     from kpi.access import PAGES, ROLE_PAGES
     from pages import _frame as frame
     from kpi.text import plain
+    from pages import _style as style
     from pages._web import CSRF_COOKIE, LOGIN_PATH, logout_form
 
     st.set_page_config(page_title="Bảng điều khiển chuyển đổi số",
                        page_icon=str(ROOT / "kpi/assets/favicon.png"), layout="wide")
+    style.inject()  # focus ring, collapsed sidebar out of the Tab order (issue 30)
 
     def page(name: str, title: str, url: str, default: bool = False) -> st.Page:
         # A role's main page is served at "/"; its own path stays free for the link alias below.

@@ -16,14 +16,15 @@ import plotly.graph_objects as go
 from kpi.formatting import fmt_int, fmt_number, fmt_percent
 from kpi.progress import STATUS_LABELS
 
-# Okabe-Ito palette: distinguishable with every common colour-vision deficiency. Status is
-# always also given as text and an icon.
+# Okabe-Ito hues darkened to at least 4.5:1 on white (WCAG AA for text; white numbers on a bar in
+# these colours reach the same ratio): "Đạt" green, "Gần đạt" ochre and "Chưa đạt" crimson stay
+# apart with every common colour-vision deficiency. Status is always also given as text and an icon.
 STATUS_COLORS = {
-    "dat": "#009E73",
-    "gan_dat": "#E69F00",
-    "chua_dat": "#D55E00",
-    "khong_chi_tieu": "#999999",
-    "thieu_so_lieu": "#BBBBBB",
+    "dat": "#00795C",
+    "gan_dat": "#8A6100",
+    "chua_dat": "#C0264E",
+    "khong_chi_tieu": "#6B6B6B",
+    "thieu_so_lieu": "#767676",
 }
 STATUS_ICONS = {"dat": "✔", "gan_dat": "◐", "chua_dat": "✖", "khong_chi_tieu": "○", "thieu_so_lieu": "…"}
 TARGET_COLOR = "#222222"
@@ -36,7 +37,7 @@ TEMPLATE = go.layout.Template(
         font=dict(family=FONT, size=13, color=INK),
         paper_bgcolor="#FFFFFF",
         plot_bgcolor="#FFFFFF",
-        colorway=["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"],
+        colorway=["#0072B2", "#A86200", "#00795C", "#A8498A", "#3A6E8F", "#C0264E", "#7A6A00", "#000000"],
         separators=",.",
         hoverlabel=dict(font=dict(family=FONT, color=INK), bgcolor="#FFFFFF", bordercolor=GRID),
         xaxis=dict(gridcolor=GRID, linecolor=GRID, zerolinecolor=GRID, tickfont=dict(color=INK)),
@@ -272,7 +273,7 @@ def period_ticks(periods: list[str]) -> list[str]:
     return out
 
 
-SERIES_COLORS = {"Tất cả": "#0072B2", "MN": "#CC79A7", "TH": "#0072B2", "THCS": "#009E73", "GDTX": "#E69F00"}
+SERIES_COLORS = {"Tất cả": "#0072B2", "MN": "#A8498A", "TH": "#0072B2", "THCS": "#00795C", "GDTX": "#A86200"}
 TARGET_DASHES = ("dash", "dot", "dashdot", "longdash")
 
 

@@ -74,11 +74,10 @@ def nginx_binary() -> str | None:
 
 
 def streamlit_static_dir() -> Path:
-    """Streamlit's built front end (index.html, static/), found without importing streamlit."""
-    spec = importlib.util.find_spec("streamlit")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("Chưa cài streamlit.")
-    return Path(list(spec.submodule_search_locations)[0]) / "static"
+    """Streamlit's built front end (index.html, static/) in Vietnamese: kpi.frontend's patched copy."""
+    from kpi import frontend
+
+    return frontend.static_dir()
 
 
 def free_port(address: str = "127.0.0.1") -> int:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kpi import maturity, publication, scoring, tables
+from kpi import chart_text, maturity, publication, scoring, tables
 from kpi.figures import criteria_heatmap, level_distribution, level_trend, points_lost_bars
 from kpi.formatting import fmt_int, fmt_percent, fmt_points
 from pages import _data as data
@@ -56,11 +56,13 @@ with dist_tab:
         fkey = (scope(), year, level, owner, ward)
         st.markdown("**Số trường theo mức, nhóm tiêu chí và cấp học**")
         st.plotly_chart(data.figure(("cs_dist", *fkey), lambda: level_distribution(dist)), theme=None,
-                        width="stretch", key="cs_dist")
+                        width="stretch", key="cs_dist", alt=chart_text.level_counts_name(counts, year))
         ui.table(tables.level_table(dist), width="content")
         st.markdown("**Mức của trường qua các năm học**")
+        trend_rows = chart_text.level_trend_table(maturity.trend(counts_all))
         st.plotly_chart(data.figure(("cs_trend", *fkey), lambda: level_trend(maturity.trend(counts_all))),
-                        theme=None, width="stretch", key="cs_trend")
+                        theme=None, width="stretch", key="cs_trend", alt=chart_text.level_trend_name(trend_rows))
+        ui.table(trend_rows, width="content")
 with heat_tab:
     if heat_tab.open:
         order = st.radio("Sắp xếp trường theo", ["total", "dh", "qt", "name"], horizontal=True, key="cs_order",
@@ -76,7 +78,8 @@ with heat_tab:
                        "trường; lọc theo cấp học, loại hình hoặc phường để xem nhóm khác.")
         st.plotly_chart(data.figure(("cs_heat", scope(), year, order, level, owner, ward),
                                     lambda: criteria_heatmap(matrix.head(HEATMAP_ROWS), names, short=short)),
-                        theme=None, width="stretch", key="cs_heat")
+                        theme=None, width="stretch", key="cs_heat",
+                        alt=chart_text.heatmap_name(min(len(matrix), HEATMAP_ROWS), len(matrix.columns), year))
         if scored > len(matrix):
             st.caption(f"Bảng hiển thị {fmt_int(len(matrix))} trường đầu trong {fmt_int(scored)} trường.")
         heat, heat_format = tables.heatmap_table(matrix, cat)
@@ -88,7 +91,7 @@ with lost_tab:
         st.markdown("**Tiêu chí các trường mất nhiều điểm nhất** (bình quân mỗi trường, trên điểm tối đa)")
         st.plotly_chart(data.figure(("cs_lost", scope(), year, level, owner, ward), lambda: points_lost_bars(
             lost.head(12), short={k: c.short_vi for k, c in cat.criteria.items()})), theme=None, width="stretch",
-            key="cs_lost")
+            key="cs_lost", alt=chart_text.lost_name(lost, {k: c.short_vi for k, c in cat.criteria.items()}))
         ui.table(tables.lost_table(lost), first=("Tiêu chí",), widths={"Nội dung": "large"})
 with review_tab:
     if review_tab.open:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from kpi import progress, tables
+from kpi import chart_text, progress, tables
 from kpi.text import plain
 from pages import _data as data
 from pages import _widgets as ui
@@ -33,7 +33,8 @@ else:
     chart, table = ui.lazy_tabs(["Biểu đồ", "Bảng số liệu"], "ct_trend_tab")
     with chart:
         if chart.open:
-            chart.plotly_chart(view.trend_figure, theme=None, width="stretch", key="ct_trend")
+            chart.plotly_chart(view.trend_figure, theme=None, width="stretch", key="ct_trend",
+                               alt=chart_text.trend_name(cat.indicators[code].label_vi, view.trend))
     with table:
         if table.open:
             ui.table(view.trend_table, tables.TREND_TABLE_FORMAT, first=("Kỳ",))
@@ -45,18 +46,19 @@ if not view.has_values:
 if view.missing_sentence:
     st.caption(plain(view.missing_sentence))
 office = not scope().is_school
+schools_alt = chart_text.schools_name(cat.indicators[code].label_vi, progress.period_label(year, rnd), view.values)
 chart, table = ui.lazy_tabs(["Biểu đồ", "Bảng"], "ct_tab")
 with chart:
     if chart.open:
         if view.reporting <= 300 and office:
             event = st.plotly_chart(view.schools_figure, theme=None, width="stretch", key="ct_bars",
-                                    on_select="rerun", selection_mode="points")
+                                    on_select="rerun", selection_mode="points", alt=schools_alt)
             points = event.selection.points if event else []
             if points:
                 ui.open_school(points[0]["customdata"][0])
             st.caption("Bấm vào cột của một trường để mở trang của trường.")
         else:
-            st.plotly_chart(view.schools_figure, theme=None, width="stretch", key="ct_hist")
+            st.plotly_chart(view.schools_figure, theme=None, width="stretch", key="ct_hist", alt=schools_alt)
 with table:
     if table.open:
         frame = view.school_table
@@ -64,6 +66,14 @@ with table:
                           **({"on_select": "rerun", "selection_mode": "single-row"} if office else {}))
         if office and picked and picked.selection.rows:
             ui.open_school(view.values.iloc[picked.selection.rows[0]]["school_id"])
+        if office:  # what a click on a bar or a row does, as a field and a link (keyboard, screen reader)
+            named = view.values[view.values["school_id"].notna()]
+            names = dict(zip(named["school_id"], named["name"]))
+            sid = st.selectbox("Mở trang của trường", list(names), index=None, key="ct_open",
+                               placeholder="Chọn trường", format_func=names.get)
+            if sid:
+                st.page_link(ui.PAGE_FILES["truong"], label=f"Mở trang của trường · {names[sid]}",
+                             query_params=ui.link_params(truong=sid))
         ui.downloads(frame, f"{code}_{year}_{rnd}", "ct_dl", percent_columns=tables.SCHOOL_TABLE_PERCENT,
                      int_columns=tables.SCHOOL_TABLE_INT, title=f"{cat.indicators[code].clause} "
                      f"{cat.indicators[code].label_vi} · {year} {rnd}")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from kpi import progress, tables
+from kpi.chart_text import compare_name
 from kpi.formatting import fmt_int
 from pages import _data as data
 from pages import _widgets as ui
@@ -48,7 +49,8 @@ c2.metric("Lượt trường tụt khỏi đạt", fmt_int(rows["fell_back"].sum
 chart, table = ui.lazy_tabs(["Biểu đồ", "Bảng"], "ss_tab")
 with chart:
     if chart.open:
-        chart.plotly_chart(view.figure, theme=None, width="stretch", key="ss_chart")
+        chart.plotly_chart(view.figure, theme=None, width="stretch", key="ss_chart",
+                           alt=compare_name(a_label, b_label, rows))
 with table:
     if table.open:
         frame = view.table

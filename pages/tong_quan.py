@@ -4,6 +4,7 @@ import html
 
 import streamlit as st
 
+from kpi.chart_text import overview_name
 from kpi.figures import STATUS_COLORS
 from kpi.text import plain
 from kpi.formatting import fmt_int
@@ -36,8 +37,9 @@ with tiles:
     if tiles.open:
         for theme, part in ov.themes:
             st.subheader(theme)
-            cols = st.columns(3)
             for i, t in enumerate(part):
+                if i % 3 == 0:  # a row of three at a time: Tab and a phone's stacking follow the plan's order
+                    cols = st.columns(3)
                 with cols[i % 3].container(border=True):
                     st.markdown(
                         f"**{html.escape(t.heading)}**<br>"
@@ -46,14 +48,15 @@ with tiles:
                         f"{' · ' + t.gap if t.gap else ''}<br>"
                         f"<small style='color:#555'>{t.change} · {t.reporting}</small>", unsafe_allow_html=True)
                     if t.is_index:
-                        st.page_link(ui.PAGE_FILES["chi_so"], label="Xem chỉ số từng trường (tạm tính)",
+                        st.page_link(ui.PAGE_FILES["chi_so"], label=f"Xem chỉ số từng trường (tạm tính) · {t.heading}",
                                      query_params=ui.link_params())
                     else:
-                        st.page_link(ui.PAGE_FILES["chi_tieu"], label="Xem từng trường",
+                        st.page_link(ui.PAGE_FILES["chi_tieu"], label=f"Xem từng trường · {t.heading}",
                                      query_params=ui.link_params(chi_tieu=t.code))
 with chart:
     if chart.open:
-        st.plotly_chart(ov.figure, theme=None, width="stretch", key="tq_chart")
+        st.plotly_chart(ov.figure, theme=None, width="stretch", key="tq_chart",
+                        alt=overview_name(ov.counts, f"năm học {year} · {rnd}"))
 with table:
     if table.open:
         ui.table(ov.table, first=("Chỉ tiêu",))

@@ -4,7 +4,7 @@ import html
 
 import streamlit as st
 
-from kpi import export, publication
+from kpi import chart_text, export, publication
 from kpi.figures import STATUS_COLORS
 from kpi.text import plain
 from pages import _data as data
@@ -74,12 +74,15 @@ if card.maturity is not None:
         col.caption(points)
     st.markdown("\n".join(f"- {road}" for road in m.roads))
     with st.expander("Điểm từng tiêu chí"):
-        st.plotly_chart(m.figure, theme=None, width="stretch", key="tr_criteria")
+        st.plotly_chart(m.figure, theme=None, width="stretch", key="tr_criteria",
+                        alt=chart_text.criteria_name(card.name, m.criteria))
+        ui.table(chart_text.criteria_table(m.criteria, m.names), first=("Tiêu chí",), widths={"Nội dung": "large"})
 
 if card.has_data:
     st.subheader("Các chỉ tiêu")
-    cols = st.columns(3)
     for i, c in enumerate(card.cards):
+        if i % 3 == 0:  # a row of three at a time: Tab and a phone's stacking follow the plan's order
+            cols = st.columns(3)
         with cols[i % 3].container(border=True):
             st.markdown(
                 f"**{html.escape(c.heading)}**<br>"
@@ -87,5 +90,5 @@ if card.has_data:
                 f"<span style='color:{STATUS_COLORS[c.status]};font-weight:600'>{c.status_text}</span><br>"
                 f"{c.sparkline}<br><small style='color:#555'>{html.escape(c.peers)}</small>",
                 unsafe_allow_html=True)
-            st.page_link(ui.PAGE_FILES["chi_tieu"], label="So với các trường",
+            st.page_link(ui.PAGE_FILES["chi_tieu"], label=f"So với các trường · {c.heading}",
                          query_params=ui.link_params(chi_tieu=c.code))
