@@ -37,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import importlib.util
 import os
 import shutil
 import signal
