@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kpi import loadbench
-from kpi.serve import nginx_binary
+from kpi.serve import nginx_binary, streamlit_static_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(nginx_binary() is None, reason="Debian nginx missing (make test installs it as root)")
@@ -108,12 +108,8 @@ def test_the_front_answers_through_nginx_with_two_workers(served):
     assert not [c for c in (again.get_all("Set-Cookie") or []) if c.startswith("kpi_may=")]
     forged = _get(url + "/", {"Cookie": "kpi_may=1"})[1]
     assert [c for c in forged.get_all("Set-Cookie") if c.startswith("kpi_may=")]
-    # Streamlit's static files come from nginx itself, cached for good
-    js = next((ROOT / ".venv").glob("lib/python3*/site-packages/streamlit/static/static/js/*.js"), None)
-    if js is None:
-        import streamlit
-
-        js = next(Path(streamlit.__file__).parent.glob("static/static/js/*.js"))
+    # Streamlit's static files (kpi.frontend's Vietnamese copy) come from nginx itself, cached for good
+    js = next(streamlit_static_dir().glob("static/js/*.js"))
     status, headers, body = _get(f"{url}/static/js/{js.name}")
     assert status == 200 and body == js.read_bytes()
     assert "immutable" in headers["Cache-Control"] and "set-cookie" not in {k.lower() for k in headers}
