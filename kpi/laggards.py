@@ -33,6 +33,13 @@ def gap_text(kind: str, value, target, units, unit: str) -> str:
     return text if units is None else f"{text} ({fmt_int(units)} {unit})"
 
 
+def worst_first(short: pd.DataFrame) -> pd.DataFrame:
+    """School rows short of their target, the farthest below it first; ties keep the rows' order
+    (kpi.queries.school_values: Vietnamese name order)."""
+    behind = short["value"] - short["target"]
+    return short.iloc[behind.to_numpy().argsort(kind="stable")]
+
+
 def build(rows: pd.DataFrame, values: dict[str, pd.DataFrame], catalog: Catalog) -> "LaggardsView":
     """The view from overview rows (kpi.progress.overview_rows, in the screen's order) and each
     indicator's kpi.queries.school_values rows. Targets without a plan target are left out; a
@@ -48,9 +55,7 @@ def build(rows: pd.DataFrame, values: dict[str, pd.DataFrame], catalog: Catalog)
         v = values[code]
         v = v[v["level"].isin(r["levels"])]
         base = {"indicator_code": code, "clause": r["clause"], "label": r["label"], "group": group}
-        lag = v[v["status"].isin(SHORT)].copy()
-        lag["_behind"] = lag["value"] - lag["target"]
-        lag = lag.sort_values("_behind", kind="stable")  # worst first; ties keep the Vietnamese name order
+        lag = worst_first(v[v["status"].isin(SHORT)])
         for s in lag.to_dict("records"):
             units = progress.gap(s["numerator"], s["denominator"], s["target"])
             short.append({**base, "kind": ind.kind, "school_id": s["school_id"], "name": s["name"],

@@ -23,7 +23,8 @@ ui.sample_badge()
 st.caption(f"Các trường chưa đạt từng chỉ tiêu · {progress.period_label(year, rnd)}. Trường chưa báo cáo "
            "được liệt kê riêng, không tính là 0.")
 if view.empty:
-    st.info("Chưa có chỉ tiêu nào có số liệu cho kỳ và bộ lọc đang chọn. Hãy chọn kỳ hoặc cấp học khác.")
+    st.info("Kỳ và bộ lọc đang chọn chưa có chỉ tiêu kế hoạch hoặc chưa có số liệu. Hãy chọn kỳ hoặc cấp "
+            "học khác.")
     st.stop()
 
 st.subheader("Các chỉ tiêu")

@@ -1,0 +1,138 @@
+"""Ai đang chậm: the view model against the test's own SQL on the sample, and the page by role."""
+
+import math
+
+import pytest
+
+from kpi import laggards, progress, views
+from kpi.access import Scope
+from kpi.catalog import default_catalog
+from kpi.formatting import fmt_int, fmt_number
+from tests.conftest import app_test
+
+CAT = default_catalog()
+WIDE = """
+SELECT s.school_id, s.name, s.level,
+       max(o.value) FILTER (WHERE o.field_code = $num) AS num,
+       max(o.value) FILTER (WHERE o.field_code = $den) AS den
+FROM schools s
+LEFT JOIN observations o ON o.school_id = s.school_id AND o.school_year = $y AND o.round = $r
+WHERE s.active AND list_contains($levels, s.level) AND ($level IS NULL OR s.level = $level)
+GROUP BY ALL
+"""
+
+
+def mismatches(view, con, year: str, rnd: str, level=None) -> list[str]:
+    """Every way `view` differs from a recomputation with the test's own SQL (empty: it agrees)."""
+    found = []
+    planned = []  # (code, level) of every target set for the year, in the catalog's (screen's) order
+    for code, ind in CAT.indicators.items():
+        levels = [lv for lv in ind.levels if level in (None, lv) and CAT.target_for(code, lv, year)]
+        planned += [code] if levels else []
+    seen = list(dict.fromkeys(view.targets["indicator_code"]))
+    if seen != planned:
+        found.append(f"targets {seen} != {planned}")
+    for t in view.targets.to_dict("records"):
+        ind = CAT.indicators[t["indicator_code"]]
+        rows = con.execute(WIDE, {"num": ind.numerator, "den": ind.denominator or "", "y": year, "r": rnd,
+                                  "levels": list(t["levels"]), "level": level}).fetchall()
+        num = den = 0.0
+        short, missing = {}, set()
+        for sid, name, lv, n, d in rows:
+            if ind.kind == "bool":
+                d = None if n is None else 1.0
+            if n is None or d is None or d <= 0:
+                missing.add(sid)
+                continue
+            num, den = num + n, den + d
+            target = CAT.target_for(ind.code, lv, year).value
+            if n / d < target - 1e-9:
+                short[sid] = (n / d - target, max(0, math.ceil(target * d - n - 1e-9)), (target - n / d) * 100)
+        where = f"{t['clause']} {t['group']}"
+        if den and not t["value"] == pytest.approx(num / den):
+            found.append(f"{where}: district {t['value']} != {num / den}")
+        got = view.short[(view.short["indicator_code"] == t["indicator_code"]) & (view.short["group"] == t["group"])]
+        if set(got["school_id"]) != set(short):
+            found.append(f"{where}: short {sorted(got['school_id'])} != {sorted(short)}")
+            continue
+        behind = [short[s][0] for s in got["school_id"]]
+        if behind != sorted(behind):
+            found.append(f"{where}: not worst first {list(got['school_id'])}")
+        for s in got.to_dict("records"):
+            _, units, points = short[s["school_id"]]
+            text = "chưa có" if ind.kind == "bool" else f"thiếu {fmt_number(points)} điểm % ({fmt_int(units)} "
+            if s["units"] != units or not s["gap_text"].startswith(text):
+                found.append(f"{where} {s['school_id']}: gap {s['units']} '{s['gap_text']}' != {units} '{text}'")
+        gone = view.missing[(view.missing["indicator_code"] == t["indicator_code"])
+                            & (view.missing["group"] == t["group"])]
+        if set(gone["school_id"]) != missing:
+            found.append(f"{where}: not reported {sorted(gone['school_id'])} != {sorted(missing)}")
+        if (t["schools_short"], t["schools_missing"]) != (len(short), len(missing)):
+            found.append(f"{where}: counts {t['schools_short']}, {t['schools_missing']}")
+    return found
+
+
+@pytest.mark.parametrize("year, rnd, level", [("2023-2024", "CN", None), ("2023-2024", "HK1", None),
+                                              ("2023-2024", "CN", "THCS")])
+def test_view_matches_own_sql(sample_db, con, year, rnd, level):
+    view = views.Views(sample_db).laggards(Scope.everything(), year, rnd, level)
+    assert len(view.short) > 20 and len(view.missing) > 0
+    assert mismatches(view, con, year, rnd, level) == []
+    # the page's tables: a yes/no target lists its schools as "chưa có", a ratio its gap in units
+    table = view.school_table(None, {"nam_hoc": year})
+    assert {"chưa có"} <= set(table["Khoảng cách"]) and table["Khoảng cách"].str.contains("điểm %").any()
+    assert table["Trang trường"].str.match(r"^/truong-hoc\?truong=\w+&nam_hoc=").all()
+    assert set(view.missing_table()["Tình trạng"]) == {"chưa báo cáo"}
+    assert len(view.download_table()) == len(view.short) + len(view.missing)
+
+
+def test_a_planted_wrong_sort_is_caught(sample_db, con, monkeypatch):
+    monkeypatch.setattr(laggards, "worst_first", lambda short: short)  # as read: best first
+    view = views.Views(sample_db).laggards(Scope.everything(), "2023-2024", "CN")
+    assert any("not worst first" in m for m in mismatches(view, con, "2023-2024", "CN"))
+
+
+def test_a_planted_wrong_gap_is_caught(sample_db, con, monkeypatch):
+    gap = progress.gap
+    monkeypatch.setattr(laggards.progress, "gap", lambda n, d, t: None if gap(n, d, t) is None else gap(n, d, t) + 1)
+    view = views.Views(sample_db).laggards(Scope.everything(), "2023-2024", "CN")
+    assert any(": gap " in m for m in mismatches(view, con, "2023-2024", "CN"))
+
+
+def test_a_missing_school_counted_as_zero_is_caught(sample_db, con):
+    view = views.Views(sample_db).laggards(Scope.everything(), "2023-2024", "CN")
+    code = view.missing["indicator_code"].iloc[0]
+    view.missing = view.missing[view.missing["indicator_code"] != code]  # as if they had reported 0
+    assert any("not reported" in m for m in mismatches(view, con, "2023-2024", "CN"))
+
+
+def test_page_for_a_leader(sample_db):
+    at = app_test("ai_cham", user="lanhdao", nam_hoc="2023-2024", ky="CN")
+    assert not at.exception and at.title[0].value == "Ai đang chậm"
+    targets, short, missing = at.dataframe[:3]
+    assert len(short.value) > 100 and len(missing.value) > 100
+    # one target picked: only its schools, worst first, each with a link to its Trường page
+    view = views.Views(sample_db).laggards(Scope.everything(), "2023-2024", "CN")
+    key = next(k for k in view.target_names() if k.startswith("tin_hoc_khoi345"))
+    at.selectbox(key="ac_target").set_value(key).run()
+    short = at.dataframe[1].value
+    assert list(short["Trường"]) == list(view.school_table(key)["Trường"]) and len(short) > 3
+    assert short["Trang trường"].str.startswith("/truong-hoc?truong=").all()
+
+
+def test_page_filters_by_level(sample_db):
+    at = app_test("ai_cham", user="chuyenvien", nam_hoc="2023-2024", ky="CN", cap_hoc="MN")
+    assert not at.exception
+    assert set(at.dataframe[1].value["Cấp học"]) == {"MN"}
+
+
+def test_page_of_a_year_without_targets_says_so(sample_db):
+    at = app_test("ai_cham", user="lanhdao", nam_hoc="2022-2023", ky="CN")
+    assert not at.exception and not at.dataframe
+    assert "chưa có chỉ tiêu" in at.info[0].value
+
+
+def test_a_principal_is_refused(sample_db):
+    at = app_test(None, user="ht.th001")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/ai_cham.py").run()
