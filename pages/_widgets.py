@@ -231,15 +231,22 @@ def lazy_tabs(labels: list[str], key: str):
     return st.tabs(labels, key=key, on_change="rerun", bind="query-params")
 
 
+EMPTY_TABLE = "Chưa có dòng nào để hiển thị."
+
+
 def table(df, formats: dict | None = None, total: int | None = None, first: tuple = (), widths: dict | None = None,
-          **kwargs):
+          empty: str = EMPTY_TABLE, **kwargs):
     """st.dataframe of at most MAX_TABLE_ROWS rows, every cell as a person should read it
     (kpi.tables.screen_table: Vietnamese numbers, "—" for a missing value, never "None"); says so
     when rows were left out (`total`: the rows there are, when `df` already holds only the first
     ones). `first`: the key columns, shown first so a wide table never hides them; `widths`:
-    column → "small", "medium", "large" or pixels. Downloads always carry every row."""
+    column → "small", "medium", "large" or pixels. Downloads always carry every row. An empty
+    table is the sentence `empty` (Streamlit would draw the English word "empty"); returns None."""
     from kpi import tables
 
+    if df is None or df.empty:
+        st.caption(empty)
+        return None
     shown = df.head(tables.MAX_TABLE_ROWS)
     total = max(len(df), total or 0)
     if total > len(shown):
