@@ -40,10 +40,20 @@ short = view.school_table(key, params)
 if short.empty:
     st.success(f"Không có trường nào chưa đạt ({where}).")
 else:
-    st.caption("Xếp từ trường thiếu nhiều nhất. Bấm «Mở trang» để xem trang của trường.")
-    ui.table(short, first=("Trường", "Khoảng cách"), key="ac_short",
-             formats={c: fmt_percent for c in laggards.PERCENT_COLUMNS},
-             column_config={"Trang trường": st.column_config.LinkColumn("Trang trường", display_text="Mở trang")})
+    st.caption("Xếp từ trường thiếu nhiều nhất. Bấm vào một dòng để mở trang của trường (hoặc «Mở trang»: "
+               "mở trong thẻ mới).")
+    picked = ui.table(short, first=("Trường", "Khoảng cách"), key="ac_short", on_select="rerun",
+                      selection_mode="single-row", formats={c: fmt_percent for c in laggards.PERCENT_COLUMNS},
+                      column_config={"Trang trường": st.column_config.LinkColumn("Trang trường",
+                                                                                 display_text="Mở trang")})
+    if picked and picked.selection.rows:
+        ui.open_school(short.iloc[picked.selection.rows[0]]["Mã trường"])
+    names = dict(zip(short["Mã trường"], short["Trường"]))  # the same, as a field and a link (keyboard)
+    sid = st.selectbox("Mở trang của trường", list(names), index=None, key="ac_open", placeholder="Chọn trường",
+                       format_func=names.get)
+    if sid:
+        st.page_link(ui.PAGE_FILES["truong"], label=f"Mở trang của trường · {plain(names[sid])}",
+                     query_params=ui.link_params(truong=sid))
 
 st.subheader("Chưa báo cáo")
 missing = view.missing_table(key)

@@ -172,7 +172,7 @@ with progress_tab:
         st.subheader("Hạn nộp và ngưỡng chênh lệch")
         deadline, thr = desk.cycle(year)
         st.date_input("Hạn nộp bản tự đánh giá", value=deadline, key="dg_han", format="DD/MM/YYYY")
-        st.number_input("Ngưỡng chênh lệch (điểm)", min_value=0.5, max_value=100.0, step=0.5, value=float(thr),
+        st.number_input("Ngưỡng chênh lệch (điểm)", min_value=0.5, max_value=100.0, step=0.5, value=float(thr), format="%g",
                         key="dg_nguong")
         st.button("Lưu hạn và ngưỡng", key="dg_luu_han", on_click=decide, args=("han",))
 

@@ -9,6 +9,7 @@ from kpi.access import Scope
 from kpi.catalog import default_catalog
 from kpi.formatting import fmt_int, fmt_number
 from tests.conftest import app_test
+from tests.test_browser import CHROMIUM, app_url, browser_type_launch_args, login  # noqa: F401 - fixtures
 
 CAT = default_catalog()
 WIDE = """
@@ -136,3 +137,31 @@ def test_a_principal_is_refused(sample_db):
     at = app_test(None, user="ht.th001")
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("pages/ai_cham.py").run()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists(), reason="Debian chromium missing")
+def test_first_contact_and_one_click_to_the_school(browser, app_url):
+    page = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
+    page.goto(app_url)  # logged out: "/" goes on to the login form by itself
+    page.wait_for_url(f"{app_url}/dang-nhap", timeout=30000)
+    page.get_by_label("Tên đăng nhập").wait_for(timeout=30000)
+    login(page, app_url, "lanhdao")
+    page.goto(f"{app_url}/ai-dang-cham?nam_hoc=2023-2024&ky=CN&cap_hoc=TH")
+    page.get_by_role("heading", name="Trường chưa đạt").wait_for(timeout=30000)
+    grid = page.locator("[data-testid='stDataFrame']").nth(1)  # the schools short of a target
+    grid.wait_for(timeout=30000)
+    page.wait_for_load_state("networkidle")
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    for _ in range(8):  # the grid draws on a canvas: click the first row's selection box
+        page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)
+        try:
+            page.wait_for_url("**/truong-hoc?*", timeout=4000)
+            break
+        except Exception:  # noqa: BLE001 - not yet drawn: click again
+            page.wait_for_timeout(500)
+    page.wait_for_url("**/truong-hoc?*", timeout=10000)
+    assert "truong=TH" in page.url and "nam_hoc=2023-2024" in page.url
+    page.get_by_text("Việc cần làm tiếp").wait_for(timeout=30000)
+    page.context.close()
