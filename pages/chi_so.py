@@ -72,7 +72,7 @@ with heat_tab:
         names = {k: c.name_vi for k, c in cat.criteria.items()}
         short = {k: c.short_vi for k, c in cat.criteria.items()}
         st.caption("Mỗi ô: phần trăm điểm tối đa của tiêu chí mà trường đạt (cam: không có điểm, xanh đậm: đủ điểm; "
-                   "ô xám: trường chưa có điểm tiêu chí này).")
+                   "ô trắng có dấu —: trường chưa có điểm tiêu chí này).")
         if scored > HEATMAP_ROWS:
             st.caption(f"Bản đồ nhiệt hiển thị {HEATMAP_ROWS} trường đầu theo thứ tự đã chọn trong {fmt_int(scored)} "
                        "trường; lọc theo cấp học, loại hình hoặc phường để xem nhóm khác.")

@@ -165,3 +165,63 @@ def test_first_contact_and_one_click_to_the_school(browser, app_url):
     assert "truong=TH" in page.url and "nam_hoc=2023-2024" in page.url
     page.get_by_text("Việc cần làm tiếp").wait_for(timeout=30000)
     page.context.close()
+
+
+def _scale_problems(scale, missing: str) -> list[str]:
+    """Shades of a heatmap scale that look grey (chroma < 45 of 255) or like the no-score colour."""
+    def rgb(h):
+        return [int(h[i:i + 2], 16) for i in (1, 3, 5)]
+    found = []
+    for t in [i / 100 for i in range(101)]:
+        (a, ca), (b, cb) = next((lo, hi) for lo, hi in zip(scale, scale[1:]) if lo[0] <= t <= hi[0])
+        f = 0 if b == a else (t - a) / (b - a)
+        c = [x + (y - x) * f for x, y in zip(rgb(ca), rgb(cb))]
+        if max(c) - min(c) < 45:
+            found.append(f"{t:.0%} grey {c}")
+        if sum(abs(x - y) for x, y in zip(c, rgb(missing))) < 90:
+            found.append(f"{t:.0%} like no score {c}")
+    return found
+
+
+def test_heatmap_middle_shades_are_not_the_no_score_cells(monkeypatch):
+    import numpy as np
+    import pandas as pd
+
+    from kpi import figures
+
+    assert _scale_problems(figures.HEAT_SCALE, figures.MISSING_COLOR) == []
+    m = pd.DataFrame([[0.5, np.nan], [np.nan, 1.0]], index=["A", "B"], columns=["c1", "c2"])
+    fig = figures.criteria_heatmap(m, {"c1": "c1", "c2": "c2"})
+    marks = [t for row in fig.data[0].text for t in row]
+    assert marks.count(figures.MISSING_MARK) == 2 and fig.data[0].colorscale[0][1] == figures.MISSING_COLOR
+    # planted: the former scale (orange, pale blue, dark blue) against a grey "no score" is caught
+    assert _scale_problems([[0, "#FDAE6B"], [0.5, "#C6DBEF"], [1, "#08519C"]], "#A3A3A3")
+
+
+def test_words_and_formats(sample_db, con):
+    from kpi import queries, tables
+
+    log = tables.imports_table(queries.imports_log(con))
+    assert not log.astype(str).apply(lambda c: c.str.contains("seed=")).any().any()
+    assert tables.hash_text("ab" * 32) == "ab" * 6 and tables.hash_text("seed=7;schools=53") == "—"
+    at = app_test("quan_tri", user="lanhdao")
+    shown = " ".join(str(x.proto) for x in [*at.get("download_button"), *at.get("file_uploader")])
+    assert not at.exception and "tệp chỉ tiêu" in shown and "TOML" not in shown
+
+
+def _two_tables():
+    import pandas as pd
+
+    from pages import _widgets as ui
+
+    ui.table(pd.DataFrame({"Trường": pd.Series([], dtype="string")}), empty="Chưa có trường nào.")
+    ui.table(pd.DataFrame({"Trường": ["Trường Tiểu học Lá Xanh"]}))
+
+
+def test_an_empty_table_is_a_vietnamese_sentence(sample_db):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_two_tables).run()
+    assert not at.exception
+    # Streamlit draws an empty frame with the English word "empty": no frame, a sentence instead
+    assert len(at.dataframe) == 1 and [c.value for c in at.caption] == ["Chưa có trường nào."]
