@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpi import db, recovery, supervise
-from kpi.formatting import fmt_number
+from kpi.formatting import fmt_int, fmt_number
 
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/bin/nginx")
 UPLOAD_LIMIT_MB = 25  # the import's own limits are smaller; this only bounds what nginx buffers
@@ -348,7 +348,7 @@ class Server:
         configuration otherwise) and wait for the port; True when nginx can start again."""
         ended = supervise.end_group(self.front.pid, self._front_start, "nginx")
         if ended:
-            log(f"đã dừng {len(ended)} tiến trình nginx cũ còn giữ cổng {self.port}")
+            log(f"đã dừng {fmt_int(len(ended))} tiến trình nginx cũ còn giữ cổng {self.port}")
         if supervise.group(self.front.pid, self._front_start, "nginx"):
             return False
         supervise.forget(self.run_dir, f"front-{self.front.pid}")

@@ -225,3 +225,29 @@ def test_an_empty_table_is_a_vietnamese_sentence(sample_db):
     assert not at.exception
     # Streamlit draws an empty frame with the English word "empty": no frame, a sentence instead
     assert len(at.dataframe) == 1 and [c.value for c in at.caption] == ["Chưa có trường nào."]
+
+
+RAW_NUMBER = __import__("re").compile(r"\{[^{}]*:[.,]?\d*f\}|\{len\([^{}]*\)\}")
+
+
+def raw_numbers(source: str) -> list[str]:
+    """Numbers a console message prints the English way: '{x:.1f} s', '{len(rows)}' (1,234 → '1234')."""
+    return [line.strip() for line in source.splitlines()
+            if ("print(" in line or "log(" in line) and RAW_NUMBER.search(line)]
+
+
+def test_console_messages_use_vietnamese_numbers():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for name in ("kpi/cli.py", "kpi/serve.py"):
+        assert raw_numbers((root / name).read_text(encoding="utf-8")) == [], name
+    # planted: the former message of `make run` is caught
+    assert raw_numbers('        log(f"{self.n} tiến trình sẵn sàng sau {time.time() - t:.1f} s")')
+
+
+def test_logged_out_front_page_goes_on_to_the_login_form(sample_db):
+    at = app_test(None, user=None)
+    assert not at.exception and "Vui lòng đăng nhập" in at.markdown[0].value
+    scripts = [str(h.proto) for h in at.get("html")]
+    assert any("window.location.replace" in s and "/dang-nhap" in s for s in scripts), scripts
