@@ -48,11 +48,11 @@ else:
                                                                                  display_text="Mở trang")})
     if picked and picked.selection.rows:
         ui.open_school(short.iloc[picked.selection.rows[0]]["Mã trường"])
-    names = dict(zip(short["Mã trường"], short["Trường"]))  # the same, as a field and a link (keyboard)
-    sid = st.selectbox("Mở trang của trường", list(names), index=None, key="ac_open", placeholder="Chọn trường",
-                       format_func=names.get)
+    schools = dict(zip(short["Mã trường"], short["Trường"]))  # the same, as a field and a link (keyboard)
+    sid = st.selectbox("Mở trang của trường", list(schools), index=None, key="ac_open", placeholder="Chọn trường",
+                       format_func=schools.get)
     if sid:
-        st.page_link(ui.PAGE_FILES["truong"], label=f"Mở trang của trường · {plain(names[sid])}",
+        st.page_link(ui.PAGE_FILES["truong"], label=f"Mở trang của trường · {plain(schools[sid])}",
                      query_params=ui.link_params(truong=sid))
 
 st.subheader("Chưa báo cáo")

@@ -119,6 +119,11 @@ def test_page_for_a_leader(sample_db):
     short = at.dataframe[1].value
     assert list(short["Trường"]) == list(view.school_table(key)["Trường"]) and len(short) > 3
     assert short["Trang trường"].str.startswith("/truong-hoc?truong=").all()
+    # the keyboard's way: a field and a real link to the school's page
+    at.selectbox(key="ac_open").set_value(short["Mã trường"].iloc[0]).run()
+    link = at.get("page_link")[0].proto
+    assert f"truong={short['Mã trường'].iloc[0]}" in str(link) and "truong-hoc" in str(link)
+    assert at.selectbox(key="ac_target").value == key  # the target picked stays
 
 
 def test_page_filters_by_level(sample_db):
@@ -251,3 +256,20 @@ def test_logged_out_front_page_goes_on_to_the_login_form(sample_db):
     assert not at.exception and "Vui lòng đăng nhập" in at.markdown[0].value
     scripts = [str(h.proto) for h in at.get("html")]
     assert any("window.location.replace" in s and "/dang-nhap" in s for s in scripts), scripts
+
+
+def test_make_run_takes_an_address():
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if not shutil.which("make"):
+        pytest.skip("make missing")
+    root = Path(__file__).resolve().parents[1]
+
+    def serve_line(*extra):
+        out = subprocess.run(["make", "-n", "run", *extra], cwd=root, capture_output=True, text=True,
+                             timeout=60).stdout
+        return next(line for line in out.splitlines() if " -m kpi serve " in line)
+    assert serve_line().endswith("--address 127.0.0.1")  # the default: this computer only
+    assert serve_line("ADDRESS=0.0.0.0").endswith("--address 0.0.0.0")
