@@ -455,6 +455,7 @@ def level_trend(trend: pd.DataFrame, title: str = "") -> go.Figure:
 
 MISSING_COLOR = "#FFFFFF"
 MISSING_MARK = "—"
+MISSING_MARK_NAME = "Chưa có điểm (—)"
 # No point earned is orange, all points dark blue, through yellow and green (never through grey, as
 # orange straight to blue does): a criterion without a score is a white cell marked "—", which no
 # shade of the scale resembles.
@@ -474,9 +475,12 @@ def criteria_heatmap(matrix: pd.DataFrame, names: dict[str, str], title: str = "
     if missing.any():
         fig.add_heatmap(z=[[1 if m else None for m in row] for row in missing], x=cols, y=list(matrix.index),
                         colorscale=[[0, MISSING_COLOR], [1, MISSING_COLOR]], showscale=False, xgap=1, ygap=1,
-                        text=[[MISSING_MARK if m else "" for m in row] for row in missing], texttemplate="%{text}",
-                        textfont=dict(color="#333333", size=11),
                         hovertemplate="%{y}<br>%{x}<br>chưa có điểm<extra></extra>", name="Chưa có điểm")
+        # each white cell marked "—" (a marker, not a text label: it shrinks with the cell on a phone)
+        at = [(x, y) for y, row in zip(matrix.index, missing) for x, m in zip(cols, row) if m]
+        fig.add_scatter(x=[x for x, _ in at], y=[y for _, y in at], mode="markers", name=MISSING_MARK_NAME,
+                        marker=dict(symbol="line-ew", size=8, line=dict(width=1.5, color="#333333")),
+                        showlegend=False, hovertemplate="%{y}<br>%{x}<br>chưa có điểm<extra></extra>")
     fig.add_heatmap(
         z=z, x=cols, y=list(matrix.index), colorscale=HEAT_SCALE, zmin=0, zmax=100,
         colorbar=dict(title=dict(text=f"% điểm tối đa · ô {MISSING_MARK}: chưa có điểm", side="top"),

@@ -197,8 +197,9 @@ def test_heatmap_middle_shades_are_not_the_no_score_cells(monkeypatch):
     assert _scale_problems(figures.HEAT_SCALE, figures.MISSING_COLOR) == []
     m = pd.DataFrame([[0.5, np.nan], [np.nan, 1.0]], index=["A", "B"], columns=["c1", "c2"])
     fig = figures.criteria_heatmap(m, {"c1": "c1", "c2": "c2"})
-    marks = [t for row in fig.data[0].text for t in row]
-    assert marks.count(figures.MISSING_MARK) == 2 and fig.data[0].colorscale[0][1] == figures.MISSING_COLOR
+    marks = next(t for t in fig.data if t.name == figures.MISSING_MARK_NAME)
+    assert list(zip(marks.x, marks.y)) == [("c2 · c2", "A"), ("c1 · c1", "B")]
+    assert marks.marker.symbol == "line-ew" and fig.data[0].colorscale[0][1] == figures.MISSING_COLOR
     # planted: the former scale (orange, pale blue, dark blue) against a grey "no score" is caught
     assert _scale_problems([[0, "#FDAE6B"], [0.5, "#C6DBEF"], [1, "#08519C"]], "#A3A3A3")
 
