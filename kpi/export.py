@@ -285,6 +285,7 @@ class Chart:
     caption: str       # the page's sentences: value, target, status, gap, change, reporting
     figure: dict       # plotly figure dict, exactly what is drawn and put in the HTML
     in_documents: bool = True   # on a slide / page of its own (the overview chart is a table there)
+    code: str = ""               # the indicator it draws ("" for the overview)
 
     @property
     def width(self) -> int:
@@ -418,7 +419,8 @@ def indicator_caption(lines: list[Line]) -> str:
 
 
 def pack_charts(pack: Pack, catalog: Catalog) -> list[Chart]:
-    """Every chart of the pack, in the page's order: the overview, one per indicator, the index
+    """Every chart of the pack, in the Tổng quan page's order (by theme, as `OverviewView.themes`;
+    the Chỉ tiêu page lists its targets the same way): the overview, one per indicator, the index
     (kept with the view models: built once per pack identity)."""
     def build() -> list[Chart]:
         out = [Chart("00-tong-quan", f"Các chỉ tiêu · {pack.period}", "",
@@ -443,7 +445,7 @@ def pack_charts(pack: Pack, catalog: Catalog) -> list[Chart]:
                 fig = (yes_no_figure if ind.kind == "bool" else indicator_figure)(pack.trends[code], v)
             name = f"{len(out):02d}-" + (f"{catalog.indicators[code].clause}-{_slug(catalog.indicators[code].label_vi)}"
                                           if code in catalog.indicators else _slug(title))
-            out.append(Chart(name, title, indicator_caption(lns), fig))
+            out.append(Chart(name, title, indicator_caption(lns), fig, code=code))
         return out
 
     if pack.views is None:
