@@ -24,10 +24,12 @@ def _ex():
     return export
 
 
-def _trend(trend: pd.DataFrame, plot_h: float) -> tuple[list[dict], list[str], list]:
-    """The district's trend traces (the page's `figures.trend_chart`), labels clear of the target."""
+def _trend(trend: pd.DataFrame, plot_h: float, plot_w: float) -> tuple[list[dict], list[str], list]:
+    """The district's trend traces (the page's `figures.trend_chart`), labels clear of the target
+    and of each other (`plot_w`: the trend's width in px)."""
     if trend.empty or not trend["value"].notna().any():
         return [], [], []
+    placed: list = []
     drawn = figures.trend_chart(trend)
     src = drawn.to_plotly_json()["data"]
     series = list(dict.fromkeys(trend["series"]))
@@ -39,6 +41,8 @@ def _trend(trend: pd.DataFrame, plot_h: float) -> tuple[list[dict], list[str], l
         name = "Toàn đơn vị" if s == "Tất cả" else s
         targets[name] = dict(zip(g["period"], g["target"] * 100))
     every_target = [t for m in targets.values() for t in m.items()]
+    points = list(zip(trend["period"], trend["value"] * 100))  # the other series' points are in the way too
+    slot_px = plot_w / (len(periods) + 0.2)  # the axis spans the periods and 0,6 of one on either side
     out = []
     for t, tr in zip(src, drawn.data):
         t = dict(t)
@@ -47,7 +51,8 @@ def _trend(trend: pd.DataFrame, plot_h: float) -> tuple[list[dict], list[str], l
         if "text" in t and t.get("mode", "").endswith("text"):
             t["textfont"] = {"color": figures.INK, "size": MIN_FONT_PX}
             t["cliponaxis"] = False
-            where = clear_positions(list(tr.x), list(tr.y), list(tr.textposition), every_target, periods, top, plot_h)
+            where = clear_positions(list(tr.x), list(tr.y), list(tr.textposition), every_target, periods, top,
+                                    plot_h, list(tr.text), slot_px, placed, points)
             t["text"] = [txt if w else "" for txt, w in zip(tr.text, where)]
             t["textposition"] = [w or "top center" for w in where]
         t["xaxis"], t["yaxis"] = "x", "y"
@@ -56,37 +61,50 @@ def _trend(trend: pd.DataFrame, plot_h: float) -> tuple[list[dict], list[str], l
 
 
 def clear_positions(xs: list, ys: list, positions: list, targets: list, periods: list, top: float,
-                    plot_h: float, font: float = MIN_FONT_PX) -> list[str]:
-    """Each label above or below its point, on the side no target line passes through: a label
-    ("top center") spans `font` + 8 px above the point; the target's step line (shape hv) holds a
-    period's target from its point to the next, so a label meets the target of its own period and
-    of the one before."""
+                    plot_h: float, texts: list | None = None, slot_px: float = 1e9, placed: list | None = None,
+                    points: list | None = None, font: float = MIN_FONT_PX) -> list[str]:
+    """Each label above or below its point ("" = no label), on a side that no target line passes
+    through, no other series' point at its period is in, and no label already placed (`placed`, shared by the series of a chart) covers: a label
+    spans `font` + 10 px above or below its point and its measured width around it (`slot_px`
+    apart from period to period), the latest period placed first. The target's step line (shape hv) holds a period's target from
+    its point to the next, so a label meets the target of its own period and of the one before."""
     px = plot_h / top if top else 1.0
+    placed = [] if placed is None else placed
+    texts = texts or [""] * len(xs)
     by_period: dict = {}
     for p, v in targets:
         if pd.notna(v):
             by_period.setdefault(p, []).append(float(v))
-    out = []
-    for i, (x, y, pos) in enumerate(zip(xs, ys, positions)):
-        if y is None or pd.isna(y):
-            out.append(pos)
+    out = [""] * len(xs)
+    band = (font + 10) / px
+    # the latest period first: when two labels cannot both stand, the newer value keeps its label
+    for i in reversed(range(len(xs))):
+        x, y, pos, text = xs[i], ys[i], positions[i], texts[i]
+        if y is None or pd.isna(y) or not text:
+            out[i] = pos if text else ""
             continue
-        k = periods.index(x) if x in periods else -1
+        k = periods.index(x) if x in periods else 0
         near = by_period.get(x, []) + (by_period.get(periods[k - 1], []) if k > 0 else [])
-        band = (font + 10) / px
+        near += [v for p, v in (points or []) if p == x and pd.notna(v) and abs(v - y) > 1e-9]
+        half = (_ex().text_width(text, font) / 2 + 3) / slot_px  # in periods
 
-        def hits(side: str) -> bool:
+        def box(side: str) -> tuple[float, float, float, float]:
             lo, hi = (y, y + band) if side == "top" else (y - band, y)
-            return any(lo - 1 / px <= t <= hi + 1 / px for t in near)
+            return k - half, k + half, lo, hi
 
-        side = "top" if pos.startswith("top") else "bottom"
-        if hits(side):
-            other = "bottom" if side == "top" else "top"
-            if not hits(other) and (other == "top" or y - band >= 0):
-                side = other
-            else:
-                side = ""  # crossed on either side: no label (the table and the sentence give the value)
-        out.append(f"{side} center" if side else "")
+        def clear(side: str) -> bool:
+            x0, x1, lo, hi = box(side)
+            if side == "bottom" and lo < 0:
+                return False
+            if any(lo - 1 / px <= t <= hi + 1 / px for t in near):
+                return False
+            return not any(x0 < b1 and b0 < x1 and lo < c1 and c0 < hi for b0, b1, c0, c1 in placed)
+
+        first = "top" if pos.startswith("top") else "bottom"
+        side = next((sd for sd in (first, "bottom" if first == "top" else "top") if clear(sd)), "")
+        if side:  # else crossed or covered on either side: no label (the table and the sentence give the value)
+            placed.append(box(side))
+        out[i] = f"{side} center" if side else ""
     return out
 
 
@@ -103,7 +121,7 @@ def _trend_layout(layout: dict, periods: list, vals: list, left_w: float, notes:
                   "font": {"size": TITLE_PX, "color": figures.INK}})
 
 
-def legend_top(data: list[dict], width: int) -> int:
+def legend_top(data: list[dict], width: int, heading_lines: int = 2) -> int:
     """The top margin: the legend's rows (entries measured as plotly lays them out: symbol, text,
     gap) and the two lines of the panels' headings under it."""
     names = [t["name"] for t in data if t.get("showlegend", True) is not False and t.get("name")]
@@ -111,7 +129,16 @@ def legend_top(data: list[dict], width: int) -> int:
     widest = max([40 + _ex().text_width(nm, MIN_FONT_PX) + 10 for nm in names] + [1.0])
     total = sum(40 + _ex().text_width(nm, MIN_FONT_PX) + 10 for nm in names)
     rows = 1 if total <= width - 20 else -(-len(names) // max(1, int((width - 20) // widest)))
-    return int(rows * MIN_FONT_PX * 1.55 + 2 * MIN_FONT_PX * 1.3 + 30)
+    return int(rows * MIN_FONT_PX * 1.55 + heading_lines * MIN_FONT_PX * 1.3 + 30)
+
+
+def _retop(data: list[dict], trend: pd.DataFrame, margin: dict, width: int, height: int, trend_w: float,
+           heading_lines: int) -> None:
+    """The top margin the legend and the headings need; the trend's labels placed again for the
+    plot's height that leaves."""
+    margin["t"] = legend_top(data, width, heading_lines)
+    again, _, _ = _trend(trend, height - margin["t"] - margin["b"], trend_w)
+    data[:len(again)] = again
 
 
 def _base_layout(width: int, height: int, margin: dict, notes: list) -> dict:
@@ -155,7 +182,7 @@ def indicator_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int, heig
     value_w = max([ex.text_width(s, MIN_FONT_PX) for s in texts] + [40.0]) + 14
     margin = {"l": 64, "r": int(value_w) + 8, "t": 124, "b": 58}
     plot_w, plot_h = width - margin["l"] - margin["r"], height - margin["t"] - margin["b"]
-    data, periods, trend_vals = _trend(trend, plot_h)
+    data, periods, trend_vals = _trend(trend, plot_h, plot_w * left_w)
 
     n = max(len(d), 1)
     tick = MIN_FONT_PX
@@ -203,14 +230,16 @@ def indicator_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int, heig
         shown = f"{short} / {fmt_int(reporting)} trường đã báo cáo"
     else:
         shown = f"cả {fmt_int(reporting)} trường đã báo cáo đều đạt chỉ tiêu; {fmt_int(limit)} trường đầu"
-    notes = [{"text": f"<b>Các trường kỳ này</b><br>{shown}", "x": right_x0 - label_w / plot_w, "y": 1,
+    head = ex.wrap_lines(shown, plot_w * (1 - right_x0) + label_w + margin["r"] - 8, MIN_FONT_PX)
+    notes = [{"text": "<b>Các trường kỳ này</b><br>" + "<br>".join(head), "x": right_x0 - label_w / plot_w, "y": 1,
               "xref": "paper", "yref": "paper", "xanchor": "left", "yanchor": "bottom", "yshift": 8,
               "showarrow": False, "align": "left", "font": {"size": MIN_FONT_PX, "color": figures.INK}}]
-    margin["t"] = legend_top(data, width)
+    _retop(data, trend, margin, width, height, plot_w * left_w, 1 + len(head))
     layout = _base_layout(width, height, margin, notes)
     layout["xaxis2"] = {"domain": [min(right_x0, 0.95), 1], "anchor": "y2", "range": [0, right_top],
                         "ticksuffix": "%", "title": None, "gridcolor": figures.GRID, "tickfont": {"size": MIN_FONT_PX}}
     layout["yaxis2"] = {"domain": [0, 1], "anchor": "x2", "autorange": "reversed", "type": "category",
+                        "tickmode": "array", "tickvals": labels, "ticktext": labels,  # every school named, none skipped
                         "automargin": False, "tickfont": {"size": tick}, "title": None}
     _trend_layout(layout, periods, trend_vals, left_w, notes)
     return {"data": data, "layout": layout}
@@ -226,7 +255,7 @@ def yes_no_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int, height:
     left_w = 0.38
     margin = {"l": 64, "r": 24, "t": 124, "b": 40}
     plot_w, plot_h = width - margin["l"] - margin["r"], height - margin["t"] - margin["b"]
-    data, periods, trend_vals = _trend(trend, plot_h)
+    data, periods, trend_vals = _trend(trend, plot_h, plot_w * left_w)
     d = values[values["value"].notna()].copy()
     d["has"] = d["value"] >= 0.5
     levels = list(dict.fromkeys(d["level"]))
@@ -273,7 +302,7 @@ def yes_no_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int, height:
     notes.append({"text": text, "x": list_x, "y": split - 0.06, "xref": "paper", "yref": "paper", "xanchor": "left",
                   "yanchor": "top", "align": "left", "showarrow": False,
                   "font": {"size": MIN_FONT_PX, "color": figures.INK}})
-    margin["t"] = legend_top(data, width)
+    _retop(data, trend, margin, width, height, plot_w * left_w, 2)
     layout = _base_layout(width, height, margin, notes)
     layout["barmode"] = "stack"
     layout["xaxis2"] = {"domain": [min(right_x0, 0.95), 1], "anchor": "y2", "range": [0, top], "title": None,
