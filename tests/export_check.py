@@ -625,3 +625,74 @@ def order_problems(shown: list[str], screen: list[str]) -> list[Problem]:
         return []
     i = next(i for i, (a, b) in enumerate(zip(mine, common)) if a != b)
     return [Problem("thứ tự chỉ tiêu", f"vị trí {i + 1}", f"bộ báo cáo có «{mine[i]}» ở chỗ màn hình có «{common[i]}»")]
+
+
+def label_crossing_problems(fig: dict, name: str = "") -> list[Problem]:
+    """A value label a target line passes through ("15,6%" read as "−15,6%"): on a trend, a label
+    ("top/bottom center", a line of its font + 10 px above or below its point) whose band holds the
+    target of its period or of the one before (the step line holds it until the next period); on
+    bars, a target mark of the same row within the label's reach from the bar's end."""
+    lay = fig.get("layout", {})
+    base = float((lay.get("font") or {}).get("size") or 12)
+    margin = lay.get("margin") or {}
+    plot_h = float(lay.get("height") or 450) - float(margin.get("t", 80)) - float(margin.get("b", 80))
+    data = fig.get("data", [])
+    out = []
+    targets = [t for t in data if str(t.get("name", "")).startswith("Chỉ tiêu")]
+    for t in data:
+        if t.get("type", "scatter") != "scatter" or "text" not in t.get("mode", ""):
+            continue
+        ya = t.get("yaxis") or "y"
+        ax = lay.get("yaxis" + ya[1:], {})
+        rng = ax.get("range") if isinstance(ax, dict) else None
+        if not rng:
+            continue
+        dom = ax.get("domain") or [0, 1]
+        px = plot_h * (dom[1] - dom[0]) / (float(rng[1]) - float(rng[0]))
+        size = float((t.get("textfont") or {}).get("size") or base)
+        xs, ys, texts = _array(t.get("x")), _array(t.get("y")), _array(t.get("text"))
+        pos = t.get("textposition")
+        pos = [pos] * len(xs) if isinstance(pos, str) or pos is None else _array(pos)
+        order = list(dict.fromkeys(x for tr in data if (tr.get("xaxis") or "x") == (t.get("xaxis") or "x")
+                                   for x in _array(tr.get("x"))))
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            text = texts[i] if i < len(texts) else ""
+            p = pos[i] if i < len(pos) else "top center"
+            if not text or y is None or not isinstance(p, str) or p.startswith("middle"):
+                continue
+            band = (size + 10) / px
+            lo, hi = (y, y + band) if p.startswith("top") else (y - band, y)
+            k = order.index(x) if x in order else -1
+            here = {x} | ({order[k - 1]} if k > 0 else set())
+            for tt in targets:
+                if (tt.get("yaxis") or "y") != ya:
+                    continue
+                for tx, ty in zip(_array(tt.get("x")), _array(tt.get("y"))):
+                    if tx in here and ty is not None and not isinstance(ty, str) and lo <= float(ty) <= hi:
+                        out.append(Problem(name, f"«{text}» ({x})", f"đường {tt.get('name')} cắt qua nhãn giá trị"))
+    for t in data:
+        if t.get("type") != "bar" or t.get("textposition") == "none" or t.get("orientation") != "h":
+            continue
+        texts = _array(t.get("text"))
+        size = float((t.get("textfont") or {}).get("size") or base)
+        xa = t.get("xaxis") or "x"
+        ax = lay.get("xaxis" + xa[1:], {})
+        rng = ax.get("range") if isinstance(ax, dict) else None
+        if not rng or not texts:
+            continue
+        dom = ax.get("domain") or [0, 1]
+        plot_w = float(lay.get("width") or 700) - float(margin.get("l", 80)) - float(margin.get("r", 80))
+        per = (float(rng[1]) - float(rng[0])) / (plot_w * (dom[1] - dom[0]))
+        marks = {}
+        for tt in targets:
+            if (tt.get("xaxis") or "x") == xa:
+                for tx, ty in zip(_array(tt.get("x")), _array(tt.get("y"))):
+                    marks.setdefault(ty, []).append(float(tx))
+        for v, row, text in zip(_array(t.get("x")), _array(t.get("y")), texts):
+            if v is None or not text:
+                continue
+            reach = (metrics().width(str(text), size) + 8) * per
+            for m in marks.get(row, []):
+                if float(v) - reach <= m <= float(v) + reach:
+                    out.append(Problem(name, f"«{text}» ({row})", "vạch chỉ tiêu cắt qua nhãn giá trị"))
+    return out

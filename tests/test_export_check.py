@@ -350,14 +350,15 @@ def _screen_order(store, pack) -> list[str]:
 
 @pytest.mark.parametrize("which", PACKS)
 def test_the_pack_is_fit_for_a_meeting(packs, store, which):
-    """Yes/no targets drawn as counts (never labels over no bar), slide text ≥ 12 pt, chart images
-    measured as placed, and the targets in the screen's order."""
+    """Yes/no targets drawn as counts (never labels over no bar), no value label crossed by a target
+    line, slide text ≥ 12 pt (chart images measured as placed), and the targets in the screen's order."""
     pack, files = packs[which]
     charts = export.pack_charts(pack, CAT)
     yes_no = [c for c in charts if c.code in CAT.indicators and CAT.indicators[c.code].kind == "bool"]
     assert yes_no  # the sample has them: the check below is not empty
     problems = [p for c in charts for p in ec.chart_bar_problems(
         c.figure, c.name, yes_no=c.code in CAT.indicators and CAT.indicators[c.code].kind == "bool")]
+    problems += [p for c in charts for p in ec.label_crossing_problems(c.figure, c.name)]
     problems += ec.pptx_font_problems(files["pptx"], [c.figure for c in charts if c.in_documents])
     problems += ec.order_problems([c.code for c in charts if c.code], _screen_order(store, pack))
     assert problems == [], problems[:5]
@@ -395,3 +396,27 @@ def test_pack_checks_catch_a_yes_no_drawn_as_percent_bars_small_text_and_another
     by_catalog = [c for c in CAT.indicators if c in screen]
     assert ec.order_problems(by_catalog, screen) and ec.order_problems(screen[::-1], screen)
     assert ec.order_problems(screen, screen) == []
+
+
+def test_label_check_catches_a_target_line_through_a_value_label():
+    """Issue 25's "15,6%" read as "−15,6%": the trend's label above its point with the target just
+    over it, and a bar's label at its end with the target mark in it; the pack's own layout of the
+    same numbers is clear."""
+    trend = pd.DataFrame({"school_year": ["2022-2023", "2023-2024"], "round": ["CN", "CN"],
+                          "period": ["2022-2023 · CN", "2023-2024 · CN"], "series": ["Tất cả"] * 2,
+                          "value": [0.14, 0.156], "target": [0.16, 0.16],
+                          "schools_reporting": [20, 20], "schools_expected": [20, 20]})
+    page = figures.trend_chart(trend).to_plotly_json()
+    page["layout"]["yaxis"]["range"] = [0, 20]
+    assert any("cắt qua nhãn" in p.why for p in ec.label_crossing_problems(page))
+    bars = {"data": [{"type": "bar", "orientation": "h", "x": [14.0], "y": ["1. Trường A"], "text": ["14% ✖"],
+                      "textposition": "outside", "xaxis": "x2", "yaxis": "y2"},
+                     {"type": "scatter", "mode": "markers", "x": [15.0], "y": ["1. Trường A"], "name": "Chỉ tiêu 15%",
+                      "xaxis": "x2", "yaxis": "y2"}],
+            "layout": {"width": 1000, "height": 500, "xaxis2": {"range": [0, 20]}}}
+    assert [p.why for p in ec.label_crossing_problems(bars)] == ["vạch chỉ tiêu cắt qua nhãn giá trị"]
+    values = _school_values([0.14, 0.156, 0.2], target=0.16)
+    fig = export.indicator_figure(trend, values)
+    assert ec.label_crossing_problems(fig) == []
+    said = [t for t in fig["data"] if t.get("mode") == "lines+markers+text"][0]
+    assert "15,6%" in list(said["text"])  # kept, below its point (the target is above it)
