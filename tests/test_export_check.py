@@ -420,3 +420,18 @@ def test_label_check_catches_a_target_line_through_a_value_label():
     assert ec.label_crossing_problems(fig) == []
     said = [t for t in fig["data"] if t.get("mode") == "lines+markers+text"][0]
     assert "15,6%" in list(said["text"])  # kept, below its point (the target is above it)
+
+
+def test_the_target_page_lists_the_targets_in_the_packs_order(sample_db, store):
+    """The Chỉ tiêu page's choice of target, the Tổng quan page and the pack: one order (by theme);
+    the catalog's own order is another one (the planted order the check must catch)."""
+    from tests.conftest import app_test
+
+    at = app_test("chi_tieu")
+    assert not at.exception
+    listed = list(at.selectbox(key="w_chi_tieu").options)
+    pack = export.build_pack(store, CAT, Scope.everything(), YEAR, ROUND)
+    screen = _screen_order(store, pack)
+    labels = {f"{i.clause} · {i.label_vi}": c for c, i in CAT.indicators.items()}
+    assert ec.order_problems([labels[o] for o in listed], screen) == []
+    assert ec.order_problems(list(CAT.indicators), screen) != []
