@@ -43,7 +43,8 @@ FONT_NAME = "DejaVu Sans"
 SAMPLE_LABEL = "Dữ liệu mẫu (trường và số liệu giả định)"
 
 # Every chart image of a pack has this size (CSS px, drawn at scale 1): one image serves the slide
-# (about 10 in wide: 1 px ≈ 0,6 pt), the A4 page (277 mm: 1 px ≈ 0,65 pt) and the PNG zip.
+# (about 10 in wide: 1 px ≈ 0,74 pt, so kpi.export_charts' 17 px text is ≥ 12 pt), the A4 page and
+# the PNG zip.
 CHART_W, CHART_H = 1000, 500
 MAX_SCHOOL_BARS = 15   # a chart names at most this many schools (the furthest from the target); XLSX has all
 FORMATS = ("pptx", "pdf", "xlsx", "html", "png")
