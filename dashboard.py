@@ -96,3 +96,5 @@ else:
         frame.show_note()
         with frame.app_frame(user), frame.run_slot():
             nav.run()
+            # the page's last element: the gallery captures a screen only once it is there (kpi.gallery)
+            st.html('<span id="kpi-het-trang" hidden></span>')
