@@ -8,6 +8,8 @@
   II.10 · …"), all of it.
 - A disabled field's label in a readable grey (Streamlit's is 2.6:1).
 - `.kpi-sr`: text for screen readers only (visually hidden, still read).
+- On a phone (issue 25): the menu closes after a page is chosen in it (NAV_JS: Streamlit 1.67 leaves it
+  open over the new page), tables scroll inside their frame rather than the page.
 """
 
 from __future__ import annotations
@@ -48,6 +50,28 @@ label[data-testid="stWidgetLabel"][disabled] {{
 """
 
 
+NARROW = 768  # px: below this Streamlit draws the sidebar over the page (its own mobile breakpoint)
+
+# Installed once per browser tab (the flag survives reruns): a click on a page link in the sidebar, on a
+# narrow screen, closes the sidebar once the click has been handled, so the new page is not hidden under it.
+NAV_JS = f"""<script>
+(() => {{
+  if (window.__kpiNavClose) return;
+  window.__kpiNavClose = true;
+  document.addEventListener("click", (ev) => {{
+    const link = ev.target.closest && ev.target.closest('[data-testid="stSidebarNav"] a, [data-testid="stSidebarNavLink"]');
+    if (!link || window.innerWidth >= {NARROW}) return;
+    setTimeout(() => {{
+      const btn = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+      const bar = document.querySelector('[data-testid="stSidebar"]');
+      if (btn && bar && bar.getAttribute("aria-expanded") !== "false" && bar.getBoundingClientRect().right > 0) btn.click();
+    }}, 150);
+  }}, true);
+}})();
+</script>"""
+
+
 def inject() -> None:
-    """Put the app's CSS on the page (a style-only st.html takes no room)."""
+    """Put the app's CSS on the page (a style-only st.html takes no room), and the phone's menu closer."""
     st.html(CSS)
+    st.html(NAV_JS, unsafe_allow_javascript=True)
