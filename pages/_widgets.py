@@ -301,3 +301,17 @@ def start_renderer() -> threading.Thread:
     t = threading.Thread(target=run, name="kpi-renderer", daemon=True)
     t.start()
     return t
+
+
+def notice(kind: str | None, text: str, items=(), box=st) -> None:
+    """An action's result where it is drawn (next to the button that caused it, issue 25): "ok" in
+    green, "info" in blue, anything else in red with its problems listed. `text` and `items` are shown
+    through plain() (they may quote what a person typed)."""
+    from kpi.text import plain
+
+    if kind == "ok":
+        box.success(plain(text), icon="✅")
+    elif kind == "info":
+        box.info(plain(text))
+    elif kind:
+        box.error(plain(text) + "".join(f"\n- {plain(p)}" for p in items), icon="✖")
