@@ -310,7 +310,7 @@ def notice(kind: str | None, text: str, items=(), box=st) -> None:
     from kpi.text import plain
 
     if kind == "ok":
-        box.success(plain(text), icon="✅")
+        box.success(plain(text), icon=":material/check_circle:")
     elif kind == "info":
         box.info(plain(text))
     elif kind:
