@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import html
+
 import streamlit as st
 
 FOCUS = "#0B4F8A"  # 8.6:1 on white; on the primary blue buttons the white gap carries the ring
@@ -75,3 +77,15 @@ def inject() -> None:
     """Put the app's CSS on the page (a style-only st.html takes no room), and the phone's menu closer."""
     st.html(CSS)
     st.html(NAV_JS, unsafe_allow_javascript=True)
+
+
+def narrow_hides(key: str, note: str) -> None:
+    """On a narrow screen (a phone), hide the element drawn with `key` (e.g. a chart too wide to read)
+    and say in its place what to look at instead; wider screens show the element and not the note."""
+    st.html(f"""<style>
+.kpi-narrow-note {{ display: none; font-size: 0.875rem; }}
+@media (max-width: {NARROW - 1}px) {{
+  .st-key-{key} {{ display: none !important; }}
+  .kpi-narrow-note {{ display: block; }}
+}}
+</style><p class="kpi-narrow-note">{html.escape(note)}</p>""")
