@@ -209,3 +209,36 @@ def test_typing_the_scores_reruns_the_page_at_most_once(browser, phone_app):
     wait_idle(entry, T)
     assert len(sent) - before > 1, len(sent) - before
     entry.context.close()
+
+
+def _heatmap_view(browser, url: str, width: int) -> tuple[bool, bool, bool]:
+    """(chart shown, table shown, the narrow-screen note shown) on Chỉ số CĐS's heatmap tab with
+    every criterion, at `width` px."""
+    ctx = browser.new_context(viewport={"width": width, "height": 844})
+    page = ctx.new_page()
+    login(page, url, "lanhdao")
+    page.goto(f"{url}/chi-so-cds?cs_tab=B%E1%BA%A3n%20%C4%91%E1%BB%93%20nhi%E1%BB%87t")
+    page.get_by_text("Tiêu chí hiển thị").wait_for(timeout=T)
+    wait_idle(page, T)
+    page.locator("[data-testid=stDataFrame]").last.wait_for(timeout=T)
+    page.wait_for_timeout(500)
+    seen = (page.locator(".st-key-cs_heat").last.is_visible(), page.locator("[data-testid=stDataFrame]").last.is_visible(),
+            page.get_by_text("Màn hình hẹp: bản đồ nhiệt đủ các tiêu chí").is_visible())
+    if width < 768:
+        page.locator("[data-testid=stButtonGroup]").get_by_text("Dạy-học", exact=True).click()
+        wait_idle(page, T)
+        page.wait_for_timeout(500)
+        wait_idle(page, T)
+        page.locator(".st-key-cs_heat").last.wait_for(timeout=T)  # one group's columns: the chart, readable
+        page.locator(".st-key-cs_heat").last.scroll_into_view_if_needed()
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(SHOTS / "phone-heatmap-group-390.png"))
+    ctx.close()
+    return seen
+
+
+def test_heatmap_on_a_phone_is_the_table_or_one_group(browser, phone_app):
+    url, _ = phone_app
+    assert _heatmap_view(browser, url, 390) == (False, True, True)
+    # planted (the same check on a wide screen, where the chart with every column stays): it is reported
+    assert _heatmap_view(browser, url, 1440) == (True, True, False)
