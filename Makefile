@@ -8,6 +8,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 DB     ?= $(or $(KPI_DB),data/kpi.duckdb)
 PORT   ?= 8501
+# make run ADDRESS=0.0.0.0: reachable from the office network (phones, other computers); see README
+ADDRESS ?= 127.0.0.1
 export KPI_DB := $(DB)
 
 .PHONY: run test install install-dev sysdeps rundeps axe sample bench gallery clean
@@ -75,7 +77,7 @@ sample: install
 	$(PY) -m kpi init --sample --db $(DB)
 
 run: install rundeps $(DB)
-	$(PY) -m kpi serve --port $(PORT) --address 127.0.0.1
+	$(PY) -m kpi serve --port $(PORT) --address $(ADDRESS)
 
 test: install-dev sysdeps axe
 	$(PY) -m pytest

@@ -72,6 +72,9 @@ else:
             st.title("Bảng điều khiển chuyển đổi số")
             st.write("Vui lòng đăng nhập để xem số liệu.")
             st.markdown(f'<a href="{LOGIN_PATH}" target="_self">Đăng nhập</a>', unsafe_allow_html=True)
+            # a logged-out visitor goes straight on to the login form (the link stays for a browser
+            # without JavaScript); the form's own page sets the cookie its CSRF token needs
+            st.html(f"<script>window.location.replace({LOGIN_PATH!r})</script>", unsafe_allow_javascript=True)
 
         login_pages = [st.Page(login_needed, title="Đăng nhập", url_path="can-dang-nhap", default=True)]
         if wanted and wanted != "can-dang-nhap":
@@ -93,3 +96,5 @@ else:
         frame.show_note()
         with frame.app_frame(user), frame.run_slot():
             nav.run()
+            # the page's last element: the gallery captures a screen only once it is there (kpi.gallery)
+            st.html('<span id="kpi-het-trang" hidden></span>')

@@ -15,14 +15,15 @@ SCHOOL_ROLES = ("hieu_truong", "truong_nhap_lieu")  # one school: own named data
 # The pages each role sees, in menu order (the first opens at "/"): dashboard.py routes by it and
 # `python -m kpi gallery` walks it. Page name (pages/<name>.py) → (menu title, URL path).
 ROLE_PAGES = {
-    "lanh_dao": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "quan_tri", "doi_mat_khau"],
-    "chuyen_vien": ["tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "du_lieu", "duyet", "bao_cao",
+    "lanh_dao": ["tong_quan", "chi_tieu", "ai_cham", "so_sanh", "chi_so", "truong", "quan_tri", "doi_mat_khau"],
+    "chuyen_vien": ["tong_quan", "chi_tieu", "ai_cham", "so_sanh", "chi_so", "truong", "du_lieu", "duyet", "bao_cao",
                     "danh_gia", "quan_tri", "doi_mat_khau"],
     "hieu_truong": ["truong", "chi_tieu", "nop_so_lieu", "tu_danh_gia", "doi_mat_khau"],
     "truong_nhap_lieu": ["nop_so_lieu", "truong", "chi_tieu", "doi_mat_khau"],
 }
 PAGES = {
     "tong_quan": ("Tổng quan", "tong-quan"), "chi_tieu": ("Chỉ tiêu", "chi-tieu"),
+    "ai_cham": ("Ai đang chậm", "ai-dang-cham"),
     "so_sanh": ("So sánh", "so-sanh"), "chi_so": ("Chỉ số CĐS", "chi-so-cds"),
     "truong": ("Trường", "truong-hoc"), "du_lieu": ("Dữ liệu", "du-lieu"),
     "bao_cao": ("Báo cáo", "bao-cao"), "nop_so_lieu": ("Nộp số liệu", "nop-so-lieu"),

@@ -250,7 +250,7 @@ def cmd_targets(args) -> int:
             if args.document:
                 d = door.act("chi_tieu_so_van_ban", who, path=path, school_year=d["school_year"],
                              document=args.document)
-            print(f"Đã tạo bản nháp chỉ tiêu năm học {d['school_year']} ({len(d['rows'])} chỉ tiêu).")
+            print(f"Đã tạo bản nháp chỉ tiêu năm học {d['school_year']} ({fmt_int(len(d['rows']))} chỉ tiêu).")
             if args.publish:
                 v = door.act("chi_tieu_cong_bo", who, path=path, school_year=d["school_year"], version=d["version"])
                 print(f"Đã công bố chỉ tiêu năm học {d['school_year']}, phiên bản {v}.")
@@ -284,7 +284,7 @@ def cmd_template(args) -> int:
     data = build_template(default_catalog(), schools, args.year, args.round, args.level, unit)
     with open(args.out, "wb") as f:
         f.write(data)
-    print(f"Đã tạo biểu mẫu {args.out} ({len(schools)} trường).")
+    print(f"Đã tạo biểu mẫu {args.out} ({fmt_int(len(schools))} trường).")
     return 0
 
 
@@ -325,7 +325,7 @@ def cmd_import(args) -> int:
         except importer.ImportRejected as e:
             rejected += 1
             problems += e.problems
-            print(f"Không nhập {p.name}: {len(e.problems)} lỗi, không ghi gì.", file=sys.stderr)
+            print(f"Không nhập {p.name}: {fmt_int(len(e.problems))} lỗi, không ghi gì.", file=sys.stderr)
             for pr in e.problems:
                 print(f"  - {pr}", file=sys.stderr)
     if problems and args.errors:
@@ -541,12 +541,12 @@ def _check_scores(app, reference) -> int:
     b = reference.set_index("school_id")[cols].sort_index()
     if list(a.index) != list(b.index):
         only = sorted(set(a.index) ^ set(b.index))
-        print(f"Lỗi: {len(only)} trường chỉ có ở một bên: {', '.join(only[:20])}", file=sys.stderr)
+        print(f"Lỗi: {fmt_int(len(only))} trường chỉ có ở một bên: {', '.join(only[:20])}", file=sys.stderr)
         return 1
     differ = [sid for sid in a.index
               if any(abs(float(a.at[sid, c]) - float(b.at[sid, c])) > 1e-9 for c in cols)]
     if differ:
-        print(f"Lỗi: {len(differ)} trường có điểm khác bộ chấm tham chiếu: {', '.join(differ[:20])}", file=sys.stderr)
+        print(f"Lỗi: {fmt_int(len(differ))} trường có điểm khác bộ chấm tham chiếu: {', '.join(differ[:20])}", file=sys.stderr)
         return 1
     print(f"Khớp: điểm của {fmt_int(len(a))} trường trùng với bộ chấm tham chiếu (kpi/scoring.py).")
     return 0

@@ -43,9 +43,10 @@ FONT_NAME = "DejaVu Sans"
 SAMPLE_LABEL = "Dữ liệu mẫu (trường và số liệu giả định)"
 
 # Every chart image of a pack has this size (CSS px, drawn at scale 1): one image serves the slide
-# (about 10 in wide: 1 px ≈ 0,6 pt), the A4 page (277 mm: 1 px ≈ 0,65 pt) and the PNG zip.
-CHART_W, CHART_H = 1200, 600
-MAX_SCHOOL_BARS = 20   # a chart names at most this many schools (the furthest from the target); XLSX has all
+# (about 10 in wide: 1 px ≈ 0,74 pt, so kpi.export_charts' 17 px text is ≥ 12 pt), the A4 page and
+# the PNG zip.
+CHART_W, CHART_H = 1000, 500
+MAX_SCHOOL_BARS = 15   # a chart names at most this many schools (the furthest from the target); XLSX has all
 FORMATS = ("pptx", "pdf", "xlsx", "html", "png")
 FORMAT_LABELS = {"pptx": "PowerPoint (PPTX)", "pdf": "PDF", "xlsx": "Excel (XLSX)",
                  "html": "HTML (một tệp, xem không cần mạng)", "png": "Ảnh PNG (zip)"}
@@ -285,6 +286,7 @@ class Chart:
     caption: str       # the page's sentences: value, target, status, gap, change, reporting
     figure: dict       # plotly figure dict, exactly what is drawn and put in the HTML
     in_documents: bool = True   # on a slide / page of its own (the overview chart is a table there)
+    code: str = ""               # the indicator it draws ("" for the overview)
 
     @property
     def width(self) -> int:
@@ -334,123 +336,18 @@ def _legend_statuses(statuses) -> list[str]:
 
 def indicator_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int = CHART_W, height: int = CHART_H,
                      limit: int = MAX_SCHOOL_BARS) -> dict:
-    """One target on one image: the district's trend with the target line (left), its schools
-    coloured by status with the word and icon on every bar (right).
+    """One share target on one image (`kpi.export_charts.indicator_figure`)."""
+    from kpi import export_charts
 
-    The trend's traces are the page's (`figures.trend_chart`); the layout is the print one: axes
-    from 0, period labels on two lines (never rotated into the legend), the legend above the plots,
-    the schools' names measured so none is cut, at most `limit` schools named (those furthest from
-    their target; the own school always)."""
-    left_w = 0.34
-    margin = {"l": 64, "r": 24, "t": 96, "b": 58}
-    plot_w, plot_h = width - margin["l"] - margin["r"], height - margin["t"] - margin["b"]
-    data: list[dict] = []
+    return export_charts.indicator_figure(trend, values, width, height, limit)
 
-    # left: the district over the periods, the page's own traces
-    trend_vals: list = []
-    periods: list[str] = []
-    if not trend.empty and trend["value"].notna().any():
-        src = figures.trend_chart(trend).to_plotly_json()["data"]
-        series = list(dict.fromkeys(trend["series"]))
-        for t in src:
-            t = dict(t)
-            if t.get("name", "").startswith("Chỉ tiêu") and len(series) == 1:
-                t["name"] = "Chỉ tiêu"
-            if t.get("name") == "Toàn đơn vị" or "text" in t:
-                t["textfont"] = {"color": figures.INK, "size": 13}
-                t["cliponaxis"] = False
-            t["xaxis"], t["yaxis"] = "x", "y"
-            data.append(t)
-        periods = list(dict.fromkeys(trend["period"]))
-        trend_vals = list(trend["value"]) + list(trend["target"])
 
-    # right: the schools (ranked on every school reporting; the furthest from their target named)
-    d = values[values["value"].notna()].sort_values("value", ascending=False, kind="stable").reset_index(drop=True)
-    d["rank"] = range(1, len(d) + 1)
-    reporting = len(d)
-    has_target = bool(d["target"].notna().any())
-    below = (d["value"] - d["target"])[lambda x: x < -1e-9]  # short of their target, most first
-    # the sentence counts by the bars' own status: "chưa đạt" is never "gần đạt"
-    short = f"{fmt_int((d['status'] == 'chua_dat').sum())} trường chưa đạt" + (
-        f", {fmt_int((d['status'] == 'gan_dat').sum())} trường gần đạt" if (d["status"] == "gan_dat").any() else "")
-    if reporting > limit:
-        if not has_target:
-            keep = set(d["value"].nsmallest(limit).index)
-        elif len(below):
-            keep = set(below.nsmallest(limit).index)  # only schools short of their target
-        else:
-            keep = set(d.index[:limit])  # every school reached its target: the head of the ranking
-        d = d.loc[sorted(keep | set(d.index[d["is_own"]]))].reset_index(drop=True)
-    n = max(len(d), 1)
-    tick = max(10.0, min(15.0, plot_h / n * 0.66))
-    max_label = plot_w * 0.36
-    labels = [fit_text(f"{r}. {nm}" + (" ◀ trường của bạn" if own else ""), max_label, tick)
-              for r, nm, own in zip(d["rank"], d["name"].fillna("Trường khác"), d["is_own"])]
-    label_w = max([text_width(s, tick) for s in labels] + [40.0]) + 12
-    right_x0 = left_w + (44 + label_w) / plot_w if periods else label_w / plot_w
-    axes_r = ("x2", "y2")
-    right_top = _pct_top(list(d["value"]) + list(d["target"]))
-    icons = [figures.STATUS_ICONS[s] for s in d["status"]]
-    for st in _legend_statuses(d["status"]):
-        data.append(_legend_bar(figures.status_text(st), figures.STATUS_COLORS[st], axes_r, labels[0] if labels else ""))
-    data.append({
-        "type": "bar", "orientation": "h", "x": [v * 100 for v in d["value"]], "y": labels, "showlegend": False,
-        "name": "Trường", "xaxis": "x2", "yaxis": "y2", "cliponaxis": False,
-        "marker": {"color": [figures.STATUS_COLORS[s] for s in d["status"]],
-                   "line": {"color": [figures.INK if own else "rgba(0,0,0,0)" for own in d["is_own"]], "width": 2}},
-        "text": [f"{fmt_percent(v)} {i}" for v, i in zip(d["value"], icons)],
-        # inside the bar's end when the bar is long (clear of the target line), else after it (a 0% bar too)
-        "textposition": ["inside" if v * 100 >= right_top * 0.3 else "outside" for v in d["value"]],
-        "insidetextanchor": "end", "constraintext": "none",
-        "textfont": {"color": figures.INK, "size": max(10.0, min(13.0, tick))},
-        "insidetextfont": {"color": figures.INK}, "outsidetextfont": {"color": figures.INK},
-        "hovertemplate": "%{y}<br>%{text}<extra></extra>"})
-    with_target = d[d["target"].notna()]
-    groups = list(with_target.groupby(with_target["target"].round(9), sort=True))
-    for t, g in groups:  # one line per target value (levels sharing a target share its line)
-        t = float(t)
-        lvs = ", ".join(dict.fromkeys(g["level"]))
-        name = "Chỉ tiêu" + (f" {lvs}" if len(groups) > 1 else "") + f" {fmt_percent(t)}"
-        data.append({"type": "scatter", "mode": "markers", "x": [t * 100] * len(g), "y": [labels[i] for i in g.index],
-                     "name": name, "xaxis": "x2", "yaxis": "y2", "cliponaxis": False,
-                     "marker": {"symbol": "line-ns", "size": max(8.0, min(24.0, plot_h / n * 0.9)),
-                                "color": figures.TARGET_COLOR, "line": {"width": 3, "color": figures.TARGET_COLOR}},
-                     "hovertemplate": name + "<extra></extra>"})
-    if reporting <= len(d):
-        shown = f"{fmt_int(reporting)} trường đã báo cáo"
-    elif not has_target:
-        shown = f"{fmt_int(len(d))} trường có giá trị thấp nhất / {fmt_int(reporting)} trường đã báo cáo"
-    elif len(below) > limit:
-        shown = f"{fmt_int(limit)} trường xa chỉ tiêu nhất · {short} / {fmt_int(reporting)} trường đã báo cáo"
-    elif len(below):
-        shown = f"{short} / {fmt_int(reporting)} trường đã báo cáo"
-    else:
-        shown = f"cả {fmt_int(reporting)} trường đã báo cáo đều đạt chỉ tiêu; {fmt_int(limit)} trường đầu"
-    notes = [{"text": f"<b>Các trường kỳ này</b> · {shown}", "x": right_x0 - label_w / plot_w, "y": 1,
-              "xref": "paper", "yref": "paper", "xanchor": "left", "yanchor": "bottom", "yshift": 8,
-              "showarrow": False, "font": {"size": 15, "color": figures.INK}}]
-    layout = {
-        "template": _template(), "width": width, "height": height, "margin": margin,
-        "font": {"family": figures.FONT, "size": 14, "color": figures.INK}, "separators": ",.",
-        "barmode": "overlay", "bargap": 0.25, "showlegend": True,
-        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1, "yref": "container", "yanchor": "top",
-                   "font": {"size": 14}},
-        "xaxis2": {"domain": [min(right_x0, 0.95), 1], "anchor": "y2", "range": [0, right_top], "ticksuffix": "%",
-                   "title": None, "gridcolor": figures.GRID, "tickfont": {"size": 13}},
-        "yaxis2": {"domain": [0, 1], "anchor": "x2", "autorange": "reversed", "type": "category",
-                   "automargin": False, "tickfont": {"size": tick}, "title": None},
-        "annotations": notes,
-    }
-    if periods:
-        layout["xaxis"] = {"domain": [0, left_w], "anchor": "y", "type": "category", "tickangle": 0,
-                           "tickvals": periods, "ticktext": _period_ticks(periods),
-                           "tickfont": {"size": 13}, "automargin": True, "title": None}
-        layout["yaxis"] = {"domain": [0, 1], "anchor": "x", "range": [0, _pct_top(trend_vals)], "ticksuffix": "%",
-                           "title": None, "gridcolor": figures.GRID, "tickfont": {"size": 13}}
-        notes.append({"text": "<b>Toàn đơn vị qua các kỳ</b>", "x": 0, "y": 1, "xref": "paper", "yref": "paper",
-                      "xanchor": "left", "yanchor": "bottom", "yshift": 8, "showarrow": False,
-                      "font": {"size": 15, "color": figures.INK}})
-    return {"data": data, "layout": layout}
+def yes_no_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int = CHART_W, height: int = CHART_H) -> dict:
+    """One yes/no target on one image: counts by cấp học and the schools without it
+    (`kpi.export_charts.yes_no_figure`)."""
+    from kpi import export_charts
+
+    return export_charts.yes_no_figure(trend, values, width, height)
 
 
 def overview_figure(rows: pd.DataFrame, title: str, width: int = CHART_W) -> dict:
@@ -479,17 +376,22 @@ def overview_figure(rows: pd.DataFrame, title: str, width: int = CHART_W) -> dic
 
 def maturity_figure(dist: pd.DataFrame, width: int = CHART_W, height: int = CHART_H) -> dict:
     """Schools at Mức 1/2/3 per group × cấp học (the page's `figures.level_distribution`), sized
-    for the pack with the legend above the bars."""
+    for the pack with the legend above the bars, every text at least the print size."""
+    from kpi.export_charts import MIN_FONT_PX
+
     fig = figures.level_distribution(dist).to_plotly_json()
     fig = {"data": [dict(t) for t in fig["data"]], "layout": dict(fig["layout"])}
     for t in fig["data"]:
-        t["textfont"] = {"size": 14, "color": "#FFFFFF"}
+        t["textfont"] = {"size": MIN_FONT_PX, "color": "#FFFFFF"}
     fig["layout"].update(width=width, height=height, template=_template(), title=None,
-                         margin={"l": 20, "r": 30, "t": 70, "b": 60},
-                         font={"family": figures.FONT, "size": 14, "color": figures.INK},
+                         margin={"l": 20, "r": 30, "t": 80, "b": 60},
+                         font={"family": figures.FONT, "size": MIN_FONT_PX, "color": figures.INK},
                          legend={"orientation": "h", "x": 0, "y": 1, "yref": "container", "yanchor": "top",
-                                 "traceorder": "normal"})
-    fig["layout"]["yaxis"] = {**dict(fig["layout"].get("yaxis", {})), "tickfont": {"size": 14}}
+                                 "traceorder": "normal", "font": {"size": MIN_FONT_PX}})
+    for ax in ("xaxis", "yaxis"):
+        fig["layout"][ax] = {**dict(fig["layout"].get(ax, {})), "tickfont": {"size": MIN_FONT_PX}}
+        if isinstance(fig["layout"][ax].get("title"), dict):
+            fig["layout"][ax]["title"] = {**fig["layout"][ax]["title"], "font": {"size": MIN_FONT_PX}}
     return fig
 
 
@@ -518,7 +420,8 @@ def indicator_caption(lines: list[Line]) -> str:
 
 
 def pack_charts(pack: Pack, catalog: Catalog) -> list[Chart]:
-    """Every chart of the pack, in the page's order: the overview, one per indicator, the index
+    """Every chart of the pack, in the Tổng quan page's order (by theme, as `OverviewView.themes`;
+    the Chỉ tiêu page lists its targets the same way): the overview, one per indicator, the index
     (kept with the view models: built once per pack identity)."""
     def build() -> list[Chart]:
         out = [Chart("00-tong-quan", f"Các chỉ tiêu · {pack.period}", "",
@@ -540,10 +443,10 @@ def pack_charts(pack: Pack, catalog: Catalog) -> list[Chart]:
                     continue
                 ind = catalog.indicators[code]
                 title = f"{ind.clause} · {ind.label_vi}"
-                fig = indicator_figure(pack.trends[code], v)
+                fig = (yes_no_figure if ind.kind == "bool" else indicator_figure)(pack.trends[code], v)
             name = f"{len(out):02d}-" + (f"{catalog.indicators[code].clause}-{_slug(catalog.indicators[code].label_vi)}"
                                           if code in catalog.indicators else _slug(title))
-            out.append(Chart(name, title, indicator_caption(lns), fig))
+            out.append(Chart(name, title, indicator_caption(lns), fig, code=code))
         return out
 
     if pack.views is None:
@@ -1185,7 +1088,8 @@ def png_zip(pack: Pack, charts: list[Chart], stamped: list[bytes]) -> bytes:
 
 SLIDE_W_IN, SLIDE_H_IN = 13.333, 7.5
 PPTX_MARGIN_IN = 0.4
-PPTX_FOOT_TOP_IN = 6.95           # the stamp's box starts here; nothing else may reach below
+MIN_SLIDE_PT = 12                 # the smallest text on a slide (chart images measured as placed)
+PPTX_FOOT_TOP_IN = 6.88           # the stamp's box starts here; nothing else may reach below
 PPTX_INSET_PT = (7.2, 3.6)        # text box / table cell insets (left-right, top-bottom), python-pptx's defaults
 LINE_FACTOR = 1.2                 # line height / font size used to size boxes (DejaVu's own is 1,164)
 
@@ -1197,7 +1101,7 @@ def _pptx_text_height(text: str, width_pt: float, size: float, bold: bool = Fals
 
 
 def _pptx_box(slide, left_in, top_in, width_in, text: str, size: float, bold=False, color=None,
-              max_height_in: float | None = None, min_size: float = 10, align=None):
+              max_height_in: float | None = None, min_size: float = MIN_SLIDE_PT, align=None):
     """A text box that fits its text: wrapped at the box width, font shrunk (down to `min_size`)
     until the text fits `max_height_in`, the box as tall as the text."""
     from pptx.dml.color import RGBColor
@@ -1314,8 +1218,7 @@ def to_pptx(pack: Pack, catalog: Catalog, progress_cb=None, images: list[bytes] 
     def new_slide(title: str):
         s = prs.slides.add_slide(blank)
         _pptx_box(s, PPTX_MARGIN_IN, 0.25, body_w, title, 26, bold=True, max_height_in=0.85, min_size=16)
-        _pptx_box(s, PPTX_MARGIN_IN, PPTX_FOOT_TOP_IN, body_w, pack.stamp, 9, color="#555555",
-                  max_height_in=SLIDE_H_IN - PPTX_FOOT_TOP_IN - 0.05, min_size=7)
+        _pptx_box(s, PPTX_MARGIN_IN, PPTX_FOOT_TOP_IN, body_w, pack.stamp, MIN_SLIDE_PT, color="#555555")
         return s
 
     s = prs.slides.add_slide(blank)
@@ -1326,7 +1229,7 @@ def to_pptx(pack: Pack, catalog: Catalog, progress_cb=None, images: list[bytes] 
         _pptx_box(s, 0.8, 6.0, SLIDE_W_IN - 1.6, SAMPLE_LABEL, 20, bold=True, color="#B45309")
 
     if pack.lines:
-        _pptx_tables(new_slide, "Tổng hợp các chỉ tiêu", summary_table(pack), "Tình trạng", size=11)
+        _pptx_tables(new_slide, "Tổng hợp các chỉ tiêu", summary_table(pack), "Tình trạng", size=MIN_SLIDE_PT)
     else:
         _pptx_box(new_slide("Tổng hợp các chỉ tiêu"), PPTX_MARGIN_IN, 1.15, body_w, NO_DATA, 20)
     if progress_cb:
@@ -1335,7 +1238,7 @@ def to_pptx(pack: Pack, catalog: Catalog, progress_cb=None, images: list[bytes] 
         s = new_slide(chart.title)
         top = 1.15
         if chart.caption:
-            box = _pptx_box(s, PPTX_MARGIN_IN, top, body_w, chart.caption, 14, max_height_in=0.9, min_size=10)
+            box = _pptx_box(s, PPTX_MARGIN_IN, top, body_w, chart.caption, 14, max_height_in=0.9, min_size=MIN_SLIDE_PT)
             top += box.height / 914400 + 0.05
         avail_h, aspect = PPTX_FOOT_TOP_IN - 0.08 - top, chart.width / chart.height
         w = min(body_w, avail_h * aspect)

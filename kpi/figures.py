@@ -453,16 +453,20 @@ def level_trend(trend: pd.DataFrame, title: str = "") -> go.Figure:
     return fig
 
 
-MISSING_COLOR = "#A3A3A3"
-# No point earned is orange, all points dark blue, nothing in between is grey or white: a grey cell
-# is a criterion without a score.
-HEAT_SCALE = [[0, "#FDAE6B"], [0.5, "#C6DBEF"], [1, "#08519C"]]
+MISSING_COLOR = "#FFFFFF"
+MISSING_MARK = "—"
+MISSING_MARK_NAME = "Chưa có điểm (—)"
+# No point earned is orange, all points dark blue, through yellow and green (never through grey, as
+# orange straight to blue does): a criterion without a score is a white cell marked "—", which no
+# shade of the scale resembles.
+HEAT_SCALE = [[0, "#FDAE6B"], [0.3, "#FED976"], [0.55, "#A1D99B"], [0.78, "#41B6C4"], [1, "#08519C"]]
+HEAT_GRID = "#BDBDBD"  # the lines between cells, so that a white cell reads as a cell
 
 
 def criteria_heatmap(matrix: pd.DataFrame, names: dict[str, str], title: str = "",
                      short: dict[str, str] | None = None) -> go.Figure:
     """Schools (rows) × criteria (columns): share of each criterion's maximum earned. Columns are
-    named by criterion number and short name; a criterion without points is grey (never white)."""
+    named by criterion number and short name; a criterion without points is a white cell marked "—"."""
     short = short or {}
     cols = [f"{c} · {short.get(c) or names.get(c, c)}" for c in matrix.columns]
     z = matrix.values * 100
@@ -472,9 +476,15 @@ def criteria_heatmap(matrix: pd.DataFrame, names: dict[str, str], title: str = "
         fig.add_heatmap(z=[[1 if m else None for m in row] for row in missing], x=cols, y=list(matrix.index),
                         colorscale=[[0, MISSING_COLOR], [1, MISSING_COLOR]], showscale=False, xgap=1, ygap=1,
                         hovertemplate="%{y}<br>%{x}<br>chưa có điểm<extra></extra>", name="Chưa có điểm")
+        # each white cell marked "—" (a marker, not a text label: it shrinks with the cell on a phone)
+        at = [(x, y) for y, row in zip(matrix.index, missing) for x, m in zip(cols, row) if m]
+        fig.add_scatter(x=[x for x, _ in at], y=[y for _, y in at], mode="markers", name=MISSING_MARK_NAME,
+                        marker=dict(symbol="line-ew", size=8, line=dict(width=1.5, color="#333333")),
+                        showlegend=False, hovertemplate="%{y}<br>%{x}<br>chưa có điểm<extra></extra>")
     fig.add_heatmap(
         z=z, x=cols, y=list(matrix.index), colorscale=HEAT_SCALE, zmin=0, zmax=100,
-        colorbar=dict(title=dict(text="% điểm tối đa · ô xám: chưa có điểm", side="top"), thickness=12,
+        colorbar=dict(title=dict(text=f"% điểm tối đa · ô {MISSING_MARK}: chưa có điểm", side="top"),
+                      thickness=12,
                       orientation="h", xref="container", x=0.01, xanchor="left", len=300, lenmode="pixels",
                       yref="container", y=0, yanchor="bottom", ypad=6,
                       tickvals=[0, 25, 50, 75, 100], ticktext=["0%", "25%", "50%", "75%", "100%"]),
@@ -483,7 +493,7 @@ def criteria_heatmap(matrix: pd.DataFrame, names: dict[str, str], title: str = "
         xgap=1, ygap=1, name="% điểm tối đa",
     )
     height = max(360, 18 * len(matrix) + 300)
-    fig.update_layout(height=height, margin=dict(l=8, r=8, t=(34 if title else 0) + 8, b=90),
+    fig.update_layout(height=height, margin=dict(l=8, r=8, t=(34 if title else 0) + 8, b=90), plot_bgcolor=HEAT_GRID,
                       **title_and_legend(title, height),
                       xaxis=dict(side="top", tickangle=-90, title=None, type="category", automargin=True,
                                  tickfont=dict(size=11), fixedrange=True),

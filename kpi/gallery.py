@@ -174,31 +174,56 @@ def login(context, url: str, user: str, password: str = PASSWORD) -> None:
         raise RuntimeError(f"Đăng nhập {user} không được (mã {r.status}).")
 
 
+PAGE_END_ID = "kpi-het-trang"   # the element dashboard.py writes after every page's script
+
 SETTLED_JS = r"""
 () => {
   const main = document.querySelector('[data-testid=stMain]');
-  if (!main || !document.querySelector('h1')) return null;
-  if (document.querySelector('[data-testid=stStatusWidget] [data-testid=stStatusWidgetRunningIcon], '
-                             + '[data-stale=true], [data-testid=stSkeleton]')) return null;
-  const charts = [...main.querySelectorAll('[data-testid=stPlotlyChart]')];
-  if (charts.some(c => c.offsetParent && !c.querySelector('svg.main-svg'))) return null;
-  return main.querySelectorAll('*').length;
+  const states = [...document.querySelectorAll('[data-test-script-state]')];
+  const why = [];
+  if (!main || !document.querySelector('h1')) why.push('chưa có tiêu đề trang');
+  if (!states.length || states.some(e => e.dataset.testScriptState !== 'notRunning'))
+    why.push('Streamlit còn đang chạy trang');
+  if (document.querySelector('[data-testid=stStatusWidget] [data-testid=stStatusWidgetRunningIcon]'))
+    why.push('dấu hiệu đang chạy còn hiện');
+  const stale = document.querySelectorAll('[data-stale=true]').length;
+  if (stale) why.push(stale + ' phần tử của lượt trước còn mờ');
+  if (document.querySelector('[data-testid=stSkeleton]')) why.push('còn khung chờ');
+  if (!document.getElementById('PAGE_END')) why.push('chưa có phần cuối trang');
+  const charts = main ? [...main.querySelectorAll('[data-testid=stPlotlyChart]')] : [];
+  const blank = charts.filter(c => c.offsetParent && !c.querySelector('svg.main-svg')).length;
+  if (blank) why.push(blank + ' biểu đồ chưa vẽ');
+  return {done: why.length === 0, why: why, count: main ? main.querySelectorAll('*').length : 0};
 }
-"""
+""".replace("PAGE_END", PAGE_END_ID)
+
+STILL_DRAWING = "màn hình chưa vẽ xong"
+
+
+class StillDrawing(TimeoutError):
+    """A page whose script run (or its drawing) is not over when the wait ends."""
 
 
 def settle(page, timeout: float = 30) -> None:
-    """Wait until the page's script run is over and its charts are drawn (the same count of elements
-    twice in a row, 250 ms apart)."""
+    """Wait until the page's script run is over and its page is drawn to the end: every script
+    state "notRunning", no running indicator, no stale element of an earlier run, no skeleton, the
+    page-end element present, every visible chart drawn, and the same count of elements twice in a
+    row 200 ms apart. Raises StillDrawing (saying what is missing) when that does not happen."""
     deadline = time.time() + timeout
-    last = None
+    last, why = None, ["chưa mở được trang"]
     while time.time() < deadline:
         now = page.evaluate(SETTLED_JS)
-        if now is not None and now == last:
+        why = now["why"]
+        if now["done"] and now["count"] == last:
             return
-        last = now
+        last = now["count"] if now["done"] else None
         page.wait_for_timeout(200)
-    raise TimeoutError(f"{page.url}: trang chưa hiện xong sau {timeout:.0f} giây")
+    raise StillDrawing(f"{page.url}: trang chưa hiện xong sau {fmt_number(timeout, 0)} giây ({'; '.join(why)})")
+
+
+def drawing_finding(err: StillDrawing, where: str):
+    """The finding for a screen captured while still drawing."""
+    return look.Finding(STILL_DRAWING, where, str(err).split(": ", 1)[-1])
 
 
 def full_page_png(page) -> bytes:
@@ -225,7 +250,17 @@ def look_at(page, viewport: str, where: str, codes) -> list:
     return look.page_problems(facts, codes, keys, where) + look.chart_problems(charts, where)
 
 
-def _walk_jobs(url: str, jobs: list, screens, shoot: bool, codes, on_shot, browser=None) -> list[Shot]:
+def _settled(page, where: str, timeout: float) -> list:
+    """[] once the page has settled; else the one finding that it is still drawing."""
+    try:
+        settle(page, timeout)
+    except StillDrawing as e:
+        return [drawing_finding(e, where)]
+    return []
+
+
+def _walk_jobs(url: str, jobs: list, screens, shoot: bool, codes, on_shot, browser=None,
+               settle_timeout: float = 30) -> list[Shot]:
     """One browser working through (user, viewport) jobs: a logged-in tab per job, every screen."""
     shots = []
     with contextlib.ExitStack() as stack:
@@ -250,17 +285,19 @@ def _walk_jobs(url: str, jobs: list, screens, shoot: bool, codes, on_shot, brows
                     path = screen_path(user, screen)
                     shot = Shot(user, USERS[user][1], screen, vp, path)
                     page.goto(url + path)
-                    settle(page)
+                    where = f"{screen.label} · {user} · {vp} px"
+                    drawing = _settled(page, where, settle_timeout)
                     for label in screen.expand:
+                        if drawing:
+                            break
                         with contextlib.suppress(Exception):
                             page.get_by_text(label, exact=True).first.click(timeout=5000)
-                            settle(page)
-                    where = f"{screen.label} · {user} · {vp} px"
-                    shot.problems = look_at(page, vp, where, codes)
+                        drawing = _settled(page, where, settle_timeout)
+                    shot.problems = drawing + look_at(page, vp, where, codes)
                     if shot.problems:  # a grid or chart still settling: keep what is still wrong a moment later
                         page.wait_for_timeout(800)
                         again = {str(p) for p in look_at(page, vp, where, codes)}
-                        shot.problems = [p for p in shot.problems if str(p) in again]
+                        shot.problems = drawing + [p for p in shot.problems if str(p) in again and p not in drawing]
                     if shoot:
                         shot.image = full_page_png(page)
                     shot.seconds = time.perf_counter() - t
@@ -273,22 +310,23 @@ def _walk_jobs(url: str, jobs: list, screens, shoot: bool, codes, on_shot, brows
 
 
 def walk(url: str, users=tuple(USERS), viewports=tuple(VIEWPORTS), screens=SCREENS, shoot: bool = True,
-         codes=frozenset(), on_shot=None, workers: int = 1, browser=None) -> list[Shot]:
+         codes=frozenset(), on_shot=None, workers: int = 1, browser=None, settle_timeout: float = 30) -> list[Shot]:
     """Open every screen each user may see at every viewport (`screens`: a list of screens, or
     user → the screens to open); check each and (shoot=True) take its full-page screenshot. One logged-in tab per user × viewport; `workers` browsers side by side
     (each in a thread of its own, as Playwright's sync API wants); `browser`: use this one instead
-    (one worker). Shots come back in user, viewport, screen order."""
+    (one worker). A screen not drawn to its end within `settle_timeout` s is a finding
+    ("màn hình chưa vẽ xong"). Shots come back in user, viewport, screen order."""
     import threading
 
     jobs = [(u, vp) for u in users for vp in viewports]
     if browser is not None or workers <= 1:
-        shots = _walk_jobs(url, jobs, screens, shoot, codes, on_shot, browser)
+        shots = _walk_jobs(url, jobs, screens, shoot, codes, on_shot, browser, settle_timeout)
     else:
         results, errors = [], []
 
         def work():
             try:
-                results.extend(_walk_jobs(url, jobs, screens, shoot, codes, on_shot))
+                results.extend(_walk_jobs(url, jobs, screens, shoot, codes, on_shot, settle_timeout=settle_timeout))
             except BaseException as e:  # noqa: BLE001 - reported below, in the caller's thread
                 errors.append(e)
 

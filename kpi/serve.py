@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kpi import db, recovery, supervise
+from kpi.formatting import fmt_int, fmt_number
 
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/bin/nginx")
 UPLOAD_LIMIT_MB = 25  # the import's own limits are smaller; this only bounds what nginx buffers
@@ -77,6 +78,15 @@ def streamlit_static_dir() -> Path:
     from kpi import frontend
 
     return frontend.static_dir()
+
+
+def lan_address() -> str:
+    """This machine's address on the office network (the interface of its default route), for the
+    message telling other computers and phones where to go; no packet is sent."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("10.255.255.255", 1))
+        return s.getsockname()[0]
+    return "<địa chỉ IP của máy này>"
 
 
 def free_port(address: str = "127.0.0.1") -> int:
@@ -338,7 +348,7 @@ class Server:
         configuration otherwise) and wait for the port; True when nginx can start again."""
         ended = supervise.end_group(self.front.pid, self._front_start, "nginx")
         if ended:
-            log(f"đã dừng {len(ended)} tiến trình nginx cũ còn giữ cổng {self.port}")
+            log(f"đã dừng {fmt_int(len(ended))} tiến trình nginx cũ còn giữ cổng {self.port}")
         if supervise.group(self.front.pid, self._front_start, "nginx"):
             return False
         supervise.forget(self.run_dir, f"front-{self.front.pid}")
@@ -415,7 +425,7 @@ class Server:
         for w in self.workers:
             if not self._wait_ready(w):
                 raise RuntimeError(f"tiến trình {w.index} không khởi động được; xem {w.log_path}")
-        log(f"{self.n} tiến trình sẵn sàng (đã làm nóng) sau {time.time() - t:.1f} s")
+        log(f"{self.n} tiến trình sẵn sàng (đã làm nóng) sau {fmt_number(time.time() - t)} giây")
         # For a moment after a reload nginx's old workers still take connections: the front says it
         # is healthy only once no worker of the starting page is left to answer anyone.
         starting = [p for p in supervise.group(self.front.pid, self._front_start, "nginx") if p.pid != self.front.pid]
@@ -433,6 +443,8 @@ class Server:
                 raise RuntimeError(f"nginx dừng khi khởi động; xem {self.run_dir / 'nginx-error.log'}")
             time.sleep(0.1)
         log(f"đang phục vụ tại http://{self._front_host()}:{self.port} (nginx → {self.n} tiến trình Streamlit)")
+        if self.address in ("0.0.0.0", "::", ""):
+            log(f"máy khác trong mạng của cơ quan mở: http://{lan_address()}:{self.port}")
 
     def _front_host(self) -> str:
         return "127.0.0.1" if self.address in ("0.0.0.0", "::", "") else self.address
@@ -469,7 +481,7 @@ class Server:
         log(f"nginx đã dừng (mã {self.front.returncode}); dừng nốt các tiến trình của nó rồi khởi động lại")
         if not self._end_front():
             self._front_retry = time.time() + 3
-            log(f"chưa khởi động lại nginx: {supervise.busy_port_message(self.port)} Thử lại sau 3 s.")
+            log(f"chưa khởi động lại nginx: {supervise.busy_port_message(self.port)} Thử lại sau 3 giây.")
             return
         self._conf_key = None
         self._write_conf()

@@ -376,8 +376,14 @@ def imports_table(log: pd.DataFrame) -> pd.DataFrame:
         "Thời điểm": [fmt_datetime(v) for v in log["started_at"]], "Tệp": log["file_name"],
         "Số dòng": log["rows"], "Giá trị thay đổi": log["values_changed"],
         "Trạng thái": log["status"].map({"applied": "đã nhập", "reverted": "đã hoàn tác"}),
-        "SHA-256": log["sha256"].str[:12],
+        "Mã băm (SHA-256)": [hash_text(v) for v in log["sha256"]],
     })
+
+
+def hash_text(value) -> str:
+    """A SHA-256 as its first 12 hex digits; anything else (the sample's made-up import) as "—"."""
+    text = "" if _missing(value) else str(value).strip().lower()
+    return text[:12] if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else "—"
 
 
 def snapshot_table(snaps: pd.DataFrame) -> pd.DataFrame:

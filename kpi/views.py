@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from kpi import db, figures, maturity, plans, privacy, progress, queries, scorecard, tables
+from kpi import db, figures, laggards, maturity, plans, privacy, progress, queries, scorecard, tables
 from kpi.access import Scope
 from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, TARGET_BASES, Catalog, default_catalog
 from kpi.formatting import fmt_datetime, fmt_int, fmt_percent, fmt_points
@@ -554,6 +554,17 @@ class Views:
             return IndicatorView(code, caption, trend, values,
                                  privacy.group_note() if hidden_trend or hidden_rows else "")
         return self.memo(("indicator", scope, code, year, rnd, level, ownership, ward), build)
+
+    def laggards(self, scope: Scope, year: str, rnd: str, level=None, ownership=None,
+                 ward=None) -> laggards.LaggardsView:
+        """Ai đang chậm: every target of the period, the schools short of it (an office scope)."""
+        def build():
+            rows = self.overview(scope, year, rnd, level, ownership, ward).rows
+            prev = self.previous_period(year, rnd)  # as the Chỉ tiêu page asks: one query for both
+            codes = [c for c in dict.fromkeys(rows.get("indicator_code", [])) if c in self.catalog.indicators]
+            values = {c: self.school_values(scope, c, (year, rnd), prev, level, ownership, ward) for c in codes}
+            return laggards.build(rows, values, self.catalog)
+        return self.memo(("laggards", scope, year, rnd, level, ownership, ward), build)
 
     # ---- one school -----------------------------------------------------------------------------
 

@@ -98,6 +98,11 @@ def indicator(code, year, rnd, level=None, ownership=None, ward=None) -> views.I
     return store().indicator(scope(), code, year, rnd, level, ownership, ward)
 
 
+def laggards(year, rnd, level=None, ownership=None, ward=None):
+    """Ai đang chậm: every target of the period and the schools short of it (office scopes)."""
+    return store().laggards(scope(), year, rnd, level, ownership, ward)
+
+
 def scorecard(school_id, year, rnd) -> views.ScorecardView | None:
     """Trường: a school's scorecard; None when out of the user's scope."""
     return store().scorecard(scope(), school_id, year, rnd)

@@ -8,9 +8,13 @@
   II.10 · …"), all of it.
 - A disabled field's label in a readable grey (Streamlit's is 2.6:1).
 - `.kpi-sr`: text for screen readers only (visually hidden, still read).
+- On a phone (issue 25): the menu closes after a page is chosen in it (NAV_JS: Streamlit 1.67 leaves it
+  open over the new page), tables scroll inside their frame rather than the page.
 """
 
 from __future__ import annotations
+
+import html
 
 import streamlit as st
 
@@ -48,6 +52,40 @@ label[data-testid="stWidgetLabel"][disabled] {{
 """
 
 
+NARROW = 768  # px: below this Streamlit draws the sidebar over the page (its own mobile breakpoint)
+
+# Installed once per browser tab (the flag survives reruns): a click on a page link in the sidebar, on a
+# narrow screen, closes the sidebar once the click has been handled, so the new page is not hidden under it.
+NAV_JS = f"""<script>
+(() => {{
+  if (window.__kpiNavClose) return;
+  window.__kpiNavClose = true;
+  document.addEventListener("click", (ev) => {{
+    const link = ev.target.closest && ev.target.closest('[data-testid="stSidebarNav"] a, [data-testid="stSidebarNavLink"]');
+    if (!link || window.innerWidth >= {NARROW}) return;
+    setTimeout(() => {{
+      const btn = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+      const bar = document.querySelector('[data-testid="stSidebar"]');
+      if (btn && bar && bar.getAttribute("aria-expanded") !== "false" && bar.getBoundingClientRect().right > 0) btn.click();
+    }}, 150);
+  }}, true);
+}})();
+</script>"""
+
+
 def inject() -> None:
-    """Put the app's CSS on the page (a style-only st.html takes no room)."""
+    """Put the app's CSS on the page (a style-only st.html takes no room), and the phone's menu closer."""
     st.html(CSS)
+    st.html(NAV_JS, unsafe_allow_javascript=True)
+
+
+def narrow_hides(key: str, note: str) -> None:
+    """On a narrow screen (a phone), hide the element drawn with `key` (e.g. a chart too wide to read)
+    and say in its place what to look at instead; wider screens show the element and not the note."""
+    st.html(f"""<style>
+.kpi-narrow-note {{ display: none; font-size: 0.875rem; }}
+@media (max-width: {NARROW - 1}px) {{
+  .st-key-{key} {{ display: none !important; }}
+  .kpi-narrow-note {{ display: block; }}
+}}
+</style><p class="kpi-narrow-note">{html.escape(note)}</p>""")

@@ -46,6 +46,7 @@ button {{ margin-top: 20px; width: 100%; padding: 11px; font-size: 1rem; backgro
 <body><main>
 <h1>Bảng điều khiển chuyển đổi số</h1>
 <p class="sub">{unit}</p>
+<p>Vui lòng đăng nhập để xem số liệu.</p>
 <form method="post" action="{action}">
 <input type="hidden" name="csrf" value="__CSRF_TOKEN__">
 <label for="user">Tên đăng nhập</label>

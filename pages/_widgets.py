@@ -231,15 +231,29 @@ def lazy_tabs(labels: list[str], key: str):
     return st.tabs(labels, key=key, on_change="rerun", bind="query-params")
 
 
+EMPTY_TABLE = "Chưa có dòng nào để hiển thị."
+# The columns a reader looks for beside the key (a school, a criterion): on a phone (390 px) they come right
+# after the pinned key column, so the figure is on screen without scrolling sideways (issue 25).
+VALUE_COLUMNS = ("Giá trị", "Chỉ tiêu", "Tình trạng", "Điểm", "Mức", "Điểm tự đánh giá", "Tỉ lệ")
+KEY_WIDTH = 150  # px: the pinned key column on a phone leaves ~200 px for the figures beside it
+
+
 def table(df, formats: dict | None = None, total: int | None = None, first: tuple = (), widths: dict | None = None,
-          **kwargs):
+          values: tuple | None = None, empty: str = EMPTY_TABLE, **kwargs):
     """st.dataframe of at most MAX_TABLE_ROWS rows, every cell as a person should read it
     (kpi.tables.screen_table: Vietnamese numbers, "—" for a missing value, never "None"); says so
     when rows were left out (`total`: the rows there are, when `df` already holds only the first
     ones). `first`: the key columns, shown first so a wide table never hides them; `widths`:
-    column → "small", "medium", "large" or pixels. Downloads always carry every row."""
+    column → "small", "medium", "large" or pixels. `values`: the figures' columns, put right after the
+    key (default: those of VALUE_COLUMNS present). The first key column is pinned and KEY_WIDTH wide
+    (unless `widths` says otherwise), so on a phone the key and the figures stay on screen while the
+    other columns scroll. Downloads always carry every row. An empty table is the sentence `empty`
+    (Streamlit would draw the English word "empty"); returns None."""
     from kpi import tables
 
+    if df is None or df.empty:
+        st.caption(empty)
+        return None
     shown = df.head(tables.MAX_TABLE_ROWS)
     total = max(len(df), total or 0)
     if total > len(shown):
@@ -249,9 +263,12 @@ def table(df, formats: dict | None = None, total: int | None = None, first: tupl
         if col in shown.columns:
             config[col] = {**config.get(col, {}), "width": w}
     config.update(kwargs.pop("column_config", {}))
-    if first:
-        kwargs.setdefault("column_order", [c for c in first if c in shown.columns]
-                          + [c for c in shown.columns if c not in first])
+    keys = [c for c in first if c in shown.columns]
+    figures = [c for c in (VALUE_COLUMNS if values is None else values) if c in shown.columns and c not in keys]
+    if keys or figures:
+        kwargs.setdefault("column_order", keys + figures + [c for c in shown.columns if c not in keys + figures])
+    if keys:
+        config[keys[0]] = {"width": KEY_WIDTH, **config.get(keys[0], {}), "pinned": True}
     kwargs.setdefault("width", "stretch")
     return st.dataframe(data, hide_index=True, column_config=config or None, **kwargs)
 
@@ -289,3 +306,17 @@ def start_renderer() -> threading.Thread:
     t = threading.Thread(target=run, name="kpi-renderer", daemon=True)
     t.start()
     return t
+
+
+def notice(kind: str | None, text: str, items=(), box=st) -> None:
+    """An action's result where it is drawn (next to the button that caused it, issue 25): "ok" in
+    green, "info" in blue, anything else in red with its problems listed. `text` and `items` are shown
+    through plain() (they may quote what a person typed)."""
+    from kpi.text import plain
+
+    if kind == "ok":
+        box.success(plain(text), icon=":material/check_circle:")
+    elif kind == "info":
+        box.info(plain(text))
+    elif kind:
+        box.error(plain(text) + "".join(f"\n- {plain(p)}" for p in items), icon="✖")

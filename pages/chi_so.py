@@ -6,6 +6,7 @@ from kpi import chart_text, maturity, publication, scoring, tables
 from kpi.figures import criteria_heatmap, level_distribution, level_trend, points_lost_bars
 from kpi.formatting import fmt_int, fmt_percent, fmt_points
 from pages import _data as data
+from pages import _style as style
 from pages import _widgets as ui
 from pages._frame import page_guard, scope
 
@@ -69,14 +70,23 @@ with heat_tab:
                          format_func={"total": "Tổng điểm", "dh": "Điểm Dạy-học", "qt": "Điểm Quản trị",
                                       "name": "Tên trường"}.get)
         matrix = data.maturity_heatmap(year, order, level, owner, ward)
+        # a phone (390 px) cannot show 29 columns: one group's columns at a time, and with all of them the
+        # table (key column pinned) instead of the chart on a narrow screen (pages/_style.py, issue 25)
+        group = st.segmented_control("Tiêu chí hiển thị", [ui.ALL, *cat.index.groups], key="cs_heat_group",
+                                     default=ui.ALL, format_func=lambda g: cat.index.groups.get(g, g))
+        if group and group != ui.ALL:
+            matrix = matrix[[c for c in matrix.columns if c in cat.criteria and cat.criteria[c].group_code == group]]
+        else:
+            style.narrow_hides("cs_heat", "Màn hình hẹp: bản đồ nhiệt đủ các tiêu chí được thay bằng bảng bên dưới; "
+                               "chọn nhóm Dạy-học hoặc Quản trị để xem bản đồ nhiệt của một nhóm.")
         names = {k: c.name_vi for k, c in cat.criteria.items()}
         short = {k: c.short_vi for k, c in cat.criteria.items()}
         st.caption("Mỗi ô: phần trăm điểm tối đa của tiêu chí mà trường đạt (cam: không có điểm, xanh đậm: đủ điểm; "
-                   "ô xám: trường chưa có điểm tiêu chí này).")
+                   "ô trắng có dấu —: trường chưa có điểm tiêu chí này).")
         if scored > HEATMAP_ROWS:
             st.caption(f"Bản đồ nhiệt hiển thị {HEATMAP_ROWS} trường đầu theo thứ tự đã chọn trong {fmt_int(scored)} "
                        "trường; lọc theo cấp học, loại hình hoặc phường để xem nhóm khác.")
-        st.plotly_chart(data.figure(("cs_heat", scope(), year, order, level, owner, ward),
+        st.plotly_chart(data.figure(("cs_heat", scope(), year, order, level, owner, ward, group),
                                     lambda: criteria_heatmap(matrix.head(HEATMAP_ROWS), names, short=short)),
                         theme=None, width="stretch", key="cs_heat",
                         alt=chart_text.heatmap_name(min(len(matrix), HEATMAP_ROWS), len(matrix.columns), year))
@@ -84,7 +94,7 @@ with heat_tab:
             st.caption(f"Bảng hiển thị {fmt_int(len(matrix))} trường đầu trong {fmt_int(scored)} trường.")
         heat, heat_format = tables.heatmap_table(matrix, cat)
         ui.table(heat, heat_format, first=("Trường",),
-                 column_config={label: {"help": names[c]} for c, label in zip(matrix.columns, heat.columns[1:])})
+                 column_config={label: {"help": names[c], "width": "small"} for c, label in zip(matrix.columns, heat.columns[1:])})
 with lost_tab:
     if lost_tab.open:
         lost = data.maturity_lost(year, level, owner, ward)

@@ -16,6 +16,7 @@ level, owner, ward = ui.school_filters()
 own_level = data.school_level(scope().school_id) if scope().is_school else None
 # a principal sees the targets of their own cấp học, and opens on the first of them
 codes = [c for c, ind in cat.indicators.items() if own_level is None or own_level in ind.levels] or list(cat.indicators)
+codes.sort(key=lambda c: list(cat.themes).index(cat.indicators[c].theme))  # Tổng quan's order (by theme), as the pack
 code = ui.url_select("Chỉ tiêu", codes, "chi_tieu",
                      format_func=lambda c: f"{cat.indicators[c].clause} · {cat.indicators[c].label_vi}")
 view = data.indicator(code, year, rnd, level, owner, ward)

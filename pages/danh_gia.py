@@ -22,9 +22,15 @@ ui.sample_badge()
 p = desk.progress(year)
 st.caption(f"Năm học {year} · {asm.progress_sentence(p)} Ngưỡng đánh dấu chênh lệch giữa điểm tự chấm và điểm tính từ "
            f"số liệu: {fmt_points(p['threshold'])} điểm.")
-if "dg_msg" in st.session_state:  # the last decision's result, until the next one
-    ok, text, items = st.session_state["dg_msg"]
-    (st.success if ok else st.error)(plain(text) + "".join(f"\n- {plain(x)}" for x in items))
+# the last decision's result, until the next one, drawn beside the button that made it (issue 25)
+ok, text, items, where = (*st.session_state.get("dg_msg", (None, "", [])), None)[:4]
+PLACES = {"xac_nhan": "xac_nhan", "tra_lai": "quyet", "duyet": "quyet", "mo_lai": "quyet", "han": "han"}
+
+
+def result_at(place: str) -> None:
+    """The last decision's result, if it was made at `place` (its button is right below)."""
+    if where == place:
+        ui.notice(None if ok is None else "ok" if ok else "error", text, items)
 
 
 def decide(kind: str, *args) -> None:
@@ -57,9 +63,9 @@ def decide(kind: str, *args) -> None:
         else:
             pid = door.act("danh_gia_cong_bo", me, desk, year=year)
             msg = f"Đã công bố kết quả năm học {year} (lần công bố {pid})."
-        st.session_state["dg_msg"] = (True, msg, [])
+        st.session_state["dg_msg"] = (True, msg, [], PLACES.get(kind, "cong_bo"))
     except (asm.AssessmentError, door.Refused, faults.StoreUnavailable) as e:
-        st.session_state["dg_msg"] = (False, str(e), e.problems[1:40])
+        st.session_state["dg_msg"] = (False, str(e), e.problems[1:40], PLACES.get(kind, "cong_bo"))
 
 
 cols = st.columns(len(asm.STATES))
@@ -114,7 +120,7 @@ with review_tab:
             # enough for "điều kiện"
             right = {c: {"alignment": "right"} for c in ("Trường tự chấm", "Tính từ số liệu", "Phòng xác nhận",
                                                           "Minh chứng")}
-            ui.table(pd.DataFrame(shown), first=("⚑", "Tiêu chí", "Tên"), widths={"Tối đa": 90},
+            ui.table(pd.DataFrame(shown), first=("⚑", "Tiêu chí", "Tên"), widths={"Tối đa": 90, "⚑": 110},
                      column_config={**right, "Tối đa": {"alignment": "right", "width": 90}})
             if a.evidence:
                 with st.expander(f"Minh chứng ({fmt_int(len(a.evidence))} tệp)", expanded=True):
@@ -142,6 +148,7 @@ with review_tab:
                         st.session_state["dg_diem_tc"] = (sid, code)
                     st.text_input(f"Điểm Phòng xác nhận (0 đến {fmt_points(c.max_points)}, bước 0,5)", key="dg_diem")
                 st.text_input("Nhận xét (bắt buộc khi điểm khác điểm trường tự chấm)", key="dg_nhan_xet")
+                result_at("xac_nhan")
                 st.button("Xác nhận điểm", key="dg_xac_nhan", on_click=decide, args=("xac_nhan", sid, code, a.version))
                 st.subheader("Trả lại hoặc duyệt")
                 st.multiselect("Tiêu chí trường cần xem lại", codes, key="dg_tra_tc",
@@ -149,10 +156,13 @@ with review_tab:
                                placeholder="Chọn tiêu chí (nếu trả lại)")
                 st.text_input("Nhận xét cho các tiêu chí trả lại", key="dg_tra_nx")
                 st.text_input("Lý do trả lại (trường sẽ thấy)", key="dg_ly_do")
+                result_at("quyet")
                 c1, c2 = st.columns(2, width=420)
                 c1.button("Trả lại", key="dg_tra_lai", on_click=decide, args=("tra_lai", sid, a.version))
                 c2.button("Duyệt", key="dg_duyet", type="primary", on_click=decide, args=("duyet", sid, a.version))
                 st.caption("Duyệt: tiêu chí Phòng chưa xác nhận lấy điểm trường tự chấm làm điểm xác nhận.")
+            else:  # just decided: the result where the buttons were
+                result_at("quyet")
             if asm.allowed(a.state, "mo_lai", user.role):
                 st.text_input("Lý do mở lại (trường sẽ thấy)", key="dg_ly_do_mo")
                 st.button("Mở lại để trường sửa", key="dg_mo_lai", on_click=decide, args=("mo_lai", sid))
@@ -172,8 +182,9 @@ with progress_tab:
         st.subheader("Hạn nộp và ngưỡng chênh lệch")
         deadline, thr = desk.cycle(year)
         st.date_input("Hạn nộp bản tự đánh giá", value=deadline, key="dg_han", format="DD/MM/YYYY")
-        st.number_input("Ngưỡng chênh lệch (điểm)", min_value=0.5, max_value=100.0, step=0.5, value=float(thr),
+        st.number_input("Ngưỡng chênh lệch (điểm)", min_value=0.5, max_value=100.0, step=0.5, value=float(thr), format="%g",
                         key="dg_nguong")
+        result_at("han")
         st.button("Lưu hạn và ngưỡng", key="dg_luu_han", on_click=decide, args=("han",))
 
 with publish_tab:
@@ -194,6 +205,7 @@ with publish_tab:
         st.write(f"Năm học {year}: {fmt_int(ready)} trường đã duyệt chờ công bố, {fmt_int(p['counts']['da_cong_bo'])} "
                  "trường đã công bố.")
         sure = st.checkbox(f"Tôi muốn công bố kết quả năm học {year}", key="dg_cb_chac")
+        result_at("cong_bo")
         st.button("Công bố", key="dg_cong_bo", disabled=not (sure and ready), on_click=decide, args=("cong_bo",),
                   type="primary")
 

@@ -18,13 +18,19 @@ ui.sample_badge()
 st.caption(f"Năm học {year} · {rnd}. Chỉ số liệu đã duyệt được tính vào số liệu toàn đơn vị; bật \"Gồm số liệu đã "
            "nộp, chưa duyệt\" ở thanh bên của các trang số liệu để xem cả số liệu chờ duyệt.")
 desk = data.desk().for_period(data.school_list((year, rnd)))  # a school closed since stays decidable
-if "dy_msg" in st.session_state:
-    ok, text, items = st.session_state.pop("dy_msg")
-    (st.success if ok else st.error)(plain(text) + "".join(f"\n- {plain(p)}" for p in items))
+# the last decision's result, drawn beside the button that made it (issue 25: on a phone the top is far away)
+ok, text, items, where = st.session_state.pop("dy_msg", (None, "", [], None))
 
 
-def decide(kind: str, *args) -> None:
-    """A decision (a button's callback, with what the user saw when the button was drawn)."""
+def result_at(place: str) -> None:
+    """The last decision's result, if it was made at `place` (its buttons are right below)."""
+    if where == place:
+        ui.notice(None if ok is None else "ok" if ok else "error", text, items)
+
+
+def decide(kind: str, *args, at: str = "mot") -> None:
+    """A decision (a button's callback, with what the user saw when the button was drawn); `at` names
+    the place its result is shown (beside the button)."""
     me = door.Page(session_token(), user)
     try:
         if kind == "duyet":
@@ -39,9 +45,9 @@ def decide(kind: str, *args) -> None:
             msg = f"Đã mở lại {desk.names.get(args[0], args[0])}; trường sửa rồi nộp lại."
         else:
             msg = door.act("ky_khoa", me, desk, year=year, rnd=rnd)
-        st.session_state["dy_msg"] = (True, msg, [])
+        st.session_state["dy_msg"] = (True, msg, [], at)
     except (entry.EntryError, workflow.Refused, door.Refused, faults.StoreUnavailable) as e:
-        st.session_state["dy_msg"] = (False, str(e), getattr(e, "problems", [])[1:50])
+        st.session_state["dy_msg"] = (False, str(e), getattr(e, "problems", [])[1:50], at)
 
 
 queue = data.submission_status(year, rnd)
@@ -63,8 +69,12 @@ with q_tab:
             picked = st.multiselect("Duyệt nhiều trường một lần", list(names), format_func=lambda s: clean(names.get(s, s)), key="dy_batch",
                                     placeholder="Chọn các trường chờ duyệt")
             versions = dict(zip(waiting["school_id"], waiting["version"]))
+            result_at("nhieu")
             st.button(f"Duyệt {len(picked)} trường đã chọn", key="dy_approve_batch", disabled=not picked,
-                      on_click=decide, args=("duyet", [(s, int(versions[s])) for s in picked]))
+                      on_click=decide, args=("duyet", [(s, int(versions[s])) for s in picked]),
+                      kwargs={"at": "nhieu"})
+        else:
+            result_at("nhieu")  # the last ones just approved: the result where the button was
         st.subheader("Xem một trường")
         order = queue.sort_values("state", key=lambda s: s.map({"da_nop": 0, "tra_lai": 1}).fillna(2), kind="stable")
         sid = ui.school_picker(order[["school_id", "name"]], "dy_truong", "Trường", sidebar=False)
@@ -81,6 +91,7 @@ with q_tab:
                     f"- {plain(r['Chỉ tiêu thống kê'])}: {plain(r['Cảnh báo'])} · giải thích: *{plain(r['Giải thích']) or 'chưa có'}*"
                     for r in flagged.to_dict("records")))
             st.dataframe(detail, hide_index=True, width="stretch")
+        result_at("mot")
         if workflow.allowed(e.state, "duyet", user.role):
             c1, c2 = st.columns([1, 2])
             c1.button("Duyệt", key="dy_approve", type="primary", on_click=decide, args=("duyet", [(sid, e.version)]))
@@ -93,7 +104,8 @@ with q_tab:
         st.caption("Khóa kỳ: số liệu đã duyệt không còn sửa được, các trường không nộp thêm; sửa sau khi khóa cần Phòng "
                    "mở lại từng trường (có ghi lý do và nhật ký).")
         sure = st.checkbox(f"Tôi muốn khóa kỳ {year} · {rnd}", key="dy_lock_sure")
-        st.button("Khóa kỳ", key="dy_lock", disabled=not sure, on_click=decide, args=("khoa",))
+        result_at("khoa")
+        st.button("Khóa kỳ", key="dy_lock", disabled=not sure, on_click=decide, args=("khoa",), kwargs={"at": "khoa"})
 
 with dq_tab:
     if dq_tab.open:

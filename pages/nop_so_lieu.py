@@ -102,11 +102,11 @@ def body() -> None:
     """The fields, checked as the user types (a pause reruns only this part), and the buttons."""
     if st.session_state.pop("nsl_full", False):
         st.rerun()
+    # the last save's result is drawn beside the buttons (a phone shows the top of the page 5.000 px away);
+    # a refused one is also named at the top, so no one reads the page as sent (issue 25)
     kind, text, items = st.session_state.pop("nsl_msg", (None, "", []))
-    if kind == "ok":
-        st.success(plain(text))
-    elif kind:
-        st.error(plain(text) + "".join(f"\n- {plain(p)}" for p in items))
+    if kind == "error":
+        st.error(f"{plain(text)} Xem lỗi ở từng ô và cạnh nút Nộp.")
     stale = desk.entry(school_id, year, rnd)
     if stale.version != st.session_state["nsl_version"]:
         if kind != "conflict":
@@ -139,12 +139,15 @@ def body() -> None:
                                 disabled=not editable, max_chars=cat.checks.explain_max, live="400ms")
     if editable:
         st.divider()
+        ui.notice("error" if kind == "conflict" else kind, text, items)
         c1, c2 = st.columns(2, width=420)
         c1.button("Lưu nháp", key="nsl_save", on_click=act, args=(False,), icon=":material/save:")
         c2.button("Nộp", key="nsl_submit", type="primary", on_click=act, args=(True,), icon=":material/send:",
                   disabled=not workflow.allowed(e.state, "nop", user.role))
         st.caption("Lưu nháp giữ số liệu (kể cả khi tải lại trang hay đăng xuất) mà chưa gửi Phòng; Nộp gửi số liệu "
                    "để Phòng duyệt: cần sửa hết lỗi và giải thích các cảnh báo.")
+    else:  # just submitted: nothing left to edit, the result where the buttons were
+        ui.notice(kind, text, items)
 
 
 body()

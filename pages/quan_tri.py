@@ -93,9 +93,11 @@ with t_tab:
             st.caption(f"Năm học {year} chưa có kỳ báo cáo: mở hai kỳ (hạn nộp 10/01 và 20/05) để các trường báo cáo.")
             if st.button(f"Mở kỳ báo cáo năm học {year}", key="qt_open_year", disabled=not can):
                 act(lambda: write("nam_hoc_mo", school_year=year), f"Đã mở kỳ báo cáo năm học {year}.")
-        st.download_button(f"Tải chỉ tiêu đang áp dụng năm học {year} (tệp TOML)", plans.export_toml(cat, year),
+        st.download_button(f"Tải chỉ tiêu đang áp dụng năm học {year} (tệp chỉ tiêu .toml)",
+                           plans.export_toml(cat, year),
                            f"chi_tieu_{year}.toml", key="qt_export", on_click="ignore")
-        up = ui.file_uploader("Nhập chỉ tiêu từ tệp TOML (như tệp tải về ở trên): tạo bản nháp để xem lại rồi công bố",
+        up = ui.file_uploader("Nhập chỉ tiêu từ tệp chỉ tiêu (.toml, như tệp tải về ở trên): tạo bản nháp để "
+                              "xem lại rồi công bố",
                               type=["toml"], key="qt_import_file", disabled=not can)
         if up is not None and st.button("Nhập tệp chỉ tiêu", key="qt_import", disabled=not can):
             act(lambda: write("chi_tieu_nhap_tep", data=up.getvalue(), file_name=up.name)["school_year"],

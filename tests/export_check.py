@@ -508,3 +508,191 @@ def figure_problems(fig: dict, name: str = "") -> list[Problem]:
                 if not (isinstance(text, str) and (icon in text or label in text)):
                     out.append(Problem(name, f"{t.get('name')} thanh {i + 1}", "thanh tô màu tình trạng không ghi tình trạng"))
     return out
+
+
+# ---- the meeting pack's charts as a person meets them (issue 25 item 6) -------------------------
+
+def _bar_lengths(t: dict) -> list[float]:
+    """The drawn lengths of a bar trace's bars (a legend-only bar holds None)."""
+    axis = "x" if t.get("orientation") == "h" else "y"
+    out = []
+    for v in _array(t.get(axis)):
+        if v is None or isinstance(v, str):
+            continue
+        v = float(v)
+        if not math.isnan(v):
+            out.append(v)
+    return out
+
+
+def chart_bar_problems(fig: dict, name: str = "", yes_no: bool = False) -> list[Problem]:
+    """A chart page holding labels and no bar (every bar of zero length); for a yes/no target (0/1
+    per school), any percent bar (its schools at 0% or 100%) or no bar at all: it is drawn as
+    counts of the schools that have it."""
+    lay = fig.get("layout", {})
+    bars = [t for t in fig.get("data", []) if t.get("type") == "bar" and _bar_lengths(t)]
+    out = []
+    if bars and not any(abs(v) > 1e-9 for t in bars for v in _bar_lengths(t)):
+        out.append(Problem(name, f"{len(bars)} dãy thanh", "biểu đồ không có thanh nào (chỉ có nhãn)"))
+    if yes_no:
+        if not bars:
+            out.append(Problem(name, "", "chỉ tiêu có/không không có thanh số trường"))
+        for t in bars:
+            key = (t.get("xaxis") or "x") if t.get("orientation") == "h" else (t.get("yaxis") or "y")
+            ax = lay.get(key[0] + "axis" + key[1:], {})
+            if isinstance(ax, dict) and _is_percent_axis(ax):
+                out.append(Problem(name, str(t.get("name")), "chỉ tiêu có/không vẽ thành thanh phần trăm của giá trị 0/1"))
+    return out
+
+
+def figure_font_sizes(fig: dict) -> list[tuple[str, float]]:
+    """Every text size (CSS px) a figure draws with: where, and the size (what is not set is the
+    layout's font, plotly's 12 px when that is not set either)."""
+    lay = fig.get("layout", {})
+    base = float((lay.get("font") or {}).get("size") or 12)
+
+    def size(font) -> float:
+        return float((font or {}).get("size") or base) if isinstance(font, dict) else base
+
+    out = []
+    for key, ax in lay.items():
+        if key.startswith(("xaxis", "yaxis")) and isinstance(ax, dict):
+            if ax.get("showticklabels", True) is not False:
+                out.append((f"{key} nhãn trục", size(ax.get("tickfont"))))
+            title = ax.get("title")
+            if isinstance(title, dict) and title.get("text"):
+                out.append((f"{key} tiêu đề", size(title.get("font"))))
+    if lay.get("showlegend", True) is not False and any(t.get("name") and t.get("showlegend", True) is not False
+                                                        for t in fig.get("data", [])):
+        out.append(("chú giải", size((lay.get("legend") or {}).get("font"))))
+    title = lay.get("title")
+    if isinstance(title, dict) and title.get("text"):
+        out.append(("tiêu đề", size(title.get("font"))))
+    for a in lay.get("annotations") or []:
+        if a.get("text"):
+            out.append((f"chú thích «{str(a['text'])[:30]}»", size(a.get("font"))))
+    for t in fig.get("data", []):
+        texts = [x for x in _array(t.get("text")) if x] if not isinstance(t.get("text"), str) else [t["text"]]
+        drawn = "text" in t.get("mode", "") if t.get("type", "scatter") == "scatter" else t.get("textposition") != "none"
+        if texts and drawn:
+            out.append((f"chữ trên «{t.get('name')}»", size(t.get("textfont"))))
+    return out
+
+
+def pptx_font_problems(data: bytes, figures: list[dict], min_pt: float = 12.0) -> list[Problem]:
+    """Text smaller than `min_pt` on any slide: text boxes and table cells by their runs, and the
+    chart images as placed: a figure's smallest font (px) × the picture's width on the slide (pt)
+    / the figure's width (px). `figures`: the figures of the deck's pictures, in order."""
+    from pptx import Presentation
+    from pptx.enum.shapes import MSO_SHAPE_TYPE
+
+    prs = Presentation(io.BytesIO(data))
+    out, k = [], 0
+    for n, slide in enumerate(prs.slides, start=1):
+        where = f"trang chiếu {n}"
+        for shape in slide.shapes:
+            frames = []
+            if shape.has_text_frame:
+                frames.append(shape.text_frame)
+            if shape.has_table:
+                frames += [c.text_frame for row in shape.table.rows for c in row.cells]
+            for tf in frames:
+                for para in tf.paragraphs:
+                    for r in para.runs:
+                        if r.text.strip() and r.font.size is not None and r.font.size.pt < min_pt - 1e-6:
+                            out.append(Problem(where, r.text[:40], f"chữ {r.font.size.pt:g} pt (dưới {min_pt:g} pt)"))
+            if shape.shape_type == MSO_SHAPE_TYPE.PICTURE:
+                if k >= len(figures):
+                    out.append(Problem(where, "hình", "hình không có biểu đồ tương ứng để đo chữ"))
+                    continue
+                fig = figures[k]
+                k += 1
+                fig_w = float(fig.get("layout", {}).get("width") or 700)
+                placed = shape.width / EMU_PER_PT
+                for what, px in figure_font_sizes(fig):
+                    pt = px * placed / fig_w
+                    if pt < min_pt - 1e-6:
+                        out.append(Problem(where, f"hình: {what}", f"chữ {px:g} px, đặt vào trang thành {pt:.1f} pt "
+                                                                  f"(dưới {min_pt:g} pt)"))
+    return out
+
+
+def order_problems(shown: list[str], screen: list[str]) -> list[Problem]:
+    """The pack's indicators (`shown`, in its order) in another order than the screen's."""
+    common = [c for c in screen if c in set(shown)]
+    mine = [c for c in dict.fromkeys(shown) if c in set(screen)]
+    if mine == common:
+        return []
+    i = next(i for i, (a, b) in enumerate(zip(mine, common)) if a != b)
+    return [Problem("thứ tự chỉ tiêu", f"vị trí {i + 1}", f"bộ báo cáo có «{mine[i]}» ở chỗ màn hình có «{common[i]}»")]
+
+
+def label_crossing_problems(fig: dict, name: str = "") -> list[Problem]:
+    """A value label a target line passes through ("15,6%" read as "−15,6%"): on a trend, a label
+    ("top/bottom center", a line of its font + 10 px above or below its point) whose band holds the
+    target of its period or of the one before (the step line holds it until the next period); on
+    bars, a target mark of the same row within the label's reach from the bar's end."""
+    lay = fig.get("layout", {})
+    base = float((lay.get("font") or {}).get("size") or 12)
+    margin = lay.get("margin") or {}
+    plot_h = float(lay.get("height") or 450) - float(margin.get("t", 80)) - float(margin.get("b", 80))
+    data = fig.get("data", [])
+    out = []
+    targets = [t for t in data if str(t.get("name", "")).startswith("Chỉ tiêu")]
+    for t in data:
+        if t.get("type", "scatter") != "scatter" or "text" not in t.get("mode", ""):
+            continue
+        ya = t.get("yaxis") or "y"
+        ax = lay.get("yaxis" + ya[1:], {})
+        rng = ax.get("range") if isinstance(ax, dict) else None
+        if not rng:
+            continue
+        dom = ax.get("domain") or [0, 1]
+        px = plot_h * (dom[1] - dom[0]) / (float(rng[1]) - float(rng[0]))
+        size = float((t.get("textfont") or {}).get("size") or base)
+        xs, ys, texts = _array(t.get("x")), _array(t.get("y")), _array(t.get("text"))
+        pos = t.get("textposition")
+        pos = [pos] * len(xs) if isinstance(pos, str) or pos is None else _array(pos)
+        order = list(dict.fromkeys(x for tr in data if (tr.get("xaxis") or "x") == (t.get("xaxis") or "x")
+                                   for x in _array(tr.get("x"))))
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            text = texts[i] if i < len(texts) else ""
+            p = pos[i] if i < len(pos) else "top center"
+            if not text or y is None or not isinstance(p, str) or p.startswith("middle"):
+                continue
+            band = (size + 10) / px
+            lo, hi = (y, y + band) if p.startswith("top") else (y - band, y)
+            k = order.index(x) if x in order else -1
+            here = {x} | ({order[k - 1]} if k > 0 else set())
+            for tt in targets:
+                if (tt.get("yaxis") or "y") != ya:
+                    continue
+                for tx, ty in zip(_array(tt.get("x")), _array(tt.get("y"))):
+                    if tx in here and ty is not None and not isinstance(ty, str) and lo <= float(ty) <= hi:
+                        out.append(Problem(name, f"«{text}» ({x})", f"đường {tt.get('name')} cắt qua nhãn giá trị"))
+    for t in data:
+        if t.get("type") != "bar" or t.get("textposition") == "none" or t.get("orientation") != "h":
+            continue
+        texts = _array(t.get("text"))
+        size = float((t.get("textfont") or {}).get("size") or base)
+        xa = t.get("xaxis") or "x"
+        ax = lay.get("xaxis" + xa[1:], {})
+        rng = ax.get("range") if isinstance(ax, dict) else None
+        if not rng or not texts:
+            continue
+        dom = ax.get("domain") or [0, 1]
+        plot_w = float(lay.get("width") or 700) - float(margin.get("l", 80)) - float(margin.get("r", 80))
+        per = (float(rng[1]) - float(rng[0])) / (plot_w * (dom[1] - dom[0]))
+        marks = {}
+        for tt in targets:
+            if (tt.get("xaxis") or "x") == xa:
+                for tx, ty in zip(_array(tt.get("x")), _array(tt.get("y"))):
+                    marks.setdefault(ty, []).append(float(tx))
+        for v, row, text in zip(_array(t.get("x")), _array(t.get("y")), texts):
+            if v is None or not text:
+                continue
+            reach = (metrics().width(str(text), size) + 8) * per
+            for m in marks.get(row, []):
+                if float(v) - reach <= m <= float(v) + reach:
+                    out.append(Problem(name, f"«{text}» ({row})", "vạch chỉ tiêu cắt qua nhãn giá trị"))
+    return out

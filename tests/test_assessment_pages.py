@@ -50,8 +50,8 @@ def test_the_principal_reaches_only_the_own_assessment_and_saves_a_draft(app):
     assert "Gợi ý từ số liệu trường đã báo cáo" in shown  # the computed suggestion, with its figures
     evidence = [b for b in at.get("download_button") if "ke_hoach_day_hoc_truc_tuyen.pdf" in b.proto.label]
     assert len(evidence) == 1  # the own evidence is offered
-    at.text_input(key="tdg_p_DH4").set_value("7,5").run()
     assert any(m.label == "Nhóm Dạy-học · tự đánh giá" for m in at.metric)  # the running total
+    at.text_input(key="tdg_p_DH4").set_value("7,5")  # the fields are a form: sent with its button
     at.button(key="tdg_save").click().run()
     assert not at.exception and any("Đã lưu nháp" in s.value for s in at.success)
     assert _assessment(app, "TH001").items["DH4"].self_points == 7.5
@@ -66,7 +66,8 @@ def test_bad_points_are_refused_on_the_page(app):
     assert not at.exception
     assert at.error and at.error[0].value.startswith("Chưa nộp được: còn lỗi cần sửa.")
     assert _assessment(app, "TH001").version == before.version
-    at.text_input(key="tdg_p_DH4").set_value("11").run()  # told as typed, refused at the save
+    at.text_input(key="tdg_p_DH4").set_value("11")  # told at Tính lại, refused at the save
+    at.button(key="tdg_recompute").click().run()
     assert "DH4 Học liệu số hóa: 11 điểm nằm ngoài khoảng 0 đến 10." in [e.value for e in at.error]
     at.button(key="tdg_save").click().run()
     assert at.error[0].value.startswith("Chưa lưu được: còn lỗi cần sửa.")
@@ -78,7 +79,7 @@ def test_office_returns_one_criterion_then_approves_and_publishes_and_the_scorec
     ht = app_test("tu_danh_gia", user="ht.thcs001")
     assert any("Lý do Phòng trả lại" in w.value for w in ht.warning)
     assert any("Phòng yêu cầu xem lại tiêu chí này" in w.value for w in ht.warning)
-    ht.text_input(key="tdg_p_DH4").set_value("8").run()
+    ht.text_input(key="tdg_p_DH4").set_value("8")
     ht.button(key="tdg_submit").click().run()
     assert not ht.exception and any("Đã nộp bản tự đánh giá" in s.value for s in ht.success), \
         [e.value for e in ht.error]

@@ -3,6 +3,7 @@ file made wrong on purpose that it must catch; the pack's sentences are the over
 
 from __future__ import annotations
 
+import copy
 import io
 import shutil
 import subprocess
@@ -326,8 +327,8 @@ def _school_values(values: list[float], target: float = 1.0) -> pd.DataFrame:
 
 @pytest.mark.parametrize("values, named, says", [
     ([1.0] * 36 + [0.0] * 3, 3, "3 trường chưa đạt / 39 trường đã báo cáo"),   # never a school at its target
-    ([1.0] * 5 + [0.5 + i / 100 for i in range(30)], 20, "20 trường xa chỉ tiêu nhất · 30 trường chưa đạt / 35 trường đã báo cáo"),
-    ([1.0] * 25, 20, "cả 25 trường đã báo cáo đều đạt chỉ tiêu; 20 trường đầu"),
+    ([1.0] * 5 + [0.5 + i / 100 for i in range(30)], 15, "15 trường xa chỉ tiêu nhất · 30 trường chưa đạt / 35 trường đã báo cáo"),
+    ([1.0] * 25, 15, "cả 25 trường đã báo cáo đều đạt chỉ tiêu; 15 trường đầu"),
     ([0.9] * 12, 12, "12 trường đã báo cáo"),
 ])
 def test_pack_school_bars_name_the_schools_short_of_their_target(values, named, says):
@@ -337,3 +338,100 @@ def test_pack_school_bars_name_the_schools_short_of_their_target(values, named, 
     assert says in fig["layout"]["annotations"][0]["text"]
     if named < len(values) and any(v < 1.0 for v in values):
         assert all(x < 100 for x in bars["x"])  # a school that reached its target is not "far from it"
+
+
+# ---- a pack fit for a meeting (issue 25 item 6) ----------------------------------------------------
+
+def _screen_order(store, pack) -> list[str]:
+    """The Tổng quan page's targets, in its order (its view model's themes)."""
+    ov = store.overview(pack.scope, YEAR, ROUND)
+    return list(dict.fromkeys(t.code for _, tiles in ov.themes for t in tiles))
+
+
+@pytest.mark.parametrize("which", PACKS)
+def test_the_pack_is_fit_for_a_meeting(packs, store, which):
+    """Yes/no targets drawn as counts (never labels over no bar), no value label crossed by a target
+    line, slide text ≥ 12 pt (chart images measured as placed), and the targets in the screen's order."""
+    pack, files = packs[which]
+    charts = export.pack_charts(pack, CAT)
+    yes_no = [c for c in charts if c.code in CAT.indicators and CAT.indicators[c.code].kind == "bool"]
+    assert yes_no  # the sample has them: the check below is not empty
+    problems = [p for c in charts for p in ec.chart_bar_problems(
+        c.figure, c.name, yes_no=c.code in CAT.indicators and CAT.indicators[c.code].kind == "bool")]
+    problems += [p for c in charts for p in ec.label_crossing_problems(c.figure, c.name)]
+    problems += ec.pptx_font_problems(files["pptx"], [c.figure for c in charts if c.in_documents])
+    problems += ec.order_problems([c.code for c in charts if c.code], _screen_order(store, pack))
+    assert problems == [], problems[:5]
+
+
+def test_pack_checks_catch_a_yes_no_drawn_as_percent_bars_small_text_and_another_order(packs, store):
+    pack, files = packs["trực tiếp"]
+    # the old drawing of a yes/no target: the schools without it as 0% bars, labels over nothing
+    old = export.indicator_figure(pd.DataFrame(), _school_values([1.0] * 20 + [0.0] * 5))
+    whys = {p.why for p in ec.chart_bar_problems(old, "I.2c", yes_no=True)}
+    assert whys == {"biểu đồ không có thanh nào (chỉ có nhãn)",
+                    "chỉ tiêu có/không vẽ thành thanh phần trăm của giá trị 0/1"}
+    assert ec.chart_bar_problems(old, "I.2c", yes_no=False) != []
+    code = next(c for c, i in CAT.indicators.items() if i.kind == "bool")
+    good = export.yes_no_figure(pack.trends[code], pack.values[code])
+    assert ec.chart_bar_problems(good, code, yes_no=True) == []
+    # chart text that a slide shows under 12 pt: the legend at 12 px on a 1000 px image
+    figs = [c.figure for c in export.pack_charts(pack, CAT) if c.in_documents]
+    small = copy.deepcopy(figs)
+    small[1]["layout"]["legend"]["font"]["size"] = 12
+    found = ec.pptx_font_problems(files["pptx"], small)
+    assert [p.what for p in found] == ["hình: chú giải"] and "trang chiếu" in found[0].where
+    wide = copy.deepcopy(figs)
+    wide[0]["layout"]["width"] = 2000  # the same image said to be drawn at twice the size: half the points
+    assert ec.pptx_font_problems(files["pptx"], wide)
+    from pptx.util import Pt
+
+    prs, slide = _deck()
+    box = slide.shapes.add_textbox(Pt(36), Pt(36), Pt(400), Pt(40))
+    run = box.text_frame.paragraphs[0].add_run()
+    run.text, run.font.size = "Phòng GDĐT · Năm học 2023-2024", Pt(9)
+    assert [p.why for p in ec.pptx_font_problems(_save(prs), [])] == ["chữ 9 pt (dưới 12 pt)"]
+    # the Chỉ tiêu page's old order (the catalog's) is not the Tổng quan order
+    screen = _screen_order(store, pack)
+    by_catalog = [c for c in CAT.indicators if c in screen]
+    assert ec.order_problems(by_catalog, screen) and ec.order_problems(screen[::-1], screen)
+    assert ec.order_problems(screen, screen) == []
+
+
+def test_label_check_catches_a_target_line_through_a_value_label():
+    """Issue 25's "15,6%" read as "−15,6%": the trend's label above its point with the target just
+    over it, and a bar's label at its end with the target mark in it; the pack's own layout of the
+    same numbers is clear."""
+    trend = pd.DataFrame({"school_year": ["2022-2023", "2023-2024"], "round": ["CN", "CN"],
+                          "period": ["2022-2023 · CN", "2023-2024 · CN"], "series": ["Tất cả"] * 2,
+                          "value": [0.14, 0.156], "target": [0.16, 0.16],
+                          "schools_reporting": [20, 20], "schools_expected": [20, 20]})
+    page = figures.trend_chart(trend).to_plotly_json()
+    page["layout"]["yaxis"]["range"] = [0, 20]
+    assert any("cắt qua nhãn" in p.why for p in ec.label_crossing_problems(page))
+    bars = {"data": [{"type": "bar", "orientation": "h", "x": [14.0], "y": ["1. Trường A"], "text": ["14% ✖"],
+                      "textposition": "outside", "xaxis": "x2", "yaxis": "y2"},
+                     {"type": "scatter", "mode": "markers", "x": [15.0], "y": ["1. Trường A"], "name": "Chỉ tiêu 15%",
+                      "xaxis": "x2", "yaxis": "y2"}],
+            "layout": {"width": 1000, "height": 500, "xaxis2": {"range": [0, 20]}}}
+    assert [p.why for p in ec.label_crossing_problems(bars)] == ["vạch chỉ tiêu cắt qua nhãn giá trị"]
+    values = _school_values([0.14, 0.156, 0.2], target=0.16)
+    fig = export.indicator_figure(trend, values)
+    assert ec.label_crossing_problems(fig) == []
+    said = [t for t in fig["data"] if t.get("mode") == "lines+markers+text"][0]
+    assert "15,6%" in list(said["text"])  # kept, below its point (the target is above it)
+
+
+def test_the_target_page_lists_the_targets_in_the_packs_order(sample_db, store):
+    """The Chỉ tiêu page's choice of target, the Tổng quan page and the pack: one order (by theme);
+    the catalog's own order is another one (the planted order the check must catch)."""
+    from tests.conftest import app_test
+
+    at = app_test("chi_tieu")
+    assert not at.exception
+    listed = list(at.selectbox(key="w_chi_tieu").options)
+    pack = export.build_pack(store, CAT, Scope.everything(), YEAR, ROUND)
+    screen = _screen_order(store, pack)
+    labels = {f"{i.clause} · {i.label_vi}": c for c, i in CAT.indicators.items()}
+    assert ec.order_problems([labels[o] for o in listed], screen) == []
+    assert ec.order_problems(list(CAT.indicators), screen) != []

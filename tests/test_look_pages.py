@@ -89,3 +89,35 @@ def test_planted_page_defects_are_caught(browser, planted, viewport, expected):
     finally:
         ctx.close()
     assert expected <= {p.kind for p in found}, [str(p) for p in found]
+
+
+@pytest.fixture(scope="module")
+def slow(sample_db):
+    with gallery.serve(sample_db, script=ROOT / "tests" / "planted_slow_page.py") as url:
+        yield url
+
+
+def test_a_screen_still_drawing_is_a_finding(browser, slow, planted):
+    """The walk captures a screen only when its run is over and its last element is there; a
+    planted page whose run goes on (its title already shown) is a finding, and the finished planted
+    page is not."""
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        page = ctx.new_page()
+        page.goto(slow)
+        page.get_by_role("heading", name="Trang vẽ chậm").wait_for(timeout=30000)  # half drawn, as the old gallery took it
+        [found] = gallery._settled(page, "trang vẽ chậm", timeout=4)
+        page.goto(planted)
+        done = gallery._settled(page, "trang cài lỗi", timeout=30)
+    finally:
+        ctx.close()
+    assert found.kind == gallery.STILL_DRAWING and "Streamlit còn đang chạy trang" in found.detail, str(found)
+    assert "chưa có phần cuối trang" in found.detail, str(found)
+    assert done == []
+
+
+def test_the_app_writes_the_page_end_the_walk_waits_for():
+    source = (ROOT / "dashboard.py").read_text(encoding="utf-8")
+    after_run = source.split("nav.run()", 1)[1]  # written after the page's own script, inside its frame
+    assert f'id="{gallery.PAGE_END_ID}"' in after_run.split("\n\n", 1)[0]
+    assert "getElementById('" + gallery.PAGE_END_ID + "')" in gallery.SETTLED_JS
