@@ -65,6 +65,7 @@ SCREENS = [
     Screen("chi_tieu", "Chỉ tiêu · biểu đồ", "chi_tieu=ty_trong_truc_tuyen"),
     Screen("chi_tieu", "Chỉ tiêu · bảng", "chi_tieu=ty_trong_truc_tuyen&ct_trend_tab=Bảng số liệu&ct_tab=Bảng"),
     Screen("chi_tieu", "Chỉ tiêu (mở lần đầu)"),
+    Screen("ai_cham", "Ai đang chậm"),
     Screen("so_sanh", "So sánh · biểu đồ"),
     Screen("so_sanh", "So sánh · bảng", "ss_tab=Bảng"),
     Screen("chi_so", "Chỉ số CĐS · Phân bố mức"),
