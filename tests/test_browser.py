@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.conftest import browser_type_launch_args  # noqa: F401 - the fixture, for modules importing it from here
 
@@ -79,7 +80,15 @@ def writable_app(sample_db, browser, tmp_path):
 
 def login(page, url: str, user: str = "lanhdao", password: str = "dulieumau") -> None:
     """Log in through the real form (the server sets the httponly session cookie)."""
-    page.goto(f"{url}/dang-nhap")
+    for attempt in range(3):
+        try:
+            page.goto(f"{url}/dang-nhap")
+            break
+        except PlaywrightError as e:
+            # a logged-out "/" sends the browser to the form by itself: that navigation may abort ours
+            if "ERR_ABORTED" not in str(e) or attempt == 2:
+                raise
+            page.wait_for_load_state()
     page.get_by_label("Tên đăng nhập").fill(user)
     page.get_by_label("Mật khẩu").fill(password)
     page.get_by_role("button", name="Đăng nhập").click()
