@@ -16,8 +16,9 @@ import time
 
 import streamlit as st
 
-from kpi import auth, db, faults, views
+from kpi import auth, db, faults
 from kpi.access import Scope
+from pages._media import live_user
 from kpi.text import plain
 
 _frame = threading.local()
@@ -124,18 +125,7 @@ def login_user():
     """The logged-in user of this session: the signed session cookie, checked on every run
     (signature, idle time, revocation in the shared state store, account still active); None
     when there is none."""
-    token = session_token()
-    path = db.db_path()
-    identity = db.file_identity(path)
-    if identity is None or not token:
-        return None
-    name = auth.sessions().check(token)
-    if name is None:
-        return None
-    row = views.views_for(path, identity).user(name)
-    if row is None or not row["active"]:
-        return None
-    return auth.user_from_row(row)
+    return live_user(session_token())
 
 
 def requested_page() -> str:
