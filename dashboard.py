@@ -29,10 +29,10 @@ if __name__ != "__main__":
     PagesManager.uses_pages_directory = False
 
     # Streamlit's front end in Vietnamese (lang="vi", its own words): the patched copy, not the
-    # installed folder (kpi.frontend; nginx serves the same copy under `python -m kpi serve`).
+    # installed folder (kpi.serving.frontend; nginx serves the same copy under `python -m kpi serve`).
     from streamlit import file_util
 
-    from kpi import frontend
+    from kpi.serving import frontend
 
     _static = str(frontend.static_dir())
     file_util.get_static_dir = lambda: _static
@@ -47,9 +47,9 @@ if __name__ != "__main__":
     # /media/ (every download: evidence, exports) only for a live session, nosniff and attachment
     app = st.App(__file__, routes=ROUTES, lifespan=warm, middleware=[Middleware(MediaGuard)])
 else:
-    from kpi.access import PAGES, ROLE_PAGES
+    from kpi.common.access import PAGES, ROLE_PAGES
     from pages import _frame as frame
-    from kpi.text import plain
+    from kpi.common.text import plain
     from pages import _style as style
     from pages._web import CSRF_COOKIE, LOGIN_PATH, logout_form
 
@@ -96,5 +96,5 @@ else:
         frame.show_note()
         with frame.app_frame(user), frame.run_slot():
             nav.run()
-            # the page's last element: the gallery captures a screen only once it is there (kpi.gallery)
+            # the page's last element: the gallery captures a screen only once it is there (kpi.tools.gallery)
             st.html('<span id="kpi-het-trang" hidden></span>')

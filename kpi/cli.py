@@ -17,10 +17,12 @@ import sqlite3
 import sys
 import time
 
-from kpi import cells, db, faults, plans, queries
-from kpi.access import Scope
-from kpi.catalog import LEVELS, ROUNDS, CatalogError, default_catalog
-from kpi.formatting import fmt_int, fmt_number
+from kpi.admin import plans
+from kpi.common import cells, faults
+from kpi.store import db, queries
+from kpi.common.access import Scope
+from kpi.catalog.model import LEVELS, ROUNDS, CatalogError, default_catalog
+from kpi.common.formatting import fmt_int, fmt_number
 
 SUMMARY_COLUMNS = ["indicator_code", "level", "school_year", "round", "numerator", "denominator",
                    "value", "target", "schools_reporting", "schools_expected", "schools_meeting"]
@@ -55,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument("--year", required=True, help="năm học, ví dụ 2023-2024")
     sc.add_argument("--format", choices=("csv", "json", "table"), default="table")
     sc.add_argument("--check", action="store_true",
-                    help="đối chiếu điểm của ứng dụng (SQL) với bộ chấm tham chiếu (kpi/scoring.py)")
+                    help="đối chiếu điểm của ứng dụng (SQL) với bộ chấm tham chiếu (kpi/domain/scoring.py)")
     rs = sub.add_parser("rescore", help="chấm lại chỉ số CĐS của mọi trường và lưu (sau khi sửa tiêu chí "
                                          "hoặc quy tắc trong kpi/definitions/)")
     rs.add_argument("--db", help="đường dẫn tệp DuckDB")
@@ -180,15 +182,16 @@ def _read_password(args) -> str:
 
 
 def _who(args):
-    """Who acts: the account named by --user, re-read and checked by the door (kpi.door)."""
-    from kpi import door
+    """Who acts: the account named by --user, re-read and checked by the door (kpi.writes.door)."""
+    from kpi.writes import door
 
     return door.Cli(getattr(args, "user", None))
 
 
 def cmd_users(args) -> int:
-    from kpi import auth, door
-    from kpi.admin import AdminError
+    from kpi.admin import auth
+    from kpi.writes import door
+    from kpi.admin.shared import AdminError
 
     path = _existing_db(args, "python -m kpi init")
     try:
@@ -218,8 +221,8 @@ def cmd_users(args) -> int:
 
 
 def cmd_targets(args) -> int:
-    from kpi import door
-    from kpi.admin import AdminError
+    from kpi.writes import door
+    from kpi.admin.shared import AdminError
 
     path = _existing_db(args, "python -m kpi init")
     # the command line acts for a named leadership account (--user), re-read and checked by the door
@@ -271,7 +274,7 @@ def cmd_targets(args) -> int:
 
 
 def cmd_template(args) -> int:
-    from kpi.templates import build_template
+    from kpi.imports.templates import build_template
 
     path, con = _open_db(args)
     try:
@@ -291,7 +294,8 @@ def cmd_template(args) -> int:
 def cmd_import(args) -> int:
     from pathlib import Path
 
-    from kpi import door, import_read, importer
+    from kpi.imports import import_read, importer
+    from kpi.writes import door
 
     path = _existing_db(args)
     if args.revert is not None:
@@ -335,7 +339,8 @@ def cmd_import(args) -> int:
 
 
 def cmd_snapshot(args) -> int:
-    from kpi import door, snapshots
+    from kpi.workflows import snapshots
+    from kpi.writes import door
 
     path = _existing_db(args)
     try:
@@ -353,7 +358,8 @@ def cmd_snapshot(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from kpi import export, views
+    from kpi.exports import export
+    from kpi.views import models as views
 
     # the pages' own view models over the file and its state store: the schools' submissions in
     # the app count, so the CLI's pack states what the Báo cáo page's pack states
@@ -380,7 +386,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from kpi import serve
+    from kpi.serving import serve
 
     if args.restart:
         try:
@@ -397,7 +403,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_renderer(args) -> int:
-    from kpi import renderer
+    from kpi.exports import renderer
 
     renderer.serve(args.socket)
     return 0
@@ -406,7 +412,7 @@ def cmd_renderer(args) -> int:
 def cmd_gallery(args) -> int:
     from pathlib import Path
 
-    from kpi import gallery
+    from kpi.tools import gallery
 
     if not Path(gallery.CHROMIUM).exists():
         raise CliError(f"Cần trình duyệt chromium tại {gallery.CHROMIUM} (Debian: apt-get install chromium).")
@@ -423,7 +429,7 @@ def cmd_gallery(args) -> int:
 
 def cmd_bench(args) -> int:
     if args.load:
-        from kpi import loadbench
+        from kpi.tools import loadbench
 
         source = db.db_path(args.db) if args.db else loadbench.default_source()
         if not source.exists():
@@ -435,7 +441,7 @@ def cmd_bench(args) -> int:
             with open(args.json, "w", encoding="utf-8") as f:
                 json.dump(result, f, ensure_ascii=False, indent=1, default=str)
         return 0
-    from kpi import bench
+    from kpi.tools import bench
 
     schools, years = (53, 3) if args.quick else (args.schools, args.years)
     result = bench.run_bench(schools, years, quick=args.quick)
@@ -460,7 +466,7 @@ def cmd_init(args) -> int:
             if not is_sample:
                 raise CliError(f"{path} đang chứa dữ liệu thật; không ghi đè bằng dữ liệu mẫu "
                                "(dùng --force nếu thật sự muốn).")
-        from kpi.sample import build_sample
+        from kpi.tools.sample import build_sample
 
         t0 = time.perf_counter()
         s = build_sample(path, schools=args.schools, years=args.years, seed=args.seed)
@@ -509,7 +515,7 @@ SCORE_COLUMNS = ["school_id", "school_year", "dh_points", "dh_level", "qt_points
 
 
 def _print_frame(df, fmt: str) -> None:
-    """The frame on stdout as CSV (text neutralised, kpi.cells), JSON or an aligned table."""
+    """The frame on stdout as CSV (text neutralised, kpi.common.cells), JSON or an aligned table."""
     if fmt == "csv":
         sys.stdout.write(cells.csv_text(df))
     elif fmt == "json":
@@ -548,12 +554,12 @@ def _check_scores(app, reference) -> int:
     if differ:
         print(f"Lỗi: {fmt_int(len(differ))} trường có điểm khác bộ chấm tham chiếu: {', '.join(differ[:20])}", file=sys.stderr)
         return 1
-    print(f"Khớp: điểm của {fmt_int(len(a))} trường trùng với bộ chấm tham chiếu (kpi/scoring.py).")
+    print(f"Khớp: điểm của {fmt_int(len(a))} trường trùng với bộ chấm tham chiếu (kpi/domain/scoring.py).")
     return 0
 
 
 def cmd_rescore(args) -> int:
-    from kpi import derived
+    from kpi.store import derived
 
     path = _existing_db(args)
     t0 = time.perf_counter()

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from kpi import auth
+from kpi.admin import auth
 
 COOKIE, FIELD = "kpi_csrf", "csrf"
 SLOT = "__CSRF_TOKEN__"  # where a page's template puts the token; filled in per browser by `guard`

@@ -1,6 +1,6 @@
 """The cache layer of the pages: every read a page makes, in the current user's scope.
 
-Everything here comes from `kpi.views`: view models and query results computed once per version
+Everything here comes from `kpi.views.models`: view models and query results computed once per version
 of the database file and shared by every session of the worker (an import swaps the file in and
 the next run reads the new version). Pages never query the database themselves.
 """
@@ -13,9 +13,10 @@ import time
 
 import streamlit as st
 
-from kpi import db, recovery, views
-from kpi.access import Scope
-from kpi.catalog import Catalog, default_catalog
+from kpi.store import db, recovery
+from kpi.views import models as views
+from kpi.common.access import Scope
+from kpi.catalog.model import Catalog, default_catalog
 from pages._frame import scope
 
 MAX_TABLE_ROWS = 500
@@ -151,7 +152,7 @@ def field_completeness(year, rnd):
 
 
 def desk():
-    """Where the current user reads and changes the schools' entries (kpi.entry.Desk), limited to
+    """Where the current user reads and changes the schools' entries (kpi.workflows.entry.Desk), limited to
     the user's schools (a principal: the own school only)."""
     return store().desk(scope())
 
@@ -168,14 +169,14 @@ def quality(year, rnd):
 
 def entry_audit(limit: int = 200):
     """The workflow's audit (not kept: it is the record of what just happened)."""
-    from kpi import entry
+    from kpi.workflows import entry
 
     return entry.audit_rows(store().state, limit)
 
 
 def imports_log():
     """The import audit (not kept: it is the record of what just happened)."""
-    from kpi import queries
+    from kpi.store import queries
 
     return queries.imports_log(connection())
 
@@ -190,7 +191,11 @@ def warm_up() -> list[str]:
     the overview of the period the pages open on, the index counts, and every school's scorecard
     of that period (at district size; the first 300 schools at national size). Run by
     dashboard.py's lifespan before the worker answers; returns what it warmed."""
-    from kpi import auth, export, figures, maturity, queries, scoring, state, tables  # noqa: F401 - for the pages
+    from kpi.admin import auth
+    from kpi.display import figures, tables
+    from kpi.domain import maturity, scoring
+    from kpi.exports import export
+    from kpi.store import queries, state  # noqa: F401 - for the pages
 
     t = time.perf_counter()
     done = []
@@ -234,14 +239,14 @@ def warm_up() -> list[str]:
 
 def warm_up_quietly() -> None:
     """warm_up, never failing the server (a missing or damaged file is reported by the pages)."""
-    recovery.repair_quietly(db.db_path())  # a write a crash left half-done is finished or dropped (kpi.recovery)
+    recovery.repair_quietly(db.db_path())  # a write a crash left half-done is finished or dropped (kpi.store.recovery)
     with contextlib.suppress(Exception):
         warm_up()
 
 
 def assessor():
     """Where the current user reads and changes the yearly maturity assessments
-    (kpi.assessment.Assessor), limited to the user's schools (a principal: the own school only)."""
+    (kpi.workflows.assessment.Assessor), limited to the user's schools (a principal: the own school only)."""
     return store().assessor(scope())
 
 
@@ -263,32 +268,32 @@ def publications(school_year: str | None = None, school_id: str | None = None):
 
 def admin_schools():
     """Every school ever recorded, open, closed or merged, with its dates."""
-    from kpi import queries
+    from kpi.store import queries
 
     return store().memo(("admin_schools",), lambda: queries.admin_schools(connection()))
 
 
 def admin_units():
-    from kpi import queries
+    from kpi.store import queries
 
     return store().memo(("admin_units",), lambda: queries.admin_units(connection()))
 
 
 def target_plans():
     """Every published version of every school year's targets."""
-    from kpi import queries
+    from kpi.store import queries
 
     return store().memo(("target_plans",), lambda: queries.target_plans(connection()))
 
 
 def reference_changes():
-    from kpi import queries
+    from kpi.store import queries
 
     return store().memo(("reference_changes",), lambda: queries.reference_changes(connection()))
 
 
 def users():
     """Every account (no password hashes)."""
-    from kpi import queries
+    from kpi.store import queries
 
     return store().memo(("user_list",), lambda: queries.run(connection(), "user_list"))

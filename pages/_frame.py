@@ -16,10 +16,12 @@ import time
 
 import streamlit as st
 
-from kpi import auth, db, faults
-from kpi.access import Scope
+from kpi.admin import auth
+from kpi.common import faults
+from kpi.store import db
+from kpi.common.access import Scope
 from pages._media import live_user
-from kpi.text import plain
+from kpi.common.text import plain
 
 _frame = threading.local()
 
@@ -226,7 +228,7 @@ def set_pending(version: int | None) -> None:
 def must_change_password(user) -> bool:
     """Whether the user still has a first (or reset) password to change (read from the shared
     state store on every run, so it holds in every worker)."""
-    from kpi import accounts
+    from kpi.admin import accounts
 
     try:
         return accounts.must_change(db.db_path(), user.user_name)

@@ -15,7 +15,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 
-from kpi import auth, db, views
+from kpi.admin import auth
+from kpi.store import db
+from kpi.views import models as views
 
 REFUSED = ("Tệp này chỉ tải được khi đang đăng nhập: phiên của bạn đã kết thúc hoặc liên kết không thuộc phiên nào. "
            "Đăng nhập lại rồi tải lại từ trang của ứng dụng.").encode("utf-8")

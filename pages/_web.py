@@ -20,7 +20,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.routing import Route
 
-from kpi import auth, db, faults, queries, views
+from kpi.admin import auth
+from kpi.common import faults
+from kpi.store import db, queries
+from kpi.views import models as views
 from pages import _csrf as csrf
 
 LOGIN_PATH, LOGOUT_PATH = "/dang-nhap", "/dang-xuat"
@@ -158,7 +161,7 @@ async def logout(request: Request):
 
 def _said(handler):
     """The route, answering a Vietnamese page (never "500 Internal Server Error") when the state store
-    cannot be written (disk full, read-only, locked too long: kpi.faults, the cause in the server log)."""
+    cannot be written (disk full, read-only, locked too long: kpi.common.faults, the cause in the server log)."""
     async def route(request: Request):
         try:
             return await handler(request)

@@ -2,7 +2,10 @@
 
 import streamlit as st
 
-from kpi import accounts, admin, auth, db, door, faults
+from kpi.admin import accounts, auth, shared as admin
+from kpi.common import faults
+from kpi.store import db
+from kpi.writes import door
 from pages._frame import current_user, page_guard, session_token
 from pages._web import CSRF_COOKIE, logout_form
 

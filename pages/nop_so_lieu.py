@@ -2,12 +2,15 @@
 
 import streamlit as st
 
-from kpi import door, entry, faults, workflow
-from kpi.catalog import LEVEL_LABELS, ROUND_LABELS
-from kpi.checks import check_form, shown_value
-from kpi.formatting import fmt_date
-from kpi.templates import build_template
-from kpi.text import plain
+from kpi.common import faults
+from kpi.domain import workflow
+from kpi.workflows import entry
+from kpi.writes import door
+from kpi.catalog.model import LEVEL_LABELS, ROUND_LABELS
+from kpi.domain.checks import check_form, shown_value
+from kpi.common.formatting import fmt_date
+from kpi.imports.templates import build_template
+from kpi.common.text import plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import audit, current_user, page_guard, scope, session_token

@@ -4,10 +4,13 @@ import datetime as dt
 
 import streamlit as st
 
-from kpi import accounts, admin, db, door, faults, plans, registry
-from kpi.access import ROLES, SCHOOL_ROLES
-from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, TARGET_BASES
-from kpi.text import clean, plain
+from kpi.admin import accounts, plans, registry, shared as admin
+from kpi.common import faults
+from kpi.store import db
+from kpi.writes import door
+from kpi.common.access import ROLES, SCHOOL_ROLES
+from kpi.catalog.model import LEVEL_LABELS, OWNERSHIP_LABELS, TARGET_BASES
+from kpi.common.text import clean, plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import current_user, page_guard, session_token
@@ -39,7 +42,7 @@ def act(run, done: str, keep: str | None = None) -> None:
 
 
 def write(name: str, /, **kw):
-    """A Quản trị write through the door (kpi.door), as the user this session is now."""
+    """A Quản trị write through the door (kpi.writes.door), as the user this session is now."""
     return door.act(name, door.Page(session_token(), user), path=path, **kw)
 
 

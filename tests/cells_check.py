@@ -3,7 +3,7 @@
 Used by the injection tests of every writer (and by anyone who writes a new one): the checks read
 the file the way a reader's program does (openpyxl for XLSX, the csv module for CSV) instead of
 searching the bytes, which for XLSX are zipped. The rule is written out here, not imported from
-kpi.cells, so a mistake in the app's rule cannot hide itself.
+kpi.common.cells, so a mistake in the app's rule cannot hide itself.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kpi import db
-from kpi.sample import build_sample
+from kpi.store import db
+from kpi.tools.sample import build_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("KPI_SECRET", "khoa-bi-mat-chi-dung-cho-kiem-thu")
@@ -17,7 +17,7 @@ os.environ.setdefault("KPI_SECRET", "khoa-bi-mat-chi-dung-cho-kiem-thu")
 
 def token_for(user_name: str) -> str:
     """A signed session token for a user (what the login route puts in the cookie)."""
-    from kpi import auth
+    from kpi.admin import auth
 
     return auth.sessions().issue(user_name)
 
@@ -41,7 +41,7 @@ def app_test(page: str | None = None, user: str | None = "lanhdao", **params):
 @pytest.fixture(scope="session")
 def browser_type_launch_args():
     """pytest-playwright's browser: Debian's chromium (never `playwright install`)."""
-    from kpi.gallery import BROWSER_ARGS, CHROMIUM
+    from kpi.tools.gallery import BROWSER_ARGS, CHROMIUM
 
     return {"executable_path": CHROMIUM, "args": BROWSER_ARGS}
 
@@ -76,7 +76,7 @@ def _clear_streamlit_caches():
     yield
     import sys
 
-    from kpi import views
+    from kpi.views import models as views
 
     views.forget_all()
     if "streamlit" in sys.modules:
@@ -89,7 +89,7 @@ def _clear_streamlit_caches():
 @pytest.fixture()
 def entry_db(sample_db, tmp_path) -> Path:
     """A private copy of the sample with its state store (the schools' entries in every state)."""
-    from kpi import state
+    from kpi.store import state
 
     path = tmp_path / "copy.duckdb"
     path.write_bytes(sample_db.read_bytes())

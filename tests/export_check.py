@@ -2,7 +2,7 @@
 
 Used by tests/test_export_check.py on every format of the meeting pack (and the school PDF), each
 check paired there with a file made wrong on purpose. The rules are written out here, not imported
-from kpi.export, so a mistake in the writers cannot hide itself: text is measured with the font's
+from kpi.exports.export, so a mistake in the writers cannot hide itself: text is measured with the font's
 own metrics read by fontTools (the writers use PIL), PDFs are read by poppler, XLSX by openpyxl,
 PPTX by python-pptx.
 
@@ -55,8 +55,8 @@ SNAKE = re.compile(r"(?<![\w.-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w-])")
 
 def catalog_codes(catalog) -> set[str]:
     """The internal codes a reader must never see (each has a Vietnamese label in the catalog)."""
-    from kpi import progress
-    from kpi.catalog import OWNERSHIP_LABELS, TARGET_BASES
+    from kpi.domain import progress
+    from kpi.catalog.model import OWNERSHIP_LABELS, TARGET_BASES
 
     codes = set(catalog.indicators) | set(catalog.fields) | set(catalog.themes) | set(progress.STATUS_LABELS)
     codes |= set(TARGET_BASES) | set(OWNERSHIP_LABELS) | {"dung_han", "tre", "chua_nop", "ratio", "bool"}
@@ -455,8 +455,8 @@ def _is_percent_axis(ax: dict) -> bool:
 def figure_problems(fig: dict, name: str = "") -> list[Problem]:
     """Percentage axes not starting at 0 or cut below the largest value; target lines outside the
     axis or on its frame; bars coloured by status without the status in words."""
-    from kpi.figures import STATUS_COLORS, STATUS_ICONS
-    from kpi.progress import STATUS_LABELS
+    from kpi.display.figures import STATUS_COLORS, STATUS_ICONS
+    from kpi.domain.progress import STATUS_LABELS
 
     out = []
     lay = fig.get("layout", {})

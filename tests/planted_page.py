@@ -1,10 +1,10 @@
-"""A page with every defect kpi.look must find (served by tests/test_look_pages.py, never by the app)."""
+"""A page with every defect kpi.tools.look must find (served by tests/test_look_pages.py, never by the app)."""
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from kpi import figures
+from kpi.display import figures
 
 st.title("Trang có lỗi cài sẵn")
 st.write("Trễ (ngày): None · Điểm mất bình quân 5.55 · 10 điểm nhóm Quản trị (QT_GAP)")

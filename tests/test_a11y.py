@@ -1,6 +1,6 @@
 """Accessibility (WCAG 2.1 AA, issue 30) in a real browser: axe-core injected by Playwright into
 Debian chromium on every page of every main role at a desktop and a phone size, each scanned over
-its whole height; a keyboard-only principal; Streamlit's front end in Vietnamese (kpi.frontend).
+its whole height; a keyboard-only principal; Streamlit's front end in Vietnamese (kpi.serving.frontend).
 
 axe-core comes from the npm registry (`make test` installs it into .axe/, pinned in the Makefile);
 the scan runs offline. One server, one browser, pages in sequence.
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kpi import frontend
-from kpi.access import PAGES, ROLE_PAGES
+from kpi.serving import frontend
+from kpi.common.access import PAGES, ROLE_PAGES
 from tests.test_browser import CHROMIUM, login, serve_copy, wait_idle
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -352,8 +352,11 @@ def test_every_chart_on_a_page_has_an_accessible_name():
 
 
 def test_the_charts_that_had_no_table_have_one_and_names_state_the_figure(sample_db):
-    from kpi import chart_text, db, maturity, views
-    from kpi.access import Scope
+    from kpi.display import chart_text
+    from kpi.domain import maturity
+    from kpi.store import db
+    from kpi.views import models as views
+    from kpi.common.access import Scope
 
     v = views.views_for(sample_db, db.file_identity(sample_db))
     years = v.index_years()

@@ -4,9 +4,11 @@ import re
 
 import pytest
 
-from kpi import auth, db, queries, state, tables
-from kpi.access import Scope
-from kpi.catalog import default_catalog
+from kpi.admin import auth
+from kpi.display import tables
+from kpi.store import db, queries, state
+from kpi.common.access import Scope
+from kpi.catalog.model import default_catalog
 from tests.conftest import ROOT, app_test
 
 CAT = default_catalog()

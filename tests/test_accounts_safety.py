@@ -11,8 +11,10 @@ import time
 import openpyxl
 import pytest
 
-from kpi import accounts, admin, auth, db, door, plans, state
-from kpi.auth import User
+from kpi.admin import accounts, auth, plans, shared as admin
+from kpi.store import db, state
+from kpi.writes import door
+from kpi.admin.auth import User
 from tests.conftest import app_test, table_digest
 from tests.test_admin import LEAD, accounts_xlsx, read
 

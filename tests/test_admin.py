@@ -10,10 +10,13 @@ import json
 import openpyxl
 import pytest
 
-from kpi import accounts, admin, auth, db, importer, plans, queries, registry, state, views
-from kpi.access import Scope
-from kpi.auth import User
-from kpi.catalog import default_catalog
+from kpi.admin import accounts, auth, plans, registry, shared as admin
+from kpi.imports import importer
+from kpi.store import db, queries, state
+from kpi.views import models as views
+from kpi.common.access import Scope
+from kpi.admin.auth import User
+from kpi.catalog.model import default_catalog
 from tests.conftest import app_test, table_digest
 
 Y0, Y1 = "2023-2024", "2024-2025"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from kpi import db
+from kpi.store import db
 from tests.conftest import app_test
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,8 +92,9 @@ def test_missing_database_says_what_to_do(tmp_path, monkeypatch):
 
 
 def test_warm_up_fills_the_first_pages_views(sample_db, monkeypatch):
-    from kpi import queries, views
-    from kpi.access import Scope
+    from kpi.store import queries
+    from kpi.views import models as views
+    from kpi.common.access import Scope
     from pages import _data as data
 
     views.forget_all()
@@ -109,7 +110,7 @@ def test_warm_up_fills_the_first_pages_views(sample_db, monkeypatch):
     ov = v.overview(Scope.everything(), "2023-2024", "CN")
     assert len(ov.rows) > 20 and "muc_do_cds" in set(ov.rows["indicator_code"])
     assert v.maturity_counts(Scope.everything(), tuple(v.index_years()))["schools"].sum() > 0
-    from kpi import auth
+    from kpi.admin import auth
 
     principal = auth.user_from_row(v.user("ht.th001"))
     assert principal.scope == Scope.school("TH001", "PGD_Q3")  # the school's unit

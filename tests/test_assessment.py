@@ -1,4 +1,4 @@
-"""The yearly maturity assessment in the store (kpi.assessment): evidence checked by its bytes and
+"""The yearly maturity assessment in the store (kpi.workflows.assessment): evidence checked by its bytes and
 sizes, a principal's calls reach only the own school (forged ids refused, nothing written), bad
 input refused with Vietnamese messages, the whole cycle to a publication that the index reads, and
 the sample with schools in every state."""
@@ -8,11 +8,13 @@ import zipfile
 
 import pytest
 
-from kpi import assessment as asm
-from kpi import db, publication, queries, state, views
-from kpi.access import Scope
-from kpi.auth import User
-from kpi.sample import SAMPLE_PDF
+from kpi.workflows import assessment as asm
+from kpi.store import db, queries, state
+from kpi.views import models as views
+from kpi.workflows import publication
+from kpi.common.access import Scope
+from kpi.admin.auth import User
+from kpi.tools.sample import SAMPLE_PDF
 
 YEAR, PREV = "2023-2024", "2022-2023"
 OFFICE = User("chuyenvien", "Chuyên viên", "chuyen_vien", None, None)
@@ -293,7 +295,7 @@ def test_the_office_sets_the_deadline_and_threshold(entry_db):
 
 def test_an_import_may_not_change_published_results(con):
     """The sample published 2022-2023: criterion rows of that year are refused, 2023-2024's pass."""
-    from kpi import importer
+    from kpi.imports import importer
 
     rows = [("TH001", PREV, "DH4", 5.0), ("TH001", YEAR, "DH4", 5.0), ("THCS001", PREV, "DH1", None)]
     assert importer.published_keys(con, rows) == [("TH001", PREV, f"CB-{PREV}-01"), ("THCS001", PREV, f"CB-{PREV}-01")]
@@ -310,7 +312,7 @@ HOW = [  # (criterion, what the sentence says)
 
 @pytest.mark.parametrize("code, start", HOW)
 def test_how_a_criterion_is_scored_in_words(code, start):
-    from kpi.catalog import default_catalog
+    from kpi.catalog.model import default_catalog
 
     cat = default_catalog()
     assert asm.how_scored(cat.criteria[code], cat).startswith(start)
@@ -355,7 +357,7 @@ def test_exports_say_whether_the_year_is_published(entry_db):
     """The principal's PDF and the meeting pack name the publication once the year is published."""
     import shutil
 
-    from kpi import export
+    from kpi.exports import export
 
     o = desk_for(entry_db, OFFICE)
     states = o.states(YEAR)
@@ -368,7 +370,7 @@ def test_exports_say_whether_the_year_is_published(entry_db):
     v = views.views_for(entry_db)
     assert export.build_pack(v, cat, Scope.everything(), YEAR, "CN").maturity_published == pid
     if shutil.which("pdftotext"):
-        from kpi.gallery import pdf_text
+        from kpi.tools.gallery import pdf_text
 
         text = " ".join(pdf_text(export.school_pdf(v, cat, Scope.school(sid), sid, YEAR, "CN")).split())
         assert f"Kết quả đã công bố: lần công bố {pid}" in text and "(đã công bố)" in text
@@ -380,7 +382,7 @@ def test_exports_say_whether_the_year_is_published(entry_db):
 def test_the_suggestions_of_another_school_are_out_of_a_principals_reach(sample_db, con):
     """The figures behind a suggestion are read in the caller's scope: a principal naming another
     school gets nothing; the office (and the principal for the own school) get the figures."""
-    from kpi.catalog import default_catalog
+    from kpi.catalog.model import default_catalog
 
     cat = default_catalog()
     assert queries.assessment_figures(con, cat, Scope.school("TH001"), "TH002", YEAR).empty

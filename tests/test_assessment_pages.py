@@ -5,10 +5,11 @@ may see it."""
 
 import pytest
 
-from kpi import assessment as asm
-from kpi import db, views
-from kpi.access import Scope
-from kpi.auth import User
+from kpi.workflows import assessment as asm
+from kpi.store import db
+from kpi.views import models as views
+from kpi.common.access import Scope
+from kpi.admin.auth import User
 from tests.conftest import app_test
 
 YEAR = "2023-2024"

@@ -5,10 +5,10 @@ import itertools
 
 import pytest
 
-from kpi import assessment as asm
-from kpi.access import ROLES
+from kpi.workflows import assessment as asm
+from kpi.common.access import ROLES
 
-# The expected machine, written out independently of kpi.assessment.TRANSITIONS.
+# The expected machine, written out independently of kpi.workflows.assessment.TRANSITIONS.
 PRINCIPAL, OFFICE = {"hieu_truong"}, {"chuyen_vien"}
 EXPECTED = {
     ("chua_bat_dau", "luu"): ("nhap", PRINCIPAL), ("nhap", "luu"): ("nhap", PRINCIPAL),

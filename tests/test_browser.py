@@ -98,7 +98,7 @@ def login(page, url: str, user: str = "lanhdao", password: str = "dulieumau") ->
 def serve_copy(sample_db, browser, tmp_path_factory, name: str):
     """A private copy of the sample (and of its state store) served for one module's browser tests;
     yields (url, path)."""
-    from kpi import state
+    from kpi.store import state
 
     path = tmp_path_factory.mktemp(name) / "app.duckdb"
     path.write_bytes(sample_db.read_bytes())
@@ -273,7 +273,7 @@ def test_upload_preview_confirm_in_browser(page, writable_app, outside_requests,
     page.get_by_text("truong_th002.csv: 1 dòng hợp lệ, 3 giá trị sẽ thay đổi").wait_for(timeout=30000)
     page.get_by_role("button", name="Xác nhận nhập 1 tệp").click()
     page.get_by_text("Đã nhập truong_th002.csv (lần nhập #2)").wait_for(timeout=30000)
-    from kpi import db
+    from kpi.store import db
 
     c = db.connect(path)
     got = c.execute("SELECT value FROM observations WHERE school_id = 'TH002' AND field_code = 'hs_tong' "

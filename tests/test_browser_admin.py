@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kpi import accounts, db
+from kpi.admin import accounts
+from kpi.store import db
 from tests.test_admin import LEAD, accounts_xlsx
 from tests.test_browser import CHROMIUM, _serve, login
 

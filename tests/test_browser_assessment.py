@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kpi.sample import SAMPLE_PDF
+from kpi.tools.sample import SAMPLE_PDF
 from tests.test_browser import CHROMIUM, page_as, serve_copy, wait_idle
 
 pytestmark = [

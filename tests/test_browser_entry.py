@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from kpi import auth, db, state, views
-from kpi.access import Scope
+from kpi.admin import auth
+from kpi.store import db, state
+from kpi.views import models as views
+from kpi.common.access import Scope
 from tests.test_browser import CHROMIUM, page_as, serve_copy, wait_idle
 
 pytestmark = [

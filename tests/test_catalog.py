@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from kpi.catalog import DEFINITIONS, CatalogError, load_catalog
+from kpi.catalog.model import DEFINITIONS, CatalogError, load_catalog
 
 
 def test_shipped_catalog_loads():

@@ -1,4 +1,4 @@
-"""No cell of a file the app writes runs as a formula (kpi.cells).
+"""No cell of a file the app writes runs as a formula (kpi.common.cells).
 
 Every writer of XLSX and CSV gets a payload in every text it takes (school names, the unit's name,
 imported file names, the snapshot's name, account display names, titles), its file is read back
@@ -18,9 +18,13 @@ import pandas as pd
 import pytest
 import xlsxwriter
 
-from kpi import cells, db, importer, queries, snapshots, tables
-from kpi.access import Scope
-from kpi.catalog import default_catalog
+from kpi.common import cells
+from kpi.display import tables
+from kpi.imports import importer
+from kpi.store import db, queries
+from kpi.workflows import snapshots
+from kpi.common.access import Scope
+from kpi.catalog.model import default_catalog
 from kpi.cli import main
 from tests.cells_check import csv_bad_cells, csv_texts, formula_cells, risky_text, xlsx_texts
 
@@ -166,7 +170,7 @@ def test_no_cell_runs(writer, planted, tmp_path, capsys, monkeypatch):
 
 @pytest.mark.parametrize("writer", WRITERS)
 def test_checker_flags_the_payloads_when_neutralising_is_off(writer, planted, tmp_path, capsys, monkeypatch):
-    # "off" is the writers as they were before kpi.cells: no apostrophe, xlsxwriter's write() and
+    # "off" is the writers as they were before kpi.common.cells: no apostrophe, xlsxwriter's write() and
     # defaults, pandas' CSV line ends
     monkeypatch.setattr(cells, "neutralise", lambda value: value)
     monkeypatch.setattr(cells, "XLSX_OPTIONS", {})  # xlsxwriter's defaults: "=..." becomes a formula
@@ -238,14 +242,14 @@ def test_neutral_frame_finds_text_whatever_its_dtype():
     assert list(df["str"][:2]) == ["=1", "An Hòa"] and "=header" in df.columns  # the input is untouched
 
 
-# ---- every writer goes through kpi.cells -------------------------------------------------
+# ---- every writer goes through kpi.common.cells -------------------------------------------------
 
 WRITER_CALLS = {"to_csv", "to_excel", "ExcelWriter", "Workbook", "write_row", "write_column", "write_string",
                 "write_formula", "write_array_formula", "write_url", "write_rich_string"}
 
 
 def cell_writers(source: str) -> list[str]:
-    """Calls (and imports) in a module's source that write spreadsheet cells without kpi.cells."""
+    """Calls (and imports) in a module's source that write spreadsheet cells without kpi.common.cells."""
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call):

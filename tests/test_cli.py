@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from kpi import db, queries
-from kpi.access import Scope
-from kpi.catalog import default_catalog
+from kpi.store import db, queries
+from kpi.common.access import Scope
+from kpi.catalog.model import default_catalog
 from kpi.cli import SUMMARY_COLUMNS, main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,12 +5,19 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE_DEF = re.compile(r'"(\w+)": \("[^"]+", "([^"]+)"\)')  # kpi.access.PAGES entries (dashboard.py routes by them)
+PAGE_DEF = re.compile(r'"(\w+)": \("[^"]+", "([^"]+)"\)')  # kpi.common.access.PAGES entries (dashboard.py routes by them)
+
+
+# DESIGN's named exception: the tools that drive Streamlit for the benches (AppTest page runs, the
+# load bench's simulated browsers speaking Streamlit's protocol). Nothing of the product imports them.
+DRIVES_STREAMLIT = {"kpi/tools/page_bench.py", "kpi/tools/load_client.py"}
 
 
 def test_kpi_never_imports_streamlit():
     offenders = []
     for path in (ROOT / "kpi").rglob("*.py"):
+        if str(path.relative_to(ROOT)) in DRIVES_STREAMLIT:
+            continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = []
             if isinstance(node, ast.Import):

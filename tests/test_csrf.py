@@ -23,7 +23,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from kpi import auth, state
+from kpi.admin import auth
+from kpi.store import state
 from tests.conftest import run_async
 
 ROOT = Path(__file__).resolve().parents[1]

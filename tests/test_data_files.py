@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kpi import auth, db
+from kpi.admin import auth
+from kpi.store import db
 
 ROOT = Path(__file__).resolve().parents[1]
 # data/ files the app writes that the test cannot make by running the app: the workflow state store

@@ -4,7 +4,8 @@ import datetime as dt
 
 import pytest
 
-from kpi import db, entry, state
+from kpi.store import db, state
+from kpi.workflows import entry
 from tests.conftest import app_test
 from tests.test_importer import GOOD_HEAD, H
 

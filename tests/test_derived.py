@@ -1,13 +1,16 @@
-"""The stored maturity index (kpi.derived): equal to scoring live, kept current by every writer,
+"""The stored maturity index (kpi.store.derived): equal to scoring live, kept current by every writer,
 never trusted after the rules changed."""
 
 import dataclasses
 
 import pandas as pd
 
-from kpi import auth, db, derived, importer, index_rules, queries
-from kpi.access import Scope
-from kpi.catalog import default_catalog
+from kpi.admin import auth
+from kpi.catalog import index_rules
+from kpi.imports import importer
+from kpi.store import db, derived, queries
+from kpi.common.access import Scope
+from kpi.catalog.model import default_catalog
 from tests.test_importer import _fill, _template
 
 CAT = default_catalog()
@@ -157,7 +160,7 @@ def test_a_stale_index_is_rescored_whole_by_the_next_import(writable_db, monkeyp
 
 
 def test_a_snapshot_is_scored_from_its_frozen_entries(writable_db):
-    from kpi import snapshots
+    from kpi.workflows import snapshots
 
     pick = lambda df: df.query("school_id == 'TH001' and criterion_code == 'DH5.1'").iloc[0]  # noqa: E731
     con = db.connect(writable_db)

@@ -1,4 +1,4 @@
-"""The one door for every write (kpi.door, issue 24): table-driven over WRITES, every write refuses an
+"""The one door for every write (kpi.writes.door, issue 24): table-driven over WRITES, every write refuses an
 ended session (logged out, disabled, idle-expired, password changed, school or role changed since the
 page was drawn), a wrong role and, where its row says so, a locked period, a published year, a closed
 school or a missing version, and writes nothing; over-long text is refused; a convention test finds
@@ -18,7 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from kpi import auth, db, door, importer, state, views
+from kpi.admin import auth
+from kpi.imports import importer
+from kpi.store import db, state
+from kpi.views import models as views
+from kpi.writes import door
 from tests.conftest import ROOT, app_test
 
 Y, R = "2023-2024", "CN"
@@ -284,7 +288,7 @@ INTERNAL = {
     "state.Store.sessions_revoke_user", "state.Store.sessions_forget", "state.Store.failure_add",
     "state.Store.failure_clear", "state.Store.audit", "db.writer_lock", "cli.cmd_init", "sample.build_sample",
     "loadbench.prepare_database", "derived.rescore",
-    # the intent log of writes that span both stores (kpi.recovery): called inside a WRITES row's
+    # the intent log of writes that span both stores (kpi.store.recovery): called inside a WRITES row's
     # function (begin, complete, crossing) or at a start to finish what a crash left (repair, drop)
     "recovery.begin", "recovery.complete", "recovery.crossing", "recovery.repair", "recovery.drop",
 } | LOWER
@@ -315,13 +319,14 @@ def unlisted(sources: dict[str, str]) -> set[str]:
 
 
 def kpi_sources() -> dict[str, str]:
-    return {p.stem: p.read_text(encoding="utf-8") for p in sorted((ROOT / "kpi").glob("*.py"))}
+    return {p.stem: p.read_text(encoding="utf-8") for p in sorted((ROOT / "kpi").rglob("*.py"))
+            if p.stem != "__init__"}
 
 
 def test_every_function_that_writes_is_in_the_table():
     assert unlisted(kpi_sources()) == set()
     assert not (INTERNAL & in_table())  # one list or the other, never both
-    planted = {**kpi_sources(), "moi": "from kpi import db\n\ndef sneak(path):\n    with db.writing(path) as c:\n"
+    planted = {**kpi_sources(), "moi": "from kpi.store import db\n\ndef sneak(path):\n    with db.writing(path) as c:\n"
                                       "        c.execute('DELETE FROM observations')\n"}
     assert unlisted(planted) == {"moi.sneak"}
 
@@ -337,7 +342,7 @@ def write_functions() -> set[tuple[str | None, str]]:
 
 
 def around_the_door(text: str) -> list[str]:
-    """Calls of a write function not made through kpi.door (`door.act`): a method of those names on
+    """Calls of a write function not made through kpi.writes.door (`door.act`): a method of those names on
     any object but `door`, or a module function called through its module (however imported) or by
     a name imported from it."""
     fns = write_functions()
@@ -347,7 +352,7 @@ def around_the_door(text: str) -> list[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("kpi"):
             for a in node.names:
-                if node.module == "kpi":
+                if node.module.count(".") <= 1:  # `from kpi.<wing> import <module>`
                     modules[a.asname or a.name] = a.name
                 else:
                     names[a.asname or a.name] = (node.module.rsplit(".", 1)[-1], a.name)
@@ -373,7 +378,7 @@ def test_pages_and_the_cli_write_only_through_the_door():
     files = sorted((ROOT / "pages").glob("*.py")) + [ROOT / "dashboard.py", ROOT / "kpi" / "cli.py"]
     found = {p.name: around_the_door(p.read_text(encoding="utf-8")) for p in files}
     assert {k: v for k, v in found.items() if v} == {}
-    planted = ("from kpi import door, importer\nfrom kpi import snapshots as sn\nfrom kpi.plans import publish\n"
+    planted = ("from kpi.writes import door\nfrom kpi.imports import importer\nfrom kpi.workflows import snapshots as sn\nfrom kpi.admin.plans import publish\n"
                "importer.revert(path, 3, user.user_name)\n"
                "desk.save(user, 'TH001', '2023-2024', 'CN', {}, {}, 0)\n"
                "sn.freeze(path, '2023-2024', 'CN', '', 'x')\npublish(path, actor, '2024-2025')\n"
@@ -513,7 +518,7 @@ def test_a_revert_never_undoes_approved_locked_or_published_figures(path):
 # ---- closed schools stay decidable in the periods they existed in -----------------------------------
 
 def test_a_closed_schools_waiting_submission_can_still_be_decided(path):
-    from kpi.access import Scope
+    from kpi.common.access import Scope
 
     v = views.views_for(path)
     waiting = state.store_for(path).read("SELECT school_id, version FROM entries WHERE school_year = ? AND round = ? "

@@ -10,9 +10,12 @@ import time
 
 import pytest
 
-from kpi import auth, db, entry, queries, state, views
-from kpi.access import Scope
-from kpi.catalog import default_catalog
+from kpi.admin import auth
+from kpi.store import db, queries, state
+from kpi.views import models as views
+from kpi.workflows import entry
+from kpi.common.access import Scope
+from kpi.catalog.model import default_catalog
 from tests.conftest import ROOT, table_digest
 
 CAT = default_catalog()
@@ -35,7 +38,7 @@ def form(path, sid):
 
 def values_of(path, sid) -> dict:
     """What the form starts from: the school's approved values of the period, as the form shows them."""
-    from kpi.checks import shown_value
+    from kpi.domain.checks import shown_value
 
     f = form(path, sid)
     return {c: shown_value(CAT.fields[c], v) for c, v in f.approved.items()}
@@ -69,7 +72,7 @@ def _previous(path, sid):
 
 def _filled(path, sid) -> dict:
     """A complete, clean entry for a school: its previous period's values."""
-    from kpi.checks import shown_value
+    from kpi.domain.checks import shown_value
 
     prev, _ = _previous(path, sid)
     return {c: shown_value(CAT.fields[c], v) for c, v in prev.items()}
@@ -212,7 +215,7 @@ def test_approval_is_one_transaction(entry_db, monkeypatch):
     sid = _fresh_school(entry_db)
     sub = _submit(entry_db, sid)
     digest = table_digest(entry_db)
-    from kpi import derived
+    from kpi.store import derived
 
     def broken(*a, **k):
         raise RuntimeError("hỏng giữa chừng")
@@ -313,8 +316,10 @@ def test_many_saves_at_once_across_processes_lose_nothing(entry_db):
     code = """
 import sys, time
 from pathlib import Path
-from kpi import auth, entry, state
-from kpi.catalog import default_catalog
+from kpi.admin import auth
+from kpi.store import state
+from kpi.workflows import entry
+from kpi.catalog.model import default_catalog
 path, schools, go = Path(sys.argv[1]), sys.argv[2].split(","), float(sys.argv[3])
 store = state.Store(state.state_path(path))
 d = entry.Desk(path, store, default_catalog(), {s: "MN" for s in schools}, ("2023-2024", "CN"))
@@ -406,7 +411,7 @@ def test_the_school_page_counts_the_submission_made_in_the_app(entry_db):
 def test_a_locked_period_refuses_an_import_until_the_school_is_reopened(entry_db):
     """The sample locked 2023-2024 HK1: the Phòng's own import of a file for it is refused, naming the
     school; reopened, the school's file goes in. Planted contrast: the open period imports."""
-    from kpi import importer
+    from kpi.imports import importer
     from tests.test_importer import GOOD_HEAD
 
     hk1 = f"{GOOD_HEAD}\nTH002,2023-2024,HK1,1200,40,44\n".encode()

@@ -15,9 +15,10 @@ import zipfile
 
 import pytest
 
-from kpi import assessment as asm
-from kpi import evidence, import_read, views
-from kpi.auth import User
+from kpi.workflows import assessment as asm
+from kpi.imports import evidence, import_read
+from kpi.views import models as views
+from kpi.admin.auth import User
 
 YEAR = "2023-2024"
 HT_TH = User("ht.th001", "HT TH001", "hieu_truong", "TH001", None)
@@ -194,7 +195,7 @@ def check_media_guard(guarded, store_token, revoke) -> None:
 
 
 def test_media_needs_a_live_session_and_is_never_sniffed(entry_db, monkeypatch):
-    from kpi import auth
+    from kpi.admin import auth
     from pages._media import MediaGuard
     from tests.conftest import token_for
 
@@ -203,7 +204,7 @@ def test_media_needs_a_live_session_and_is_never_sniffed(entry_db, monkeypatch):
 
 
 def test_media_of_a_disabled_account_is_refused(entry_db, monkeypatch):
-    from kpi import db
+    from kpi.store import db
     from pages._media import MediaGuard, live_user
     from tests.conftest import token_for
 
@@ -217,7 +218,7 @@ def test_media_of_a_disabled_account_is_refused(entry_db, monkeypatch):
 
 
 def test_planted_unguarded_media_is_caught(entry_db, monkeypatch):
-    from kpi import auth
+    from kpi.admin import auth
     from tests.conftest import token_for
 
     monkeypatch.setenv("KPI_DB", str(entry_db))

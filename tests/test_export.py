@@ -9,9 +9,13 @@ import openpyxl
 import pytest
 from PIL import Image
 
-from kpi import db, export, figures, importer, queries, snapshots
-from kpi.access import Scope
-from kpi.catalog import default_catalog
+from kpi.display import figures
+from kpi.exports import export
+from kpi.imports import importer
+from kpi.store import db, queries
+from kpi.workflows import snapshots
+from kpi.common.access import Scope
+from kpi.catalog.model import default_catalog
 from tests.test_importer import GOOD_HEAD
 
 CAT = default_catalog()

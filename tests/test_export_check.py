@@ -12,9 +12,13 @@ import zipfile
 import pandas as pd
 import pytest
 
-from kpi import export, figures, maturity, snapshots, views
-from kpi.access import Scope
-from kpi.catalog import default_catalog
+from kpi.display import figures
+from kpi.domain import maturity
+from kpi.exports import export
+from kpi.views import models as views
+from kpi.workflows import snapshots
+from kpi.common.access import Scope
+from kpi.catalog.model import default_catalog
 from tests import export_check as ec
 
 CAT = default_catalog()
@@ -82,7 +86,7 @@ def test_every_chart_as_exported(packs, which):
     problems = [p for c in charts for p in ec.figure_problems(c.figure, c.name)]
     problems += ec.text_problems([(c.name, t) for c in charts for t in ec.figure_texts(c.figure)], CODES)
     assert problems == []
-    shown = set(pack.rows["indicator_code"])  # a principal's pack leaves out groups under 5 schools (kpi.privacy)
+    shown = set(pack.rows["indicator_code"])  # a principal's pack leaves out groups under 5 schools (kpi.domain.privacy)
     index = 1 if pack.maturity_dist is not None and maturity.INDEX_CODE in shown else 0
     assert len(charts) == 1 + len([c for c in CAT.indicators if c in shown and pack.values[c]["value"].notna().any()]) \
         + index
@@ -94,7 +98,7 @@ def test_school_pdf_reads_clean(frozen, store):
 
 
 def test_the_packs_sentences_are_the_overview_pages(packs, store, frozen):
-    """The HTML, the PDF and the slides say what the Tổng quan page says (both read kpi.views)."""
+    """The HTML, the PDF and the slides say what the Tổng quan page says (both read kpi.views.models)."""
     for which, snap in (("trực tiếp", None), ("bản chốt", frozen[1])):
         pack, files = packs[which]
         page = views.Views(frozen[0])  # what a page run would read, built on its own
@@ -251,7 +255,7 @@ def test_pptx_check_catches_a_table_growing_past_the_slide():
 def test_xlsx_check_catches_text_numbers_bare_fractions_and_missing_sheet_settings():
     import datetime as dt
 
-    from kpi import cells
+    from kpi.common import cells
 
     buf = io.BytesIO()
     wb = cells.workbook(buf)
@@ -300,7 +304,7 @@ def test_charts_drawn_by_the_shared_renderer(packs, monkeypatch):
     import time
     from pathlib import Path
 
-    from kpi import renderer
+    from kpi.exports import renderer
 
     pack, _ = packs["trực tiếp"]
     charts = export.pack_charts(pack, CAT)[:3]

@@ -11,7 +11,11 @@ import sys
 
 import pytest
 
-from kpi import auth, db, faults, importer, recovery, state, views
+from kpi.admin import auth
+from kpi.common import faults
+from kpi.imports import importer
+from kpi.store import db, recovery, state
+from kpi.views import models as views
 from tests.conftest import ROOT, app_test, run_async, token_for
 from tests.test_entry import OFFICE, PERIOD, _fresh_school, _submit, desk
 
@@ -20,7 +24,8 @@ YEAR = "2023-2024"
 _APPROVE = """
 import sys
 from pathlib import Path
-from kpi import auth, views
+from kpi.admin import auth
+from kpi.views import models as views
 path, sid, version = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 office = auth.User("chuyenvien", "Chuyên viên", "chuyen_vien", None, None)
 print(views.views_for(path).desk(office.scope).approve(office, [(sid, version)], "2023-2024", "CN"))
@@ -28,20 +33,21 @@ print(views.views_for(path).desk(office.scope).approve(office, [(sid, version)],
 _PUBLISH = """
 import sys
 from pathlib import Path
-from kpi import auth, views
+from kpi.admin import auth
+from kpi.views import models as views
 path = Path(sys.argv[1])
 office = auth.User("chuyenvien", "Chuyên viên", "chuyen_vien", None, None)
 print(views.views_for(path).assessor(office.scope).publish(office, "2023-2024"))
 """
 _REVERT = """
 import sys
-from kpi import importer
+from kpi.imports import importer
 print(importer.revert(sys.argv[1], int(sys.argv[2]), "chuyenvien"))
 """
 
 
 def _dying(code: str, step: str, *args) -> subprocess.CompletedProcess:
-    """Run `code` in a child python that kills itself (SIGKILL) at `step` (kpi.faults.point)."""
+    """Run `code` in a child python that kills itself (SIGKILL) at `step` (kpi.common.faults.point)."""
     env = {**os.environ, "KPI_FAULT": step}
     return subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=180)
@@ -135,7 +141,7 @@ def test_the_next_writer_repairs_before_it_writes(entry_db):
 def test_every_server_start_repairs(monkeypatch):
     """warm_up_quietly (each worker) and `kpi serve` (the supervisor) call the repair (each worker's
     call is counted: a warm-up without it fails here)."""
-    from kpi import serve
+    from kpi.serving import serve
     from pages import _data
 
     calls = []
@@ -177,7 +183,7 @@ def test_a_publication_killed_between_its_writes_is_finished(entry_db, repair):
 
 @pytest.mark.parametrize("repair", [True, False], ids=["repaired", "planted_no_repair"])
 def test_a_revert_killed_between_its_writes_gets_its_audit(entry_db, repair):
-    # a file import of a school with no entry (an approval's import may not be undone: kpi.door)
+    # a file import of a school with no entry (an approval's import may not be undone: kpi.writes.door)
     sid = _fresh_school(entry_db)
     import_id = importer.import_file(entry_db, "mot_truong.csv", _import_csv(sid), "chuyenvien").import_id
     assert _dying(_REVERT, "after_analytics", entry_db, import_id).returncode == -9
@@ -221,7 +227,7 @@ def _fill(where) -> None:
 
 
 def _vietnamese_refusal(text: str, kind: str) -> None:
-    """The sentence of kpi.faults: what happened, that nothing was lost; no English, no path."""
+    """The sentence of kpi.common.faults: what happened, that nothing was lost; no English, no path."""
     assert text.startswith(faults.SENTENCE[kind]), text
     assert "chưa có gì thay đổi" in text and "/" not in text and "Error" not in text, text
 
@@ -274,7 +280,7 @@ def test_a_full_disk_under_the_store_reads_on_and_refuses_saves_in_vietnamese(en
 
 
 def _import_csv(sid: str) -> bytes:
-    from kpi.catalog import default_catalog
+    from kpi.catalog.model import default_catalog
 
     cat = default_catalog()
     h = {f.code: f"{f.label_vi} ({f.unit})" for f in cat.fields.values()}
@@ -321,7 +327,7 @@ def test_a_read_only_disk_under_the_analytics_file_refuses_in_vietnamese(entry_d
         assert "Traceback" not in p.stderr and p.stdout == "", p.stderr[-800:]
         _vietnamese_refusal(p.stderr.strip().removeprefix("Lỗi: "), "readonly")
 
-    with caplog.at_level("ERROR", logger="kpi.faults"):
+    with caplog.at_level("ERROR", logger="kpi.common.faults"):
         check_approve()
     assert str(path) in caplog.text and "Read-only file system" in caplog.text  # the server log: which file, why
     check_cli()

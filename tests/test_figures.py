@@ -5,9 +5,11 @@ import math
 import pandas as pd
 import pytest
 
-from kpi import figures, progress, queries
-from kpi.access import Scope
-from kpi.catalog import default_catalog
+from kpi.display import figures
+from kpi.domain import progress
+from kpi.store import queries
+from kpi.common.access import Scope
+from kpi.catalog.model import default_catalog
 
 
 def _trace(fig, name):

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from kpi.formatting import fmt_date, fmt_int, fmt_number, fmt_percent
+from kpi.common.formatting import fmt_date, fmt_int, fmt_number, fmt_percent
 
 
 @pytest.mark.parametrize("value, expected", [

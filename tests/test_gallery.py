@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from kpi import cli, export, gallery, look, views
-from kpi.access import Scope
-from kpi.catalog import default_catalog
+from kpi import cli
+from kpi.exports import export
+from kpi.tools import gallery, look
+from kpi.views import models as views
+from kpi.common.access import Scope
+from kpi.catalog.model import default_catalog
 
 CAT = default_catalog()
 

@@ -16,8 +16,9 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
 
-from kpi import db, importer
-from kpi.import_bench import SHEET_HEAD, raw_workbook
+from kpi.imports import importer
+from kpi.store import db
+from kpi.tools.import_bench import SHEET_HEAD, raw_workbook
 from tests.conftest import table_digest
 from tests.test_importer import H, _obs, _template, to_cp1258
 

@@ -20,7 +20,9 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from kpi import db, import_bench, importer
+from kpi.imports import importer
+from kpi.store import db
+from kpi.tools import import_bench
 from tests.conftest import app_test, table_digest
 from tests.test_import_corpus import GOOD_ROWS, csv_bytes, raw_good_rows, raw_xlsx
 from tests.test_importer import H, _obs
@@ -123,7 +125,7 @@ def test_upload_widget_says_the_limit(sample_db):
 IMPORT = textwrap.dedent("""
     import sys
     sys.path.insert(0, {root!r})
-    from kpi import importer
+    from kpi.imports import importer
     print("start", flush=True)
     importer.import_file({db!r}, "lon.csv", open({file!r}, "rb").read(), "cv")
     print("done", flush=True)

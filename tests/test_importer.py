@@ -15,10 +15,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from kpi import db, importer, queries
-from kpi.access import Scope
-from kpi.catalog import default_catalog
-from kpi.templates import build_template
+from kpi.imports import importer
+from kpi.store import db, queries
+from kpi.common.access import Scope
+from kpi.catalog.model import default_catalog
+from kpi.imports.templates import build_template
 from tests.conftest import table_digest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -288,7 +289,7 @@ def test_cli_exit_codes(writable_db, tmp_path, capsys):
 SLOW_IMPORT = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})
-    from kpi import importer
+    from kpi.imports import importer
     real = importer._apply
     def slow(con, *a, **k):
         real(con, *a, **k)

@@ -4,10 +4,11 @@ import math
 
 import pytest
 
-from kpi import laggards, progress, views
-from kpi.access import Scope
-from kpi.catalog import default_catalog
-from kpi.formatting import fmt_int, fmt_number
+from kpi.domain import laggards, progress
+from kpi.views import models as views
+from kpi.common.access import Scope
+from kpi.catalog.model import default_catalog
+from kpi.common.formatting import fmt_int, fmt_number
 from tests.conftest import app_test
 from tests.test_browser import CHROMIUM, app_url, browser_type_launch_args, login  # noqa: F401 - fixtures
 
@@ -192,7 +193,7 @@ def test_heatmap_middle_shades_are_not_the_no_score_cells(monkeypatch):
     import numpy as np
     import pandas as pd
 
-    from kpi import figures
+    from kpi.display import figures
 
     assert _scale_problems(figures.HEAT_SCALE, figures.MISSING_COLOR) == []
     m = pd.DataFrame([[0.5, np.nan], [np.nan, 1.0]], index=["A", "B"], columns=["c1", "c2"])
@@ -205,7 +206,8 @@ def test_heatmap_middle_shades_are_not_the_no_score_cells(monkeypatch):
 
 
 def test_words_and_formats(sample_db, con):
-    from kpi import queries, tables
+    from kpi.display import tables
+    from kpi.store import queries
 
     log = tables.imports_table(queries.imports_log(con))
     assert not log.astype(str).apply(lambda c: c.str.contains("seed=")).any().any()
@@ -246,7 +248,7 @@ def test_console_messages_use_vietnamese_numbers():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    for name in ("kpi/cli.py", "kpi/serve.py"):
+    for name in ("kpi/cli.py", "kpi/serving/serve.py"):
         assert raw_numbers((root / name).read_text(encoding="utf-8")) == [], name
     # planted: the former message of `make run` is caught
     assert raw_numbers('        log(f"{self.n} tiến trình sẵn sàng sau {time.time() - t:.1f} s")')

@@ -12,10 +12,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from kpi import figures, look, maturity, progress, views
-from kpi.access import Scope
-from kpi.catalog import default_catalog
-from kpi.gallery import CHROMIUM
+from kpi.display import figures
+from kpi.domain import maturity, progress
+from kpi.tools import look
+from kpi.views import models as views
+from kpi.common.access import Scope
+from kpi.catalog.model import default_catalog
+from kpi.tools.gallery import CHROMIUM
 
 CAT = default_catalog()
 EVERYONE = Scope.everything()
@@ -40,7 +43,7 @@ def _trend(values, target):
 
 
 def _overview(value, target):
-    """Two overview rows (kpi.progress.overview_rows' columns) at `value` against `target`."""
+    """Two overview rows (kpi.domain.progress.overview_rows' columns) at `value` against `target`."""
     return pd.DataFrame({"indicator_code": ["a", "b"], "clause": ["II.9", "II.10"],
                          "label": ["Trường triển khai hệ thống quản lý dạy học trực tuyến", "Một chỉ tiêu"],
                          "level": ["Tất cả", "TH"], "value": [value, value / 2], "target": [target, target],
@@ -49,7 +52,7 @@ def _overview(value, target):
 
 
 def _builds(v: views.Views) -> dict:
-    """name → figure; every builder of kpi.figures at least once (the test below makes sure)."""
+    """name → figure; every builder of kpi.display.figures at least once (the test below makes sure)."""
     ov = v.overview(EVERYONE, "2023-2024", "CN")
     years = v.index_years()
     counts = v.maturity_counts(EVERYONE, tuple(years))
@@ -86,7 +89,7 @@ def _builds(v: views.Views) -> dict:
 
 @pytest.fixture(scope="module")
 def built(sample_db):
-    from kpi import db
+    from kpi.store import db
 
     con = db.connect(sample_db)
     try:
@@ -96,7 +99,7 @@ def built(sample_db):
 
 
 def test_every_builder_is_drawn_here(built):
-    """A new chart kind cannot skip these checks: every public function of kpi.figures that returns
+    """A new chart kind cannot skip these checks: every public function of kpi.display.figures that returns
     a figure appears in `_builds`."""
     builders = {n for n, f in inspect.getmembers(figures, inspect.isfunction)
                 if f.__module__ == figures.__name__ and not n.startswith("_")
@@ -295,7 +298,7 @@ def shown_cells(el) -> list[str]:
 
 
 def _states():
-    from kpi import gallery
+    from kpi.tools import gallery
 
     for user in ("chuyenvien", "ht.th001"):
         for screen in gallery.screens_for(user):

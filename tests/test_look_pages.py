@@ -1,15 +1,15 @@
 """Every page, as each role sees it, at 1440×900 and 390×844 in Debian's chromium: no two texts of a
 chart overlap, nothing is drawn outside a chart, no sideways scrolling on a phone, the key columns
-of every table in view on a wide screen, and no word nobody should read (kpi.look, driven by
-kpi.gallery.walk: the same walk that makes the gallery). A planted page holds one of each defect,
+of every table in view on a wide screen, and no word nobody should read (kpi.tools.look, driven by
+kpi.tools.gallery.walk: the same walk that makes the gallery). A planted page holds one of each defect,
 and the checks must find every one."""
 
 from pathlib import Path
 
 import pytest
 
-from kpi import gallery, look
-from kpi.catalog import default_catalog
+from kpi.tools import gallery, look
+from kpi.catalog.model import default_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 CODES = look.catalog_codes(default_catalog())
@@ -56,11 +56,11 @@ def test_every_page_looks_right(sweep, user, viewport):
 
 
 def test_gallery_covers_every_page_of_every_role():
-    """The walk's table of roles and pages is the one dashboard.py routes by (kpi.access)."""
-    from kpi import access
+    """The walk's table of roles and pages is the one dashboard.py routes by (kpi.common.access)."""
+    from kpi.common import access
 
     source = (ROOT / "dashboard.py").read_text(encoding="utf-8")
-    assert "from kpi.access import PAGES, ROLE_PAGES" in source and "ROLE_PAGES = {" not in source
+    assert "from kpi.common.access import PAGES, ROLE_PAGES" in source and "ROLE_PAGES = {" not in source
     assert gallery.ROLE_PAGES is access.ROLE_PAGES
     assert {k: v[1] for k, v in access.PAGES.items()} == gallery.PAGE_URLS
     assert {u[0] for u in gallery.USERS.values()} == set(gallery.ROLE_PAGES)

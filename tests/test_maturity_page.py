@@ -5,9 +5,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kpi import maturity, queries
-from kpi.access import Scope
-from kpi.catalog import default_catalog
+from kpi.domain import maturity
+from kpi.store import queries
+from kpi.common.access import Scope
+from kpi.catalog.model import default_catalog
 from tests.conftest import app_test
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +31,7 @@ def test_page_renders_every_year(sample_db, year):
         at.run()
         assert not at.exception and len(at.get("plotly_chart")) == charts
     levels = [int(m.value) for m in at.metric[1:]]
-    assert sum(levels) == len(queries.maturity_schools(__import__("kpi.db").db.connect(str(sample_db)), CAT,
+    assert sum(levels) == len(queries.maturity_schools(__import__("kpi.store.db").db.connect(str(sample_db)), CAT,
                                                        Scope.everything(), [year]))
 
 
@@ -125,7 +126,9 @@ def test_index_row_counts(con):
 
 def test_page_reads_a_snapshot(writable_db, monkeypatch):
     """A snapshot keeps the index as it was: a later verification changes the live page only."""
-    from kpi import db, importer, snapshots
+    from kpi.imports import importer
+    from kpi.store import db
+    from kpi.workflows import snapshots
     from tests.test_importer import _fill, _template
 
     monkeypatch.setenv("KPI_DB", str(writable_db))
@@ -153,7 +156,7 @@ def test_page_reads_a_snapshot(writable_db, monkeypatch):
 
 
 def fmt(x):
-    from kpi.formatting import fmt_points
+    from kpi.common.formatting import fmt_points
 
     return fmt_points(x)
 

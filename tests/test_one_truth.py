@@ -1,7 +1,7 @@
 """One truth in every output (issue 25): every timeliness figure and every district value, target,
 status, gap, change and "x/y trường đã báo cáo" that the meeting pack states (XLSX, and the PDF's
 text read by pdftotext), the snapshot's pack, the CLI's pack and the school PDF are read back from
-the files and compared with the live page's view model (kpi.views) and with an independent SQL
+the files and compared with the live page's view model (kpi.views.models) and with an independent SQL
 recomputation (tests/truth_check.py). A planted rounding error (one formatter), a planted status
 error (one status rule) and a planted timeliness error (a snapshot without the app's submissions)
 must each make the comparison fail.
@@ -16,8 +16,12 @@ import sqlite3
 
 import pytest
 
-from kpi import cli, export, snapshots, state, views
-from kpi.access import Scope
+from kpi import cli
+from kpi.exports import export
+from kpi.store import state
+from kpi.views import models as views
+from kpi.workflows import snapshots
+from kpi.common.access import Scope
 from tests.truth_check import (
     RND, TIMELINESS_WORDS, YEAR, compare_pack_pdf, compare_school_pdf, compare_vm, compare_xlsx, read_school_pdf,
     recompute,
@@ -117,7 +121,8 @@ def _plant(monkeypatch, name: str, broken) -> None:
     """Replace a function everywhere kpi holds it (modules import it by name)."""
     import sys
 
-    from kpi import formatting, progress
+    from kpi.common import formatting
+    from kpi.domain import progress
 
     original = {"fmt_percent": formatting.fmt_percent, "status": progress.status}[name]
     for mod in list(sys.modules.values()):
@@ -126,7 +131,7 @@ def _plant(monkeypatch, name: str, broken) -> None:
 
 
 def test_a_planted_rounding_error_is_caught(world, monkeypatch):
-    from kpi import formatting
+    from kpi.common import formatting
 
     def truncating(share, decimals: int = 1):  # 44,458% written 44,4%: cut, not rounded
         if share is None or share != share:
@@ -141,7 +146,7 @@ def test_a_planted_rounding_error_is_caught(world, monkeypatch):
 
 
 def test_a_planted_status_error_is_caught(world, monkeypatch):
-    from kpi import progress
+    from kpi.domain import progress
 
     right = progress.status
 
@@ -222,7 +227,7 @@ def test_the_chart_sentence_counts_only_chua_dat():
 def test_no_snapshot_without_the_app_submissions(writable_db):
     """A state store that cannot be read: the freeze is refused in Vietnamese (a snapshot of the
     files alone would call the schools that submitted in the app "chưa nộp"), and nothing is frozen."""
-    from kpi import db
+    from kpi.store import db
 
     state.state_path(writable_db).mkdir()  # a directory where the store's file should be: sqlite cannot open it
     with pytest.raises(ValueError, match="Không đọc được các lần nộp số liệu trên ứng dụng"):

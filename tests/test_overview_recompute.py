@@ -4,9 +4,10 @@ import math
 
 import pytest
 
-from kpi import progress, queries
-from kpi.access import Scope
-from kpi.catalog import default_catalog
+from kpi.domain import progress
+from kpi.store import queries
+from kpi.common.access import Scope
+from kpi.catalog.model import default_catalog
 
 WIDE = """
 SELECT s.school_id, s.level,

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from kpi import db, tables
+from kpi.display import tables
+from kpi.store import db
 from tests.conftest import app_test
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,9 +6,13 @@ import itertools
 import pandas as pd
 import pytest
 
-from kpi import export, privacy, queries, tables, views
-from kpi.access import Scope
-from kpi.catalog import LEVEL_LABELS, OWNERSHIP_LABELS, default_catalog
+from kpi.display import tables
+from kpi.domain import privacy
+from kpi.exports import export
+from kpi.store import queries
+from kpi.views import models as views
+from kpi.common.access import Scope
+from kpi.catalog.model import LEVEL_LABELS, OWNERSHIP_LABELS, default_catalog
 from tests.cells_check import csv_texts, xlsx_texts
 from tests.conftest import app_test
 
@@ -45,7 +49,7 @@ def test_the_checker_flags_a_planted_leak(con):
 
 
 def test_peer_rows_equal_the_reference_query(con):
-    """Places and district values computed once per level (kpi.privacy.peer_rows) agree with the
+    """Places and district values computed once per level (kpi.domain.privacy.peer_rows) agree with the
     per-school SQL (kpi/sql/school_indicators.sql), school by school."""
     for sid in ("TH001", "TH007", "THCS003", "THCS011"):
         level = con.execute("SELECT level FROM schools WHERE school_id = ?", [sid]).fetchone()[0]
@@ -153,7 +157,7 @@ def test_principal_exports_name_no_other_school(sample_db, con, tmp_path):
 
 
 def test_a_units_slice_gives_the_same_figures(sample_db, monkeypatch):
-    """kpi.views answers a unit's queries from its observations read once into memory; the figures
+    """kpi.views.models answers a unit's queries from its observations read once into memory; the figures
     are the ones the stored table gives."""
     scope = Scope.school("TH003", "PGD_Q3")
     codes = ("tin_hoc_quoc_te", "chu_ky_so", "lms_lop5")
@@ -184,7 +188,7 @@ def level_leaks(values: pd.DataFrame, full: pd.DataFrame, trend: pd.DataFrame,
                 per_level: pd.DataFrame | None = None) -> list[str]:
     """Per-cấp-học groups of fewer than K reporting schools that reach a principal: another school's
     row carrying such a level (its value is that level's figure), a per-level trend point pooled
-    over fewer than K schools, or (with `per_level`, kpi.queries.indicator_trend's unit-wide rows
+    over fewer than K schools, or (with `per_level`, kpi.store.queries.indicator_trend's unit-wide rows
     under the same filters) pooled counts over such a level, from which the counts the other levels
     show under their own filter subtract to that level's. `full`: the unit-wide rows."""
     reporting = full[full["value"].notna()].groupby("level").size()

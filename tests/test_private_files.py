@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kpi import db, state
+from kpi.store import db, state
 
 
 @pytest.fixture(params=[0o022, 0o002], ids=["umask022", "umask002"])

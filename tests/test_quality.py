@@ -1,9 +1,9 @@
-"""Chất lượng số liệu (kpi.quality): outliers against the district's distribution, per field counts."""
+"""Chất lượng số liệu (kpi.domain.quality): outliers against the district's distribution, per field counts."""
 
 import pandas as pd
 
-from kpi import quality
-from kpi.catalog import default_catalog
+from kpi.domain import quality
+from kpi.catalog.model import default_catalog
 
 CAT = default_catalog()
 

@@ -4,9 +4,9 @@ from collections import defaultdict
 
 import pytest
 
-from kpi import queries
-from kpi.access import Scope
-from kpi.catalog import default_catalog
+from kpi.store import queries
+from kpi.common.access import Scope
+from kpi.catalog.model import default_catalog
 
 
 def _recompute(con, year, rnd, where="TRUE"):

@@ -1,8 +1,8 @@
 """The sample generator: deterministic, District-3-like, with the awkward cases a real office has."""
 
-from kpi import db, state
-from kpi.catalog import default_catalog
-from kpi.sample import build_sample
+from kpi.store import db, state
+from kpi.catalog.model import default_catalog
+from kpi.tools.sample import build_sample
 from tests.conftest import table_digest
 
 

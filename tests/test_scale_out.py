@@ -8,7 +8,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from kpi import importer
+from kpi.imports import importer
 from tests.test_importer import GOOD_HEAD
 
 ROOT = Path(__file__).resolve().parents[1]

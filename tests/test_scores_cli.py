@@ -95,7 +95,7 @@ def test_scores_unknown_year(sample_db, capsys):
 def test_check_compares_the_app_scoring_with_the_reference(sample_db, capsys, monkeypatch):
     assert main(["scores", "--db", str(sample_db), "--year", "2023-2024", "--check"]) == 0
     assert "Khớp: điểm của 32 trường trùng với bộ chấm tham chiếu" in capsys.readouterr().out
-    from kpi import queries
+    from kpi.store import queries
 
     real = queries.maturity_schools
 
@@ -110,7 +110,7 @@ def test_check_compares_the_app_scoring_with_the_reference(sample_db, capsys, mo
 
 
 def test_rescore_rewrites_the_stored_index(writable_db, capsys):
-    from kpi import db
+    from kpi.store import db
 
     with db.writing(writable_db) as con:  # stored index damaged and out of date
         con.execute("DELETE FROM index_schools")

@@ -1,7 +1,7 @@
 """The maturity-index engine: table-driven boundaries and rules, the road to the next level.
 
-Every rule case runs on both engines: kpi.scoring (pandas, the reference) and the SQL the app
-scores with (kpi/sql/maturity_base.sql, through kpi.queries), on a real DuckDB file."""
+Every rule case runs on both engines: kpi.domain.scoring (pandas, the reference) and the SQL the app
+scores with (kpi/sql/maturity_base.sql, through kpi.store.queries), on a real DuckDB file."""
 
 import dataclasses
 import itertools
@@ -11,9 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kpi import db, queries, scoring
-from kpi.access import Scope
-from kpi.catalog import default_catalog
+from kpi.domain import scoring
+from kpi.store import db, queries
+from kpi.common.access import Scope
+from kpi.catalog.model import default_catalog
 
 CAT = default_catalog()
 DH_LEAVES = [c.code for c in scoring.leaves(CAT) if c.group_code == "DH"]
@@ -181,8 +182,8 @@ def test_placeholder_never_scored_or_rescaled():
 
 
 def test_road_closes_the_gap_with_fewest_criteria(con):
-    from kpi import queries
-    from kpi.access import Scope
+    from kpi.store import queries
+    from kpi.common.access import Scope
 
     crit, schools = queries.maturity(con, CAT, Scope.everything(), ["2023-2024", "2022-2023"])
     checked = 0

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from kpi import loadbench
-from kpi.serve import nginx_binary, streamlit_static_dir
+from kpi.tools import loadbench
+from kpi.serving.serve import nginx_binary, streamlit_static_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(nginx_binary() is None, reason="Debian nginx missing (make test installs it as root)")
@@ -87,7 +87,7 @@ def _run(coro):
 
 
 def _browser(url, user, plan=None):
-    from pages._load import Browser, Result
+    from kpi.tools.load_client import Browser, Result
 
     plan = plan or {"users": [], "years": ["2023-2024"], "indicators": {"TH": ["tin_hoc_quoc_te"]}, "schools": []}
     return Browser(url, {"user": user, "password": "dulieumau", "role": "x"}, plan, Result(), random.Random(1))
@@ -108,7 +108,7 @@ def test_the_front_answers_through_nginx_with_two_workers(served):
     assert not [c for c in (again.get_all("Set-Cookie") or []) if c.startswith("kpi_may=")]
     forged = _get(url + "/", {"Cookie": "kpi_may=1"})[1]
     assert [c for c in forged.get_all("Set-Cookie") if c.startswith("kpi_may=")]
-    # Streamlit's static files (kpi.frontend's Vietnamese copy) come from nginx itself, cached for good
+    # Streamlit's static files (kpi.serving.frontend's Vietnamese copy) come from nginx itself, cached for good
     js = next(streamlit_static_dir().glob("static/js/*.js"))
     status, headers, body = _get(f"{url}/static/js/{js.name}")
     assert status == 200 and body == js.read_bytes()
@@ -134,7 +134,7 @@ def test_downloads_through_the_front_reach_the_worker_that_made_them(served):
     assert {s for _, s, _ in got} == {200}, got
     assert all(body.startswith("\ufeff".encode()) and "Trường".encode() in body for _, _, body in got)
     # every worker wrote the audit of the logins and downloads to the one shared store
-    from kpi import state
+    from kpi.store import state
 
     store = state.Store(state.state_path(path))
     downloads = store.audit_rows(action="tai_bang")
@@ -171,7 +171,7 @@ def test_a_killed_worker_comes_back_and_its_users_stay_logged_in(served):
 
     victim = _run(go())
     deadline = time.time() + 90
-    while time.time() < deadline:  # the supervisor starts it again (on a new port: see kpi.serve)
+    while time.time() < deadline:  # the supervisor starts it again (on a new port: see kpi.serving.serve)
         now = _worker_pids(proc.pid)
         if len(now) == 2 and workers[victim] not in now.values():
             try:  # warm, and nginx sends the browsers pinned to it there (it does only once warm)
@@ -188,7 +188,7 @@ def test_a_killed_worker_comes_back_and_its_users_stay_logged_in(served):
 def test_a_draft_saved_through_one_worker_is_read_through_the_other(served):
     """Drafts live in the shared state store, not in a worker: a principal saves through worker A, and
     a second browser of the school, pinned to worker B, opens the form with that value."""
-    from pages._load import SAVE_INPUT, _Tap
+    from kpi.tools.load_client import SAVE_INPUT, _Tap
 
     url, proc, _ = served
     first, second = sorted(_worker_pids(proc.pid))

@@ -23,19 +23,20 @@ from pathlib import Path
 import pytest
 from test_serve import _browser, _get, _port, _run
 
-from kpi import loadbench, serve, supervise
-from kpi.serve import nginx_binary
+from kpi.serving import serve, supervise
+from kpi.tools import loadbench
+from kpi.serving.serve import nginx_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(nginx_binary() is None, reason="Debian nginx missing (make test installs it as root)")
 
 # Defects to plant, each undoing one guarantee; run in the supervisor's process before `kpi serve`.
 PLANTS = {
-    "no_death_signal": "import kpi.supervise as s\ns.death_signal = lambda sig=None: None",
-    "nginx_group_left": "import kpi.serve as v\nv.Server._end_front = lambda self: True",
-    "no_cleanup": "import kpi.supervise as s\ns.end_leftovers = lambda run_dir: []",
-    "no_lock": "import kpi.supervise as s\ns.RunLock.acquire = lambda self: True",
-    "all_at_once": """import kpi.serve as v
+    "no_death_signal": "import kpi.serving.supervise as s\ns.death_signal = lambda sig=None: None",
+    "nginx_group_left": "import kpi.serving.serve as v\nv.Server._end_front = lambda self: True",
+    "no_cleanup": "import kpi.serving.supervise as s\ns.end_leftovers = lambda run_dir: []",
+    "no_lock": "import kpi.serving.supervise as s\ns.RunLock.acquire = lambda self: True",
+    "all_at_once": """import kpi.serving.serve as v
 def _roll_step(self):
     if self._roll_requested:
         self._roll_requested = False

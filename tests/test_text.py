@@ -21,8 +21,9 @@ from urllib.parse import urlparse
 
 import pytest
 
-from kpi import db, state, text
-from kpi.access import ROLE_PAGES
+from kpi.common import text
+from kpi.store import db, state
+from kpi.common.access import ROLE_PAGES
 from tests.conftest import ROOT, app_test
 
 PLANT = "![a](http://may-khac/x.png) ![b](/dang-xuat) **x** <img src=x> [l](javascript:alert(1))"
@@ -144,7 +145,7 @@ def test_planted_no_op_plain_is_caught(planted_db, monkeypatch):
 
 # ---- in a real browser: the reviewer's pages fetch nothing from elsewhere and do not log out ----------
 
-NO_OP_PLAIN = "import kpi.text as t; t.plain = lambda s: '' if s is None else str(s); "
+NO_OP_PLAIN = "import kpi.common.text as t; t.plain = lambda s: '' if s is None else str(s); "
 
 
 def serve(path, prelude: str = ""):

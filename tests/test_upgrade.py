@@ -1,14 +1,14 @@
 """A database file made by an older version of the app gains this version's tables and macros at
-the server's start (kpi.db.upgrade), through the single writer, with its figures unchanged."""
+the server's start (kpi.store.db.upgrade), through the single writer, with its figures unchanged."""
 
 from __future__ import annotations
 
 import duckdb
 
-from kpi import db, queries
-from kpi.access import Scope
-from kpi.catalog import default_catalog
-from kpi.views import Views
+from kpi.store import db, queries
+from kpi.common.access import Scope
+from kpi.catalog.model import default_catalog
+from kpi.views.models import Views
 
 NEW_TABLES = ["school_dates", "school_units", "reference_changes", "target_plans", "plan_targets",
               "publications", "publication_scores"]

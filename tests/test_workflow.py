@@ -5,10 +5,10 @@ import itertools
 
 import pytest
 
-from kpi import workflow
-from kpi.access import ROLES
+from kpi.domain import workflow
+from kpi.common.access import ROLES
 
-# The expected machine, written out independently of kpi.workflow.TRANSITIONS: (state, action) →
+# The expected machine, written out independently of kpi.domain.workflow.TRANSITIONS: (state, action) →
 # (next state, roles). Everything not listed is refused.
 SCHOOL, OFFICE = {"hieu_truong", "truong_nhap_lieu"}, {"chuyen_vien"}
 EXPECTED = {

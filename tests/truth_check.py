@@ -21,7 +21,7 @@ from pathlib import Path
 
 import openpyxl
 
-from kpi import state
+from kpi.store import state
 
 YEAR, RND, PREV = "2023-2024", "CN", ("2023-2024", "HK1")
 STATUS_WORDS = {"dat": "Đạt", "gan_dat": "Gần đạt", "chua_dat": "Chưa đạt", "khong_chi_tieu": "Chưa có chỉ tiêu",

@@ -1,5 +1,5 @@
 -- one row per school × school year × criterion entry (self-assessed and verified points) in scope
--- (what the reference engine kpi.scoring needs; the evidence links stay in the table)
+-- (what the reference engine kpi.domain.scoring needs; the evidence links stay in the table)
 -- Parameters: $school_years (list), $unit_id, $level, $ownership, $ward, $school_id (a principal's
 -- own school: only its rows), $levels (the cấp học the index applies to).
 SELECT c.school_id, c.school_year, c.criterion_code, c.self_points, c.self_met,

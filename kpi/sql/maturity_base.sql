@@ -1,4 +1,4 @@
--- The maturity-index scoring engine in SQL (the rules of kpi/scoring.py, which stays the reference
+-- The maturity-index scoring engine in SQL (the rules of kpi/domain/scoring.py, which stays the reference
 -- implementation: tests/test_scoring_sql.py checks both agree on every school and year).
 -- Included (not run alone) by the maturity_*.sql queries; it ends inside a WITH list.
 -- Parameters: $school_years (list), $unit_id, $level, $ownership, $ward, $school_id (a principal's
@@ -69,7 +69,7 @@ picked AS (
         END AS source
     FROM leaf_grid
 ),
-crit AS (           -- one row per school × year × leaf criterion (kpi.scoring.criterion_points)
+crit AS (           -- one row per school × year × leaf criterion (kpi.domain.scoring.criterion_points)
     SELECT school_id, school_year, criterion_code, group_code, position, max_points, placeholder,
            self_points, verified_points, computed,
            least(greatest(coalesce(raw_points, 0), 0), max_points) AS points,

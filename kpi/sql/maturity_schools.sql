@@ -1,6 +1,6 @@
--- one row per school × school year scored (kpi.scoring.score's second frame): per group
+-- one row per school × school year scored (kpi.domain.scoring.score's second frame): per group
 -- g<position>_points, _level, _unmet, _provisional
--- (kpi.queries names them by group code); school_level, provisional; the school's name,
+-- (kpi.store.queries names them by group code); school_level, provisional; the school's name,
 -- cấp học (level), ward, ownership.
 -- @include maturity_base
 , wide AS (   -- one column per group and part: g<position>_<part> (index.toml allows at most 4 groups)

@@ -1,6 +1,6 @@
--- The maturity index as stored by kpi.derived (index_points / index_groups / index_schools), under
+-- The maturity index as stored by kpi.store.derived (index_points / index_groups / index_schools), under
 -- the CTE names of maturity_base.sql: the maturity_*.sql queries read it instead of scoring live
--- when the stored scores match the catalog and the data (kpi.queries decides).
+-- when the stored scores match the catalog and the data (kpi.store.queries decides).
 -- Parameters: $school_years, $unit_id, $level, $ownership, $ward, $school_id, $levels.
 WITH sc AS (
     SELECT school_id, level FROM filtered_schools($unit_id, $level, $ownership, $ward)

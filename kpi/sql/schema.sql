@@ -1,4 +1,4 @@
--- Schema of the dashboard's DuckDB file. One statement per table; run by kpi.db.init_schema.
+-- Schema of the dashboard's DuckDB file. One statement per table; run by kpi.store.db.init_schema.
 -- Codes (field_code, criterion_code) are the catalog's codes (kpi/definitions/); the catalog is
 -- not copied into the database. Targets are the one exception: a school year's targets published
 -- in the app (Quản trị: target_plans, plan_targets) replace targets.toml's for that year.
@@ -9,7 +9,7 @@
 --   unit_name       the office this file serves (shown on every page and export)
 --   data_version    bumped by every write (imports, snapshots); readers cache by it
 --   index_rules     fingerprint of the scoring rules the index_* tables were computed with
---   index_version   the data_version the index_* tables reflect (kpi.derived)
+--   index_version   the data_version the index_* tables reflect (kpi.store.derived)
 --   sample_seed / sample_schools / sample_years  how the sample was generated
 CREATE TABLE IF NOT EXISTS meta (
     key   VARCHAR PRIMARY KEY,
@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS schools (
     active    BOOLEAN NOT NULL DEFAULT TRUE
 );
 
--- school_dates: when a school opened and closed (Quản trị, kpi.registry); no row = open since
+-- school_dates: when a school opened and closed (Quản trị, kpi.admin.registry); no row = open since
 -- before the first period. closed_on is the first day it no longer runs (a closed school keeps its
 -- history; it is not expected to report for periods whose deadline falls on or after closed_on).
 -- merged_into: the school that took it over (sáp nhập), whose history continues under its own code.
@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS school_dates (
     merged_into VARCHAR
 );
 
--- school_units: the units a school left (Quản trị, kpi.registry): it belonged to unit_id until
+-- school_units: the units a school left (Quản trị, kpi.admin.registry): it belonged to unit_id until
 -- until_day (the first day in its next unit). No row = always in its current unit (schools.unit_id).
 CREATE TABLE IF NOT EXISTS school_units (
     school_id  VARCHAR NOT NULL,
@@ -73,7 +73,7 @@ CREATE TABLE IF NOT EXISTS reference_changes (
 );
 
 -- target_plans: one row per published version of a school year's targets (chỉ tiêu kế hoạch),
--- made in Quản trị (kpi.plans). A published version is never changed: a correction is a new
+-- made in Quản trị (kpi.admin.plans). A published version is never changed: a correction is a new
 -- version. The newest version of a year is in force; a year without one uses targets.toml (the
 -- shipped default a new database starts from). document: the plan's number (số văn bản).
 CREATE TABLE IF NOT EXISTS target_plans (
@@ -110,7 +110,7 @@ CREATE TABLE IF NOT EXISTS periods (
 
 -- imports: the audit of every write of school data (who, when, which file, what changed).
 --   status   'applied' | 'reverted'; source 'import' (a file), 'sample' (the generated sample),
---            'revert', 'nhap_lieu' (a batch of schools' entries approved by the Phòng: kpi.entry)
+--            'revert', 'nhap_lieu' (a batch of schools' entries approved by the Phòng: kpi.workflows.entry)
 --   sha256   of the imported file's bytes; rows = data rows read; values_changed = observations
 --            and scores inserted or changed by it
 CREATE TABLE IF NOT EXISTS imports (
@@ -234,7 +234,7 @@ CREATE TABLE IF NOT EXISTS snapshot_submissions (
 -- field; one criterion entry per school × school year × criterion, self-assessed and verified
 -- points side by side; one submission per school × period) among the schools in the list `ids`
 -- (NULL = every school). It must be empty: the importer checks the keys it writes inside its
--- transaction and rolls back on a breach (kpi.importer). The rules are not PRIMARY
+-- transaction and rolls back on a breach (kpi.imports.importer). The rules are not PRIMARY
 -- KEYs because DuckDB enforces those with an ART index: on the national file (16,8 million
 -- observations) it makes the file 2,2 GB instead of 232 MB, and an import's copy-and-write need
 -- 1,3 GB of memory instead of 90 MB.
@@ -326,7 +326,7 @@ CREATE TABLE IF NOT EXISTS criterion_history (
     existed         BOOLEAN NOT NULL
 );
 
--- Derived tables (kpi.derived): the maturity index scored by kpi/sql/maturity_base.sql for every
+-- Derived tables (kpi.store.derived): the maturity index scored by kpi/sql/maturity_base.sql for every
 -- school and year, kept up to date by every writer that changes what it reads (imports, reverts,
 -- the sample), so that district pages aggregate thousands of rows instead of scoring millions.
 -- Trusted only while meta index_rules / index_version match the catalog and data_version;
@@ -370,7 +370,7 @@ CREATE TABLE IF NOT EXISTS index_schools (
     provisional  BOOLEAN NOT NULL
 );
 
--- publications: the yearly maturity assessment's published results (kpi.assessment, issue 19):
+-- publications: the yearly maturity assessment's published results (kpi.workflows.assessment, issue 19):
 -- one row per publication of a school year; the latest of a year is the one pages use, earlier
 -- years keep theirs. content_hash: SHA-256 of its publication_scores rows in a canonical order.
 CREATE TABLE IF NOT EXISTS publications (

@@ -1,7 +1,7 @@
 -- one row per school in scope open on a period's deadline: when its data arrived, against the deadline,
--- and where its entry stands in the app's workflow (kpi.workflow)
+-- and where its entry stands in the app's workflow (kpi.domain.workflow)
 -- received_at: the first arrival, whichever came first: a file the Phòng imported (submissions)
---   or the moment the school submitted in the app (table `entry_times`, kpi.entry.entry_times:
+--   or the moment the school submitted in the app (table `entry_times`, kpi.workflows.entry.entry_times:
 --   submitted, returned or approved alike: timeliness is the school's, not the review's)
 -- status: 'dung_han' (by the end of the deadline day), 'tre' (later), 'chua_nop' (nothing yet)
 -- state: the entry's state; a school without an entry is 'chua_nhap' while $period_open (the

@@ -1,0 +1,2 @@
+"""`python -m kpi serve`: nginx in front of supervised Streamlit workers, the Vietnamese front end.
+"""

@@ -1,0 +1,302 @@
+"""The DuckDB file: where it is, how to open it for reading, and how to write it safely.
+
+DuckDB lets one process write a file while no other process has it open. The app keeps
+read-only connections open, so writers never touch the live file: `writing()` copies it, writes
+the copy, and swaps it in with `os.replace` under an exclusive lock. A reader notices the swap by
+the file's identity (inode, mtime) and opens the new file; a writer killed half-way leaves the
+live file as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import glob
+import hashlib
+import os
+import re
+import shutil
+import threading
+import uuid
+from pathlib import Path
+
+import duckdb
+
+from kpi.common import faults
+
+SCHEMA_VERSION = "3"
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DB = ROOT / "data" / "kpi.duckdb"
+SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+
+# Never download or auto-load extensions at run time (the app works offline); ICU, JSON and
+# Parquet are built into the wheel.
+_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
+def db_path(explicit: str | os.PathLike | None = None) -> Path:
+    """The database path: `--db` if given, else $KPI_DB, else data/kpi.duckdb."""
+    return Path(explicit or os.environ.get("KPI_DB") or DEFAULT_DB)
+
+
+def connect(path: str | os.PathLike, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+    """Open the file with the project's settings (no extension downloads).
+
+    Read-only connections ATTACH the file to a private in-memory database instead of opening it
+    directly: DuckDB keeps one instance per path in a process, so a plain second connect after a
+    writer swapped the file in would still read the old file. Use `cursor()` for threads.
+    """
+    if not read_only:
+        return duckdb.connect(str(path), read_only=False, config=dict(_CONFIG))
+    if not os.path.exists(path):
+        raise duckdb.IOException(f"Không tìm thấy cơ sở dữ liệu {path}")
+    con = duckdb.connect(":memory:", config=dict(_CONFIG))
+    con.execute(f"ATTACH '{_quote(path)}' AS kpi (READ_ONLY)")
+    con.execute("USE kpi")
+    return con
+
+
+def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor (own connection, for one thread) on a read-only connection, reading the same file."""
+    cur = con.cursor()
+    # no replacement scans: a table missing from an older file is a CatalogException (which the
+    # readers of newer tables expect), never a Python variable of the same name picked up instead
+    cur.execute("USE kpi; SET python_enable_replacements = false")
+    return cur
+
+
+def _quote(path) -> str:
+    return str(path).replace("'", "''")
+
+
+def file_identity(path: str | os.PathLike) -> tuple[int, int, int] | None:
+    """(inode, mtime_ns, size) of the file, or None when it does not exist: changes on every swap."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def init_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every table of kpi/sql/schema.sql that does not exist yet; bring a version 1 file to
+    the uniqueness rules of version 2, and a version 2 file to the roles of version 3."""
+    con.execute((SQL_DIR / "schema.sql").read_text(encoding="utf-8"))
+    con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+    con.execute("INSERT OR IGNORE INTO meta VALUES ('data_version', '0')")
+    con.execute("INSERT OR IGNORE INTO meta VALUES ('is_sample', 'false')")
+    if con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()[0][0] == "1":
+        for sql in _V2_DEDUPE:
+            con.execute(sql)
+        set_meta(con, "schema_version", "2")
+    if con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()[0][0] == "2":
+        _v3_roles(con)
+        set_meta(con, "schema_version", "3")
+    set_meta(con, "schema_sql", schema_fingerprint())
+
+
+def schema_fingerprint() -> str:
+    """A hash of kpi/sql/schema.sql: a file whose meta holds another was made by another version."""
+    return hashlib.sha256((SQL_DIR / "schema.sql").read_bytes()).hexdigest()[:16]
+
+
+def upgrade(path: str | os.PathLike) -> bool:
+    """Bring a file made by an older version up to this version's schema (new tables, the macros
+    the queries call), once, through the single writer; True when it did. Called at a server's
+    start: a file that only ever gets read would otherwise keep its old tables and macros."""
+    path = Path(path)
+    if not path.exists():
+        return False
+
+    def current() -> bool:
+        con = connect(path)
+        try:
+            rows = con.execute("SELECT value FROM meta WHERE key = 'schema_sql'").fetchall()
+        except duckdb.Error:
+            rows = []
+        finally:
+            con.close()
+        return bool(rows) and rows[0][0] == schema_fingerprint()
+
+    if current():
+        return False
+    with _lock(path):  # another process may have upgraded it meanwhile
+        if current():
+            return False
+    with writing(path):  # init_schema runs on the copy; nothing else changes
+        pass
+    return True
+
+
+def _v3_roles(con) -> None:
+    """Version 3 adds the role truong_nhap_lieu (a school's data-entry account). DuckDB cannot
+    change a CHECK constraint in place: the users table is rebuilt with schema.sql's definition."""
+    text = (SQL_DIR / "schema.sql").read_text(encoding="utf-8")
+    create = re.search(r"CREATE TABLE IF NOT EXISTS users \(.*?\n\);", text, re.S).group(0)
+    con.execute("ALTER TABLE users RENAME TO users_v2")
+    con.execute(create)
+    con.execute("INSERT INTO users SELECT * FROM users_v2")
+    con.execute("DROP TABLE users_v2")
+
+
+# Version 1 let an import that read the same table twice (a copied or hidden sheet) store two values
+# for one key, and a revert of such an import restore both. Only keys an import touched can be
+# doubled; the first row stored is kept.
+_V2_DEDUPE = [
+    f"""DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM (
+            SELECT rowid, row_number() OVER (PARTITION BY {keys} ORDER BY rowid) AS k FROM {table} t
+            WHERE EXISTS (SELECT 1 FROM {history} h WHERE {' AND '.join(f'h.{c} = t.{c}' for c in keys.split(', '))}))
+        WHERE k > 1)"""
+    for table, keys, history in (
+        ("observation_history", "import_id, school_id, school_year, round, field_code", "observation_history"),
+        ("criterion_history", "import_id, school_id, school_year, criterion_code", "criterion_history"),
+        ("observations", "school_id, school_year, round, field_code", "observation_history"),
+        ("criterion_scores", "school_id, school_year, criterion_code", "criterion_history"),
+    )
+]
+
+
+def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    """Set one meta key."""
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, str(value)])
+
+
+def bump_data_version(con: duckdb.DuckDBPyConnection) -> None:
+    """Mark the data as changed, so that caches keyed by data_version are refreshed.
+
+    The stored index (kpi.store.derived) follows: it stays current when it was current and this write did
+    not touch what it reads, or when this write rescored it ('pending'); otherwise it stays behind
+    and readers score live."""
+    old = con.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchall()[0][0]
+    con.execute(
+        "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'data_version'"
+    )
+    con.execute("""UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'data_version')
+                   WHERE key = 'index_version' AND value IN ('pending', ?)""", [old])
+
+
+_HELD = threading.local()
+
+
+@contextlib.contextmanager
+def _lock(path: Path):
+    """The writers' lock of a file (an exclusive flock on ``<path>.lock``), re-entrant within a
+    thread: a writer that holds it (kpi.workflows.entry's approval) may open `writing()` inside."""
+    path = Path(path)
+    key = str(path.resolve())
+    held = getattr(_HELD, "paths", None)
+    if held is None:
+        held = _HELD.paths = set()
+    if key in held:
+        yield
+        return
+    with faults.guarded("tệp số liệu", path):  # a read-only or full disk: the Vietnamese sentence
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(str(path) + ".lock", "a")
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        held.add(key)
+        try:
+            yield
+        finally:
+            held.discard(key)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+PRIVATE = 0o600  # the file holds every bcrypt hash and each school's figures: its owner only
+
+
+def make_private(*paths: str | os.PathLike) -> None:
+    """Make files readable and writable by their owner only, whatever the umask (absent ones are skipped)."""
+    for p in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(p, PRIVATE)
+
+
+def open_private(path: str | os.PathLike, mode: str = "wb", **kwargs):
+    """Open `path` for writing (created or truncated) with mode 0600 whatever the umask: exports,
+    error reports and copies the app writes on disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
+    try:
+        os.fchmod(fd, PRIVATE)  # a file that existed keeps its old mode otherwise
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, mode, **kwargs)
+
+
+def writer_lock(path: str | os.PathLike):
+    """Hold the writers' lock of the file (re-entrant in this thread): decisions that must not
+    interleave with a write, or with each other, take it around their own writes."""
+    return _lock(Path(path))
+
+
+_COPY = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{32}\.tmp(\.wal)?")
+
+
+def remove_stale_copies(path: str | os.PathLike) -> list[Path]:
+    """Delete the private copies (``.<name>.<hex>.tmp`` and their ``.wal``) that killed writers left
+    beside the file; returns what was deleted. Call it only while holding the writers' lock: a live
+    writer holds the lock for as long as its copy exists, so every copy found then is stale."""
+    path = Path(path)
+    removed = []
+    for f in path.parent.glob(f".{glob.escape(path.name)}.*.tmp*"):
+        m = _COPY.fullmatch(f.name)
+        if m and m["name"] == path.name:
+            with contextlib.suppress(FileNotFoundError):
+                f.unlink()
+                removed.append(f)
+    return removed
+
+
+def tidy(path: str | os.PathLike) -> list[Path]:
+    """At a server start: remove the copies killed writers left, under the writers' lock (waits for
+    a writer at work to finish); returns what was removed."""
+    path = Path(path)
+    if not path.parent.exists():
+        return []
+    with _lock(path):
+        return remove_stale_copies(path)
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike, fresh: bool = False):
+    """Yield a read-write connection to a private copy of the file; swap it in on success.
+
+    Writers are serialised by an exclusive lock on ``<path>.lock``, so two imports at once both
+    land, one after the other. With ``fresh=True`` the copy starts empty (a new database). On an
+    exception the copy is deleted and the live file is untouched; a copy left by a writer that was
+    killed is deleted by the next writer. A disk that refuses the write (full, read-only) raises
+    kpi.common.faults.StoreUnavailable, with the cause logged.
+    """
+    path = Path(path)
+    with _lock(path), faults.guarded("tệp số liệu", path):
+        remove_stale_copies(path)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            if path.exists() and not fresh:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))  # 0600 before a byte is in
+                shutil.copyfile(path, tmp)
+            con = connect(tmp, read_only=False)
+            make_private(tmp)
+            try:
+                init_schema(con)
+                con.execute("BEGIN")
+                yield con
+                bump_data_version(con)
+                con.execute("COMMIT")
+                make_private(str(tmp) + ".wal")
+                con.execute("CHECKPOINT")
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    con.execute("ROLLBACK")
+                raise
+            finally:
+                con.close()
+            faults.point("before_swap")
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(str(tmp) + ".wal")

@@ -1,0 +1,579 @@
+"""The query layer: every read of the database goes through here, with the caller's scope.
+
+One query per ``kpi/sql/<name>.sql`` file; values are bound as parameters and identifiers come
+only from the validated catalog (as a registered table, never spliced into SQL text). Each
+function takes a connection (a DuckDB connection or cursor: use one cursor per thread) and the
+caller's `Scope`, and returns a small pandas frame: aggregation happens in DuckDB.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from functools import lru_cache
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from kpi.common.access import Scope
+from kpi.catalog.model import Catalog
+from kpi.catalog import index_rules
+from kpi.store import db
+from kpi.store.db import SQL_DIR
+
+_DEFS_SCHEMA = pa.schema([
+    ("indicator_code", pa.string()), ("level", pa.string()), ("kind", pa.string()),
+    ("num_field", pa.string()), ("den_field", pa.string()), ("target", pa.float64()),
+    ("near", pa.float64()), ("target_year", pa.string()),
+])
+
+
+_INCLUDE = re.compile(r"^-- @include (\w+)$", re.MULTILINE)
+
+
+@lru_cache(maxsize=None)
+def sql(name: str) -> str:
+    """The text of kpi/sql/<name>.sql, with each ``-- @include other`` line replaced by that file.
+
+    ``name@stored``: the same query with maturity_base (scoring live) replaced by maturity_stored
+    (reading the scores kpi.store.derived keeps)."""
+    name, _, variant = name.partition("@")
+    text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+    def include(m: re.Match) -> str:
+        part = "maturity_stored" if variant == "stored" and m.group(1) == "maturity_base" else m.group(1)
+        return sql(part)
+
+    return _INCLUDE.sub(include, text)
+
+
+RECORDER: list | None = None
+_SNAPSHOT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_FROZEN = {
+    "observations": "SELECT school_id, school_year, round, field_code, value, 0::BIGINT AS import_id "
+                    "FROM kpi.snapshot_observations WHERE snapshot_id = '{id}'",
+    "criterion_scores": "SELECT school_id, school_year, criterion_code, self_points, self_met, verified_points, "
+                        "verified_met, NULL::VARCHAR AS evidence_url, 0::BIGINT AS import_id "
+                        "FROM kpi.snapshot_scores WHERE snapshot_id = '{id}'",
+    "submissions": "SELECT school_id, school_year, round, received_at, source, 0::BIGINT AS import_id "
+                   "FROM kpi.snapshot_submissions WHERE snapshot_id = '{id}'",
+}
+
+
+def source_views(snapshot_id: str | None) -> dict[str, str]:
+    """Temporary views that make a query read a snapshot's frozen rows under the live table names."""
+    if snapshot_id is None:
+        return {}
+    if not _SNAPSHOT_ID.match(snapshot_id):
+        raise ValueError(f"Mã bản chốt không hợp lệ: {snapshot_id!r}")
+    return {name: q.format(id=snapshot_id) for name, q in _FROZEN.items()}
+
+
+_SLICE = threading.local()
+
+
+@contextlib.contextmanager
+def observations_from(table: pa.Table | None):
+    """Run this thread's live-data queries on `table`, a slice of the observations (every row of
+    some schools: kpi.views.models slices a unit once and answers its many small queries from memory)
+    instead of the stored table. Only for queries whose schools all lie in the slice."""
+    old = getattr(_SLICE, "table", None)
+    _SLICE.table = table
+    try:
+        yield
+    finally:
+        _SLICE.table = old
+
+
+_PENDING = threading.local()
+
+
+@contextlib.contextmanager
+def pending_from(tables: tuple[pa.Table, pa.Table] | None):
+    """Run this thread's live-data queries with the schools' submitted, not yet approved values
+    (kpi.workflows.entry.pending_tables: observations, submissions) laid over the approved ones: a school
+    with a pending submission counts with its submitted values instead of its approved ones.
+    None: approved figures only (the default). kpi.views.models sets it for scopes with `pending`."""
+    old = getattr(_PENDING, "tables", None)
+    _PENDING.tables = tables
+    try:
+        yield
+    finally:
+        _PENDING.tables = old
+
+
+def _pending_views(cur, base: str, tables: tuple[pa.Table, pa.Table]) -> dict[str, str]:
+    cur.register("pending_obs", tables[0])
+    cur.register("pending_subs", tables[1])
+    return {
+        "observations": f"""SELECT * FROM ({base}) o WHERE NOT EXISTS (SELECT 1 FROM pending_obs p
+                            WHERE p.school_id = o.school_id AND p.school_year = o.school_year AND p.round = o.round)
+                            UNION ALL SELECT * FROM pending_obs""",
+        "submissions": """SELECT * FROM kpi.submissions UNION ALL SELECT * FROM pending_subs p WHERE NOT EXISTS (
+                          SELECT 1 FROM kpi.submissions s WHERE s.school_id = p.school_id
+                          AND s.school_year = p.school_year AND s.round = p.round)""",
+    }
+
+
+def unit_observations(con, unit_id: str) -> pa.Table:
+    """Every observation of the schools of one unit (and the units below it), as an Arrow table."""
+    cur = db.cursor(con)
+    try:
+        return cur.sql(sql("unit_observations"), params={"unit_id": unit_id}).to_arrow_table()
+    finally:
+        cur.close()
+
+
+def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None,
+        tables: dict[str, pa.Table] | None = None, snapshot: str | None = None,
+        views: dict[str, str] | None = None) -> pd.DataFrame:
+    """Run one named query with bound parameters and registered tables; return a frame.
+
+    With `snapshot`, the query reads that snapshot's frozen observations, scores and submissions
+    (temporary views on this cursor shadow the live tables); `views` sets such views directly.
+    Inside `observations_from(slice)`, a live query reads the slice as its observations; inside
+    `pending_from(tables)`, the pending values are laid over them."""
+    if RECORDER is not None:  # kpi.tools.bench replays a page's queries to time DuckDB alone
+        RECORDER.append((name, params, tables, snapshot, views))
+    cur = db.cursor(con)
+    try:
+        for tname, table in (tables or {}).items():
+            cur.register(tname, table)
+        explicit = dict(views or source_views(snapshot))
+        views = dict(explicit)
+        piece = getattr(_SLICE, "table", None)
+        if piece is not None and "observations" not in views:
+            cur.register("observations_slice", piece)
+            views["observations"] = "SELECT * FROM observations_slice"
+        pending = getattr(_PENDING, "tables", None)
+        if pending is not None and "observations" not in explicit:
+            base = views.get("observations", "SELECT * FROM kpi.observations")
+            views.update(_pending_views(cur, base, pending))
+        for vname, body in views.items():
+            cur.execute(f"CREATE OR REPLACE TEMP VIEW {vname} AS {body}")
+        return cur.execute(sql(name), params or {}).df()
+    finally:
+        cur.close()
+
+
+def meta(con) -> dict[str, str]:
+    """The database's meta keys (is_sample, unit_name, data_version, ...)."""
+    return dict(run(con, "meta").itertuples(index=False, name=None))
+
+
+def principal_users(con) -> list[dict]:
+    """Every active principal account (users rows), by user name."""
+    return run(con, "users_principals").to_dict("records")
+
+
+def periods(con) -> pd.DataFrame:
+    """Every period, newest first: school_year, round, deadline, has_data."""
+    return run(con, "periods")
+
+
+def wards(con, scope: Scope) -> list[str]:
+    """The wards of the schools in scope, in Vietnamese order."""
+    return run(con, "filter_options", {"unit_id": scope.unit_id})["ward"].tolist()
+
+
+def _defs(catalog: Catalog, school_year: str) -> pa.Table:
+    return pa.Table.from_pylist(catalog.target_rows(school_year), schema=_DEFS_SCHEMA)
+
+
+def district_summary(con, catalog: Catalog, scope: Scope, school_year: str, round: str,
+                     level: str | None = None, ownership: str | None = None,
+                     ward: str | None = None) -> pd.DataFrame:
+    """One row per indicator × level for a period: pooled numerator, denominator, value, target,
+    schools reporting / expected / meeting the target, over the schools of the caller's unit.
+
+    District figures are aggregates and name no school, so a principal's scope limits them to
+    the principal's unit but not to one school.
+    """
+    df = run(con, "district_summary", {
+        "school_year": school_year, "round": round, "unit_id": scope.unit_id,
+        "level": level, "ownership": ownership, "ward": ward,
+    }, {"defs": _defs(catalog, school_year)}, snapshot=scope.snapshot_id)
+    df["value"] = (df["numerator"] / df["denominator"]).where(df["denominator"] > 0)
+    df.insert(2, "school_year", school_year)
+    df.insert(3, "round", round)
+    return df
+
+
+def _indicator_params(catalog: Catalog, code: str) -> dict:
+    ind = catalog.indicators[code]
+    return {"num_field": ind.numerator, "den_field": ind.denominator, "kind": ind.kind,
+            "levels": list(ind.levels)}
+
+
+def indicator_trend(con, catalog: Catalog, scope: Scope, code: str, level=None, ownership=None,
+                    ward=None) -> pd.DataFrame:
+    """One row per period × level for one indicator: pooled numerator, denominator, reporting,
+    expected, and the target in force that school year."""
+    df = run(con, "indicator_trend", {**_indicator_params(catalog, code), **index_rules.filters(scope, level, ownership, ward)},
+             snapshot=scope.snapshot_id)
+    targets = [catalog.target_for(code, lv, y) for y, lv in zip(df["school_year"], df["level"])]
+    df["target"] = [None if t is None else t.value for t in targets]
+    df["near"] = [None if t is None else t.near for t in targets]
+    df["value"] = (df["numerator"] / df["denominator"]).where(df["denominator"] > 0)
+    return df
+
+
+def _one_indicator_defs(catalog: Catalog, code: str, school_year: str) -> pa.Table:
+    rows = [r for r in catalog.target_rows(school_year) if r["indicator_code"] == code]
+    return pa.Table.from_pylist(rows, schema=_DEFS_SCHEMA)
+
+
+def school_values(con, catalog: Catalog, scope: Scope, code: str, period: tuple[str, str],
+                  earlier: tuple[str, str] | None = None, level=None, ownership=None, ward=None,
+                  snapshot_earlier: str | None = None, mixed: bool = False) -> pd.DataFrame:
+    """One row per school in scope for one indicator: numerator, denominator, value, status, and
+    value/status in an earlier period (change). A principal gets other schools unnamed. With
+    `mixed`, the earlier period is read from `snapshot_earlier` and `period` from the scope's source."""
+    earlier = earlier or period
+    views = _mixed_views(earlier, snapshot_earlier, period, scope.snapshot_id) if mixed else None
+    return run(con, "school_values", {
+        **_indicator_params(catalog, code), **index_rules.filters(scope, level, ownership, ward),
+        "year_a": earlier[0], "round_a": earlier[1] + (MIXED_A if mixed else ""),
+        "year_b": period[0], "round_b": period[1], "school_id": scope.school_id,
+    }, {"defs_a": _one_indicator_defs(catalog, code, earlier[0]),
+        "defs_b": _one_indicator_defs(catalog, code, period[0])}, snapshot=scope.snapshot_id, views=views)
+
+
+def compare_periods(con, catalog: Catalog, scope: Scope, period_a: tuple[str, str], period_b: tuple[str, str],
+                    level=None, ownership=None, ward=None, snapshot_a: str | None = None,
+                    snapshot_b: str | None = None, mixed: bool = False) -> pd.DataFrame:
+    """One row per indicator × level: value and schools meeting the target in A and B, and how
+    many schools moved up to đạt or fell back. With `mixed`, period A is read from `snapshot_a`
+    and period B from `snapshot_b` (None = live): a snapshot set against live data or another."""
+    views = _mixed_views(period_a, snapshot_a, period_b, snapshot_b) if mixed else None
+    return run(con, "compare_periods", {
+        **index_rules.filters(scope, level, ownership, ward),
+        "year_a": period_a[0], "round_a": period_a[1] + (MIXED_A if mixed else ""),
+        "year_b": period_b[0], "round_b": period_b[1],
+    }, {"defs_a": _defs(catalog, period_a[0]), "defs_b": _defs(catalog, period_b[0])},
+        snapshot=scope.snapshot_id, views=views)
+
+
+def school_list(con, scope: Scope, period: tuple[str, str] | None = None) -> pd.DataFrame:
+    """The schools the caller may pick (a principal: only their own), in Vietnamese order: the open
+    ones, or with `period` the schools of that period (a school closed since then included)."""
+    year, rnd = period or (None, None)
+    return run(con, "school_list", {"unit_id": scope.unit_id, "school_id": scope.school_id,
+                                    "school_year": year, "round": rnd})
+
+
+def school_info(con, scope: Scope, school_id: str, school_year: str, round: str) -> dict | None:
+    """One school's identity and its submission for the period; None when out of scope."""
+    df = run(con, "school_info", {"unit_id": scope.unit_id, "school_id": school_id,
+                                  "scope_school": scope.school_id, "school_year": school_year, "round": round},
+             snapshot=scope.snapshot_id)
+    return None if df.empty else df.iloc[0].to_dict()
+
+
+def school_indicators(con, catalog: Catalog, scope: Scope, school_id: str, school_year: str,
+                      round: str) -> pd.DataFrame:
+    """One row per indicator applying to the school: value, target, status inputs, district value
+    and position among the reporting schools of its level. Empty when out of scope."""
+    return run(con, "school_indicators", {
+        "school_id": school_id, "scope_school": scope.school_id, "unit_id": scope.unit_id,
+        "school_year": school_year, "round": round,
+    }, {"defs": _defs(catalog, school_year)}, snapshot=scope.snapshot_id)
+
+
+def level_values(con, catalog: Catalog, scope: Scope, level: str, school_year: str, round: str) -> pd.DataFrame:
+    """Every school of one cấp học in the unit that reported each indicator in a period: school_id,
+    indicator_code, numerator, denominator, value. For peers' places and district values; an
+    office scope only (a principal's scope gets no rows: kpi.views.models computes from the unit's)."""
+    if scope.is_school:
+        raise PermissionError("level_values: chỉ dành cho phạm vi toàn đơn vị")
+    return run(con, "level_values", {"unit_id": scope.unit_id, "level": level, "school_year": school_year,
+                                     "round": round}, {"defs": _defs(catalog, school_year)}, snapshot=scope.snapshot_id)
+
+
+def index_years(con) -> list[str]:
+    """School years with maturity-index entries, newest first."""
+    return run(con, "index_years")["school_year"].tolist()
+
+
+_PARAM = re.compile(r"\$(\w+)")
+
+
+def used_params(text: str, params: dict) -> dict:
+    """The parameters a query text mentions (DuckDB refuses unused named parameters)."""
+    names = set(_PARAM.findall(text))
+    return {k: v for k, v in params.items() if k in names}
+
+
+def _run_maturity(con, name, catalog, scope, school_years, level=None, ownership=None, ward=None,
+                  **extra) -> pd.DataFrame:
+    """Run a maturity_*.sql query: on the stored scores (kpi.store.derived) when they match the catalog
+    and the data and the scope reads live data, else scoring live with maturity_base.sql."""
+    params, tables = index_rules.maturity_args(catalog, scope, school_years, level, ownership, ward)
+    params = {**params, "schools": None, **extra}
+    stored = scope.snapshot_id is None and index_rules.stored_valid(meta(con), catalog)
+    variant = f"{name}@stored" if stored else name
+    return run(con, variant, used_params(sql(variant), params), None if stored else tables,
+               snapshot=scope.snapshot_id)
+
+
+MAX_GROUPS = 4  # the maturity SQL has a column per group position (catalog allows at most this many)
+
+
+def _group_columns(df: pd.DataFrame, catalog: Catalog, parts: tuple[str, ...]) -> pd.DataFrame:
+    """The SQL's g<position>_<part> columns named <group>_<part> (dh_points, qt_level, ...); the
+    positions with no group dropped."""
+    groups = list(catalog.index.groups)
+    rename = {f"g{i}_{p}": f"{g.lower()}_{p}" for i, g in enumerate(groups) for p in parts}
+    unused = [f"g{i}_{p}" for i in range(len(groups), MAX_GROUPS) for p in parts]
+    return df.drop(columns=unused).rename(columns=rename)
+
+
+def maturity_schools(con, catalog: Catalog, scope: Scope, school_years, level=None, ownership=None,
+                     ward=None) -> pd.DataFrame:
+    """One row per school × school year scored (in SQL, by the rules of kpi.domain.scoring): per group
+    points, level, unmet conditions, provisional; school_level, provisional; name, level (cấp học),
+    ward, ownership. A principal gets only their own school."""
+    df = _run_maturity(con, "maturity_schools", catalog, scope, school_years, level, ownership, ward)
+    df = _group_columns(df, catalog, ("points", "level", "unmet", "provisional"))
+    if scope.school_id is not None:  # the SQL already keeps only the school's rows: belt and braces
+        df = df[df["school_id"] == scope.school_id].reset_index(drop=True)
+    for g in catalog.index.groups:
+        df[f"{g.lower()}_level"] = df[f"{g.lower()}_level"].astype(int)
+    df["school_level"] = df["school_level"].astype(int)
+    return df
+
+
+def maturity_criteria(con, catalog: Catalog, scope: Scope, school_years, level=None, ownership=None,
+                      ward=None) -> pd.DataFrame:
+    """One row per school × school year × leaf criterion (kpi.domain.scoring.criterion_points, in SQL)."""
+    return _run_maturity(con, "maturity_criteria", catalog, scope, school_years, level, ownership, ward)
+
+
+def maturity(con, catalog: Catalog, scope: Scope, school_years, level=None, ownership=None,
+             ward=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(criteria, schools) of the schools in scope for the school years: maturity_criteria and
+    maturity_schools. For one school or a district; district-wide views use the aggregates below."""
+    return (maturity_criteria(con, catalog, scope, school_years, level, ownership, ward),
+            maturity_schools(con, catalog, scope, school_years, level, ownership, ward))
+
+
+def maturity_reference(con, catalog: Catalog, scope: Scope, school_years) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(criteria, schools) scored by kpi.domain.scoring, the pandas reference engine, from the raw entries
+    and field values: what `python -m kpi scores --check` and the tests hold the SQL scoring to."""
+    from kpi.domain import scoring
+
+    params = {**index_rules.filters(scope, None, None, None), "school_years": list(school_years),
+              "school_id": scope.school_id, "levels": list(catalog.index.levels_apply)}
+    entries = run(con, "criterion_entries", params, snapshot=scope.snapshot_id)
+    fields = sorted({f for c in catalog.criteria.values() if c.compute
+                     for f in (c.numerator_field, c.denominator_field) if f})
+    values = run(con, "computed_fields", {**params, "fields": fields, "rounds": list(catalog.index.compute_rounds)},
+                 snapshot=scope.snapshot_id)
+    return scoring.score(entries, scoring.computed_points(values, catalog), catalog)
+
+
+def maturity_counts(con, catalog: Catalog, scope: Scope, school_years, level=None, ownership=None,
+                    ward=None) -> pd.DataFrame:
+    """Schools per school_year × level (cấp học) × <group>_level × school_level × provisional
+    (column `schools`): every district count of the index (kpi.domain.maturity) comes from this cube."""
+    df = _run_maturity(con, "maturity_counts", catalog, scope, school_years, level, ownership, ward)
+    df = _group_columns(df, catalog, ("level",))
+    df["schools"] = df["schools"].astype(int)
+    return df
+
+
+def maturity_lost(con, catalog: Catalog, scope: Scope, school_year: str, level=None, ownership=None,
+                  ward=None) -> pd.DataFrame:
+    """Per leaf criterion: points lost over the schools (Σ max − points), average per school, name,
+    group, provisional; largest loss first. Where support pays most."""
+    g = _run_maturity(con, "maturity_lost", catalog, scope, [school_year], level, ownership, ward)
+    g["lost_per_school"] = g["lost"] / g["schools"]
+    g["name"] = [catalog.criteria[k].name_vi for k in g["criterion_code"]]
+    g["group"] = [catalog.criteria[k].group_code for k in g["criterion_code"]]
+    g["provisional"] = [catalog.criteria[k].provisional for k in g["criterion_code"]]
+    return g
+
+
+def maturity_heatmap(con, catalog: Catalog, scope: Scope, school_year: str, order: str = "total",
+                     limit: int = 200, level=None, ownership=None, ward=None) -> pd.DataFrame:
+    """Schools × leaf criteria (share of the maximum earned, 0-1) for the first `limit` schools in
+    `order` ("total", a group code in lower case, or "name"); rows named by school."""
+    if order not in ("total", "name", *(g.lower() for g in catalog.index.groups)):
+        raise ValueError(f"Thứ tự không hợp lệ: {order!r}")
+    df = _run_maturity(con, "maturity_heatmap", catalog, scope, [school_year], level, ownership, ward,
+                       order=order, limit=int(limit))
+    cols = list(dict.fromkeys(df["criterion_code"]))
+    m = df.pivot_table(index="rank", columns="criterion_code", values="share", aggfunc="first")
+    m = m.reindex(columns=cols)
+    m.index = df.drop_duplicates("rank").set_index("rank").loc[m.index, "name"].values
+    m.columns.name = None
+    return m
+
+
+def maturity_review(con, catalog: Catalog, scope: Scope, school_year: str, flagged_only: bool = True,
+                    limit: int = 100_000, level=None, ownership=None, ward=None) -> tuple[pd.DataFrame, int, int]:
+    """(rows, rows in all, rows flagged): self-assessed, verified and computed points side by side
+    per school × criterion with any of them, the differences to look at flagged (see the SQL)."""
+    df = _run_maturity(con, "maturity_review", catalog, scope, [school_year], level, ownership, ward,
+                       flagged_only=flagged_only, limit=int(limit))
+    total = int(df["total_rows"].iloc[0]) if len(df) else 0
+    flagged = int(df["flagged_rows"].iloc[0]) if len(df) else 0
+    df = df.drop(columns=["total_rows", "flagged_rows"])
+    df.insert(3, "criterion_name", [catalog.criteria[k].name_vi for k in df["criterion_code"]])
+    return df, total, flagged
+
+
+def school_trend(con, catalog: Catalog, scope: Scope, school_id: str, school_year: str) -> pd.DataFrame:
+    """One row per indicator × period for one school: its value (empty when out of scope)."""
+    return run(con, "school_trend", {"school_id": school_id, "scope_school": scope.school_id,
+                                     "unit_id": scope.unit_id}, {"defs": _defs(catalog, school_year)},
+               snapshot=scope.snapshot_id)
+
+
+# What kpi/sql/submission_status.sql reads beside the analytics file's submissions: one row per
+# school with an entry or a lock in the period (kpi.workflows.entry.entry_times fills it).
+ENTRY_TIMES = pa.schema([("school_id", pa.string()), ("state", pa.string()), ("version", pa.int64()),
+                         ("first_submitted_at", pa.timestamp("us")), ("submitted_at", pa.timestamp("us")),
+                         ("decided_by", pa.string()), ("reason", pa.string()), ("flags", pa.int64()),
+                         ("explained", pa.int64())])
+
+
+def submission_status(con, scope: Scope, school_year: str, round: str, entries: pa.Table | None = None,
+                      period_open: bool = False) -> pd.DataFrame:
+    """One row per school in scope: received_at (the first arrival: a file the Phòng imported, or
+    the moment the school submitted in the app), deadline, status (dung_han / tre / chua_nop),
+    days_late, and where the school's entry stands (state, decided_by, reason, flags, explained).
+    `entries`: kpi.workflows.entry.entry_times of the period (live data only; a snapshot has none)."""
+    if entries is None or scope.snapshot_id is not None:
+        entries = ENTRY_TIMES.empty_table()
+    return run(con, "submission_status", {"unit_id": scope.unit_id, "school_year": school_year, "round": round,
+                                          "school_id": scope.school_id, "period_open": period_open},
+               {"entry_times": entries}, snapshot=scope.snapshot_id)
+
+
+def school_period_values(con, scope: Scope, school_id: str, period: tuple[str, str],
+                         previous: tuple[str, str] | None) -> pd.DataFrame:
+    """One row per field a school reported (approved figures) in a period or the one before it:
+    field_code, value, previous. Empty when the school is out of scope."""
+    prev = previous or ("", "")
+    return run(con, "school_period_values", {
+        "school_id": school_id, "scope_school": scope.school_id, "unit_id": scope.unit_id,
+        "school_year": period[0], "round": period[1], "prev_year": prev[0], "prev_round": prev[1]},
+        snapshot=scope.snapshot_id)
+
+
+def period_values(con, scope: Scope, school_year: str, round: str) -> pd.DataFrame:
+    """Every value of a period of the schools in scope: school_id, name, level, field_code, value
+    (for the data-quality view; an office scope only)."""
+    if scope.is_school:
+        raise PermissionError("period_values: chỉ dành cho phạm vi toàn đơn vị")
+    return run(con, "period_values", {"unit_id": scope.unit_id, "school_year": school_year, "round": round},
+               snapshot=scope.snapshot_id)
+
+
+def field_completeness(con, catalog: Catalog, scope: Scope, school_year: str, round: str) -> pd.DataFrame:
+    """One row per field × level: schools expected to report it and schools that did."""
+    rows = [{"field_code": f.code, "level": lv} for f in catalog.fields.values() for lv in f.levels]
+    return run(con, "field_completeness", {"unit_id": scope.unit_id, "school_year": school_year, "round": round},
+               {"fields_levels": pa.Table.from_pylist(rows)}, snapshot=scope.snapshot_id)
+
+
+def imports_log(con, limit: int = 200) -> pd.DataFrame:
+    """The import audit, newest first."""
+    return run(con, "imports_log", {"limit": limit})
+
+
+MIXED_A = "#A"  # period A's rows carry round + MIXED_A, so A and B may even be the same period
+
+
+def _mixed_views(period_a, snapshot_a, period_b, snapshot_b) -> dict[str, str]:
+    """observations = period A from its source (round relabelled) ∪ period B from its source."""
+    def part(period, snap, suffix=""):
+        body = source_views(snap).get("observations", "SELECT * FROM kpi.observations")
+        return (f"SELECT * REPLACE (round || '{suffix}' AS round) FROM ({body}) "
+                f"WHERE school_year = '{period[0]}' AND round = '{period[1]}'")
+    for y, r in (period_a, period_b):
+        if not re.match(r"^\d{4}-\d{4}$", y) or r not in ("HK1", "CN"):
+            raise ValueError(f"Kỳ không hợp lệ: {y} {r}")
+    return {"observations": f"{part(period_a, snapshot_a, MIXED_A)} UNION ALL {part(period_b, snapshot_b)}"}
+
+
+def snapshots(con, school_year: str | None = None) -> pd.DataFrame:
+    """Every snapshot (newest first), or those of one school year."""
+    return run(con, "snapshot_list", {"school_year": school_year})
+
+
+def publications(con, scope: Scope, school_year: str | None = None) -> pd.DataFrame:
+    """The published results of the yearly maturity assessment (newest first), or of one school
+    year; `includes_school`: whether a principal's own school is in each (always true for the
+    office). An analytics file older than the publications table has none."""
+    try:
+        return run(con, "publication_list", {"school_year": school_year, "school_id": scope.school_id})
+    except duckdb.CatalogException:
+        return pd.DataFrame(columns=["publication_id", "school_year", "published_by", "published_at", "schools",
+                                     "content_hash", "includes_school"])
+
+
+def assessment_figures(con, catalog: Catalog, scope: Scope, school_id: str, school_year: str) -> pd.DataFrame:
+    """The reported values one school's computed criteria use in a school year (field_code, value,
+    round); empty for a school outside the scope (a principal: any school but the own)."""
+    if scope.is_school and scope.school_id != school_id:
+        return pd.DataFrame(columns=["field_code", "value", "round"])
+    fields = sorted({f for c in catalog.criteria.values() if c.compute
+                     for f in (c.numerator_field, c.denominator_field) if f})
+    return run(con, "assessment_figures", {"school_year": school_year, "school_id": school_id, "fields": fields or [""],
+                                           "rounds": list(catalog.index.compute_rounds), "unit_id": scope.unit_id})
+
+
+# ---- Quản trị (kpi.admin.plans, kpi.admin.registry): reference data the office changes in the app ----------
+
+def _admin_read(con, name: str, params: dict | None = None) -> pd.DataFrame | None:
+    """A Quản trị query; None on a file made before Quản trị had its tables (read-only, not upgraded)."""
+    try:
+        return run(con, name, params)
+    except (duckdb.CatalogException, duckdb.BinderException):
+        return None
+
+
+def plan_targets(con) -> pd.DataFrame:
+    """The targets of every school year published in the app (each year's newest version)."""
+    df = _admin_read(con, "plan_targets")
+    return df if df is not None else pd.DataFrame(
+        columns=["school_year", "version", "indicator_code", "level", "value", "near", "clause", "basis", "document"])
+
+
+def target_plans(con) -> pd.DataFrame:
+    """Every published version of every school year's targets (history), newest first."""
+    df = _admin_read(con, "target_plans")
+    return df if df is not None else pd.DataFrame(
+        columns=["school_year", "version", "document", "source_year", "published_by", "published_at", "targets",
+                 "in_force"])
+
+
+def plan_version_targets(con, school_year: str, version: int) -> pd.DataFrame:
+    """The targets of one published version of a school year."""
+    df = _admin_read(con, "plan_version_targets", {"school_year": school_year, "version": int(version)})
+    return df if df is not None else pd.DataFrame(
+        columns=["indicator_code", "level", "value", "near", "clause", "basis"])
+
+
+def admin_schools(con) -> pd.DataFrame:
+    """Every school ever recorded (open, closed, merged) with its dates (Quản trị)."""
+    df = _admin_read(con, "admin_schools")
+    return df if df is not None else run(con, "school_list", {"unit_id": None, "school_id": None, "school_year": None, "round": None})
+
+
+def admin_units(con) -> pd.DataFrame:
+    """The unit tree, one row per unit with its parent and its open schools."""
+    df = _admin_read(con, "admin_units")
+    return df if df is not None else pd.DataFrame(
+        columns=["unit_id", "name", "kind", "parent_id", "parent_name", "schools"])
+
+
+def reference_changes(con, limit: int = 500) -> pd.DataFrame:
+    """The history of Quản trị's changes to schools, units and targets, newest first."""
+    df = _admin_read(con, "reference_changes", {"limit": int(limit)})
+    return df if df is not None else pd.DataFrame(
+        columns=["change_id", "changed_at", "user_name", "effective_on", "kind", "object_id", "detail"])

@@ -1,0 +1,426 @@
+"""`python -m kpi bench --load`: many logged-in people on the real server, as they wait for it.
+
+Starts `python -m kpi serve` (nginx and its workers) on a copy of the database, creates the
+accounts it needs (one principal per school for the first schools, and office staff), and drives
+N simulated browsers at the protocol level (`kpi/tools/load_client.py`: login route, websocket, the rerun
+messages a browser sends; principals also type a figure into Nộp số liệu and save the draft)
+plus one real Chromium under the same load. Every draft save the pages confirmed is looked for in
+the shared state store afterwards (none may be lost). It reports per page and
+role the page-run time (request → script finished) p50 / p95 / max, every error, login and GET /
+p95, page runs per second, the server's CPU per page run (every process of the server: nginx and
+the workers), the peak memory of all those processes, and the machine's load (what else ran), so
+a noisy run can be recognised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from kpi.admin import auth
+from kpi.store import db
+from kpi.catalog.model import default_catalog
+
+TARGETS = {"p95_s": 2.0, "errors": 0, "login_p95_s": 1.0, "index_p95_s": 0.5, "memory_mb": 2048}
+LOAD_PASSWORD = "tai-thu-2026"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _q(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p * (len(s) - 1))))]
+
+
+# ---- processes: CPU and memory of a process tree ------------------------------------------------
+
+def _children() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            kids.setdefault(ppid, []).append(int(d))
+    return kids
+
+
+def tree(pid: int) -> list[int]:
+    """The process and all its descendants."""
+    kids, out, todo = _children(), [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += kids.get(p, [])
+    return out
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes (and of their waited-for children)."""
+    total = 0.0
+    for p in pids:
+        try:
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in f[11:15]) / TICK
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def rss_mb(pids: list[int]) -> float:
+    """Memory of the processes, MB: the sum of their PSS (a page shared by n processes counts 1/n:
+    the Python, Streamlit and DuckDB code every worker maps is counted once, as the machine holds it);
+    VmRSS where PSS cannot be read."""
+    total = 0
+    for p in pids:
+        try:
+            rollup = Path(f"/proc/{p}/smaps_rollup")
+            key = "Pss:" if rollup.exists() else "VmRSS:"
+            for line in (rollup if key == "Pss:" else Path(f"/proc/{p}/status")).read_text().splitlines():
+                if line.startswith(key):
+                    total += int(line.split()[1])
+                    break
+        except OSError:
+            pass
+    return total / 1024
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot."""
+    f = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = f[3] + f[4]
+    return (sum(f) - idle) / TICK, sum(f) / TICK
+
+
+class Sampler(threading.Thread):
+    """Samples the server's memory (sum of RSS over its process tree) every half second."""
+
+    def __init__(self, root: int):
+        super().__init__(daemon=True)
+        self.root, self.peak, self.samples, self._halt = root, 0.0, [], threading.Event()
+
+    def run(self):
+        while not self._halt.is_set():
+            mb = rss_mb(tree(self.root))
+            self.peak = max(self.peak, mb)
+            self.samples.append((time.time(), mb, os.getloadavg()[0]))
+            self._halt.wait(0.5)
+
+    def stop(self):
+        self._halt.set()
+        self.join()
+
+
+# ---- the run ---------------------------------------------------------------------------------------
+
+def prepare_database(source: Path, work: Path, principals: int, office: int) -> tuple[Path, dict]:
+    """A copy of `source` with the load's accounts, and the plan the browsers follow."""
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "kpi.duckdb"
+    for f in [*work.glob("kpi*"), work / "result.json", work / "browser.json"]:
+        f.unlink(missing_ok=True)
+    shutil.copyfile(source, path)
+    cat = default_catalog()
+    hashed = auth.hash_password(LOAD_PASSWORD)
+    now = dt.datetime.now()
+    users = []
+    with db.writing(path) as con:
+        schools = con.execute("""SELECT school_id, level FROM schools WHERE level IN ('TH', 'THCS', 'GDTX', 'MN')
+                                 ORDER BY hash(school_id) LIMIT ?""", [principals]).fetchall()
+        years = [y for (y,) in con.execute(
+            "SELECT DISTINCT school_year FROM periods ORDER BY school_year DESC").fetchall()]
+        con.execute("DELETE FROM users WHERE user_name LIKE 'tai.%'")
+        for sid, level in schools:
+            name = f"tai.{sid.lower()}"
+            con.execute("INSERT INTO users VALUES (?, ?, 'hieu_truong', ?, NULL, ?, TRUE, ?, ?)",
+                        [name, f"Hiệu trưởng {sid} (tải thử)", sid, hashed, now, now])
+            users.append({"user": name, "password": LOAD_PASSWORD, "role": "hieu_truong", "level": level,
+                          "school": sid})
+        for i in range(office):
+            role = "lanh_dao" if i % 3 == 0 else "chuyen_vien"
+            name = f"tai.vp{i + 1}"
+            con.execute("INSERT INTO users VALUES (?, ?, ?, NULL, NULL, ?, TRUE, ?, ?)",
+                        [name, f"Văn phòng {i + 1} (tải thử)", role, hashed, now, now])
+            users.append({"user": name, "password": LOAD_PASSWORD, "role": role})
+        office_schools = [s for (s,) in con.execute(
+            "SELECT school_id FROM schools ORDER BY hash(school_id) LIMIT 50").fetchall()]
+    # principals first, office staff spread among them (users[i % len]): 53 + 7 for 60 sessions
+    order = [u for u in users if u["role"] == "hieu_truong"]
+    staff = [u for u in users if u["role"] != "hieu_truong"]
+    step = max(1, len(order) // max(1, len(staff)))
+    for k, u in enumerate(staff):
+        order.insert(min(len(order), k * (step + 1)), u)
+    indicators = {lv: [c for c, ind in cat.indicators.items() if lv in ind.levels] for lv in ("MN", "TH", "THCS", "GDTX")}
+    plan = {"users": order, "years": years, "indicators": {k: v for k, v in indicators.items() if v},
+            "schools": office_schools}
+    (work / "plan.json").write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
+    return path, plan
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_health(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("máy chủ dừng khi khởi động")
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("máy chủ không sẵn sàng sau 180 giây")
+
+
+def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple[float, float] = (3, 10),
+             workers: int | None = None, browser: bool = True, office: int | None = None, ramp: float | None = None,
+             seed: int = 1, work: Path | None = None, costs: bool = False) -> dict:
+    """Start the server on a copy of `source` (in `work`, default data/bench/load/), drive the
+    browsers, stop it; return the figures. `costs`: afterwards, on the same warm server with no
+    other load, the server CPU of one run of each page (kpi.tools.load_client's cost mode)."""
+    office = min(sessions, 7 if office is None else office)
+    work = Path(work or db.ROOT / "data" / "bench" / "load")
+    path, plan = prepare_database(source, work, max(1, sessions - office), office)
+    port = _free_port()
+    env = dict(os.environ, KPI_DB=str(path), KPI_SECRET=os.environ.get("KPI_SECRET", "bench-tai-thu"))
+    env.pop("KPI_STATE", None)
+    cmd = [sys.executable, "-m", "kpi", "serve", "--port", str(port), "--db", str(path)]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    log = open(work / "serve.log", "wb")
+    server = subprocess.Popen(cmd, cwd=db.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    out: dict = {}
+    try:
+        t0 = time.time()
+        _wait_health(url, server)
+        start_s = time.time() - t0
+        time.sleep(1)
+        procs = tree(server.pid)
+        n_workers = sum(1 for p in procs if _cmdline(p).find("streamlit") >= 0)
+        sampler = Sampler(server.pid)
+        sampler.start()
+        cpu0, (busy0, total0), load0 = cpu_seconds(tree(server.pid)), machine_cpu(), os.getloadavg()
+        ramp = min(15.0, seconds / 4) if ramp is None else ramp
+        result_file, browser_file = work / "result.json", work / "browser.json"
+        gen = subprocess.Popen([sys.executable, "-m", "kpi.tools.load_client", "--url", url, "--plan", str(work / "plan.json"),
+                                "--out", str(result_file), "--sessions", str(sessions), "--seconds", str(seconds),
+                                "--think", str(think[0]), str(think[1]), "--ramp", str(ramp), "--seed", str(seed)],
+                               cwd=db.ROOT, env=env)
+        chrome = None
+        if browser and os.path.exists("/usr/bin/chromium"):
+            chrome = subprocess.Popen([sys.executable, "-m", "kpi.tools.load_client", "--browser", "--url", url, "--plan",
+                                       str(work / "plan.json"), "--out", str(browser_file), "--seconds",
+                                       str(max(10.0, seconds - ramp)), "--think", str(think[0]), str(think[1]),
+                                       "--seed", str(seed + 1)], cwd=db.ROOT, env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t_run = time.time()
+        gen.wait()
+        if chrome is not None:
+            try:
+                chrome.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                chrome.kill()
+        wall = time.time() - t_run
+        server_tree = tree(server.pid)
+        cpu1, (busy1, total1) = cpu_seconds(server_tree), machine_cpu()
+        sampler.stop()
+        gen_cpu = _child_cpu()
+        res = json.loads(result_file.read_text(encoding="utf-8"))
+        chrome_res = json.loads(browser_file.read_text(encoding="utf-8")) if browser_file.exists() else None
+        out = summarise(res, chrome_res, cpu1 - cpu0, busy1 - busy0, total1 - total0, wall, sampler, gen_cpu)
+        out["saves"] = saves(res, path)
+        if costs:
+            cost_file = work / "costs.json"
+            subprocess.run([sys.executable, "-m", "kpi.tools.load_client", "--cost", str(server.pid), "--url", url, "--plan",
+                            str(work / "plan.json"), "--out", str(cost_file), "--repeat", "20"],
+                           cwd=db.ROOT, env=env, check=True)
+            out["page_costs"] = json.loads(cost_file.read_text(encoding="utf-8"))
+        out.update({"sessions": sessions, "seconds": seconds, "think": list(think), "workers": n_workers,
+                    "principals": sessions - office, "office": office, "accounts": len(plan["users"]),
+                    "database": str(source),
+                    "schools": _count_schools(path), "server_start_s": start_s,
+                    "load_before": list(load0), "at": dt.datetime.now().isoformat(timespec="seconds"),
+                    "machine": _machine()})
+        out["targets"] = verdicts(out)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _child_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _count_schools(path: Path) -> int:
+    con = db.connect(path)
+    try:
+        return con.execute("SELECT count(*) FROM schools").fetchall()[0][0]
+    finally:
+        con.close()
+
+
+def _machine() -> str:
+    import platform
+
+    return f"{platform.machine()}, {os.cpu_count()} lõi, Python {platform.python_version()}, {platform.system()}"
+
+
+def summarise(res: dict, chrome: dict | None, server_cpu: float, busy: float, total: float, wall: float,
+              sampler: Sampler, gen_cpu: float) -> dict:
+    """Per page and role: runs, p50 / p95 / max; errors; login, GET /; CPU per run; memory; load."""
+    runs = res["runs"]
+    groups: dict[tuple[str, str], list[float]] = {}
+    for label, role, took, _ in runs:
+        groups.setdefault((label, role), []).append(took)
+    pages = [{"page": label, "role": role, "runs": len(v), "p50_s": _q(v, 0.5), "p95_s": _q(v, 0.95), "max_s": max(v)}
+             for (label, role), v in sorted(groups.items())]
+    all_runs = [r[2] for r in runs]
+    errors: dict[str, list] = {}
+    for kind, label, role, detail in res["errors"]:
+        errors.setdefault(kind, []).append({"page": label, "role": role, "detail": detail})
+    out = {
+        "page_runs": len(runs), "runs_per_s": len(runs) / wall if wall else 0.0,
+        "p50_s": _q(all_runs, 0.5), "p95_s": _q(all_runs, 0.95), "max_s": max(all_runs) if all_runs else None,
+        "pages": pages, "errors": {k: {"count": len(v), "examples": v[:5]} for k, v in errors.items()},
+        "error_count": sum(len(v) for v in errors.values()), "busy_notices": res.get("busy", 0),
+        "conflicts": res.get("conflicts", 0),
+        "login_p95_s": _q(res["logins"], 0.95), "logins": len(res["logins"]),
+        "index_p95_s": _q(res["index_loads"], 0.95),
+        "server_cpu_s": server_cpu, "cpu_per_run_ms": 1000 * server_cpu / len(runs) if runs else None,
+        "peak_memory_mb": sampler.peak, "wall_s": wall,
+        "machine_busy_share": busy / total if total else None,
+        "other_cpu_s": max(0.0, busy - server_cpu - gen_cpu), "load_generator_cpu_s": gen_cpu,
+        "loadavg_max": max((s[2] for s in sampler.samples), default=None),
+    }
+    if chrome is not None:
+        cr = [r[2] for r in chrome["runs"]]
+        out["browser"] = {"runs": len(cr), "p50_s": _q(cr, 0.5), "p95_s": _q(cr, 0.95), "max_s": max(cr) if cr else None,
+                          "errors": chrome["errors"]}
+    return out
+
+
+SAVE_LABEL = "Nộp số liệu · lưu nháp"  # kpi/tools/load_client.py's label of a principal's draft save
+
+
+def saves(res: dict, path: Path) -> dict:
+    """The principals' draft saves: how many the pages confirmed (a run of the save with no error),
+    how many the shared state store audited and holds; lost = confirmed but not stored."""
+    from kpi.store import state
+
+    runs = [r for r in res["runs"] if r[0] == SAVE_LABEL]
+    failed = [e for e in res["errors"] if e[1] == SAVE_LABEL]
+    store = state.Store(state.state_path(path))
+    audited = store.read("SELECT count(*) FROM audit WHERE action = 'luu_nhap'")[0][0]
+    drafts = store.read("SELECT count(*) FROM entries")[0][0]
+    took = [r[2] for r in runs]
+    first, last = (min(r[3] for r in runs), max(r[3] for r in runs)) if runs else (0, 0)
+    per_minute = 60 * len(runs) / (last - first) if last > first else float(len(runs))
+    confirmed = len(runs) - len(failed) - res.get("conflicts", 0)  # a refused stale save stores nothing, says so
+    return {"confirmed": confirmed, "failed": len(failed), "audited": audited, "drafts": drafts,
+            "lost": max(0, confirmed - audited), "p50_s": _q(took, 0.5), "p95_s": _q(took, 0.95),
+            "max_s": max(took) if took else None, "per_minute": per_minute}
+
+
+def verdicts(r: dict) -> dict:
+    return {
+        "lưu nháp: không mất lần nào": r.get("saves", {}).get("lost", 0) == 0,
+        "p95 ≤ 2 s": (r["p95_s"] or 0) <= TARGETS["p95_s"],
+        "0 lỗi": r["error_count"] == 0,
+        "đăng nhập p95 ≤ 1 s": (r["login_p95_s"] or 0) <= TARGETS["login_p95_s"],
+        "GET / p95 ≤ 0,5 s": (r["index_p95_s"] or 0) <= TARGETS["index_p95_s"],
+        **({"CPU mỗi lượt (trung bình cả hỗn hợp) ≤ 150 ms": (r["cpu_per_run_ms"] or 0) <= 150}
+           if r.get("cpu_per_run_ms") is not None else {}),
+        **({"Trường (hiệu trưởng) ≤ 100 ms CPU": next(c["cpu_ms"] for c in r["page_costs"]
+                                                     if c["page"] == "Trường (hiệu trưởng)") <= 100}
+           if r.get("page_costs") else {}),
+        "bộ nhớ ≤ 2 GB": r["peak_memory_mb"] <= TARGETS["memory_mb"],
+    }
+
+
+def report(r: dict) -> str:
+    """The figures as Markdown (what the README quotes), numbers the Vietnamese way."""
+    from kpi.common.formatting import fmt_int, fmt_number
+
+    s = lambda v: "—" if v is None else f"{fmt_number(v, 2)} s"  # noqa: E731
+    shared = (f"; {fmt_int(r['accounts'])} tài khoản, từ phiên thứ {fmt_int(r['accounts'] + 1)} là cửa sổ thứ hai của "
+              "cùng người") if r.get("accounts", r["sessions"]) < r["sessions"] else ""
+    lines = [f"Tải: {r['sessions']} phiên ({r['principals']} hiệu trưởng, {r['office']} văn phòng{shared}), "
+             f"{fmt_int(r['seconds'])} s, nghĩ {fmt_number(r['think'][0])}–{fmt_number(r['think'][1])} s · "
+             f"{fmt_int(r['schools'])} trường · {r['workers']} tiến trình · máy: {r['machine']} · {r['at'][:16]}", "",
+             "| trang | vai trò | lượt | p50 | p95 | max |", "|---|---|---|---|---|---|"]
+    for p in r["pages"]:
+        lines.append(f"| {p['page']} | {p['role']} | {fmt_int(p['runs'])} | {s(p['p50_s'])} | {s(p['p95_s'])} | "
+                     f"{s(p['max_s'])} |")
+    lines += ["", f"- mọi lượt chạy trang: {fmt_int(r['page_runs'])}, p50 {s(r['p50_s'])}, p95 {s(r['p95_s'])}, "
+                  f"max {s(r['max_s'])}; {fmt_number(r['runs_per_s'])} lượt/s",
+              f"- CPU của máy chủ mỗi lượt chạy trang (mọi tiến trình): {fmt_int(r['cpu_per_run_ms'] or 0)} ms",
+              f"- đăng nhập (POST /dang-nhap) p95: {s(r['login_p95_s'])} · GET / p95: {s(r['index_p95_s'])}",
+              f"- bộ nhớ đỉnh của mọi tiến trình máy chủ (PSS: trang dùng chung tính một lần): {fmt_int(r['peak_memory_mb'])} MB",
+              f"- lỗi: {fmt_int(r['error_count'])}" + "".join(f"; {k}: {v['count']}" for k, v in r["errors"].items()),
+              f"- thông báo 'máy chủ đang bận': {fmt_int(r['busy_notices'])}",
+              *([f"- lưu nháp bị từ chối vì cửa sổ khác của cùng trường đã lưu trước (đúng; người dùng tải lại rồi "
+                 f"lưu lại): {fmt_int(r['conflicts'])}"] if r.get("conflicts") else []),
+              f"- tải của máy: CPU bận {fmt_number(100 * (r['machine_busy_share'] or 0))}% thời gian, ngoài máy chủ và "
+              f"bộ tạo tải {fmt_number(r['other_cpu_s'])} s CPU; loadavg tối đa {fmt_number(r['loadavg_max'] or 0)}"]
+    if r.get("saves", {}).get("confirmed") or r.get("saves", {}).get("failed"):
+        v = r["saves"]
+        lines.append(f"- lưu nháp (hiệu trưởng): {fmt_int(v['confirmed'])} lần được xác nhận ({fmt_number(v['per_minute'])} "
+                     f"lần/phút), {fmt_int(v['failed'])} lỗi; kho trạng thái ghi {fmt_int(v['audited'])} dòng nhật ký, "
+                     f"{fmt_int(v['drafts'])} bản nháp; mất {fmt_int(v['lost'])}; p50 {s(v['p50_s'])}, "
+                     f"p95 {s(v['p95_s'])}, max {s(v['max_s'])}")
+    if "browser" in r:
+        b = r["browser"]
+        lines.append(f"- Chromium thật cùng lúc: {fmt_int(b['runs'])} trang, p50 {s(b['p50_s'])}, p95 {s(b['p95_s'])}, "
+                     f"lỗi {len(b['errors'])}")
+    if r.get("page_costs"):
+        lines += ["", "CPU của máy chủ cho một lượt chạy trang (ấm, một trình duyệt, không tải khác; trung bình 20 lượt):",
+                  "", "| trang | CPU | thời gian | lỗi |", "|---|---|---|---|"]
+        for c in r["page_costs"]:
+            lines.append(f"| {c['page']} | {fmt_int(c['cpu_ms'])} ms | {fmt_int(c['wall_ms'])} ms | {len(c['errors'])} |")
+    lines += ["", *[f"- {k}: {'đạt' if v else 'CHƯA ĐẠT'}" for k, v in r["targets"].items()]]
+    return "\n".join(lines)
+
+
+def default_source() -> Path:
+    """The district sample the load bench uses unless --db is given (built once under data/bench/)."""
+    from kpi.tools import bench
+
+    return bench.bench_db(53, 3)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(report(run_load(default_source(), sessions=int(sys.argv[1]) if len(sys.argv) > 1 else 10, seconds=30)))

@@ -1,0 +1,3 @@
+"""View models: what a page or an export shows for a period, scope and data version, built once and
+shared by every session and every export.
+"""
