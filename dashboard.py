@@ -48,8 +48,8 @@ if __name__ != "__main__":
     app = st.App(__file__, routes=ROUTES, lifespan=warm, middleware=[Middleware(MediaGuard)])
 else:
     from kpi.common.access import PAGES, ROLE_PAGES
-    from pages import _frame as frame
     from kpi.common.text import plain
+    from pages import _frame as frame
     from pages import _style as style
     from pages._web import CSRF_COOKIE, LOGIN_PATH, logout_form
 

@@ -17,12 +17,18 @@ import sqlite3
 import sys
 import time
 
-from kpi.admin import plans
-from kpi.common import cells, faults
-from kpi.store import db, queries
-from kpi.common.access import Scope
+from kpi.admin import auth, plans
+from kpi.admin.shared import AdminError
 from kpi.catalog.model import LEVELS, ROUNDS, CatalogError, default_catalog
+from kpi.common import cells, faults
+from kpi.common.access import Scope
 from kpi.common.formatting import fmt_int, fmt_number
+from kpi.exports import renderer
+from kpi.imports import import_read, importer
+from kpi.imports.templates import build_template
+from kpi.store import db, derived, queries
+from kpi.workflows import snapshots
+from kpi.writes import door
 
 SUMMARY_COLUMNS = ["indicator_code", "level", "school_year", "round", "numerator", "denominator",
                    "value", "target", "schools_reporting", "schools_expected", "schools_meeting"]
@@ -183,15 +189,10 @@ def _read_password(args) -> str:
 
 def _who(args):
     """Who acts: the account named by --user, re-read and checked by the door (kpi.writes.door)."""
-    from kpi.writes import door
-
     return door.Cli(getattr(args, "user", None))
 
 
 def cmd_users(args) -> int:
-    from kpi.admin import auth
-    from kpi.writes import door
-    from kpi.admin.shared import AdminError
 
     path = _existing_db(args, "python -m kpi init")
     try:
@@ -221,8 +222,6 @@ def cmd_users(args) -> int:
 
 
 def cmd_targets(args) -> int:
-    from kpi.writes import door
-    from kpi.admin.shared import AdminError
 
     path = _existing_db(args, "python -m kpi init")
     # the command line acts for a named leadership account (--user), re-read and checked by the door
@@ -274,7 +273,6 @@ def cmd_targets(args) -> int:
 
 
 def cmd_template(args) -> int:
-    from kpi.imports.templates import build_template
 
     path, con = _open_db(args)
     try:
@@ -294,8 +292,6 @@ def cmd_template(args) -> int:
 def cmd_import(args) -> int:
     from pathlib import Path
 
-    from kpi.imports import import_read, importer
-    from kpi.writes import door
 
     path = _existing_db(args)
     if args.revert is not None:
@@ -339,8 +335,6 @@ def cmd_import(args) -> int:
 
 
 def cmd_snapshot(args) -> int:
-    from kpi.workflows import snapshots
-    from kpi.writes import door
 
     path = _existing_db(args)
     try:
@@ -358,6 +352,7 @@ def cmd_snapshot(args) -> int:
 
 
 def cmd_export(args) -> int:
+    # deferred: the exporters and view models take 2,3 s to import (plotly, python-pptx, reportlab); only `export` needs them
     from kpi.exports import export
     from kpi.views import models as views
 
@@ -386,6 +381,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    # deferred: 1,4 s to import (the front end, the supervisor); only `serve` needs it
     from kpi.serving import serve
 
     if args.restart:
@@ -403,7 +399,6 @@ def cmd_serve(args) -> int:
 
 
 def cmd_renderer(args) -> int:
-    from kpi.exports import renderer
 
     renderer.serve(args.socket)
     return 0
@@ -412,6 +407,7 @@ def cmd_renderer(args) -> int:
 def cmd_gallery(args) -> int:
     from pathlib import Path
 
+    # deferred: the gallery (Playwright) is a tool, 1,4 s to import; only `gallery` needs it
     from kpi.tools import gallery
 
     if not Path(gallery.CHROMIUM).exists():
@@ -429,6 +425,7 @@ def cmd_gallery(args) -> int:
 
 def cmd_bench(args) -> int:
     if args.load:
+        # deferred: the load bench is a tool, 2,0 s to import; only `bench --load` needs it
         from kpi.tools import loadbench
 
         source = db.db_path(args.db) if args.db else loadbench.default_source()
@@ -441,6 +438,7 @@ def cmd_bench(args) -> int:
             with open(args.json, "w", encoding="utf-8") as f:
                 json.dump(result, f, ensure_ascii=False, indent=1, default=str)
         return 0
+    # deferred: the bench is a tool, 2,3 s to import; only `bench` needs it
     from kpi.tools import bench
 
     schools, years = (53, 3) if args.quick else (args.schools, args.years)
@@ -466,6 +464,7 @@ def cmd_init(args) -> int:
             if not is_sample:
                 raise CliError(f"{path} đang chứa dữ liệu thật; không ghi đè bằng dữ liệu mẫu "
                                "(dùng --force nếu thật sự muốn).")
+        # deferred: the sample generator is a tool, 1,1 s to import; only `init --sample` needs it
         from kpi.tools.sample import build_sample
 
         t0 = time.perf_counter()
@@ -559,7 +558,6 @@ def _check_scores(app, reference) -> int:
 
 
 def cmd_rescore(args) -> int:
-    from kpi.store import derived
 
     path = _existing_db(args)
     t0 = time.perf_counter()

@@ -13,10 +13,15 @@ import time
 
 import streamlit as st
 
-from kpi.store import db, recovery
-from kpi.views import models as views
-from kpi.common.access import Scope
+from kpi.admin import auth
 from kpi.catalog.model import Catalog, default_catalog
+from kpi.common.access import Scope
+from kpi.display import figures, tables  # noqa: F401 - loaded before the first visitor (warm_up)
+from kpi.domain import maturity, scoring  # noqa: F401
+from kpi.exports import export  # noqa: F401
+from kpi.store import db, queries, recovery, state
+from kpi.views import models as views
+from kpi.workflows import entry
 from pages._frame import scope
 
 MAX_TABLE_ROWS = 500
@@ -169,15 +174,11 @@ def quality(year, rnd):
 
 def entry_audit(limit: int = 200):
     """The workflow's audit (not kept: it is the record of what just happened)."""
-    from kpi.workflows import entry
-
     return entry.audit_rows(store().state, limit)
 
 
 def imports_log():
     """The import audit (not kept: it is the record of what just happened)."""
-    from kpi.store import queries
-
     return queries.imports_log(connection())
 
 
@@ -191,12 +192,6 @@ def warm_up() -> list[str]:
     the overview of the period the pages open on, the index counts, and every school's scorecard
     of that period (at district size; the first 300 schools at national size). Run by
     dashboard.py's lifespan before the worker answers; returns what it warmed."""
-    from kpi.admin import auth
-    from kpi.display import figures, tables
-    from kpi.domain import maturity, scoring
-    from kpi.exports import export
-    from kpi.store import queries, state  # noqa: F401 - for the pages
-
     t = time.perf_counter()
     done = []
     path = db.db_path()
@@ -268,32 +263,22 @@ def publications(school_year: str | None = None, school_id: str | None = None):
 
 def admin_schools():
     """Every school ever recorded, open, closed or merged, with its dates."""
-    from kpi.store import queries
-
     return store().memo(("admin_schools",), lambda: queries.admin_schools(connection()))
 
 
 def admin_units():
-    from kpi.store import queries
-
     return store().memo(("admin_units",), lambda: queries.admin_units(connection()))
 
 
 def target_plans():
     """Every published version of every school year's targets."""
-    from kpi.store import queries
-
     return store().memo(("target_plans",), lambda: queries.target_plans(connection()))
 
 
 def reference_changes():
-    from kpi.store import queries
-
     return store().memo(("reference_changes",), lambda: queries.reference_changes(connection()))
 
 
 def users():
     """Every account (no password hashes)."""
-    from kpi.store import queries
-
     return store().memo(("user_list",), lambda: queries.run(connection(), "user_list"))

@@ -16,12 +16,12 @@ import time
 
 import streamlit as st
 
-from kpi.admin import auth
+from kpi.admin import accounts, auth
 from kpi.common import faults
-from kpi.store import db
 from kpi.common.access import Scope
-from pages._media import live_user
 from kpi.common.text import plain
+from kpi.store import db
+from pages._media import live_user
 
 _frame = threading.local()
 
@@ -228,8 +228,6 @@ def set_pending(version: int | None) -> None:
 def must_change_password(user) -> bool:
     """Whether the user still has a first (or reset) password to change (read from the shared
     state store on every run, so it holds in every worker)."""
-    from kpi.admin import accounts
-
     try:
         return accounts.must_change(db.db_path(), user.user_name)
     except Exception:  # noqa: BLE001 - a store without the table (older) never forces a change

@@ -13,8 +13,11 @@ import pandas as pd
 import streamlit as st
 
 from kpi.catalog.model import LEVEL_LABELS, OWNERSHIP_LABELS, ROUND_LABELS
-from kpi.common.formatting import fmt_date, fmt_int
-from kpi.common.text import clean
+from kpi.common.formatting import fmt_date, fmt_int, search_key
+from kpi.common.text import clean, plain
+from kpi.display import tables
+from kpi.display.tables import to_csv_bytes, to_xlsx_bytes
+from kpi.exports import export
 from pages import _data as data
 from pages._frame import audit, current_user, scope, set_pending, set_snapshot
 
@@ -182,8 +185,6 @@ def open_school(school_id: str) -> None:
 def school_picker(schools, param: str = "truong", label: str = "Trường", sidebar: bool = True):
     """Pick one school, kept in the URL as ?param=<school id>. Up to PICKER_LIMIT schools: a plain
     list; more: a search box (name or code, accents optional) and the matching schools."""
-    from kpi.common.formatting import search_key
-
     box = st.sidebar if sidebar else st
     if len(schools) > PICKER_LIMIT:
         q = box.text_input(f"Tìm {label.lower()}", key=f"q_{param}", placeholder="tên hoặc mã trường")
@@ -249,8 +250,6 @@ def table(df, formats: dict | None = None, total: int | None = None, first: tupl
     (unless `widths` says otherwise), so on a phone the key and the figures stay on screen while the
     other columns scroll. Downloads always carry every row. An empty table is the sentence `empty`
     (Streamlit would draw the English word "empty"); returns None."""
-    from kpi.display import tables
-
     if df is None or df.empty:
         st.caption(empty)
         return None
@@ -276,8 +275,6 @@ def table(df, formats: dict | None = None, total: int | None = None, first: tupl
 def downloads(df, name: str, key: str, **xlsx) -> None:
     """CSV (UTF-8 with BOM) and XLSX download buttons for a table, built when clicked. `df` may be
     a function returning the table (when the page shows only part of it)."""
-    from kpi.display.tables import to_csv_bytes, to_xlsx_bytes
-
     frame = df if callable(df) else (lambda: df)
     user = current_user()  # the files are made when clicked, outside this run
 
@@ -297,8 +294,6 @@ def downloads(df, name: str, key: str, **xlsx) -> None:
 def start_renderer() -> threading.Thread:
     """Start the chart renderer for exports in a background thread, once per process (a missing
     chromium is reported when a pack is made, not here)."""
-    from kpi.exports import export
-
     def run():
         with contextlib.suppress(export.ExportError):
             export.start_renderer()
@@ -312,8 +307,6 @@ def notice(kind: str | None, text: str, items=(), box=st) -> None:
     """An action's result where it is drawn (next to the button that caused it, issue 25): "ok" in
     green, "info" in blue, anything else in red with its problems listed. `text` and `items` are shown
     through plain() (they may quote what a person typed)."""
-    from kpi.common.text import plain
-
     if kind == "ok":
         box.success(plain(text), icon=":material/check_circle:")
     elif kind == "info":

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from kpi.domain import laggards, progress
 from kpi.common.formatting import fmt_percent
 from kpi.common.text import plain
+from kpi.domain import laggards, progress
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import page_guard, scope

@@ -3,11 +3,11 @@
 import streamlit as st
 
 from kpi.common import faults
+from kpi.common.formatting import fmt_number
 from kpi.display import tables
 from kpi.exports import export
 from kpi.store import db
 from kpi.writes import door
-from kpi.common.formatting import fmt_number
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import audit, current_user, page_guard, scope, session_token

@@ -2,11 +2,11 @@
 
 import streamlit as st
 
+from kpi.common.formatting import fmt_int, fmt_percent, fmt_points
 from kpi.display import chart_text, tables
+from kpi.display.figures import criteria_heatmap, level_distribution, level_trend, points_lost_bars
 from kpi.domain import maturity, scoring
 from kpi.workflows import publication
-from kpi.display.figures import criteria_heatmap, level_distribution, level_trend, points_lost_bars
-from kpi.common.formatting import fmt_int, fmt_percent, fmt_points
 from pages import _data as data
 from pages import _style as style
 from pages import _widgets as ui

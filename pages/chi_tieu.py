@@ -2,9 +2,9 @@
 
 import streamlit as st
 
+from kpi.common.text import plain
 from kpi.display import chart_text, tables
 from kpi.domain import progress
-from kpi.common.text import plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import page_guard, scope

@@ -3,11 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from kpi.workflows import assessment as asm
 from kpi.common import faults
-from kpi.writes import door
 from kpi.common.formatting import fmt_date, fmt_int, fmt_points
 from kpi.common.text import clean, plain
+from kpi.workflows import assessment as asm
+from kpi.writes import door
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import current_user, page_guard, session_token

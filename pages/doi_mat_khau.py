@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from kpi.admin import accounts, auth, shared as admin
+from kpi.admin import accounts, auth
+from kpi.admin import shared as admin
 from kpi.common import faults
 from kpi.store import db
 from kpi.writes import door

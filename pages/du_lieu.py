@@ -4,15 +4,15 @@ import datetime as dt
 
 import streamlit as st
 
+from kpi.catalog.model import LEVEL_LABELS
 from kpi.common import faults
+from kpi.common.formatting import fmt_date, fmt_int, fmt_percent
+from kpi.common.text import clean, plain
 from kpi.display import tables
 from kpi.imports import importer
+from kpi.imports.templates import build_template
 from kpi.store import db
 from kpi.writes import door
-from kpi.catalog.model import LEVEL_LABELS
-from kpi.common.formatting import fmt_date, fmt_int, fmt_percent
-from kpi.imports.templates import build_template
-from kpi.common.text import clean, plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import current_user, page_guard, session_token

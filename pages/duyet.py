@@ -3,12 +3,12 @@
 import streamlit as st
 
 from kpi.common import faults
+from kpi.common.formatting import fmt_int, fmt_percent
+from kpi.common.text import clean, plain
 from kpi.display import tables
 from kpi.domain import workflow
 from kpi.workflows import entry
 from kpi.writes import door
-from kpi.common.formatting import fmt_int, fmt_percent
-from kpi.common.text import clean, plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import current_user, page_guard, session_token

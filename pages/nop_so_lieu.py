@@ -2,15 +2,15 @@
 
 import streamlit as st
 
+from kpi.catalog.model import LEVEL_LABELS, ROUND_LABELS
 from kpi.common import faults
+from kpi.common.formatting import fmt_date
+from kpi.common.text import plain
 from kpi.domain import workflow
+from kpi.domain.checks import check_form, shown_value
+from kpi.imports.templates import build_template
 from kpi.workflows import entry
 from kpi.writes import door
-from kpi.catalog.model import LEVEL_LABELS, ROUND_LABELS
-from kpi.domain.checks import check_form, shown_value
-from kpi.common.formatting import fmt_date
-from kpi.imports.templates import build_template
-from kpi.common.text import plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import audit, current_user, page_guard, scope, session_token

@@ -4,13 +4,14 @@ import datetime as dt
 
 import streamlit as st
 
-from kpi.admin import accounts, plans, registry, shared as admin
+from kpi.admin import accounts, plans, registry
+from kpi.admin import shared as admin
+from kpi.catalog.model import LEVEL_LABELS, OWNERSHIP_LABELS, TARGET_BASES
 from kpi.common import faults
+from kpi.common.access import ROLES, SCHOOL_ROLES
+from kpi.common.text import clean, plain
 from kpi.store import db
 from kpi.writes import door
-from kpi.common.access import ROLES, SCHOOL_ROLES
-from kpi.catalog.model import LEVEL_LABELS, OWNERSHIP_LABELS, TARGET_BASES
-from kpi.common.text import clean, plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import current_user, page_guard, session_token

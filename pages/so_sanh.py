@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from kpi.display import tables
-from kpi.domain import progress
-from kpi.display.chart_text import compare_name
 from kpi.common.formatting import fmt_int
+from kpi.display import tables
+from kpi.display.chart_text import compare_name
+from kpi.domain import progress
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import page_guard

@@ -4,10 +4,10 @@ import html
 
 import streamlit as st
 
+from kpi.common.formatting import fmt_int
+from kpi.common.text import plain
 from kpi.display.chart_text import overview_name
 from kpi.display.figures import STATUS_COLORS
-from kpi.common.text import plain
-from kpi.common.formatting import fmt_int
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import page_guard

@@ -4,11 +4,11 @@ import html
 
 import streamlit as st
 
+from kpi.common.text import plain
 from kpi.display import chart_text
+from kpi.display.figures import STATUS_COLORS
 from kpi.exports import export
 from kpi.workflows import publication
-from kpi.display.figures import STATUS_COLORS
-from kpi.common.text import plain
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import audit, current_user, page_guard, scope

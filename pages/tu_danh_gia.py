@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from kpi.workflows import assessment as asm
 from kpi.common import faults
-from kpi.writes import door
 from kpi.common.formatting import fmt_points
-from kpi.domain.scorecard import POINT_SOURCE_NAMES
 from kpi.common.text import plain
+from kpi.domain.scorecard import POINT_SOURCE_NAMES
+from kpi.workflows import assessment as asm
+from kpi.writes import door
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import current_user, page_guard, scope, session_token

@@ -17,7 +17,7 @@ WINGS = ["common", "catalog", "domain", "store", "imports", "workflows", "admin"
          "exports", "writes", "serving", "tools"]
 ROOF = len(WINGS)          # kpi/cli.py, kpi/__main__.py
 PAGES = len(WINGS) + 1     # pages/*.py, dashboard.py
-DEFERRED = "# deferred:"   # an import inside a function says why on its own line: a measured reason
+DEFERRED = "# deferred:"   # an import inside a function says why, above its block: a measured reason
 
 
 def project_sources(root: Path = ROOT) -> dict[str, str]:
@@ -61,8 +61,17 @@ def imports_of(module: str, text: str, known: set[str]):
             while t not in known and "." in t:
                 t = t.rsplit(".", 1)[0]
             if t in known and t != module:
-                before = lines[node.lineno - 2] if node.lineno >= 2 else ""
-                yield t, node.lineno, id(node) in inner, lines[node.lineno - 1] + "\n" + before
+                yield t, node.lineno, id(node) in inner, _reason(lines, node.lineno)
+
+
+def _reason(lines: list[str], lineno: int) -> str:
+    """The import's own line and the comment above its block of imports (where a reason stands)."""
+    said, i = [lines[lineno - 1]], lineno - 2
+    while i >= 0 and lines[i].strip().startswith(("from ", "import ")):
+        i -= 1
+    if i >= 0:
+        said.append(lines[i])
+    return "\n".join(said)
 
 
 def layer_problems(sources: dict[str, str]) -> list[str]:

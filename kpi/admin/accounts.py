@@ -35,12 +35,12 @@ import time
 from dataclasses import dataclass, field
 
 from kpi.admin import auth
-from kpi.common import cells
-from kpi.imports import import_read
-from kpi.store import db, state
-from kpi.common.access import ROLES, SCHOOL_ROLES
 from kpi.admin.shared import AdminError, admin_store, require_leadership
+from kpi.common import cells
+from kpi.common.access import ROLES, SCHOOL_ROLES
+from kpi.imports import import_read
 from kpi.imports.templates import fold
+from kpi.store import db, state
 
 MIN_LENGTH = 10
 MAX_LENGTH = 128

@@ -27,8 +27,8 @@ from pathlib import Path
 import bcrypt
 
 from kpi.common import faults
-from kpi.store import db, queries, state
 from kpi.common.access import ROLES, SCHOOL_ROLES, Scope
+from kpi.store import db, queries, state
 
 COOKIE = "kpi_phien"
 DEMO_PASSWORD = "dulieumau"

@@ -27,10 +27,20 @@ import json
 import time
 import tomllib
 
-from kpi.store import db, queries, state
-from kpi.admin.shared import AdminError, admin_store, require_leadership
-from kpi.catalog.model import LEVEL_LABELS, TARGET_BASES, Catalog, Target, _YEAR, default_catalog
+from kpi.admin.shared import AdminError, admin_store, require_leadership, when_text
+from kpi.catalog.model import (
+    _YEAR,
+    LEVEL_LABELS,
+    TARGET_BASES,
+    Catalog,
+    Target,
+    _cross_check,
+    _parse_targets,
+    _Problems,
+    default_catalog,
+)
 from kpi.common.formatting import fmt_percent
+from kpi.store import db, queries, state
 
 ROW_KEYS = ("indicator", "level", "value", "near", "clause", "basis")
 
@@ -157,8 +167,6 @@ _DRAFT_COLS = ("school_year", "source_year", "base_version", "document", "rows",
 def _changed_since(school_year: str, seen: int, current: int, by: str | None, at, actor) -> AdminError:
     """The refusal of a write made on a draft version older than the current one, naming who
     changed the draft and when (as entries do)."""
-    from kpi.admin.shared import when_text
-
     who = "bạn (ở một cửa sổ khác)" if by == actor.user_name else (by or "người khác")
     return AdminError(f"Bản nháp chỉ tiêu năm học {school_year} đã được {who} sửa lúc {when_text(at)} sau khi bạn mở "
                       f"(bạn xem lần sửa thứ {seen}, hiện là lần thứ {current}); tải lại để xem rồi làm lại. "
@@ -383,8 +391,6 @@ def read_targets_file(data: bytes, file_name: str, catalog: Catalog, school_year
                       ) -> tuple[str, list[dict], str]:
     """(school year, rows, document) of a targets file; AdminError naming the file and every problem.
     A file holding several years needs `school_year` to say which one to take."""
-    from kpi.catalog.model import _cross_check, _parse_targets, _Problems
-
     try:
         parsed = tomllib.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:

@@ -24,11 +24,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from kpi.store import db, state
+from kpi.admin import auth
+from kpi.admin.plans import check_year, record_change
 from kpi.admin.shared import UNIT_KINDS, AdminError, require_leadership
 from kpi.catalog.model import LEVEL_LABELS, LEVELS, OWNERSHIP_LABELS, OWNERSHIPS
 from kpi.common.formatting import fmt_date
-from kpi.admin.plans import record_change
+from kpi.store import db, queries, state
 
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_.-]{1,31}$")
 
@@ -151,8 +152,6 @@ def _close(con, actor, school_id: str, day: dt.date, into: str | None) -> list[s
 
 
 def _revoke(path, users: list[str]) -> None:
-    from kpi.admin import auth
-
     sessions = auth.Sessions(b"", store=state.store_for(path))
     for u in users:
         sessions.revoke_user(u, "truong_dong")
@@ -198,8 +197,6 @@ def open_school_year(path, actor, school_year: str, hk1_deadline=None, cn_deadli
     """Set up a school year's reporting periods (HK1, deadline 10/01; CN, deadline 20/05 by the
     plan's section III unless given): schools can then report, and the year's figures and
     completeness are computed. Returns the rounds added."""
-    from kpi.admin.plans import check_year
-
     require_leadership(path, actor, "mở kỳ báo cáo năm học mới")
     year = check_year(school_year)
     y2 = int(year[5:])
@@ -287,18 +284,12 @@ def update_unit(path, actor, unit_id: str, effective_on, name: str | None = None
 
 def schools_table(con):
     """Every school (open, closed, merged) with its dates, for Quản trị."""
-    from kpi.store import queries
-
     return queries.admin_schools(con)
 
 
 def units_table(con):
-    from kpi.store import queries
-
     return queries.admin_units(con)
 
 
 def changes_table(con, limit: int = 500):
-    from kpi.store import queries
-
     return queries.reference_changes(con, limit)

@@ -9,8 +9,10 @@ when and what (actions starting with ``qt_``).
 
 from __future__ import annotations
 
-from kpi.store import state
+from kpi.catalog.model import LEVEL_LABELS, OWNERSHIP_LABELS, TARGET_BASES
 from kpi.common.access import ROLES
+from kpi.common.formatting import fmt_date, fmt_datetime, fmt_number, fmt_percent
+from kpi.store import state
 
 ADMIN_ROLES = ("lanh_dao",)
 AUDIT_PREFIX = "qt_"
@@ -94,8 +96,6 @@ def draft_frame(catalog, draft: dict):
     labels in words."""
     import pandas as pd
 
-    from kpi.catalog.model import LEVEL_LABELS, TARGET_BASES
-    from kpi.common.formatting import fmt_number
 
     rows = draft["rows"]
     return pd.DataFrame({
@@ -112,8 +112,6 @@ def draft_frame(catalog, draft: dict):
 def editor_changes(draft: dict, edited) -> list[dict]:
     """The changes (kpi.admin.plans.edit_targets) between a draft and its edited frame (`draft_frame`'s
     shape); a cell left empty or not a number is passed on as is, for edit_targets to refuse."""
-    from kpi.catalog.model import TARGET_BASES
-
     by_label = {v: k for k, v in TARGET_BASES.items()}
     out = []
     rows = {f"{r['indicator']}|{r['level']}": r for r in draft["rows"]}
@@ -147,7 +145,6 @@ def when_text(v) -> str:
 
     import pandas as pd
 
-    from kpi.common.formatting import fmt_date, fmt_datetime
 
     if v is None or (not isinstance(v, str) and pd.isna(v)):
         return "—"
@@ -162,7 +159,6 @@ def _date_text(v) -> str:
     """A DATE column's value as dd/mm/yyyy ('—' when missing)."""
     import pandas as pd
 
-    from kpi.common.formatting import fmt_date
 
     if v is None or (not isinstance(v, str) and pd.isna(v)):
         return "—"
@@ -185,7 +181,6 @@ def schools_frame(schools):
     """Every school (kpi.store.queries.admin_schools) with its state in words."""
     import pandas as pd
 
-    from kpi.catalog.model import LEVEL_LABELS, OWNERSHIP_LABELS
 
     def state_text(r):
         if r["active"]:
@@ -241,8 +236,6 @@ DETAIL_LABELS = {"nam_hoc": "năm học", "chi_so": "chỉ số", "cap_hoc": "c�
 
 
 def _detail_text(v) -> str:
-    from kpi.catalog.model import TARGET_BASES
-    from kpi.common.formatting import fmt_percent
 
     def one(k, x):
         if k in ("value", "near") and isinstance(x, (int, float)):
@@ -261,7 +254,6 @@ def history_frame(rows: list[dict], catalog=None, unit_names: dict | None = None
     their label when `catalog` is given)."""
     import pandas as pd
 
-    from kpi.catalog.model import LEVEL_LABELS
 
     def words(k, v):
         if k == "chi_so" and catalog is not None and v in catalog.indicators:

@@ -14,8 +14,8 @@ import json
 
 import pyarrow as pa
 
-from kpi.common.access import Scope
 from kpi.catalog.model import Catalog
+from kpi.common.access import Scope
 
 
 def filters(scope: Scope, level, ownership, ward) -> dict:

@@ -12,7 +12,8 @@ import csv
 import re
 import string
 import tomllib
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from functools import lru_cache
 from pathlib import Path
 

@@ -8,13 +8,13 @@ per cấp học, how many schools have it, and the names of those without it."""
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 
-from kpi.display import figures
 from kpi.common.formatting import fmt_int, fmt_percent
+from kpi.display import figures
 from kpi.display.measure import fit_text, text_width, wrap_lines
-
-import functools
 
 MIN_FONT_PX = 17          # the smallest text of an image (≥ 12 pt as placed on a slide)
 TITLE_PX = 19

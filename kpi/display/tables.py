@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 
 from kpi.common import cells
+from kpi.common.formatting import fmt_dates, fmt_datetime, fmt_int, fmt_number, fmt_percent
 from kpi.display.figures import status_text
-from kpi.common.formatting import fmt_int, fmt_number, fmt_percent
+from kpi.domain import checks
+from kpi.workflows.entry import local
 
 
 def column_width(values: pd.Series) -> int:
@@ -119,8 +121,6 @@ def screen_table(df: pd.DataFrame, formats: dict | None = None) -> tuple[object,
         if pd.api.types.is_bool_dtype(s.dtype):
             out[col] = s.fillna(False).astype(bool) if s.isna().any() else s
         elif pd.api.types.is_datetime64_any_dtype(s.dtype):
-            from kpi.common.formatting import fmt_dates
-
             out[col] = fmt_dates(s).where(s.notna(), "—").to_numpy()
         elif pd.api.types.is_numeric_dtype(s.dtype):
             fmt = fmt or _number_format(s)
@@ -229,8 +229,6 @@ ENTRY_STATE_LABELS = {"chua_nhap": "Chưa nhập", "nhap": "Đang nhập (nháp)
 def submission_table(status: pd.DataFrame) -> pd.DataFrame:
     """kpi.store.queries.submission_status as a table (dates dd/mm/yyyy): when each school's data arrived
     (a file, or the school's own submission in the app) and where its entry stands."""
-    from kpi.common.formatting import fmt_dates
-
     late = pd.to_numeric(status["days_late"], errors="coerce")
     out = pd.DataFrame({
         "Mã trường": status["school_id"], "Trường": status["name"], "Cấp học": status["level"],
@@ -256,8 +254,6 @@ def entry_state_labels(status: pd.DataFrame) -> pd.Series:
 def queue_table(status: pd.DataFrame) -> pd.DataFrame:
     """The review queue: every school of the period, its entry's state, when it submitted (on time
     or how many days late), its soft-check flags and how many are explained, the last decision."""
-    from kpi.common.formatting import fmt_datetime
-
     order = {"da_nop": 0, "tra_lai": 1, "nhap": 2, "chua_nhap": 3, "da_duyet": 4, "da_khoa": 5}
     status = status.sort_values("state", key=lambda s: s.map(order), kind="stable")
     late = pd.to_numeric(status["days_late"], errors="coerce")
@@ -280,8 +276,6 @@ def queue_table(status: pd.DataFrame) -> pd.DataFrame:
 def entry_table(entry, form, catalog) -> pd.DataFrame:
     """A school's entry field by field, for the Phòng's review: the value entered, the approved
     value of the previous period and of this one, the soft checks it set off and the explanation."""
-    from kpi.domain import checks
-
     result = checks.check_form(entry.raw, entry.explanations, form.level, catalog, form.previous, form.previous_label)
     rows = []
     for group, fields in form.groups:
@@ -330,8 +324,6 @@ def entry_audit_table(rows: pd.DataFrame) -> pd.DataFrame:
     """The workflow's audit as a table: when (dd/mm/yyyy hh:mm), who, what, school, period, detail."""
     import json
 
-    from kpi.workflows.entry import local
-    from kpi.common.formatting import fmt_datetime
 
     details = [json.loads(d) if d else {} for d in rows["detail"]]
     return pd.DataFrame({
@@ -369,8 +361,6 @@ SYSTEM_USERS = {"du_lieu_mau": "(dữ liệu mẫu)", "dong_lenh": "(dòng lện
 
 def imports_table(log: pd.DataFrame) -> pd.DataFrame:
     """The import audit as a table."""
-    from kpi.common.formatting import fmt_datetime
-
     return pd.DataFrame({
         "Lần nhập": log["import_id"], "Người nhập": log["user_name"].map(lambda u: SYSTEM_USERS.get(u, u)),
         "Thời điểm": [fmt_datetime(v) for v in log["started_at"]], "Tệp": log["file_name"],
@@ -388,8 +378,6 @@ def hash_text(value) -> str:
 
 def snapshot_table(snaps: pd.DataFrame) -> pd.DataFrame:
     """kpi.queries.snapshots as a table."""
-    from kpi.common.formatting import fmt_datetime
-
     return pd.DataFrame({
         "Mã bản chốt": snaps["snapshot_id"], "Tên": snaps["name"],
         "Kỳ": snaps["school_year"] + " · " + snaps["round"], "Người chốt": snaps["created_by"],

@@ -13,9 +13,10 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
-from kpi.domain import progress
 from kpi.catalog.model import Catalog
+from kpi.common.access import PAGES
 from kpi.common.formatting import fmt_int, fmt_number, fmt_percent
+from kpi.domain import progress
 
 SHORT = ("chua_dat", "gan_dat")  # the statuses of a school short of its target
 TARGET_COLUMNS = ["indicator_code", "clause", "label", "kind", "group", "level", "levels", "value", "target",
@@ -80,8 +81,6 @@ def _named(label: str, group: str) -> str:
 
 def school_link(school_id: str, params: dict) -> str:
     """The Trường page of a school, the period and filters kept: '/truong-hoc?truong=TH001&nam_hoc=…'."""
-    from kpi.common.access import PAGES
-
     return f"/{PAGES['truong'][1]}?" + urlencode({"truong": school_id, **params})
 
 

@@ -30,9 +30,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import plotly.graph_objects as go
 
+from kpi.catalog.model import LEVEL_LABELS, TARGET_BASES, Catalog
 from kpi.common import cells
+from kpi.common.access import Scope
+from kpi.common.formatting import fmt_date, fmt_datetime, fmt_int, fmt_number, fmt_percent
+from kpi.display import export_charts, figures, tables
+from kpi.display.export_charts import legend_bar, legend_statuses, template
+from kpi.display.measure import (
+    FONT_BOLD,
+    FONT_NAME,
+    FONT_REGULAR,
+    auto_widths,
+    text_width,
+    wrap_lines,
+)
+from kpi.domain import maturity, progress
 from kpi.exports import renderer
 from kpi.exports.chromium import (
     CHART_H,
@@ -43,14 +56,7 @@ from kpi.exports.chromium import (
     render_local,
     start_local_renderer,
 )
-from kpi.display import export_charts, figures, tables
-from kpi.display.export_charts import legend_bar, legend_statuses, pct_top, period_ticks, template
-from kpi.display.measure import FONT_BOLD, FONT_NAME, FONT_REGULAR, FONTS, auto_widths, fit_text, text_width, wrap_lines
-from kpi.domain import maturity, progress
 from kpi.workflows import snapshots
-from kpi.common.access import Scope
-from kpi.catalog.model import LEVEL_LABELS, TARGET_BASES, Catalog
-from kpi.common.formatting import fmt_date, fmt_datetime, fmt_int, fmt_number, fmt_percent
 
 SAMPLE_LABEL = "Dữ liệu mẫu (trường và số liệu giả định)"
 
@@ -136,8 +142,6 @@ def build_pack(source, catalog: Catalog, scope: Scope, school_year: str, round: 
 
     `source`: the `kpi.views.models.Views` of the file (the pages' own view models, so a pack shows exactly
     what the pages show, and reuses what they already computed) or a read-only connection."""
-    from kpi.views import models as views
-
     v = source if isinstance(source, views.Views) else views.Views.of_connection(source, catalog)
     snap = None
     if snapshot_id:
@@ -163,7 +167,6 @@ def build_pack(source, catalog: Catalog, scope: Scope, school_year: str, round: 
     if len(counts):
         pack.maturity_dist = maturity.distribution(counts, catalog)
         pack.maturity_year = my
-        from kpi.workflows import publication
 
         done = publication.latest(v.publications(sc, my), my)
         pack.maturity_published = done["publication_id"] if done else ""
@@ -247,16 +250,12 @@ class Chart:
 def indicator_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int = CHART_W, height: int = CHART_H,
                      limit: int = MAX_SCHOOL_BARS) -> dict:
     """One share target on one image (`kpi.display.export_charts.indicator_figure`)."""
-    from kpi.display import export_charts
-
     return export_charts.indicator_figure(trend, values, width, height, limit)
 
 
 def yes_no_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int = CHART_W, height: int = CHART_H) -> dict:
     """One yes/no target on one image: counts by cấp học and the schools without it
     (`kpi.display.export_charts.yes_no_figure`)."""
-    from kpi.display import export_charts
-
     return export_charts.yes_no_figure(trend, values, width, height)
 
 
@@ -287,8 +286,6 @@ def overview_figure(rows: pd.DataFrame, title: str, width: int = CHART_W) -> dic
 def maturity_figure(dist: pd.DataFrame, width: int = CHART_W, height: int = CHART_H) -> dict:
     """Schools at Mức 1/2/3 per group × cấp học (the page's `figures.level_distribution`), sized
     for the pack with the legend above the bars, every text at least the print size."""
-    from kpi.display.export_charts import MIN_FONT_PX
-
     fig = figures.level_distribution(dist).to_plotly_json()
     fig = {"data": [dict(t) for t in fig["data"]], "layout": dict(fig["layout"])}
     for t in fig["data"]:
@@ -430,7 +427,6 @@ class ChartCache:
         env = os.environ.get("KPI_CHART_CACHE")
         if env:
             return Path(env)
-        from kpi.store import db
 
         return db.db_path().parent / "cache" / "charts"
 
@@ -1139,6 +1135,12 @@ class _PDF:
 
 from fpdf.enums import XPos, YPos  # noqa: E402
 
+from kpi.catalog.model import default_catalog
+from kpi.display.export_charts import MIN_FONT_PX
+from kpi.store import db
+from kpi.views import models as views
+from kpi.workflows import publication
+
 
 def to_pdf(pack: Pack, catalog: Catalog, progress_cb=None, images: list[bytes] | None = None) -> bytes:
     """A4 landscape: the same sections as the deck, one page per target with its chart filling the
@@ -1177,8 +1179,6 @@ def school_pdf(source, catalog: Catalog, scope: Scope, school_id: str, school_ye
                snapshot_id: str | None = None) -> bytes:
     """One school's scorecard as a PDF, from the same view model as the Trường page (a principal
     can only ask for their own school). `source`: a `kpi.views.models.Views` or a read-only connection."""
-    from kpi.views import models as views
-
     v = source if isinstance(source, views.Views) else views.Views.of_connection(source, catalog)
     sc = scope.with_snapshot(snapshot_id)
     card = v.scorecard(sc, school_id, school_year, round)
@@ -1209,7 +1209,6 @@ def school_pdf(source, catalog: Catalog, scope: Scope, school_id: str, school_ye
         pdf.text("Trường chưa có số liệu kỳ này.", 11)
     if card.maturity is not None:
         m = card.maturity
-        from kpi.workflows import publication
 
         done, said = publication.sentence(v.publications(Scope(sc.unit_id, school_id), m.school_year), m.school_year,
                                           school=True)
@@ -1338,8 +1337,6 @@ def pack_timings(source, catalog: Catalog | None = None, school_year: str | None
     {"renderer_start", "pptx", "pdf", "xlsx", "html", "png", "all", "all_warm"}."""
     import tempfile
 
-    from kpi.views import models as views
-    from kpi.catalog.model import default_catalog
 
     catalog = catalog or default_catalog()
     scope = scope or Scope.everything()

@@ -30,13 +30,23 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from kpi.domain import checks
-from kpi.store import db, derived
 from kpi.catalog.model import LEVEL_LABELS, Catalog, default_catalog
+from kpi.common import cells
 from kpi.common.formatting import fmt_date, fmt_int
+from kpi.domain import checks, workflow
 from kpi.imports.import_read import LIMITS, Limits, Refused, Sheet, read_book, size_text
-from kpi.imports.templates import (DATA_KEYS, DATA_SHEET, META_SHEET, SCORE_KEYS, SCORE_SHEET, fold, header_map,
-                           score_header_map, version)
+from kpi.imports.templates import (
+    DATA_KEYS,
+    DATA_SHEET,
+    META_SHEET,
+    SCORE_KEYS,
+    SCORE_SHEET,
+    fold,
+    header_map,
+    score_header_map,
+    version,
+)
+from kpi.store import db, derived, recovery, state
 
 YES_WORDS, NO_WORDS = checks.YES_WORDS, checks.NO_WORDS
 ROUND_WORDS = {
@@ -279,8 +289,6 @@ def _facts(con) -> tuple[dict, set]:
 def locked_keys(path, keys) -> list[tuple]:
     """The (school, year, round) among `keys` that the Phòng locked and has not reopened (kpi.workflows.entry):
     an import may not change them either."""
-    from kpi.domain import workflow
-    from kpi.store import state
 
     keys = sorted(keys)
     if not keys or not state.state_path(path).exists():
@@ -933,8 +941,6 @@ def revert_refusal(path, con, import_id: int) -> str | None:
     """Why an import may not be undone although it is applied (None: it may): it was written by an
     approval of the schools' entries or by a publication, or it touches a school × period whose entry
     is approved or locked (kpi.workflows.entry) or a school-year whose maturity results are published."""
-    from kpi.store import state
-
     source = con.execute("SELECT source FROM imports WHERE import_id = ?", [import_id]).fetchall()[0][0]
     try:
         pub = con.execute("SELECT publication_id FROM publications WHERE import_id = ?", [import_id]).fetchall()
@@ -986,8 +992,6 @@ def revert(path, import_id: int, user: str, now: dt.datetime | None = None) -> s
     """Undo an import: put back the values it replaced. Refused when a later import has since
     changed some of those values (revert that one first), and when it would change approved, locked
     or published figures (`revert_refusal`)."""
-    from kpi.store import recovery, state
-
     now = now or dt.datetime.now()
     # refused before any intent is recorded (a refusal writes nothing); checked again inside the write
     con = db.connect(path)
@@ -1050,8 +1054,6 @@ def revert(path, import_id: int, user: str, now: dt.datetime | None = None) -> s
 def error_report(problems: list[Problem]) -> bytes:
     """The problems as an XLSX the office can send back to the school: every text cell written as
     text, formulas neutralised."""
-    from kpi.common import cells
-
     buf = io.BytesIO()
     wb = cells.workbook(buf)
     ws = wb.add_worksheet("Lỗi")

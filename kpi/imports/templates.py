@@ -10,8 +10,8 @@ import hashlib
 import io
 import unicodedata
 
-from kpi.common import cells
 from kpi.catalog.model import LEVEL_LABELS, ROUND_LABELS, Catalog
+from kpi.common import cells
 
 DATA_SHEET = "Số liệu"
 SCORE_SHEET = "Tự đánh giá"

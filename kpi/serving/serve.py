@@ -48,9 +48,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kpi.serving import supervise
-from kpi.store import db, recovery
+from kpi.admin import auth
 from kpi.common.formatting import fmt_int, fmt_number
+from kpi.serving import frontend, supervise
+from kpi.store import db, recovery
 
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/bin/nginx")
 UPLOAD_LIMIT_MB = 25  # the import's own limits are smaller; this only bounds what nginx buffers
@@ -76,8 +77,6 @@ def nginx_binary() -> str | None:
 
 def streamlit_static_dir() -> Path:
     """Streamlit's built front end (index.html, static/) in Vietnamese: kpi.serving.frontend's patched copy."""
-    from kpi.serving import frontend
-
     return frontend.static_dir()
 
 
@@ -99,8 +98,6 @@ def free_port(address: str = "127.0.0.1") -> int:
 def cookie_secret() -> str:
     """Streamlit's cookie secret, the same in every worker (derived from the app's signing key), so
     a browser that moves to another worker keeps a valid XSRF cookie for uploads."""
-    from kpi.admin import auth
-
     return hmac.new(auth.secret_key(), b"streamlit-cookie-secret", hashlib.sha256).hexdigest()
 
 

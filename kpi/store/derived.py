@@ -14,10 +14,10 @@ criteria or rules are edited, readers score live (same SQL, slower) until
 from __future__ import annotations
 
 from kpi.catalog import index_rules
-from kpi.store import queries
-from kpi.common.access import Scope
-from kpi.catalog.model import Catalog
 from kpi.catalog.index_rules import fingerprint, stored_valid  # noqa: F401 - part of this module's interface
+from kpi.catalog.model import Catalog
+from kpi.common.access import Scope
+from kpi.store import db, queries
 
 # stored table → the query (kpi/sql/) that computes its rows
 TABLES = {"index_points": "index_refresh_points", "index_groups": "index_refresh_groups",
@@ -65,7 +65,5 @@ def refresh_index(con, catalog: Catalog, school_years: list[str] | None = None,
 
 def rescore(path, catalog: Catalog) -> int:
     """Rewrite the stored index of the file at `path` (every school and year), as a writer."""
-    from kpi.store import db
-
     with db.writing(path) as con:
         return refresh_index(con, catalog)

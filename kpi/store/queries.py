@@ -17,9 +17,10 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from kpi.common.access import Scope
-from kpi.catalog.model import Catalog
 from kpi.catalog import index_rules
+from kpi.catalog.model import Catalog
+from kpi.common.access import Scope
+from kpi.domain import scoring
 from kpi.store import db
 from kpi.store.db import SQL_DIR
 
@@ -362,8 +363,6 @@ def maturity(con, catalog: Catalog, scope: Scope, school_years, level=None, owne
 def maturity_reference(con, catalog: Catalog, scope: Scope, school_years) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(criteria, schools) scored by kpi.domain.scoring, the pandas reference engine, from the raw entries
     and field values: what `python -m kpi scores --check` and the tests hold the SQL scoring to."""
-    from kpi.domain import scoring
-
     params = {**index_rules.filters(scope, None, None, None), "school_years": list(school_years),
               "school_id": scope.school_id, "levels": list(catalog.index.levels_apply)}
     entries = run(con, "criterion_entries", params, snapshot=scope.snapshot_id)

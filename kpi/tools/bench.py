@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from kpi.imports import importer
-from kpi.tools import import_bench
-from kpi.store import db, derived, queries
 from kpi.catalog.model import default_catalog
-from kpi.common.formatting import fmt_number
+from kpi.common.formatting import fmt_int, fmt_number
+from kpi.exports import export
+from kpi.imports import importer
+from kpi.store import db, derived, queries
+from kpi.tools import import_bench
 from kpi.tools.sample import build_sample
 
 BENCH_DIR = db.ROOT / "data" / "bench"
@@ -120,8 +121,6 @@ def _pack_s(path: Path) -> dict[str, float]:
     """Seconds for the district meeting pack (kpi.exports.export.pack_timings: each format alone and all
     five at once from a cold chart cache, then all five again warm), the renderer started first
     (the Báo cáo page starts it when it opens; its start is reported apart)."""
-    from kpi.exports import export
-
     con = db.connect(path)
     try:
         return export.pack_timings(con)
@@ -218,8 +217,6 @@ def _pages_bench(mode: str, specs: list, *numbers: int):
 
 
 def _limits_line(lim: dict) -> str:
-    from kpi.common.formatting import fmt_int, fmt_number
-
     files = lim["files"]
     quick = [f for f in files if (f.get("target_seconds") or lim["target_seconds"]) <= lim["target_seconds"]]
     slow = [f for f in files if f not in quick]  # the largest file the limits let in: read whole, own limit
@@ -274,8 +271,6 @@ def _verdicts(r: dict) -> dict:
 
 def report(r: dict) -> str:
     """The figures as a Markdown table (what the README quotes), numbers the Vietnamese way."""
-    from kpi.common.formatting import fmt_int, fmt_number
-
     ms = lambda v: f"{fmt_int(v)} ms"  # noqa: E731
     x = lambda v: "—" if v is None else f"{fmt_number(v)}×"  # noqa: E731
     lines = [f"Quy mô: {fmt_int(r['schools'])} trường × {r['years']} năm học · máy: {r['machine']} · "

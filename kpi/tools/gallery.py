@@ -30,9 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from kpi.catalog.model import default_catalog
+from kpi.common.access import PAGES, ROLE_PAGES, Scope
+from kpi.common.formatting import fmt_int, fmt_number
+from kpi.exports import export
+from kpi.store import db
 from kpi.tools import look
-from kpi.common.access import PAGES, ROLE_PAGES
-from kpi.common.formatting import fmt_number
+from kpi.tools.sample import build_sample
+from kpi.views import models as views
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("KPI_CHROMIUM", "/usr/bin/chromium")
@@ -440,8 +445,6 @@ def xlsx_tables(data: bytes, rows: int = 15) -> list[tuple[str, str]]:
 
 def _excel_shown(v, number_format: str) -> str:
     """A cell as Excel shows it in a Vietnamese locale (numbers: , for decimals, . for thousands)."""
-    from kpi.common.formatting import fmt_int, fmt_number
-
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return v.strftime("%d/%m/%Y") if hasattr(v, "strftime") else str(v)
     if "%" in number_format:
@@ -470,11 +473,6 @@ def make_exports(db_path: Path, browser=None, codes=frozenset(), log=print) -> l
     each drawn as images; what `kpi.tools.look` finds in their text is listed with them."""
     import zipfile
 
-    from kpi.exports import export
-    from kpi.store import db
-    from kpi.views import models as views
-    from kpi.common.access import Scope
-    from kpi.catalog.model import default_catalog
 
     cat = default_catalog()
     con = db.connect(db_path)
@@ -640,8 +638,6 @@ def make_gallery(out: str | Path, db_path: str | Path | None = None, workers: in
     shows the same product, whatever data/ holds)."""
     from playwright.sync_api import sync_playwright
 
-    from kpi.catalog.model import default_catalog
-    from kpi.tools.sample import build_sample
 
     out = Path(out)
     if out.exists():

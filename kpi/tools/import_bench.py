@@ -19,8 +19,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from kpi.store import db
+from kpi.catalog.model import default_catalog
 from kpi.imports.import_read import LIMITS, MB
+from kpi.imports.templates import field_header
+from kpi.store import db
+from kpi.tools.sample import build_sample
 
 TARGET_SECONDS = 2.0
 TARGET_MB = 200
@@ -106,8 +109,6 @@ def _widest_rows(n: int):
     """A data sheet at the row limit with every field of the catalog: what the limits still let in."""
     from openpyxl.utils import get_column_letter
 
-    from kpi.catalog.model import default_catalog
-    from kpi.imports.templates import field_header
 
     heads = ["Mã trường", "Năm học", "Kỳ"] + [field_header(f) for f in default_catalog().fields.values()]
     letters = [get_column_letter(j + 1) for j in range(len(heads))]
@@ -204,8 +205,6 @@ def bench_limits(db_path: str | os.PathLike | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="kpi-limits-") as tmp:
         folder = Path(tmp)
         if db_path is None:
-            from kpi.tools.sample import build_sample
-
             db_path = folder / "mau.duckdb"
             build_sample(db_path, schools=53, years=3, seed=7)
         con = db.connect(db_path)

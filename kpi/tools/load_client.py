@@ -30,6 +30,8 @@ from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+from kpi.tools.loadbench import cpu_seconds, tree
+
 RUN_TIMEOUT = 60.0
 LOGIN_TEXT = "Vui lòng đăng nhập"
 BUSY_TEXT = "Máy chủ đang bận"
@@ -514,8 +516,6 @@ COST_SPECS = [
 
 
 def _tree_cpu(pid: int) -> float:
-    from kpi.tools.loadbench import cpu_seconds, tree
-
     return cpu_seconds(tree(pid))
 
 

@@ -27,8 +27,10 @@ import urllib.request
 from pathlib import Path
 
 from kpi.admin import auth
-from kpi.store import db
 from kpi.catalog.model import default_catalog
+from kpi.common.formatting import fmt_int, fmt_number
+from kpi.store import db, state
+from kpi.tools import bench
 
 TARGETS = {"p95_s": 2.0, "errors": 0, "login_p95_s": 1.0, "index_p95_s": 0.5, "memory_mb": 2048}
 LOAD_PASSWORD = "tai-thu-2026"
@@ -339,8 +341,6 @@ SAVE_LABEL = "Nộp số liệu · lưu nháp"  # kpi/tools/load_client.py's lab
 def saves(res: dict, path: Path) -> dict:
     """The principals' draft saves: how many the pages confirmed (a run of the save with no error),
     how many the shared state store audited and holds; lost = confirmed but not stored."""
-    from kpi.store import state
-
     runs = [r for r in res["runs"] if r[0] == SAVE_LABEL]
     failed = [e for e in res["errors"] if e[1] == SAVE_LABEL]
     store = state.Store(state.state_path(path))
@@ -373,8 +373,6 @@ def verdicts(r: dict) -> dict:
 
 def report(r: dict) -> str:
     """The figures as Markdown (what the README quotes), numbers the Vietnamese way."""
-    from kpi.common.formatting import fmt_int, fmt_number
-
     s = lambda v: "—" if v is None else f"{fmt_number(v, 2)} s"  # noqa: E731
     shared = (f"; {fmt_int(r['accounts'])} tài khoản, từ phiên thứ {fmt_int(r['accounts'] + 1)} là cửa sổ thứ hai của "
               "cùng người") if r.get("accounts", r["sessions"]) < r["sessions"] else ""
@@ -417,8 +415,6 @@ def report(r: dict) -> str:
 
 def default_source() -> Path:
     """The district sample the load bench uses unless --db is given (built once under data/bench/)."""
-    from kpi.tools import bench
-
     return bench.bench_db(53, 3)
 
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kpi.display.figures import STATUS_COLORS
+
 # ---- text ---------------------------------------------------------------------------------------
 
 EMPTY_WORDS = re.compile(r"\bNone\b|\bnan\b|\bNaN\b|<NA>|\bNaT\b|\bnull\b|\bundefined\b|\binf\b")
@@ -380,8 +382,6 @@ def figure_rule_problems(fig, where: str = "") -> list[Finding]:
     largest value) and never beyond 100% in its ticks; each target ("Chỉ tiêu …") lies inside its
     axis, is not clipped at the frame, is drawn over the values and in a colour no value uses;
     every status colour is named in words in the legend."""
-    from kpi.display.figures import STATUS_COLORS  # noqa: PLC0415 - figures imports plotly
-
     out = []
     layout = fig.layout.to_plotly_json()
     for name in _percent_axes(fig):

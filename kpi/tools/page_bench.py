@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from kpi.admin import auth
 from kpi.store import queries
+from kpi.tools import bench
 from kpi.views import models as views
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +85,6 @@ def open_sessions(n: int, specs: list) -> list:
 def main(argv: list[str]) -> int:
     import pickle
 
-    from kpi.tools import bench
 
     mode, specs_file, out_file, *numbers = argv
     with open(specs_file, "rb") as f:

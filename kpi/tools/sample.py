@@ -28,8 +28,12 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from kpi.store import db, derived
+from kpi.admin import auth
 from kpi.catalog.model import Catalog, default_catalog
+from kpi.domain import checks
+from kpi.store import db, derived, state
+from kpi.workflows import assessment, publication
+from kpi.workflows.entry import VN
 
 SAMPLE_UNIT = "Phòng GDĐT Quận 3 (Dữ liệu mẫu)"
 LAST_YEAR_START = 2023  # the sample ends with school year 2023-2024
@@ -350,8 +354,6 @@ def _write_demo_users(con, now) -> None:
 
     The login page lists them only while the sample is loaded.
     """
-    from kpi.admin import auth
-
     hashed = auth.hash_password(auth.DEMO_PASSWORD)  # one bcrypt hash (own salt), shared: demo only
     for name, display, role, school in auth.demo_users(con):
         con.execute("INSERT INTO users VALUES (?, ?, ?, ?, NULL, ?, TRUE, ?, ?)",
@@ -391,8 +393,6 @@ def _workflow_plan(sch, submitted, rng) -> dict[int, str]:
 
 def _entries(con, cat: Catalog, sch, plan, values, last, periods) -> dict:
     """Every row the sample's entries need, read from the figures just generated."""
-    from kpi.domain import checks
-    from kpi.workflows.entry import VN
 
     y, r = last
     ids = sch["school_id"]
@@ -453,8 +453,6 @@ def _entries(con, cat: Catalog, sch, plan, values, last, periods) -> dict:
 def _write_entries(path, rows: dict) -> None:
     """The sample's entries in the state store beside `path`, replacing the entries there (a demo
     reset; the audit of what people did keeps its rows, the sample's own are written again)."""
-    from kpi.store import state
-
     store = state.store_for(path)
     with store.write() as con:
         for table in ("entries", "entry_values", "period_locks"):
@@ -488,8 +486,6 @@ SAMPLE_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</
 def _assessments(con, cat: Catalog, sch, yrs) -> dict:
     """The state-store rows of the sample's assessments, and the previous year's publication written
     into the analytics file (inside the sample's writer transaction; it changes no entry)."""
-    from kpi.workflows import assessment, publication
-    from kpi.workflows.entry import VN
 
     codes = [c.code for c in assessment.scored_criteria(cat)]
     applies = set(cat.index.levels_apply)
@@ -552,8 +548,6 @@ def _assessments(con, cat: Catalog, sch, yrs) -> dict:
 
 def _write_assessments(path, rows: dict) -> None:
     """The sample's assessments in the state store beside `path`, replacing those there."""
-    from kpi.store import state
-    from kpi.workflows import assessment
 
     store = state.store_for(path)
     with store.write() as con:

@@ -27,13 +27,14 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from kpi.admin import plans
-from kpi.display import figures, tables
-from kpi.domain import laggards, maturity, privacy, progress, scorecard
-from kpi.store import db, queries
-from kpi.common.access import Scope
+from kpi.admin import auth, plans
 from kpi.catalog.model import LEVEL_LABELS, OWNERSHIP_LABELS, TARGET_BASES, Catalog, default_catalog
-from kpi.common.formatting import fmt_datetime, fmt_int, fmt_percent, fmt_points
+from kpi.common.access import Scope
+from kpi.common.formatting import fmt_datetime, fmt_int, fmt_number, fmt_percent, fmt_points, search_key
+from kpi.display import figures, tables
+from kpi.domain import checks, laggards, maturity, privacy, progress, quality, scorecard, scoring
+from kpi.store import db, queries, state
+from kpi.workflows import assessment, entry
 
 SLICE_MAX_SCHOOLS = 3000  # a unit up to this size is read once into memory for its small queries
 MISSING_NAMES = 12  # the Chỉ tiêu page names this many schools without data, then "…"
@@ -340,8 +341,6 @@ class Views:
     def state(self):
         """The shared state store beside the file (None for views over a caller's connection)."""
         if self._state is None and self.path:
-            from kpi.store import state
-
             self._state = state.store_for(self.path)
         return self._state
 
@@ -439,8 +438,6 @@ class Views:
                          lambda: queries.school_list(self.con, scope, period))
 
     def search_keys(self, scope: Scope) -> dict[str, str]:
-        from kpi.common.formatting import search_key
-
         def build():
             df = self.school_list(scope)
             return {i: search_key(f"{n} {i}") for n, i in zip(df["name"], df["school_id"])}
@@ -451,8 +448,6 @@ class Views:
 
     def user(self, user_name: str) -> dict | None:
         """The users row (with its hash), read once per file version (users change only by a write)."""
-        from kpi.admin import auth
-
         return self.memo(("user", user_name), lambda: auth.user_row(self.con, user_name))
 
     def previous_period(self, year: str, rnd: str) -> tuple[str, str] | None:
@@ -618,8 +613,6 @@ class Views:
         return replace(card, submission=sentence, submitted_on_time=sentence.startswith("Đã nộp đúng hạn"))
 
     def _scorecard(self, scope: Scope, school_id: str, year: str, rnd: str) -> ScorecardView | None:
-        from kpi.domain import scoring
-
         cat = self.catalog
         info = self.school_info(scope, school_id, year, rnd)
         if info is None:
@@ -706,8 +699,6 @@ class Views:
     def submission_status(self, scope: Scope, year: str, rnd: str) -> pd.DataFrame:
         """Who submitted when (a file the Phòng imported, or the app), on time or late, and where
         each school's entry stands: read again whenever the schools' entries change."""
-        from kpi.workflows import entry
-
         version = self.workflow_version() if scope.snapshot_id is None else None
         open_ = entry.open_period(self.periods())
 
@@ -731,8 +722,6 @@ class Views:
 
     def pending_tables(self, version: int):
         """The submitted, not yet approved values as of `version` (kpi.workflows.entry.pending_tables)."""
-        from kpi.workflows import entry
-
         return self.memo(("pending_tables", version), lambda: entry.pending_tables(self.state))
 
     def scope_levels(self, scope: Scope) -> tuple[dict[str, str], dict[str, str]]:
@@ -744,8 +733,6 @@ class Views:
 
     def desk(self, scope: Scope):
         """Where a user reads and changes entries (kpi.workflows.entry.Desk), limited to the user's schools."""
-        from kpi.workflows import entry
-
         levels, names = self.scope_levels(Scope(scope.unit_id, scope.school_id))
         return entry.Desk(Path(self.path), self.state, self.catalog, levels, entry.open_period(self.periods()), names)
 
@@ -754,16 +741,12 @@ class Views:
     def assessor(self, scope: Scope):
         """Where a user reads and changes the maturity assessments (kpi.workflows.assessment.Assessor),
         limited to the user's schools (a principal: the own school only)."""
-        from kpi.workflows import assessment
-
         levels, names = self.scope_levels(Scope(scope.unit_id, scope.school_id))
         return assessment.Assessor(Path(self.path), self.state, self.catalog, dict(levels), names)
 
     def suggestions(self, scope: Scope, school_id: str, year: str) -> tuple[dict[str, float], dict[str, str]]:
         """(criterion → points the school's reported data earn, criterion → the figures used, in
         words) for one school and school year; empty outside the scope."""
-        from kpi.domain import scoring
-        from kpi.common.formatting import fmt_number
 
         def build():
             sc = Scope(scope.unit_id, scope.school_id)
@@ -796,8 +779,6 @@ class Views:
                          lambda: self._entry_form(Scope(scope.unit_id, scope.school_id), school_id, year, rnd))
 
     def _entry_form(self, scope: Scope, school_id: str, year: str, rnd: str) -> EntryForm | None:
-        from kpi.domain import checks
-
         if scope.is_school and scope.school_id != school_id:
             return None
         levels, names = self.scope_levels(scope)
@@ -818,8 +799,6 @@ class Views:
 
     def quality(self, scope: Scope, year: str, rnd: str) -> QualityView:
         """Chất lượng số liệu of a period: approved values with the submitted ones laid over them."""
-        from kpi.domain import quality
-        from kpi.workflows import entry
 
         version = self.workflow_version() or 0
         sc = replace(scope, school_id=None).with_pending(version)

@@ -40,12 +40,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from kpi.store import db, recovery, state
 from kpi.catalog.model import Catalog
-from kpi.imports.evidence import OfficeRefused, check_office
 from kpi.common.formatting import fmt_date, fmt_int, fmt_points
 from kpi.common.text import clean
+from kpi.domain import scoring
 from kpi.domain.workflow import StateMachine
+from kpi.imports.evidence import OfficeRefused, check_office
+from kpi.store import db, recovery, state
+from kpi.workflows import publication
 
 # ---- the workflow, as data -------------------------------------------------------------------------
 
@@ -697,7 +699,6 @@ class Assessor:
                     if it is None:
                         continue
                     rows.append((sid, year, c.code, it.self_points, it.self_met, it.verified_points, it.verified_met))
-            from kpi.workflows import publication
 
             keys = {"year": year, "schools": sorted(chosen), "now": now}
             # intent first, then the analytics file, then the store side: kpi.store.recovery finishes or drops it
@@ -746,8 +747,6 @@ def running_result(values: dict[str, dict], computed: dict[str, float], school_i
     """The total and level as the school fills the form in, by kpi.domain.scoring itself: the school's
     points where typed, else the computed suggestion. Returns {'groups': [(code, label, points,
     level, unmet)], 'level': school level, 'answered': n, 'total': n}."""
-    from kpi.domain import scoring
-
     rows = []
     answered = 0
     crit = scored_criteria(catalog)

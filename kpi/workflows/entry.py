@@ -32,12 +32,13 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from kpi.domain import checks, workflow
-from kpi.store.queries import ENTRY_TIMES
-from kpi.store import db, recovery, state
-from kpi.common.access import SCHOOL_ROLES
 from kpi.catalog.model import Catalog
+from kpi.common.access import SCHOOL_ROLES
 from kpi.common.formatting import fmt_int
+from kpi.domain import checks, workflow
+from kpi.imports import importer
+from kpi.store import db, recovery, state
+from kpi.store.queries import ENTRY_TIMES
 
 VN = dt.timezone(dt.timedelta(hours=7))  # Việt Nam keeps UTC+7 all year
 REASON_MIN, REASON_MAX = 5, 500
@@ -353,7 +354,6 @@ class Desk:
                 received[(sid, year, rnd)] = local(e.first_submitted_at or e.submitted_at or now)
             if problems:
                 raise EntryError("Chưa duyệt được: " + problems[0], problems)
-            from kpi.imports import importer
 
             label = ", ".join(sid for sid, _ in items[:5]) + (f" và {len(items) - 5} trường khác" if len(items) > 5 else "")
             keys = {"year": year, "round": rnd, "now": now, "items": [[sid, v] for sid, v in items]}
@@ -422,8 +422,6 @@ def values_from_file(name: str, data: bytes, school_id: str, year: str, rnd: str
     them, read and checked exactly as an import reads and checks a file: (values, problems). Rows
     of another school or period are refused (this page takes only the school's own figures); the
     self-assessment sheet is not read here."""
-    from kpi.imports import importer
-
     try:
         sheets = importer.read(name, data, catalog)
     except importer.Refused as e:

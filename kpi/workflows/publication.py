@@ -14,8 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from kpi.store import db, derived
 from kpi.catalog.model import Catalog
+from kpi.common.formatting import fmt_date
+from kpi.store import db, derived
 
 
 def content_hash(con, publication_id: str) -> str:
@@ -85,8 +86,6 @@ def latest(pubs, school_year: str) -> dict | None:
 def sentence(pubs, school_year: str, school: bool = False) -> tuple[bool, str]:
     """(published, what the index pages, the scorecard and the exports say about the year's results).
     `school`: said to / about one school (whether it is in the publication)."""
-    from kpi.common.formatting import fmt_date
-
     p = latest(pubs, school_year)
     if p is None:
         return False, (f"Kết quả năm học {school_year} chưa công bố: điểm tính từ bản tự đánh giá và số liệu hiện có, "

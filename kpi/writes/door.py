@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kpi.admin import accounts, auth, plans, registry
+from kpi.common.access import ROLES, SCHOOL_ROLES
 from kpi.domain import workflow
 from kpi.imports import importer
 from kpi.store import db, state
 from kpi.workflows import assessment, entry, snapshots
-from kpi.common.access import ROLES, SCHOOL_ROLES
 
 LOGIN_PATH = "/dang-nhap"
 ENDED = ("Phiên đăng nhập của bạn đã kết thúc (đã đăng xuất, quá lâu không dùng, tài khoản bị khóa hoặc đổi mật "
