@@ -267,7 +267,7 @@ def cell_writers(source: str) -> list[str]:
 def test_only_kpi_cells_writes_spreadsheet_cells():
     sources = [*(ROOT / "kpi").rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "dashboard.py"]
     offenders = {str(p.relative_to(ROOT)): cell_writers(p.read_text(encoding="utf-8"))
-                 for p in sources if p != ROOT / "kpi" / "cells.py"}
+                 for p in sources if p != ROOT / "kpi" / "common" / "cells.py"}
     assert {k: v for k, v in offenders.items() if v} == {}
 
 

@@ -30,7 +30,7 @@ def test_kpi_never_imports_streamlit():
 
 
 def test_every_page_file_is_registered():
-    router = (ROOT / "kpi" / "access.py").read_text(encoding="utf-8")  # the pages table dashboard.py routes by
+    router = (ROOT / "kpi" / "common" / "access.py").read_text(encoding="utf-8")  # the pages table dashboard.py routes by
     registered = {f"{name}.py" for name, _ in PAGE_DEF.findall(router)}
     files = {p.name for p in (ROOT / "pages").glob("*.py") if not p.name.startswith("_")}
     assert files == registered
@@ -68,7 +68,7 @@ def test_no_url_path_equals_a_page_file_name():
     # With a pages/ folder, Streamlit serves the first session after a start (and every AppTest run)
     # in its legacy mode, where /<file stem> runs that file alone; url paths that are never a file
     # stem always go through dashboard.py.
-    router = (ROOT / "kpi" / "access.py").read_text(encoding="utf-8")  # the pages table dashboard.py routes by
+    router = (ROOT / "kpi" / "common" / "access.py").read_text(encoding="utf-8")  # the pages table dashboard.py routes by
     paths = {path for _, path in PAGE_DEF.findall(router)}
     stems = {p.stem for p in (ROOT / "pages").glob("*.py")}
     assert paths and not (paths & stems)

@@ -164,3 +164,34 @@ def test_the_layering_check_catches_each_kind_of_violation():
     allowed = {**sources, "kpi.exports.export": sources["kpi.exports.export"]
                + "\n\ndef _late():\n    # deferred: measured reason\n    from kpi.views import models\n"}
     assert not any("kpi.exports.export" in p and "trong hàm" in p for p in layer_problems(allowed))
+
+
+def layout_named(readme: str) -> set[str]:
+    """The files the README's Layout block names under kpi/ and pages/ (paths from the root)."""
+    block = readme.split("## Layout", 1)[1].split("```", 2)[1]
+    named, top, wing = set(), None, None
+    for line in block.splitlines():
+        name = line.split()[0] if line.strip() else ""
+        depth = (len(line) - len(line.lstrip())) // 2
+        if depth == 0:
+            top, wing = name.rstrip("/"), None
+        elif depth == 1 and name.endswith("/"):
+            wing = name.rstrip("/")
+        elif name.endswith(".py"):
+            named.add("/".join(x for x in (top, wing if depth == 2 else None, name) if x))
+    return named
+
+
+def layout_files(root: Path = ROOT) -> set[str]:
+    """Every module of kpi/ and the Streamlit glue of pages/ (the pages are listed under "Các trang")."""
+    return {str(p.relative_to(root)) for p in [*(root / "kpi").rglob("*.py"), *(root / "pages").glob("_*.py")]
+            if p.name not in ("__init__.py", "__main__.py")}
+
+
+def test_the_readme_layout_names_every_module():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert layout_named(readme) == layout_files()
+    # planted: a module the README forgets, and one it names that no longer exists
+    forgot = readme.replace("    chart_text.py ", "    chart_words.py ")
+    assert layout_files() - layout_named(forgot) == {"kpi/display/chart_text.py"}
+    assert layout_named(forgot) - layout_files() == {"kpi/display/chart_words.py"}
