@@ -224,7 +224,6 @@ def furthest_schools(values: dict[str, pd.DataFrame], catalog: Catalog, limit: i
 
 # ---- measuring text (DejaVu, the font every file uses) -------------------------------------------
 
-@functools.lru_cache(maxsize=8)
 # ---- the charts as exported ----------------------------------------------------------------------
 
 @dataclass
