@@ -423,7 +423,7 @@ def _entries(con, cat: Catalog, sch, plan, values, last, periods, clock: Clock |
                                     "AND round = ?", [*prev]).fetchall():
         before.setdefault(sid, {})[code] = v
     deadline = dt.datetime(int(y[5:]), 5, 20, 17) if r == "CN" else dt.datetime(int(y[5:]), 1, 10, 17)
-    ref = clock.work_ref(deadline, 12) if clock else deadline  # the latest decision ≤ ref + 5,2 days
+    ref = clock.work_ref(deadline, 12) if clock else deadline  # the latest decision ≤ ref + 5,2 days < the as-of day
     grew = f"3/{y[5:]}" if r == "CN" else f"10/{y[:4]}"
     rows = {"entries": [], "values": [], "audit": []}
     for k, (i, st) in enumerate(sorted(plan.items())):

@@ -96,8 +96,8 @@ class Clock:
 
     def work_ref(self, end: dt.datetime, days: float) -> dt.datetime:
         """The moment the sample's workflow times are counted back from: the deadline, or when it is not
-        `days` before the as-of day, that many days before it (so that the latest decision is past)."""
-        return min(end, self.cutoff - dt.timedelta(days=days))
+        `days` before the as-of day, 17:00 that many days before it (so that the latest decision is past)."""
+        return min(end, self.cutoff - dt.timedelta(days=days) + dt.timedelta(hours=17))
 
     def lock_time(self, year: str, rnd: str) -> dt.datetime:
         """When the Phòng locked a closed period: three weeks after its deadline, or by the day before."""
