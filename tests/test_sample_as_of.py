@@ -68,7 +68,7 @@ def _periods(path):
 # ---- the checks (written from the brief, not from the generator) -------------------------------------------------
 
 def period_problems(path, as_of: dt.date) -> list[str]:
-    """The newest school year is as_of's (September to August) and no round that opens on or after as_of
+    """The newest school year is as_of's (September to August) and no round that opens after as_of
     (HK1 on 01/09, CN on 11/01) is present."""
     start = as_of.year if as_of.month >= 9 else as_of.year - 1
     periods = _periods(path)
@@ -77,7 +77,7 @@ def period_problems(path, as_of: dt.date) -> list[str]:
         out.append(f"năm học mới nhất {periods[-1][0]}, không phải {start}-{start + 1}")
     for y, r, _ in periods:
         opens = dt.date(int(y[:4]), 9, 1) if r == "HK1" else dt.date(int(y[5:]), 1, 11)
-        if opens >= as_of:
+        if opens > as_of:
             out.append(f"kỳ {y} {r} chưa mở ({opens}) mà đã có")
     return out
 
@@ -182,6 +182,7 @@ def test_nothing_dated_on_or_after_as_of(asof_db):
 def test_planted_workflow_times_at_the_deadline_are_caught(tmp_path, monkeypatch):
     # entries and assessments counted back from their real deadlines (January / May 2027): the state store
     monkeypatch.setattr(sample_clock.Clock, "work_ref", lambda self, end, days: end)
+    monkeypatch.setattr(sample_clock.Clock, "squeeze", lambda self, since, *parts: [rows for rows, _ in parts])
     problems = late_times(_build(tmp_path / "p.duckdb"), AS_OF)
     assert any(p.startswith("kho trạng thái: entries.") for p in problems), problems
     assert any(p.startswith("kho trạng thái: audit.at") for p in problems), problems
@@ -192,6 +193,29 @@ def test_planted_files_not_yet_arrived_are_caught(tmp_path, monkeypatch):
     monkeypatch.setattr(sample_clock.Clock, "before", property(lambda self: dt.datetime(2100, 1, 1)))
     problems = late_times(_build(tmp_path / "p.duckdb"), AS_OF)
     assert any(p.startswith("tệp DuckDB: submissions.received_at") for p in problems), problems
+
+
+def early_entries(path) -> list[str]:
+    """The newest round's entries saved, submitted or decided (the audit) before the round opened."""
+    y, r, _ = _periods(path)[-1]
+    opens = dt.datetime(int(y[:4]), 9, 1) if r == "HK1" else dt.datetime(int(y[5:]), 1, 11)
+    rows = _state_rows(path, "SELECT action, at FROM audit WHERE detail LIKE ?", (f"%{y} {r}%",))
+    assert rows  # the audit names the round
+    return [f"{action} lúc {at}: trước khi kỳ {y} {r} mở" for action, at in rows
+            if at < opens.replace(tzinfo=VN).timestamp()]
+
+
+def test_a_round_opened_days_ago_holds_its_entries_within_those_days(tmp_path):
+    day = dt.date(2027, 1, 20)  # CN opened on 11/01: nine days
+    path = _build(tmp_path / "cn.duckdb", as_of=day)
+    assert _periods(path)[-1][:2] == ("2026-2027", "CN")
+    assert early_entries(path) == [] and late_times(path, day) == []
+    assert _state_rows(path, "SELECT count(*) FROM entries WHERE round = 'CN' AND decided_at IS NOT NULL")[0][0] > 0
+
+
+def test_planted_entries_before_the_round_opened_are_caught(tmp_path, monkeypatch):
+    monkeypatch.setattr(sample_clock.Clock, "squeeze", lambda self, since, *parts: [rows for rows, _ in parts])
+    assert early_entries(_build(tmp_path / "cn.duckdb", as_of=dt.date(2027, 1, 20)))
 
 
 def test_part_of_the_schools_have_submitted(asof_db):

@@ -37,7 +37,7 @@ from kpi.admin import auth
 from kpi.catalog.model import Catalog, default_catalog
 from kpi.domain import checks
 from kpi.store import db, derived, state
-from kpi.tools.sample_clock import Clock
+from kpi.tools.sample_clock import Clock, opens
 from kpi.workflows import assessment, publication
 from kpi.workflows.entry import VN
 
@@ -227,7 +227,8 @@ def build_sample(path, schools: int = 53, years: int = 3, seed: int = 7,
             if clock:  # its own generator too; only the files that had arrived by then
                 arrive = clock.arrivals(n, y, r, np.random.default_rng([seed, t, 2000]))
                 kept = [i for i, s in plan.items() if (y, r) == last and (s not in UNAPPROVED or i in _demo(sch))]
-                arrive[kept] = [min(a, clock.before - dt.timedelta(days=3)) for a in arrive[kept]]
+                early = max(opens(y, r), clock.before - dt.timedelta(days=3))  # not before the round opened
+                arrive[kept] = [min(a, early) for a in arrive[kept]]
                 submitted &= arrive < clock.before
             pupils = np.round(pupils0 * (1 + 0.02 * yi))
             teachers = np.maximum(3, np.round(pupils / np.array([_PUPILS_PER_TEACHER[lv] for lv in level])
@@ -460,6 +461,9 @@ def _entries(con, cat: Catalog, sch, plan, values, last, periods, clock: Clock |
             rows["audit"].append((submitted, f"ht.{sid.lower()}", "nop_so_lieu", sid))
         if decided:
             rows["audit"].append((decided, "chuyenvien", "tra_lai" if st == "tra_lai" else "duyet", sid))
+    if clock:  # a round opened only days ago holds the sample's workflow within those days
+        rows["entries"], rows["audit"] = clock.squeeze(opens(y, r), (rows["entries"], (5, 7, 9, 10)),
+                                                       (rows["audit"], (0,)))
     locked = clock.lock_time(*prev) if clock else dt.datetime(int(prev[0][5:]), 2, 1, 9)
     locked_at = locked.replace(tzinfo=VN).timestamp()
     rows["locks"] = [(sid, prev[0], prev[1], locked_at, "chuyenvien") for sid in ids]
@@ -533,6 +537,7 @@ def _assessments(con, cat: Catalog, sch, yrs, clock: Clock | None = None) -> dic
     end = dt.datetime(int(last[5:]), 5, 31, 17)
     deadline = (clock.work_ref(end, 20) if clock else end).replace(tzinfo=VN).timestamp()  # last act ≤ +13,2 days
     others = iter(_ASSESS_STATES * (len(ids) // len(_ASSESS_STATES) + 1))
+    start = {key: len(out[key]) for key in out}  # the latest year's rows follow
     for k, (sid, lv) in enumerate(ids):
         st = _DEMO_ASSESS.get(lv, "nhap") if sid in demo else next(others)
         if st == "chua_bat_dau":
@@ -563,6 +568,11 @@ def _assessments(con, cat: Catalog, sch, yrs, clock: Clock | None = None) -> dic
         if dec:
             out["audit"].append((dec, "chuyenvien", "danh_gia_tra_lai" if st == "tra_lai" else "danh_gia_duyet",
                                  {"truong": sid, "nam_hoc": last}))
+    if clock:  # a school year begun only days ago holds its assessments within those days
+        keys, at = ("assessments", "items", "evidence", "audit"), ((4, 6, 8), (11,), (8,), (0,))
+        fitted = clock.squeeze(dt.datetime(int(last[:4]), 9, 1), *((out[k][start[k]:], a) for k, a in zip(keys, at)))
+        for k, rows in zip(keys, fitted):
+            out[k][start[k]:] = rows
     return out
 
 

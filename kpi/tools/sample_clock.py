@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kpi.workflows.entry import VN
+
 OPEN_SPREAD_DAYS = 25.0  # in an open period most schools send close to the deadline, a few weeks early
 _DAY = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$")
 
@@ -69,8 +71,8 @@ class Clock:
         return school_year_start(self.as_of)
 
     def started(self, year: str, rnd: str) -> bool:
-        """Whether the period had opened before the as-of day."""
-        return opens(year, rnd) < self.cutoff
+        """Whether the period has opened by the as-of day (HK1 opens with the school year: always)."""
+        return opens(year, rnd) <= self.cutoff
 
     def is_open(self, year: str, rnd: str) -> bool:
         """Whether the period's deadline is still ahead on the as-of day."""
@@ -104,3 +106,25 @@ class Clock:
         end = deadline(year, rnd)
         usual = dt.datetime(end.year, 2, 1, 9) if rnd == "HK1" else dt.datetime(end.year, 6, 11, 9)
         return min(usual, self.cutoff - dt.timedelta(hours=15))
+
+    def squeeze(self, since: dt.datetime, *parts: tuple[list, tuple[int, ...]]) -> list[list]:
+        """Rows whose moments (epoch seconds at the given positions) are fitted into [since, the sample's
+        import): unchanged when they lie there already; moved later when they begin before `since` (a round
+        opened only days ago), and pressed into the span, their order kept, when it is shorter than theirs."""
+        times = [r[i] for rows, at in parts for r in rows for i in at if r[i] is not None]
+        if not times:
+            return [rows for rows, _ in parts]
+        a, b = min(times), max(times)
+        first, last = since.replace(tzinfo=VN).timestamp(), self.now.replace(tzinfo=VN).timestamp()
+        if a >= first and b <= last:
+            return [rows for rows, _ in parts]
+        if last - first >= b - a:
+            lo = min(max(a, first), last - (b - a))
+            hi = lo + (b - a)
+        else:  # opened on the as-of day itself: the hour before the import
+            lo, hi = min(first, last - 3600), last
+
+        def fit(t):
+            return hi if b == a else lo + (t - a) * (hi - lo) / (b - a)
+        return [[tuple(fit(v) if i in at and v is not None else v for i, v in enumerate(r)) for r in rows]
+                for rows, at in parts]
