@@ -1,5 +1,5 @@
 # make run   : create .venv, install (and, as root, Debian nginx, chromium, fonts), build the sample
-#              database if none exists, serve on :8501 (nginx in front of one worker per core)
+#              database as of today if none exists, serve on :8501 (nginx in front of one worker per core)
 # make test  : install dev requirements, axe-core (npm) (and, as root, Debian nginx, chromium, fonts, poppler,
 #              LibreOffice), run all tests
 # make gallery: screenshots of every page and every export in gallery/index.html
@@ -71,7 +71,7 @@ $(AXE_STAMP):
 axe: $(AXE_STAMP)
 
 $(DB): | install
-	$(PY) -m kpi init --sample --db $(DB)
+	$(PY) -m kpi init --sample --as-of today --db $(DB)
 
 sample: install
 	$(PY) -m kpi init --sample --db $(DB)

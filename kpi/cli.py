@@ -22,7 +22,7 @@ from kpi.admin.shared import AdminError
 from kpi.catalog.model import LEVELS, ROUNDS, CatalogError, default_catalog
 from kpi.common import cells, faults
 from kpi.common.access import Scope
-from kpi.common.formatting import fmt_int, fmt_number
+from kpi.common.formatting import fmt_date, fmt_int, fmt_number
 from kpi.exports import renderer
 from kpi.imports import import_read, importer
 from kpi.imports.templates import build_template
@@ -47,7 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--db", help="đường dẫn tệp DuckDB (mặc định: $KPI_DB hoặc data/kpi.duckdb)")
     init.add_argument("--sample", action="store_true", help="tạo dữ liệu mẫu (trường giả định)")
     init.add_argument("--schools", type=int, default=53, help="số trường của dữ liệu mẫu (mặc định 53)")
-    init.add_argument("--years", type=int, default=3, help="số năm học, kết thúc 2023-2024 (mặc định 3)")
+    init.add_argument("--years", type=int, default=3,
+                      help="số năm học, kết thúc 2023-2024 hoặc năm học của --as-of (mặc định 3)")
+    init.add_argument("--as-of", metavar="NGÀY",
+                      help="dữ liệu mẫu như tại ngày DD/MM/YYYY hoặc today (hôm nay): năm học mới nhất là năm "
+                           "học của ngày đó, chỉ có các kỳ đã mở, kỳ đang mở còn hạn và chỉ một phần trường đã "
+                           "nộp, không có gì xảy ra sau ngày đó (mặc định: mẫu cố định kết thúc 2023-2024)")
     init.add_argument("--seed", type=int, default=7, help="hạt giống ngẫu nhiên (mặc định 7)")
     init.add_argument("--force", action="store_true",
                       help="cho phép ghi đè một cơ sở dữ liệu không phải dữ liệu mẫu")
@@ -452,9 +457,18 @@ def cmd_bench(args) -> int:
 
 def cmd_init(args) -> int:
     path = db.db_path(args.db)
+    if args.as_of and not args.sample:
+        raise CliError("--as-of chỉ dùng cùng --sample (dữ liệu mẫu).")
     if args.sample:
         if args.schools < 1 or args.years < 1:
             raise CliError("--schools và --years phải lớn hơn 0.")
+        # deferred: the sample generator is a tool, 1,1 s to import; only `init --sample` needs it
+        from kpi.tools.sample import build_sample
+        from kpi.tools.sample_clock import parse_as_of
+        try:
+            as_of = parse_as_of(args.as_of) if args.as_of else None
+        except ValueError as e:
+            raise CliError(str(e)) from None
         if path.exists() and not args.force:
             con = db.connect(path)
             try:
@@ -464,12 +478,10 @@ def cmd_init(args) -> int:
             if not is_sample:
                 raise CliError(f"{path} đang chứa dữ liệu thật; không ghi đè bằng dữ liệu mẫu "
                                "(dùng --force nếu thật sự muốn).")
-        # deferred: the sample generator is a tool, 1,1 s to import; only `init --sample` needs it
-        from kpi.tools.sample import build_sample
-
         t0 = time.perf_counter()
-        s = build_sample(path, schools=args.schools, years=args.years, seed=args.seed)
-        print(f"Đã tạo dữ liệu mẫu tại {path}: {fmt_int(s.schools)} trường, {s.periods} kỳ báo cáo, "
+        s = build_sample(path, schools=args.schools, years=args.years, seed=args.seed, as_of=as_of)
+        when = f" (tính đến ngày {fmt_date(as_of)})" if as_of else ""
+        print(f"Đã tạo dữ liệu mẫu{when} tại {path}: {fmt_int(s.schools)} trường, {s.periods} kỳ báo cáo, "
               f"{fmt_int(s.observations)} số liệu, {fmt_int(s.submissions)} lượt nộp, "
               f"{fmt_int(s.criterion_scores)} điểm tiêu chí ({fmt_number(time.perf_counter() - t0)} giây).")
     else:

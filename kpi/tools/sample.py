@@ -17,6 +17,11 @@ had imported. It also fills the yearly maturity assessment (kpi.workflows.assess
 before the latest published (a publication frozen in the analytics file, of the entries as they
 are), and in the latest year schools in every state (not started, draft with an evidence file,
 submitted, returned with a criterion to redo, approved). Everything is labelled "Dữ liệu mẫu".
+
+`as_of=<a day>` builds a sample that lives on that day (kpi.tools.sample_clock): its newest school year
+is that day's, with only the periods opened before it; the latest one is open while its deadline is ahead,
+with the schools that have sent so far (the others simply have not yet), and no moment written lies on or
+after that day. Without it the sample is the fixed one ending with 2023-2024.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from kpi.admin import auth
 from kpi.catalog.model import Catalog, default_catalog
 from kpi.domain import checks
 from kpi.store import db, derived, state
+from kpi.tools.sample_clock import Clock, opens
 from kpi.workflows import assessment, publication
 from kpi.workflows.entry import VN
 
@@ -114,9 +120,9 @@ class SampleSummary:
     criterion_scores: int
 
 
-def school_years(years: int) -> list[str]:
-    """The sample's school years, oldest first, ending with 2023-2024."""
-    return [f"{y}-{y + 1}" for y in range(LAST_YEAR_START - years + 1, LAST_YEAR_START + 1)]
+def school_years(years: int, last_start: int = LAST_YEAR_START) -> list[str]:
+    """The sample's school years, oldest first, ending with the one starting in `last_start` (2023-2024)."""
+    return [f"{y}-{y + 1}" for y in range(last_start - years + 1, last_start + 1)]
 
 
 def _schools(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -162,9 +168,11 @@ def _round_half(x: np.ndarray) -> np.ndarray:
 
 
 def build_sample(path, schools: int = 53, years: int = 3, seed: int = 7,
-                 catalog: Catalog | None = None) -> SampleSummary:
-    """Write a fresh sample database at `path` (replacing any file there)."""
+                 catalog: Catalog | None = None, as_of: dt.date | None = None) -> SampleSummary:
+    """Write a fresh sample database at `path` (replacing any file there); with `as_of`, the sample as it
+    stands on that day (its school year the newest, nothing written on or after it)."""
     cat = catalog or default_catalog()
+    clock = Clock(as_of) if as_of is not None else None
     rng = np.random.default_rng(seed)
     sch = _schools(schools, rng)
     n = len(sch["school_id"])
@@ -179,8 +187,8 @@ def build_sample(path, schools: int = 53, years: int = 3, seed: int = 7,
     field_levels = {code: set(f.levels) for code, f in cat.fields.items()}
     level_mask = {code: np.isin(level, list(lvs)) for code, lvs in field_levels.items()}
 
-    yrs = school_years(years)
-    periods = [(y, r) for y in yrs for r in ("HK1", "CN")]
+    yrs = school_years(years, clock.last_start if clock else LAST_YEAR_START)
+    periods = [(y, r) for y in yrs for r in ("HK1", "CN") if clock is None or clock.started(y, r)]
     T = len(periods)
     last = periods[-1]
     missing_last = set(rng.choice(n, size=max(3, n // 15), replace=False).tolist()) if n >= 10 else set()
@@ -200,7 +208,7 @@ def build_sample(path, schools: int = 53, years: int = 3, seed: int = 7,
             end = int(y[5:])
             deadline = dt.date(end, 1, 10) if r == "HK1" else dt.date(end, 5, 20)
             con.execute("INSERT INTO periods VALUES (?, ?, ?)", [y, r, deadline])
-        now = dt.datetime(LAST_YEAR_START + 1, 6, 1, 8, 0)
+        now = clock.now if clock else dt.datetime(LAST_YEAR_START + 1, 6, 1, 8, 0)
         con.execute(
             "INSERT INTO imports VALUES (?, 'du_lieu_mau', ?, ?, 'du-lieu-mau', ?, 'sample', ?, 0, 'applied')",
             [sample_import, now, now, f"seed={seed};schools={n};years={years}", n * T],
@@ -208,7 +216,7 @@ def build_sample(path, schools: int = 53, years: int = 3, seed: int = 7,
         for t, (y, r) in enumerate(periods):
             yi = yrs.index(y)
             prog = np.clip(ability + growth * t / max(1, T - 1) + rng.normal(0, 0.03, n), 0, 1)
-            if r == "CN":
+            if r == "CN" or y not in progress_cn:  # a year whose CN has not opened yet: its HK1
                 progress_cn[y] = prog
             submitted = rng.random(n) > 0.06
             if (y, r) == last:
@@ -216,6 +224,12 @@ def build_sample(path, schools: int = 53, years: int = 3, seed: int = 7,
                 if WORKFLOW_MIN <= n <= WORKFLOW_MAX:  # its own generator: every other sample value is unchanged
                     plan = _workflow_plan(sch, submitted, np.random.default_rng(seed + 1000))
                     submitted[[i for i, s in plan.items() if s in UNAPPROVED and i not in _demo(sch)]] = False
+            if clock:  # its own generator too; only the files that had arrived by then
+                arrive = clock.arrivals(n, y, r, np.random.default_rng([seed, t, 2000]))
+                kept = [i for i, s in plan.items() if (y, r) == last and (s not in UNAPPROVED or i in _demo(sch))]
+                early = max(opens(y, r), clock.before - dt.timedelta(days=3))  # not before the round opened
+                arrive[kept] = [min(a, early) for a in arrive[kept]]
+                submitted &= arrive < clock.before
             pupils = np.round(pupils0 * (1 + 0.02 * yi))
             teachers = np.maximum(3, np.round(pupils / np.array([_PUPILS_PER_TEACHER[lv] for lv in level])
                                                * rng.uniform(0.95, 1.05, n)))
@@ -267,7 +281,7 @@ def build_sample(path, schools: int = 53, years: int = 3, seed: int = 7,
             late = rng.random(n) < 0.12
             days = np.where(late, rng.uniform(1, 25, n), -rng.uniform(0.2, 20, n))
             idx = np.nonzero(submitted)[0]
-            received = [deadline + dt.timedelta(days=float(days[i])) for i in idx]
+            received = [arrive[i] if clock else deadline + dt.timedelta(days=float(days[i])) for i in idx]
             sub = pa.table({
                 "school_id": pa.array(sch["school_id"][idx], pa.string()),
                 "school_year": pa.array([y] * len(idx), pa.string()),
@@ -282,12 +296,14 @@ def build_sample(path, schools: int = 53, years: int = 3, seed: int = 7,
             sub_total += sub.num_rows
         score_total = _write_scores(con, cat, sch, progress_cn, yrs, rng, sample_import)
         _write_demo_users(con, now)
-        entries = _entries(con, cat, sch, plan, last_values, last, periods) if plan else None
-        assessed = _assessments(con, cat, sch, yrs) if plan else None
+        entries = _entries(con, cat, sch, plan, last_values, last, periods, clock) if plan else None
+        assessed = _assessments(con, cat, sch, yrs, clock) if plan else None
         derived.refresh_index(con, cat)
         for key, value in (("is_sample", "true"), ("unit_name", SAMPLE_UNIT), ("sample_seed", seed),
                            ("sample_schools", n), ("sample_years", years)):
             db.set_meta(con, key, str(value))
+        if clock:
+            db.set_meta(con, "sample_as_of", clock.as_of.isoformat())
     if entries is not None:
         _write_entries(path, entries)
     if assessed is not None:
@@ -391,7 +407,7 @@ def _workflow_plan(sch, submitted, rng) -> dict[int, str]:
     return plan
 
 
-def _entries(con, cat: Catalog, sch, plan, values, last, periods) -> dict:
+def _entries(con, cat: Catalog, sch, plan, values, last, periods, clock: Clock | None = None) -> dict:
     """Every row the sample's entries need, read from the figures just generated."""
 
     y, r = last
@@ -408,6 +424,8 @@ def _entries(con, cat: Catalog, sch, plan, values, last, periods) -> dict:
                                     "AND round = ?", [*prev]).fetchall():
         before.setdefault(sid, {})[code] = v
     deadline = dt.datetime(int(y[5:]), 5, 20, 17) if r == "CN" else dt.datetime(int(y[5:]), 1, 10, 17)
+    ref = clock.work_ref(deadline, 12) if clock else deadline  # the latest decision ≤ ref + 5,2 days < the as-of day
+    grew = f"3/{y[5:]}" if r == "CN" else f"10/{y[:4]}"
     rows = {"entries": [], "values": [], "audit": []}
     for k, (i, st) in enumerate(sorted(plan.items())):
         sid, level = ids[i], sch["level"][i]
@@ -419,14 +437,14 @@ def _entries(con, cat: Catalog, sch, plan, values, last, periods) -> dict:
             notes["phong_hoc_trinh_chieu"] = "Tính cả 3 phòng chức năng có máy chiếu. (Dữ liệu mẫu)"
         elif st == "da_nop" and k % 2 == 0 and vals.get("hs_tong"):
             vals["hs_tong"] = round(vals["hs_tong"] * 1.4)
-            notes["hs_tong"] = "Từ tháng 3/2024 trường nhận thêm học sinh của điểm trường sáp nhập. (Dữ liệu mẫu)"
+            notes["hs_tong"] = f"Từ tháng {grew} trường nhận thêm học sinh của điểm trường sáp nhập. (Dữ liệu mẫu)"
             for num, den in cat.ratio_pairs():  # keep the new total consistent with what it is the total of
                 if den == "hs_tong" and num in vals:
                     vals[num] = min(vals[num], vals["hs_tong"])
         raw = {c: checks.shown_value(cat.fields[c], v) for c, v in vals.items()}
         check = checks.check_form(raw, notes, level, cat, before.get(sid, {}), f"{prev[0]} {prev[1]}")
         notes.update({c: "Trường đã kiểm tra lại: số liệu đúng. (Dữ liệu mẫu)" for c in check.flags if c not in notes})
-        saved = (deadline - dt.timedelta(days=6, hours=k)).replace(tzinfo=VN).timestamp()
+        saved = (ref - dt.timedelta(days=6, hours=k)).replace(tzinfo=VN).timestamp()
         submitted = None if st == "nhap" else saved + 3600 * (1 + k % 5) + (9 * 86400 if k % 4 == 3 else 0)
         decided = None if st in ("nhap", "da_nop") else submitted + 2 * 86400
         state = "da_duyet" if st == "da_duyet" else st
@@ -443,7 +461,11 @@ def _entries(con, cat: Catalog, sch, plan, values, last, periods) -> dict:
             rows["audit"].append((submitted, f"ht.{sid.lower()}", "nop_so_lieu", sid))
         if decided:
             rows["audit"].append((decided, "chuyenvien", "tra_lai" if st == "tra_lai" else "duyet", sid))
-    locked_at = dt.datetime(int(prev[0][5:]), 2, 1, 9, tzinfo=VN).timestamp()
+    if clock:  # a round opened only days ago holds the sample's workflow within those days
+        rows["entries"], rows["audit"] = clock.squeeze(opens(y, r), (rows["entries"], (5, 7, 9, 10)),
+                                                       (rows["audit"], (0,)))
+    locked = clock.lock_time(*prev) if clock else dt.datetime(int(prev[0][5:]), 2, 1, 9)
+    locked_at = locked.replace(tzinfo=VN).timestamp()
     rows["locks"] = [(sid, prev[0], prev[1], locked_at, "chuyenvien") for sid in ids]
     rows["audit"].append((locked_at, "chuyenvien", "khoa_ky", None))
     rows["lock_period"] = prev
@@ -479,11 +501,12 @@ _ASSESS_STATES = ("chua_bat_dau", "nhap", "da_nop", "da_nop", "tra_lai", "da_duy
 ASSESS_RETURN = ("Tiêu chí DH4 tự chấm cao hơn nhiều so với tỉ lệ môn học có học liệu số trường đã báo cáo: bổ sung "
                  "danh mục học liệu số theo môn làm minh chứng. (Dữ liệu mẫu)")
 # a minimal valid PDF (one empty page): the sample's evidence file
-SAMPLE_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+SAMPLE_PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+              b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
               b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
 
 
-def _assessments(con, cat: Catalog, sch, yrs) -> dict:
+def _assessments(con, cat: Catalog, sch, yrs, clock: Clock | None = None) -> dict:
     """The state-store rows of the sample's assessments, and the previous year's publication written
     into the analytics file (inside the sample's writer transaction; it changes no entry)."""
 
@@ -511,8 +534,10 @@ def _assessments(con, cat: Catalog, sch, yrs) -> dict:
             out["items"].append((sid, y, c, sp, sm, None, vp if vp is not None else sp, vm if vm is not None else sm,
                                  None, 0, "chuyenvien", ts - 10 * 86400))
         out["audit"].append((ts, "chuyenvien", "danh_gia_cong_bo", {"nam_hoc": prev, "lan_cong_bo": pid}))
-    deadline = dt.datetime(int(last[5:]), 5, 31, 17, tzinfo=VN).timestamp()
+    end = dt.datetime(int(last[5:]), 5, 31, 17)
+    deadline = (clock.work_ref(end, 20) if clock else end).replace(tzinfo=VN).timestamp()  # last act ≤ +13,2 days
     others = iter(_ASSESS_STATES * (len(ids) // len(_ASSESS_STATES) + 1))
+    start = {key: len(out[key]) for key in out}  # the latest year's rows follow
     for k, (sid, lv) in enumerate(ids):
         st = _DEMO_ASSESS.get(lv, "nhap") if sid in demo else next(others)
         if st == "chua_bat_dau":
@@ -543,6 +568,11 @@ def _assessments(con, cat: Catalog, sch, yrs) -> dict:
         if dec:
             out["audit"].append((dec, "chuyenvien", "danh_gia_tra_lai" if st == "tra_lai" else "danh_gia_duyet",
                                  {"truong": sid, "nam_hoc": last}))
+    if clock:  # a school year begun only days ago holds its assessments within those days
+        keys, at = ("assessments", "items", "evidence", "audit"), ((4, 6, 8), (11,), (8,), (0,))
+        fitted = clock.squeeze(dt.datetime(int(last[:4]), 9, 1), *((out[k][start[k]:], a) for k, a in zip(keys, at)))
+        for k, rows in zip(keys, fitted):
+            out[k][start[k]:] = rows
     return out
 
 
@@ -555,8 +585,8 @@ def _write_assessments(path, rows: dict) -> None:
             con.execute(f"DELETE FROM {table}")
         con.executemany("INSERT INTO assessments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows["assessments"])
         con.executemany("INSERT INTO assessment_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows["items"])
-        con.executemany("INSERT INTO assessment_evidence (school_id, school_year, criterion_code, file_name, kind, size, "
-                        "sha256, content, uploaded_at, uploaded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        con.executemany("INSERT INTO assessment_evidence (school_id, school_year, criterion_code, file_name, kind, "
+                        "size, sha256, content, uploaded_at, uploaded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         rows["evidence"])
         for at, user, action, detail in rows["audit"]:
             state.audit_in(con, action, user, {**detail, "du_lieu_mau": True}, now=at)
