@@ -52,6 +52,14 @@ def sql(name: str) -> str:
     return statements(group)[statement]
 
 
+def named(name: str, rows) -> list[dict]:
+    """Rows given in the order of a statement's parameters (as they first appear in it: a table's
+    columns for a plain insert) as the named parameters it binds, for executemany."""
+    body = "\n".join(ln for ln in sql(name).splitlines() if not ln.startswith("--"))
+    names = list(dict.fromkeys(re.findall(r"(?<![:\w]):(\w+)", body)))
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
 @lru_cache(maxsize=None)
 def schema(since: int = 1, until: int | None = None) -> str:
     """kpi/sql/state/schema.sql: the whole script (it ends by setting the version), or the tables

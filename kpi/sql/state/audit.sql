@@ -31,3 +31,8 @@ ORDER BY audit_id DESC LIMIT :limit;
 -- Parameters: :limit
 SELECT at, user_name, action, detail FROM audit WHERE action LIKE 'qt\_%' ESCAPE '\'
 ORDER BY audit_id DESC LIMIT :limit;
+
+-- name: count
+-- one row: how many audit rows one action has.
+-- Parameters: :action
+SELECT count(*) FROM audit WHERE action = :action;

@@ -113,3 +113,7 @@ SELECT v.school_id, e.state, v.field_code, v.value, v.flags, v.explanation
 FROM entry_values v JOIN entries e USING (school_id, school_year, round)
 WHERE v.school_year = :school_year AND v.round = :round AND v.flags IS NOT NULL
 ORDER BY v.school_id, v.field_code;
+
+-- name: count
+-- one row: how many entries the store holds (every school and period).
+SELECT count(*) FROM entries;

@@ -126,7 +126,7 @@ CREATE TABLE IF NOT EXISTS assessment_items (
     PRIMARY KEY (school_id, school_year, criterion_code)
 );
 -- assessment_evidence: one row per evidence file (minh chứng) of a criterion; kind checked from the
--- bytes (kpi.workflows.assessment.KINDS); content = the file itself (a BLOB: it goes with the store's backup,
+-- bytes (kpi.workflows.evidence_files.KINDS); content = the file itself (a BLOB: it goes with the store's backup,
 -- is written in the transaction that audits it, and no uploaded name ever becomes a path).
 CREATE TABLE IF NOT EXISTS assessment_evidence (
     evidence_id    INTEGER PRIMARY KEY AUTOINCREMENT,
