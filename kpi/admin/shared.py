@@ -47,8 +47,9 @@ UNIT_KINDS = {"so": "Sở GDĐT", "phong": "Phòng GDĐT", "phuong": "Phường 
 
 
 def admin_store(path) -> state.Store:
-    """The state store beside the file, with Quản trị's tables (state.py's "version 4" part): a store
-    made at version 4 before those tables were written there gains them here, once per process."""
+    """The state store beside the file, with Quản trị's tables (kpi/sql/state/schema.sql's "version 4"
+    part): a store made at version 4 before those tables were written there gains them here, once
+    per process."""
     s = state.store_for(path)
     if s.path not in _READY:
         with s.reading() as con:
