@@ -11,7 +11,7 @@ import pytest
 from kpi.workflows import assessment as asm
 from kpi.store import db, queries, state
 from kpi.views import models as views
-from kpi.workflows import publication
+from kpi.workflows import evidence_files, publication
 from kpi.common.access import Scope
 from kpi.admin.auth import User
 from kpi.tools.sample import SAMPLE_PDF
@@ -122,7 +122,7 @@ def test_attach_checks_sizes_and_state(entry_db, monkeypatch):
     d = desk_for(entry_db, HT_TH)
     ev = d.attach(HT_TH, "TH001", YEAR, "DH4", "anh.png", PNG)
     assert ev.kind == "png" and ev.size == len(PNG)
-    monkeypatch.setattr(asm, "MAX_SCHOOL", ev.size + len(SAMPLE_PDF) + 10)
+    monkeypatch.setattr(evidence_files, "MAX_SCHOOL", ev.size + len(SAMPLE_PDF) + 10)
     with pytest.raises(asm.AssessmentError, match="vượt giới hạn"):
         d.attach(HT_TH, "TH001", YEAR, "DH4", "b.png", PNG)
     with pytest.raises(asm.AssessmentError, match="không phải tiêu chí"):

@@ -291,6 +291,9 @@ INTERNAL = {
     # the intent log of writes that span both stores (kpi.store.recovery): called inside a WRITES row's
     # function (begin, complete, crossing) or at a start to finish what a crash left (repair, drop)
     "recovery.begin", "recovery.complete", "recovery.crossing", "recovery.repair", "recovery.drop",
+    # the change transaction of the versioned record (kpi.workflows.record): opened only inside the
+    # entry's and the assessment's own writes (Desk.save, Assessor.attach, ...), which are rows
+    "record.RecordDesk.change",
 } | LOWER
 
 

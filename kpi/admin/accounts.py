@@ -111,7 +111,7 @@ def _hash(password: str) -> str:
 
 def must_change(path, user_name: str) -> bool:
     """Whether the account must change its password before anything else (first or reset password)."""
-    rows = admin_store(path).read("SELECT must_change FROM account_passwords WHERE user_name = ?", (user_name,))
+    rows = admin_store(path).read(state.sql("account_passwords.must_change"), {"user_name": user_name})
     return bool(rows and rows[0][0])
 
 
@@ -138,8 +138,7 @@ def change_password(path, user, current: str, new: str, repeat: str, keep_sessio
         throttle.failed(key)
         raise AdminError("Mật khẩu hiện tại không đúng.")
     throttle.cleared(key)
-    prev = admin_store(path).read("SELECT previous_hash FROM account_passwords WHERE user_name = ?",
-                                      (user.user_name,))
+    prev = admin_store(path).read(state.sql("account_passwords.previous_hash"), {"user_name": user.user_name})
     problem = password_problem(new, user.user_name, (row["password_hash"], prev[0][0] if prev else None))
     if problem:
         raise AdminError(problem)
@@ -150,18 +149,15 @@ def change_password(path, user, current: str, new: str, repeat: str, keep_sessio
     _set_flag(path, user.user_name, False, row["password_hash"], user.user_name, "qt_tai_khoan_doi_mat_khau",
               {"tai_khoan": user.user_name})
     with admin_store(path).write() as sc:
-        sc.execute("UPDATE sessions SET revoked_at = ?, reason = 'doi_mat_khau' WHERE user_name = ? "
-                   "AND revoked_at IS NULL AND session_id IS NOT ?", (time.time(), user.user_name, keep_session))
+        sc.execute(state.sql("sessions.revoke_others"), {"user_name": user.user_name, "now": time.time(),
+                                                         "keep": keep_session})
 
 
 def _set_flag(path, user_name, must: bool, previous_hash, by: str, action: str, detail: dict) -> None:
     now = time.time()
     with admin_store(path).write() as sc:
-        sc.execute("""INSERT INTO account_passwords VALUES (?, ?, ?, ?, ?)
-                      ON CONFLICT (user_name) DO UPDATE SET must_change = excluded.must_change,
-                      previous_hash = coalesce(excluded.previous_hash, previous_hash),
-                      changed_at = excluded.changed_at, changed_by = excluded.changed_by""",
-                   (user_name, int(must), previous_hash, now, by))
+        sc.execute(state.sql("account_passwords.set"), {"user_name": user_name, "must_change": int(must),
+                                                        "previous_hash": previous_hash, "now": now, "by": by})
         state.audit_in(sc, action, by, detail, now=now)
 
 
@@ -517,8 +513,8 @@ def create_accounts(path, actor, file_name: str, data: bytes, confirmed=()) -> A
         _refuse_unconfirmed(result, confirmed)
         with store.write() as sc:  # the flag first: a new account never exists without it
             for u in new:
-                sc.execute("INSERT OR REPLACE INTO account_passwords VALUES (?, 1, NULL, ?, ?)",
-                           (u, time.time(), actor.user_name))
+                sc.execute(state.sql("account_passwords.first"), {"user_name": u, "now": time.time(),
+                                                                  "by": actor.user_name})
         for p in plan:
             if p["user_name"] in new:
                 con.execute("INSERT INTO users VALUES (?, ?, ?, ?, NULL, ?, TRUE, ?, ?)",
@@ -558,4 +554,4 @@ def require_change(path, user_name: str, by: str) -> None:
 
 def must_change_users(path) -> set[str]:
     """The accounts whose first (or reset) password is still to be changed."""
-    return {r[0] for r in admin_store(path).read("SELECT user_name FROM account_passwords WHERE must_change = 1")}
+    return {r[0] for r in admin_store(path).read(state.sql("account_passwords.to_change"))}

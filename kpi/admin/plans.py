@@ -175,8 +175,7 @@ def _changed_since(school_year: str, seen: int, current: int, by: str | None, at
 
 def draft(path, school_year: str) -> dict | None:
     """The draft of a school year (rows decoded), or None."""
-    got = admin_store(path).read(f"SELECT {', '.join(_DRAFT_COLS)} FROM target_drafts WHERE school_year = ?",
-                                     (school_year,))
+    got = admin_store(path).read(state.sql("target_drafts.get"), {"school_year": school_year})
     if not got:
         return None
     d = dict(zip(_DRAFT_COLS, got[0]))
@@ -186,7 +185,7 @@ def draft(path, school_year: str) -> dict | None:
 
 def drafts(path) -> list[str]:
     """School years with a draft, newest first."""
-    return [r[0] for r in admin_store(path).read("SELECT school_year FROM target_drafts ORDER BY school_year DESC")]
+    return [r[0] for r in admin_store(path).read(state.sql("target_drafts.years"))]
 
 
 def previous_year(school_year: str) -> str:
@@ -208,13 +207,13 @@ def _new_draft(path, actor, year: str, source: str, rows: list[dict], document: 
         con.close()
     now = time.time()
     with admin_store(path).write() as sc:
-        if sc.execute("SELECT 1 FROM target_drafts WHERE school_year = ?", (year,)).fetchall():
+        if sc.execute(state.sql("target_drafts.get"), {"school_year": year}).fetchall():
             if not replace:
                 raise AdminError(f"Năm học {year} đã có bản nháp chỉ tiêu: sửa bản nháp đó, hoặc hủy nó trước.")
-            sc.execute("DELETE FROM target_drafts WHERE school_year = ?", (year,))
-        sc.execute("INSERT INTO target_drafts VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
-                   (year, source, base_version, document, json.dumps(rows, ensure_ascii=False),
-                    actor.user_name, now, actor.user_name, now))
+            sc.execute(state.sql("target_drafts.remove"), {"school_year": year})
+        sc.execute(state.sql("target_drafts.add"), {
+            "school_year": year, "source_year": source, "base_version": base_version, "document": document,
+            "rows": json.dumps(rows, ensure_ascii=False), "user_name": actor.user_name, "now": now})
         state.audit_in(sc, action, actor.user_name, {"nam_hoc": year, **detail}, now=now)
     return draft(path, year)
 
@@ -244,14 +243,13 @@ def edit_targets(path, actor, school_year: str, changes: list[dict], version: in
     cat = catalog or catalog_of(path)
     now = time.time()
     with admin_store(path).write() as sc:
-        got = sc.execute("SELECT rows, version FROM target_drafts WHERE school_year = ?", (school_year,)).fetchall()
+        got = sc.execute(state.sql("target_drafts.get"), {"school_year": school_year}).fetchall()
         if not got:
             raise AdminError(f"Năm học {school_year} chưa có bản nháp chỉ tiêu (đã công bố thì tạo bản nháp mới).")
-        rows, current = json.loads(got[0][0]), got[0][1]
+        d = dict(zip(_DRAFT_COLS, got[0]))
+        rows, current = json.loads(d["rows"]), d["version"]
         if version is not None and version != current:
-            by, at = sc.execute("SELECT updated_by, updated_at FROM target_drafts WHERE school_year = ?",
-                                (school_year,)).fetchall()[0]
-            raise _changed_since(school_year, version, current, by, at, actor)
+            raise _changed_since(school_year, version, current, d["updated_by"], d["updated_at"], actor)
         by_key = {(r["indicator"], r["level"]): r for r in rows}
         audits, problems = [], []
         for ch in changes:
@@ -277,9 +275,8 @@ def edit_targets(path, actor, school_year: str, changes: list[dict], version: in
         if problems:
             raise AdminError("Chưa lưu, vì:\n" + "\n".join(f"- {p}" for p in problems))
         if audits:
-            sc.execute("UPDATE target_drafts SET rows = ?, version = version + 1, updated_by = ?, updated_at = ? "
-                       "WHERE school_year = ?", (json.dumps(rows, ensure_ascii=False), actor.user_name, now,
-                                                 school_year))
+            sc.execute(state.sql("target_drafts.set_rows"), {"school_year": school_year, "user_name": actor.user_name,
+                                                             "rows": json.dumps(rows, ensure_ascii=False), "now": now})
             for a in audits:
                 state.audit_in(sc, "qt_chi_tieu_sua", actor.user_name, a, now=now)
     return draft(path, school_year)
@@ -294,15 +291,15 @@ def set_document(path, actor, school_year: str, document: str, version: int | No
     if not document or len(document) > 200:
         raise AdminError("Số văn bản kế hoạch cần từ 1 đến 200 ký tự (ví dụ 1234/KH-GDĐT ngày 05/09/2024).")
     with admin_store(path).write() as sc:
-        got = sc.execute("SELECT document, version, updated_by, updated_at FROM target_drafts WHERE school_year = ?",
-                         (school_year,)).fetchall()
+        got = sc.execute(state.sql("target_drafts.get"), {"school_year": school_year}).fetchall()
         if not got:
             raise AdminError(f"Năm học {school_year} chưa có bản nháp chỉ tiêu.")
-        before, current, by, at = got[0]
+        d = dict(zip(_DRAFT_COLS, got[0]))
+        before, current = d["document"], d["version"]
         if version is not None and version != current:
-            raise _changed_since(school_year, version, current, by, at, actor)
-        sc.execute("UPDATE target_drafts SET document = ?, version = version + 1, updated_by = ?, updated_at = ? "
-                   "WHERE school_year = ?", (document, actor.user_name, time.time(), school_year))
+            raise _changed_since(school_year, version, current, d["updated_by"], d["updated_at"], actor)
+        sc.execute(state.sql("target_drafts.set_document"), {"school_year": school_year, "document": document,
+                                                             "user_name": actor.user_name, "now": time.time()})
         state.audit_in(sc, "qt_chi_tieu_van_ban", actor.user_name,
                        {"nam_hoc": school_year, "truoc": before, "sau": document})
     return draft(path, school_year)
@@ -312,7 +309,7 @@ def discard_draft(path, actor, school_year: str) -> None:
     """Drop a draft (the published versions stay)."""
     require_leadership(path, actor, "hủy bản nháp chỉ tiêu")
     with admin_store(path).write() as sc:
-        n = sc.execute("DELETE FROM target_drafts WHERE school_year = ?", (school_year,)).rowcount
+        n = sc.execute(state.sql("target_drafts.remove"), {"school_year": school_year}).rowcount
         if not n:
             raise AdminError(f"Năm học {school_year} không có bản nháp chỉ tiêu.")
         state.audit_in(sc, "qt_chi_tieu_huy_nhap", actor.user_name, {"nam_hoc": school_year})
@@ -351,9 +348,9 @@ def publish(path, actor, school_year: str, version: int | None = None, catalog: 
                       {"phien_ban": new_version, "van_ban": d["document"], "so_chi_tieu": len(d["rows"])}, now)
     with admin_store(path).write() as sc:
         # an edit made while publishing stays a draft on top of the new version (never published unseen)
-        if not sc.execute("DELETE FROM target_drafts WHERE school_year = ? AND version = ?",
-                          (school_year, d["version"])).rowcount:
-            sc.execute("UPDATE target_drafts SET base_version = ? WHERE school_year = ?", (new_version, school_year))
+        if not sc.execute(state.sql("target_drafts.published"), {"school_year": school_year,
+                                                                 "version": d["version"]}).rowcount:
+            sc.execute(state.sql("target_drafts.rebase"), {"school_year": school_year, "base_version": new_version})
         state.audit_in(sc, "qt_chi_tieu_cong_bo", actor.user_name,
                        {"nam_hoc": school_year, "phien_ban": new_version, "van_ban": d["document"]})
     return new_version

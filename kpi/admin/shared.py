@@ -47,13 +47,13 @@ UNIT_KINDS = {"so": "Sở GDĐT", "phong": "Phòng GDĐT", "phuong": "Phường 
 
 
 def admin_store(path) -> state.Store:
-    """The state store beside the file, with Quản trị's tables (state.py's "version 4" part): a store
-    made at version 4 before those tables were written there gains them here, once per process."""
+    """The state store beside the file, with Quản trị's tables (kpi/sql/state/schema.sql's "version 4"
+    part): a store made at version 4 before those tables were written there gains them here, once
+    per process."""
     s = state.store_for(path)
     if s.path not in _READY:
-        ddl = state._SCHEMA.split("-- version 4:", 1)[1].split("\n", 1)[1]
         with s.reading() as con:
-            con.executescript(ddl)  # CREATE TABLE IF NOT EXISTS only: safe beside other processes
+            con.executescript(state.schema(since=4))  # CREATE TABLE IF NOT EXISTS only: safe beside other processes
         _READY.add(s.path)
     return s
 
@@ -81,9 +81,7 @@ def history(path, limit: int = 300) -> list[dict]:
     """Quản trị's audit, newest first: at, user_name, action (its label), detail (dict)."""
     import json
 
-    rows = state.store_for(path).read(
-        "SELECT at, user_name, action, detail FROM audit WHERE action LIKE 'qt\\_%' ESCAPE '\\' "
-        "ORDER BY audit_id DESC LIMIT ?", (limit,))
+    rows = state.store_for(path).read(state.sql("audit.of_admin"), {"limit": limit})
     return [{"at": at, "user_name": who, "action": ACTIONS.get(action, action), "code": action,
              "detail": json.loads(detail) if detail else {}} for at, who, action, detail in rows]
 

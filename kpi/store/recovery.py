@@ -41,21 +41,19 @@ PARTIAL = ("Số liệu đã được ghi vào tệp số liệu nhưng chưa gh
 def _finish_approval(con, user: str, keys: dict, result: dict, repaired: bool) -> None:
     year, rnd, now = keys["year"], keys["round"], keys["now"]
     for sid, version in keys["items"]:
-        done = con.execute("""UPDATE entries SET state = 'da_duyet', version = version + 1, decided_at = ?,
-                              decided_by = ?, reason = NULL WHERE school_id = ? AND school_year = ? AND round = ?
-                              AND state = 'da_nop' AND version = ?""", (now, user, sid, year, rnd, version)).rowcount
+        done = con.execute(state.sql("entries.approve"), {"school_id": sid, "school_year": year, "round": rnd,
+                                                          "version": version, "now": now, "user_name": user}).rowcount
         if done:
             detail = {"truong": sid, "ky": f"{year} {rnd}", "phien_ban": version + 1, "lan_nhap": result["import_id"]}
             state.audit_in(con, "duyet", user, detail | ({"phuc_hoi": 1} if repaired else {}), now=now)
-    con.execute("INSERT INTO counters VALUES ('workflow', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1")
+    state.bump(con, "workflow")
 
 
 def _finish_publication(con, user: str, keys: dict, result: dict, repaired: bool) -> None:
     year, pid = keys["year"], result["publication_id"]
     for sid in keys["schools"]:
-        con.execute("UPDATE assessments SET state = 'da_cong_bo', version = version + 1, publication_id = ? "
-                    "WHERE school_id = ? AND school_year = ? AND state IN ('da_duyet', 'da_cong_bo')", (pid, sid, year))
-    con.execute("INSERT INTO counters VALUES ('assessment', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1")
+        con.execute(state.sql("assessments.publish"), {"school_id": sid, "school_year": year, "publication_id": pid})
+    state.bump(con, "assessment")
     detail = {"nam_hoc": year, "lan_cong_bo": pid, "truong": len(keys["schools"])}
     state.audit_in(con, "danh_gia_cong_bo", user, detail | ({"phuc_hoi": 1} if repaired else {}), now=keys["now"])
 
@@ -76,9 +74,9 @@ def begin(store: state.Store, kind: str, user_name: str | None, keys: dict, now:
         raise ValueError(kind)
     intent_id = uuid.uuid4().hex
     with store.write() as con:
-        con.execute("INSERT INTO intents VALUES (?, ?, ?, ?, 'cho', ?, NULL, NULL)",
-                    (intent_id, kind, user_name, json.dumps(keys, ensure_ascii=False),
-                     time.time() if now is None else now))
+        con.execute(state.sql("intents.add"), {"intent_id": intent_id, "kind": kind, "user_name": user_name,
+                                               "keys": json.dumps(keys, ensure_ascii=False),
+                                               "now": time.time() if now is None else now})
     return intent_id
 
 
@@ -107,28 +105,25 @@ def complete(store: state.Store, intent_id: str, result: dict, repaired: bool = 
     """Step 3: the store side, its audit rows and the intent marked done, in one store transaction;
     False when the intent was no longer pending (finished or dropped already)."""
     with store.write() as con:
-        row = con.execute("SELECT kind, user_name, keys, state FROM intents WHERE intent_id = ?",
-                          (intent_id,)).fetchone()
+        row = con.execute(state.sql("intents.get"), {"intent_id": intent_id}).fetchone()
         if row is None or row[3] != "cho":
             return False
         kind, user, keys, _ = row
         FINISH[kind](con, user, json.loads(keys), result, repaired)
-        con.execute("UPDATE intents SET state = 'xong', done_at = ?, result = ? WHERE intent_id = ?",
-                    (time.time(), json.dumps(result, ensure_ascii=False), intent_id))
+        con.execute(state.sql("intents.done"), {"intent_id": intent_id, "now": time.time(),
+                                                "result": json.dumps(result, ensure_ascii=False)})
     return True
 
 
 def drop(store: state.Store, intent_id: str) -> None:
     """The analytics write did not land: the intent is dropped, nothing else changes."""
     with store.write() as con:
-        con.execute("UPDATE intents SET state = 'huy', done_at = ? WHERE intent_id = ? AND state = 'cho'",
-                    (time.time(), intent_id))
+        con.execute(state.sql("intents.drop"), {"intent_id": intent_id, "now": time.time()})
 
 
 def pending(store: state.Store) -> list[tuple[str, str, str | None, dict]]:
     """(intent id, kind, user, keys) of every unfinished intent, oldest first."""
-    return [(i, k, u, json.loads(keys)) for i, k, u, keys in store.read(
-        "SELECT intent_id, kind, user_name, keys FROM intents WHERE state = 'cho' ORDER BY created_at, rowid")]
+    return [(i, k, u, json.loads(keys)) for i, k, u, keys in store.read(state.sql("intents.pending"))]
 
 
 class Crossing:

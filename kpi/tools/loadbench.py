@@ -344,8 +344,8 @@ def saves(res: dict, path: Path) -> dict:
     runs = [r for r in res["runs"] if r[0] == SAVE_LABEL]
     failed = [e for e in res["errors"] if e[1] == SAVE_LABEL]
     store = state.Store(state.state_path(path))
-    audited = store.read("SELECT count(*) FROM audit WHERE action = 'luu_nhap'")[0][0]
-    drafts = store.read("SELECT count(*) FROM entries")[0][0]
+    audited = store.read(state.sql("audit.count"), {"action": "luu_nhap"})[0][0]
+    drafts = store.read(state.sql("entries.count"))[0][0]
     took = [r[2] for r in runs]
     first, last = (min(r[3] for r in runs), max(r[3] for r in runs)) if runs else (0, 0)
     per_minute = 60 * len(runs) / (last - first) if last > first else float(len(runs))

@@ -39,7 +39,7 @@ from kpi.domain import checks
 from kpi.store import db, derived, state
 from kpi.tools.sample_clock import Clock, opens
 from kpi.workflows import assessment, publication
-from kpi.workflows.entry import VN
+from kpi.workflows.record import VN
 
 SAMPLE_UNIT = "Phòng GDĐT Quận 3 (Dữ liệu mẫu)"
 LAST_YEAR_START = 2023  # the sample ends with school year 2023-2024
@@ -477,18 +477,18 @@ def _write_entries(path, rows: dict) -> None:
     reset; the audit of what people did keeps its rows, the sample's own are written again)."""
     store = state.store_for(path)
     with store.write() as con:
-        for table in ("entries", "entry_values", "period_locks"):
-            con.execute(f"DELETE FROM {table}")
-        con.execute("""DELETE FROM audit WHERE detail LIKE '%"du_lieu_mau": true%'""")
-        con.executemany("INSERT INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows["entries"])
-        con.executemany("INSERT INTO entry_values VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows["values"])
-        con.executemany("INSERT INTO period_locks VALUES (?, ?, ?, ?, ?)", rows["locks"])
+        for clear in ("sample.clear_entries", "sample.clear_entry_values", "sample.clear_period_locks",
+                      "sample.clear_audit"):
+            con.execute(state.sql(clear))
+        for statement, key in (("sample.entry", "entries"), ("sample.entry_value", "values"),
+                               ("sample.period_lock", "locks")):
+            con.executemany(state.sql(statement), state.named(statement, rows[key]))
         periods = {e[0]: f"{e[1]} {e[2]}" for e in rows["entries"]}
         locked = " ".join(rows["lock_period"])
         for at, user, action, sid in rows["audit"]:
             detail = {"truong": sid, "ky": periods[sid]} if sid else {"ky": locked}
             state.audit_in(con, action, user, {**detail, "du_lieu_mau": True}, now=at)
-        con.execute("INSERT INTO counters VALUES ('workflow', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1")
+        state.bump(con, "workflow")
     store.checkpoint()  # the sample's store is one self-contained file (it may be copied with the database)
 
 
@@ -581,13 +581,12 @@ def _write_assessments(path, rows: dict) -> None:
 
     store = state.store_for(path)
     with store.write() as con:
-        for table in ("assessments", "assessment_items", "assessment_evidence", "assessment_cycles"):
-            con.execute(f"DELETE FROM {table}")
-        con.executemany("INSERT INTO assessments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows["assessments"])
-        con.executemany("INSERT INTO assessment_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows["items"])
-        con.executemany("INSERT INTO assessment_evidence (school_id, school_year, criterion_code, file_name, kind, "
-                        "size, sha256, content, uploaded_at, uploaded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        rows["evidence"])
+        for clear in ("sample.clear_assessments", "sample.clear_assessment_items", "sample.clear_assessment_evidence",
+                      "sample.clear_assessment_cycles"):
+            con.execute(state.sql(clear))
+        for statement, key in (("sample.assessment", "assessments"), ("sample.assessment_item", "items"),
+                               ("sample.assessment_evidence", "evidence")):
+            con.executemany(state.sql(statement), state.named(statement, rows[key]))
         for at, user, action, detail in rows["audit"]:
             state.audit_in(con, action, user, {**detail, "du_lieu_mau": True}, now=at)
         assessment.bump(con)

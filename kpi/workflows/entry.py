@@ -7,7 +7,8 @@ file. Every change is one SQLite transaction that checks the move against the wo
 (kpi.domain.workflow), checks the version the writer started from (a save made on an older version is
 refused, naming who changed it and when: two people never overwrite each other silently), writes
 the entry and its values, bumps the store's workflow version and audits the action (who, when,
-what), all or nothing.
+what), all or nothing: a versioned, audited record (kpi.workflows.record, as the maturity
+assessment is), its statements in kpi/sql/state/entries.sql.
 
 Only approved figures reach the analytics file: `Desk.approve` writes a batch of approved entries
 in one DuckDB transaction through the writers' path (kpi.store.db.writing, kpi.imports.importer.write_entries:
@@ -23,49 +24,29 @@ it is (even half-typed), a submission must pass every hard check and explain eve
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 
 from kpi.catalog.model import Catalog
-from kpi.common.access import SCHOOL_ROLES
 from kpi.common.formatting import fmt_int
 from kpi.domain import checks, workflow
 from kpi.imports import importer
 from kpi.store import db, recovery, state
 from kpi.store.queries import ENTRY_TIMES
+from kpi.workflows import record
+from kpi.workflows.record import REASON_MAX as REASON_MAX  # the pages' limit of a reason
+from kpi.workflows.record import local, when
 
-VN = dt.timezone(dt.timedelta(hours=7))  # Việt Nam keeps UTC+7 all year
-REASON_MIN, REASON_MAX = 5, 500
 AUDIT = {"luu": "luu_nhap", "nop": "nop_so_lieu", "tra_lai": "tra_lai", "duyet": "duyet",
          "khoa": "khoa_ky", "mo_lai": "mo_lai"}
 
 
-def local(ts: float | None) -> dt.datetime | None:
-    """A stored moment (seconds since the epoch) as Vietnamese wall-clock time, without a zone (as
-    the analytics file keeps its times)."""
-    if ts is None or (isinstance(ts, float) and pd.isna(ts)):
-        return None
-    return dt.datetime.fromtimestamp(ts, VN).replace(tzinfo=None)
-
-
-def when(ts: float | None) -> str:
-    """'10:32 02/06/2024'."""
-    t = local(ts)
-    return "—" if t is None else t.strftime("%H:%M %d/%m/%Y")
-
-
-class EntryError(Exception):
+class EntryError(record.RecordError):
     """A refused action; `problems` says why, each in Vietnamese naming its field when it has one."""
-
-    def __init__(self, message: str, problems: list[str] | None = None):
-        self.problems = problems or [message]
-        super().__init__(message)
 
 
 class Conflict(EntryError):
@@ -142,28 +123,21 @@ def open_period(periods: pd.DataFrame) -> tuple[str, str] | None:
     return str(first["school_year"]), str(first["round"])
 
 
-def _locked(con, school_id: str, year: str, rnd: str) -> bool:
-    return con.execute("SELECT 1 FROM period_locks WHERE school_id = ? AND school_year = ? AND round = ?",
-                       (school_id, year, rnd)).fetchone() is not None
-
-
 _ENTRY_COLUMNS = ("state", "version", "updated_at", "updated_by", "submitted_at", "submitted_by", "first_submitted_at",
-                  "decided_at", "decided_by", "reason", "source")
+                  "decided_at", "decided_by", "reason", "source")  # entries.get's columns
 
 
 def _read(con, school_id: str, year: str, rnd: str, open_: tuple | None) -> Entry:
-    row = con.execute(f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM entries WHERE school_id = ? AND school_year = ? "
-                      "AND round = ?", (school_id, year, rnd)).fetchone()
-    locked = _locked(con, school_id, year, rnd)
+    key = {"school_id": school_id, "school_year": year, "round": rnd}
+    row = con.execute(state.sql("entries.get"), key).fetchone()
+    locked = con.execute(state.sql("entries.locked"), key).fetchone() is not None
     stored = row[0] if row else None
     e = Entry(school_id, year, rnd, workflow.effective_state(stored, (year, rnd) == open_, locked), stored,
               row[1] if row else 0, locked)
     if row:
         for k, v in zip(_ENTRY_COLUMNS[2:], row[2:]):
             setattr(e, k, v)
-    for code, raw, value, flags, expl in con.execute(
-            "SELECT field_code, raw, value, flags, explanation FROM entry_values WHERE school_id = ? "
-            "AND school_year = ? AND round = ?", (school_id, year, rnd)):
+    for code, raw, value, flags, expl in con.execute(state.sql("entries.values"), key):
         if raw not in (None, ""):
             e.raw[code] = raw
         if value is not None:
@@ -183,22 +157,17 @@ def _move(state_: str, action: str, role: str) -> str:
         raise EntryError(str(e)) from None
 
 
-def _bump(con) -> None:
-    con.execute("INSERT INTO counters VALUES ('workflow', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1")
-
-
 @dataclass
-class Desk:
+class Desk(record.RecordDesk):
     """Where one user reads and changes entries: the database file and its state store, the
     catalog, the schools of the user's scope (school id → cấp học) and the period open for entry.
     Every action checks that its school is among `schools`, so no request reaches another school."""
 
-    path: Path
-    store: state.Store
-    catalog: Catalog
-    schools: dict[str, str]
     open_period: tuple[str, str] | None
     names: dict[str, str] = dc_field(default_factory=dict)
+
+    COUNTER = "workflow"
+    Error, Conflict = EntryError, Conflict
 
     # ---- reading -----------------------------------------------------------------------------
 
@@ -208,9 +177,6 @@ class Desk:
             raise EntryError("Bạn không có quyền xem số liệu của trường này.")
         with self.store.reading() as con:
             return _read(con, school_id, year, rnd, self.open_period)
-
-    def version(self) -> int:
-        return self.store.workflow_version()
 
     def for_period(self, schools: pd.DataFrame) -> "Desk":
         """This desk for deciding one period: `schools` (kpi.store.queries.school_list of that period: a
@@ -223,11 +189,8 @@ class Desk:
     # ---- the school --------------------------------------------------------------------------
 
     def _guard(self, user, school_id: str) -> None:
-        ok = school_id in self.schools and (user.role not in SCHOOL_ROLES or user.school_id == school_id)
-        if not ok:
-            self.store.audit("tu_choi", user.user_name, {"truong": school_id, "ly_do": "ngoai_pham_vi"})
-            raise EntryError("Bạn không có quyền với số liệu của trường này: mỗi tài khoản trường chỉ nhập và nộp "
-                             "số liệu của trường mình.")
+        self.refuse_outside(user, school_id, "Bạn không có quyền với số liệu của trường này: mỗi tài khoản trường "
+                            "chỉ nhập và nộp số liệu của trường mình.")
 
     def save(self, user, school_id: str, year: str, rnd: str, raw: dict, explanations: dict, version: int,
              previous: dict[str, float] | None = None, previous_label: str = "kỳ trước", submit: bool = False,
@@ -252,31 +215,23 @@ class Desk:
             raise EntryError("Chưa lưu được: giải thích quá dài.", too_long)
         action = "nop" if submit else "luu"
         now = time.time() if now is None else now
-        with self.store.write() as con:
+        key = {"school_id": school_id, "school_year": year, "round": rnd}
+        with self.change() as con:
             cur = _read(con, school_id, year, rnd, self.open_period)
             nxt = _move(cur.state, action, user.role)
-            if cur.version != version:
-                raise Conflict(_conflict_text(cur, user))
+            self.check_version(version, cur.version, lambda: _conflict_text(cur, user))
             first = cur.first_submitted_at if cur.first_submitted_at is not None else (now if submit else None)
-            con.execute("""
-                INSERT INTO entries (school_id, school_year, round, state, version, updated_at, updated_by,
-                                     submitted_at, submitted_by, first_submitted_at, decided_at, decided_by, reason, source)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (school_id, school_year, round) DO UPDATE SET
-                    state = excluded.state, version = excluded.version, updated_at = excluded.updated_at,
-                    updated_by = excluded.updated_by, submitted_at = excluded.submitted_at,
-                    submitted_by = excluded.submitted_by, first_submitted_at = excluded.first_submitted_at,
-                    source = excluded.source""",
-                (school_id, year, rnd, nxt, cur.version + 1, now, user.user_name,
-                 now if submit else cur.submitted_at, user.user_name if submit else cur.submitted_by, first,
-                 cur.decided_at, cur.decided_by, cur.reason, source))
-            con.execute("DELETE FROM entry_values WHERE school_id = ? AND school_year = ? AND round = ?",
-                        (school_id, year, rnd))
-            con.executemany("INSERT INTO entry_values VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
-                (school_id, year, rnd, code, raw.get(code), result.values.get(code) if code not in result.problems
-                 else None, ",".join(result.flag_codes(code)) or None, explanations.get(code))
+            con.execute(state.sql("entries.save"), {
+                **key, "state": nxt, "version": cur.version + 1, "now": now, "user_name": user.user_name,
+                "submitted_at": now if submit else cur.submitted_at,
+                "submitted_by": user.user_name if submit else cur.submitted_by, "first_submitted_at": first,
+                "decided_at": cur.decided_at, "decided_by": cur.decided_by, "reason": cur.reason, "source": source})
+            con.execute(state.sql("entries.values_clear"), key)
+            con.executemany(state.sql("entries.value_add"), [
+                {**key, "field_code": code, "raw": raw.get(code),
+                 "value": result.values.get(code) if code not in result.problems else None,
+                 "flags": ",".join(result.flag_codes(code)) or None, "explanation": explanations.get(code)}
                 for code in cat.fields if code in raw or code in explanations])
-            _bump(con)
             state.audit_in(con, AUDIT[action], user.user_name, {
                 "truong": school_id, "ky": f"{year} {rnd}", "phien_ban": cur.version + 1, "gia_tri": len(raw),
                 "canh_bao": sum(len(v) for v in result.flags.values()), "nguon": source}, now=now)
@@ -288,21 +243,17 @@ class Desk:
                 reason: str | None = None, now: float | None = None) -> Entry:
         """One decision on one school (return, reopen), under the writers' lock."""
         self._guard(user, school_id)
-        reason = _reason(reason, action)
+        reason = self.reason(reason, workflow.ACTIONS[action]) if action in workflow.NEEDS_REASON else None
         now = time.time() if now is None else now
-        with db.writer_lock(self.path), self.store.write() as con:
+        key = {"school_id": school_id, "school_year": year, "round": rnd}
+        with self.change(decision=True) as con:
             cur = _read(con, school_id, year, rnd, self.open_period)
             nxt = _move(cur.state, action, user.role)
-            if version is not None and cur.version != version:
-                raise Conflict(_conflict_text(cur, user))
+            self.check_version(version, cur.version, lambda: _conflict_text(cur, user))
             if cur.stored is None:
-                con.execute("INSERT INTO entries (school_id, school_year, round, state, version, updated_at, updated_by, "
-                            "source) VALUES (?, ?, ?, ?, 0, ?, ?, 'form')", (school_id, year, rnd, nxt, now,
-                                                                            user.user_name))
-            con.execute("""UPDATE entries SET state = ?, version = version + 1, decided_at = ?, decided_by = ?,
-                           reason = ? WHERE school_id = ? AND school_year = ? AND round = ?""",
-                        (nxt, now, user.user_name, reason, school_id, year, rnd))
-            _bump(con)
+                con.execute(state.sql("entries.start"), {**key, "state": nxt, "now": now, "user_name": user.user_name})
+            con.execute(state.sql("entries.decide"), {**key, "state": nxt, "now": now, "user_name": user.user_name,
+                                                      "reason": reason})
             state.audit_in(con, AUDIT[action], user.user_name, {"truong": school_id, "ky": f"{year} {rnd}",
                                                                 "ly_do": reason, "phien_ban": cur.version + 1}, now=now)
             return _read(con, school_id, year, rnd, self.open_period)
@@ -355,7 +306,8 @@ class Desk:
             if problems:
                 raise EntryError("Chưa duyệt được: " + problems[0], problems)
 
-            label = ", ".join(sid for sid, _ in items[:5]) + (f" và {len(items) - 5} trường khác" if len(items) > 5 else "")
+            more = f" và {len(items) - 5} trường khác" if len(items) > 5 else ""
+            label = ", ".join(sid for sid, _ in items[:5]) + more
             keys = {"year": year, "round": rnd, "now": now, "items": [[sid, v] for sid, v in items]}
             # intent first, then the analytics file, then the store side: kpi.store.recovery finishes or drops it
             with recovery.crossing(self.store, self.path, "duyet", user.user_name, keys) as crossing:
@@ -373,39 +325,23 @@ class Desk:
         submission waits for a decision."""
         _move("da_duyet", "khoa", user.role)  # only the office locks
         now = time.time() if now is None else now
-        with db.writer_lock(self.path), self.store.write() as con:
-            stored = {sid: st for sid, st in con.execute(
-                "SELECT school_id, state FROM entries WHERE school_year = ? AND round = ?", (year, rnd))
-                if sid in self.schools}
+        period = {"school_year": year, "round": rnd}
+        with self.change(decision=True) as con:
+            stored = {sid: st for sid, st in con.execute(state.sql("entries.period_states"), period)
+                      if sid in self.schools}
             waiting = sorted(self.names.get(s, s) for s, st in stored.items() if st == "da_nop")
             if waiting:
                 shown = ", ".join(waiting[:5]) + ("…" if len(waiting) > 5 else "")
                 raise EntryError(f"Chưa khóa được kỳ {year} {rnd}: còn {len(waiting)} trường đã nộp đang chờ duyệt "
                                  f"({shown}); duyệt hoặc trả lại trước khi khóa.")
             drafts = sum(1 for st in stored.values() if st == "nhap")
-            con.executemany("INSERT OR IGNORE INTO period_locks VALUES (?, ?, ?, ?, ?)",
-                            [(sid, year, rnd, now, user.user_name) for sid in self.schools])
-            con.execute("""UPDATE entries SET state = 'da_khoa', version = version + 1
-                           WHERE school_year = ? AND round = ? AND state = 'da_duyet' AND EXISTS (
-                               SELECT 1 FROM period_locks l WHERE l.school_id = entries.school_id
-                               AND l.school_year = entries.school_year AND l.round = entries.round)""", (year, rnd))
-            _bump(con)
+            con.executemany(state.sql("entries.lock_add"), [
+                {"school_id": sid, **period, "now": now, "user_name": user.user_name} for sid in self.schools])
+            con.execute(state.sql("entries.lock_approved"), period)
             state.audit_in(con, AUDIT["khoa"], user.user_name, {"ky": f"{year} {rnd}", "truong": len(self.schools),
                                                                "nhap_chua_nop": drafts}, now=now)
         more = f"; {drafts} bản nháp chưa nộp không còn sửa được (cần Phòng mở lại)" if drafts else ""
         return f"Đã khóa kỳ {year} {rnd} cho {fmt_int(len(self.schools))} trường{more}."
-
-
-def _reason(reason: str | None, action: str) -> str | None:
-    if action not in workflow.NEEDS_REASON:
-        return None
-    text = (reason or "").strip()
-    if len(text) < REASON_MIN:
-        raise EntryError(f"Cần ghi lý do {workflow.ACTIONS[action]} để trường biết cần sửa gì (ít nhất "
-                         f"{REASON_MIN} ký tự).")
-    if len(text) > REASON_MAX:
-        raise EntryError(f"Lý do quá dài (tối đa {REASON_MAX} ký tự).")
-    return text
 
 
 def _conflict_text(cur: Entry, user) -> str:
@@ -448,17 +384,7 @@ def entry_times(store: state.Store | None, year: str, rnd: str, open_: tuple | N
     reads beside the analytics file's submissions."""
     if store is None:
         return ENTRY_TIMES.empty_table()
-    rows = store.read("""
-        SELECT k.school_id, e.state, coalesce(e.version, 0), e.first_submitted_at, e.submitted_at, e.decided_by, e.reason,
-               (SELECT count(*) FROM entry_values v WHERE v.school_id = k.school_id AND v.school_year = ?1
-                  AND v.round = ?2 AND v.flags IS NOT NULL),
-               (SELECT count(*) FROM entry_values v WHERE v.school_id = k.school_id AND v.school_year = ?1
-                  AND v.round = ?2 AND v.flags IS NOT NULL AND v.explanation IS NOT NULL),
-               EXISTS (SELECT 1 FROM period_locks l WHERE l.school_id = k.school_id AND l.school_year = ?1
-                       AND l.round = ?2)
-        FROM (SELECT school_id FROM entries WHERE school_year = ?1 AND round = ?2
-              UNION SELECT school_id FROM period_locks WHERE school_year = ?1 AND round = ?2) k
-        LEFT JOIN entries e ON e.school_id = k.school_id AND e.school_year = ?1 AND e.round = ?2""", (year, rnd))
+    rows = store.read(state.sql("entries.times"), {"school_year": year, "round": rnd})
     is_open = (year, rnd) == open_
     data = [(sid, workflow.effective_state(st, is_open, bool(lk)), v, local(first), local(sub), by, reason, fl, ex)
             for sid, st, v, first, sub, by, reason, fl, ex, lk in rows]
@@ -478,11 +404,8 @@ def pending_tables(store: state.Store | None) -> tuple[pa.Table, pa.Table]:
     approved" lays over the approved figures (kpi.store.queries.pending_from)."""
     if store is None:
         return _PENDING.empty_table(), _PENDING_SUBS.empty_table()
-    obs = store.read("""SELECT v.school_id, v.school_year, v.round, v.field_code, v.value FROM entry_values v
-                        JOIN entries e USING (school_id, school_year, round)
-                        WHERE e.state = 'da_nop' AND v.value IS NOT NULL""")
-    subs = store.read("SELECT school_id, school_year, round, coalesce(first_submitted_at, submitted_at) FROM entries "
-                      "WHERE state = 'da_nop'")
+    obs = store.read(state.sql("entries.pending_values"))
+    subs = store.read(state.sql("entries.pending_submissions"))
     o = [r + (-1,) for r in obs]
     s = [(a, b, c, local(t), "nhap_lieu", -1) for a, b, c, t in subs]
 
@@ -498,16 +421,11 @@ def flagged_values(store: state.Store | None, year: str, rnd: str) -> pd.DataFra
     cols = ["school_id", "state", "field_code", "value", "flags", "explanation"]
     if store is None:
         return pd.DataFrame(columns=cols)
-    rows = store.read("""SELECT v.school_id, e.state, v.field_code, v.value, v.flags, v.explanation
-                         FROM entry_values v JOIN entries e USING (school_id, school_year, round)
-                         WHERE v.school_year = ? AND v.round = ? AND v.flags IS NOT NULL
-                         ORDER BY v.school_id, v.field_code""", (year, rnd))
+    rows = store.read(state.sql("entries.flagged"), {"school_year": year, "round": rnd})
     return pd.DataFrame(rows, columns=cols)
 
 
 def audit_rows(store: state.Store, limit: int = 200) -> pd.DataFrame:
     """The workflow's audit, newest first: when, who, what, school, period, detail."""
-    actions = tuple(AUDIT.values()) + ("tu_choi", "nop_tep")
-    rows = store.read(f"SELECT at, user_name, action, detail FROM audit WHERE action IN "
-                      f"({','.join('?' * len(actions))}) ORDER BY audit_id DESC LIMIT ?", (*actions, limit))
+    rows = record.audit_of(store, (*AUDIT.values(), "tu_choi", "nop_tep"), limit)
     return pd.DataFrame(rows, columns=["at", "user_name", "action", "detail"])
