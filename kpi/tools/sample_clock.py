@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kpi.workflows.entry import VN
+from kpi.workflows.record import VN
 
 OPEN_SPREAD_DAYS = 25.0  # in an open period most schools send close to the deadline, a few weeks early
 _DAY = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$")
