@@ -3,6 +3,7 @@ cutting with '…', and table column widths a browser would choose. No I/O beyon
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from PIL import ImageFont
@@ -12,6 +13,7 @@ FONT_REGULAR, FONT_BOLD = FONTS / "DejaVuSans.ttf", FONTS / "DejaVuSans-Bold.ttf
 FONT_NAME = "DejaVu Sans"
 
 
+@functools.lru_cache(maxsize=8)
 def _font(bold: bool):
     return ImageFont.truetype(str(FONT_BOLD if bold else FONT_REGULAR), 1000)
 
