@@ -11,7 +11,6 @@ import threading
 import plotly.graph_objects as go
 
 from kpi.common.faults import ExportError
-from kpi.display.export_charts import CHART_W
 
 # ---- drawing: kaleido's chromium, once per figure ------------------------------------------------
 
@@ -104,7 +103,7 @@ def image_size(fig, width: int) -> tuple[int, int]:
     return int(layout.get("width") or width), int(layout.get("height") or 500)
 
 
-def render_local(figs: list, width: int = CHART_W) -> list[bytes]:
+def render_local(figs: list, width: int) -> list[bytes]:
     """PNGs of the figures (go.Figure or plotly dicts, each at its layout's size), drawn by this
     process's chromium."""
     global _CHROMIUM
