@@ -358,8 +358,9 @@ def cmd_snapshot(args) -> int:
 
 def cmd_export(args) -> int:
     # deferred: the exporters and view models take 2,3 s to import (plotly, python-pptx, reportlab); only `export` needs them
-    from kpi.exports import export
+    from kpi.exports import export, school_pdf
     from kpi.views import models as views
+    from kpi.views.pack import build_pack
 
     # the pages' own view models over the file and its state store: the schools' submissions in
     # the app count, so the CLI's pack states what the Báo cáo page's pack states
@@ -368,9 +369,9 @@ def cmd_export(args) -> int:
     try:
         cat = v.catalog
         if args.school:
-            data = export.school_pdf(v, cat, Scope.everything(), args.school, args.year, args.round, args.snapshot)
+            data = school_pdf.school_pdf(v, cat, Scope.everything(), args.school, args.year, args.round, args.snapshot)
         else:
-            pack = export.build_pack(v, cat, Scope.everything(), args.year, args.round, args.snapshot)
+            pack = build_pack(v, cat, Scope.everything(), args.year, args.round, args.snapshot)
             data = export.WRITERS[args.format](pack, cat)
     except export.ExportError as e:
         raise CliError(str(e)) from e

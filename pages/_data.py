@@ -18,7 +18,7 @@ from kpi.catalog.model import Catalog, default_catalog
 from kpi.common.access import Scope
 from kpi.display import figures, tables  # noqa: F401 - loaded before the first visitor (warm_up)
 from kpi.domain import maturity, scoring  # noqa: F401
-from kpi.exports import export  # noqa: F401
+from kpi.exports import export, school_pdf  # noqa: F401
 from kpi.store import db, queries, recovery, state
 from kpi.views import models as views
 from kpi.workflows import entry

@@ -13,11 +13,12 @@ import pandas as pd
 import streamlit as st
 
 from kpi.catalog.model import LEVEL_LABELS, OWNERSHIP_LABELS, ROUND_LABELS
+from kpi.common.faults import ExportError
 from kpi.common.formatting import fmt_date, fmt_int, search_key
 from kpi.common.text import clean, plain
 from kpi.display import tables
 from kpi.display.tables import to_csv_bytes, to_xlsx_bytes
-from kpi.exports import export
+from kpi.exports import images
 from pages import _data as data
 from pages._frame import audit, current_user, scope, set_pending, set_snapshot
 
@@ -295,8 +296,8 @@ def start_renderer() -> threading.Thread:
     """Start the chart renderer for exports in a background thread, once per process (a missing
     chromium is reported when a pack is made, not here)."""
     def run():
-        with contextlib.suppress(export.ExportError):
-            export.start_renderer()
+        with contextlib.suppress(ExportError):
+            images.start_renderer()
 
     t = threading.Thread(target=run, name="kpi-renderer", daemon=True)
     t.start()

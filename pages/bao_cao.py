@@ -7,6 +7,7 @@ from kpi.common.formatting import fmt_number
 from kpi.display import tables
 from kpi.exports import export
 from kpi.store import db
+from kpi.views.pack import build_pack
 from kpi.writes import door
 from pages import _data as data
 from pages import _widgets as ui
@@ -52,7 +53,7 @@ running = job is not None and not job.done
 if st.button("Tạo bộ báo cáo", type="primary", key="bc_build", disabled=running or not formats) and not running:
     store = data.store()
     audit("tao_bo_bao_cao", {"ky": f"{year} {rnd}", "ban_chot": sc.snapshot_id, "dinh_dang": list(formats)})
-    job = export.PackJob(lambda say: export.write_all(export.build_pack(store, cat, sc, year, rnd, sc.snapshot_id),
+    job = export.PackJob(lambda say: export.write_all(build_pack(store, cat, sc, year, rnd, sc.snapshot_id),
                                                       cat, formats, say),
                          f"bao_cao_{year}_{rnd}" + (f"_{sc.snapshot_id}" if sc.snapshot_id else "")).start()
     st.session_state["bc_job"] = (wanted, job)

@@ -7,7 +7,7 @@ import streamlit as st
 from kpi.common.text import plain
 from kpi.display import chart_text
 from kpi.display.figures import STATUS_COLORS
-from kpi.exports import export
+from kpi.exports import school_pdf as school_report
 from kpi.workflows import publication
 from pages import _data as data
 from pages import _widgets as ui
@@ -47,7 +47,7 @@ store, cat, sc, user = data.store(), data.catalog(), scope(), current_user()
 
 
 def school_pdf() -> bytes:
-    pdf = export.school_pdf(store, cat, sc, school_id, year, rnd, sc.snapshot_id)
+    pdf = school_report.school_pdf(store, cat, sc, school_id, year, rnd, sc.snapshot_id)
     audit("tai_phieu_truong", {"truong": school_id, "ky": f"{year} {rnd}"}, user)
     return pdf
 

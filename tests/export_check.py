@@ -2,7 +2,7 @@
 
 Used by tests/test_export_check.py on every format of the meeting pack (and the school PDF), each
 check paired there with a file made wrong on purpose. The rules are written out here, not imported
-from kpi.exports.export, so a mistake in the writers cannot hide itself: text is measured with the font's
+from the writers of kpi.exports, so a mistake in the writers cannot hide itself: text is measured with the font's
 own metrics read by fontTools (the writers use PIL), PDFs are read by poppler, XLSX by openpyxl,
 PPTX by python-pptx.
 

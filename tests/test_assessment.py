@@ -357,25 +357,26 @@ def test_exports_say_whether_the_year_is_published(entry_db):
     """The principal's PDF and the meeting pack name the publication once the year is published."""
     import shutil
 
-    from kpi.exports import export
+    from kpi.exports.school_pdf import school_pdf
+    from kpi.views.pack import build_pack
 
     o = desk_for(entry_db, OFFICE)
     states = o.states(YEAR)
     sid = states[states["state"] == "da_nop"]["school_id"].iloc[0]
     cat = o.catalog
-    before = export.build_pack(views.views_for(entry_db), cat, Scope.everything(), YEAR, "CN")
+    before = build_pack(views.views_for(entry_db), cat, Scope.everything(), YEAR, "CN")
     assert before.maturity_published == ""
     o.approve(OFFICE, sid, YEAR, o.assessment(OFFICE, sid, YEAR).version)
     pid = o.publish(OFFICE, YEAR)
     v = views.views_for(entry_db)
-    assert export.build_pack(v, cat, Scope.everything(), YEAR, "CN").maturity_published == pid
+    assert build_pack(v, cat, Scope.everything(), YEAR, "CN").maturity_published == pid
     if shutil.which("pdftotext"):
         from kpi.tools.gallery import pdf_text
 
-        text = " ".join(pdf_text(export.school_pdf(v, cat, Scope.school(sid), sid, YEAR, "CN")).split())
+        text = " ".join(pdf_text(school_pdf(v, cat, Scope.school(sid), sid, YEAR, "CN")).split())
         assert f"Kết quả đã công bố: lần công bố {pid}" in text and "(đã công bố)" in text
         other = states[states["state"] == "nhap"]["school_id"].iloc[0]
-        text = " ".join(pdf_text(export.school_pdf(v, cat, Scope.school(other), other, YEAR, "CN")).split())
+        text = " ".join(pdf_text(school_pdf(v, cat, Scope.school(other), other, YEAR, "CN")).split())
         assert "chưa gồm trường này" in text and "(tạm tính)" in text
 
 

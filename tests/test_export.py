@@ -10,7 +10,14 @@ import pytest
 from PIL import Image
 
 from kpi.display import figures
-from kpi.exports import export
+from kpi.exports import chromium, export, images
+from kpi.exports.html import to_html
+from kpi.exports.pdf import to_pdf
+from kpi.exports.png import to_png_zip
+from kpi.exports.pptx import to_pptx
+from kpi.exports.school_pdf import school_pdf
+from kpi.exports.xlsx import to_xlsx
+from kpi.views.pack import SAMPLE_LABEL, build_pack
 from kpi.imports import importer
 from kpi.store import db, queries
 from kpi.workflows import snapshots
@@ -35,7 +42,7 @@ def pack(frozen):
     path, sid = frozen
     c = db.connect(path)
     try:
-        return export.build_pack(c, CAT, Scope.everything(), "2023-2024", "CN", sid)
+        return build_pack(c, CAT, Scope.everything(), "2023-2024", "CN", sid)
     finally:
         c.close()
 
@@ -84,14 +91,14 @@ def test_compare_snapshot_with_live_same_period(frozen, tmp_path):
 
 
 def test_xlsx(pack):
-    wb = openpyxl.load_workbook(io.BytesIO(export.to_xlsx(pack, CAT)))
+    wb = openpyxl.load_workbook(io.BytesIO(to_xlsx(pack, CAT)))
     names = wb.sheetnames
     assert names[:3] == ["Thông tin", "Tổng hợp", "Định nghĩa"] and "Theo trường" in names
     assert "II.10 Học sinh học Tin học the…" in names  # clause and label, never a code
     info = {r[0]: r[1] for r in wb["Thông tin"].iter_rows(min_row=5, values_only=True)}
     assert info["Mã bản chốt"] == pack.snapshot["snapshot_id"]
     assert info["Mã băm (SHA-256)"] == pack.snapshot["content_hash"]
-    assert info["Ghi chú"] == export.SAMPLE_LABEL and "Phòng GDĐT Quận 3" in info["Đơn vị"]
+    assert info["Ghi chú"] == SAMPLE_LABEL and "Phòng GDĐT Quận 3" in info["Đơn vị"]
     assert info["Tạo lúc"] == pack.generated_at.replace(microsecond=0)  # a date cell
     assert "Dữ liệu mẫu" in wb["Tổng hợp"]["A2"].value
     summary = wb["Tổng hợp"]
@@ -109,7 +116,7 @@ def test_xlsx(pack):
 def test_html_is_offline_and_self_contained(pack):
     from plotly.offline import get_plotlyjs
 
-    page = export.to_html(pack, CAT).decode("utf-8")
+    page = to_html(pack, CAT).decode("utf-8")
     marker = get_plotlyjs()[:200]
     bundle = get_plotlyjs()
     assert page.count(marker) == 1  # plotly.js inlined once
@@ -126,7 +133,7 @@ def _pdf_text(data: bytes, tmp_path) -> str:
 
 
 def test_pdf(pack, tmp_path):
-    data = export.to_pdf(pack, CAT)
+    data = to_pdf(pack, CAT)
     text = _pdf_text(data, tmp_path)
     for s in ("Tổng hợp các chỉ tiêu", "Các trường còn xa chỉ tiêu nhất", "Tình hình nộp báo cáo",
               pack.snapshot["snapshot_id"], "Dữ liệu mẫu", "Chưa đạt", "Tỉ trọng nội dung chương trình"):
@@ -140,7 +147,7 @@ def test_pdf(pack, tmp_path):
 def test_pptx_and_png_charts_are_not_black(pack):
     from pptx import Presentation
 
-    prs = Presentation(io.BytesIO(export.to_pptx(pack, CAT)))
+    prs = Presentation(io.BytesIO(to_pptx(pack, CAT)))
     texts = ["\n".join(sh.text_frame.text for sh in s.shapes if sh.has_text_frame) for s in prs.slides]
     assert prs.slide_width * 9 == prs.slide_height * 16
     assert pack.snapshot["snapshot_id"] in texts[0] and "Dữ liệu mẫu" in texts[0] and pack.unit in texts[0]
@@ -149,7 +156,7 @@ def test_pptx_and_png_charts_are_not_black(pack):
     assert any("Các trường còn xa chỉ tiêu nhất" in t for t in texts)
     assert any("Mức độ chuyển đổi số" in t for t in texts) and any("Tình hình nộp báo cáo" in t for t in texts)
     assert all(pack.stamp in t for t in texts[1:])
-    z = zipfile.ZipFile(io.BytesIO(export.to_png_zip(pack, CAT)))
+    z = zipfile.ZipFile(io.BytesIO(to_png_zip(pack, CAT)))
     img = Image.open(io.BytesIO(z.read("00-tong-quan.png"))).convert("RGB")
     colours = img.getcolors(maxcolors=1 << 20)
     top = max(colours)[1]
@@ -164,17 +171,17 @@ def test_pptx_and_png_charts_are_not_black(pack):
 def test_missing_chromium_gives_a_clear_message(pack, monkeypatch):
     import kaleido
 
-    monkeypatch.setattr(export, "_CHROMIUM", None)
-    monkeypatch.setattr(export, "CHART_CACHE", export.ChartCache(directory=None, memory_bytes=0))
-    monkeypatch.setattr(export.ChartCache, "_dir", lambda self: None)
+    monkeypatch.setattr(chromium, "_CHROMIUM", None)
+    monkeypatch.setattr(images, "CHART_CACHE", images.ChartCache(directory=None, memory_bytes=0))
+    monkeypatch.setattr(images.ChartCache, "_dir", lambda self: None)
 
     async def boom(*a, **k):
         raise RuntimeError("no chromium")
 
     monkeypatch.setattr(kaleido.Kaleido, "open", boom)
     with pytest.raises(export.ExportError, match="cần trình duyệt Chromium"):
-        export.to_pptx(pack, CAT)
-    assert export.to_xlsx(pack, CAT)[:2] == b"PK" and export.to_html(pack, CAT).startswith(b"<!doctype html>")
+        to_pptx(pack, CAT)
+    assert to_xlsx(pack, CAT)[:2] == b"PK" and to_html(pack, CAT).startswith(b"<!doctype html>")
 
 
 def test_principal_export_holds_only_their_school(frozen, tmp_path):
@@ -184,11 +191,11 @@ def test_principal_export_holds_only_their_school(frozen, tmp_path):
     others = [n for (n,) in c.execute("SELECT name FROM schools WHERE school_id <> 'TH001'").fetchall()]
     scope = Scope.school("TH001")
     with pytest.raises(export.ExportError, match="không có quyền"):
-        export.school_pdf(c, CAT, scope, "TH002", "2023-2024", "CN")
-    text = _pdf_text(export.school_pdf(c, CAT, scope, "TH001", "2023-2024", "CN"), tmp_path)
+        school_pdf(c, CAT, scope, "TH002", "2023-2024", "CN")
+    text = _pdf_text(school_pdf(c, CAT, scope, "TH001", "2023-2024", "CN"), tmp_path)
     assert own in text and not [n for n in others if n in text]
-    principal_pack = export.build_pack(c, CAT, scope, "2023-2024", "CN")
-    xlsx = openpyxl.load_workbook(io.BytesIO(export.to_xlsx(principal_pack, CAT)))
+    principal_pack = build_pack(c, CAT, scope, "2023-2024", "CN")
+    xlsx = openpyxl.load_workbook(io.BytesIO(to_xlsx(principal_pack, CAT)))
     cells = {str(v) for ws in xlsx.worksheets for row in ws.iter_rows(values_only=True) for v in row if v}
     assert own in cells and not [n for n in others if n in cells]
     c.close()

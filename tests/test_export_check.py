@@ -12,9 +12,12 @@ import zipfile
 import pandas as pd
 import pytest
 
-from kpi.display import figures
+from kpi.display import export_charts, figures
 from kpi.domain import maturity
-from kpi.exports import export
+from kpi.display.measure import FONT_REGULAR
+from kpi.exports import export, images
+from kpi.exports.school_pdf import school_pdf
+from kpi.views.pack import build_pack, pack_charts
 from kpi.views import models as views
 from kpi.workflows import snapshots
 from kpi.common.access import Scope
@@ -50,7 +53,7 @@ def packs(store, frozen):
     """Each pack's files in every format, written at once (one drawing of the charts)."""
     out = {}
     for name, (scope, snap) in PACKS.items():
-        pack = export.build_pack(store, CAT, scope, YEAR, ROUND, frozen[1] if snap else None)
+        pack = build_pack(store, CAT, scope, YEAR, ROUND, frozen[1] if snap else None)
         out[name] = pack, export.write_all(pack, CAT)
     return out
 
@@ -82,7 +85,7 @@ def test_every_file_of_the_pack_reads_clean(packs, which):
 @pytest.mark.parametrize("which", PACKS)
 def test_every_chart_as_exported(packs, which):
     pack, _ = packs[which]
-    charts = export.pack_charts(pack, CAT)
+    charts = pack_charts(pack, CAT)
     problems = [p for c in charts for p in ec.figure_problems(c.figure, c.name)]
     problems += ec.text_problems([(c.name, t) for c in charts for t in ec.figure_texts(c.figure)], CODES)
     assert problems == []
@@ -93,7 +96,7 @@ def test_every_chart_as_exported(packs, which):
 
 
 def test_school_pdf_reads_clean(frozen, store):
-    data = export.school_pdf(store, CAT, Scope.school("TH001"), "TH001", YEAR, ROUND)
+    data = school_pdf(store, CAT, Scope.school("TH001"), "TH001", YEAR, ROUND)
     assert ec.pdf_problems(data, codes=CODES) == []
 
 
@@ -170,7 +173,7 @@ def _fpdf():
     from fpdf import FPDF
 
     pdf = FPDF(orientation="L", format="A4")
-    pdf.add_font("DejaVu", "", str(export.FONT_REGULAR))
+    pdf.add_font("DejaVu", "", str(FONT_REGULAR))
     pdf.set_font("DejaVu", "", 9)
     pdf.set_auto_page_break(False)
     pdf.add_page()
@@ -275,7 +278,7 @@ def test_xlsx_check_catches_text_numbers_bare_fractions_and_missing_sheet_settin
 def test_figure_check_catches_axes_targets_and_status_without_words(con):
     v = views.Views.of_connection(con, CAT)
     ind = v.indicator(Scope.everything(), "tin_hoc_quoc_te", YEAR, ROUND)
-    ok = export.indicator_figure(ind.trend, ind.values)
+    ok = export_charts.indicator_figure(ind.trend, ind.values)
     assert ec.figure_problems(ok) == []
     bad_axis = {"data": [{"type": "scatter", "x": ["HK1", "CN"], "y": [75.0, 88.0], "name": "Toàn đơn vị"},
                          {"type": "scatter", "x": ["HK1", "CN"], "y": [100.0, 100.0], "name": "Chỉ tiêu"}],
@@ -307,8 +310,8 @@ def test_charts_drawn_by_the_shared_renderer(packs, monkeypatch):
     from kpi.exports import renderer
 
     pack, _ = packs["trực tiếp"]
-    charts = export.pack_charts(pack, CAT)[:3]
-    local = export.chart_images(charts, cache=export.ChartCache(directory=None, memory_bytes=0))
+    charts = pack_charts(pack, CAT)[:3]
+    local = images.chart_images(charts, cache=images.ChartCache(directory=None, memory_bytes=0))
     sock = Path(tempfile.mkdtemp(dir="/tmp")) / "r.sock"
     threading.Thread(target=renderer.serve, args=(sock,), daemon=True).start()
     for _ in range(100):
@@ -316,8 +319,8 @@ def test_charts_drawn_by_the_shared_renderer(packs, monkeypatch):
             break
         time.sleep(0.05)
     monkeypatch.setenv(renderer.ENV, str(sock))
-    monkeypatch.setattr(export.ChartCache, "_dir", lambda self: None)
-    remote = export.chart_images(charts, cache=export.ChartCache(directory=None, memory_bytes=0))
+    monkeypatch.setattr(images.ChartCache, "_dir", lambda self: None)
+    remote = images.chart_images(charts, cache=images.ChartCache(directory=None, memory_bytes=0))
     assert [len(r) > 1000 for r in remote] == [True] * 3
     assert [r[:8] for r in remote] == [b"\x89PNG\r\n\x1a\n"] * 3 and len(remote) == len(local)
 
@@ -336,7 +339,7 @@ def _school_values(values: list[float], target: float = 1.0) -> pd.DataFrame:
     ([0.9] * 12, 12, "12 trường đã báo cáo"),
 ])
 def test_pack_school_bars_name_the_schools_short_of_their_target(values, named, says):
-    fig = export.indicator_figure(pd.DataFrame(), _school_values(values))
+    fig = export_charts.indicator_figure(pd.DataFrame(), _school_values(values))
     bars = next(t for t in fig["data"] if t.get("type") == "bar" and t.get("name") == "Trường")
     assert len(bars["y"]) == named
     assert says in fig["layout"]["annotations"][0]["text"]
@@ -357,7 +360,7 @@ def test_the_pack_is_fit_for_a_meeting(packs, store, which):
     """Yes/no targets drawn as counts (never labels over no bar), no value label crossed by a target
     line, slide text ≥ 12 pt (chart images measured as placed), and the targets in the screen's order."""
     pack, files = packs[which]
-    charts = export.pack_charts(pack, CAT)
+    charts = pack_charts(pack, CAT)
     yes_no = [c for c in charts if c.code in CAT.indicators and CAT.indicators[c.code].kind == "bool"]
     assert yes_no  # the sample has them: the check below is not empty
     problems = [p for c in charts for p in ec.chart_bar_problems(
@@ -371,16 +374,16 @@ def test_the_pack_is_fit_for_a_meeting(packs, store, which):
 def test_pack_checks_catch_a_yes_no_drawn_as_percent_bars_small_text_and_another_order(packs, store):
     pack, files = packs["trực tiếp"]
     # the old drawing of a yes/no target: the schools without it as 0% bars, labels over nothing
-    old = export.indicator_figure(pd.DataFrame(), _school_values([1.0] * 20 + [0.0] * 5))
+    old = export_charts.indicator_figure(pd.DataFrame(), _school_values([1.0] * 20 + [0.0] * 5))
     whys = {p.why for p in ec.chart_bar_problems(old, "I.2c", yes_no=True)}
     assert whys == {"biểu đồ không có thanh nào (chỉ có nhãn)",
                     "chỉ tiêu có/không vẽ thành thanh phần trăm của giá trị 0/1"}
     assert ec.chart_bar_problems(old, "I.2c", yes_no=False) != []
     code = next(c for c, i in CAT.indicators.items() if i.kind == "bool")
-    good = export.yes_no_figure(pack.trends[code], pack.values[code])
+    good = export_charts.yes_no_figure(pack.trends[code], pack.values[code])
     assert ec.chart_bar_problems(good, code, yes_no=True) == []
     # chart text that a slide shows under 12 pt: the legend at 12 px on a 1000 px image
-    figs = [c.figure for c in export.pack_charts(pack, CAT) if c.in_documents]
+    figs = [c.figure for c in pack_charts(pack, CAT) if c.in_documents]
     small = copy.deepcopy(figs)
     small[1]["layout"]["legend"]["font"]["size"] = 12
     found = ec.pptx_font_problems(files["pptx"], small)
@@ -420,7 +423,7 @@ def test_label_check_catches_a_target_line_through_a_value_label():
             "layout": {"width": 1000, "height": 500, "xaxis2": {"range": [0, 20]}}}
     assert [p.why for p in ec.label_crossing_problems(bars)] == ["vạch chỉ tiêu cắt qua nhãn giá trị"]
     values = _school_values([0.14, 0.156, 0.2], target=0.16)
-    fig = export.indicator_figure(trend, values)
+    fig = export_charts.indicator_figure(trend, values)
     assert ec.label_crossing_problems(fig) == []
     said = [t for t in fig["data"] if t.get("mode") == "lines+markers+text"][0]
     assert "15,6%" in list(said["text"])  # kept, below its point (the target is above it)
@@ -434,7 +437,7 @@ def test_the_target_page_lists_the_targets_in_the_packs_order(sample_db, store):
     at = app_test("chi_tieu")
     assert not at.exception
     listed = list(at.selectbox(key="w_chi_tieu").options)
-    pack = export.build_pack(store, CAT, Scope.everything(), YEAR, ROUND)
+    pack = build_pack(store, CAT, Scope.everything(), YEAR, ROUND)
     screen = _screen_order(store, pack)
     labels = {f"{i.clause} · {i.label_vi}": c for c, i in CAT.indicators.items()}
     assert ec.order_problems([labels[o] for o in listed], screen) == []

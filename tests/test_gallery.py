@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from kpi import cli
-from kpi.exports import export
+from kpi.exports.school_pdf import school_pdf
+from kpi.exports.xlsx import to_xlsx
+from kpi.views.pack import build_pack
 from kpi.tools import gallery, look
 from kpi.views import models as views
 from kpi.common.access import Scope
@@ -27,15 +29,15 @@ def test_cli_has_the_gallery_command():
 
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler missing")
 def test_school_pdf_becomes_page_images_and_text(con):
-    data = export.school_pdf(views.Views.of_connection(con, CAT), CAT, Scope.everything(), "TH001", "2023-2024", "CN")
+    data = school_pdf(views.Views.of_connection(con, CAT), CAT, Scope.everything(), "TH001", "2023-2024", "CN")
     pages = gallery.pdf_pages(data, dpi=30)
     assert pages and all(p[:8] == b"\x89PNG\r\n\x1a\n" for p in pages)
     assert "Trường" in gallery.pdf_text(data)
 
 
 def test_workbook_becomes_tables_of_its_first_rows(con):
-    pack = export.build_pack(con, CAT, Scope.everything(), "2023-2024", "CN")
-    sheets = gallery.xlsx_tables(export.to_xlsx(pack, CAT), rows=5)
+    pack = build_pack(con, CAT, Scope.everything(), "2023-2024", "CN")
+    sheets = gallery.xlsx_tables(to_xlsx(pack, CAT), rows=5)
     assert len(sheets) >= 2
     for name, body in sheets:
         assert body.startswith('<table class="sheet">') and body.count("<tr>") <= 5, name

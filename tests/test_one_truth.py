@@ -17,7 +17,11 @@ import sqlite3
 import pytest
 
 from kpi import cli
-from kpi.exports import export
+from kpi.display import export_charts, figures
+from kpi.exports.pdf import to_pdf
+from kpi.exports.school_pdf import school_pdf
+from kpi.exports.xlsx import to_xlsx
+from kpi.views.pack import build_pack, pack_charts
 from kpi.store import state
 from kpi.views import models as views
 from kpi.workflows import snapshots
@@ -44,8 +48,8 @@ def line_order(pack) -> list:
 
 def pack_pdf(pack, catalog) -> bytes:
     """The pack's PDF with blank chart images (the text is what is read; chromium is not needed)."""
-    charts = [c for c in export.pack_charts(pack, catalog) if c.in_documents]
-    return export.to_pdf(pack, catalog, images=[_blank_png()] * len(charts))
+    charts = [c for c in pack_charts(pack, catalog) if c.in_documents]
+    return to_pdf(pack, catalog, images=[_blank_png()] * len(charts))
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +82,14 @@ def test_the_page_view_model_agrees_with_the_sql(world):
 
 def test_every_output_states_the_same_figures(world, tmp_path):
     v, truth, cat = world["views"], world["truth"], world["views"].catalog
-    live = export.build_pack(v, cat, Scope.everything(), YEAR, RND)
-    frozen = export.build_pack(v, cat, Scope.everything(), YEAR, RND, world["sid"])
+    live = build_pack(v, cat, Scope.everything(), YEAR, RND)
+    frozen = build_pack(v, cat, Scope.everything(), YEAR, RND, world["sid"])
     out = tmp_path / "cli.xlsx"
     assert cli.main(["export", "--db", str(world["path"]), "--year", YEAR, "--round", RND, "--format", "xlsx",
                      "--out", str(out)]) == 0
-    bad = compare_xlsx("gói trực tiếp (XLSX)", export.to_xlsx(live, cat), truth)
+    bad = compare_xlsx("gói trực tiếp (XLSX)", to_xlsx(live, cat), truth)
     bad += compare_pack_pdf("gói trực tiếp (PDF)", pack_pdf(live, cat), truth, line_order(live))
-    bad += compare_xlsx("gói từ bản chốt (XLSX)", export.to_xlsx(frozen, cat), truth)
+    bad += compare_xlsx("gói từ bản chốt (XLSX)", to_xlsx(frozen, cat), truth)
     bad += compare_xlsx("gói từ dòng lệnh (XLSX)", out.read_bytes(), truth)
     assert bad == []
 
@@ -97,7 +101,7 @@ def test_the_school_pdf_states_the_same_figures(world, school_id):
     v, truth = world["views"], world["truth"]
     card = v.scorecard(Scope.everything(), school_id, YEAR, RND)
     level = next(r["level"] for r in world["status"].to_dict("records") if r["school_id"] == school_id)
-    data = export.school_pdf(v, v.catalog, Scope.everything(), school_id, YEAR, RND)
+    data = school_pdf(v, v.catalog, Scope.everything(), school_id, YEAR, RND)
     assert compare_school_pdf(data, school_id, level, card, truth) == []
 
 
@@ -110,7 +114,7 @@ def test_a_returned_school_is_told_so(world):
     card = v.scorecard(Scope.everything(), "TH001", YEAR, RND)
     assert card.returned and not card.submitted_on_time and card.submission.startswith("Trả lại")
     assert card.return_reason == row["reason"]
-    text = read_school_pdf(export.school_pdf(v, v.catalog, Scope.everything(), "TH001", YEAR, RND))["text"]
+    text = read_school_pdf(school_pdf(v, v.catalog, Scope.everything(), "TH001", YEAR, RND))["text"]
     assert "Trả lại: Phòng" in text and re.sub(r"\s+", " ", row["reason"]) in text
     assert "· Đã nộp đúng hạn" not in text
 
@@ -140,7 +144,7 @@ def test_a_planted_rounding_error_is_caught(world, monkeypatch):
 
     _plant(monkeypatch, "fmt_percent", truncating)
     v = views.Views(world["path"])  # no view model computed before the plant
-    pack = export.build_pack(v, v.catalog, Scope.everything(), YEAR, RND)
+    pack = build_pack(v, v.catalog, Scope.everything(), YEAR, RND)
     bad = compare_pack_pdf("gói (làm tròn sai)", pack_pdf(pack, v.catalog), world["truth"], line_order(pack))
     assert any("giá trị sai" in b for b in bad)
 
@@ -156,8 +160,8 @@ def test_a_planted_status_error_is_caught(world, monkeypatch):
 
     _plant(monkeypatch, "status", lenient)
     v = views.Views(world["path"])
-    pack = export.build_pack(v, v.catalog, Scope.everything(), YEAR, RND)
-    bad = compare_xlsx("gói (tình trạng sai)", export.to_xlsx(pack, v.catalog), world["truth"])
+    pack = build_pack(v, v.catalog, Scope.everything(), YEAR, RND)
+    bad = compare_xlsx("gói (tình trạng sai)", to_xlsx(pack, v.catalog), world["truth"])
     assert any("tình trạng sai" in b for b in bad)
     assert compare_vm(world["truth"], v.overview(Scope.everything(), YEAR, RND).rows, world["status"]) != []
 
@@ -175,15 +179,15 @@ def test_a_planted_timeliness_error_is_caught(world, tmp_path):
     app.close()
     sid = snapshots.freeze(path, YEAR, RND, "Họp", "chuyenvien")
     v = views.Views(path)
-    pack = export.build_pack(v, v.catalog, Scope.everything(), YEAR, RND, sid)
-    bad = compare_xlsx("gói từ bản chốt cũ", export.to_xlsx(pack, v.catalog), world["truth"])
+    pack = build_pack(v, v.catalog, Scope.everything(), YEAR, RND, sid)
+    bad = compare_xlsx("gói từ bản chốt cũ", to_xlsx(pack, v.catalog), world["truth"])
     assert any("MN018" in b for b in bad) and any("TH005" in b for b in bad)
 
 
 def _told_returned(v, school_id: str) -> list[str]:
     """What is wrong with how a returned school is told (empty: it is told)."""
     card = v.scorecard(Scope.everything(), school_id, YEAR, RND)
-    text = read_school_pdf(export.school_pdf(v, v.catalog, Scope.everything(), school_id, YEAR, RND))["text"]
+    text = read_school_pdf(school_pdf(v, v.catalog, Scope.everything(), school_id, YEAR, RND))["text"]
     bad = [] if card.returned and not card.submitted_on_time and card.submission.startswith("Trả lại") else \
         [f"trang Trường: «{card.submission}»"]
     return bad + ([] if "Trả lại: Phòng" in text and "Lý do Phòng trả lại" in text else [f"phiếu PDF: «{text[:200]}»"])
@@ -217,11 +221,11 @@ def test_the_chart_sentence_counts_only_chua_dat():
     schools = pd.DataFrame({"school_id": [f"S{i}" for i in range(n)], "name": [f"Trường {i}" for i in range(n)],
                             "value": values, "target": [1.0] * n, "level": ["TH"] * n, "is_own": [False] * n,
                             "status": statuses})
-    fig = export.indicator_figure(pd.DataFrame(), schools)
+    fig = export_charts.indicator_figure(pd.DataFrame(), schools)
     said = fig["layout"]["annotations"][0]["text"]
     assert "6 trường chưa đạt, 9 trường gần đạt / 25 trường đã báo cáo" in said
     bars = next(t for t in fig["data"] if t.get("type") == "bar" and t.get("name") == "Trường")
-    assert sum(c == export.figures.STATUS_COLORS["chua_dat"] for c in bars["marker"]["color"]) == 6
+    assert sum(c == figures.STATUS_COLORS["chua_dat"] for c in bars["marker"]["color"]) == 6
 
 
 def test_no_snapshot_without_the_app_submissions(writable_db):

@@ -8,7 +8,9 @@ import pytest
 
 from kpi.display import tables
 from kpi.domain import privacy
-from kpi.exports import export
+from kpi.exports.school_pdf import school_pdf
+from kpi.exports.xlsx import to_xlsx
+from kpi.views.pack import build_pack
 from kpi.store import queries
 from kpi.views import models as views
 from kpi.common.access import Scope
@@ -141,19 +143,19 @@ def test_principal_exports_name_no_other_school(sample_db, con, tmp_path):
     v = views.views_for(sample_db)
     scope = Scope.school("TH001")
     others = _others(con, "TH001")
-    pdf = export.school_pdf(v, CAT, scope, "TH001", *PERIOD)
+    pdf = school_pdf(v, CAT, scope, "TH001", *PERIOD)
     path = tmp_path / "p.pdf"
     path.write_bytes(pdf)
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
     assert "Tiểu học" in text and not leaks(text, others)
-    pack = export.build_pack(v, CAT, scope, *PERIOD)
-    data = export.to_xlsx(pack, CAT)
+    pack = build_pack(v, CAT, scope, *PERIOD)
+    data = to_xlsx(pack, CAT)
     assert not leaks("\n".join(xlsx_texts(data)), others)
     for code, vals in pack.values.items():
         assert not leaks(_frame_text(vals), others), code
     # the same pack for the office names them (the check can fail)
-    office = export.build_pack(v, CAT, Scope(), *PERIOD)
-    assert leaks("\n".join(xlsx_texts(export.to_xlsx(office, CAT))), others)
+    office = build_pack(v, CAT, Scope(), *PERIOD)
+    assert leaks("\n".join(xlsx_texts(to_xlsx(office, CAT))), others)
 
 
 def test_a_units_slice_gives_the_same_figures(sample_db, monkeypatch):
@@ -232,7 +234,7 @@ def count_level_leaks(v, con, codes, filters: bool = True, pack_of: str | None =
             found += len(bad)
             checked += 1
         if user["school_id"] == pack_of:
-            pack = export.build_pack(v, CAT, scope, *PERIOD)
+            pack = build_pack(v, CAT, scope, *PERIOD)
             for code in EVERY_LEVEL:
                 found += len(level_leaks(pack.values[code], v.school_values(Scope(), code, PERIOD, EARLIER),
                                          pack.trends[code], queries.indicator_trend(con, CAT, Scope(), code)))

@@ -58,6 +58,11 @@ class StoreUnavailable(Exception):
         super().__init__(text)
 
 
+class ExportError(RuntimeError):
+    """A meeting pack or school PDF that cannot be made (no chromium for the charts, a snapshot of
+    another round, a school outside the scope); its text is the Vietnamese sentence for the user."""
+
+
 def kind_of(exc: BaseException) -> str | None:
     """The kind of store failure `exc` is ('full', 'readonly', 'locked', 'io'), or None when it is
     not one (a programming error, a refused value: those keep their own exception)."""

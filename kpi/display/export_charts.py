@@ -1,4 +1,6 @@
-"""The meeting pack's chart images (kpi.exports.export draws them): one per target, sized for a slide.
+"""The meeting pack's chart images (kpi.views.pack lays them out, kpi.exports draws them): one per
+target, sized for a slide; the overview and the maturity index are the screen's own figures
+(`figures.progress_bars`, `figures.level_distribution`) restyled for print.
 
 Every text of an image is at least `MIN_FONT_PX` px: placed on a 16:9 slide the image is about
 10 in wide, so that is ≥ 12 pt there. A value label is never crossed by a target line: the
@@ -15,7 +17,12 @@ import pandas as pd
 from kpi.common.formatting import fmt_int, fmt_percent
 from kpi.display import figures
 from kpi.display.measure import fit_text, text_width, wrap_lines
+from kpi.domain import progress
 
+# Every chart image of a pack has this size (CSS px, drawn at scale 1): one image serves the slide
+# (about 10 in wide: 1 px ≈ 0,74 pt, so the 17 px text is ≥ 12 pt), the A4 page and the PNG zip.
+CHART_W, CHART_H = 1000, 500
+MAX_SCHOOL_BARS = 15      # a chart names at most this many schools (the furthest from the target); XLSX has all
 MIN_FONT_PX = 17          # the smallest text of an image (≥ 12 pt as placed on a slide)
 TITLE_PX = 19
 NO_NAMES = 24             # names of schools without a yes/no item listed on the image (the XLSX has all)
@@ -99,10 +106,11 @@ def clear_positions(xs: list, ys: list, positions: list, targets: list, periods:
                     plot_h: float, texts: list | None = None, slot_px: float = 1e9, placed: list | None = None,
                     points: list | None = None, font: float = MIN_FONT_PX) -> list[str]:
     """Each label above or below its point ("" = no label), on a side that no target line passes
-    through, no other series' point at its period is in, and no label already placed (`placed`, shared by the series of a chart) covers: a label
-    spans `font` + 10 px above or below its point and its measured width around it (`slot_px`
-    apart from period to period), the latest period placed first. The target's step line (shape hv) holds a period's target from
-    its point to the next, so a label meets the target of its own period and of the one before."""
+    through, no other series' point at its period is in, and no label already placed (`placed`,
+    shared by the series of a chart) covers: a label spans `font` + 10 px above or below its point
+    and its measured width around it (`slot_px` apart from period to period), the latest period
+    placed first. The target's step line (shape hv) holds a period's target from its point to the
+    next, so a label meets the target of its own period and of the one before."""
     px = plot_h / top if top else 1.0
     placed = [] if placed is None else placed
     texts = texts or [""] * len(xs)
@@ -185,7 +193,8 @@ def _base_layout(width: int, height: int, margin: dict, notes: list) -> dict:
             "annotations": notes}
 
 
-def indicator_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int, height: int, limit: int) -> dict:
+def indicator_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int = CHART_W, height: int = CHART_H,
+                     limit: int = MAX_SCHOOL_BARS) -> dict:
     """One share target on one image: the district's trend with the target line (left), its
     schools coloured by status (right), each value with its status icon in a column right of the
     bars (never crossed by a target line).
@@ -279,7 +288,7 @@ def indicator_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int, heig
     return {"data": data, "layout": layout}
 
 
-def yes_no_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int, height: int,
+def yes_no_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int = CHART_W, height: int = CHART_H,
                   names: int = NO_NAMES) -> dict:
     """A yes/no target (each school has it or not): the district's share over the periods with its
     target (left); per cấp học, how many of the reporting schools have it ("18 / 25 trường có",
@@ -344,3 +353,50 @@ def yes_no_figure(trend: pd.DataFrame, values: pd.DataFrame, width: int, height:
                         "automargin": False, "tickfont": {"size": MIN_FONT_PX}, "title": None}
     _trend_layout(layout, periods, trend_vals, left_w, notes)
     return {"data": data, "layout": layout}
+
+
+def _as_dict(fig) -> dict:
+    """A screen figure as a plotly dict whose traces and layout may be changed."""
+    fig = fig.to_plotly_json()
+    return {"data": [dict(t) for t in fig["data"]], "layout": dict(fig["layout"])}
+
+
+def overview_figure(rows: pd.DataFrame, title: str, width: int = CHART_W) -> dict:
+    """Every target on one image (the page's `figures.progress_bars`), with the status icon on
+    every bar and the status words in the legend."""
+    fig = _as_dict(figures.progress_bars(rows, title))
+    for t in fig["data"]:
+        if t.get("name") in progress.STATUS_LABELS.values():
+            st = next(k for k, v in progress.STATUS_LABELS.items() if v == t["name"])
+            t["name"] = figures.status_text(st)
+        elif t.get("name") == "Giá trị":
+            t["text"] = [f"{fmt_percent(v)} {figures.STATUS_ICONS[s]}" for v, s in zip(rows["value"], rows["status"])]
+            t["cliponaxis"] = False
+    named = {t.get("name") for t in fig["data"]}
+    for st in legend_statuses(rows["status"]):  # the page's legend names only đạt, gần đạt, chưa đạt
+        if figures.status_text(st) not in named:
+            fig["data"].insert(3, legend_bar(figures.status_text(st), figures.STATUS_COLORS[st], ("x", "y"),
+                                             fig["data"][0]["y"][0]))
+    lay = fig["layout"]
+    lay.update(width=width, template=template(), title=None, margin={"l": 20, "r": 40, "t": 70, "b": 30},
+               legend={"orientation": "h", "x": 0, "y": 1, "yref": "container", "yanchor": "top"})
+    lay["xaxis"] = {**dict(lay.get("xaxis", {})), "range": [0, 118]}
+    return fig
+
+
+def maturity_figure(dist: pd.DataFrame, width: int = CHART_W, height: int = CHART_H) -> dict:
+    """Schools at Mức 1/2/3 per group × cấp học (the page's `figures.level_distribution`), sized
+    for the pack with the legend above the bars, every text at least the print size."""
+    fig = _as_dict(figures.level_distribution(dist))
+    for t in fig["data"]:
+        t["textfont"] = {"size": MIN_FONT_PX, "color": "#FFFFFF"}
+    fig["layout"].update(width=width, height=height, template=template(), title=None,
+                         margin={"l": 20, "r": 30, "t": 80, "b": 60},
+                         font={"family": figures.FONT, "size": MIN_FONT_PX, "color": figures.INK},
+                         legend={"orientation": "h", "x": 0, "y": 1, "yref": "container", "yanchor": "top",
+                                 "traceorder": "normal", "font": {"size": MIN_FONT_PX}})
+    for ax in ("xaxis", "yaxis"):
+        fig["layout"][ax] = {**dict(fig["layout"].get(ax, {})), "tickfont": {"size": MIN_FONT_PX}}
+        if isinstance(fig["layout"][ax].get("title"), dict):
+            fig["layout"][ax]["title"] = {**fig["layout"][ax]["title"], "font": {"size": MIN_FONT_PX}}
+    return fig

@@ -1,6 +1,6 @@
 """Chart images drawn in this process: kaleido's chromium (two tabs), started once.
 
-kpi.exports.renderer serves these to every worker of `kpi serve`; kpi.exports.export asks the
+kpi.exports.renderer serves these to every worker of `kpi serve`; kpi.exports.images asks the
 renderer, or this module when no server runs.
 """
 
@@ -10,12 +10,7 @@ import threading
 
 import plotly.graph_objects as go
 
-CHART_W, CHART_H = 1000, 500  # every chart image of a pack (CSS px, scale 1): slide, A4 page, PNG zip
-
-
-class ExportError(RuntimeError):
-    """An export that cannot be made, with a message for the user."""
-
+from kpi.common.faults import ExportError
 
 # ---- drawing: kaleido's chromium, once per figure ------------------------------------------------
 
@@ -108,7 +103,7 @@ def image_size(fig, width: int) -> tuple[int, int]:
     return int(layout.get("width") or width), int(layout.get("height") or 500)
 
 
-def render_local(figs: list, width: int = CHART_W) -> list[bytes]:
+def render_local(figs: list, width: int) -> list[bytes]:
     """PNGs of the figures (go.Figure or plotly dicts, each at its layout's size), drawn by this
     process's chromium."""
     global _CHROMIUM

@@ -33,11 +33,12 @@ from urllib.parse import quote
 from kpi.catalog.model import default_catalog
 from kpi.common.access import PAGES, ROLE_PAGES, Scope
 from kpi.common.formatting import fmt_int, fmt_number
-from kpi.exports import export
+from kpi.exports import export, school_pdf
 from kpi.store import db
 from kpi.tools import look
 from kpi.tools.sample import build_sample
 from kpi.views import models as views
+from kpi.views.pack import build_pack
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("KPI_CHROMIUM", "/usr/bin/chromium")
@@ -483,12 +484,12 @@ def make_exports(db_path: Path, browser=None, codes=frozenset(), log=print) -> l
         year = p["school_year"].iloc[0]
         rnd = "CN" if "CN" in set(p.loc[p["school_year"] == year, "round"]) else "HK1"
         t = time.perf_counter()
-        pack = export.build_pack(v, cat, Scope.everything(), year, rnd)
+        pack = build_pack(v, cat, Scope.everything(), year, rnd)
         log(f"  bộ số liệu {year} {rnd}: {fmt_number(time.perf_counter() - t, 1)} s")
         jobs = [(f"Bộ báo cáo họp · {fmt.upper()}", fmt, f"bao_cao_{year}_{rnd}.{export.EXT[fmt]}",
                  (lambda f=fmt: export.WRITERS[f](pack, cat))) for fmt in export.WRITERS]
         jobs.append(("Phiếu của trường TH001 · PDF", "pdf", f"phieu_TH001_{year}_{rnd}.pdf",
-                     lambda: export.school_pdf(v, cat, Scope.everything(), "TH001", year, rnd)))
+                     lambda: school_pdf.school_pdf(v, cat, Scope.everything(), "TH001", year, rnd)))
         for title, fmt, name, make in jobs:
             view = ExportView(title, name)
             t = time.perf_counter()
