@@ -354,7 +354,7 @@ def cmd_snapshot(args) -> int:
 def cmd_export(args) -> int:
     # deferred: the exporters and view models take 2,3 s to import (plotly, python-pptx, reportlab); only `export` needs them
     from kpi.exports import export
-    from kpi.views import models as views
+    from kpi.views import cache as views
 
     # the pages' own view models over the file and its state store: the schools' submissions in
     # the app count, so the CLI's pack states what the Báo cáo page's pack states

@@ -12,7 +12,7 @@ import pytest
 from kpi import cli
 from kpi.exports import export
 from kpi.tools import gallery, look
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.common.access import Scope
 from kpi.catalog.model import default_catalog
 

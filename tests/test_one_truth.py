@@ -19,7 +19,7 @@ import pytest
 from kpi import cli
 from kpi.exports import export
 from kpi.store import state
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.workflows import snapshots
 from kpi.common.access import Scope
 from tests.truth_check import (

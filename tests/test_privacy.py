@@ -10,7 +10,7 @@ from kpi.display import tables
 from kpi.domain import privacy
 from kpi.exports import export
 from kpi.store import queries
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.common.access import Scope
 from kpi.catalog.model import LEVEL_LABELS, OWNERSHIP_LABELS, default_catalog
 from tests.cells_check import csv_texts, xlsx_texts

@@ -1138,7 +1138,7 @@ from fpdf.enums import XPos, YPos  # noqa: E402
 from kpi.catalog.model import default_catalog
 from kpi.display.export_charts import MIN_FONT_PX
 from kpi.store import db
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.workflows import publication
 
 
