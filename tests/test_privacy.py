@@ -157,7 +157,7 @@ def test_principal_exports_name_no_other_school(sample_db, con, tmp_path):
 
 
 def test_a_units_slice_gives_the_same_figures(sample_db, monkeypatch):
-    """kpi.views.models answers a unit's queries from its observations read once into memory; the figures
+    """kpi.views.cache answers a unit's queries from its observations read once into memory; the figures
     are the ones the stored table gives."""
     scope = Scope.school("TH003", "PGD_Q3")
     codes = ("tin_hoc_quoc_te", "chu_ky_so", "lms_lop5")

@@ -234,7 +234,7 @@ def level_values(con, catalog: Catalog, scope: Scope, level: str, school_year: s
                  source: Source | None = None) -> pd.DataFrame:
     """Every school of one cấp học in the unit that reported each indicator in a period: school_id,
     indicator_code, numerator, denominator, value. For peers' places and district values; an
-    office scope only (a principal's scope gets no rows: kpi.views.models computes from the unit's)."""
+    office scope only (a principal's scope gets no rows: kpi.views.scorecard computes from the unit's)."""
     if scope.is_school:
         raise PermissionError("level_values: chỉ dành cho phạm vi toàn đơn vị")
     return run(con, "level_values", {"unit_id": scope.unit_id, "level": level, "school_year": school_year,
