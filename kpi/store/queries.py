@@ -4,6 +4,12 @@ One query per ``kpi/sql/<name>.sql`` file; values are bound as parameters and id
 only from the validated catalog (as a registered table, never spliced into SQL text). Each
 function takes a connection (a DuckDB connection or cursor: use one cursor per thread) and the
 caller's `Scope`, and returns a small pandas frame: aggregation happens in DuckDB.
+
+Every input is an argument: what a query reads comes from its `source` (kpi.store.source.Source:
+live data, the scope's snapshot, live with pending submissions laid over, a unit's slice; by
+default the scope's snapshot or live data), and a bench that notes the queries passes a
+`Recording` connection. No function here reads a value kept at module level that can change
+(tests/test_query_inputs.py).
 """
 
 from __future__ import annotations
