@@ -359,7 +359,7 @@ def cmd_snapshot(args) -> int:
 def cmd_export(args) -> int:
     # deferred: the exporters and view models take 2,3 s to import (plotly, python-pptx, reportlab); only `export` needs them
     from kpi.exports import export, school_pdf
-    from kpi.views import models as views
+    from kpi.views import cache as views
     from kpi.views.pack import build_pack
 
     # the pages' own view models over the file and its state store: the schools' submissions in

@@ -1,6 +1,6 @@
 """The cache layer of the pages: every read a page makes, in the current user's scope.
 
-Everything here comes from `kpi.views.models`: view models and query results computed once per version
+Everything here comes from `kpi.views` (kpi.views.cache.Views): view models and query results computed once per version
 of the database file and shared by every session of the worker (an import swaps the file in and
 the next run reads the new version). Pages never query the database themselves.
 """
@@ -20,7 +20,12 @@ from kpi.display import figures, tables  # noqa: F401 - loaded before the first 
 from kpi.domain import maturity, scoring  # noqa: F401
 from kpi.exports import export, school_pdf  # noqa: F401
 from kpi.store import db, queries, recovery, state
-from kpi.views import models as views
+from kpi.views import cache as views
+from kpi.views.compare import CompareView
+from kpi.views.indicator import IndicatorView
+from kpi.views.maturity import HeatmapView, LostView, MaturityView, ReviewView
+from kpi.views.overview import OverviewView
+from kpi.views.scorecard import ScorecardView
 from kpi.workflows import entry
 from pages._frame import scope
 
@@ -94,12 +99,12 @@ def index_years() -> list[str]:
     return store().index_years()
 
 
-def overview(year, rnd, level=None, ownership=None, ward=None) -> views.OverviewView:
+def overview(year, rnd, level=None, ownership=None, ward=None) -> OverviewView:
     """Tổng quan of a period (targets, the index target, change since the previous round)."""
     return store().overview(scope(), year, rnd, level, ownership, ward)
 
 
-def indicator(code, year, rnd, level=None, ownership=None, ward=None) -> views.IndicatorView:
+def indicator(code, year, rnd, level=None, ownership=None, ward=None) -> IndicatorView:
     """Chỉ tiêu: one indicator's trend and schools (other schools unnamed for a principal)."""
     return store().indicator(scope(), code, year, rnd, level, ownership, ward)
 
@@ -109,12 +114,12 @@ def laggards(year, rnd, level=None, ownership=None, ward=None):
     return store().laggards(scope(), year, rnd, level, ownership, ward)
 
 
-def scorecard(school_id, year, rnd) -> views.ScorecardView | None:
+def scorecard(school_id, year, rnd) -> ScorecardView | None:
     """Trường: a school's scorecard; None when out of the user's scope."""
     return store().scorecard(scope(), school_id, year, rnd)
 
 
-def compare(a, b, level=None, ownership=None, ward=None, snapshot_a=None, snapshot_b=None) -> views.CompareView:
+def compare(a, b, level=None, ownership=None, ward=None, snapshot_a=None, snapshot_b=None) -> CompareView:
     """So sánh: periods A and B, each from its own source (None = live)."""
     return store().compare(scope(), a, b, level, ownership, ward, snapshot_a, snapshot_b)
 
@@ -141,6 +146,36 @@ def maturity_heatmap(year, order="total", level=None, ownership=None, ward=None)
 
 def maturity_lost(year, level=None, ownership=None, ward=None):
     return store().maturity_lost(scope(), year, level, ownership, ward)
+
+
+def maturity_page(year, level=None, ownership=None, ward=None) -> MaturityView:
+    """Chỉ số CĐS: the head of the page and the distribution over the levels."""
+    return store().maturity_page(scope(), year, level, ownership, ward)
+
+
+def maturity_heat(year, order="total", group=None, level=None, ownership=None, ward=None) -> HeatmapView:
+    """Chỉ số CĐS's heat map: the first MAX_TABLE_ROWS schools in `order`, one group's criteria (None: all)."""
+    return store().maturity_heat(scope(), year, order, group, MAX_TABLE_ROWS, level, ownership, ward)
+
+
+def maturity_lost_view(year, level=None, ownership=None, ward=None) -> LostView:
+    """Chỉ số CĐS's points lost per criterion."""
+    return store().maturity_lost_view(scope(), year, level, ownership, ward)
+
+
+def maturity_review_view(year, flagged_only=True, limit=None, level=None, ownership=None, ward=None) -> ReviewView:
+    """Chỉ số CĐS's self-assessment against verification; `limit` None = every row."""
+    return store().maturity_review_view(scope(), year, flagged_only, limit or 10_000_000, level, ownership, ward)
+
+
+def maturity_candidates(level=None, ownership=None, ward=None):
+    """The schools of the index's cấp học under the filters, whose road to the next level the page shows."""
+    return store().maturity_candidates(scope(), level, ownership, ward)
+
+
+def maturity_roads(year, school_id: str) -> list[tuple[str, str]]:
+    """(heading, sentence) per group: what closes a school's gap to the next level."""
+    return store().maturity_roads(scope(), year, school_id)
 
 
 def maturity_review(year, flagged_only=True, limit=None, level=None, ownership=None, ward=None):

@@ -17,7 +17,7 @@ from starlette.requests import HTTPConnection
 
 from kpi.admin import auth
 from kpi.store import db
-from kpi.views import models as views
+from kpi.views import cache as views
 
 REFUSED = ("Tệp này chỉ tải được khi đang đăng nhập: phiên của bạn đã kết thúc hoặc liên kết không thuộc phiên nào. "
            "Đăng nhập lại rồi tải lại từ trang của ứng dụng.").encode("utf-8")

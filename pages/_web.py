@@ -23,7 +23,7 @@ from starlette.routing import Route
 from kpi.admin import auth
 from kpi.common import faults
 from kpi.store import db, queries
-from kpi.views import models as views
+from kpi.views import cache as views
 from pages import _csrf as csrf
 
 LOGIN_PATH, LOGOUT_PATH = "/dang-nhap", "/dang-xuat"

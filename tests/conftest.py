@@ -76,7 +76,7 @@ def _clear_streamlit_caches():
     yield
     import sys
 
-    from kpi.views import models as views
+    from kpi.views import cache as views
 
     views.forget_all()
     if "streamlit" in sys.modules:

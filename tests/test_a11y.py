@@ -355,7 +355,7 @@ def test_the_charts_that_had_no_table_have_one_and_names_state_the_figure(sample
     from kpi.display import chart_text
     from kpi.domain import maturity
     from kpi.store import db
-    from kpi.views import models as views
+    from kpi.views import cache as views
     from kpi.common.access import Scope
 
     v = views.views_for(sample_db, db.file_identity(sample_db))

@@ -13,7 +13,7 @@ import pytest
 from kpi.admin import accounts, auth, plans, registry, shared as admin
 from kpi.imports import importer
 from kpi.store import db, queries, state
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.common.access import Scope
 from kpi.admin.auth import User
 from kpi.catalog.model import default_catalog

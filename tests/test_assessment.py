@@ -10,7 +10,7 @@ import pytest
 
 from kpi.workflows import assessment as asm
 from kpi.store import db, queries, state
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.workflows import evidence_files, publication
 from kpi.common.access import Scope
 from kpi.admin.auth import User

@@ -7,7 +7,7 @@ import pytest
 
 from kpi.workflows import assessment as asm
 from kpi.store import db
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.common.access import Scope
 from kpi.admin.auth import User
 from tests.conftest import app_test

@@ -21,7 +21,7 @@ import pytest
 from kpi.admin import auth
 from kpi.imports import importer
 from kpi.store import db, state
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.writes import door
 from tests.conftest import ROOT, app_test
 

@@ -12,7 +12,7 @@ import pytest
 
 from kpi.admin import auth
 from kpi.store import db, queries, state
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.workflows import entry
 from kpi.common.access import Scope
 from kpi.catalog.model import default_catalog

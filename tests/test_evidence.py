@@ -18,7 +18,7 @@ import pytest
 from kpi.workflows import assessment as asm
 from kpi.workflows import evidence_files
 from kpi.imports import evidence, import_read
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.admin.auth import User
 
 YEAR = "2023-2024"

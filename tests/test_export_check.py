@@ -18,7 +18,7 @@ from kpi.display.measure import FONT_REGULAR
 from kpi.exports import export, images
 from kpi.exports.school_pdf import school_pdf
 from kpi.views.pack import build_pack, pack_charts
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.workflows import snapshots
 from kpi.common.access import Scope
 from kpi.catalog.model import default_catalog
@@ -101,7 +101,7 @@ def test_school_pdf_reads_clean(frozen, store):
 
 
 def test_the_packs_sentences_are_the_overview_pages(packs, store, frozen):
-    """The HTML, the PDF and the slides say what the Tổng quan page says (both read kpi.views.models)."""
+    """The HTML, the PDF and the slides say what the Tổng quan page says (both read kpi.views)."""
     for which, snap in (("trực tiếp", None), ("bản chốt", frozen[1])):
         pack, files = packs[which]
         page = views.Views(frozen[0])  # what a page run would read, built on its own

@@ -15,7 +15,7 @@ from kpi.admin import auth
 from kpi.common import faults
 from kpi.imports import importer
 from kpi.store import db, recovery, state
-from kpi.views import models as views
+from kpi.views import cache as views
 from tests.conftest import ROOT, app_test, run_async, token_for
 from tests.test_entry import OFFICE, PERIOD, _fresh_school, _submit, desk
 
@@ -25,7 +25,7 @@ _APPROVE = """
 import sys
 from pathlib import Path
 from kpi.admin import auth
-from kpi.views import models as views
+from kpi.views import cache as views
 path, sid, version = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 office = auth.User("chuyenvien", "Chuyên viên", "chuyen_vien", None, None)
 print(views.views_for(path).desk(office.scope).approve(office, [(sid, version)], "2023-2024", "CN"))
@@ -34,7 +34,7 @@ _PUBLISH = """
 import sys
 from pathlib import Path
 from kpi.admin import auth
-from kpi.views import models as views
+from kpi.views import cache as views
 path = Path(sys.argv[1])
 office = auth.User("chuyenvien", "Chuyên viên", "chuyen_vien", None, None)
 print(views.views_for(path).assessor(office.scope).publish(office, "2023-2024"))

@@ -14,7 +14,7 @@ from kpi.exports.school_pdf import school_pdf
 from kpi.exports.xlsx import to_xlsx
 from kpi.views.pack import build_pack
 from kpi.tools import gallery, look
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.common.access import Scope
 from kpi.catalog.model import default_catalog
 

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from kpi.domain import laggards, progress
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.common.access import Scope
 from kpi.catalog.model import default_catalog
 from kpi.common.formatting import fmt_int, fmt_number

@@ -15,7 +15,7 @@ import pytest
 from kpi.display import figures
 from kpi.domain import maturity, progress
 from kpi.tools import look
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.common.access import Scope
 from kpi.catalog.model import default_catalog
 from kpi.tools.gallery import CHROMIUM

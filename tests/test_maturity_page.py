@@ -31,7 +31,7 @@ def test_page_renders_every_year(sample_db, year):
         at.run()
         assert not at.exception and len(at.get("plotly_chart")) == charts
     levels = [int(m.value) for m in at.metric[1:]]
-    assert sum(levels) == len(queries.maturity_schools(__import__("kpi.store.db").db.connect(str(sample_db)), CAT,
+    assert sum(levels) == len(queries.maturity_schools(__import__("kpi.store.db").store.db.connect(str(sample_db)), CAT,
                                                        Scope.everything(), [year]))
 
 

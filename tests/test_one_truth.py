@@ -1,7 +1,7 @@
 """One truth in every output (issue 25): every timeliness figure and every district value, target,
 status, gap, change and "x/y trường đã báo cáo" that the meeting pack states (XLSX, and the PDF's
 text read by pdftotext), the snapshot's pack, the CLI's pack and the school PDF are read back from
-the files and compared with the live page's view model (kpi.views.models) and with an independent SQL
+the files and compared with the live page's view model (kpi.views) and with an independent SQL
 recomputation (tests/truth_check.py). A planted rounding error (one formatter), a planted status
 error (one status rule) and a planted timeliness error (a snapshot without the app's submissions)
 must each make the comparison fail.
@@ -23,7 +23,7 @@ from kpi.exports.school_pdf import school_pdf
 from kpi.exports.xlsx import to_xlsx
 from kpi.views.pack import build_pack, pack_charts
 from kpi.store import state
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.workflows import snapshots
 from kpi.common.access import Scope
 from tests.truth_check import (

@@ -12,7 +12,7 @@ from kpi.exports.school_pdf import school_pdf
 from kpi.exports.xlsx import to_xlsx
 from kpi.views.pack import build_pack
 from kpi.store import queries
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.common.access import Scope
 from kpi.catalog.model import LEVEL_LABELS, OWNERSHIP_LABELS, default_catalog
 from tests.cells_check import csv_texts, xlsx_texts
@@ -159,7 +159,7 @@ def test_principal_exports_name_no_other_school(sample_db, con, tmp_path):
 
 
 def test_a_units_slice_gives_the_same_figures(sample_db, monkeypatch):
-    """kpi.views.models answers a unit's queries from its observations read once into memory; the figures
+    """kpi.views.cache answers a unit's queries from its observations read once into memory; the figures
     are the ones the stored table gives."""
     scope = Scope.school("TH003", "PGD_Q3")
     codes = ("tin_hoc_quoc_te", "chu_ky_so", "lms_lop5")

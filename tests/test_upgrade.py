@@ -8,7 +8,7 @@ import duckdb
 from kpi.store import db, queries
 from kpi.common.access import Scope
 from kpi.catalog.model import default_catalog
-from kpi.views.models import Views
+from kpi.views.cache import Views
 
 NEW_TABLES = ["school_dates", "school_units", "reference_changes", "target_plans", "plan_targets",
               "publications", "publication_scores"]

@@ -61,7 +61,7 @@ class Scope:
         return replace(self, snapshot_id=None if version is not None else self.snapshot_id, pending=version)
 
     def shared(self) -> "Scope":
-        """The unit-wide scope behind a principal's aggregates (kpi.views.models reduces what it computes
+        """The unit-wide scope behind a principal's aggregates (kpi.views reduces what it computes
         with it to what the principal may see: kpi.domain.privacy)."""
         return replace(self, school_id=None)
 

@@ -8,7 +8,7 @@ of every cấp học, a level with fewer than `MIN_GROUP` schools reporting (GDT
 district) gives no row, no place and no pooled value of its own. A figure about others is shown only when
 at least `MIN_GROUP` schools contribute to it; otherwise the page says why.
 
-kpi.views.models applies these rules to every view model it builds for a principal's scope, so the pages,
+kpi.views applies these rules to every view model it builds for a principal's scope, so the pages,
 their downloads and the exports all get the same, already reduced, figures.
 """
 

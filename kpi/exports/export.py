@@ -30,7 +30,7 @@ from kpi.exports.pdf import to_pdf
 from kpi.exports.png import to_png_zip
 from kpi.exports.pptx import to_pptx
 from kpi.exports.xlsx import to_xlsx
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.views.pack import Pack, build_pack, pack_charts
 
 FORMATS = ("pptx", "pdf", "xlsx", "html", "png")

@@ -12,7 +12,7 @@ from kpi.common.access import Scope
 from kpi.common.faults import ExportError
 from kpi.common.formatting import fmt_datetime
 from kpi.exports.pdf import Document
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.views.pack import SAMPLE_LABEL
 from kpi.workflows import publication, snapshots
 
@@ -20,7 +20,7 @@ from kpi.workflows import publication, snapshots
 def school_pdf(source, catalog: Catalog, scope: Scope, school_id: str, school_year: str, round: str,
                snapshot_id: str | None = None) -> bytes:
     """One school's scorecard as a PDF, from the same view model as the Trường page (a principal
-    can only ask for their own school). `source`: a `kpi.views.models.Views` or a read-only connection."""
+    can only ask for their own school). `source`: a `kpi.views.cache.Views` or a read-only connection."""
     v = source if isinstance(source, views.Views) else views.Views.of_connection(source, catalog)
     sc = scope.with_snapshot(snapshot_id)
     card = v.scorecard(sc, school_id, school_year, round)

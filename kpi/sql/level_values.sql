@@ -1,6 +1,6 @@
 -- one row per indicator × school of one cấp học in scope that reported it for a period: numerator,
 -- denominator, value. What a school's place among its peers and the district value are computed
--- from, once per level and period for every principal of the unit (kpi.views.models; never shown as rows).
+-- from, once per level and period for every principal of the unit (kpi.views; never shown as rows).
 -- Parameters: $unit_id, $level, $school_year, $round. Table `defs`: catalog.target_rows of the year.
 WITH peers AS (SELECT school_id, row_number() OVER () AS sid
                FROM scope_schools($unit_id, yr := $school_year, rd := $round) WHERE level = $level),

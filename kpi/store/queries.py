@@ -4,13 +4,17 @@ One query per ``kpi/sql/<name>.sql`` file; values are bound as parameters and id
 only from the validated catalog (as a registered table, never spliced into SQL text). Each
 function takes a connection (a DuckDB connection or cursor: use one cursor per thread) and the
 caller's `Scope`, and returns a small pandas frame: aggregation happens in DuckDB.
+
+Every input is an argument: what a query reads comes from its `source` (kpi.store.source.Source:
+live data, the scope's snapshot, live with pending submissions laid over, a unit's slice; by
+default the scope's snapshot or live data), and a bench that notes the queries passes a
+`Recording` connection. No function here reads a value kept at module level that can change
+(tests/test_query_inputs.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
 from functools import lru_cache
 
 import duckdb
@@ -23,6 +27,7 @@ from kpi.common.access import Scope
 from kpi.domain import scoring
 from kpi.store import db
 from kpi.store.db import SQL_DIR
+from kpi.store.source import Source, source_views
 
 _DEFS_SCHEMA = pa.schema([
     ("indicator_code", pa.string()), ("level", pa.string()), ("kind", pa.string()),
@@ -50,72 +55,15 @@ def sql(name: str) -> str:
     return _INCLUDE.sub(include, text)
 
 
-RECORDER: list | None = None
-_SNAPSHOT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_FROZEN = {
-    "observations": "SELECT school_id, school_year, round, field_code, value, 0::BIGINT AS import_id "
-                    "FROM kpi.snapshot_observations WHERE snapshot_id = '{id}'",
-    "criterion_scores": "SELECT school_id, school_year, criterion_code, self_points, self_met, verified_points, "
-                        "verified_met, NULL::VARCHAR AS evidence_url, 0::BIGINT AS import_id "
-                        "FROM kpi.snapshot_scores WHERE snapshot_id = '{id}'",
-    "submissions": "SELECT school_id, school_year, round, received_at, source, 0::BIGINT AS import_id "
-                   "FROM kpi.snapshot_submissions WHERE snapshot_id = '{id}'",
-}
+class Recording:
+    """A connection that keeps what each query asks of the file (name, params, tables, source, views):
+    kpi.tools.page_bench passes one to replay a page's queries and time DuckDB alone."""
 
+    def __init__(self, con, log: list):
+        self.con, self.log = con, log
 
-def source_views(snapshot_id: str | None) -> dict[str, str]:
-    """Temporary views that make a query read a snapshot's frozen rows under the live table names."""
-    if snapshot_id is None:
-        return {}
-    if not _SNAPSHOT_ID.match(snapshot_id):
-        raise ValueError(f"Mã bản chốt không hợp lệ: {snapshot_id!r}")
-    return {name: q.format(id=snapshot_id) for name, q in _FROZEN.items()}
-
-
-_SLICE = threading.local()
-
-
-@contextlib.contextmanager
-def observations_from(table: pa.Table | None):
-    """Run this thread's live-data queries on `table`, a slice of the observations (every row of
-    some schools: kpi.views.models slices a unit once and answers its many small queries from memory)
-    instead of the stored table. Only for queries whose schools all lie in the slice."""
-    old = getattr(_SLICE, "table", None)
-    _SLICE.table = table
-    try:
-        yield
-    finally:
-        _SLICE.table = old
-
-
-_PENDING = threading.local()
-
-
-@contextlib.contextmanager
-def pending_from(tables: tuple[pa.Table, pa.Table] | None):
-    """Run this thread's live-data queries with the schools' submitted, not yet approved values
-    (kpi.workflows.entry.pending_tables: observations, submissions) laid over the approved ones: a school
-    with a pending submission counts with its submitted values instead of its approved ones.
-    None: approved figures only (the default). kpi.views.models sets it for scopes with `pending`."""
-    old = getattr(_PENDING, "tables", None)
-    _PENDING.tables = tables
-    try:
-        yield
-    finally:
-        _PENDING.tables = old
-
-
-def _pending_views(cur, base: str, tables: tuple[pa.Table, pa.Table]) -> dict[str, str]:
-    cur.register("pending_obs", tables[0])
-    cur.register("pending_subs", tables[1])
-    return {
-        "observations": f"""SELECT * FROM ({base}) o WHERE NOT EXISTS (SELECT 1 FROM pending_obs p
-                            WHERE p.school_id = o.school_id AND p.school_year = o.school_year AND p.round = o.round)
-                            UNION ALL SELECT * FROM pending_obs""",
-        "submissions": """SELECT * FROM kpi.submissions UNION ALL SELECT * FROM pending_subs p WHERE NOT EXISTS (
-                          SELECT 1 FROM kpi.submissions s WHERE s.school_id = p.school_id
-                          AND s.school_year = p.school_year AND s.round = p.round)""",
-    }
+    def __getattr__(self, name):
+        return getattr(self.con, name)
 
 
 def unit_observations(con, unit_id: str) -> pa.Table:
@@ -128,35 +76,36 @@ def unit_observations(con, unit_id: str) -> pa.Table:
 
 
 def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None,
-        tables: dict[str, pa.Table] | None = None, snapshot: str | None = None,
+        tables: dict[str, pa.Table] | None = None, source: Source | None = None,
         views: dict[str, str] | None = None) -> pd.DataFrame:
     """Run one named query with bound parameters and registered tables; return a frame.
 
-    With `snapshot`, the query reads that snapshot's frozen observations, scores and submissions
-    (temporary views on this cursor shadow the live tables); `views` sets such views directly.
-    Inside `observations_from(slice)`, a live query reads the slice as its observations; inside
-    `pending_from(tables)`, the pending values are laid over them."""
-    if RECORDER is not None:  # kpi.tools.bench replays a page's queries to time DuckDB alone
-        RECORDER.append((name, params, tables, snapshot, views))
+    `source` (kpi.store.source.Source; None = live data): a snapshot's frozen observations, scores
+    and submissions, the pending values laid over the live ones, or a unit's slice of the
+    observations (temporary views on this cursor shadow the live tables); `views` sets such views
+    directly. `con` may be a `Recording`: the query is then noted in its log before it runs."""
+    source = source or Source()
+    if isinstance(con, Recording):
+        con.log.append((name, params, tables, source.on_file(), views))
+        con = con.con
     cur = db.cursor(con)
     try:
         for tname, table in (tables or {}).items():
             cur.register(tname, table)
-        explicit = dict(views or source_views(snapshot))
-        views = dict(explicit)
-        piece = getattr(_SLICE, "table", None)
-        if piece is not None and "observations" not in views:
-            cur.register("observations_slice", piece)
-            views["observations"] = "SELECT * FROM observations_slice"
-        pending = getattr(_PENDING, "tables", None)
-        if pending is not None and "observations" not in explicit:
-            base = views.get("observations", "SELECT * FROM kpi.observations")
-            views.update(_pending_views(cur, base, pending))
-        for vname, body in views.items():
+        for vname, body in source.views(cur, views).items():
             cur.execute(f"CREATE OR REPLACE TEMP VIEW {vname} AS {body}")
         return cur.execute(sql(name), params or {}).df()
     finally:
         cur.close()
+
+
+def _source(scope: Scope, source: Source | None) -> Source:
+    """What a scoped query reads: the caller's source (it must read the scope's snapshot), else the scope's."""
+    if source is None:
+        return Source(scope.snapshot_id)
+    if source.snapshot_id != scope.snapshot_id:
+        raise ValueError(f"Nguồn số liệu {source.kind} không khớp phạm vi (bản chốt {scope.snapshot_id!r})")
+    return source
 
 
 def meta(con) -> dict[str, str]:
@@ -185,7 +134,7 @@ def _defs(catalog: Catalog, school_year: str) -> pa.Table:
 
 def district_summary(con, catalog: Catalog, scope: Scope, school_year: str, round: str,
                      level: str | None = None, ownership: str | None = None,
-                     ward: str | None = None) -> pd.DataFrame:
+                     ward: str | None = None, *, source: Source | None = None) -> pd.DataFrame:
     """One row per indicator × level for a period: pooled numerator, denominator, value, target,
     schools reporting / expected / meeting the target, over the schools of the caller's unit.
 
@@ -195,7 +144,7 @@ def district_summary(con, catalog: Catalog, scope: Scope, school_year: str, roun
     df = run(con, "district_summary", {
         "school_year": school_year, "round": round, "unit_id": scope.unit_id,
         "level": level, "ownership": ownership, "ward": ward,
-    }, {"defs": _defs(catalog, school_year)}, snapshot=scope.snapshot_id)
+    }, {"defs": _defs(catalog, school_year)}, source=_source(scope, source))
     df["value"] = (df["numerator"] / df["denominator"]).where(df["denominator"] > 0)
     df.insert(2, "school_year", school_year)
     df.insert(3, "round", round)
@@ -209,11 +158,12 @@ def _indicator_params(catalog: Catalog, code: str) -> dict:
 
 
 def indicator_trend(con, catalog: Catalog, scope: Scope, code: str, level=None, ownership=None,
-                    ward=None) -> pd.DataFrame:
+                    ward=None, *, source: Source | None = None) -> pd.DataFrame:
     """One row per period × level for one indicator: pooled numerator, denominator, reporting,
     expected, and the target in force that school year."""
-    df = run(con, "indicator_trend", {**_indicator_params(catalog, code), **index_rules.filters(scope, level, ownership, ward)},
-             snapshot=scope.snapshot_id)
+    df = run(con, "indicator_trend",
+             {**_indicator_params(catalog, code), **index_rules.filters(scope, level, ownership, ward)},
+             source=_source(scope, source))
     targets = [catalog.target_for(code, lv, y) for y, lv in zip(df["school_year"], df["level"])]
     df["target"] = [None if t is None else t.value for t in targets]
     df["near"] = [None if t is None else t.near for t in targets]
@@ -228,7 +178,8 @@ def _one_indicator_defs(catalog: Catalog, code: str, school_year: str) -> pa.Tab
 
 def school_values(con, catalog: Catalog, scope: Scope, code: str, period: tuple[str, str],
                   earlier: tuple[str, str] | None = None, level=None, ownership=None, ward=None,
-                  snapshot_earlier: str | None = None, mixed: bool = False) -> pd.DataFrame:
+                  snapshot_earlier: str | None = None, mixed: bool = False, *,
+                  source: Source | None = None) -> pd.DataFrame:
     """One row per school in scope for one indicator: numerator, denominator, value, status, and
     value/status in an earlier period (change). A principal gets other schools unnamed. With
     `mixed`, the earlier period is read from `snapshot_earlier` and `period` from the scope's source."""
@@ -239,12 +190,13 @@ def school_values(con, catalog: Catalog, scope: Scope, code: str, period: tuple[
         "year_a": earlier[0], "round_a": earlier[1] + (MIXED_A if mixed else ""),
         "year_b": period[0], "round_b": period[1], "school_id": scope.school_id,
     }, {"defs_a": _one_indicator_defs(catalog, code, earlier[0]),
-        "defs_b": _one_indicator_defs(catalog, code, period[0])}, snapshot=scope.snapshot_id, views=views)
+        "defs_b": _one_indicator_defs(catalog, code, period[0])}, source=_source(scope, source), views=views)
 
 
 def compare_periods(con, catalog: Catalog, scope: Scope, period_a: tuple[str, str], period_b: tuple[str, str],
                     level=None, ownership=None, ward=None, snapshot_a: str | None = None,
-                    snapshot_b: str | None = None, mixed: bool = False) -> pd.DataFrame:
+                    snapshot_b: str | None = None, mixed: bool = False, *,
+                    source: Source | None = None) -> pd.DataFrame:
     """One row per indicator × level: value and schools meeting the target in A and B, and how
     many schools moved up to đạt or fell back. With `mixed`, period A is read from `snapshot_a`
     and period B from `snapshot_b` (None = live): a snapshot set against live data or another."""
@@ -254,7 +206,7 @@ def compare_periods(con, catalog: Catalog, scope: Scope, period_a: tuple[str, st
         "year_a": period_a[0], "round_a": period_a[1] + (MIXED_A if mixed else ""),
         "year_b": period_b[0], "round_b": period_b[1],
     }, {"defs_a": _defs(catalog, period_a[0]), "defs_b": _defs(catalog, period_b[0])},
-        snapshot=scope.snapshot_id, views=views)
+        source=_source(scope, source), views=views)
 
 
 def school_list(con, scope: Scope, period: tuple[str, str] | None = None) -> pd.DataFrame:
@@ -265,32 +217,35 @@ def school_list(con, scope: Scope, period: tuple[str, str] | None = None) -> pd.
                                     "school_year": year, "round": rnd})
 
 
-def school_info(con, scope: Scope, school_id: str, school_year: str, round: str) -> dict | None:
+def school_info(con, scope: Scope, school_id: str, school_year: str, round: str, *,
+                source: Source | None = None) -> dict | None:
     """One school's identity and its submission for the period; None when out of scope."""
     df = run(con, "school_info", {"unit_id": scope.unit_id, "school_id": school_id,
                                   "scope_school": scope.school_id, "school_year": school_year, "round": round},
-             snapshot=scope.snapshot_id)
+             source=_source(scope, source))
     return None if df.empty else df.iloc[0].to_dict()
 
 
 def school_indicators(con, catalog: Catalog, scope: Scope, school_id: str, school_year: str,
-                      round: str) -> pd.DataFrame:
+                      round: str, *, source: Source | None = None) -> pd.DataFrame:
     """One row per indicator applying to the school: value, target, status inputs, district value
     and position among the reporting schools of its level. Empty when out of scope."""
     return run(con, "school_indicators", {
         "school_id": school_id, "scope_school": scope.school_id, "unit_id": scope.unit_id,
         "school_year": school_year, "round": round,
-    }, {"defs": _defs(catalog, school_year)}, snapshot=scope.snapshot_id)
+    }, {"defs": _defs(catalog, school_year)}, source=_source(scope, source))
 
 
-def level_values(con, catalog: Catalog, scope: Scope, level: str, school_year: str, round: str) -> pd.DataFrame:
+def level_values(con, catalog: Catalog, scope: Scope, level: str, school_year: str, round: str, *,
+                 source: Source | None = None) -> pd.DataFrame:
     """Every school of one cấp học in the unit that reported each indicator in a period: school_id,
     indicator_code, numerator, denominator, value. For peers' places and district values; an
-    office scope only (a principal's scope gets no rows: kpi.views.models computes from the unit's)."""
+    office scope only (a principal's scope gets no rows: kpi.views.scorecard computes from the unit's)."""
     if scope.is_school:
         raise PermissionError("level_values: chỉ dành cho phạm vi toàn đơn vị")
     return run(con, "level_values", {"unit_id": scope.unit_id, "level": level, "school_year": school_year,
-                                     "round": round}, {"defs": _defs(catalog, school_year)}, snapshot=scope.snapshot_id)
+                                     "round": round}, {"defs": _defs(catalog, school_year)},
+               source=_source(scope, source))
 
 
 def index_years(con) -> list[str]:
@@ -308,7 +263,7 @@ def used_params(text: str, params: dict) -> dict:
 
 
 def _run_maturity(con, name, catalog, scope, school_years, level=None, ownership=None, ward=None,
-                  **extra) -> pd.DataFrame:
+                  source: Source | None = None, **extra) -> pd.DataFrame:
     """Run a maturity_*.sql query: on the stored scores (kpi.store.derived) when they match the catalog
     and the data and the scope reads live data, else scoring live with maturity_base.sql."""
     params, tables = index_rules.maturity_args(catalog, scope, school_years, level, ownership, ward)
@@ -316,7 +271,7 @@ def _run_maturity(con, name, catalog, scope, school_years, level=None, ownership
     stored = scope.snapshot_id is None and index_rules.stored_valid(meta(con), catalog)
     variant = f"{name}@stored" if stored else name
     return run(con, variant, used_params(sql(variant), params), None if stored else tables,
-               snapshot=scope.snapshot_id)
+               source=_source(scope, source))
 
 
 MAX_GROUPS = 4  # the maturity SQL has a column per group position (catalog allows at most this many)
@@ -332,11 +287,11 @@ def _group_columns(df: pd.DataFrame, catalog: Catalog, parts: tuple[str, ...]) -
 
 
 def maturity_schools(con, catalog: Catalog, scope: Scope, school_years, level=None, ownership=None,
-                     ward=None) -> pd.DataFrame:
+                     ward=None, *, source: Source | None = None) -> pd.DataFrame:
     """One row per school × school year scored (in SQL, by the rules of kpi.domain.scoring): per group
     points, level, unmet conditions, provisional; school_level, provisional; name, level (cấp học),
     ward, ownership. A principal gets only their own school."""
-    df = _run_maturity(con, "maturity_schools", catalog, scope, school_years, level, ownership, ward)
+    df = _run_maturity(con, "maturity_schools", catalog, scope, school_years, level, ownership, ward, source=source)
     df = _group_columns(df, catalog, ("points", "level", "unmet", "provisional"))
     if scope.school_id is not None:  # the SQL already keeps only the school's rows: belt and braces
         df = df[df["school_id"] == scope.school_id].reset_index(drop=True)
@@ -347,47 +302,48 @@ def maturity_schools(con, catalog: Catalog, scope: Scope, school_years, level=No
 
 
 def maturity_criteria(con, catalog: Catalog, scope: Scope, school_years, level=None, ownership=None,
-                      ward=None) -> pd.DataFrame:
+                      ward=None, *, source: Source | None = None) -> pd.DataFrame:
     """One row per school × school year × leaf criterion (kpi.domain.scoring.criterion_points, in SQL)."""
-    return _run_maturity(con, "maturity_criteria", catalog, scope, school_years, level, ownership, ward)
+    return _run_maturity(con, "maturity_criteria", catalog, scope, school_years, level, ownership, ward, source=source)
 
 
 def maturity(con, catalog: Catalog, scope: Scope, school_years, level=None, ownership=None,
-             ward=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+             ward=None, *, source: Source | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(criteria, schools) of the schools in scope for the school years: maturity_criteria and
     maturity_schools. For one school or a district; district-wide views use the aggregates below."""
-    return (maturity_criteria(con, catalog, scope, school_years, level, ownership, ward),
-            maturity_schools(con, catalog, scope, school_years, level, ownership, ward))
+    return (maturity_criteria(con, catalog, scope, school_years, level, ownership, ward, source=source),
+            maturity_schools(con, catalog, scope, school_years, level, ownership, ward, source=source))
 
 
-def maturity_reference(con, catalog: Catalog, scope: Scope, school_years) -> tuple[pd.DataFrame, pd.DataFrame]:
+def maturity_reference(con, catalog: Catalog, scope: Scope, school_years, *,
+                       source: Source | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(criteria, schools) scored by kpi.domain.scoring, the pandas reference engine, from the raw entries
     and field values: what `python -m kpi scores --check` and the tests hold the SQL scoring to."""
     params = {**index_rules.filters(scope, None, None, None), "school_years": list(school_years),
               "school_id": scope.school_id, "levels": list(catalog.index.levels_apply)}
-    entries = run(con, "criterion_entries", params, snapshot=scope.snapshot_id)
+    entries = run(con, "criterion_entries", params, source=_source(scope, source))
     fields = sorted({f for c in catalog.criteria.values() if c.compute
                      for f in (c.numerator_field, c.denominator_field) if f})
     values = run(con, "computed_fields", {**params, "fields": fields, "rounds": list(catalog.index.compute_rounds)},
-                 snapshot=scope.snapshot_id)
+                 source=_source(scope, source))
     return scoring.score(entries, scoring.computed_points(values, catalog), catalog)
 
 
 def maturity_counts(con, catalog: Catalog, scope: Scope, school_years, level=None, ownership=None,
-                    ward=None) -> pd.DataFrame:
+                    ward=None, *, source: Source | None = None) -> pd.DataFrame:
     """Schools per school_year × level (cấp học) × <group>_level × school_level × provisional
     (column `schools`): every district count of the index (kpi.domain.maturity) comes from this cube."""
-    df = _run_maturity(con, "maturity_counts", catalog, scope, school_years, level, ownership, ward)
+    df = _run_maturity(con, "maturity_counts", catalog, scope, school_years, level, ownership, ward, source=source)
     df = _group_columns(df, catalog, ("level",))
     df["schools"] = df["schools"].astype(int)
     return df
 
 
 def maturity_lost(con, catalog: Catalog, scope: Scope, school_year: str, level=None, ownership=None,
-                  ward=None) -> pd.DataFrame:
+                  ward=None, *, source: Source | None = None) -> pd.DataFrame:
     """Per leaf criterion: points lost over the schools (Σ max − points), average per school, name,
     group, provisional; largest loss first. Where support pays most."""
-    g = _run_maturity(con, "maturity_lost", catalog, scope, [school_year], level, ownership, ward)
+    g = _run_maturity(con, "maturity_lost", catalog, scope, [school_year], level, ownership, ward, source=source)
     g["lost_per_school"] = g["lost"] / g["schools"]
     g["name"] = [catalog.criteria[k].name_vi for k in g["criterion_code"]]
     g["group"] = [catalog.criteria[k].group_code for k in g["criterion_code"]]
@@ -396,12 +352,13 @@ def maturity_lost(con, catalog: Catalog, scope: Scope, school_year: str, level=N
 
 
 def maturity_heatmap(con, catalog: Catalog, scope: Scope, school_year: str, order: str = "total",
-                     limit: int = 200, level=None, ownership=None, ward=None) -> pd.DataFrame:
+                      limit: int = 200, level=None, ownership=None, ward=None, *,
+                     source: Source | None = None) -> pd.DataFrame:
     """Schools × leaf criteria (share of the maximum earned, 0-1) for the first `limit` schools in
     `order` ("total", a group code in lower case, or "name"); rows named by school."""
     if order not in ("total", "name", *(g.lower() for g in catalog.index.groups)):
         raise ValueError(f"Thứ tự không hợp lệ: {order!r}")
-    df = _run_maturity(con, "maturity_heatmap", catalog, scope, [school_year], level, ownership, ward,
+    df = _run_maturity(con, "maturity_heatmap", catalog, scope, [school_year], level, ownership, ward, source=source,
                        order=order, limit=int(limit))
     cols = list(dict.fromkeys(df["criterion_code"]))
     m = df.pivot_table(index="rank", columns="criterion_code", values="share", aggfunc="first")
@@ -412,10 +369,11 @@ def maturity_heatmap(con, catalog: Catalog, scope: Scope, school_year: str, orde
 
 
 def maturity_review(con, catalog: Catalog, scope: Scope, school_year: str, flagged_only: bool = True,
-                    limit: int = 100_000, level=None, ownership=None, ward=None) -> tuple[pd.DataFrame, int, int]:
+                    limit: int = 100_000, level=None, ownership=None, ward=None, *,
+                    source: Source | None = None) -> tuple[pd.DataFrame, int, int]:
     """(rows, rows in all, rows flagged): self-assessed, verified and computed points side by side
     per school × criterion with any of them, the differences to look at flagged (see the SQL)."""
-    df = _run_maturity(con, "maturity_review", catalog, scope, [school_year], level, ownership, ward,
+    df = _run_maturity(con, "maturity_review", catalog, scope, [school_year], level, ownership, ward, source=source,
                        flagged_only=flagged_only, limit=int(limit))
     total = int(df["total_rows"].iloc[0]) if len(df) else 0
     flagged = int(df["flagged_rows"].iloc[0]) if len(df) else 0
@@ -424,11 +382,12 @@ def maturity_review(con, catalog: Catalog, scope: Scope, school_year: str, flagg
     return df, total, flagged
 
 
-def school_trend(con, catalog: Catalog, scope: Scope, school_id: str, school_year: str) -> pd.DataFrame:
+def school_trend(con, catalog: Catalog, scope: Scope, school_id: str, school_year: str, *,
+                 source: Source | None = None) -> pd.DataFrame:
     """One row per indicator × period for one school: its value (empty when out of scope)."""
     return run(con, "school_trend", {"school_id": school_id, "scope_school": scope.school_id,
                                      "unit_id": scope.unit_id}, {"defs": _defs(catalog, school_year)},
-               snapshot=scope.snapshot_id)
+               source=_source(scope, source))
 
 
 # What kpi/sql/submission_status.sql reads beside the analytics file's submissions: one row per
@@ -440,7 +399,7 @@ ENTRY_TIMES = pa.schema([("school_id", pa.string()), ("state", pa.string()), ("v
 
 
 def submission_status(con, scope: Scope, school_year: str, round: str, entries: pa.Table | None = None,
-                      period_open: bool = False) -> pd.DataFrame:
+                      period_open: bool = False, *, source: Source | None = None) -> pd.DataFrame:
     """One row per school in scope: received_at (the first arrival: a file the Phòng imported, or
     the moment the school submitted in the app), deadline, status (dung_han / tre / chua_nop),
     days_late, and where the school's entry stands (state, decided_by, reason, flags, explained).
@@ -449,34 +408,35 @@ def submission_status(con, scope: Scope, school_year: str, round: str, entries: 
         entries = ENTRY_TIMES.empty_table()
     return run(con, "submission_status", {"unit_id": scope.unit_id, "school_year": school_year, "round": round,
                                           "school_id": scope.school_id, "period_open": period_open},
-               {"entry_times": entries}, snapshot=scope.snapshot_id)
+               {"entry_times": entries}, source=_source(scope, source))
 
 
 def school_period_values(con, scope: Scope, school_id: str, period: tuple[str, str],
-                         previous: tuple[str, str] | None) -> pd.DataFrame:
+                         previous: tuple[str, str] | None, *, source: Source | None = None) -> pd.DataFrame:
     """One row per field a school reported (approved figures) in a period or the one before it:
     field_code, value, previous. Empty when the school is out of scope."""
     prev = previous or ("", "")
     return run(con, "school_period_values", {
         "school_id": school_id, "scope_school": scope.school_id, "unit_id": scope.unit_id,
         "school_year": period[0], "round": period[1], "prev_year": prev[0], "prev_round": prev[1]},
-        snapshot=scope.snapshot_id)
+        source=_source(scope, source))
 
 
-def period_values(con, scope: Scope, school_year: str, round: str) -> pd.DataFrame:
+def period_values(con, scope: Scope, school_year: str, round: str, *, source: Source | None = None) -> pd.DataFrame:
     """Every value of a period of the schools in scope: school_id, name, level, field_code, value
     (for the data-quality view; an office scope only)."""
     if scope.is_school:
         raise PermissionError("period_values: chỉ dành cho phạm vi toàn đơn vị")
     return run(con, "period_values", {"unit_id": scope.unit_id, "school_year": school_year, "round": round},
-               snapshot=scope.snapshot_id)
+               source=_source(scope, source))
 
 
-def field_completeness(con, catalog: Catalog, scope: Scope, school_year: str, round: str) -> pd.DataFrame:
+def field_completeness(con, catalog: Catalog, scope: Scope, school_year: str, round: str, *,
+                       source: Source | None = None) -> pd.DataFrame:
     """One row per field × level: schools expected to report it and schools that did."""
     rows = [{"field_code": f.code, "level": lv} for f in catalog.fields.values() for lv in f.levels]
     return run(con, "field_completeness", {"unit_id": scope.unit_id, "school_year": school_year, "round": round},
-               {"fields_levels": pa.Table.from_pylist(rows)}, snapshot=scope.snapshot_id)
+               {"fields_levels": pa.Table.from_pylist(rows)}, source=_source(scope, source))
 
 
 def imports_log(con, limit: int = 200) -> pd.DataFrame:
@@ -561,7 +521,8 @@ def plan_version_targets(con, school_year: str, version: int) -> pd.DataFrame:
 def admin_schools(con) -> pd.DataFrame:
     """Every school ever recorded (open, closed, merged) with its dates (Quản trị)."""
     df = _admin_read(con, "admin_schools")
-    return df if df is not None else run(con, "school_list", {"unit_id": None, "school_id": None, "school_year": None, "round": None})
+    return df if df is not None else run(con, "school_list", {"unit_id": None, "school_id": None, "school_year": None,
+                                                              "round": None})
 
 
 def admin_units(con) -> pd.DataFrame:

@@ -67,8 +67,8 @@ def _floor_ms(path: Path, recorded: list, repeat: int = 3) -> float:
     for _ in range(repeat):
         t = time.perf_counter()  # opening the file is DuckDB work a cold page does too
         con = db.connect(path)
-        for name, params, tables, snapshot, views in recorded:
-            queries.run(con, name, params, tables, snapshot, views)
+        for name, params, tables, source, views in recorded:
+            queries.run(con, name, params, tables, source, views)
         best = min(best, (time.perf_counter() - t) * 1000)
         con.close()
     return best

@@ -37,7 +37,7 @@ from kpi.exports import export, school_pdf
 from kpi.store import db
 from kpi.tools import look
 from kpi.tools.sample import build_sample
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.views.pack import build_pack
 
 ROOT = Path(__file__).resolve().parents[2]

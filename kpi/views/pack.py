@@ -1,7 +1,7 @@
 """The meeting pack's view model: what a pack shows, gathered from the pages' own view models.
 
 `build_pack` gathers a period's figures (live, or from a snapshot) for the caller's scope from
-`kpi.views.models` (the overview with its sentences, every indicator's trend and schools), so a pack says
+`kpi.views` (the overview with its sentences, every indicator's trend and schools), so a pack says
 what the pages say. `pack_charts` lays it out as the charts of the pack (one image size for every
 format, the print variants of `kpi.display.export_charts`), each with its heading and the page's
 sentences. The writers of `kpi.exports` read both; the Báo cáo page builds the pack through them.
@@ -28,7 +28,7 @@ from kpi.display.export_charts import (
     yes_no_figure,
 )
 from kpi.domain import maturity, progress
-from kpi.views import models as views
+from kpi.views import cache as views
 from kpi.workflows import publication, snapshots
 
 SAMPLE_LABEL = "Dữ liệu mẫu (trường và số liệu giả định)"
@@ -40,7 +40,7 @@ class Line:
 
     theme: str        # the theme's label
     row: dict         # kpi.domain.progress.overview_rows' row, with change
-    tile: object      # kpi.views.models.Tile: value, target, status, gap, change and reporting, as on the page
+    tile: object      # kpi.views.Tile: value, target, status, gap, change and reporting, as on the page
 
     @property
     def label(self) -> str:
@@ -101,7 +101,7 @@ def build_pack(source, catalog: Catalog, scope: Scope, school_year: str, round: 
                snapshot_id: str | None = None) -> Pack:
     """Gather a period's district figures (from a snapshot when given) for a meeting pack.
 
-    `source`: the `kpi.views.models.Views` of the file (the pages' own view models, so a pack shows exactly
+    `source`: the `kpi.views.cache.Views` of the file (the pages' own view models, so a pack shows exactly
     what the pages show, and reuses what they already computed) or a read-only connection."""
     v = source if isinstance(source, views.Views) else views.Views.of_connection(source, catalog)
     snap = None

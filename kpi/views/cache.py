@@ -1,0 +1,394 @@
+"""The view models of one version of the database file, each built once and shared.
+
+A `Views` object belongs to one version of the database file. Every view model it hands out
+(the overview of a period, one indicator across schools, a school's scorecard, ...: one module per
+page in kpi/views/) is computed once, on first use, and then shared by every session of the
+process and by the exports: a page and its PDF can never disagree, and a page run that finds its
+view model ready does no database or pandas work at all. An import or a snapshot swaps the file in
+(new identity): the pages then take a new `Views`, and the old one with all it holds is dropped.
+
+Concurrency: Streamlit runs each session in its own thread. When several sessions ask for the
+same missing view model at once, one computes it and the others wait for it (no stampede of
+identical queries before a deadline). Each query takes its own DuckDB cursor, and reads the
+source `Views.source` gives it for its scope (kpi.store.source.Source: nothing is set per thread).
+
+Nothing here imports streamlit.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from kpi.admin import auth, plans
+from kpi.catalog.model import Catalog, default_catalog
+from kpi.common.access import Scope
+from kpi.common.formatting import search_key
+from kpi.domain import progress
+from kpi.store import db, queries, state
+from kpi.store.source import Source
+from kpi.views import compare, entry_form, indicator, laggards, maturity, overview, quality, scorecard, self_assessment
+from kpi.workflows import assessment, entry
+
+SLICE_MAX_SCHOOLS = 3000  # a unit up to this size is read once into memory for its small queries
+# Memory a worker may spend on view models ($KPI_VIEW_MB): the least recently used go first.
+MAX_BYTES = int(os.environ.get("KPI_VIEW_MB", "300")) * 2**20
+
+
+def approx_bytes(value, _depth: int = 0) -> int:
+    """Roughly what a kept value occupies: frames by their buffers, view models by their frames."""
+    if isinstance(value, pa.Table):
+        return int(value.nbytes) + 1024
+    if isinstance(value, pd.DataFrame):
+        try:
+            return int(value.memory_usage(index=True, deep=False).sum()) + 1024
+        except Exception:  # noqa: BLE001 - an estimate
+            return 1024 * (len(value) + 1)
+    if _depth > 2:
+        return 256
+    if isinstance(value, (list, tuple)):
+        return 64 + sum(approx_bytes(v, _depth + 1) for v in value[:1000]) * max(1, len(value) // 1000)
+    if isinstance(value, dict):
+        return 64 + sum(approx_bytes(v, _depth + 1) for v in list(value.values())[:1000])
+    if hasattr(value, "__dict__"):
+        return 256 + sum(approx_bytes(v, _depth + 1) for v in vars(value).values())
+    if isinstance(value, str):
+        return 50 + len(value)
+    return 64
+
+
+@dataclass
+class _Pending:
+    event: threading.Event = field(default_factory=threading.Event)
+    value: object = None
+    error: BaseException | None = None
+
+
+class Views:
+    """Every view model of one version of the database file, each computed once (see module doc).
+
+    `maxsize` bounds the number of view models kept (least recently used dropped first): enough
+    for every school of a district in every period, and a bounded memory at national scale.
+    `recorder`: a list that receives every query this file version runs (kpi.store.queries.Recording;
+    kpi.tools.page_bench replays them)."""
+
+    def __init__(self, path: str | Path, identity: tuple | None = None, catalog: Catalog | None = None,
+                 maxsize: int = 20_000, max_bytes: int | None = None, recorder: list | None = None):
+        self.path = str(path)
+        self.identity = identity or db.file_identity(path)
+        self.con = db.connect(path)
+        if recorder is not None:
+            self.con = queries.Recording(self.con, recorder)
+        # targets published in the app (Quản trị) replace targets.toml's for their years
+        self.catalog = catalog or plans.catalog_with_plans(self.con, default_catalog())
+        self.maxsize = maxsize
+        self.max_bytes = max_bytes if max_bytes is not None else MAX_BYTES
+        self.nbytes = 0
+        self._sizes: dict = {}
+        self._memo: OrderedDict = OrderedDict()
+        self._pending: dict = {}
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+        self._state = None
+
+    @property
+    def state(self):
+        """The shared state store beside the file (None for views over a caller's connection)."""
+        if self._state is None and self.path:
+            self._state = state.store_for(self.path)
+        return self._state
+
+    @classmethod
+    def of_connection(cls, con, catalog: Catalog | None = None) -> "Views":
+        """View models over a connection the caller owns (a command, a test): not shared, not closed."""
+        v = cls.__new__(cls)
+        v.path, v.identity, v.con, v.maxsize = "", None, con, 20_000
+        v.catalog = catalog or plans.catalog_with_plans(con, default_catalog())
+        v._memo, v._pending, v._lock, v.hits, v.misses, v._owned = OrderedDict(), {}, threading.Lock(), 0, 0, False
+        v.max_bytes, v.nbytes, v._sizes, v._state = MAX_BYTES, 0, {}, None
+        return v
+
+    def close(self) -> None:
+        if getattr(self, "_owned", True):
+            self.con.close()
+
+    def __del__(self):  # the last session reading this file version is gone
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    def memo(self, key: tuple, compute):
+        """The value for `key`, computed by `compute()` once (others asking meanwhile wait)."""
+        with self._lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                self.hits += 1
+                return self._memo[key]
+            pending = self._pending.get(key)
+            owner = pending is None
+            if owner:
+                pending = self._pending[key] = _Pending()
+                self.misses += 1
+        if not owner:
+            pending.event.wait()
+            if pending.error is not None:
+                raise pending.error
+            return pending.value
+        try:
+            value = compute()
+        except BaseException as e:
+            pending.error = e
+            with self._lock:
+                self._pending.pop(key, None)
+            pending.event.set()
+            raise
+        size = approx_bytes(value)
+        with self._lock:
+            self._memo[key] = value
+            self._sizes[key] = size
+            self.nbytes += size
+            while len(self._memo) > 1 and (len(self._memo) > self.maxsize or self.nbytes > self.max_bytes):
+                old, _ = self._memo.popitem(last=False)
+                self.nbytes -= self._sizes.pop(old, 0)
+            self._pending.pop(key, None)
+        pending.value = value
+        pending.event.set()
+        return value
+
+    def source(self, scope: Scope, local: bool = False) -> Source:
+        """Where the queries of `scope` read: its snapshot; or live data, with the schools' pending
+        values of its workflow version laid over (`scope.pending`), and with `local`, for a unit
+        of at most SLICE_MAX_SCHOOLS schools, the unit's observations read once into memory (a
+        principal's pages at national scale ask a dozen small questions of one district; each
+        would otherwise scan every school's rows). `local` only for queries within the unit."""
+        if scope.snapshot_id is not None:
+            return Source(scope.snapshot_id)
+        pending = None if scope.pending is None else self.pending_tables(scope.pending)
+        piece = None
+        if local and scope.unit_id is not None and len(self.school_list(Scope(scope.unit_id))) <= SLICE_MAX_SCHOOLS:
+            piece = self.memo(("unit_slice", scope.unit_id), lambda: queries.unit_observations(self.con, scope.unit_id))
+        return Source(pending=pending, slice=piece)
+
+    # ---- small facts ----------------------------------------------------------------------------
+
+    def meta(self) -> dict:
+        """Database facts: is_sample, unit_name, data_version, ..."""
+        return self.memo(("meta",), lambda: queries.meta(self.con))
+
+    def periods(self) -> pd.DataFrame:
+        return self.memo(("periods",), lambda: queries.periods(self.con))
+
+    def wards(self, scope: Scope) -> list[str]:
+        return self.memo(("wards", scope.unit_id), lambda: queries.wards(self.con, scope))
+
+    def snapshots(self) -> pd.DataFrame:
+        return self.memo(("snapshots",), lambda: queries.snapshots(self.con))
+
+    def school_list(self, scope: Scope, period: tuple[str, str] | None = None) -> pd.DataFrame:
+        """The open schools in scope; with `period`, the schools of that period (closed ones included)."""
+        return self.memo(("school_list", scope.unit_id, scope.school_id, period),
+                         lambda: queries.school_list(self.con, scope, period))
+
+    def search_keys(self, scope: Scope) -> dict[str, str]:
+        def build():
+            df = self.school_list(scope)
+            return {i: search_key(f"{n} {i}") for n, i in zip(df["name"], df["school_id"])}
+        return self.memo(("search_keys", scope.unit_id, scope.school_id), build)
+
+    def index_years(self) -> list[str]:
+        return self.memo(("index_years",), lambda: queries.index_years(self.con))
+
+    def user(self, user_name: str) -> dict | None:
+        """The users row (with its hash), read once per file version (users change only by a write)."""
+        return self.memo(("user", user_name), lambda: auth.user_row(self.con, user_name))
+
+    def previous_period(self, year: str, rnd: str) -> tuple[str, str] | None:
+        return progress.previous_period(self.periods(), year, rnd)
+
+    def deadline(self, year: str, rnd: str):
+        p = self.periods()
+        d = p.loc[(p["school_year"] == year) & (p["round"] == rnd), "deadline"]
+        return d.iloc[0] if len(d) else None
+
+    def publications(self, scope: Scope, school_year: str | None = None) -> pd.DataFrame:
+        """The published results of the maturity assessment (kpi.store.queries.publications)."""
+        sc = Scope(scope.unit_id, scope.school_id)
+        return self.memo(("publications", sc, school_year), lambda: queries.publications(self.con, sc, school_year))
+
+    def figure(self, key: tuple, build):
+        """A plotly figure kept with the view models (building one costs ~10-20 ms)."""
+        return self.memo(("figure", *key), build)
+
+    # ---- the schools' entries (kpi.workflows.entry) and assessments (kpi.workflows.assessment) ------------
+
+    def workflow_version(self) -> int | None:
+        """The version of the schools' entries in the state store (None without a store)."""
+        return None if self.state is None else self.state.workflow_version()
+
+    def pending_tables(self, version: int):
+        """The submitted, not yet approved values as of `version` (kpi.workflows.entry.pending_tables)."""
+        return self.memo(("pending_tables", version), lambda: entry.pending_tables(self.state))
+
+    def scope_levels(self, scope: Scope) -> tuple[dict[str, str], dict[str, str]]:
+        """(school id → cấp học, school id → name) of the schools a user may act on."""
+        def build():
+            df = self.school_list(scope)
+            return dict(zip(df["school_id"], df["level"])), dict(zip(df["school_id"], df["name"]))
+        return self.memo(("scope_levels", scope.unit_id, scope.school_id), build)
+
+    def desk(self, scope: Scope):
+        """Where a user reads and changes entries (kpi.workflows.entry.Desk), limited to the user's schools."""
+        levels, names = self.scope_levels(Scope(scope.unit_id, scope.school_id))
+        return entry.Desk(Path(self.path), self.state, self.catalog, levels, entry.open_period(self.periods()), names)
+
+    def assessor(self, scope: Scope):
+        """Where a user reads and changes the maturity assessments (kpi.workflows.assessment.Assessor),
+        limited to the user's schools (a principal: the own school only)."""
+        levels, names = self.scope_levels(Scope(scope.unit_id, scope.school_id))
+        return assessment.Assessor(Path(self.path), self.state, self.catalog, dict(levels), names)
+
+    # ---- each page's view models and the reads behind them (one module per page) --------------------------
+
+    def summary(self, scope: Scope, year: str, rnd: str, level=None, ownership=None, ward=None) -> pd.DataFrame:
+        """kpi.store.queries.district_summary (aggregates name no school: shared by every user of the unit)."""
+        return overview.summary(self, scope, year, rnd, level, ownership, ward)
+
+    def overview(self, scope: Scope, year: str, rnd: str, level=None, ownership=None,
+                 ward=None) -> overview.OverviewView:
+        """Tổng quan (kpi.views.overview)."""
+        return overview.build(self, scope, year, rnd, level, ownership, ward)
+
+    def indicator_trend(self, scope: Scope, code: str, level=None, ownership=None, ward=None) -> pd.DataFrame:
+        """The district's value per period (pooled); for a principal, periods with fewer than
+        privacy.MIN_GROUP schools reporting are left blank."""
+        return indicator.trend(self, scope, code, level, ownership, ward)[0]
+
+    def school_values(self, scope: Scope, code: str, period: tuple[str, str], earlier=None, level=None,
+                      ownership=None, ward=None) -> pd.DataFrame:
+        """kpi.store.queries.school_values: per school; for a principal, kpi.domain.privacy's reduction of the
+        unit's rows (own school named, others anonymous and without counts, none in a small group)."""
+        return indicator.school_values(self, scope, code, period, earlier, level, ownership, ward)[0]
+
+    def indicator(self, scope: Scope, code: str, year: str, rnd: str, level=None, ownership=None,
+                  ward=None) -> indicator.IndicatorView:
+        """Chỉ tiêu (kpi.views.indicator)."""
+        return indicator.build(self, scope, code, year, rnd, level, ownership, ward)
+
+    def laggards(self, scope: Scope, year: str, rnd: str, level=None, ownership=None,
+                 ward=None) -> laggards.LaggardsView:
+        """Ai đang chậm (kpi.views.laggards): every target of the period, the schools short of it."""
+        return laggards.build(self, scope, year, rnd, level, ownership, ward)
+
+    def school_info(self, scope: Scope, school_id: str, year: str, rnd: str) -> dict | None:
+        return scorecard.school_info(self, scope, school_id, year, rnd)
+
+    def level_values(self, scope: Scope, level: str, year: str, rnd: str) -> pd.DataFrame:
+        """Every school of a level in the unit with its values of a period (kpi.views.scorecard)."""
+        return scorecard.level_values(self, scope, level, year, rnd)
+
+    def scorecard(self, scope: Scope, school_id: str, year: str, rnd: str) -> scorecard.ScorecardView | None:
+        """Trường (kpi.views.scorecard); None when the school is out of the caller's scope."""
+        return scorecard.build(self, scope, school_id, year, rnd)
+
+    def compare(self, scope: Scope, a: tuple[str, str], b: tuple[str, str], level=None, ownership=None,
+                ward=None, snapshot_a: str | None = None, snapshot_b: str | None = None) -> compare.CompareView:
+        """So sánh (kpi.views.compare): periods A and B, each read from its own source (a snapshot, or None = live)."""
+        return compare.build(self, scope, a, b, level, ownership, ward, snapshot_a, snapshot_b)
+
+    def school_values_between(self, scope: Scope, code: str, b: tuple[str, str], a: tuple[str, str], level=None,
+                              ownership=None, ward=None, snapshot_a=None, snapshot_b=None) -> pd.DataFrame:
+        """School values of period B (from snapshot_b) against period A (from snapshot_a)."""
+        return compare.school_values_between(self, scope, code, b, a, level, ownership, ward, snapshot_a, snapshot_b)
+
+    def maturity_counts(self, scope: Scope, years, level=None, ownership=None, ward=None) -> pd.DataFrame:
+        return maturity.counts(self, scope, years, level, ownership, ward)
+
+    def school_maturity(self, scope: Scope, school_id: str, years) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(criteria, schools) of one school only (a scorecard needs no other school's scores)."""
+        return maturity.school_maturity(self, scope, school_id, years)
+
+    def maturity_lost(self, scope: Scope, year: str, level=None, ownership=None, ward=None) -> pd.DataFrame:
+        return maturity.lost(self, scope, year, level, ownership, ward)
+
+    def maturity_heatmap(self, scope: Scope, year: str, order: str, limit: int, level=None, ownership=None,
+                         ward=None) -> pd.DataFrame:
+        return maturity.heatmap(self, scope, year, order, limit, level, ownership, ward)
+
+    def maturity_review(self, scope: Scope, year: str, flagged_only: bool, limit: int, level=None, ownership=None,
+                        ward=None):
+        return maturity.review(self, scope, year, flagged_only, limit, level, ownership, ward)
+
+    def maturity_page(self, scope: Scope, year: str, level=None, ownership=None, ward=None) -> maturity.MaturityView:
+        """Chỉ số CĐS (kpi.views.maturity): the head of the page and the distribution tab."""
+        return maturity.build(self, scope, year, level, ownership, ward)
+
+    def maturity_heat(self, scope: Scope, year: str, order: str, group: str | None, limit: int, level=None,
+                      ownership=None, ward=None) -> maturity.HeatmapView:
+        return maturity.heat(self, scope, year, order, group, limit, level, ownership, ward)
+
+    def maturity_lost_view(self, scope: Scope, year: str, level=None, ownership=None, ward=None) -> maturity.LostView:
+        return maturity.lost_view(self, scope, year, level, ownership, ward)
+
+    def maturity_review_view(self, scope: Scope, year: str, flagged_only: bool, limit: int, level=None,
+                             ownership=None, ward=None) -> maturity.ReviewView:
+        return maturity.review_view(self, scope, year, flagged_only, limit, level, ownership, ward)
+
+    def maturity_candidates(self, scope: Scope, level=None, ownership=None, ward=None) -> pd.DataFrame:
+        """The open schools of the index's cấp học under the filters (whose road the page shows)."""
+        return maturity.candidates(self, scope, level, ownership, ward)
+
+    def maturity_roads(self, scope: Scope, year: str, school_id: str) -> list[tuple[str, str]]:
+        """(heading, sentence) per group: what closes a school's gap to the next level."""
+        return maturity.roads(self, scope, year, school_id)
+
+    def submission_status(self, scope: Scope, year: str, rnd: str) -> pd.DataFrame:
+        """Who submitted when, and where each school's entry stands (kpi.views.quality)."""
+        return quality.submission_status(self, scope, year, rnd)
+
+    def field_completeness(self, scope: Scope, year: str, rnd: str) -> pd.DataFrame:
+        return quality.field_completeness(self, scope, year, rnd)
+
+    def quality(self, scope: Scope, year: str, rnd: str) -> quality.QualityView:
+        """Chất lượng số liệu of a period (kpi.views.quality): approved values with the submitted ones over them."""
+        return quality.build(self, scope, year, rnd)
+
+    def entry_form(self, scope: Scope, school_id: str, year: str, rnd: str) -> entry_form.EntryForm | None:
+        """Nộp số liệu (kpi.views.entry_form); None when the school is out of the scope."""
+        return entry_form.build(self, scope, school_id, year, rnd)
+
+    def suggestions(self, scope: Scope, school_id: str, year: str) -> tuple[dict[str, float], dict[str, str]]:
+        """(criterion → points the school's reported data earn, criterion → the figures used in words),
+        for Tự đánh giá CĐS (kpi.views.self_assessment)."""
+        return self_assessment.suggestions(self, scope, school_id, year)
+
+
+_VIEWS: dict[str, Views] = {}
+_VIEWS_LOCK = threading.Lock()
+
+
+def views_for(path: str | Path, identity: tuple | None = None, recorder: list | None = None) -> Views:
+    """The `Views` of the current version of the file at `path` (a new one after every write).
+    With `recorder`, a new one whose queries are noted in it (kpi.tools.page_bench)."""
+    path = str(path)
+    identity = identity or db.file_identity(path)
+    v = _VIEWS.get(path)
+    if v is not None and v.identity == identity and recorder is None:
+        return v
+    with _VIEWS_LOCK:
+        v = _VIEWS.get(path)
+        if v is None or v.identity != identity or recorder is not None:
+            v = _VIEWS[path] = Views(path, identity, recorder=recorder)
+        return v
+
+
+def forget_all() -> None:
+    """Drop every Views (tests; a process that wants its memory back)."""
+    with _VIEWS_LOCK:
+        _VIEWS.clear()

@@ -1,0 +1,110 @@
+"""Chỉ tiêu: one indicator over time and across the schools of a period, every text decided.
+
+Built over a file version's `kpi.views.cache.Views`; read by the page and the meeting pack. For a
+principal, kpi.domain.privacy reduces the unit's rows (own school named, others anonymous).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import pandas as pd
+
+from kpi.catalog.model import LEVEL_LABELS, TARGET_BASES
+from kpi.common.access import Scope
+from kpi.common.formatting import fmt_int, fmt_percent
+from kpi.display import figures, tables
+from kpi.domain import privacy, progress
+from kpi.store import queries
+
+MISSING_NAMES = 12  # the Chỉ tiêu page names this many schools without data, then "…"
+
+
+@dataclass
+class IndicatorView:
+    """Chỉ tiêu: one indicator over time and across the schools of a period."""
+
+    code: str
+    caption: str
+    trend: pd.DataFrame        # kpi.domain.progress.trend_rows
+    values: pd.DataFrame       # kpi.store.queries.school_values (for a principal: kpi.domain.privacy.principal_values)
+    note: str = ""             # why figures about other schools are left out (small group), if they are
+
+    @property
+    def has_trend(self) -> bool:
+        return not self.trend.empty and self.trend["value"].notna().sum() > 0
+
+    @property
+    def has_values(self) -> bool:
+        return self.values["value"].notna().sum() > 0
+
+    @functools.cached_property
+    def missing_sentence(self) -> str:
+        missing = self.values[self.values["value"].isna()]
+        if missing.empty:
+            return ""
+        named = missing[missing["school_id"].notna()] if "school_id" in missing.columns else missing
+        names = [n for n in named["name"].head(MISSING_NAMES) if isinstance(n, str)]  # others stay unnamed
+        listed = (": " + ", ".join(names) + ("…" if len(named) > MISSING_NAMES else "")) if names else ""
+        return f"{fmt_int(len(missing))} trường chưa có số liệu kỳ này (không tính là 0){listed}"
+
+    @functools.cached_property
+    def trend_table(self) -> pd.DataFrame:
+        return tables.trend_table(self.trend)
+
+    @functools.cached_property
+    def school_table(self) -> pd.DataFrame:
+        return tables.school_table(self.values)
+
+    @functools.cached_property
+    def trend_figure(self):
+        return figures.trend_chart(self.trend)
+
+    @property
+    def reporting(self) -> int:
+        return int(self.values["value"].notna().sum())
+
+    @functools.cached_property
+    def schools_figure(self):
+        return figures.school_bars(self.values) if self.reporting <= 300 else figures.school_histogram(self.values)
+
+
+def trend(v, scope: Scope, code: str, level, ownership, ward) -> tuple[pd.DataFrame, bool]:
+    """(the district's value per period, pooled; whether a principal's small groups were left blank)."""
+    sc = scope.shared()
+    per_level = v.memo(("trend_levels", sc, code, level, ownership, ward),
+                       lambda: queries.indicator_trend(v.con, v.catalog, sc, code, level, ownership, ward,
+                                                       source=v.source(sc, local=True)))
+    rows = v.memo(("trend", sc, code, level, ownership, ward), lambda: progress.trend_rows(per_level))
+    return privacy.principal_trend(rows, per_level=per_level) if scope.is_school else (rows, False)
+
+
+def school_values(v, scope: Scope, code: str, period, earlier, level, ownership,
+                  ward) -> tuple[pd.DataFrame, bool]:
+    """(kpi.store.queries.school_values per school, reduced for a principal; whether rows were left out)."""
+    period, earlier = tuple(period), tuple(earlier) if earlier else None
+    sc = scope.shared()
+    rows = v.memo(("school_values", sc, code, period, earlier, level, ownership, ward),
+                  lambda: queries.school_values(v.con, v.catalog, sc, code, period, earlier, level, ownership, ward,
+                                                source=v.source(sc, local=True)))
+    if not scope.is_school:
+        return rows, False
+    return v.memo(("school_values_for", scope, code, period, earlier, level, ownership, ward),
+                  lambda: privacy.principal_values(rows, scope.school_id))
+
+
+def build(v, scope: Scope, code: str, year: str, rnd: str, level=None, ownership=None, ward=None) -> IndicatorView:
+    """Chỉ tiêu: the indicator's caption, its district trend and its schools this period."""
+    def compute():
+        ind = v.catalog.indicators[code]
+        targets = [v.catalog.target_for(code, lv, year) for lv in ind.levels]
+        target_text = "; ".join(f"{lv} {fmt_percent(t.value)}" for lv, t in zip(ind.levels, targets) if t)
+        basis = next((TARGET_BASES[t.basis] for t in targets if t), "chưa có chỉ tiêu cho năm học này")
+        caption = (f"Mục {ind.clause} · {', '.join(LEVEL_LABELS[lv] for lv in ind.levels)} · "
+                   f"chỉ tiêu {target_text or '—'} ({basis}) · Năm học {year} · {rnd}")
+        prev = v.previous_period(year, rnd)
+        rows, hidden_trend = trend(v, scope, code, level, ownership, ward)
+        values, hidden_rows = school_values(v, scope, code, (year, rnd), prev, level, ownership, ward)
+        return IndicatorView(code, caption, rows, values, privacy.group_note() if hidden_trend or hidden_rows else "")
+    return v.memo(("indicator", scope, code, year, rnd, level, ownership, ward), compute)
