@@ -25,6 +25,7 @@ from kpi.common.access import Scope
 from kpi.common.formatting import fmt_int, fmt_number
 from kpi.exports import renderer
 from kpi.imports import import_read, importer
+from kpi.imports.problems import error_report
 from kpi.imports.templates import build_template
 from kpi.store import db, derived, queries
 from kpi.workflows import snapshots
@@ -330,7 +331,7 @@ def cmd_import(args) -> int:
                 print(f"  - {pr}", file=sys.stderr)
     if problems and args.errors:
         with db.open_private(args.errors) as fh:
-            fh.write(importer.error_report(problems))
+            fh.write(error_report(problems))
     return 1 if rejected else 0
 
 
