@@ -409,10 +409,10 @@ def cmd_gallery(args) -> int:
     from pathlib import Path
 
     # deferred: the gallery (Playwright) is a tool, 1,4 s to import; only `gallery` needs it
-    from kpi.tools import gallery
+    from kpi.tools import browse, gallery
 
-    if not Path(gallery.CHROMIUM).exists():
-        raise CliError(f"Cần trình duyệt chromium tại {gallery.CHROMIUM} (Debian: apt-get install chromium).")
+    if not Path(browse.CHROMIUM).exists():
+        raise CliError(f"Cần trình duyệt chromium tại {browse.CHROMIUM} (Debian: apt-get install chromium).")
     if args.db and not Path(args.db).exists():
         raise CliError(f"Không có cơ sở dữ liệu tại {args.db}.")
     try:
