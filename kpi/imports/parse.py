@@ -45,6 +45,7 @@ HEADER_ROWS = 30  # a header row is looked for among the first rows holding a va
 _SHARED_KEYS = {"school_id", "name", "school_year"}  # columns both tables have
 _KIND_LABEL = {"data": "số liệu", "scores": "tự đánh giá"}
 
+
 # ---- reading files -----------------------------------------------------------------------
 
 def _col(j: int) -> str:
