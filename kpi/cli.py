@@ -25,6 +25,7 @@ from kpi.common.access import Scope
 from kpi.common.formatting import fmt_date, fmt_int, fmt_number
 from kpi.exports import renderer
 from kpi.imports import import_read, importer
+from kpi.imports.problems import error_report
 from kpi.imports.templates import build_template
 from kpi.store import db, derived, queries
 from kpi.workflows import snapshots
@@ -335,7 +336,7 @@ def cmd_import(args) -> int:
                 print(f"  - {pr}", file=sys.stderr)
     if problems and args.errors:
         with db.open_private(args.errors) as fh:
-            fh.write(importer.error_report(problems))
+            fh.write(error_report(problems))
     return 1 if rejected else 0
 
 
@@ -414,10 +415,10 @@ def cmd_gallery(args) -> int:
     from pathlib import Path
 
     # deferred: the gallery (Playwright) is a tool, 1,4 s to import; only `gallery` needs it
-    from kpi.tools import gallery
+    from kpi.tools import browse, gallery
 
-    if not Path(gallery.CHROMIUM).exists():
-        raise CliError(f"Cần trình duyệt chromium tại {gallery.CHROMIUM} (Debian: apt-get install chromium).")
+    if not Path(browse.CHROMIUM).exists():
+        raise CliError(f"Cần trình duyệt chromium tại {browse.CHROMIUM} (Debian: apt-get install chromium).")
     if args.db and not Path(args.db).exists():
         raise CliError(f"Không có cơ sở dữ liệu tại {args.db}.")
     try:

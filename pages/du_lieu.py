@@ -9,7 +9,7 @@ from kpi.common import faults
 from kpi.common.formatting import fmt_date, fmt_int, fmt_percent
 from kpi.common.text import clean, plain
 from kpi.display import tables
-from kpi.imports import importer
+from kpi.imports import importer, parse, problems
 from kpi.imports.templates import build_template
 from kpi.store import db
 from kpi.writes import door
@@ -58,7 +58,7 @@ with imp_tab:
                    "dấu phẩy, chấm phẩy hoặc tab). Mỗi tệp được kiểm tra toàn bộ; tệp có lỗi không được nhập phần nào.")
         max_mb = importer.LIMITS.file_bytes // 2**20
         files = ui.file_uploader(f"Tệp số liệu của trường (tối đa {max_mb} MB mỗi tệp)", type=["xlsx", "csv", "txt"],
-                                 accept_multiple_files=True, key="dl_upload", help=importer.limits_text(),
+                                 accept_multiple_files=True, key="dl_upload", help=parse.limits_text(),
                                  max_upload_size=max_mb)
         good = []
         for f in files or []:
@@ -72,7 +72,7 @@ with imp_tab:
             except importer.ImportRejected as e:
                 st.error(f"{plain(f.name)}: {len(e.problems)} lỗi, không thể nhập. Sửa các lỗi dưới đây rồi tải lại.")
                 ui.table(tables.problems_table(e.problems), widths={"Lỗi": "large"})
-                st.download_button("Tải danh sách lỗi (XLSX)", importer.error_report(e.problems),
+                st.download_button("Tải danh sách lỗi (XLSX)", problems.error_report(e.problems),
                                    clean(f"loi_{f.name}.xlsx"), key=f"dl_err_{f.name}", on_click="ignore")
                 continue
             st.success(plain(result.message))

@@ -41,7 +41,7 @@ def app_test(page: str | None = None, user: str | None = "lanhdao", **params):
 @pytest.fixture(scope="session")
 def browser_type_launch_args():
     """pytest-playwright's browser: Debian's chromium (never `playwright install`)."""
-    from kpi.tools.gallery import BROWSER_ARGS, CHROMIUM
+    from kpi.tools.browse import BROWSER_ARGS, CHROMIUM
 
     return {"executable_path": CHROMIUM, "args": BROWSER_ARGS}
 

@@ -371,7 +371,7 @@ def test_exports_say_whether_the_year_is_published(entry_db):
     v = views.views_for(entry_db)
     assert build_pack(v, cat, Scope.everything(), YEAR, "CN").maturity_published == pid
     if shutil.which("pdftotext"):
-        from kpi.tools.gallery import pdf_text
+        from kpi.tools.export_images import pdf_text
 
         text = " ".join(pdf_text(school_pdf(v, cat, Scope.school(sid), sid, YEAR, "CN")).split())
         assert f"Kết quả đã công bố: lần công bố {pid}" in text and "(đã công bố)" in text

@@ -20,7 +20,7 @@ import xlsxwriter
 
 from kpi.common import cells
 from kpi.display import tables
-from kpi.imports import importer
+from kpi.imports.problems import Problem, error_report
 from kpi.store import db, queries
 from kpi.workflows import snapshots
 from kpi.common.access import Scope
@@ -107,8 +107,8 @@ def template_xlsx(planted, tmp_path, capsys, monkeypatch):
 
 
 def error_report_xlsx(planted, tmp_path, capsys, monkeypatch):
-    problems = [importer.Problem(p, p, i + 2, p, p, p) for i, p in enumerate(PAYLOADS)]
-    return [("xlsx", importer.error_report(problems))], PAYLOADS
+    problems = [Problem(p, p, i + 2, p, p, p) for i, p in enumerate(PAYLOADS)]
+    return [("xlsx", error_report(problems))], PAYLOADS
 
 
 def _cli_csv(argv, capsys) -> bytes:

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from kpi.domain import checks
-from kpi.imports import importer
+from kpi.imports import parse
 from kpi.catalog.model import DEFINITIONS, CatalogError, default_catalog, load_catalog
 from tests.test_importer import GOOD_HEAD, H
 
@@ -102,11 +102,11 @@ def test_a_file_gets_the_same_hard_checks_as_the_form(sample_db, con):
     """The rule added in checks.toml (teachers ≤ managers and teachers) refuses a file's row with the
     same message the form shows: one validation for both paths."""
     text = f"{GOOD_HEAD}\nTH001,2023-2024,CN,1000,50,44\n"
-    parsed = importer.validate("gv.csv", text.encode(), con)
+    parsed = parse.validate("gv.csv", text.encode(), con)
     form = _check({"gv_tong": "50"})
     assert [p.message for p in parsed.problems] == form.problems["gv_tong"]
     assert parsed.problems[0].column == f"E ({H['gv_tong']})"
-    ok = importer.validate("gv.csv", f"{GOOD_HEAD}\nTH001,2023-2024,CN,1000,44,44\n".encode(), con)
+    ok = parse.validate("gv.csv", f"{GOOD_HEAD}\nTH001,2023-2024,CN,1000,44,44\n".encode(), con)
     assert ok.problems == []
 
 

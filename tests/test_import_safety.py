@@ -20,7 +20,8 @@ import openpyxl
 import pytest
 import xlsxwriter
 
-from kpi.imports import importer
+from kpi.imports import importer, parse
+from kpi.imports.problems import Problem, error_report
 from kpi.store import db
 from kpi.tools import import_bench
 from tests.conftest import app_test, table_digest
@@ -117,7 +118,7 @@ def test_upload_widget_says_the_limit(sample_db):
     at.run()
     up = at.file_uploader(key="dl_upload")
     assert up.proto.max_upload_size_mb == 20 and "tối đa 20 MB" in up.label
-    assert up.help == importer.limits_text() and "20.000 dòng" in up.help and "UTF-16" in up.help
+    assert up.help == parse.limits_text() and "20.000 dòng" in up.help and "UTF-16" in up.help
 
 
 # ---- kill -9 at random moments -------------------------------------------------------------------
@@ -260,13 +261,13 @@ def test_next_writer_removes_copies_left_by_killed_writers(writable_db):
 # ---- messages --------------------------------------------------------------------------------------
 
 def test_messages_are_short_and_show_control_characters_escaped():
-    p = importer.Problem("t\x1b[31m.csv", "CSV", 2, "A", "x" * 32_942 + "\x07", "không phải là số")
+    p = Problem("t\x1b[31m.csv", "CSV", 2, "A", "x" * 32_942 + "\x07", "không phải là số")
     text = str(p)
     assert len(text) < 250 and "… (32.943 ký tự)" in text and "\x1b" not in text and "t\\x1b[31m.csv" in text
-    q = importer.Problem("a.csv", "CSV", 2, "A", "TH001\u202e\n\x00", "lỗi")
+    q = Problem("a.csv", "CSV", 2, "A", "TH001\u202e\n\x00", "lỗi")
     assert "(giá trị: 'TH001\\u202e\\n\\x00')" in str(q)
     assert not any(ch in str(q) for ch in "\u202e\n\x00")
-    assert importer.Problem("a.csv", "CSV", 2, "A", "Trường TH Nguyễn Du", "lỗi").value == "Trường TH Nguyễn Du"
+    assert Problem("a.csv", "CSV", 2, "A", "Trường TH Nguyễn Du", "lỗi").value == "Trường TH Nguyễn Du"
 
 
 def test_unchanged_file_says_why_and_writes_nothing(writable_db):
@@ -292,9 +293,9 @@ def formula_cells(xlsx: bytes) -> list[str]:
 
 def test_error_report_holds_no_formula():
     hostile = ['=HYPERLINK("http://x.example/a.exe","bấm")', "+1+1", "-2+3", "@SUM(A1)", "=1+1"]
-    problems = [importer.Problem(f"{v}.csv" if i == 0 else "a.csv", v, 2, v, v, "không phải là số")
+    problems = [Problem(f"{v}.csv" if i == 0 else "a.csv", v, 2, v, v, "không phải là số")
                 for i, v in enumerate(hostile)]
-    report = importer.error_report(problems)
+    report = error_report(problems)
     assert formula_cells(report) == []
     ws = openpyxl.load_workbook(io.BytesIO(report))["Lỗi"]
     assert ws.cell(4, 5).value == "'" + hostile[0] and ws.cell(5, 5).value == "'+1+1" and ws.cell(4, 3).value == 2

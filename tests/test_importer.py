@@ -15,7 +15,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from kpi.imports import importer
+from kpi.imports import importer, problems
 from kpi.store import db, queries
 from kpi.common.access import Scope
 from kpi.catalog.model import default_catalog
@@ -164,7 +164,7 @@ def test_every_problem_is_listed_not_just_the_first(writable_db):
     with pytest.raises(importer.ImportRejected) as e:
         importer.import_file(writable_db, "nhieu_loi.csv", _csv(content), "cv")
     assert [p.row for p in e.value.problems] == [2, 3, 4]
-    report = openpyxl.load_workbook(io.BytesIO(importer.error_report(e.value.problems)))["Lỗi"]
+    report = openpyxl.load_workbook(io.BytesIO(problems.error_report(e.value.problems)))["Lỗi"]
     assert [c.value for c in report[3]] == ["Tệp", "Trang tính", "Dòng", "Cột", "Giá trị", "Lỗi"]
     assert report.cell(4, 6).value == "mã trường không có trong danh sách trường của đơn vị"
     assert report.cell(4, 5).value == "XX1" and report.max_row == 3 + 3

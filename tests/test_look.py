@@ -18,7 +18,7 @@ from kpi.tools import look
 from kpi.views import cache as views
 from kpi.common.access import Scope
 from kpi.catalog.model import default_catalog
-from kpi.tools.gallery import CHROMIUM
+from kpi.tools.browse import CHROMIUM
 
 CAT = default_catalog()
 EVERYONE = Scope.everything()
@@ -298,10 +298,10 @@ def shown_cells(el) -> list[str]:
 
 
 def _states():
-    from kpi.tools import gallery
+    from kpi.tools import browse
 
     for user in ("chuyenvien", "ht.th001"):
-        for screen in gallery.screens_for(user):
+        for screen in browse.screens_for(user):
             params = dict(p.split("=", 1) for p in screen.query.split("&")) if screen.query else {}
             yield pytest.param(user, screen.page, params, id=f"{user}-{screen.label}")
 

@@ -1,14 +1,14 @@
 """Every page, as each role sees it, at 1440×900 and 390×844 in Debian's chromium: no two texts of a
 chart overlap, nothing is drawn outside a chart, no sideways scrolling on a phone, the key columns
 of every table in view on a wide screen, and no word nobody should read (kpi.tools.look, driven by
-kpi.tools.gallery.walk: the same walk that makes the gallery). A planted page holds one of each defect,
+kpi.tools.browse.walk: the same walk that makes the gallery). A planted page holds one of each defect,
 and the checks must find every one."""
 
 from pathlib import Path
 
 import pytest
 
-from kpi.tools import gallery, look
+from kpi.tools import browse, look
 from kpi.catalog.model import default_catalog
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,16 +16,16 @@ CODES = look.catalog_codes(default_catalog())
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(gallery.CHROMIUM).exists(), reason="Debian chromium missing"),
+    pytest.mark.skipif(not Path(browse.CHROMIUM).exists(), reason="Debian chromium missing"),
 ]
 
 
 def _screens() -> dict:
     """Each role's pages; every tab for the office staff and the principal, the first view of
     each page for the leadership (its tabs are the office staff's, over the same scope)."""
-    out = {u: gallery.screens_for(u) for u in ("chuyenvien", "ht.th001")}
+    out = {u: browse.screens_for(u) for u in ("chuyenvien", "ht.th001")}
     firsts = {}
-    for s in gallery.screens_for("lanhdao"):
+    for s in browse.screens_for("lanhdao"):
         firsts.setdefault(s.page, s)
     out["lanhdao"] = list(firsts.values())
     return out
@@ -36,21 +36,21 @@ SCREENS = _screens()
 
 @pytest.fixture(scope="module")
 def app(sample_db):
-    with gallery.serve(sample_db) as url:
+    with browse.serve(sample_db) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def sweep(app):
     """Every screen of every role at both sizes, two browsers side by side (about a minute)."""
-    return gallery.walk(app, tuple(SCREENS), tuple(gallery.VIEWPORTS), SCREENS, shoot=False, codes=CODES, workers=2)
+    return browse.walk(app, tuple(SCREENS), tuple(browse.VIEWPORTS), SCREENS, shoot=False, codes=CODES, workers=2)
 
 
-@pytest.mark.parametrize("viewport", list(gallery.VIEWPORTS))
+@pytest.mark.parametrize("viewport", list(browse.VIEWPORTS))
 @pytest.mark.parametrize("user", list(SCREENS))
 def test_every_page_looks_right(sweep, user, viewport):
     mine = [s for s in sweep if s.user == user and s.viewport == viewport]
-    assert {s.screen.page for s in mine} == set(gallery.ROLE_PAGES[gallery.USERS[user][0]])
+    assert {s.screen.page for s in mine} == set(browse.ROLE_PAGES[browse.USERS[user][0]])
     problems = [str(p) for s in mine for p in s.problems]
     assert problems == [], "\n".join(problems)
 
@@ -61,15 +61,15 @@ def test_gallery_covers_every_page_of_every_role():
 
     source = (ROOT / "dashboard.py").read_text(encoding="utf-8")
     assert "from kpi.common.access import PAGES, ROLE_PAGES" in source and "ROLE_PAGES = {" not in source
-    assert gallery.ROLE_PAGES is access.ROLE_PAGES
-    assert {k: v[1] for k, v in access.PAGES.items()} == gallery.PAGE_URLS
-    assert {u[0] for u in gallery.USERS.values()} == set(gallery.ROLE_PAGES)
-    assert {s.page for s in gallery.SCREENS} == set(gallery.PAGE_URLS)
+    assert browse.ROLE_PAGES is access.ROLE_PAGES
+    assert {k: v[1] for k, v in access.PAGES.items()} == browse.PAGE_URLS
+    assert {u[0] for u in browse.USERS.values()} == set(browse.ROLE_PAGES)
+    assert {s.page for s in browse.SCREENS} == set(browse.PAGE_URLS)
 
 
 @pytest.fixture(scope="module")
 def planted(sample_db):
-    with gallery.serve(sample_db, script=ROOT / "tests" / "planted_page.py") as url:
+    with browse.serve(sample_db, script=ROOT / "tests" / "planted_page.py") as url:
         yield url
 
 
@@ -79,13 +79,13 @@ def planted(sample_db):
     ("390", {"cuộn ngang"}),
 ])
 def test_planted_page_defects_are_caught(browser, planted, viewport, expected):
-    w, h = gallery.VIEWPORTS[viewport]
+    w, h = browse.VIEWPORTS[viewport]
     ctx = browser.new_context(viewport={"width": w, "height": h})
     try:
         page = ctx.new_page()
         page.goto(planted)
-        gallery.settle(page)
-        found = gallery.look_at(page, viewport, "trang cài lỗi", CODES)
+        browse.settle(page)
+        found = browse.look_at(page, viewport, "trang cài lỗi", CODES)
     finally:
         ctx.close()
     assert expected <= {p.kind for p in found}, [str(p) for p in found]
@@ -93,7 +93,7 @@ def test_planted_page_defects_are_caught(browser, planted, viewport, expected):
 
 @pytest.fixture(scope="module")
 def slow(sample_db):
-    with gallery.serve(sample_db, script=ROOT / "tests" / "planted_slow_page.py") as url:
+    with browse.serve(sample_db, script=ROOT / "tests" / "planted_slow_page.py") as url:
         yield url
 
 
@@ -106,12 +106,12 @@ def test_a_screen_still_drawing_is_a_finding(browser, slow, planted):
         page = ctx.new_page()
         page.goto(slow)
         page.get_by_role("heading", name="Trang vẽ chậm").wait_for(timeout=30000)  # half drawn, as the old gallery took it
-        [found] = gallery._settled(page, "trang vẽ chậm", timeout=4)
+        [found] = browse._settled(page, "trang vẽ chậm", timeout=4)
         page.goto(planted)
-        done = gallery._settled(page, "trang cài lỗi", timeout=30)
+        done = browse._settled(page, "trang cài lỗi", timeout=30)
     finally:
         ctx.close()
-    assert found.kind == gallery.STILL_DRAWING and "Streamlit còn đang chạy trang" in found.detail, str(found)
+    assert found.kind == browse.STILL_DRAWING and "Streamlit còn đang chạy trang" in found.detail, str(found)
     assert "chưa có phần cuối trang" in found.detail, str(found)
     assert done == []
 
@@ -119,5 +119,5 @@ def test_a_screen_still_drawing_is_a_finding(browser, slow, planted):
 def test_the_app_writes_the_page_end_the_walk_waits_for():
     source = (ROOT / "dashboard.py").read_text(encoding="utf-8")
     after_run = source.split("nav.run()", 1)[1]  # written after the page's own script, inside its frame
-    assert f'id="{gallery.PAGE_END_ID}"' in after_run.split("\n\n", 1)[0]
-    assert "getElementById('" + gallery.PAGE_END_ID + "')" in gallery.SETTLED_JS
+    assert f'id="{browse.PAGE_END_ID}"' in after_run.split("\n\n", 1)[0]
+    assert "getElementById('" + browse.PAGE_END_ID + "')" in browse.SETTLED_JS

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 from test_serve import _browser, _get, _port, _run
 
-from kpi.serving import serve, supervise
+from kpi.serving import proxy, serve, supervise
 from kpi.tools import loadbench
-from kpi.serving.serve import nginx_binary
+from kpi.serving.proxy import nginx_binary
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(nginx_binary() is None, reason="Debian nginx missing (make test installs it as root)")
@@ -231,8 +231,8 @@ def test_nginx_is_told_of_warm_workers_only(tmp_path, monkeypatch):
     text = conf()
     assert _routed(text, 18080) == set() and "@starting" in text and 'lang="vi"' in text
     # planted: pinned browsers sent to every worker, warm or not (as before)
-    real = serve.nginx_config
-    monkeypatch.setattr(serve, "nginx_config", lambda d, a, p, pinned, pool, *rest:
+    real = proxy.nginx_config
+    monkeypatch.setattr(proxy, "nginx_config", lambda d, a, p, pinned, pool, *rest:
                         real(d, a, p, [w.port for w in srv.workers], pool, *rest))
     srv.workers[0].ready = True
     assert _routed(conf(), 18080) != {41001}

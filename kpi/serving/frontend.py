@@ -5,7 +5,7 @@ words a screen reader or a user meets: the skip link, "Link to heading", the too
 uploader's button, the connection banner. `static_dir()` copies the installed static folder once
 per Streamlit version (and per version of the table below) into data/run/, sets `lang="vi"` and
 replaces those exact strings by Vietnamese ones. The single-process server (dashboard.py) and
-nginx (kpi/serving/serve.py) serve that copy.
+nginx (kpi/serving/proxy.py) serve that copy.
 
 Every replacement must match: a string no longer found (an upgrade of Streamlit) raises
 `FrontendPatchError`, so that a test fails instead of English silently coming back.

@@ -18,6 +18,7 @@ import re
 import shutil
 import threading
 import uuid
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -28,6 +29,7 @@ SCHEMA_VERSION = "3"
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB = ROOT / "data" / "kpi.duckdb"
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+WRITE_DIR = SQL_DIR / "write"
 
 # Never download or auto-load extensions at run time (the app works offline); ICU, JSON and
 # Parquet are built into the wheel.
@@ -65,6 +67,30 @@ def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     return cur
 
 
+_PART = re.compile(r"^-- @statement (\w+)\n", re.MULTILINE)
+_INCLUDE = re.compile(r"^-- @include ([\w.]+)$", re.MULTILINE)
+
+
+@lru_cache(maxsize=None)
+def statement(name: str) -> str:
+    """The text of a writer's statement: ``file`` is kpi/sql/write/<file>.sql, ``file.part`` the part of
+    that file that begins with the line ``-- @statement part`` (up to the next such line). A line
+    ``-- @include other`` stands for the read query kpi/sql/<other>.sql, ``-- @include file.part`` for
+    another statement. Values are always bound as parameters, never spliced in."""
+    file, _, part = name.partition(".")
+    text = (WRITE_DIR / f"{file}.sql").read_text(encoding="utf-8")
+    if part:
+        pieces = _PART.split(text)
+        text = dict(zip(pieces[1::2], pieces[2::2]))[part]
+    return _INCLUDE.sub(lambda m: _included(m.group(1)), text)
+
+
+def _included(name: str) -> str:
+    if "." in name:
+        return statement(name)
+    return _INCLUDE.sub(lambda m: _included(m.group(1)), (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))
+
+
 def _quote(path) -> str:
     return str(path).replace("'", "''")
 
@@ -82,17 +108,20 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table of kpi/sql/schema.sql that does not exist yet; bring a version 1 file to
     the uniqueness rules of version 2, and a version 2 file to the roles of version 3."""
     con.execute((SQL_DIR / "schema.sql").read_text(encoding="utf-8"))
-    con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
-    con.execute("INSERT OR IGNORE INTO meta VALUES ('data_version', '0')")
-    con.execute("INSERT OR IGNORE INTO meta VALUES ('is_sample', 'false')")
-    if con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()[0][0] == "1":
-        for sql in _V2_DEDUPE:
-            con.execute(sql)
+    con.execute(statement("meta.defaults"), {"schema_version": SCHEMA_VERSION})
+    if _meta_value(con, "schema_version") == "1":
+        for table in ("observation_history", "criterion_history", "observations", "criterion_scores"):
+            con.execute(statement(f"schema_v2.{table}"))
         set_meta(con, "schema_version", "2")
-    if con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()[0][0] == "2":
+    if _meta_value(con, "schema_version") == "2":
         _v3_roles(con)
         set_meta(con, "schema_version", "3")
     set_meta(con, "schema_sql", schema_fingerprint())
+
+
+def _meta_value(con, key: str) -> str | None:
+    rows = con.execute(statement("meta.value"), {"key": key}).fetchall()
+    return rows[0][0] if rows else None
 
 
 def schema_fingerprint() -> str:
@@ -111,12 +140,12 @@ def upgrade(path: str | os.PathLike) -> bool:
     def current() -> bool:
         con = connect(path)
         try:
-            rows = con.execute("SELECT value FROM meta WHERE key = 'schema_sql'").fetchall()
+            stored = _meta_value(con, "schema_sql")
         except duckdb.Error:
-            rows = []
+            stored = None
         finally:
             con.close()
-        return bool(rows) and rows[0][0] == schema_fingerprint()
+        return stored == schema_fingerprint()
 
     if current():
         return False
@@ -133,32 +162,16 @@ def _v3_roles(con) -> None:
     change a CHECK constraint in place: the users table is rebuilt with schema.sql's definition."""
     text = (SQL_DIR / "schema.sql").read_text(encoding="utf-8")
     create = re.search(r"CREATE TABLE IF NOT EXISTS users \(.*?\n\);", text, re.S).group(0)
-    con.execute("ALTER TABLE users RENAME TO users_v2")
+    con.execute(statement("schema_v3.rename"))
     con.execute(create)
-    con.execute("INSERT INTO users SELECT * FROM users_v2")
-    con.execute("DROP TABLE users_v2")
+    con.execute(statement("schema_v3.copy"))
+    con.execute(statement("schema_v3.drop"))
 
-
-# Version 1 let an import that read the same table twice (a copied or hidden sheet) store two values
-# for one key, and a revert of such an import restore both. Only keys an import touched can be
-# doubled; the first row stored is kept.
-_V2_DEDUPE = [
-    f"""DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM (
-            SELECT rowid, row_number() OVER (PARTITION BY {keys} ORDER BY rowid) AS k FROM {table} t
-            WHERE EXISTS (SELECT 1 FROM {history} h WHERE {' AND '.join(f'h.{c} = t.{c}' for c in keys.split(', '))}))
-        WHERE k > 1)"""
-    for table, keys, history in (
-        ("observation_history", "import_id, school_id, school_year, round, field_code", "observation_history"),
-        ("criterion_history", "import_id, school_id, school_year, criterion_code", "criterion_history"),
-        ("observations", "school_id, school_year, round, field_code", "observation_history"),
-        ("criterion_scores", "school_id, school_year, criterion_code", "criterion_history"),
-    )
-]
 
 
 def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
     """Set one meta key."""
-    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, str(value)])
+    con.execute(statement("meta.set"), [key, str(value)])
 
 
 def bump_data_version(con: duckdb.DuckDBPyConnection) -> None:
@@ -167,12 +180,9 @@ def bump_data_version(con: duckdb.DuckDBPyConnection) -> None:
     The stored index (kpi.store.derived) follows: it stays current when it was current and this write did
     not touch what it reads, or when this write rescored it ('pending'); otherwise it stays behind
     and readers score live."""
-    old = con.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchall()[0][0]
-    con.execute(
-        "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'data_version'"
-    )
-    con.execute("""UPDATE meta SET value = (SELECT value FROM meta WHERE key = 'data_version')
-                   WHERE key = 'index_version' AND value IN ('pending', ?)""", [old])
+    old = _meta_value(con, "data_version")
+    con.execute(statement("meta.bump_data_version"))
+    con.execute(statement("meta.follow_index"), {"old": old})
 
 
 _HELD = threading.local()

@@ -19,9 +19,9 @@ from kpi.catalog.model import Catalog
 from kpi.common.access import Scope
 from kpi.store import db, queries
 
-# stored table → the query (kpi/sql/) that computes its rows
-TABLES = {"index_points": "index_refresh_points", "index_groups": "index_refresh_groups",
-          "index_schools": "index_refresh_schools"}
+# the stored tables index_<part>, each with its statements delete_<part> and insert_<part> in
+# kpi/sql/write/index_refresh.sql (the rows by kpi/sql/index_refresh_<part>.sql)
+_PARTS = ("points", "groups", "schools")
 
 
 def refresh_index(con, catalog: Catalog, school_years: list[str] | None = None,
@@ -34,33 +34,27 @@ def refresh_index(con, catalog: Catalog, school_years: list[str] | None = None,
     were not (rules edited, or an older file), every school and year is rescored instead.
     kpi.store.db.writing marks the tables current when it bumps the data version.
     """
-    meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+    meta = dict(con.execute(db.statement("index_refresh.meta")).fetchall())
     if schools is not None and not stored_valid(meta, catalog):
         school_years = None
     if school_years is None:
-        school_years = [r[0] for r in con.execute(
-            "SELECT DISTINCT school_year FROM criterion_scores UNION SELECT DISTINCT school_year FROM periods"
-        ).fetchall()]
+        school_years = [r[0] for r in con.execute(db.statement("index_refresh.all_years")).fetchall()]
         schools = None
-    for table in TABLES:
-        con.execute(f"DELETE FROM {table} WHERE list_contains($years, school_year) "
-                    "AND ($schools IS NULL OR list_contains($schools, school_id))",
-                    {"years": list(school_years), "schools": schools})
+    for part in _PARTS:
+        con.execute(db.statement(f"index_refresh.delete_{part}"), {"years": list(school_years), "schools": schools})
     params, tables = index_rules.maturity_args(catalog, Scope.everything(), school_years, None, None, None)
     params["schools"] = schools
     for name, table in tables.items():
         con.register(name, table)
     try:
-        for table, query in TABLES.items():
-            text = queries.sql(query)
-            con.execute(f"INSERT INTO {table} {text}", queries.used_params(text, params))
+        for part in _PARTS:
+            text = db.statement(f"index_refresh.insert_{part}")
+            con.execute(text, queries.used_params(text, params))
     finally:
         for name in tables:
             con.unregister(name)
-    con.execute("INSERT OR REPLACE INTO meta VALUES ('index_rules', ?)", [fingerprint(catalog)])
-    con.execute("INSERT OR REPLACE INTO meta VALUES ('index_version', 'pending')")
-    return con.execute("SELECT count(*) FROM index_schools WHERE list_contains($years, school_year)",
-                       {"years": list(school_years)}).fetchall()[0][0]
+    con.execute(db.statement("index_refresh.mark"), {"rules": fingerprint(catalog)})
+    return con.execute(db.statement("index_refresh.count"), {"years": list(school_years)}).fetchall()[0][0]
 
 
 def rescore(path, catalog: Catalog) -> int:

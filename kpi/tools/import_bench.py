@@ -166,7 +166,7 @@ def hwm():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
-from kpi.imports import importer
+from kpi.imports import parse
 from kpi.store import db
 import os
 from kpi.imports import import_read
@@ -178,7 +178,7 @@ if too_big:
 else:
     data = open({file!r}, "rb").read()
     con = db.connect({db!r})
-    problems = importer.validate({name!r}, data, con).problems
+    problems = parse.validate({name!r}, data, con).problems
     con.close()
 seconds = time.perf_counter() - t
 print(json.dumps({{"refused": bool(problems), "seconds": seconds, "peak_mb": hwm(), "base_mb": base,

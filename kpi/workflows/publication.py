@@ -22,8 +22,7 @@ from kpi.store import db, derived
 def content_hash(con, publication_id: str) -> str:
     """SHA-256 over the publication's rows, canonically ordered."""
     h = hashlib.sha256()
-    for r in con.execute("SELECT * EXCLUDE (publication_id) FROM publication_scores WHERE publication_id = ? "
-                         "ORDER BY ALL", [publication_id]).fetchall():
+    for r in con.execute(db.statement("publication.rows"), [publication_id]).fetchall():
         h.update(repr(r).encode("utf-8"))
     return h.hexdigest()
 
@@ -44,33 +43,28 @@ def write(path, school_year: str, rows: list[tuple], schools: list[str], user: s
 def write_in(con, school_year: str, rows: list[tuple], schools: list[str], user: str, now: dt.datetime,
              catalog: Catalog, rescore: bool = True) -> str:
     """`write` inside a writer transaction the caller holds (the sample builds its file in one)."""
-    n = con.execute("SELECT count(*) FROM publications WHERE school_year = ?", [school_year]).fetchall()[0][0]
+    n = con.execute(db.statement("publication.count"), [school_year]).fetchall()[0][0]
     pid = f"CB-{school_year}-{n + 1:02d}"
-    import_id = con.execute("SELECT coalesce(max(import_id), 0) + 1 FROM imports").fetchall()[0][0]
+    import_id = con.execute(db.statement("publication.next_import")).fetchall()[0][0]
     changed = 0
     for sid, year, code, sp, sm, vp, vm in rows:
-        old = con.execute("SELECT self_points, self_met, verified_points, verified_met, evidence_url, import_id "
-                          "FROM criterion_scores WHERE school_id = ? AND school_year = ? AND criterion_code = ?",
-                          [sid, year, code]).fetchall()
+        old = con.execute(db.statement("publication.stored"), [sid, year, code]).fetchall()
         if old and tuple(old[0][:4]) == (sp, sm, vp, vm):
             continue
         o = old[0] if old else (None,) * 6
-        con.execute("INSERT INTO criterion_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [import_id, sid, year, code, *o, bool(old)])
-        con.execute("DELETE FROM criterion_scores WHERE school_id = ? AND school_year = ? AND criterion_code = ?",
-                    [sid, year, code])
-        con.execute("INSERT INTO criterion_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [sid, year, code, sp, sm, vp, vm, "minh chứng trong ứng dụng (đánh giá năm học)", import_id])
+        con.execute(db.statement("publication.keep"), [import_id, sid, year, code, *o, bool(old)])
+        con.execute(db.statement("publication.remove"), [sid, year, code])
+        con.execute(db.statement("publication.put"), [sid, year, code, sp, sm, vp, vm, import_id])
         changed += 1
     if changed:  # an imports row (inspect, revert) only when the entries changed
-        con.execute("INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, 'danh_gia', ?, ?, 'applied')",
+        con.execute(db.statement("publication.record"),
                     [import_id, user, now, now, f"Công bố kết quả đánh giá CĐS {school_year} ({pid})",
                      hashlib.sha256(repr(sorted(rows, key=repr)).encode()).hexdigest(), len(rows), changed])
         if rescore:
             derived.refresh_index(con, catalog, [school_year], list(schools))
-    con.executemany("INSERT INTO publication_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [[pid, *r] for r in rows])
+    con.executemany(db.statement("publication.freeze"), [[pid, *r] for r in rows])
     digest = content_hash(con, pid)
-    con.execute("INSERT INTO publications VALUES (?, ?, ?, ?, ?, ?, ?)",
+    con.execute(db.statement("publication.publish"),
                 [pid, school_year, user, now, len(schools), import_id if changed else None, digest])
     return pid
 

@@ -21,15 +21,13 @@ import pyarrow as pa
 from kpi.store import db, state
 from kpi.workflows.entry import local
 
-_PERIODS_UP_TO = "(school_year < $y OR (school_year = $y AND (round = $r OR round = 'HK1')))"
-
 
 def content_hash(con, snapshot_id: str) -> str:
     """SHA-256 over the snapshot's rows, canonically ordered."""
     h = hashlib.sha256()
-    for table in ("snapshot_observations", "snapshot_scores", "snapshot_submissions"):
-        rows = con.execute(f"SELECT * EXCLUDE (snapshot_id) FROM {table} WHERE snapshot_id = ? ORDER BY ALL",
-                           [snapshot_id]).fetchall()
+    for table, part in (("snapshot_observations", "observation_rows"), ("snapshot_scores", "score_rows"),
+                        ("snapshot_submissions", "submission_rows")):
+        rows = con.execute(db.statement(f"snapshot.{part}"), [snapshot_id]).fetchall()
         h.update(table.encode())
         for r in rows:
             h.update(repr(r).encode("utf-8"))
@@ -45,7 +43,8 @@ def app_submissions(path, school_year: str, round: str) -> pa.Table:
     of the periods up to and including (school_year, round), in Vietnamese wall-clock time."""
     try:
         rows = state.store_for(path).read(
-            "SELECT school_id, school_year, round, first_submitted_at FROM entries WHERE first_submitted_at IS NOT NULL")
+            "SELECT school_id, school_year, round, first_submitted_at FROM entries "
+            "WHERE first_submitted_at IS NOT NULL")
     except (sqlite3.Error, OSError) as e:  # a snapshot without them would call those schools "chưa nộp"
         raise ValueError("Không đọc được các lần nộp số liệu trên ứng dụng (kho trạng thái bên cạnh tệp dữ liệu), "
                          "nên chưa chốt: bản chốt sẽ thiếu các trường đã nộp. Thử lại sau ít phút; nếu vẫn lỗi, "
@@ -61,39 +60,25 @@ def freeze(path, school_year: str, round: str, name: str, user: str, now: dt.dat
     now = now or dt.datetime.now()
     app = app_submissions(path, school_year, round)  # read before the writer holds the file
     with db.writing(path) as con:
-        if not con.execute("SELECT 1 FROM periods WHERE school_year = ? AND round = ?", [school_year, round]).fetchall():
+        if not con.execute(db.statement("snapshot.period"), [school_year, round]).fetchall():
             raise ValueError(f"Không có kỳ báo cáo {school_year} {round}.")
-        n = con.execute("SELECT count(*) FROM snapshots WHERE school_year = ? AND round = ?",
-                        [school_year, round]).fetchall()[0][0]
+        n = con.execute(db.statement("snapshot.count"), [school_year, round]).fetchall()[0][0]
         sid = f"{school_year}-{round}-{n + 1:02d}"
         params = {"y": school_year, "r": round, "id": sid}
-        con.execute(f"""INSERT INTO snapshot_observations
-                        SELECT $id, school_id, school_year, round, field_code, value FROM observations
-                        WHERE {_PERIODS_UP_TO}""", params)
-        con.execute("""INSERT INTO snapshot_scores
-                       SELECT $id, school_id, school_year, criterion_code, self_points, self_met,
-                              verified_points, verified_met
-                       FROM criterion_scores WHERE school_year <= $y""", {"y": school_year, "id": sid})
+        con.execute(db.statement("snapshot.observations"), params)
+        con.execute(db.statement("snapshot.scores"), {"y": school_year, "id": sid})
         con.register("app_submissions", app)
-        con.execute(f"""INSERT INTO snapshot_submissions
-                        SELECT $id, school_id, school_year, round,
-                               CASE WHEN a.first_submitted_at < s.received_at OR s.received_at IS NULL
-                                    THEN a.first_submitted_at ELSE s.received_at END,
-                               CASE WHEN a.first_submitted_at < s.received_at OR s.received_at IS NULL
-                                    THEN 'nhap_lieu' ELSE s.source END
-                        FROM submissions s FULL OUTER JOIN app_submissions a USING (school_id, school_year, round)
-                        WHERE {_PERIODS_UP_TO}""", params)
+        con.execute(db.statement("snapshot.submissions"), params)
         con.unregister("app_submissions")
         digest = content_hash(con, sid)
-        con.execute("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?)",
+        con.execute(db.statement("snapshot.record"),
                     [sid, name or f"Chốt số liệu {school_year} {round}", school_year, round, user, now, digest])
     return sid
 
 
 def snapshot_info(con, snapshot_id: str) -> dict | None:
     """The snapshot's record (id, name, period, who, when, hash), or None."""
-    rows = con.execute("SELECT snapshot_id, name, school_year, round, created_by, created_at, content_hash "
-                       "FROM snapshots WHERE snapshot_id = ?", [snapshot_id]).fetchall()
+    rows = con.execute(db.statement("snapshot.info"), [snapshot_id]).fetchall()
     if not rows:
         return None
     return dict(zip(("snapshot_id", "name", "school_year", "round", "created_by", "created_at", "content_hash"),
