@@ -401,7 +401,7 @@ _PENDING_SUBS = pa.schema([("school_id", pa.string()), ("school_year", pa.string
 def pending_tables(store: state.Store | None) -> tuple[pa.Table, pa.Table]:
     """(observations, submissions) of every submission waiting for the Phòng's decision, in the
     columns of the analytics file's tables (import_id -1): what "including submitted, not yet
-    approved" lays over the approved figures (kpi.store.queries.pending_from)."""
+    approved" lays over the approved figures (kpi.store.source.Source.pending)."""
     if store is None:
         return _PENDING.empty_table(), _PENDING_SUBS.empty_table()
     obs = store.read(state.sql("entries.pending_values"))
