@@ -55,8 +55,8 @@ SNAKE = re.compile(r"(?<![\w.-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w-])")
 
 def catalog_codes(catalog) -> set[str]:
     """The internal codes a reader must never see (each has a Vietnamese label in the catalog)."""
-    from kpi.domain import progress
     from kpi.catalog.model import OWNERSHIP_LABELS, TARGET_BASES
+    from kpi.domain import progress
 
     codes = set(catalog.indicators) | set(catalog.fields) | set(catalog.themes) | set(progress.STATUS_LABELS)
     codes |= set(TARGET_BASES) | set(OWNERSHIP_LABELS) | {"dung_han", "tre", "chua_nop", "ratio", "bool"}

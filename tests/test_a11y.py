@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kpi.serving import frontend
 from kpi.common.access import PAGES, ROLE_PAGES
+from kpi.serving import frontend
 from tests.test_browser import CHROMIUM, login, serve_copy, wait_idle
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -352,11 +352,11 @@ def test_every_chart_on_a_page_has_an_accessible_name():
 
 
 def test_the_charts_that_had_no_table_have_one_and_names_state_the_figure(sample_db):
+    from kpi.common.access import Scope
     from kpi.display import chart_text
     from kpi.domain import maturity
     from kpi.store import db
     from kpi.views import cache as views
-    from kpi.common.access import Scope
 
     v = views.views_for(sample_db, db.file_identity(sample_db))
     years = v.index_years()

@@ -5,10 +5,10 @@ import re
 import pytest
 
 from kpi.admin import auth
+from kpi.catalog.model import default_catalog
+from kpi.common.access import Scope
 from kpi.display import tables
 from kpi.store import db, queries, state
-from kpi.common.access import Scope
-from kpi.catalog.model import default_catalog
 from tests.conftest import ROOT, app_test
 
 CAT = default_catalog()

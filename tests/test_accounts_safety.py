@@ -11,10 +11,11 @@ import time
 import openpyxl
 import pytest
 
-from kpi.admin import accounts, auth, plans, shared as admin
+from kpi.admin import accounts, auth, plans
+from kpi.admin import shared as admin
+from kpi.admin.auth import User
 from kpi.store import db, state
 from kpi.writes import door
-from kpi.admin.auth import User
 from tests.conftest import app_test, table_digest
 from tests.test_admin import LEAD, accounts_xlsx, read
 

@@ -10,13 +10,14 @@ import json
 import openpyxl
 import pytest
 
-from kpi.admin import accounts, auth, plans, registry, shared as admin
+from kpi.admin import accounts, auth, plans, registry
+from kpi.admin import shared as admin
+from kpi.admin.auth import User
+from kpi.catalog.model import default_catalog
+from kpi.common.access import Scope
 from kpi.imports import importer
 from kpi.store import db, queries, state
 from kpi.views import cache as views
-from kpi.common.access import Scope
-from kpi.admin.auth import User
-from kpi.catalog.model import default_catalog
 from tests.conftest import app_test, table_digest
 
 Y0, Y1 = "2023-2024", "2024-2025"

@@ -92,9 +92,9 @@ def test_missing_database_says_what_to_do(tmp_path, monkeypatch):
 
 
 def test_warm_up_fills_the_first_pages_views(sample_db, monkeypatch):
+    from kpi.common.access import Scope
     from kpi.store import queries
     from kpi.views import cache as views
-    from kpi.common.access import Scope
     from pages import _data as data
 
     views.forget_all()

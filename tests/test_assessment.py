@@ -8,13 +8,13 @@ import zipfile
 
 import pytest
 
-from kpi.workflows import assessment as asm
-from kpi.store import db, queries, state
-from kpi.views import cache as views
-from kpi.workflows import evidence_files, publication
-from kpi.common.access import Scope
 from kpi.admin.auth import User
+from kpi.common.access import Scope
+from kpi.store import db, queries, state
 from kpi.tools.sample import SAMPLE_PDF
+from kpi.views import cache as views
+from kpi.workflows import assessment as asm
+from kpi.workflows import evidence_files, publication
 
 YEAR, PREV = "2023-2024", "2022-2023"
 OFFICE = User("chuyenvien", "Chuyên viên", "chuyen_vien", None, None)

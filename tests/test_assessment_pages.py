@@ -5,11 +5,11 @@ may see it."""
 
 import pytest
 
-from kpi.workflows import assessment as asm
+from kpi.admin.auth import User
+from kpi.common.access import Scope
 from kpi.store import db
 from kpi.views import cache as views
-from kpi.common.access import Scope
-from kpi.admin.auth import User
+from kpi.workflows import assessment as asm
 from tests.conftest import app_test
 
 YEAR = "2023-2024"

@@ -5,8 +5,8 @@ import itertools
 
 import pytest
 
-from kpi.workflows import assessment as asm
 from kpi.common.access import ROLES
+from kpi.workflows import assessment as asm
 
 # The expected machine, written out independently of kpi.workflows.assessment.TRANSITIONS.
 PRINCIPAL, OFFICE = {"hieu_truong"}, {"chuyen_vien"}

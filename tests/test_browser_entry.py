@@ -13,9 +13,9 @@ import pytest
 from playwright.sync_api import expect
 
 from kpi.admin import auth
+from kpi.common.access import Scope
 from kpi.store import db, state
 from kpi.views import cache as views
-from kpi.common.access import Scope
 from tests.test_browser import CHROMIUM, page_as, serve_copy, wait_idle
 
 pytestmark = [

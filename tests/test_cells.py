@@ -18,14 +18,14 @@ import pandas as pd
 import pytest
 import xlsxwriter
 
+from kpi.catalog.model import default_catalog
+from kpi.cli import main
 from kpi.common import cells
+from kpi.common.access import Scope
 from kpi.display import tables
 from kpi.imports.problems import Problem, error_report
 from kpi.store import db, queries
 from kpi.workflows import snapshots
-from kpi.common.access import Scope
-from kpi.catalog.model import default_catalog
-from kpi.cli import main
 from tests.cells_check import csv_bad_cells, csv_texts, formula_cells, risky_text, xlsx_texts
 
 CAT = default_catalog()

@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
+from kpi.catalog.model import DEFINITIONS, CatalogError, default_catalog, load_catalog
 from kpi.domain import checks
 from kpi.imports import parse
-from kpi.catalog.model import DEFINITIONS, CatalogError, default_catalog, load_catalog
 from tests.test_importer import GOOD_HEAD, H
 
 CAT = default_catalog()

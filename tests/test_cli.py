@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from kpi.store import db, queries
-from kpi.common.access import Scope
 from kpi.catalog.model import default_catalog
 from kpi.cli import SUMMARY_COLUMNS, main
+from kpi.common.access import Scope
+from kpi.store import db, queries
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,10 +7,10 @@ import pandas as pd
 
 from kpi.admin import auth
 from kpi.catalog import index_rules
+from kpi.catalog.model import default_catalog
+from kpi.common.access import Scope
 from kpi.imports import importer
 from kpi.store import db, derived, queries
-from kpi.common.access import Scope
-from kpi.catalog.model import default_catalog
 from tests.test_importer import _fill, _template
 
 CAT = default_catalog()

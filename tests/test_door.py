@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import hashlib
-import inspect
 import io
 import json
 import time

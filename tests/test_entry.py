@@ -11,11 +11,11 @@ import time
 import pytest
 
 from kpi.admin import auth
+from kpi.catalog.model import default_catalog
+from kpi.common.access import Scope
 from kpi.store import db, queries, state
 from kpi.views import cache as views
 from kpi.workflows import entry
-from kpi.common.access import Scope
-from kpi.catalog.model import default_catalog
 from tests.conftest import ROOT, table_digest
 
 CAT = default_catalog()

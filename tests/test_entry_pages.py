@@ -3,9 +3,9 @@ survive a new session, the Phòng's decisions from its page, the "including subm
 
 import pytest
 
+from kpi.common.access import Scope
 from kpi.store import db, state
 from kpi.views import cache as views
-from kpi.common.access import Scope
 from tests.conftest import app_test
 
 

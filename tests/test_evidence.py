@@ -15,11 +15,11 @@ import zipfile
 
 import pytest
 
-from kpi.workflows import assessment as asm
-from kpi.workflows import evidence_files
+from kpi.admin.auth import User
 from kpi.imports import evidence, import_read
 from kpi.views import cache as views
-from kpi.admin.auth import User
+from kpi.workflows import assessment as asm
+from kpi.workflows import evidence_files
 
 YEAR = "2023-2024"
 HT_TH = User("ht.th001", "HT TH001", "hieu_truong", "TH001", None)
@@ -92,8 +92,8 @@ BAD = [  # (why, file name, bytes, the refusal says)
      office("docx", {"word/vbaProject.bin": b"\xd0\xcf\x11\xe0VBA"}), "chứa macro"),
     ("vbaProject renamed, found by its relationship", "macro2.docx",
      office("docx", {"word/x.bin": b"\xd0\xcf\x11\xe0"},
-            main_rels=f'<Relationship Id="rId5" Type="http://schemas.microsoft.com/office/2006/relationships/'
-                      f'vbaProject" Target="x.bin"/>'), "chứa macro"),
+            main_rels='<Relationship Id="rId5" Type="http://schemas.microsoft.com/office/2006/relationships/'
+                      'vbaProject" Target="x.bin"/>'), "chứa macro"),
     ("macro-enabled content type", "macro3.xlsx",
      office("xlsx", main_type="application/vnd.ms-excel.sheet.macroEnabled.main+xml"), "chứa macro"),
     ("ActiveX control", "activex.docx",

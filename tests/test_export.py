@@ -9,6 +9,8 @@ import openpyxl
 import pytest
 from PIL import Image
 
+from kpi.catalog.model import default_catalog
+from kpi.common.access import Scope
 from kpi.display import figures
 from kpi.exports import chromium, export, images
 from kpi.exports.html import to_html
@@ -17,12 +19,10 @@ from kpi.exports.png import to_png_zip
 from kpi.exports.pptx import to_pptx
 from kpi.exports.school_pdf import school_pdf
 from kpi.exports.xlsx import to_xlsx
-from kpi.views.pack import SAMPLE_LABEL, build_pack
 from kpi.imports import importer
 from kpi.store import db, queries
+from kpi.views.pack import SAMPLE_LABEL, build_pack
 from kpi.workflows import snapshots
-from kpi.common.access import Scope
-from kpi.catalog.model import default_catalog
 from tests.test_importer import GOOD_HEAD
 
 CAT = default_catalog()

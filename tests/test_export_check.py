@@ -12,16 +12,16 @@ import zipfile
 import pandas as pd
 import pytest
 
+from kpi.catalog.model import default_catalog
+from kpi.common.access import Scope
 from kpi.display import export_charts, figures
-from kpi.domain import maturity
 from kpi.display.measure import FONT_REGULAR
+from kpi.domain import maturity
 from kpi.exports import export, images
 from kpi.exports.school_pdf import school_pdf
-from kpi.views.pack import build_pack, pack_charts
 from kpi.views import cache as views
+from kpi.views.pack import build_pack, pack_charts
 from kpi.workflows import snapshots
-from kpi.common.access import Scope
-from kpi.catalog.model import default_catalog
 from tests import export_check as ec
 
 CAT = default_catalog()

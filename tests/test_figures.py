@@ -5,11 +5,11 @@ import math
 import pandas as pd
 import pytest
 
+from kpi.catalog.model import default_catalog
+from kpi.common.access import Scope
 from kpi.display import figures
 from kpi.domain import progress
 from kpi.store import queries
-from kpi.common.access import Scope
-from kpi.catalog.model import default_catalog
 
 
 def _trace(fig, name):

@@ -2,8 +2,8 @@
 audit and revert, encodings, a killed import, concurrent imports."""
 
 import io
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,11 +15,11 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from kpi.imports import importer, problems
-from kpi.store import db, queries
-from kpi.common.access import Scope
 from kpi.catalog.model import default_catalog
+from kpi.common.access import Scope
+from kpi.imports import importer, problems
 from kpi.imports.templates import build_template
+from kpi.store import db, queries
 from tests.conftest import table_digest
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,11 +4,11 @@ import math
 
 import pytest
 
+from kpi.catalog.model import default_catalog
+from kpi.common.access import Scope
+from kpi.common.formatting import fmt_int, fmt_number
 from kpi.domain import laggards, progress
 from kpi.views import cache as views
-from kpi.common.access import Scope
-from kpi.catalog.model import default_catalog
-from kpi.common.formatting import fmt_int, fmt_number
 from tests.conftest import app_test
 from tests.test_browser import CHROMIUM, app_url, browser_type_launch_args, login  # noqa: F401 - fixtures
 

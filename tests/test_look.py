@@ -12,13 +12,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+from kpi.catalog.model import default_catalog
+from kpi.common.access import Scope
 from kpi.display import figures
 from kpi.domain import maturity, progress
 from kpi.tools import look
-from kpi.views import cache as views
-from kpi.common.access import Scope
-from kpi.catalog.model import default_catalog
 from kpi.tools.browse import CHROMIUM
+from kpi.views import cache as views
 
 CAT = default_catalog()
 EVERYONE = Scope.everything()

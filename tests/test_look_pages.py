@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kpi.tools import browse, look
 from kpi.catalog.model import default_catalog
+from kpi.tools import browse, look
 
 ROOT = Path(__file__).resolve().parents[1]
 CODES = look.catalog_codes(default_catalog())

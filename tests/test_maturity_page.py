@@ -5,10 +5,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from kpi.catalog.model import default_catalog
+from kpi.common.access import Scope
 from kpi.domain import maturity
 from kpi.store import queries
-from kpi.common.access import Scope
-from kpi.catalog.model import default_catalog
 from tests.conftest import app_test
 
 ROOT = Path(__file__).resolve().parents[1]

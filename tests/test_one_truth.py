@@ -17,20 +17,26 @@ import sqlite3
 import pytest
 
 from kpi import cli
+from kpi.common.access import Scope
 from kpi.display import export_charts, figures
 from kpi.exports.pdf import to_pdf
 from kpi.exports.school_pdf import school_pdf
 from kpi.exports.xlsx import to_xlsx
-from kpi.views.pack import build_pack, pack_charts
 from kpi.store import state
 from kpi.views import cache as views
+from kpi.views.pack import build_pack, pack_charts
 from kpi.workflows import snapshots
-from kpi.common.access import Scope
 from tests.truth_check import (
-    RND, TIMELINESS_WORDS, YEAR, compare_pack_pdf, compare_school_pdf, compare_vm, compare_xlsx, read_school_pdf,
+    RND,
+    TIMELINESS_WORDS,
+    YEAR,
+    compare_pack_pdf,
+    compare_school_pdf,
+    compare_vm,
+    compare_xlsx,
+    read_school_pdf,
     recompute,
 )
-
 
 # ---- the outputs ----------------------------------------------------------------------------------
 

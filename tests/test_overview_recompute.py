@@ -4,10 +4,10 @@ import math
 
 import pytest
 
+from kpi.catalog.model import default_catalog
+from kpi.common.access import Scope
 from kpi.domain import progress
 from kpi.store import queries
-from kpi.common.access import Scope
-from kpi.catalog.model import default_catalog
 
 WIDE = """
 SELECT s.school_id, s.level,

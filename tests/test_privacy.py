@@ -6,15 +6,15 @@ import itertools
 import pandas as pd
 import pytest
 
+from kpi.catalog.model import LEVEL_LABELS, OWNERSHIP_LABELS, default_catalog
+from kpi.common.access import Scope
 from kpi.display import tables
 from kpi.domain import privacy
 from kpi.exports.school_pdf import school_pdf
 from kpi.exports.xlsx import to_xlsx
-from kpi.views.pack import build_pack
 from kpi.store import queries
 from kpi.views import cache as views
-from kpi.common.access import Scope
-from kpi.catalog.model import LEVEL_LABELS, OWNERSHIP_LABELS, default_catalog
+from kpi.views.pack import build_pack
 from tests.cells_check import csv_texts, xlsx_texts
 from tests.conftest import app_test
 

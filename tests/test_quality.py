@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from kpi.domain import quality
 from kpi.catalog.model import default_catalog
+from kpi.domain import quality
 
 CAT = default_catalog()
 

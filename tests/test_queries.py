@@ -4,9 +4,9 @@ from collections import defaultdict
 
 import pytest
 
-from kpi.store import queries
-from kpi.common.access import Scope
 from kpi.catalog.model import default_catalog
+from kpi.common.access import Scope
+from kpi.store import queries
 
 
 def _recompute(con, year, rnd, where="TRUE"):

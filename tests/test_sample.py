@@ -1,7 +1,7 @@
 """The sample generator: deterministic, District-3-like, with the awkward cases a real office has."""
 
-from kpi.store import db, state
 from kpi.catalog.model import default_catalog
+from kpi.store import db, state
 from kpi.tools.sample import build_sample
 from tests.conftest import table_digest
 

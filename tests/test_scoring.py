@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from kpi.catalog.model import default_catalog
+from kpi.common.access import Scope
 from kpi.domain import scoring
 from kpi.store import db, queries
-from kpi.common.access import Scope
-from kpi.catalog.model import default_catalog
 
 CAT = default_catalog()
 DH_LEAVES = [c.code for c in scoring.leaves(CAT) if c.group_code == "DH"]
@@ -182,8 +182,8 @@ def test_placeholder_never_scored_or_rescaled():
 
 
 def test_road_closes_the_gap_with_fewest_criteria(con):
-    from kpi.store import queries
     from kpi.common.access import Scope
+    from kpi.store import queries
 
     crit, schools = queries.maturity(con, CAT, Scope.everything(), ["2023-2024", "2022-2023"])
     checked = 0

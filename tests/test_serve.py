@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from kpi.tools import loadbench
 from kpi.serving.proxy import nginx_binary, streamlit_static_dir
+from kpi.tools import loadbench
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(nginx_binary() is None, reason="Debian nginx missing (make test installs it as root)")

@@ -24,8 +24,8 @@ import pytest
 from test_serve import _browser, _get, _port, _run
 
 from kpi.serving import proxy, serve, supervise
-from kpi.tools import loadbench
 from kpi.serving.proxy import nginx_binary
+from kpi.tools import loadbench
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(nginx_binary() is None, reason="Debian nginx missing (make test installs it as root)")

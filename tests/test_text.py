@@ -22,8 +22,8 @@ from urllib.parse import urlparse
 import pytest
 
 from kpi.common import text
-from kpi.store import db, state
 from kpi.common.access import ROLE_PAGES
+from kpi.store import db, state
 from tests.conftest import ROOT, app_test
 
 PLANT = "![a](http://may-khac/x.png) ![b](/dang-xuat) **x** <img src=x> [l](javascript:alert(1))"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import duckdb
 
-from kpi.store import db, queries
-from kpi.common.access import Scope
 from kpi.catalog.model import default_catalog
+from kpi.common.access import Scope
+from kpi.store import db, queries
 from kpi.views.cache import Views
 
 NEW_TABLES = ["school_dates", "school_units", "reference_changes", "target_plans", "plan_targets",

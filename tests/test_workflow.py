@@ -5,8 +5,8 @@ import itertools
 
 import pytest
 
-from kpi.domain import workflow
 from kpi.common.access import ROLES
+from kpi.domain import workflow
 
 # The expected machine, written out independently of kpi.domain.workflow.TRANSITIONS: (state, action) →
 # (next state, roles). Everything not listed is refused.
