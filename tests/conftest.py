@@ -39,14 +39,6 @@ def app_test(page: str | None = None, user: str | None = "lanhdao", **params):
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args():
-    """pytest-playwright's browser: Debian's chromium (never `playwright install`)."""
-    from kpi.tools.browse import BROWSER_ARGS, CHROMIUM
-
-    return {"executable_path": CHROMIUM, "args": BROWSER_ARGS}
-
-
-@pytest.fixture(scope="session")
 def sample_db(tmp_path_factory) -> Path:
     """The district sample (53 schools, 3 school years, seed 7), built once, never written by tests."""
     path = tmp_path_factory.mktemp("db") / "sample.duckdb"

@@ -418,7 +418,7 @@ def test_a_read_only_disk_under_the_store_reads_on_and_refuses_the_approval(entr
     monkeypatch.setenv("KPI_STATE", str(store_path))
     monkeypatch.setenv("KPI_DB", str(entry_db))
     sid = _fresh_school(entry_db)
-    sub = _submit(entry_db, sid)
+    _submit(entry_db, sid)
     token = token_for("chuyenvien")
     with state.store_for(entry_db).write() as con:
         con.execute("UPDATE sessions SET last_seen = last_seen - 120")

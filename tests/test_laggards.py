@@ -9,8 +9,11 @@ from kpi.common.access import Scope
 from kpi.common.formatting import fmt_int, fmt_number
 from kpi.domain import laggards, progress
 from kpi.views import cache as views
+from tests import test_browser
 from tests.conftest import app_test
-from tests.test_browser import CHROMIUM, app_url, browser_type_launch_args, login  # noqa: F401 - fixtures
+from tests.test_browser import CHROMIUM, browser_type_launch_args, login  # noqa: F401 - fixtures
+
+app_url = test_browser.app_url  # the browser tests' fixture, bound here for pytest to find
 
 CAT = default_catalog()
 WIDE = """
