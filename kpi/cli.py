@@ -111,7 +111,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="địa chỉ lắng nghe (mặc định 127.0.0.1; 0.0.0.0 để máy khác truy cập)")
     sv.add_argument("--workers", type=int, default=None, help="số tiến trình Streamlit (mặc định: số lõi)")
     sv.add_argument("--restart", action="store_true",
-                    help="khởi động lại lần lượt từng tiến trình của `kpi serve` đang chạy trên cổng này (khi nâng cấp)")
+                    help="khởi động lại lần lượt từng tiến trình của `kpi serve` đang chạy trên cổng này "
+                         "(khi nâng cấp)")
 
     rd = sub.add_parser("renderer", help="(kpi serve tự chạy) trình vẽ biểu đồ dùng chung cho mọi tiến trình")
     rd.add_argument("--socket", required=True, help="đường dẫn Unix socket")
@@ -282,7 +283,8 @@ def cmd_template(args) -> int:
 
     path, con = _open_db(args)
     try:
-        if not ((queries.periods(con)["school_year"] == args.year) & (queries.periods(con)["round"] == args.round)).any():
+        if not ((queries.periods(con)["school_year"] == args.year)
+                & (queries.periods(con)["round"] == args.round)).any():
             raise CliError(f"Không có kỳ báo cáo {args.year} {args.round} trong {path}.")
         schools = queries.school_list(con, Scope.everything())
         unit = queries.meta(con).get("unit_name", "")
@@ -358,7 +360,7 @@ def cmd_snapshot(args) -> int:
 
 
 def cmd_export(args) -> int:
-    # deferred: the exporters and view models take 2,3 s to import (plotly, python-pptx, reportlab); only `export` needs them
+    # deferred: only `export` needs the exporters and view models, 2,3 s to import (plotly, python-pptx, reportlab)
     from kpi.exports import export, school_pdf
     from kpi.views import cache as views
     from kpi.views.pack import build_pack
@@ -565,7 +567,8 @@ def _check_scores(app, reference) -> int:
     differ = [sid for sid in a.index
               if any(abs(float(a.at[sid, c]) - float(b.at[sid, c])) > 1e-9 for c in cols)]
     if differ:
-        print(f"Lỗi: {fmt_int(len(differ))} trường có điểm khác bộ chấm tham chiếu: {', '.join(differ[:20])}", file=sys.stderr)
+        print(f"Lỗi: {fmt_int(len(differ))} trường có điểm khác bộ chấm tham chiếu: {', '.join(differ[:20])}",
+              file=sys.stderr)
         return 1
     print(f"Khớp: điểm của {fmt_int(len(a))} trường trùng với bộ chấm tham chiếu (kpi/domain/scoring.py).")
     return 0
@@ -581,7 +584,8 @@ def cmd_rescore(args) -> int:
 
 
 COMMANDS = {"init": cmd_init, "rescore": cmd_rescore, "summary": cmd_summary, "scores": cmd_scores,
-            "users": cmd_users, "targets": cmd_targets, "template": cmd_template, "import": cmd_import, "snapshot": cmd_snapshot, "export": cmd_export,
+            "users": cmd_users, "targets": cmd_targets, "template": cmd_template, "import": cmd_import,
+            "snapshot": cmd_snapshot, "export": cmd_export,
             "bench": cmd_bench, "serve": cmd_serve, "gallery": cmd_gallery,
             "renderer": cmd_renderer}
 

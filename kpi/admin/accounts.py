@@ -257,7 +257,8 @@ def update_account(path, actor, user_name: str, role: str, school_id: str | None
         con.execute("UPDATE users SET role = ?, school_id = ?, updated_at = ? WHERE user_name = ?",
                     [role, school_id, dt.datetime.now(), user_name])
         for other, _ in disabled:
-            con.execute("UPDATE users SET active = FALSE, updated_at = ? WHERE user_name = ?", [dt.datetime.now(), other])
+            con.execute("UPDATE users SET active = FALSE, updated_at = ? WHERE user_name = ?",
+                        [dt.datetime.now(), other])
     sessions = auth.Sessions(b"", store=admin_store(path))
     sessions.revoke_user(user_name, "doi_vai_tro")
     for other, _ in disabled:
@@ -321,8 +322,9 @@ def _text(v) -> str:
 
 def read_accounts_file(file_name: str, data: bytes) -> tuple[str, list[dict], dict]:
     """(sheet name, rows, columns) of an accounts file: each row {user_name, display_name, role,
-    school_id, _row (the Excel row number)}, columns: key → 0-based column; AdminError naming file, sheet, row and column of every problem
-    found in the file itself (the database's rules are checked by `plan_accounts`)."""
+    school_id, _row (the Excel row number)}, columns: key → 0-based column; AdminError naming file, sheet,
+    row and column of every problem found in the file itself (the database's rules are checked by
+    `plan_accounts`)."""
     try:
         sheets = import_read.read_book(file_name, data, _header_score)
     except import_read.Refused as e:
@@ -404,7 +406,8 @@ def plan_accounts(con, file_name: str, sheet: str, rows: list[dict], cols: dict,
         if not r["role"]:
             problems.append((n, "role", "thiếu vai trò"))
         elif role is None:
-            problems.append((n, "role", f"'{r['role']}' không phải vai trò; ghi một trong: {', '.join(ROLES.values())}"))
+            problems.append((n, "role", f"'{r['role']}' không phải vai trò; ghi một trong: "
+                                        f"{', '.join(ROLES.values())}"))
         school = (r.get("school_id") or "").upper() or None
         if role in SCHOOL_ROLES:
             if not school:

@@ -145,7 +145,8 @@ def demo_users(con) -> list[tuple[str, str, str, str | None]]:
     users = [("lanhdao", "Lãnh đạo Phòng (mẫu)", "lanh_dao", None),
              ("chuyenvien", "Chuyên viên Phòng (mẫu)", "chuyen_vien", None)]
     users += [(f"ht.{sid.lower()}", f"Hiệu trưởng {sid} (mẫu)", "hieu_truong", sid) for sid, _ in rows]
-    users += [(f"nl.{sid.lower()}", f"Nhập liệu {sid} (mẫu)", "truong_nhap_lieu", sid) for sid, lv in rows if lv == "TH"]
+    users += [(f"nl.{sid.lower()}", f"Nhập liệu {sid} (mẫu)", "truong_nhap_lieu", sid)
+              for sid, lv in rows if lv == "TH"]
     return users
 
 

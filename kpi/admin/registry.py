@@ -121,13 +121,15 @@ def update_school(path, actor, school_id: str, effective_on, name: str | None = 
         if not changed:
             raise AdminError("Không có gì thay đổi.")
         if "unit_id" in changed:  # the unit it was in stays its unit for the periods before `day`
-            last = con.execute("SELECT max(until_day) FROM school_units WHERE school_id = ?", [school_id]).fetchall()[0][0]
+            last = con.execute("SELECT max(until_day) FROM school_units WHERE school_id = ?",
+                               [school_id]).fetchall()[0][0]
             if last is not None and day <= last:
                 raise AdminError(f"Ngày hiệu lực phải sau lần đổi đơn vị trước ({fmt_date(last)}).")
             con.execute("INSERT INTO school_units VALUES (?, ?, ?)", [school_id, old["unit_id"], day])
         con.execute("UPDATE schools SET name = ?, level = ?, ownership = ?, ward = ?, unit_id = ? WHERE school_id = ?",
                     [new["name"], new["level"], new["ownership"], new["ward"], new["unit_id"], school_id])
-        record_change(con, actor, "truong_sua", school_id, day, {k: {"truoc": a, "sau": b} for k, (a, b) in changed.items()})
+        record_change(con, actor, "truong_sua", school_id, day,
+                      {k: {"truoc": a, "sau": b} for k, (a, b) in changed.items()})
     _audit(path, actor, "qt_truong_sua", {"truong": school_id, "tu_ngay": fmt_date(day),
                                           **{k: f"{a} → {b}" for k, (a, b) in changed.items()}})
     return changed
@@ -274,7 +276,8 @@ def update_unit(path, actor, unit_id: str, effective_on, name: str | None = None
             raise AdminError("Không có gì thay đổi.")
         con.execute("UPDATE units SET name = ?, kind = ?, parent_id = ? WHERE unit_id = ?",
                     [new["name"], new["kind"], new["parent_id"], unit_id])
-        record_change(con, actor, "don_vi_sua", unit_id, day, {k: {"truoc": a, "sau": b} for k, (a, b) in changed.items()})
+        record_change(con, actor, "don_vi_sua", unit_id, day,
+                      {k: {"truoc": a, "sau": b} for k, (a, b) in changed.items()})
     _audit(path, actor, "qt_don_vi_sua", {"don_vi": unit_id, "tu_ngay": fmt_date(day),
                                           **{k: f"{a} → {b}" for k, (a, b) in changed.items()}})
     return changed

@@ -15,8 +15,8 @@ options, download file names):
   CommonMark (and Streamlit's remark/micromark) renders as the character itself: `\\ ` * ~ [ ] <
   | $ & @` everywhere and `_` unless inside a word (`ke_hoach.pdf` never emphasises), the `:` of
   `http:` / `mailto:` / `javascript:` and of `:name:` (autolinks, emoji and icon codes), the `.`
-  of `www.`, and a leading `-`, `+`, `1.`, `#` or `>` (a list, a heading, a quote). So no image, link, emphasis, code, HTML
-  tag or entity, table, LaTeX or directive (`:red[...]`) can start. Ordinary punctuation
+  of `www.`, and a leading `-`, `+`, `1.`, `#` or `>` (a list, a heading, a quote). So no image, link,
+  emphasis, code, HTML tag or entity, table, LaTeX or directive (`:red[...]`) can start. Ordinary punctuation
   (`( ) / . , - : ; # >`) stays as it is: a sentence holding a name reads the same in the page's
   source as on the screen.
 """

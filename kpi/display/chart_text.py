@@ -40,8 +40,9 @@ def schools_name(label: str, period: str, values: pd.DataFrame) -> str:
         return f"Biểu đồ {label} từng trường, {period}: chưa có trường nào có số liệu."
     share = "status" in values.columns
     met = int((values["status"] == "dat").sum()) if share else None
-    spread = f"thấp nhất {fmt_number(v.min() * 100)}%, cao nhất {fmt_number(v.max() * 100)}%" \
-        if v.between(0, 1).all() and v.max() <= 1 else f"thấp nhất {fmt_number(v.min())}, cao nhất {fmt_number(v.max())}"
+    spread = (f"thấp nhất {fmt_number(v.min() * 100)}%, cao nhất {fmt_number(v.max() * 100)}%"
+              if v.between(0, 1).all() and v.max() <= 1
+              else f"thấp nhất {fmt_number(v.min())}, cao nhất {fmt_number(v.max())}")
     return (f"Biểu đồ {label} từng trường, {period}: {fmt_int(len(v))} trường có số liệu"
             + (f", {fmt_int(met)} trường đạt" if met is not None else "") + f"; {spread}. "
             "Số liệu và đường mở trang từng trường ở thẻ Bảng.")

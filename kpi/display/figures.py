@@ -432,7 +432,8 @@ def level_distribution(dist: pd.DataFrame, title: str = "") -> go.Figure:
                     insidetextanchor="middle", insidetextfont=dict(color="#FFFFFF"),
                     hovertemplate="%{y}<br>" + LEVEL_LABELS[m] + ": %{x} trường<extra></extra>")
     height = max(280, 34 * len(rows) + 110)
-    fig.update_layout(barmode="stack", height=height, uniformtext=dict(minsize=10, mode="hide"), margin=dict(l=8, r=12, t=(34 if title else 0) + 34, b=8),
+    fig.update_layout(barmode="stack", height=height, uniformtext=dict(minsize=10, mode="hide"),
+                      margin=dict(l=8, r=12, t=(34 if title else 0) + 34, b=8),
                       yaxis=dict(autorange="reversed", automargin=True, title=None),
                       xaxis=dict(title=None, rangemode="tozero", automargin=True), **title_and_legend(title, height))
     return fig
@@ -447,7 +448,8 @@ def level_trend(trend: pd.DataFrame, title: str = "") -> go.Figure:
                     marker=dict(color=LEVEL_COLORS[m]), text=[fmt_int(v) if v else "" for v in part["schools"]],
                     textposition="inside", insidetextfont=dict(color="#FFFFFF"),
                     hovertemplate="%{x}<br>" + LEVEL_LABELS[m] + ": %{y} trường<extra></extra>")
-    fig.update_layout(barmode="stack", height=380, uniformtext=dict(minsize=10, mode="hide"), margin=dict(l=8, r=12, t=(34 if title else 0) + 34, b=8),
+    fig.update_layout(barmode="stack", height=380, uniformtext=dict(minsize=10, mode="hide"),
+                      margin=dict(l=8, r=12, t=(34 if title else 0) + 34, b=8),
                       xaxis=dict(type="category", title=None, automargin=True),
                       yaxis=dict(title=None, automargin=True, rangemode="tozero"), **title_and_legend(title, 380))
     return fig

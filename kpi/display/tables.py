@@ -267,7 +267,8 @@ def queue_table(status: pd.DataFrame) -> pd.DataFrame:
         "Nộp lại lúc": [fmt_datetime(b) if not pd.isna(b) and (pd.isna(a) or fmt_datetime(b) != fmt_datetime(a)) else ""
                         for a, b in zip(status["received_at"], status["submitted_at"])],
         "Hạn": timing,
-        "Cảnh báo": [f"{int(f)} ({int(x)} đã giải thích)" if f else "" for f, x in zip(status["flags"], status["explained"])],
+        "Cảnh báo": [f"{int(f)} ({int(x)} đã giải thích)" if f else ""
+                     for f, x in zip(status["flags"], status["explained"])],
         "Người quyết định": status["decided_by"].fillna(""),
         "Lý do trả lại": status["reason"].fillna(""),
     })

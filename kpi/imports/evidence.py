@@ -59,8 +59,8 @@ def _directory(name: str, data: bytes, limits: Limits) -> zipfile.ZipFile:
         raise OfficeRefused(f"Tệp {name} bị hỏng (không đọc được mục lục của tệp nén): lưu lại tệp rồi tải lên lại.")
     entries = struct.unpack("<H", data[end + 10:end + 12])[0]
     if entries > limits.parts:  # before zipfile builds one object per entry
-        raise OfficeRefused(f"Tệp {name} có {fmt_int(entries)} phần, tối đa {fmt_int(limits.parts)}: không phải tệp Office "
-                      "bình thường.")
+        raise OfficeRefused(f"Tệp {name} có {fmt_int(entries)} phần, tối đa {fmt_int(limits.parts)}: "
+                            "không phải tệp Office bình thường.")
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
@@ -104,7 +104,8 @@ def check_office(name: str, data: bytes, limits: Limits = LIMITS) -> None:
     """Raise OfficeRefused (Vietnamese, naming the file and the reason) unless the Office file `data` is
     within the import limits, holds no macro and links to nothing outside itself but hyperlinks."""
     zf = _directory(name, data, limits)
-    macro = "Tệp {name} chứa macro ({what}): lưu lại dạng tài liệu không có macro (.docx, .xlsx, .pptx) rồi tải lên lại."
+    macro = ("Tệp {name} chứa macro ({what}): lưu lại dạng tài liệu không có macro (.docx, .xlsx, .pptx) "
+             "rồi tải lên lại.")
     for info in zf.infolist():
         base = info.filename.rsplit("/", 1)[-1].lower()
         if base.startswith(("vbaproject", "vbadata")) or info.filename.lower().startswith(("word/activex", "xl/activex",

@@ -167,7 +167,8 @@ def _zip_directory(data: bytes, limits: Limits) -> zipfile.ZipFile:
                           f"tối đa {fmt_int(limits.ratio)} lần)")
         total += i.file_size
         if total > limits.total_bytes:
-            raise Refused(f"tệp giải nén ra hơn {size_text(limits.total_bytes)} (tối đa {size_text(limits.total_bytes)})")
+            raise Refused(f"tệp giải nén ra hơn {size_text(limits.total_bytes)} "
+                          f"(tối đa {size_text(limits.total_bytes)})")
     return zf
 
 
@@ -307,8 +308,9 @@ def read_xlsx(data: bytes, limits: Limits = LIMITS, deadline: float | None = Non
                             if isinstance(v, str) and not v.strip() and (number, j) not in sheet.formulas:
                                 continue
                             if j >= limits.columns:
-                                raise Refused(f"ô {_cell_name(number, j)} có giá trị nhưng nằm ngoài {fmt_int(limits.columns)} "
-                                              "cột đầu (tối đa số cột được đọc); xóa các ô thừa", ws.title)
+                                raise Refused(f"ô {_cell_name(number, j)} có giá trị nhưng nằm ngoài "
+                                              f"{fmt_int(limits.columns)} cột đầu (tối đa số cột được đọc); "
+                                              "xóa các ô thừa", ws.title)
                             values[j] = v
                         if cells and any(c["value"] is not None for c in cells):
                             seen += 1

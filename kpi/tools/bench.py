@@ -258,7 +258,8 @@ def _verdicts(r: dict) -> dict:
         out["mọi trang ≤ 1,5 s khi lạnh"] = max(p["cold_median_ms"] for p in pages) <= TARGETS["national_cold_ms"]
         out["mọi trang ≤ 300 ms khi ấm"] = max(p["warm_median_ms"] for p in pages) <= TARGETS["national_warm_ms"]
         out["trang ≤ 3× thời gian truy vấn"] = max(p["page_over_floor"] or 0 for p in pages) <= TARGETS["floor_ratio"]
-        out["nhanh ≥ 5× cách làm pandas"] = min(p["baseline_over_page"] or 0 for p in pages) >= TARGETS["baseline_ratio"]
+        out["nhanh ≥ 5× cách làm pandas"] = (min(p["baseline_over_page"] or 0 for p in pages)
+                                             >= TARGETS["baseline_ratio"])
         out["bộ nhớ ≤ 1 GB với 20 phiên"] = r["memory_mb_20_sessions"] <= TARGETS["memory_mb"]
     else:
         out["mọi trang ≤ 150 ms khi ấm"] = max(p["warm_median_ms"] for p in pages) <= TARGETS["district_warm_ms"]
@@ -282,7 +283,8 @@ def report(r: dict) -> str:
                      f"{ms(p['warm_median_ms'])} / {ms(p['warm_p95_ms'])} | {ms(p['floor_ms'])} | "
                      f"{x(p['page_over_floor'])} | {x(p['baseline_over_page'])} |")
     lines += ["",
-              f"- pandas (cách làm ngây thơ): nạp mọi số liệu {ms(r['naive_load_ms'])}, tính {ms(r['naive_compute_ms'])}",
+              f"- pandas (cách làm ngây thơ): nạp mọi số liệu {ms(r['naive_load_ms'])}, "
+              f"tính {ms(r['naive_compute_ms'])}",
               f"- nhập tệp {fmt_int(r['import_rows'])} dòng: {fmt_number(r['import_s'])} s",
               f"- bộ báo cáo họp cấp quận, cả năm định dạng: {fmt_number(r['pack_s'])} s lần đầu, "
               f"{fmt_number(r.get('pack', {}).get('all_warm', 0))} s lần sau (từng định dạng lần đầu: "

@@ -327,7 +327,8 @@ class Browser:
             await self.save_draft()
         elif r < 0.6:
             if "w_nam_hoc" in self.widgets and self.rng.random() < 0.4:
-                await self.rerun("Trường (hiệu trưởng) · lọc", None, widget=("w_nam_hoc", self.rng.choice(self.plan["years"][:2])))
+                await self.rerun("Trường (hiệu trưởng) · lọc", None,
+                                 widget=("w_nam_hoc", self.rng.choice(self.plan["years"][:2])))
             else:
                 await self.rerun("Trường (hiệu trưởng)", "", self._period_query())
         else:
@@ -473,7 +474,8 @@ def drive_browser(base: str, plan: dict, seconds: float, think: tuple[float, flo
                 label, url = "Trường (hiệu trưởng)", f"{base}/?nam_hoc={plan['years'][0]}&ky=CN"
             else:
                 code = rng.choice(plan["indicators"].get(level) or plan["indicators"]["TH"])
-                label, url = "Chỉ tiêu (hiệu trưởng)", f"{base}/chi-tieu?nam_hoc={plan['years'][0]}&ky=CN&chi_tieu={code}"
+                label, url = ("Chỉ tiêu (hiệu trưởng)",
+                              f"{base}/chi-tieu?nam_hoc={plan['years'][0]}&ky=CN&chi_tieu={code}")
             t = time.perf_counter()
             try:
                 page.goto(url)
@@ -496,7 +498,8 @@ COST_SPECS = [
     # (label, user role wanted, url path, query)
     ("Trường (hiệu trưởng)", "hieu_truong", "", "nam_hoc={y}&ky=CN"),
     ("Chỉ tiêu (hiệu trưởng)", "hieu_truong", "chi-tieu", "nam_hoc={y}&ky=CN&chi_tieu=tin_hoc_quoc_te"),
-    ("Chỉ tiêu · bảng (hiệu trưởng)", "hieu_truong", "chi-tieu", "nam_hoc={y}&ky=CN&chi_tieu=tin_hoc_quoc_te&ct_tab=Bảng"),
+    ("Chỉ tiêu · bảng (hiệu trưởng)", "hieu_truong", "chi-tieu",
+     "nam_hoc={y}&ky=CN&chi_tieu=tin_hoc_quoc_te&ct_tab=Bảng"),
     ("Tổng quan", "lanh_dao", "", "nam_hoc={y}&ky=CN"),
     ("Tổng quan · biểu đồ", "lanh_dao", "", "nam_hoc={y}&ky=CN&tq_tab=Biểu đồ"),
     ("Tổng quan · bảng", "lanh_dao", "", "nam_hoc={y}&ky=CN&tq_tab=Bảng số liệu"),
@@ -525,7 +528,8 @@ async def page_costs(base: str, plan: dict, server_pid: int, repeat: int) -> lis
     out = []
     browsers: dict[str, Browser] = {}
     for label, role, path, query in COST_SPECS:
-        user = next(u for u in plan["users"] if (u["role"] == role) or (role == "lanh_dao" and u["role"] != "hieu_truong"))
+        user = next(u for u in plan["users"]
+                    if (u["role"] == role) or (role == "lanh_dao" and u["role"] != "hieu_truong"))
         if role not in browsers:
             b = Browser(base, user, plan, Result(), random.Random(1))
             await b.login()

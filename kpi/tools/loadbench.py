@@ -163,7 +163,8 @@ def prepare_database(source: Path, work: Path, principals: int, office: int) -> 
     step = max(1, len(order) // max(1, len(staff)))
     for k, u in enumerate(staff):
         order.insert(min(len(order), k * (step + 1)), u)
-    indicators = {lv: [c for c, ind in cat.indicators.items() if lv in ind.levels] for lv in ("MN", "TH", "THCS", "GDTX")}
+    indicators = {lv: [c for c, ind in cat.indicators.items() if lv in ind.levels]
+                  for lv in ("MN", "TH", "THCS", "GDTX")}
     plan = {"users": order, "years": years, "indicators": {k: v for k, v in indicators.items() if v},
             "schools": office_schools}
     (work / "plan.json").write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
@@ -223,14 +224,15 @@ def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple
         cpu0, (busy0, total0), load0 = cpu_seconds(tree(server.pid)), machine_cpu(), os.getloadavg()
         ramp = min(15.0, seconds / 4) if ramp is None else ramp
         result_file, browser_file = work / "result.json", work / "browser.json"
-        gen = subprocess.Popen([sys.executable, "-m", "kpi.tools.load_client", "--url", url, "--plan", str(work / "plan.json"),
+        gen = subprocess.Popen([sys.executable, "-m", "kpi.tools.load_client", "--url", url,
+                                "--plan", str(work / "plan.json"),
                                 "--out", str(result_file), "--sessions", str(sessions), "--seconds", str(seconds),
                                 "--think", str(think[0]), str(think[1]), "--ramp", str(ramp), "--seed", str(seed)],
                                cwd=db.ROOT, env=env)
         chrome = None
         if browser and os.path.exists("/usr/bin/chromium"):
-            chrome = subprocess.Popen([sys.executable, "-m", "kpi.tools.load_client", "--browser", "--url", url, "--plan",
-                                       str(work / "plan.json"), "--out", str(browser_file), "--seconds",
+            chrome = subprocess.Popen([sys.executable, "-m", "kpi.tools.load_client", "--browser", "--url", url,
+                                       "--plan", str(work / "plan.json"), "--out", str(browser_file), "--seconds",
                                        str(max(10.0, seconds - ramp)), "--think", str(think[0]), str(think[1]),
                                        "--seed", str(seed + 1)], cwd=db.ROOT, env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -252,8 +254,8 @@ def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple
         out["saves"] = saves(res, path)
         if costs:
             cost_file = work / "costs.json"
-            subprocess.run([sys.executable, "-m", "kpi.tools.load_client", "--cost", str(server.pid), "--url", url, "--plan",
-                            str(work / "plan.json"), "--out", str(cost_file), "--repeat", "20"],
+            subprocess.run([sys.executable, "-m", "kpi.tools.load_client", "--cost", str(server.pid), "--url", url,
+                            "--plan", str(work / "plan.json"), "--out", str(cost_file), "--repeat", "20"],
                            cwd=db.ROOT, env=env, check=True)
             out["page_costs"] = json.loads(cost_file.read_text(encoding="utf-8"))
         out.update({"sessions": sessions, "seconds": seconds, "think": list(think), "workers": n_workers,
@@ -330,8 +332,8 @@ def summarise(res: dict, chrome: dict | None, server_cpu: float, busy: float, to
     }
     if chrome is not None:
         cr = [r[2] for r in chrome["runs"]]
-        out["browser"] = {"runs": len(cr), "p50_s": _q(cr, 0.5), "p95_s": _q(cr, 0.95), "max_s": max(cr) if cr else None,
-                          "errors": chrome["errors"]}
+        out["browser"] = {"runs": len(cr), "p50_s": _q(cr, 0.5), "p95_s": _q(cr, 0.95),
+                          "max_s": max(cr) if cr else None, "errors": chrome["errors"]}
     return out
 
 
@@ -387,7 +389,8 @@ def report(r: dict) -> str:
                   f"max {s(r['max_s'])}; {fmt_number(r['runs_per_s'])} lượt/s",
               f"- CPU của máy chủ mỗi lượt chạy trang (mọi tiến trình): {fmt_int(r['cpu_per_run_ms'] or 0)} ms",
               f"- đăng nhập (POST /dang-nhap) p95: {s(r['login_p95_s'])} · GET / p95: {s(r['index_p95_s'])}",
-              f"- bộ nhớ đỉnh của mọi tiến trình máy chủ (PSS: trang dùng chung tính một lần): {fmt_int(r['peak_memory_mb'])} MB",
+              f"- bộ nhớ đỉnh của mọi tiến trình máy chủ (PSS: trang dùng chung tính một lần): "
+              f"{fmt_int(r['peak_memory_mb'])} MB",
               f"- lỗi: {fmt_int(r['error_count'])}" + "".join(f"; {k}: {v['count']}" for k, v in r["errors"].items()),
               f"- thông báo 'máy chủ đang bận': {fmt_int(r['busy_notices'])}",
               *([f"- lưu nháp bị từ chối vì cửa sổ khác của cùng trường đã lưu trước (đúng; người dùng tải lại rồi "
@@ -396,8 +399,9 @@ def report(r: dict) -> str:
               f"bộ tạo tải {fmt_number(r['other_cpu_s'])} s CPU; loadavg tối đa {fmt_number(r['loadavg_max'] or 0)}"]
     if r.get("saves", {}).get("confirmed") or r.get("saves", {}).get("failed"):
         v = r["saves"]
-        lines.append(f"- lưu nháp (hiệu trưởng): {fmt_int(v['confirmed'])} lần được xác nhận ({fmt_number(v['per_minute'])} "
-                     f"lần/phút), {fmt_int(v['failed'])} lỗi; kho trạng thái ghi {fmt_int(v['audited'])} dòng nhật ký, "
+        lines.append(f"- lưu nháp (hiệu trưởng): {fmt_int(v['confirmed'])} lần được xác nhận "
+                     f"({fmt_number(v['per_minute'])} lần/phút), {fmt_int(v['failed'])} lỗi; "
+                     f"kho trạng thái ghi {fmt_int(v['audited'])} dòng nhật ký, "
                      f"{fmt_int(v['drafts'])} bản nháp; mất {fmt_int(v['lost'])}; p50 {s(v['p50_s'])}, "
                      f"p95 {s(v['p95_s'])}, max {s(v['max_s'])}")
     if "browser" in r:
@@ -405,10 +409,12 @@ def report(r: dict) -> str:
         lines.append(f"- Chromium thật cùng lúc: {fmt_int(b['runs'])} trang, p50 {s(b['p50_s'])}, p95 {s(b['p95_s'])}, "
                      f"lỗi {len(b['errors'])}")
     if r.get("page_costs"):
-        lines += ["", "CPU của máy chủ cho một lượt chạy trang (ấm, một trình duyệt, không tải khác; trung bình 20 lượt):",
+        lines += ["", "CPU của máy chủ cho một lượt chạy trang (ấm, một trình duyệt, không tải khác; "
+                      "trung bình 20 lượt):",
                   "", "| trang | CPU | thời gian | lỗi |", "|---|---|---|---|"]
         for c in r["page_costs"]:
-            lines.append(f"| {c['page']} | {fmt_int(c['cpu_ms'])} ms | {fmt_int(c['wall_ms'])} ms | {len(c['errors'])} |")
+            lines.append(f"| {c['page']} | {fmt_int(c['cpu_ms'])} ms | {fmt_int(c['wall_ms'])} ms "
+                         f"| {len(c['errors'])} |")
     lines += ["", *[f"- {k}: {'đạt' if v else 'CHƯA ĐẠT'}" for k, v in r["targets"].items()]]
     return "\n".join(lines)
 

@@ -271,7 +271,8 @@ def page_problems(facts: dict, codes=frozenset(), key_columns=(), where: str = "
     than the screen, a key column of a table out of view, words nobody should read."""
     out = []
     if max(facts["scroll"]) > facts["width"] + 1:
-        out.append(Finding("cuộn ngang", where, f"trang rộng {max(facts['scroll'])} px trên màn hình {facts['width']} px"))
+        out.append(Finding("cuộn ngang", where,
+                           f"trang rộng {max(facts['scroll'])} px trên màn hình {facts['width']} px"))
     for w in facts["wide"]:
         out.append(Finding("tràn khỏi màn hình", where, f"{w['what']} (mép phải {w['right']:.0f} px)"))
     for i, t in enumerate(facts["tables"]):

@@ -87,7 +87,8 @@ def first_leader(path, role: str):
     database has no active leadership account and the new one is leadership; else Refused."""
     con = db.connect(path)
     try:
-        leaders = con.execute("SELECT count(*) FROM users WHERE active AND role IN ?", [list(LEADERSHIP)]).fetchall()[0][0]
+        leaders = con.execute("SELECT count(*) FROM users WHERE active AND role IN ?",
+                              [list(LEADERSHIP)]).fetchall()[0][0]
     finally:
         con.close()
     if leaders or role not in LEADERSHIP:
@@ -172,7 +173,8 @@ def _rows() -> list[Write]:
               bounds={"name": NAME_MAX}),
         Write("hoan_tac", "hoàn tác lần nhập", OFFICE, importer.revert, actor_name=True),
         Write("chot_so_lieu", "chốt số liệu", OFFICE, snapshots.freeze, actor_name=True, bounds={"name": NAME_MAX}),
-        # Quản trị: targets (kpi.admin.plans), schools and units (kpi.admin.registry), accounts (kpi.admin.accounts, kpi.admin.auth)
+        # Quản trị: targets (kpi.admin.plans), schools and units (kpi.admin.registry),
+        # accounts (kpi.admin.accounts, kpi.admin.auth)
         Write("chi_tieu_tao_nhap", "tạo bản nháp chỉ tiêu", LEADERSHIP, plans.start_draft, actor="actor"),
         Write("chi_tieu_sua", "sửa bản nháp chỉ tiêu", LEADERSHIP, plans.edit_targets, actor="actor",
               bounds={"changes": NAME_MAX}),
