@@ -56,21 +56,23 @@ NARROW = 768  # px: below this Streamlit draws the sidebar over the page (its ow
 
 # Installed once per browser tab (the flag survives reruns): a click on a page link in the sidebar, on a
 # narrow screen, closes the sidebar once the click has been handled, so the new page is not hidden under it.
-NAV_JS = f"""<script>
+NAV_JS = (f"""<script>
 (() => {{
   if (window.__kpiNavClose) return;
   window.__kpiNavClose = true;
   document.addEventListener("click", (ev) => {{
-    const link = ev.target.closest && ev.target.closest('[data-testid="stSidebarNav"] a, [data-testid="stSidebarNavLink"]');
+    const link = ev.target.closest && ev.target.closest('[data-testid="stSidebarNav"] a, """
+          f"""[data-testid="stSidebarNavLink"]');
     if (!link || window.innerWidth >= {NARROW}) return;
     setTimeout(() => {{
       const btn = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
       const bar = document.querySelector('[data-testid="stSidebar"]');
-      if (btn && bar && bar.getAttribute("aria-expanded") !== "false" && bar.getBoundingClientRect().right > 0) btn.click();
+      if (btn && bar && bar.getAttribute("aria-expanded") !== "false" """
+          f"""&& bar.getBoundingClientRect().right > 0) btn.click();
     }}, 150);
   }}, true);
 }})();
-</script>"""
+</script>""")
 
 
 def inject() -> None:

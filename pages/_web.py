@@ -99,7 +99,8 @@ def _login_facts() -> tuple[str, str]:
 
 def _page(request_user: str = "", error: str = "", status: int = 200) -> HTMLResponse:
     unit, demo = _login_facts()
-    body = _PAGE.format(title="Đăng nhập", unit=html.escape(unit), action=LOGIN_PATH, user=html.escape(request_user[:64]),
+    body = _PAGE.format(title="Đăng nhập", unit=html.escape(unit), action=LOGIN_PATH,
+                        user=html.escape(request_user[:64]),
                         error=f'<div class="err" role="alert">{html.escape(error)}</div>' if error else "",
                         demo=demo)
     return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})

@@ -183,17 +183,17 @@ with progress_tab:
         st.subheader("Hạn nộp và ngưỡng chênh lệch")
         deadline, thr = desk.cycle(year)
         st.date_input("Hạn nộp bản tự đánh giá", value=deadline, key="dg_han", format="DD/MM/YYYY")
-        st.number_input("Ngưỡng chênh lệch (điểm)", min_value=0.5, max_value=100.0, step=0.5, value=float(thr), format="%g",
-                        key="dg_nguong")
+        st.number_input("Ngưỡng chênh lệch (điểm)", min_value=0.5, max_value=100.0, step=0.5, value=float(thr),
+                        format="%g", key="dg_nguong")
         result_at("han")
         st.button("Lưu hạn và ngưỡng", key="dg_luu_han", on_click=decide, args=("han",))
 
 with publish_tab:
     if publish_tab.open:
         pubs = data.publications()
-        st.caption("Công bố ghi điểm cuối cùng của các trường đã duyệt vào số liệu toàn đơn vị (trang Chỉ số CĐS, phiếu "
-                   "của trường và các tệp xuất dùng kết quả này), đóng băng và ghi mã kiểm tra; các năm đã công bố giữ "
-                   "nguyên.")
+        st.caption("Công bố ghi điểm cuối cùng của các trường đã duyệt vào số liệu toàn đơn vị (trang Chỉ số CĐS, "
+                   "phiếu của trường và các tệp xuất dùng kết quả này), đóng băng và ghi mã kiểm tra; "
+                   "các năm đã công bố giữ nguyên.")
         if len(pubs):
             ui.table(pubs.assign(published_at=[fmt_date(t) for t in pubs["published_at"]],
                                  content_hash=[h[:16] + "…" for h in pubs["content_hash"]]).drop(

@@ -111,7 +111,8 @@ with log_tab:
         applied = log[(log["status"] == "applied") & (log["source"] == "import")]
         if len(applied):
             pick = st.selectbox("Hoàn tác lần nhập", applied["import_id"].tolist(), key="dl_revert_id",
-                                format_func=lambda i: clean(f"#{i} · {applied.set_index('import_id').loc[i, 'file_name']}"))
+                                format_func=lambda i: clean(
+                                    f"#{i} · {applied.set_index('import_id').loc[i, 'file_name']}"))
             if st.button("Hoàn tác", key="dl_revert"):
                 try:
                     st.success(door.act("hoan_tac", door.Page(session_token(), user), path=db.db_path(),

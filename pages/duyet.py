@@ -70,7 +70,8 @@ with q_tab:
         waiting = queue[queue["state"] == "da_nop"]
         if len(waiting):
             names = dict(zip(waiting["school_id"], waiting["name"]))
-            picked = st.multiselect("Duyệt nhiều trường một lần", list(names), format_func=lambda s: clean(names.get(s, s)), key="dy_batch",
+            picked = st.multiselect("Duyệt nhiều trường một lần", list(names),
+                                    format_func=lambda s: clean(names.get(s, s)), key="dy_batch",
                                     placeholder="Chọn các trường chờ duyệt")
             versions = dict(zip(waiting["school_id"], waiting["version"]))
             result_at("nhieu")
@@ -92,7 +93,8 @@ with q_tab:
             flagged = detail[detail["Cảnh báo"] != ""]
             if len(flagged):
                 st.markdown("**Cảnh báo và giải thích của trường**\n" + "\n".join(
-                    f"- {plain(r['Chỉ tiêu thống kê'])}: {plain(r['Cảnh báo'])} · giải thích: *{plain(r['Giải thích']) or 'chưa có'}*"
+                    f"- {plain(r['Chỉ tiêu thống kê'])}: {plain(r['Cảnh báo'])} · "
+                    f"giải thích: *{plain(r['Giải thích']) or 'chưa có'}*"
                     for r in flagged.to_dict("records")))
             st.dataframe(detail, hide_index=True, width="stretch")
         result_at("mot")
@@ -105,8 +107,8 @@ with q_tab:
             st.text_input("Lý do mở lại (trường sẽ thấy)", key="dy_reopen_reason")
             st.button("Mở lại để trường sửa", key="dy_reopen", on_click=decide, args=("mo_lai", sid))
         st.subheader("Khóa kỳ")
-        st.caption("Khóa kỳ: số liệu đã duyệt không còn sửa được, các trường không nộp thêm; sửa sau khi khóa cần Phòng "
-                   "mở lại từng trường (có ghi lý do và nhật ký).")
+        st.caption("Khóa kỳ: số liệu đã duyệt không còn sửa được, các trường không nộp thêm; sửa sau khi khóa cần "
+                   "Phòng mở lại từng trường (có ghi lý do và nhật ký).")
         sure = st.checkbox(f"Tôi muốn khóa kỳ {year} · {rnd}", key="dy_lock_sure")
         result_at("khoa")
         st.button("Khóa kỳ", key="dy_lock", disabled=not sure, on_click=decide, args=("khoa",), kwargs={"at": "khoa"})

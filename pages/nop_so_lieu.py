@@ -96,8 +96,8 @@ if editable:
                 load(values, typed()[1])
                 st.session_state["nsl_source"] = f"tệp {up.name}"
                 audit("nop_tep", {"truong": school_id, "ky": f"{year} {rnd}", "tep": up.name, "gia_tri": len(values)})
-                st.success(f"Đã điền {len(values)} giá trị từ {plain(up.name)}: kiểm tra, giải thích các cảnh báo rồi lưu "
-                           "hoặc nộp (tệp qua đúng các kiểm tra của trang này).")
+                st.success(f"Đã điền {len(values)} giá trị từ {plain(up.name)}: kiểm tra, giải thích các cảnh báo "
+                           "rồi lưu hoặc nộp (tệp qua đúng các kiểm tra của trang này).")
 
 
 @st.fragment

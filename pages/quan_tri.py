@@ -52,7 +52,8 @@ t_tab, s_tab, a_tab, h_tab = ui.lazy_tabs(["Chỉ tiêu năm học", "Trường 
 with t_tab:
     if t_tab.open:
         published = data.target_plans()
-        years = sorted({t.school_year for t in cat.targets} | set(data.periods()["school_year"]) | set(plans.drafts(path)))
+        years = sorted({t.school_year for t in cat.targets} | set(data.periods()["school_year"])
+                       | set(plans.drafts(path)))
         choices = sorted(set(years) | {plans.next_year(years[-1])}, reverse=True)
         year = st.selectbox("Năm học", choices, key="qt_year")
         d = plans.draft(path, year)
@@ -60,16 +61,19 @@ with t_tab:
             st.session_state.pop(f"qt_seen_{year}", None)
             in_force = published[published["school_year"] == year]
             st.caption(f"Năm học {year}: " + (f"đang áp dụng phiên bản {int(in_force['version'].max())} đã công bố."
-                                               if len(in_force) else "chưa công bố trong ứng dụng (dùng chỉ tiêu mặc định)."))
+                                               if len(in_force)
+                                               else "chưa công bố trong ứng dụng (dùng chỉ tiêu mặc định)."))
             source = st.selectbox("Bắt đầu từ chỉ tiêu năm học", sorted((y for y in years if y <= year), reverse=True)
                                   or years, key="qt_from")
             if st.button("Tạo bản nháp", key="qt_start", disabled=not can, type="primary"):
-                act(lambda: write("chi_tieu_tao_nhap", school_year=year, from_year=source), f"Đã tạo bản nháp chỉ tiêu năm học {year} từ năm học {source}.")
+                act(lambda: write("chi_tieu_tao_nhap", school_year=year, from_year=source),
+                    f"Đã tạo bản nháp chỉ tiêu năm học {year} từ năm học {source}.")
         else:
             # the draft version this window showed on its last run: saves and Công bố act on it, not on newer edits
             seen = st.session_state.get(f"qt_seen_{year}", d["version"])
             st.caption(f"Bản nháp năm học {year} (bắt đầu từ năm học {d['source_year']}), sửa lần cuối bởi "
-                       f"{plain(d['updated_by'])} lúc {admin.when_text(d['updated_at'])}. Chưa áp dụng cho đến khi công bố.")
+                       f"{plain(d['updated_by'])} lúc {admin.when_text(d['updated_at'])}. "
+                       "Chưa áp dụng cho đến khi công bố.")
             doc = st.text_input("Số văn bản kế hoạch", d["document"], key="qt_doc", disabled=not can,
                                 placeholder="ví dụ 1234/KH-GDĐT ngày 05/09/2024")
             if doc != d["document"] and st.button("Lưu số văn bản", key="qt_doc_save", disabled=not can):
@@ -82,7 +86,8 @@ with t_tab:
                                         "Cấp học": st.column_config.TextColumn(disabled=True),
                                         "Chỉ tiêu (%)": st.column_config.TextColumn(help="từ 0 đến 100, ví dụ 17,5"),
                                         "Gần đạt từ (%)": st.column_config.TextColumn(help="từ 0 đến chỉ tiêu"),
-                                        "Căn cứ": st.column_config.SelectboxColumn(options=list(TARGET_BASES.values()))})
+                                        "Căn cứ": st.column_config.SelectboxColumn(
+                                            options=list(TARGET_BASES.values()))})
             changes = admin.editor_changes(d, edited)
             c1, c2, c3 = st.columns(3)
             if c1.button(f"Lưu {len(changes)} thay đổi", key="qt_save", disabled=not (can and changes)):
@@ -131,7 +136,8 @@ with s_tab:
                 sid = c1.text_input("Mã trường", key="qt_s_id")
                 name = c2.text_input("Tên trường", key="qt_s_name")
                 level = c1.selectbox("Cấp học", list(LEVEL_LABELS), format_func=LEVEL_LABELS.get, key="qt_s_level")
-                own = c2.selectbox("Loại hình", list(OWNERSHIP_LABELS), format_func=OWNERSHIP_LABELS.get, key="qt_s_own")
+                own = c2.selectbox("Loại hình", list(OWNERSHIP_LABELS), format_func=OWNERSHIP_LABELS.get,
+                                   key="qt_s_own")
                 ward = c1.text_input("Phường", key="qt_s_ward")
                 unit = c2.selectbox("Đơn vị", list(unit_names), format_func=unit_names.get, key="qt_s_unit")
                 opened = c1.date_input("Hoạt động từ ngày", dt.date.today(), format="DD/MM/YYYY", key="qt_s_opened")
@@ -147,14 +153,17 @@ with s_tab:
                 e_name = c1.text_input("Tên trường", row["name"], key=f"qt_e_name_{pick}")
                 e_level = c2.selectbox("Cấp học", list(LEVEL_LABELS), list(LEVEL_LABELS).index(row["level"]),
                                        format_func=LEVEL_LABELS.get, key=f"qt_e_level_{pick}")
-                e_own = c1.selectbox("Loại hình", list(OWNERSHIP_LABELS), list(OWNERSHIP_LABELS).index(row["ownership"]),
+                e_own = c1.selectbox("Loại hình", list(OWNERSHIP_LABELS),
+                                     list(OWNERSHIP_LABELS).index(row["ownership"]),
                                      format_func=OWNERSHIP_LABELS.get, key=f"qt_e_own_{pick}")
                 e_unit = c2.selectbox("Đơn vị", list(unit_names), list(unit_names).index(row["unit_id"])
-                                      if row["unit_id"] in unit_names else 0, format_func=unit_names.get, key=f"qt_e_unit_{pick}")
+                                      if row["unit_id"] in unit_names else 0, format_func=unit_names.get,
+                                      key=f"qt_e_unit_{pick}")
                 e_day = c1.date_input("Từ ngày", dt.date.today(), format="DD/MM/YYYY", key="qt_e_day")
-                c2.caption("Đổi đơn vị có hiệu lực từ ngày trên (các kỳ trước vẫn tính ở đơn vị cũ). Tên, cấp học, "
-                           "loại hình là thông tin hiện tại (số liệu các kỳ trước cũng xếp theo đó); ngày hiệu lực được "
-                           "ghi vào lịch sử. Trường đổi cấp học từ một ngày: đóng trường cũ và thêm trường mới (mã mới).")
+                c2.caption("Đổi đơn vị có hiệu lực từ ngày trên (các kỳ trước vẫn tính ở đơn vị cũ). "
+                           "Tên, cấp học, loại hình là thông tin hiện tại (số liệu các kỳ trước cũng xếp theo đó); "
+                           "ngày hiệu lực được ghi vào lịch sử. "
+                           "Trường đổi cấp học từ một ngày: đóng trường cũ và thêm trường mới (mã mới).")
                 if st.button("Lưu thông tin trường", key="qt_e_save", disabled=not can):
                     act(lambda: write("truong_sua", school_id=pick, effective_on=e_day, name=e_name, level=e_level,
                                       ownership=e_own, unit_id=e_unit),
@@ -173,18 +182,19 @@ with s_tab:
         with st.expander("Thêm hoặc sửa đơn vị"):
             with st.form("qt_unit"):
                 c1, c2 = st.columns(2)
-                pick_u = c1.selectbox("Đơn vị", ["", *unit_names], format_func=lambda u: unit_names.get(u, "(thêm đơn vị mới)"),
-                                      key="qt_u_pick")
+                pick_u = c1.selectbox("Đơn vị", ["", *unit_names],
+                                      format_func=lambda u: unit_names.get(u, "(thêm đơn vị mới)"), key="qt_u_pick")
                 uid = c2.text_input("Mã đơn vị mới (chỉ khi thêm)", key="qt_u_id")
                 uname = c1.text_input("Tên đơn vị (để trống: giữ tên cũ)", key="qt_u_name")
-                kind = c2.selectbox("Loại", list(registry.UNIT_KINDS), format_func=registry.UNIT_KINDS.get, key="qt_u_kind")
+                kind = c2.selectbox("Loại", list(registry.UNIT_KINDS), format_func=registry.UNIT_KINDS.get,
+                                    key="qt_u_kind")
                 parent = c1.selectbox("Cấp trên", ["", *unit_names], format_func=lambda u: unit_names.get(u, "— (gốc)"),
                                       key="qt_u_parent")
                 uday = c2.date_input("Từ ngày", dt.date.today(), format="DD/MM/YYYY", key="qt_u_day")
                 if st.form_submit_button("Lưu đơn vị", disabled=not can, key="qt_u_submit"):
                     if pick_u:
-                        act(lambda: write("don_vi_sua", unit_id=pick_u, effective_on=uday, name=uname or None, kind=kind,
-                                          parent_id=parent),
+                        act(lambda: write("don_vi_sua", unit_id=pick_u, effective_on=uday, name=uname or None,
+                                          kind=kind, parent_id=parent),
                             f"Đã sửa đơn vị {uname or unit_names[pick_u]}.")
                     else:
                         act(lambda: write("don_vi_them", unit_id=uid, name=uname, kind=kind, parent_id=parent or None,
@@ -237,7 +247,8 @@ with a_tab:
                                    key=f"qt_acc_school_{who}", disabled=role not in SCHOOL_ROLES)
             b1, b2, b3 = st.columns(3)
             if b1.button("Lưu vai trò / trường", key="qt_acc_update", disabled=not can):
-                act(lambda: write("tai_khoan_sua", user_name=who, role=role, school_id=school), f"Đã đổi tài khoản {who}.")
+                act(lambda: write("tai_khoan_sua", user_name=who, role=role, school_id=school),
+                    f"Đã đổi tài khoản {who}.")
             if b2.button("Đặt lại mật khẩu", key="qt_acc_reset", disabled=not can):
                 act(lambda: write("tai_khoan_dat_lai", user_name=who),
                     f"Mật khẩu lần đầu mới của {who}: {{out}} (chỉ hiện lần này; phải đổi khi đăng nhập).")
