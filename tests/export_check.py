@@ -65,8 +65,9 @@ def catalog_codes(catalog) -> set[str]:
 
 def text_problems(items, codes: set[str] = frozenset()) -> list[Problem]:
     """Every (where, text): missing-value words, English decimals, internal codes."""
-    code_re = re.compile(r"(?<![\w])(" + "|".join(map(re.escape, sorted(codes, key=len, reverse=True))) + r")(?![\w])") \
-        if codes else None
+    code_re = (re.compile(r"(?<![\w])(" + "|".join(map(re.escape, sorted(codes, key=len, reverse=True)))
+                          + r")(?![\w])")
+               if codes else None)
     out = []
     for where, text in items:
         if not isinstance(text, str) or not text:
@@ -280,7 +281,8 @@ def pptx_problems(data: bytes, codes: set[str] = frozenset(), tolerance_pt: floa
             boxes.append(Box(label, x0, y0, x1, y1))
         for i, a in enumerate(boxes):
             for b in boxes[i + 1:]:
-                if min(a.x1, b.x1) - max(a.x0, b.x0) > tolerance_pt and min(a.y1, b.y1) - max(a.y0, b.y0) > tolerance_pt:
+                if (min(a.x1, b.x1) - max(a.x0, b.x0) > tolerance_pt
+                        and min(a.y1, b.y1) - max(a.y0, b.y0) > tolerance_pt):
                     out.append(Problem(where, f"{a.name} / {b.name}", "hai khung chồng lên nhau"))
     return out + text_problems(texts, codes)
 
@@ -361,7 +363,8 @@ def xlsx_problems(data: bytes, codes: set[str] = frozenset()) -> list[Problem]:
                     continue
                 elif isinstance(v, (dt.datetime, dt.date)):
                     if "dd/mm/yyyy" not in cell.number_format.lower():
-                        out.append(Problem(where, str(v), f"ngày hiển thị {cell.number_format!r}, không phải dd/mm/yyyy"))
+                        out.append(Problem(where, str(v),
+                                           f"ngày hiển thị {cell.number_format!r}, không phải dd/mm/yyyy"))
                 elif isinstance(v, (int, float)) and cell.row > header_row and cell.number_format in ("General", "@"):
                     out.append(Problem(where, str(v), "số không có định dạng số"))
     return out + text_problems(texts, codes)
@@ -483,7 +486,8 @@ def figure_problems(fig: dict, name: str = "") -> list[Problem]:
                 if v is None or isinstance(v, str) or math.isnan(float(v)):
                     continue
                 if not lo < float(v) < hi - (hi - lo) * 0.01:
-                    out.append(Problem(name, f"{t.get('name')} = {v:g}%", f"đường chỉ tiêu không thấy trên trục {lo:g}-{hi:g}%"))
+                    out.append(Problem(name, f"{t.get('name')} = {v:g}%",
+                                       f"đường chỉ tiêu không thấy trên trục {lo:g}-{hi:g}%"))
     legend = {}
     for t in fig.get("data", []):
         colour = (t.get("marker") or {}).get("color")
@@ -506,7 +510,8 @@ def figure_problems(fig: dict, name: str = "") -> list[Problem]:
                 label, icon = words[c.upper()]
                 text = texts[i] if i < len(texts) else None
                 if not (isinstance(text, str) and (icon in text or label in text)):
-                    out.append(Problem(name, f"{t.get('name')} thanh {i + 1}", "thanh tô màu tình trạng không ghi tình trạng"))
+                    out.append(Problem(name, f"{t.get('name')} thanh {i + 1}",
+                                       "thanh tô màu tình trạng không ghi tình trạng"))
     return out
 
 
@@ -541,7 +546,8 @@ def chart_bar_problems(fig: dict, name: str = "", yes_no: bool = False) -> list[
             key = (t.get("xaxis") or "x") if t.get("orientation") == "h" else (t.get("yaxis") or "y")
             ax = lay.get(key[0] + "axis" + key[1:], {})
             if isinstance(ax, dict) and _is_percent_axis(ax):
-                out.append(Problem(name, str(t.get("name")), "chỉ tiêu có/không vẽ thành thanh phần trăm của giá trị 0/1"))
+                out.append(Problem(name, str(t.get("name")),
+                                   "chỉ tiêu có/không vẽ thành thanh phần trăm của giá trị 0/1"))
     return out
 
 
@@ -573,7 +579,8 @@ def figure_font_sizes(fig: dict) -> list[tuple[str, float]]:
             out.append((f"chú thích «{str(a['text'])[:30]}»", size(a.get("font"))))
     for t in fig.get("data", []):
         texts = [x for x in _array(t.get("text")) if x] if not isinstance(t.get("text"), str) else [t["text"]]
-        drawn = "text" in t.get("mode", "") if t.get("type", "scatter") == "scatter" else t.get("textposition") != "none"
+        drawn = ("text" in t.get("mode", "") if t.get("type", "scatter") == "scatter"
+                 else t.get("textposition") != "none")
         if texts and drawn:
             out.append((f"chữ trên «{t.get('name')}»", size(t.get("textfont"))))
     return out

@@ -179,13 +179,13 @@ def test_users_cli(writable_db, monkeypatch, capsys):
 
 ROLE_PAGES = {
     "lanhdao": {"Tổng quan", "Chỉ tiêu", "Ai đang chậm", "So sánh", "Chỉ số CĐS", "Trường", "Quản trị", "Đổi mật khẩu"},
-    "chuyenvien": {"Tổng quan", "Chỉ tiêu", "Ai đang chậm", "So sánh", "Chỉ số CĐS", "Trường", "Dữ liệu", "Duyệt số liệu",
-                   "Báo cáo", "Đánh giá CĐS", "Quản trị", "Đổi mật khẩu"},
+    "chuyenvien": {"Tổng quan", "Chỉ tiêu", "Ai đang chậm", "So sánh", "Chỉ số CĐS", "Trường", "Dữ liệu",
+                   "Duyệt số liệu", "Báo cáo", "Đánh giá CĐS", "Quản trị", "Đổi mật khẩu"},
     "ht.th001": {"Trường", "Chỉ tiêu", "Nộp số liệu", "Tự đánh giá CĐS", "Đổi mật khẩu"},
     "nl.th001": {"Nộp số liệu", "Trường", "Chỉ tiêu", "Đổi mật khẩu"},
 }
-ALL_PAGES = {"tong_quan", "chi_tieu", "ai_cham", "so_sanh", "chi_so", "truong", "du_lieu", "bao_cao", "nop_so_lieu", "duyet",
-             "tu_danh_gia", "danh_gia", "quan_tri", "doi_mat_khau"}
+ALL_PAGES = {"tong_quan", "chi_tieu", "ai_cham", "so_sanh", "chi_so", "truong", "du_lieu", "bao_cao", "nop_so_lieu",
+             "duyet", "tu_danh_gia", "danh_gia", "quan_tri", "doi_mat_khau"}
 PAGE_FOR_TITLE = {"Tổng quan": "tong_quan", "Chỉ tiêu": "chi_tieu", "Ai đang chậm": "ai_cham", "So sánh": "so_sanh",
                   "Chỉ số CĐS": "chi_so", "Trường": "truong", "Dữ liệu": "du_lieu",
                   "Báo cáo": "bao_cao", "Nộp số liệu": "nop_so_lieu", "Duyệt số liệu": "duyet",

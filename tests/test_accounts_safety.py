@@ -203,7 +203,8 @@ def test_the_two_windows_check_catches_a_planted_publish_without_the_seen_versio
         return real(path, actor, school_year)
     monkeypatch.setattr(plans, "publish", unseen)
     # the page writes through the door, whose table holds the function itself
-    monkeypatch.setitem(door.WRITES, "chi_tieu_cong_bo", dataclasses.replace(door.WRITES["chi_tieu_cong_bo"], fn=unseen))
+    monkeypatch.setitem(door.WRITES, "chi_tieu_cong_bo",
+                        dataclasses.replace(door.WRITES["chi_tieu_cong_bo"], fn=unseen))
     refused, published = two_windows(admin_db)
     assert not refused and published == "99/KH-GDĐT (ld.hai)"
 
@@ -223,10 +224,12 @@ def test_a_row_naming_the_uploader_in_another_case_never_changes_the_uploader(ad
     path = admin_db
     before = table_digest(path)
     for name in ("LanhDao", " LANHDAO "):
-        text = apply(path, [(name, "Lãnh đạo bị hạ cấp", "Hiệu trưởng", "TH003")], confirmed={"lanhdao"})  # even confirmed
+        # even confirmed
+        text = apply(path, [(name, "Lãnh đạo bị hạ cấp", "Hiệu trưởng", "TH003")], confirmed={"lanhdao"})
         assert "'lanhdao' là tài khoản của chính bạn (người tải tệp lên)" in text and "dòng 2" in text, text
         with pytest.raises(admin.AdminError, match="chính bạn"):
-            accounts.preview_accounts(path, "tk.xlsx", accounts_xlsx([(name, "X", "Chuyên viên Phòng", None)]), "lanhdao")
+            accounts.preview_accounts(path, "tk.xlsx", accounts_xlsx([(name, "X", "Chuyên viên Phòng", None)]),
+                                      "lanhdao")
     assert table_digest(path) == before
     assert read(path, "SELECT role FROM users WHERE user_name = 'lanhdao'") == [("lanh_dao",)]
     # the same account named exactly as stored and left as it is: nothing to refuse
@@ -274,7 +277,8 @@ def test_office_accounts_need_a_confirmation_per_row(admin_db):
     assert table_digest(path) == before and accounts.must_change_users(path) == set()
     assert apply(path, OFFICE_FILE, confirmed={"ld.moi", "chuyenvien", "ht.thcs001"}) == ""
     assert read(path, "SELECT user_name, role FROM users WHERE user_name IN ('chuyenvien', 'ld.moi', 'ht.thcs001') "
-                      "ORDER BY 1") == [("chuyenvien", "hieu_truong"), ("ht.thcs001", "chuyen_vien"), ("ld.moi", "lanh_dao")]
+                      "ORDER BY 1") == [("chuyenvien", "hieu_truong"), ("ht.thcs001", "chuyen_vien"),
+                                        ("ld.moi", "lanh_dao")]
     audit = [r["detail"] for r in admin.history(path) if r["code"] == "qt_tai_khoan_tao"][-1]
     assert len(audit["xac_nhan"]) == 3
 

@@ -102,7 +102,8 @@ def test_a_new_school_year_is_set_up_from_the_app_end_to_end(admin_db):
 
     # 4. first login: the password page only, until the password is changed
     c = db.connect(path)
-    assert auth.authenticate(c, "ht.th900", first["ht.th900"], auth.Throttle(state.store_for(path))).school_id == "TH900"
+    assert auth.authenticate(c, "ht.th900", first["ht.th900"],
+                             auth.Throttle(state.store_for(path))).school_id == "TH900"
     c.close()
     at = app_test(None, user="ht.th900", truong="TH900")
     assert not at.exception and at.title[0].value == "Đổi mật khẩu"
@@ -176,15 +177,18 @@ WRITES = {
     "set_document": lambda p, u: plans.set_document(p, u, Y1, "1/KH"),
     "publish": lambda p, u: plans.publish(p, u, Y1),
     "discard_draft": lambda p, u: plans.discard_draft(p, u, Y1),
-    "import_targets": lambda p, u: plans.import_targets(p, u, plans.export_toml(default_catalog(), Y0).encode(), "x.toml"),
+    "import_targets": lambda p, u: plans.import_targets(p, u, plans.export_toml(default_catalog(), Y0).encode(),
+                                                        "x.toml"),
     "open_school_year": lambda p, u: registry.open_school_year(p, u, Y1),
-    "add_school": lambda p, u: registry.add_school(p, u, "TH901", "Trường X", "TH", "cong_lap", "Phường 1", "Q3", "01/09/2024"),
+    "add_school": lambda p, u: registry.add_school(p, u, "TH901", "Trường X", "TH", "cong_lap", "Phường 1", "Q3",
+                                                   "01/09/2024"),
     "update_school": lambda p, u: registry.update_school(p, u, "TH001", "01/09/2024", name="Tên khác"),
     "close_school": lambda p, u: registry.close_school(p, u, "TH002", "01/09/2024"),
     "merge_schools": lambda p, u: registry.merge_schools(p, u, "TH002", "TH001", "01/09/2024"),
     "add_unit": lambda p, u: registry.add_unit(p, u, "PX1", "Phường X", "phuong", None, "01/07/2025"),
     "update_unit": lambda p, u: registry.update_unit(p, u, "Q3", "01/07/2025", name="Tên khác"),
-    "create_accounts": lambda p, u: accounts.create_accounts(p, u, "a.xlsx", accounts_xlsx([("moi.a", "A", "Lãnh đạo Phòng", None)])),
+    "create_accounts": lambda p, u: accounts.create_accounts(p, u, "a.xlsx",
+                                                             accounts_xlsx([("moi.a", "A", "Lãnh đạo Phòng", None)])),
     "reset_password": lambda p, u: accounts.reset_password(p, u, "ht.thcs001"),
     "set_active": lambda p, u: accounts.set_active(p, u, "ht.thcs001", False),
     "update_account": lambda p, u: accounts.update_account(p, u, "ht.thcs001", "chuyen_vien", None),
@@ -234,7 +238,8 @@ def test_a_published_year_never_changes_and_a_new_version_keeps_the_history(admi
     assert old[("tin_hoc_quoc_te", "TH")] == 0.4 and len(old) == len(plans.rows_in_force(default_catalog(), Y0))
     assert summary(path, Y1, "HK1")["target"] == 0.6
     hist = plans.published_versions(path)
-    assert hist[["version", "document", "in_force"]].values.tolist() == [[2, "2/KH-GDĐT", True], [1, "1/KH-GDĐT", False]]
+    assert (hist[["version", "document", "in_force"]].values.tolist()
+            == [[2, "2/KH-GDĐT", True], [1, "1/KH-GDĐT", False]])
     # a draft started before someone else published is refused at publishing (nothing lost silently)
     plans.start_draft(path, LEAD, Y1, from_year=Y1)
     plans.set_document(path, LEAD, Y1, "3/KH")
@@ -256,7 +261,8 @@ def test_a_bad_edit_is_refused_whole_with_the_indicator_named(admin_db):
     assert "Học sinh học Tin học theo chuẩn quốc tế (Trung học cơ sở): cần 0% ≤ gần đạt (40%) ≤ chỉ tiêu (30%)" in text
     assert "thiếu điều khoản" in text
     assert plans.draft(path, Y1)["rows"] == d["rows"]  # not even the good change
-    with pytest.raises(admin.AdminError, match="Học sinh học Tin học theo chuẩn quốc tế \\(Tiểu học\\): chỉ tiêu và ngưỡng"):
+    with pytest.raises(admin.AdminError,
+                       match="Học sinh học Tin học theo chuẩn quốc tế \\(Tiểu học\\): chỉ tiêu và ngưỡng"):
         plans.edit_targets(path, LEAD, Y1, admin.editor_changes(d, admin.draft_frame(default_catalog(), d).assign(
             **{"Chỉ tiêu (%)": "bốn mươi"})))
     with pytest.raises(admin.AdminError, match="đã được .* sửa lúc .* sau khi bạn mở"):
@@ -307,7 +313,8 @@ def test_a_merged_school_keeps_its_history_and_stops_being_expected(admin_db):
     assert accounts_of  # the sample's principal and data-entry account
     disabled = registry.merge_schools(path, LEAD, "TH001", "TH002", "15/06/2024")  # after Y0's CN deadline
     assert sorted(disabled) == sorted(u for (u,) in accounts_of)
-    assert summary(path, Y0, "CN")[["numerator", "schools_expected"]].tolist() == y0[["numerator", "schools_expected"]].tolist()
+    assert (summary(path, Y0, "CN")[["numerator", "schools_expected"]].tolist()
+            == y0[["numerator", "schools_expected"]].tolist())
     registry.open_school_year(path, LEAD, Y1)
     assert summary(path, Y1, "HK1")["schools_expected"] == y0["schools_expected"] - 1
     c = db.connect(path)
@@ -394,7 +401,8 @@ def test_a_bad_accounts_file_names_file_sheet_row_and_column_and_writes_nothing(
     with pytest.raises(admin.AdminError, match=r"dòng 2, cột D \(Tên đăng nhập\): 'ok' không hợp lệ"):
         accounts.preview_accounts(path, "doi_cot.xlsx", swapped)
     with pytest.raises(admin.AdminError, match="Tệp thieu.xlsx, trang Tài khoản, dòng 1: thiếu cột Vai trò"):
-        accounts.preview_accounts(path, "thieu.xlsx", accounts_xlsx([("a.b", "A")], header=("Tên đăng nhập", "Họ và tên")))
+        accounts.preview_accounts(path, "thieu.xlsx",
+                                  accounts_xlsx([("a.b", "A")], header=("Tên đăng nhập", "Họ và tên")))
     with pytest.raises(admin.AdminError, match="Tệp hong.xlsx: tệp không phải XLSX"):
         accounts.preview_accounts(path, "hong.xlsx", b"%PDF-1.4 not a workbook")
     wb = openpyxl.load_workbook(io.BytesIO(accounts_xlsx([("f.one", "F", "Hiệu trưởng", "TH003")])))

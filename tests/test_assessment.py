@@ -167,7 +167,8 @@ def test_submit_needs_every_criterion_and_a_stale_version_is_refused(entry_db):
     assert a.state == "nhap"
     before = _version(entry_db)
     unanswered = [c.code for c in asm.scored_criteria(d.catalog)
-                  if c.code not in a.items or (a.items[c.code].self_points is None and a.items[c.code].self_met is None)]
+                  if c.code not in a.items
+                  or (a.items[c.code].self_points is None and a.items[c.code].self_met is None)]
     assert 0 < len(unanswered) < len(asm.scored_criteria(d.catalog))  # the sample's draft is half filled
     with pytest.raises(asm.AssessmentError) as refused:
         d.save(HT_TH, "TH001", YEAR, {}, a.version, submit=True)
@@ -225,7 +226,8 @@ def test_the_whole_cycle_to_a_publication_the_index_reads(entry_db):
                         "school_year = ? AND criterion_code = 'DH4'", [YEAR]).fetchall()
         assert row == [(10.0, 6.0)]
         pubs = queries.publications(c, Scope.everything(), YEAR)
-        assert list(pubs["publication_id"]) == [pid] and pubs["content_hash"].iloc[0] == publication.content_hash(c, pid)
+        assert (list(pubs["publication_id"]) == [pid]
+                and pubs["content_hash"].iloc[0] == publication.content_hash(c, pid))
         scored = queries.maturity_schools(c, d.catalog, Scope.school("THCS001"), [YEAR])
         assert float(scored["dh_points"].iloc[0]) == 96.0  # 100 points, DH4 verified at 6 of 10
         assert int(scored["school_level"].iloc[0]) == 3

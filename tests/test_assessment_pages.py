@@ -101,7 +101,8 @@ def test_office_returns_one_criterion_then_approves_and_publishes_and_the_scorec
     at.button(key="dg_tra_lai").click().run()
     assert not at.exception and any("Đã trả lại" in s.value for s in at.success)
     a = _assessment(app, "THCS001")
-    assert a.state == "tra_lai" and a.items["QT3.3"].returned and a.items["QT3.3"].comment == "Thiếu ảnh chụp sổ điểm số"
+    assert (a.state == "tra_lai" and a.items["QT3.3"].returned
+            and a.items["QT3.3"].comment == "Thiếu ảnh chụp sổ điểm số")
     assert a.items["DH4"].verified_points == 6.0 and not a.items["DH4"].returned
     # the school sees the returned criterion with its comment, resubmits
     ht = app_test("tu_danh_gia", user="ht.thcs001")

@@ -341,7 +341,8 @@ def test_snapshot_source_appears_after_a_snapshot(page, writable_app):
     page.goto(f"{url}/bao-cao?nam_hoc=2023-2024&ky=CN")
     page.get_by_role("button", name="Chốt số liệu kỳ 2023-2024 · CN").click()
     page.get_by_text("Đã chốt số liệu: mã").wait_for(timeout=30000)
-    for path, heading in (("/?nam_hoc=2023-2024&ky=CN", "Tổng quan"), ("/chi-so-cds?nam_hoc=2023-2024", "Chỉ số chuyển đổi số"),
+    for path, heading in (("/?nam_hoc=2023-2024&ky=CN", "Tổng quan"),
+                          ("/chi-so-cds?nam_hoc=2023-2024", "Chỉ số chuyển đổi số"),
                           ("/chi-tieu?nam_hoc=2023-2024&ky=CN", None)):
         page.goto(url + path)
         if heading:

@@ -7,7 +7,8 @@ from pathlib import Path
 from kpi.store import db, state
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE_DEF = re.compile(r'"(\w+)": \("[^"]+", "([^"]+)"\)')  # kpi.common.access.PAGES entries (dashboard.py routes by them)
+# kpi.common.access.PAGES entries (dashboard.py routes by them)
+PAGE_DEF = re.compile(r'"(\w+)": \("[^"]+", "([^"]+)"\)')
 
 
 # DESIGN's named exception: the tools that drive Streamlit for the benches (AppTest page runs, the
@@ -42,7 +43,8 @@ def test_kpi_never_imports_streamlit():
 
 
 def test_every_page_file_is_registered():
-    router = (ROOT / "kpi" / "common" / "access.py").read_text(encoding="utf-8")  # the pages table dashboard.py routes by
+    # the pages table dashboard.py routes by
+    router = (ROOT / "kpi" / "common" / "access.py").read_text(encoding="utf-8")
     registered = {f"{name}.py" for name, _ in PAGE_DEF.findall(router)}
     files = {p.name for p in (ROOT / "pages").glob("*.py") if not p.name.startswith("_")}
     assert files == registered
@@ -81,7 +83,8 @@ def test_no_url_path_equals_a_page_file_name():
     # With a pages/ folder, Streamlit serves the first session after a start (and every AppTest run)
     # in its legacy mode, where /<file stem> runs that file alone; url paths that are never a file
     # stem always go through dashboard.py.
-    router = (ROOT / "kpi" / "common" / "access.py").read_text(encoding="utf-8")  # the pages table dashboard.py routes by
+    # the pages table dashboard.py routes by
+    router = (ROOT / "kpi" / "common" / "access.py").read_text(encoding="utf-8")
     paths = {path for _, path in PAGE_DEF.findall(router)}
     stems = {p.stem for p in (ROOT / "pages").glob("*.py")}
     assert paths and not (paths & stems)

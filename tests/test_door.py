@@ -380,7 +380,8 @@ def test_pages_and_the_cli_write_only_through_the_door():
     files = sorted((ROOT / "pages").glob("*.py")) + [ROOT / "dashboard.py", ROOT / "kpi" / "cli.py"]
     found = {p.name: around_the_door(p.read_text(encoding="utf-8")) for p in files}
     assert {k: v for k, v in found.items() if v} == {}
-    planted = ("from kpi.writes import door\nfrom kpi.imports import importer\nfrom kpi.workflows import snapshots as sn\nfrom kpi.admin.plans import publish\n"
+    planted = ("from kpi.writes import door\nfrom kpi.imports import importer\n"
+               "from kpi.workflows import snapshots as sn\nfrom kpi.admin.plans import publish\n"
                "importer.revert(path, 3, user.user_name)\n"
                "desk.save(user, 'TH001', '2023-2024', 'CN', {}, {}, 0)\n"
                "sn.freeze(path, '2023-2024', 'CN', '', 'x')\npublish(path, actor, '2024-2025')\n"

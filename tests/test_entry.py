@@ -353,7 +353,8 @@ def test_a_version_1_store_gains_the_entry_tables(tmp_path):
     con = sqlite3.connect(path)
     con.executescript("""CREATE TABLE sessions (session_id TEXT PRIMARY KEY, user_name TEXT NOT NULL, issued_at REAL
                          NOT NULL, last_seen REAL NOT NULL, revoked_at REAL, reason TEXT, client TEXT);
-                         CREATE TABLE audit (audit_id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, user_name TEXT,
+                         CREATE TABLE audit (audit_id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, """
+                      """user_name TEXT,
                          action TEXT NOT NULL, detail TEXT, client TEXT);
                          INSERT INTO audit (at, user_name, action) VALUES (1, 'lanhdao', 'dang_nhap');
                          PRAGMA user_version = 1;""")
@@ -379,8 +380,8 @@ def test_a_school_file_fills_the_form_through_the_import_checks(entry_db):
         bad = f"{GOOD_HEAD}\n{sid},2023-2024,CN,1234,50,44\n".encode()
         values, problems = entry.values_from_file("t.csv", bad, sid, *PERIOD, c, CAT)
         assert values == {} and problems == [
-            "t.csv, trang 'CSV', dòng 2, cột E (Tổng số giáo viên (giáo viên)): lớn hơn 'Tổng số cán bộ quản lý và giáo "
-            "viên' (44); giáo viên là một phần của cán bộ quản lý và giáo viên (giá trị: '50')"]
+            "t.csv, trang 'CSV', dòng 2, cột E (Tổng số giáo viên (giáo viên)): lớn hơn 'Tổng số cán bộ quản lý "
+            "và giáo viên' (44); giáo viên là một phần của cán bộ quản lý và giáo viên (giá trị: '50')"]
         other = f"{GOOD_HEAD}\n{sid},2023-2024,CN,1234,40,44\nTH002,2023-2024,CN,1000,40,44\n".encode()
         values, problems = entry.values_from_file("t.csv", other, sid, *PERIOD, c, CAT)
         assert values == {} and "tệp có số liệu của trường hoặc kỳ khác (TH002 2023-2024 CN)" in problems[0]

@@ -89,7 +89,8 @@ def test_every_chart_as_exported(packs, which):
     problems = [p for c in charts for p in ec.figure_problems(c.figure, c.name)]
     problems += ec.text_problems([(c.name, t) for c in charts for t in ec.figure_texts(c.figure)], CODES)
     assert problems == []
-    shown = set(pack.rows["indicator_code"])  # a principal's pack leaves out groups under 5 schools (kpi.domain.privacy)
+    # a principal's pack leaves out groups under 5 schools (kpi.domain.privacy)
+    shown = set(pack.rows["indicator_code"])
     index = 1 if pack.maturity_dist is not None and maturity.INDEX_CODE in shown else 0
     assert len(charts) == 1 + len([c for c in CAT.indicators if c in shown and pack.values[c]["value"].notna().any()]) \
         + index
@@ -106,7 +107,8 @@ def test_the_packs_sentences_are_the_overview_pages(packs, store, frozen):
         pack, files = packs[which]
         page = views.Views(frozen[0])  # what a page run would read, built on its own
         try:
-            tiles = [t for _, ts in page.overview(Scope.everything().with_snapshot(snap), YEAR, ROUND).themes for t in ts]
+            tiles = [t for _, ts in page.overview(Scope.everything().with_snapshot(snap), YEAR, ROUND).themes
+                     for t in ts]
         finally:
             page.close()
         assert [(ln.tile.code, ln.tile.change) for ln in pack.lines] == [(t.code, t.change) for t in tiles]
@@ -296,7 +298,8 @@ def test_figure_check_catches_axes_targets_and_status_without_words(con):
     whys = [p.why for p in ec.figure_problems(no_words)]
     assert whys.count("màu tình trạng không có chú thích bằng chữ") == 2
     assert whys.count("thanh tô màu tình trạng không ghi tình trạng") == 2
-    page_bars = figures.progress_bars(v.overview(Scope.everything(), YEAR, ROUND).rows).to_plotly_json()  # the screen's builder: no word on the bars
+    # the screen's builder: no word on the bars
+    page_bars = figures.progress_bars(v.overview(Scope.everything(), YEAR, ROUND).rows).to_plotly_json()
     assert "thanh tô màu tình trạng không ghi tình trạng" in {p.why for p in ec.figure_problems(page_bars)}
 
 
@@ -334,7 +337,8 @@ def _school_values(values: list[float], target: float = 1.0) -> pd.DataFrame:
 
 @pytest.mark.parametrize("values, named, says", [
     ([1.0] * 36 + [0.0] * 3, 3, "3 trường chưa đạt / 39 trường đã báo cáo"),   # never a school at its target
-    ([1.0] * 5 + [0.5 + i / 100 for i in range(30)], 15, "15 trường xa chỉ tiêu nhất · 30 trường chưa đạt / 35 trường đã báo cáo"),
+    ([1.0] * 5 + [0.5 + i / 100 for i in range(30)], 15,
+     "15 trường xa chỉ tiêu nhất · 30 trường chưa đạt / 35 trường đã báo cáo"),
     ([1.0] * 25, 15, "cả 25 trường đã báo cáo đều đạt chỉ tiêu; 15 trường đầu"),
     ([0.9] * 12, 12, "12 trường đã báo cáo"),
 ])

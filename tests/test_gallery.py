@@ -65,10 +65,12 @@ def test_gallery_page_is_one_offline_file_with_its_images(tmp_path):
     png = b"\x89PNG\r\n\x1a\n" + b"0" * 20
     screen = browse.SCREENS[0]
     shots = [browse.Shot("lanhdao", "Lãnh đạo Phòng", screen, vp, "/", png,
-                          [look.Finding("chữ chồng lên nhau", "x", "«a» và «b»")] * (vp == "390")) for vp in ("1440", "390")]
+                          [look.Finding("chữ chồng lên nhau", "x", "«a» và «b»")] * (vp == "390"))
+             for vp in ("1440", "390")]
     exports = [export_images.ExportView("Bộ báo cáo họp · PDF", "bao_cao.pdf", 10, 1.0, [png, png]),
-               export_images.ExportView("Bộ báo cáo họp · XLSX", "bao_cao.xlsx", 10, 1.0, [], [("Tổng hợp", "<table></table>")],
-                                  problems=[look.Finding("mã nội bộ", "x", "«tin_hoc_quoc_te» trong …")] * 3)]
+               export_images.ExportView("Bộ báo cáo họp · XLSX", "bao_cao.xlsx", 10, 1.0, [],
+                                        [("Tổng hợp", "<table></table>")],
+                                        problems=[look.Finding("mã nội bộ", "x", "«tin_hoc_quoc_te» trong …")] * 3)]
     index = gallery.write_html(tmp_path, shots, exports, {"summary": "tóm tắt"})
     page = index.read_text(encoding="utf-8")
     sources = re.findall(r"src='([^']+)'", page)

@@ -253,8 +253,8 @@ CASES = [
     Case("trang_duoc_bao_ve.xlsx", lambda t: filled(t, protect), "nhập"),
     # headers wherever a person puts them
     Case("tieu_de_van_ban_6_dong.xlsx", lambda t: filled(t, letterhead(
-        ["UBND QUẬN 3", "PHÒNG GIÁO DỤC VÀ ĐÀO TẠO", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc",
-         "BÁO CÁO SỐ LIỆU CHUYỂN ĐỔI SỐ", "Năm học 2023-2024"])), "nhập"),
+        ["UBND QUẬN 3", "PHÒNG GIÁO DỤC VÀ ĐÀO TẠO", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+         "Độc lập - Tự do - Hạnh phúc", "BÁO CÁO SỐ LIỆU CHUYỂN ĐỔI SỐ", "Năm học 2023-2024"])), "nhập"),
     Case("tieu_de_gop_o.xlsx", lambda t: filled(t, letterhead(
         ["UBND QUẬN 3", "TRƯỜNG TIỂU HỌC MẪU", "BÁO CÁO SỐ LIỆU", "Kỳ: tổng kết cả năm"], merge=True, blank_after=2)),
          "nhập"),
@@ -267,13 +267,14 @@ CASES = [
         "<sheetData>", '<dimension ref="A1:XFD1048576"/><sheetData>')), "nhập"),
     Case("dau_cach_o_dong_1048576.xlsx", lambda t: filled(t, set_cell("Số liệu", 1_048_576, 3, " ")), "nhập"),
     Case("nhieu_dong_trong_co_dinh_dang.xlsx", lambda t: raw_xlsx(
-        raw_good_rows() + [f'<row r="{i}" s="0" customFormat="1" ht="15" customHeight="1"/>' for i in range(3, 100_000)]),
+        raw_good_rows() + [f'<row r="{i}" s="0" customFormat="1" ht="15" customHeight="1"/>'
+                           for i in range(3, 100_000)]),
          "nhập"),
     # values as offices type them
     Case("so_co_dau_cham_nghin.csv", lambda t: csv_bytes([GOOD_ROWS[0], ["TH001", "2023-2024", "CN", "1.234", 41, 45]]),
          "nhập", check=lambda p: _landed(p, {"hs_tong": 1234})),
-    Case("nam_hoc_ky_bang_chu.csv", lambda t: csv_bytes([GOOD_ROWS[0], ["TH001", "2023 – 2024", "Cả năm", 917, 41, 45]]),
-         "nhập"),
+    Case("nam_hoc_ky_bang_chu.csv",
+         lambda t: csv_bytes([GOOD_ROWS[0], ["TH001", "2023 – 2024", "Cả năm", 917, 41, 45]]), "nhập"),
     Case("ky_hoc_ky_i.csv", lambda t: csv_bytes([GOOD_ROWS[0], ["TH001", "2023-2024", "Học kỳ I", 917, 41, 45]]),
          "nhập", check=lambda p: _landed(p, rnd="HK1")),
     Case("chu_nfd.csv", lambda t: unicodedata.normalize("NFD", csv_bytes(
@@ -310,7 +311,8 @@ CASES = [
     Case("xoa_tieu_de_tu_danh_gia.xlsx", lambda t: filled(t, lambda wb: wb["Tự đánh giá"].delete_rows(2)), "từ chối",
          ("không nhận ra bảng tự đánh giá của trang 'Tự đánh giá'",)),
     Case("bieu_mau_chua_dien.xlsx", lambda t: t, "từ chối", ("tệp không có số liệu nào để nhập",)),
-    Case("csv_chi_co_tieu_de.csv", lambda t: csv_bytes(GOOD_ROWS[:1]), "từ chối", ("tệp không có số liệu nào để nhập",)),
+    Case("csv_chi_co_tieu_de.csv", lambda t: csv_bytes(GOOD_ROWS[:1]), "từ chối",
+         ("tệp không có số liệu nào để nhập",)),
     Case("bieu_mau_cu.xlsx", lambda t: filled(t, old_version), "từ chối", ("biểu mẫu đã cũ",)),
     Case("dong_trung.csv", lambda t: csv_bytes(GOOD_ROWS + [GOOD_ROWS[1]]), "từ chối",
          ("dòng 3, cột A (Mã trường): trùng trường và kỳ với dòng 2",)),
@@ -348,8 +350,8 @@ CASES = [
     # messages that cannot hurt
     Case("o_rat_dai.csv", lambda t: csv_bytes([GOOD_ROWS[0], ["TH001", "2023-2024", "CN", "x" * 32_942, 41, 45]]),
          "từ chối", ("… (32.942 ký tự)",)),
-    Case("ky_tu_dieu_khien.csv", lambda t: csv_bytes([GOOD_ROWS[0], ["TH001\x07\x1b[2J\u202e", "2023-2024", "CN", 917, 41,
-                                                                      45]]), "từ chối",
+    Case("ky_tu_dieu_khien.csv",
+         lambda t: csv_bytes([GOOD_ROWS[0], ["TH001\x07\x1b[2J\u202e", "2023-2024", "CN", 917, 41, 45]]), "từ chối",
          ("(giá trị: 'TH001\\x07\\x1b[2J\\u202e')",)),
     # files that cannot be read, explained
     Case("tep_rong.csv", lambda t: b"", "từ chối", ("tệp rỗng",)),
@@ -360,12 +362,15 @@ CASES = [
     Case("pdf.xlsx", lambda t: b"%PDF-1.7\n" + bytes(200), "từ chối", ("tệp không phải XLSX (tệp PDF)",)),
     Case("ods.xlsx", lambda t: zipped({"mimetype": b"application/vnd.oasis.opendocument.spreadsheet",
                                        "content.xml": b"<x/>"}), "từ chối", ("bảng tính OpenDocument .ods",)),
-    Case("zip_khac.xlsx", lambda t: zipped({"anh.txt": b"xin chao"}), "từ chối", ("tệp không phải XLSX (tệp nén ZIP)",)),
+    Case("zip_khac.xlsx", lambda t: zipped({"anh.txt": b"xin chao"}), "từ chối",
+         ("tệp không phải XLSX (tệp nén ZIP)",)),
     Case("xlsx_bi_cat.xlsx", lambda t: filled(t)[:5000], "từ chối", ("tệp bị hỏng",)),
     Case("xlsx_hong_noi_dung.xlsx", lambda t: zipped({"[Content_Types].xml": b"<Types", "xl/workbook.xml": b"<<<"}),
          "từ chối", ("tệp bị hỏng",)),
-    Case("csv_byte_hong_sau_64kb.csv", lambda t: csv_bytes(GOOD_ROWS + [["TH002", "2023-2024", "CN", 900, 40, 44]] * 3000)
-         + b"TH003,2023-2024,CN,\xff\xfe,1,1\n", "từ chối", ("không đọc được tệp bằng mã hóa UTF-8 (byte 0xFF ở dòng 3.003)",)),
+    Case("csv_byte_hong_sau_64kb.csv",
+         lambda t: csv_bytes(GOOD_ROWS + [["TH002", "2023-2024", "CN", 900, 40, 44]] * 3000)
+         + b"TH003,2023-2024,CN,\xff\xfe,1,1\n", "từ chối",
+         ("không đọc được tệp bằng mã hóa UTF-8 (byte 0xFF ở dòng 3.003)",)),
     # files made to exhaust the server
     Case("bom_nen_60mb.xlsx", lambda t: bomb(60), "từ chối", ("giải nén ra 60 MB, tối đa 50 MB mỗi phần",)),
     Case("ti_le_nen_bat_thuong.xlsx", lambda t: bomb(30), "từ chối", ("nén bất thường", "tối đa 100 lần")),

@@ -49,15 +49,15 @@ def test_oversized_files_are_refused_fast_and_small(sample_db):
     assert report["ok"]
 
 
-NAIVE = """
+NAIVE = ("""
 import io, json, sys, time
 def hwm():
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM:")).split()[1]) / 1024
 import pandas as pd
 t = time.perf_counter()
 frame = pd.read_csv(io.BytesIO(open({file!r}, "rb").read()))
-print(json.dumps({{"refused": False, "seconds": time.perf_counter() - t, "peak_mb": hwm(), "base_mb": 0, "message": ""}}))
-"""
+print(json.dumps({{"refused": False, "seconds": time.perf_counter() - t, "peak_mb": hwm(), """
+         '"base_mb": 0, "message": ""}}))\n')
 
 
 def test_the_measurement_catches_a_reader_without_limits(tmp_path, sample_db):
@@ -95,7 +95,8 @@ def test_row_limit_counts_rows_holding_a_value_not_the_sheet_size(writable_db):
     small = importer.Limits(rows=5)
     empty = [f'<row r="{i}" s="0" customFormat="1"/>' for i in range(3, 100_000)]
     last = ['<row r="1048576"><c r="C1048576" t="inlineStr"><is><t> </t></is></c></row>']
-    fits = raw_xlsx(raw_good_rows() + empty + last)  # 3 rows hold something, 100.000 are formatted, 1.048.576 is the last
+    # 3 rows hold something, 100.000 are formatted, 1.048.576 is the last
+    fits = raw_xlsx(raw_good_rows() + empty + last)
     assert importer.import_file(writable_db, "vua.xlsx", fits, "cv", limits=small).import_id is not None
     extra = [f'<row r="{i}"><c r="D{i}"><v>{i}</v></c></row>' for i in range(200_000, 200_003)]
     with pytest.raises(importer.ImportRejected) as e:  # planted: three more rows with a value

@@ -224,7 +224,8 @@ def to_cp1258(text: str) -> bytes:
 
 
 def test_windows_1258_csv_and_nfd_headers(writable_db):
-    text = f"MÃ TRƯỜNG,  Năm học ,Kỳ,{H['hs_tong']},{H['gv_tong']},{H['cbql_gv_tong']}\r\nTH004,2023-2024,CN,1.234,55,59\r\n"
+    text = (f"MÃ TRƯỜNG,  Năm học ,Kỳ,{H['hs_tong']},{H['gv_tong']},{H['cbql_gv_tong']}\r\n"
+            "TH004,2023-2024,CN,1.234,55,59\r\n")
     data = to_cp1258(text)
     with pytest.raises(UnicodeDecodeError):
         data.decode("utf-8")

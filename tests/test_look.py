@@ -30,7 +30,8 @@ needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian 
 # ---- the figures: from the sample, and the edge cases that broke them before -------------------------
 
 def _values(n, value, target, level="TH"):
-    return pd.DataFrame({"school_id": [f"T{i:03d}" for i in range(n)], "name": [f"Trường Tiểu học số {i}" for i in range(n)],
+    return pd.DataFrame({"school_id": [f"T{i:03d}" for i in range(n)],
+                         "name": [f"Trường Tiểu học số {i}" for i in range(n)],
                          "level": level, "value": value, "target": target,
                          "status": [progress.status(v, target, target * 0.9) for v in np.broadcast_to(value, n)],
                          "is_own": [i == 0 for i in range(n)]})
@@ -47,7 +48,8 @@ def _overview(value, target):
     return pd.DataFrame({"indicator_code": ["a", "b"], "clause": ["II.9", "II.10"],
                          "label": ["Trường triển khai hệ thống quản lý dạy học trực tuyến", "Một chỉ tiêu"],
                          "level": ["Tất cả", "TH"], "value": [value, value / 2], "target": [target, target],
-                         "status": [progress.status(value, target, target * 0.9), progress.status(value / 2, target, 0)],
+                         "status": [progress.status(value, target, target * 0.9),
+                                    progress.status(value / 2, target, 0)],
                          "schools_reporting": [10, 10], "schools_expected": [10, 12]})
 
 

@@ -105,7 +105,8 @@ def test_a_screen_still_drawing_is_a_finding(browser, slow, planted):
     try:
         page = ctx.new_page()
         page.goto(slow)
-        page.get_by_role("heading", name="Trang vẽ chậm").wait_for(timeout=30000)  # half drawn, as the old gallery took it
+        # half drawn, as the old gallery took it
+        page.get_by_role("heading", name="Trang vẽ chậm").wait_for(timeout=30000)
         [found] = browse._settled(page, "trang vẽ chậm", timeout=4)
         page.goto(planted)
         done = browse._settled(page, "trang cài lỗi", timeout=30)

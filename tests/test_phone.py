@@ -222,7 +222,8 @@ def _heatmap_view(browser, url: str, width: int) -> tuple[bool, bool, bool]:
     wait_idle(page, T)
     page.locator("[data-testid=stDataFrame]").last.wait_for(timeout=T)
     page.wait_for_timeout(500)
-    seen = (page.locator(".st-key-cs_heat").last.is_visible(), page.locator("[data-testid=stDataFrame]").last.is_visible(),
+    seen = (page.locator(".st-key-cs_heat").last.is_visible(),
+            page.locator("[data-testid=stDataFrame]").last.is_visible(),
             page.get_by_text("Màn hình hẹp: bản đồ nhiệt đủ các tiêu chí").is_visible())
     if width < 768:
         page.locator("[data-testid=stButtonGroup]").get_by_text("Dạy-học", exact=True).click()

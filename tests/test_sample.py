@@ -37,8 +37,10 @@ def test_shape(con):
     assert per_level == {"MN": 21, "TH": 18, "THCS": 13, "GDTX": 1}
     assert con.execute("SELECT count(DISTINCT ownership) FROM schools WHERE level <> 'GDTX'").fetchone()[0] == 2
     assert con.execute("SELECT count(DISTINCT name) FROM schools").fetchone()[0] == 53
-    periods = con.execute("SELECT school_year, round, strftime(deadline, '%d/%m') FROM periods ORDER BY 1, 2").fetchall()
-    assert periods == [(f"{y}-{y + 1}", r, d) for y in (2021, 2022, 2023) for r, d in (("CN", "20/05"), ("HK1", "10/01"))]
+    periods = con.execute("SELECT school_year, round, strftime(deadline, '%d/%m') FROM periods "
+                          "ORDER BY 1, 2").fetchall()
+    assert periods == [(f"{y}-{y + 1}", r, d) for y in (2021, 2022, 2023)
+                       for r, d in (("CN", "20/05"), ("HK1", "10/01"))]
     meta = dict(con.execute("SELECT * FROM meta").fetchall())
     assert meta["is_sample"] == "true" and "Dữ liệu mẫu" in meta["unit_name"]
 

@@ -124,7 +124,8 @@ def test_downloads_through_the_front_reach_the_worker_that_made_them(served):
             b = _browser(url, "chuyenvien")
             assert await b.login()
             await b.connect()
-            assert await b.rerun("Chỉ tiêu · bảng", "chi-tieu", "nam_hoc=2023-2024&ky=CN&chi_tieu=tin_hoc_quoc_te&ct_tab=Bảng")
+            assert await b.rerun("Chỉ tiêu · bảng", "chi-tieu",
+                                 "nam_hoc=2023-2024&ky=CN&chi_tieu=tin_hoc_quoc_te&ct_tab=Bảng")
             status, body = await b.download("ct_dl_csv")
             got.append((b.cookies.get("kpi_may"), status, body[:40]))
             await b.ws.close()

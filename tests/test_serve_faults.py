@@ -244,7 +244,8 @@ def test_a_successor_that_cannot_start_leaves_the_old_workers_serving(tmp_path, 
     def roll(tries: int) -> tuple[serve.Server, serve.Worker]:
         monkeypatch.setattr(serve.Server, "ROLL_TRIES", tries)
         srv = serve.Server(port=18081, workers=1, run_dir=tmp_path, nginx="nginx")
-        old = serve.Worker(0, 41001, ready=True, proc=subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]))
+        old = serve.Worker(0, 41001, ready=True,
+                           proc=subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]))
         srv.workers = [old]
 
         def broken(w):

@@ -36,7 +36,8 @@ USERS = {"lanh_dao": "lanhdao", "chuyen_vien": "chuyenvien", "hieu_truong": "ht.
 # ---- the function --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("typed, shown", [
-    ("Trường Tiểu học Lê Lợi (cơ sở 2), 12/3 - Q.3; lúc 10:30", "Trường Tiểu học Lê Lợi (cơ sở 2), 12/3 - Q.3; lúc 10:30"),
+    ("Trường Tiểu học Lê Lợi (cơ sở 2), 12/3 - Q.3; lúc 10:30",
+     "Trường Tiểu học Lê Lợi (cơ sở 2), 12/3 - Q.3; lúc 10:30"),
     ("![a](http://x/y.png)", r"!\[a\](http\://x/y.png)"),
     ("[l](javascript:alert(1))", r"\[l\](javascript\:alert(1))"),
     ("**x** _y_ `z` ~~w~~", r"\*\*x\*\* \_y\_ \`z\` \~\~w\~\~"),
@@ -82,9 +83,10 @@ def planted_db(sample_db, tmp_path_factory):
         c.execute("UPDATE entries SET reason = ?", (PLANT,))
         c.execute("UPDATE assessments SET reason = ?", (PLANT,))
         c.execute("UPDATE assessment_items SET note = ?, comment = ?", (PLANT, PLANT))
-        c.execute("INSERT INTO assessment_evidence (school_id, school_year, criterion_code, file_name, kind, size, sha256, "
-                  "content, uploaded_at, uploaded_by) SELECT school_id, school_year, criterion_code, file_name, kind, "
-                  "size, sha256, content, uploaded_at, uploaded_by FROM assessment_evidence")  # one of each name
+        # one of each name
+        c.execute("INSERT INTO assessment_evidence (school_id, school_year, criterion_code, file_name, kind, size, "
+                  "sha256, content, uploaded_at, uploaded_by) SELECT school_id, school_year, criterion_code, "
+                  "file_name, kind, size, sha256, content, uploaded_at, uploaded_by FROM assessment_evidence")
         c.execute("UPDATE assessment_evidence SET file_name = CASE evidence_id % 2 WHEN 0 THEN ? ELSE ? END", FILES)
         c.execute("UPDATE target_drafts SET document = ?", (PLANT,))
     return path

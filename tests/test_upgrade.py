@@ -59,7 +59,8 @@ def test_an_older_file_is_upgraded_once_with_its_figures_unchanged(writable_db):
     try:
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         assert set(NEW_TABLES) <= tables
-        assert con.execute("SELECT count(*) FROM scope_schools(NULL, yr := '2023-2024', rd := 'CN')").fetchall()[0][0] > 0
+        assert con.execute("SELECT count(*) FROM scope_schools(NULL, yr := '2023-2024', "
+                           "rd := 'CN')").fetchall()[0][0] > 0
         assert int(queries.meta(con)["data_version"]) == version + 1  # every worker's caches refresh
     finally:
         con.close()

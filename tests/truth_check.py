@@ -134,7 +134,8 @@ def recompute(path: Path, vm_rows, catalog) -> Truth:
             gap = None if target is None or value is None else max(0, math.ceil(target * den - num - EPS))
             change = None if value is None or pden <= 0 else value - pnum / pden
             key = (ind.clause, ind.label_vi, row["level"])
-            truth.lines[key] = Line(value, target, _status(value, target, near), gap, change, len(own), expected, meeting)
+            truth.lines[key] = Line(value, target, _status(value, target, near), gap, change, len(own), expected,
+                                    meeting)
             truth.order.append(key)
         for ind in catalog.indicators.values():
             for level in ind.levels:
@@ -150,8 +151,8 @@ def recompute(path: Path, vm_rows, catalog) -> Truth:
         con.close()
     app = sqlite3.connect(state.state_path(path))
     try:
-        first = dict(app.execute("SELECT school_id, first_submitted_at FROM entries WHERE school_year = ? AND round = ? "
-                                 "AND first_submitted_at IS NOT NULL", (YEAR, RND)).fetchall())
+        first = dict(app.execute("SELECT school_id, first_submitted_at FROM entries WHERE school_year = ? "
+                                 "AND round = ? AND first_submitted_at IS NOT NULL", (YEAR, RND)).fetchall())
     finally:
         app.close()
     for sid, deadline, received in files:
@@ -208,7 +209,8 @@ CAPTION = re.compile(r"^(?P<who>Toàn đơn vị|Mầm non|Tiểu học|Trung h�
 HEADING = re.compile(r"^(?P<clause>[IVX]+\.\d+[a-z]?) · (?P<label>.+)$")
 SUMMARY_ROW = re.compile(r"^(?P<clause>[IVX]+\.\d+[a-z]?)\s.*?\s(?P<value>[\d.,]+%|—)\s+(?P<target>[\d.,]+%|—)\s+"
                          r"[✔◐✖]? ?(?P<status>Đạt|Gần đạt|Chưa đạt|Chưa có chỉ tiêu)\s{2,}(?:(?P<gap>\S.*?)\s{2,})?"
-                         r"(?P<change>(?:tăng|giảm) [\d.,]+ điểm %|không đổi|chưa có kỳ trước)\s+(?P<x>[\d.]+)/(?P<y>[\d.]+)$")
+                         r"(?P<change>(?:tăng|giảm) [\d.,]+ điểm %|không đổi|chưa có kỳ trước)\s+"
+                         r"(?P<x>[\d.]+)/(?P<y>[\d.]+)$")
 SUB_ROW = re.compile(r"^(?P<id>[A-Z]+\d{3})\s.*?\s(?:MN|TH|THCS|GDTX)\s+(?P<status>Đúng hạn|Trễ hạn|Chưa nộp)"
                      r"(?:\s+(?P<day>\d\d/\d\d/\d{4}))?(?:\s+(?P<late>\d+))?")
 COUNT_ROW = re.compile(r"^(?P<what>Đúng hạn|Trễ hạn|Chưa nộp|Tổng số trường)\s+(?P<n>\d+)$")
@@ -348,7 +350,8 @@ def compare_vm(truth: Truth, vm_rows, status) -> list[str]:
         got = (row["value"], row["target"], row["status"], row["gap"], row["change"], row["schools_reporting"],
                row["schools_expected"], row["schools_meeting"])
         want = (t.value, t.target, t.status, t.gap, t.change, t.reporting, t.expected, t.meeting)
-        for name, g, w in zip(("value", "target", "status", "gap", "change", "reporting", "expected", "meeting"), got, want):
+        for name, g, w in zip(("value", "target", "status", "gap", "change", "reporting", "expected", "meeting"),
+                              got, want):
             if not _same(g, w):
                 bad.append(f"trang · {key}: {name} {g!r} ≠ SQL {w!r}")
     for r in status.to_dict("records"):
