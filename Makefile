@@ -80,6 +80,7 @@ run: install rundeps $(DB)
 	$(PY) -m kpi serve --port $(PORT) --address $(ADDRESS)
 
 test: install-dev sysdeps axe
+	$(PY) -m ruff check kpi pages dashboard.py tests
 	$(PY) -m pytest
 
 # make gallery [GALLERY=dir]: every page × role × screen size and every page of every export as
