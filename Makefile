@@ -1,7 +1,7 @@
 # make run   : create .venv, install (and, as root, Debian nginx, chromium, fonts), build the sample
 #              database as of today if none exists, serve on :8501 (nginx in front of one worker per core)
 # make test  : install dev requirements, axe-core (npm) (and, as root, Debian nginx, chromium, fonts, poppler,
-#              LibreOffice), run all tests
+#              LibreOffice), check the code with ruff, run all tests
 # make gallery: screenshots of every page and every export in gallery/index.html
 PYTHON ?= python3
 VENV   := .venv
@@ -80,6 +80,7 @@ run: install rundeps $(DB)
 	$(PY) -m kpi serve --port $(PORT) --address $(ADDRESS)
 
 test: install-dev sysdeps axe
+	$(PY) -m ruff check kpi pages dashboard.py tests
 	$(PY) -m pytest
 
 # make gallery [GALLERY=dir]: every page × role × screen size and every page of every export as

@@ -333,7 +333,7 @@ def test_a_read_only_disk_under_the_analytics_file_refuses_in_vietnamese(entry_d
     check_cli()
     # planted: the disk's error not turned into the sentence (Python's OSError with the path leaks)
     with pytest.raises(AssertionError):
-        check_cli("from kpi import faults\nfaults.unavailable = lambda *a, **k: None")
+        check_cli("from kpi.common import faults\nfaults.unavailable = lambda *a, **k: None")
     monkeypatch.setattr(faults, "unavailable", lambda *a, **k: None)
     with pytest.raises(AssertionError):
         check_approve()
@@ -534,4 +534,4 @@ def test_a_full_disk_under_the_analytics_file_refuses_the_import_and_keeps_the_f
 
     check()
     with pytest.raises(AssertionError):
-        check("from kpi import faults\nfaults.unavailable = lambda *a, **k: None")
+        check("from kpi.common import faults\nfaults.unavailable = lambda *a, **k: None")

@@ -238,7 +238,7 @@ def _in_subprocess(code: str) -> str:
     import subprocess
 
     prelude = ("import resource, sys; from pathlib import Path; "
-               f"sys.path.insert(0, {str(db.ROOT)!r}); from kpi import bench; ")
+               f"sys.path.insert(0, {str(db.ROOT)!r}); from kpi.tools import bench; ")
     out = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, check=True,
                          env=dict(os.environ), cwd=db.ROOT)
     return out.stdout.strip().splitlines()[-1]
