@@ -147,8 +147,8 @@ def test_a_logout_holds_in_every_process_and_after_a_restart(writable_db, tmp_pa
     import sys
 
     token2 = a.issue("lanhdao")
-    code = ("import sys; from kpi.admin import auth; from kpi.store import state; s = auth.Sessions(b'k' * 32, store=state.Store(sys.argv[1])); "
-            "print(s.check(sys.argv[2]))")
+    code = ("import sys; from kpi.admin import auth; from kpi.store import state; "
+            "s = auth.Sessions(b'k' * 32, store=state.Store(sys.argv[1])); print(s.check(sys.argv[2]))")
     out = subprocess.run([sys.executable, "-c", code, str(state.state_path(writable_db)), token2],
                          capture_output=True, text=True, cwd=ROOT, check=True).stdout.strip()
     assert out == "lanhdao"
