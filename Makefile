@@ -1,7 +1,8 @@
 # make run   : create .venv, install (and, as root, Debian nginx, chromium, fonts), build the sample
 #              database as of today if none exists, serve on :8501 (nginx in front of one worker per core)
 # make test  : install dev requirements, axe-core (npm) (and, as root, Debian nginx, chromium, fonts, poppler,
-#              LibreOffice), check the code with ruff, run all tests
+#              LibreOffice), check the code with ruff, run all tests on two pytest-xdist workers
+#              (TEST_WORKERS=0: in one process)
 # make gallery: screenshots of every page and every export in gallery/index.html
 PYTHON ?= python3
 VENV   := .venv
@@ -79,9 +80,12 @@ sample: install
 run: install rundeps $(DB)
 	$(PY) -m kpi serve --port $(PORT) --address $(ADDRESS)
 
+# Two pytest-xdist workers (this machine's two cores), one test module at a time each, the costliest
+# modules first (tests/conftest.py); TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 test: install-dev sysdeps axe
 	$(PY) -m ruff check kpi pages dashboard.py tests
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder)
 
 # make gallery [GALLERY=dir]: every page × role × screen size and every page of every export as
 # images in one offline HTML file, for a look at the whole product before a release (about 3 minutes).

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,22 @@ from kpi.tools.sample import build_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("KPI_SECRET", "khoa-bi-mat-chi-dung-cho-kiem-thu")
+
+
+# `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadscope`): each module is one
+# unit of work, so its shared setup (a server, a browser walk, a frozen database) is made once, on
+# one worker. The costliest modules are handed out first (longest first, so that the two workers end
+# together); the rest follow in file order (--no-loadscope-reorder). Order from `--durations` here.
+HEAVY_FIRST = ["test_look_pages", "test_privacy", "test_a11y", "test_browser", "test_phone", "test_serve_faults",
+               "test_import_safety", "test_export", "test_export_check", "test_one_truth", "test_browser_entry",
+               "test_browser_assessment", "test_pages", "test_text", "test_access", "test_serve", "test_door"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """On an xdist worker: the costliest modules first (a plain run keeps the file order)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+        items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
 
 
 def token_for(user_name: str) -> str:
@@ -40,11 +59,42 @@ def app_test(page: str | None = None, user: str | None = "lanhdao", **params):
 
 @pytest.fixture(scope="session")
 def sample_db(tmp_path_factory) -> Path:
-    """The district sample (53 schools, 3 school years, seed 7), built once, never written by tests."""
+    """The district sample (53 schools, 3 school years, seed 7), built once, never written by tests.
+    Under pytest-xdist the first worker builds it once for the run and every worker takes its own
+    copy (the file and its state store), so the workers' servers never share a file."""
     path = tmp_path_factory.mktemp("db") / "sample.duckdb"
-    build_sample(path, schools=53, years=3, seed=7)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        built = _built_once(tmp_path_factory.getbasetemp().parent / "sample")
+        shutil.copy2(built, path)  # with its 0600 mode
+        _copy_store(built.with_name(built.stem + ".state.sqlite"), path.with_name(path.stem + ".state.sqlite"))
+    else:
+        build_sample(path, schools=53, years=3, seed=7)
     os.environ["KPI_DB"] = str(path)
     return path
+
+
+def _built_once(shared: Path) -> Path:
+    """The sample built in `shared` (a folder of this run that every worker sees) by whichever
+    worker comes first; the others wait on the lock and find it built."""
+    shared.mkdir(exist_ok=True)
+    path = shared / "sample.duckdb"
+    with open(shared / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "built").exists():
+            build_sample(path, schools=53, years=3, seed=7)
+            (shared / "built").touch()
+    return path
+
+
+def _copy_store(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite state store (its backup), private (0600) as kpi.state makes it."""
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    src, out = sqlite3.connect(f"file:{source}?mode=ro", uri=True), sqlite3.connect(target)
+    try:
+        src.backup(out)
+    finally:
+        src.close()
+        out.close()
 
 
 @pytest.fixture()
@@ -128,3 +178,4 @@ def run_async(coro):
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()
+
