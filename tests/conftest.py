@@ -87,7 +87,7 @@ def _built_once(shared: Path) -> Path:
 
 
 def _copy_store(source: Path, target: Path) -> None:
-    """A consistent copy of a SQLite state store (its backup), private (0600) as kpi.state makes it."""
+    """A consistent copy of a SQLite state store (its backup), private (0600) as kpi.store.state makes it."""
     os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     src, out = sqlite3.connect(f"file:{source}?mode=ro", uri=True), sqlite3.connect(target)
     try:
