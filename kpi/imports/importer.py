@@ -38,8 +38,8 @@ def locked_keys(path, keys) -> list[tuple]:
     periods = sorted({(y, r) for _, y, r in keys})
     locked = set()
     for y, r in periods:
-        stored = dict(store.read("SELECT school_id, state FROM entries WHERE school_year = ? AND round = ?", (y, r)))
-        for (sid,) in store.read("SELECT school_id FROM period_locks WHERE school_year = ? AND round = ?", (y, r)):
+        stored = dict(store.read(state.sql("entries.period_states"), {"school_year": y, "round": r}))
+        for (sid,) in store.read(state.sql("entries.period_locked"), {"school_year": y, "round": r}):
             if workflow.effective_state(stored.get(sid), True, True) == "da_khoa":
                 locked.add((sid, y, r))
     return [k for k in keys if k in locked]
@@ -322,8 +322,7 @@ def revert_refusal(path, con, import_id: int) -> str | None:
     if keys and state.state_path(path).exists():
         store = state.store_for(path)
         for y, r in sorted({(y, r) for _, y, r in keys}):
-            for (sid,) in store.read("SELECT school_id FROM entries WHERE school_year = ? AND round = ? AND state IN "
-                                     "('da_duyet', 'da_khoa')", (y, r)):
+            for (sid,) in store.read(state.sql("entries.period_decided"), {"school_year": y, "round": r}):
                 if (sid, y, r) in keys:
                     held.add((sid, y, r))
     if held:

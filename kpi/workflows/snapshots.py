@@ -42,9 +42,7 @@ def app_submissions(path, school_year: str, round: str) -> pa.Table:
     """The schools' first submissions in the app (kpi.workflows.entry; submitted, returned or approved alike)
     of the periods up to and including (school_year, round), in Vietnamese wall-clock time."""
     try:
-        rows = state.store_for(path).read(
-            "SELECT school_id, school_year, round, first_submitted_at FROM entries "
-            "WHERE first_submitted_at IS NOT NULL")
+        rows = state.store_for(path).read(state.sql("entries.first_submissions"))
     except (sqlite3.Error, OSError) as e:  # a snapshot without them would call those schools "chưa nộp"
         raise ValueError("Không đọc được các lần nộp số liệu trên ứng dụng (kho trạng thái bên cạnh tệp dữ liệu), "
                          "nên chưa chốt: bản chốt sẽ thiếu các trường đã nộp. Thử lại sau ít phút; nếu vẫn lỗi, "

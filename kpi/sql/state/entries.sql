@@ -117,3 +117,22 @@ ORDER BY v.school_id, v.field_code;
 -- name: count
 -- one row: how many entries the store holds (every school and period).
 SELECT count(*) FROM entries;
+
+-- name: period_states
+-- one row per school with an entry in the period: its stored state (the importer's check of locked schools).
+-- Parameters: :school_year, :round
+SELECT school_id, state FROM entries WHERE school_year = :school_year AND round = :round;
+
+-- name: period_locked
+-- one row per school whose period the Phòng locked (the importer's check of locked schools).
+-- Parameters: :school_year, :round
+SELECT school_id FROM period_locks WHERE school_year = :school_year AND round = :round;
+
+-- name: period_decided
+-- one row per school whose figures of the period the Phòng approved or locked (a revert may not touch them).
+-- Parameters: :school_year, :round
+SELECT school_id FROM entries WHERE school_year = :school_year AND round = :round AND state IN ('da_duyet', 'da_khoa');
+
+-- name: first_submissions
+-- one row per entry the school ever submitted in the app: its first submission (frozen with a snapshot).
+SELECT school_id, school_year, round, first_submitted_at FROM entries WHERE first_submitted_at IS NOT NULL;
