@@ -6,7 +6,7 @@ from kpi.tools import bench
 
 
 def test_page_timing_records_queries_and_floor(sample_db):
-    pages_bench = importlib.import_module("kpi.tools.page_bench")
+    pages_bench = importlib.import_module("pages._bench")
     r = pages_bench.time_page("tong_quan", "lanhdao", {"nam_hoc": "2023-2024", "ky": "CN"}, 1, 1)
     names = [q[0] for q in r["queries"]]
     assert "district_summary" in names and "maturity_counts@stored" in names

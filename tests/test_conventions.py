@@ -11,10 +11,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGE_DEF = re.compile(r'"(\w+)": \("[^"]+", "([^"]+)"\)')
 
 
-# DESIGN's named exception: the tools that drive Streamlit for the benches (AppTest page runs, the
-# load bench's simulated browsers speaking Streamlit's protocol). Nothing of the product imports them.
-DRIVES_STREAMLIT = {"kpi/tools/page_bench.py", "kpi/tools/load_client.py"}
-
 # The writers of the analytics file (DuckDB): their statements live in kpi/sql/write/ (kpi.store.db.statement).
 WRITE_DIR = ROOT / "kpi" / "sql" / "write"
 WRITERS = ["kpi/store/db.py", "kpi/store/derived.py", "kpi/imports/importer.py", "kpi/imports/parse.py",
@@ -29,8 +25,6 @@ DML = re.compile(r"\b(SELECT\s[\s\S]*\sFROM|INSERT\s+(OR\s+\w+\s+)?INTO|DELETE\s
 def test_kpi_never_imports_streamlit():
     offenders = []
     for path in (ROOT / "kpi").rglob("*.py"):
-        if str(path.relative_to(ROOT)) in DRIVES_STREAMLIT:
-            continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = []
             if isinstance(node, ast.Import):

@@ -87,7 +87,7 @@ def _run(coro):
 
 
 def _browser(url, user, plan=None):
-    from kpi.tools.load_client import Browser, Result
+    from pages._load import Browser, Result
 
     plan = plan or {"users": [], "years": ["2023-2024"], "indicators": {"TH": ["tin_hoc_quoc_te"]}, "schools": []}
     return Browser(url, {"user": user, "password": "dulieumau", "role": "x"}, plan, Result(), random.Random(1))
@@ -189,7 +189,7 @@ def test_a_killed_worker_comes_back_and_its_users_stay_logged_in(served):
 def test_a_draft_saved_through_one_worker_is_read_through_the_other(served):
     """Drafts live in the shared state store, not in a worker: a principal saves through worker A, and
     a second browser of the school, pinned to worker B, opens the form with that value."""
-    from kpi.tools.load_client import SAVE_INPUT, _Tap
+    from pages._load import SAVE_INPUT, _Tap
 
     url, proc, _ = served
     first, second = sorted(_worker_pids(proc.pid))

@@ -57,7 +57,7 @@ def sql(name: str) -> str:
 
 class Recording:
     """A connection that keeps what each query asks of the file (name, params, tables, source, views):
-    kpi.tools.page_bench passes one to replay a page's queries and time DuckDB alone."""
+    pages._bench passes one to replay a page's queries and time DuckDB alone."""
 
     def __init__(self, con, log: list):
         self.con, self.log = con, log

@@ -1,4 +1,4 @@
-"""Tools around the product, never imported by it: the benches (pages, imports, the load bench and
-its simulated browsers), the gallery and its look checks, the sample office generator. The
-Streamlit-driving modules here are DESIGN's named exception to "kpi never imports streamlit".
+"""Tools around the product, never imported by it: the benches (pages, imports, the load bench), the
+gallery and its look checks, the sample office generator. Their Streamlit side (AppTest page runs,
+simulated browsers) stays in pages/_bench.py and pages/_load.py, started in processes of their own.
 """

@@ -201,7 +201,7 @@ def peak_rss_mb() -> float:
 
 
 def _pages_bench(mode: str, specs: list, *numbers: int):
-    """Run kpi/tools/page_bench.py (the Streamlit side: AppTest page runs) in a fresh process on the same
+    """Run pages/_bench.py (the Streamlit side: AppTest page runs) in a fresh process on the same
     database and key; return what it measured."""
     import pickle
     import subprocess
@@ -210,7 +210,7 @@ def _pages_bench(mode: str, specs: list, *numbers: int):
     with tempfile.TemporaryDirectory() as d:
         spec_file, out_file = Path(d) / "specs.pickle", Path(d) / "out.pickle"
         spec_file.write_bytes(pickle.dumps(specs))
-        subprocess.run([sys.executable, "-m", "kpi.tools.page_bench", mode, str(spec_file), str(out_file),
+        subprocess.run([sys.executable, "-m", "pages._bench", mode, str(spec_file), str(out_file),
                         *map(str, numbers)], check=True, cwd=db.ROOT,
                        env=dict(os.environ, STREAMLIT_LOGGER_LEVEL="error"))  # AppTest's warnings are noise here
         return pickle.loads(out_file.read_bytes())

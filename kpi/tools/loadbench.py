@@ -2,7 +2,7 @@
 
 Starts `python -m kpi serve` (nginx and its workers) on a copy of the database, creates the
 accounts it needs (one principal per school for the first schools, and office staff), and drives
-N simulated browsers at the protocol level (`kpi/tools/load_client.py`: login route, websocket, the rerun
+N simulated browsers at the protocol level (`pages/_load.py`: login route, websocket, the rerun
 messages a browser sends; principals also type a figure into Nộp số liệu and save the draft)
 plus one real Chromium under the same load. Every draft save the pages confirmed is looked for in
 the shared state store afterwards (none may be lost). It reports per page and
@@ -198,7 +198,7 @@ def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple
              seed: int = 1, work: Path | None = None, costs: bool = False) -> dict:
     """Start the server on a copy of `source` (in `work`, default data/bench/load/), drive the
     browsers, stop it; return the figures. `costs`: afterwards, on the same warm server with no
-    other load, the server CPU of one run of each page (kpi.tools.load_client's cost mode)."""
+    other load, the server CPU of one run of each page (pages._load's cost mode)."""
     office = min(sessions, 7 if office is None else office)
     work = Path(work or db.ROOT / "data" / "bench" / "load")
     path, plan = prepare_database(source, work, max(1, sessions - office), office)
@@ -224,14 +224,14 @@ def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple
         cpu0, (busy0, total0), load0 = cpu_seconds(tree(server.pid)), machine_cpu(), os.getloadavg()
         ramp = min(15.0, seconds / 4) if ramp is None else ramp
         result_file, browser_file = work / "result.json", work / "browser.json"
-        gen = subprocess.Popen([sys.executable, "-m", "kpi.tools.load_client", "--url", url,
+        gen = subprocess.Popen([sys.executable, "-m", "pages._load", "--url", url,
                                 "--plan", str(work / "plan.json"),
                                 "--out", str(result_file), "--sessions", str(sessions), "--seconds", str(seconds),
                                 "--think", str(think[0]), str(think[1]), "--ramp", str(ramp), "--seed", str(seed)],
                                cwd=db.ROOT, env=env)
         chrome = None
         if browser and os.path.exists("/usr/bin/chromium"):
-            chrome = subprocess.Popen([sys.executable, "-m", "kpi.tools.load_client", "--browser", "--url", url,
+            chrome = subprocess.Popen([sys.executable, "-m", "pages._load", "--browser", "--url", url,
                                        "--plan", str(work / "plan.json"), "--out", str(browser_file), "--seconds",
                                        str(max(10.0, seconds - ramp)), "--think", str(think[0]), str(think[1]),
                                        "--seed", str(seed + 1)], cwd=db.ROOT, env=env,
@@ -254,7 +254,7 @@ def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple
         out["saves"] = saves(res, path)
         if costs:
             cost_file = work / "costs.json"
-            subprocess.run([sys.executable, "-m", "kpi.tools.load_client", "--cost", str(server.pid), "--url", url,
+            subprocess.run([sys.executable, "-m", "pages._load", "--cost", str(server.pid), "--url", url,
                             "--plan", str(work / "plan.json"), "--out", str(cost_file), "--repeat", "20"],
                            cwd=db.ROOT, env=env, check=True)
             out["page_costs"] = json.loads(cost_file.read_text(encoding="utf-8"))
@@ -337,7 +337,7 @@ def summarise(res: dict, chrome: dict | None, server_cpu: float, busy: float, to
     return out
 
 
-SAVE_LABEL = "Nộp số liệu · lưu nháp"  # kpi/tools/load_client.py's label of a principal's draft save
+SAVE_LABEL = "Nộp số liệu · lưu nháp"  # pages/_load.py's label of a principal's draft save
 
 
 def saves(res: dict, path: Path) -> dict:

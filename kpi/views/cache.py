@@ -76,7 +76,7 @@ class Views:
     `maxsize` bounds the number of view models kept (least recently used dropped first): enough
     for every school of a district in every period, and a bounded memory at national scale.
     `recorder`: a list that receives every query this file version runs (kpi.store.queries.Recording;
-    kpi.tools.page_bench replays them)."""
+    pages._bench replays them)."""
 
     def __init__(self, path: str | Path, identity: tuple | None = None, catalog: Catalog | None = None,
                  maxsize: int = 20_000, max_bytes: int | None = None, recorder: list | None = None):
@@ -375,7 +375,7 @@ _VIEWS_LOCK = threading.Lock()
 
 def views_for(path: str | Path, identity: tuple | None = None, recorder: list | None = None) -> Views:
     """The `Views` of the current version of the file at `path` (a new one after every write).
-    With `recorder`, a new one whose queries are noted in it (kpi.tools.page_bench)."""
+    With `recorder`, a new one whose queries are noted in it (pages._bench)."""
     path = str(path)
     identity = identity or db.file_identity(path)
     v = _VIEWS.get(path)

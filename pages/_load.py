@@ -10,8 +10,8 @@ browser's message cache. Between actions it waits a think time. It records per p
 time from sending a rerun to the script's end, and every error: exception elements, st.error
 boxes, a page not found, a session sent back to the login page, timeouts and disconnects.
 
-    python -m kpi.tools.load_client --url http://127.0.0.1:8501 --plan plan.json --out result.json
-    python -m kpi.tools.load_client --browser --url ... --plan plan.json --out result.json   (one Chromium)
+    python -m pages._load --url http://127.0.0.1:8501 --plan plan.json --out result.json
+    python -m pages._load --browser --url ... --plan plan.json --out result.json   (one Chromium)
 """
 
 from __future__ import annotations
@@ -552,7 +552,7 @@ async def page_costs(base: str, plan: dict, server_pid: int, repeat: int) -> lis
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m kpi.tools.load_client")
+    ap = argparse.ArgumentParser(prog="python -m pages._load")
     ap.add_argument("--url", required=True)
     ap.add_argument("--plan", required=True, help="JSON: users, years, indicators per level, schools")
     ap.add_argument("--out", required=True)

@@ -2,8 +2,8 @@
 the benchmark lives here, so that kpi/ never imports streamlit). kpi.tools.bench runs this module in a
 child process and reads its results:
 
-    python -m kpi.tools.page_bench times SPECS.pickle OUT.pickle COLD WARM
-    python -m kpi.tools.page_bench memory SPECS.pickle OUT.pickle SESSIONS
+    python -m pages._bench times SPECS.pickle OUT.pickle COLD WARM
+    python -m pages._bench memory SPECS.pickle OUT.pickle SESSIONS
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from kpi.store import db
 from kpi.tools import bench
 from kpi.views import cache as views
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _app(page: str | None, user: str, params: dict) -> AppTest:
