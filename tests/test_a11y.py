@@ -300,6 +300,10 @@ def test_a_principal_does_everything_with_the_keyboard(browser, a11y_app):
     first = tab_to(page, ".", limit=5)
     assert first["name"] == "Bỏ qua, đến nội dung chính"
     # the cards are read row by row, in the plan's order: the links come in the cards' order
+    # (the heading "Các chỉ tiêu" is drawn before the cards under it: wait for the first card's link)
+    links = page.locator("[data-testid=stMain] [data-testid=stPageLink-NavLink]")
+    links.filter(has_text=re.compile(r"^\s*So với các trường")).first.wait_for(timeout=T)
+    wait_idle(page, T)
     cards = page.locator("[data-testid=stMain] [data-testid=stPageLink-NavLink]").evaluate_all(
         "els => els.map(e => e.innerText.trim().replace(/\\s+/g, ' '))")
     cards = [c for c in cards if c.startswith("So với các trường")]
