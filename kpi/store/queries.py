@@ -164,11 +164,48 @@ def indicator_trend(con, catalog: Catalog, scope: Scope, code: str, level=None, 
     df = run(con, "indicator_trend",
              {**_indicator_params(catalog, code), **index_rules.filters(scope, level, ownership, ward)},
              source=_source(scope, source))
+    return _trend_targets(df, catalog, code)
+
+
+def _trend_targets(df: pd.DataFrame, catalog: Catalog, code: str) -> pd.DataFrame:
     targets = [catalog.target_for(code, lv, y) for y, lv in zip(df["school_year"], df["level"])]
     df["target"] = [None if t is None else t.value for t in targets]
     df["near"] = [None if t is None else t.near for t in targets]
     df["value"] = (df["numerator"] / df["denominator"]).where(df["denominator"] > 0)
     return df
+
+
+def indicator_trend_cells(con, catalog: Catalog, scope: Scope, code: str, *,
+                          source: Source | None = None) -> pd.DataFrame:
+    """indicator_trend's sums per period × level × loại hình × phường (kpi/sql/indicator_trend_cells.sql),
+    over every school of the scope: each filter of the page is a sum of these (`trend_from_cells`)."""
+    return run(con, "indicator_trend_cells",
+               {**_indicator_params(catalog, code), **index_rules.filters(scope, None, None, None)},
+               source=_source(scope, source))
+
+
+def rows_of(frame: pd.DataFrame, level=None, ownership=None, ward=None) -> pd.DataFrame:
+    """The rows of `frame` (with level, ownership, ward columns) that `filtered_schools` keeps for one
+    cấp học, loại hình and phường (None: any; a missing value matches no filter), in their order."""
+    keep = pd.Series(True, index=frame.index)
+    for column, wanted in (("level", level), ("ownership", ownership), ("ward", ward)):
+        if wanted is not None:
+            keep &= (frame[column] == wanted).fillna(False).astype(bool)
+    return frame[keep]
+
+
+def trend_from_cells(cells: pd.DataFrame, catalog: Catalog, code: str, level=None, ownership=None,
+                     ward=None) -> pd.DataFrame:
+    """`indicator_trend` for one filter, summed from `indicator_trend_cells` (the same rows, in the same
+    order: the sums are of whole counts, so equal to the query's; a period × level no school of the
+    filter belongs to has no row, as in the query)."""
+    df = (rows_of(cells, level, ownership, ward).groupby(["school_year", "round", "level"], sort=False)
+          .agg(numerator=("numerator", lambda s: s.sum(min_count=1)),
+               denominator=("denominator", lambda s: s.sum(min_count=1)),
+               schools_reporting=("schools_reporting", "sum"), schools_expected=("schools_expected", "sum"))
+          .reset_index()
+          .sort_values(["school_year", "round", "level"], ascending=[True, False, True], ignore_index=True))
+    return _trend_targets(df, catalog, code)
 
 
 def _one_indicator_defs(catalog: Catalog, code: str, school_year: str) -> pa.Table:

@@ -41,15 +41,17 @@ SLICE_MAX_SCHOOLS = 3000  # a unit up to this size is read once into memory for 
 MAX_BYTES = int(os.environ.get("KPI_VIEW_MB", "300")) * 2**20
 
 
+TEXT_CELL_BYTES = 48  # a text cell's share of its column's buffers (a school's name, a ward: about 30 UTF-8 bytes)
+
+
 def approx_bytes(value, _depth: int = 0) -> int:
     """Roughly what a kept value occupies: frames by their buffers, view models by their frames."""
     if isinstance(value, pa.Table):
         return int(value.nbytes) + 1024
     if isinstance(value, pd.DataFrame):
-        try:
-            return int(value.memory_usage(index=True, deep=False).sum()) + 1024
-        except Exception:  # noqa: BLE001 - an estimate
-            return 1024 * (len(value) + 1)
+        # from the dtypes alone: DataFrame.memory_usage builds a Series per column, which cost more
+        # than the rest of a small view model's build
+        return 1024 + len(value) * (8 + sum(getattr(dt, "itemsize", TEXT_CELL_BYTES) for dt in value.dtypes))
     if _depth > 2:
         return 256
     if isinstance(value, (list, tuple)):

@@ -73,9 +73,11 @@ class IndicatorView:
 def trend(v, scope: Scope, code: str, level, ownership, ward) -> tuple[pd.DataFrame, bool]:
     """(the district's value per period, pooled; whether a principal's small groups were left blank)."""
     sc = scope.shared()
+    # every filter is a sum of the unit's cells (one query per indicator and data version, not per filter)
+    cells = v.memo(("trend_cells", sc, code),
+                   lambda: queries.indicator_trend_cells(v.con, v.catalog, sc, code, source=v.source(sc, local=True)))
     per_level = v.memo(("trend_levels", sc, code, level, ownership, ward),
-                       lambda: queries.indicator_trend(v.con, v.catalog, sc, code, level, ownership, ward,
-                                                       source=v.source(sc, local=True)))
+                       lambda: queries.trend_from_cells(cells, v.catalog, code, level, ownership, ward))
     rows = v.memo(("trend", sc, code, level, ownership, ward), lambda: progress.trend_rows(per_level))
     return privacy.principal_trend(rows, per_level=per_level) if scope.is_school else (rows, False)
 
@@ -85,9 +87,14 @@ def school_values(v, scope: Scope, code: str, period, earlier, level, ownership,
     """(kpi.store.queries.school_values per school, reduced for a principal; whether rows were left out)."""
     period, earlier = tuple(period), tuple(earlier) if earlier else None
     sc = scope.shared()
-    rows = v.memo(("school_values", sc, code, period, earlier, level, ownership, ward),
-                  lambda: queries.school_values(v.con, v.catalog, sc, code, period, earlier, level, ownership, ward,
-                                                source=v.source(sc, local=True)))
+    if level is None and ownership is None and ward is None:
+        rows = v.memo(("school_values", sc, code, period, earlier, None, None, None),
+                      lambda: queries.school_values(v.con, v.catalog, sc, code, period, earlier,
+                                                    source=v.source(sc, local=True)))
+    else:  # a school's row does not depend on the filter: the filter is a subset of the unit's rows, in order
+        every = school_values(v, sc, code, period, earlier, None, None, None)[0]
+        rows = v.memo(("school_values", sc, code, period, earlier, level, ownership, ward),
+                      lambda: queries.rows_of(every, level, ownership, ward).reset_index(drop=True))
     if not scope.is_school:
         return rows, False
     return v.memo(("school_values_for", scope, code, period, earlier, level, ownership, ward),

@@ -1,0 +1,118 @@
+"""Chỉ tiêu's filters (cấp học × loại hình × phường) are read from the indicator's rows kept once per data
+version, not queried each: the district trend is a sum of kpi/sql/indicator_trend_cells.sql's cells and
+the schools are a subset of the unit's rows. Every filter of the sample must give exactly what the
+queries with that filter give (kpi/sql/indicator_trend.sql, kpi/sql/school_values.sql)."""
+
+import itertools
+
+import pandas as pd
+import pytest
+
+from kpi.catalog.model import LEVEL_LABELS, OWNERSHIP_LABELS, default_catalog
+from kpi.common.access import Scope
+from kpi.store import queries
+from kpi.views import cache as views
+
+CAT = default_catalog()
+PERIOD, EARLIER = ("2023-2024", "CN"), ("2023-2024", "HK1")
+# a yes/no item, and a rate whose levels' targets differ (the trend split by level); a school's row is
+# built alike for every indicator, so one indicator's rows stand for the subset
+CODES = ("chu_ky_so", "ty_trong_truc_tuyen")
+
+
+def _filters(con):
+    wards = [w for (w,) in con.execute("SELECT DISTINCT ward FROM schools ORDER BY 1").fetchall()]
+    return list(itertools.product([None, *LEVEL_LABELS], [None, *OWNERSHIP_LABELS], [None, *wards]))
+
+
+def _differences(got: pd.DataFrame, want: pd.DataFrame) -> list[str]:
+    """Where two frames differ (columns, row count, any cell; sums compared to 1e-9)."""
+    if list(got.columns) != list(want.columns):
+        return [f"cột {list(got.columns)} ≠ {list(want.columns)}"]
+    if len(got) != len(want):
+        return [f"{len(got)} dòng ≠ {len(want)}"]
+    out = []
+    for col in want.columns:
+        a, b = got[col].reset_index(drop=True), want[col].reset_index(drop=True)
+        if pd.api.types.is_float_dtype(b) and pd.api.types.is_numeric_dtype(a):
+            same = ((a.astype(float) - b.astype(float)).abs() < 1e-9) | (a.isna() & b.isna())
+        else:
+            same = (a.astype(object) == b.astype(object)) | (a.isna() & b.isna())
+        if not same.fillna(False).all():
+            out.append(f"{col}: {list(a[~same.fillna(False)][:3])} ≠ {list(b[~same.fillna(False)][:3])}")
+    return out
+
+
+def test_every_filter_sums_from_the_cells_to_the_query(con):
+    checked = 0
+    for code in CODES:
+        cells = queries.indicator_trend_cells(con, CAT, Scope(), code)
+        for level, owner, ward in _filters(con):
+            got = queries.trend_from_cells(cells, CAT, code, level, owner, ward)
+            want = queries.indicator_trend(con, CAT, Scope(), code, level, owner, ward)
+            assert not _differences(got, want), (code, level, owner, ward, _differences(got, want))
+            checked += 1
+    assert checked > 200
+
+
+def test_every_filter_of_the_schools_is_the_querys_subset(con):
+    for code in CODES[1:]:
+        every = queries.school_values(con, CAT, Scope(), code, PERIOD, EARLIER)
+        for level, owner, ward in _filters(con):
+            got = queries.rows_of(every, level, owner, ward).reset_index(drop=True)
+            want = queries.school_values(con, CAT, Scope(), code, PERIOD, EARLIER, level, owner, ward)
+            assert not _differences(got, want), (code, level, owner, ward, _differences(got, want))
+
+
+def test_the_comparison_catches_a_filter_left_out(con, monkeypatch):
+    """Planted: a sum that forgets the phường, and a subset that forgets the loại hình, are caught."""
+    code = "tin_hoc_quoc_te"
+    cells = queries.indicator_trend_cells(con, CAT, Scope(), code)
+    ward = con.execute("SELECT ward FROM schools WHERE level = 'TH' LIMIT 1").fetchone()[0]
+    wrong = queries.trend_from_cells(cells, CAT, code, "TH", None, None)
+    assert _differences(wrong, queries.indicator_trend(con, CAT, Scope(), code, "TH", None, ward))
+    every = queries.school_values(con, CAT, Scope(), code, PERIOD, EARLIER)
+    wrong = queries.rows_of(every, "TH").reset_index(drop=True)
+    assert _differences(wrong, queries.school_values(con, CAT, Scope(), code, PERIOD, EARLIER, "TH", "cong_lap"))
+
+
+@pytest.mark.parametrize("user_scope", [Scope(), Scope.school("TH001")])
+def test_the_page_asks_no_query_for_a_filter(sample_db, con, user_scope):
+    """After the unfiltered view, every filter of Chỉ tiêu is built without a query of its own, and a
+    principal's view of a filter is the same as before (the own school, the others unnamed)."""
+    rec: list = []
+    v = views.Views(sample_db, recorder=rec)  # a fresh cache that notes every query it runs
+    try:
+        v.indicator(user_scope, "tin_hoc_quoc_te", *PERIOD)  # the page's first view
+        first = len(rec)
+        view = v.indicator(user_scope, "tin_hoc_quoc_te", *PERIOD, "TH", "cong_lap", None)
+        v.indicator(user_scope, "tin_hoc_quoc_te", *PERIOD, None, None, "Phường 13")
+    finally:
+        v.close()
+    assert first > 0  # the recording sees the queries (a planted page that queried would be caught)
+    rec = rec[first:]
+    assert [name for name, *_ in rec] == []
+    assert view.values["level"].eq("TH").all()
+    if user_scope.is_school:
+        assert set(view.values.loc[~view.values["is_own"], "name"]) <= {"Trường khác"}
+
+
+def _kept_after_five(sample_db, budget: int) -> list:
+    v = views.Views(sample_db, max_bytes=budget)
+    try:
+        for i in range(5):
+            v.memo(("bang", i), lambda: pd.DataFrame({"value": [0.5] * 50_000, "name": ["Trường mẫu"] * 50_000}))
+        assert v.nbytes <= v.max_bytes
+        return [k for k in v._memo if k[0] == "bang"]
+    finally:
+        v.close()
+
+
+def test_the_view_cache_keeps_to_its_memory_budget(sample_db, monkeypatch):
+    """The kept view models are counted by their frames' size: a budget of about two school tables keeps
+    the newest two and lets the oldest go (planted: a frame counted as free would keep all five)."""
+    one = views.approx_bytes(pd.DataFrame({"value": [0.5] * 50_000, "name": ["Trường mẫu"] * 50_000}))
+    assert 50_000 * (8 + 8) < one < 50_000 * 200  # a float column and a text column
+    assert _kept_after_five(sample_db, int(one * 2.5)) == [("bang", 3), ("bang", 4)]
+    monkeypatch.setattr(views, "approx_bytes", lambda value, _depth=0: 0)  # planted: frames counted as free
+    assert len(_kept_after_five(sample_db, int(one * 2.5))) == 5
