@@ -246,7 +246,7 @@ def pack_charts(pack: Pack, catalog: Catalog) -> list[Chart]:
                     continue
                 ind = catalog.indicators[code]
                 title = f"{ind.clause} · {ind.label_vi}"
-                fig = (yes_no_figure if ind.kind == "bool" else indicator_figure)(pack.trends[code], v)
+                fig = (yes_no_figure if ind.kind == "bool" else indicator_figure)(pack.trends[code], v, PRINT)
             name = f"{len(out):02d}-" + (f"{catalog.indicators[code].clause}-{slug(catalog.indicators[code].label_vi)}"
                                           if code in catalog.indicators else slug(title))
             out.append(Chart(name, title, indicator_caption(lns), fig, code=code))
