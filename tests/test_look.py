@@ -101,10 +101,10 @@ def built(sample_db):
 
 
 def test_every_builder_is_drawn_here(built):
-    """A new chart kind cannot skip these checks: every public function of kpi.display.figures that returns
-    a figure appears in `_builds`."""
-    builders = {n for n, f in inspect.getmembers(figures, inspect.isfunction)
-                if f.__module__ == figures.__name__ and not n.startswith("_")
+    """A new chart kind cannot skip these checks: every public function of kpi.display.figures (and its
+    chart families, figures_*) that returns a figure appears in `_builds`."""
+    builders = {n for mod in (figures, figures_trend) for n, f in inspect.getmembers(mod, inspect.isfunction)
+                if f.__module__ == mod.__name__ and not n.startswith("_")
                 and inspect.signature(f).return_annotation in (go.Figure, "go.Figure")} - {"new_figure"}
     covered = {name.split(" ")[0] for name in built}
     assert builders <= covered, builders - covered

@@ -57,8 +57,7 @@ def _base_layout(medium: Medium, margin: dict, notes: list) -> dict:
     return {"template": template(), "width": medium.width, "height": medium.height, "margin": margin,
             "font": {"family": figures.FONT, "size": medium.text_px, "color": figures.INK}, "separators": ",.",
             "barmode": "overlay", "bargap": 0.25, "showlegend": True,
-            "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 1, "yref": "container", "yanchor": "top",
-                       "font": {"size": medium.text_px}, "traceorder": "normal"},
+            "legend": medium.legend(xanchor="left", font={"size": medium.text_px}, traceorder="normal"),
             "annotations": notes}
 
 

@@ -1,7 +1,8 @@
 """Figure builders: prepared frame in, plotly Figure out, no I/O.
 
 One template (`TEMPLATE`) for colours, font and Vietnamese number format, used on screen and in
-exports. Every colour is explicit: `import streamlit` changes plotly's default template to one
+exports; a builder given the print `Medium` (kpi.display.medium) builds the pack's image itself.
+Every colour is explicit: `import streamlit` changes plotly's default template to one
 whose colours only the browser fills in, which would make exported images black.
 """
 
