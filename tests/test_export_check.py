@@ -14,7 +14,7 @@ import pytest
 
 from kpi.catalog.model import default_catalog
 from kpi.common.access import Scope
-from kpi.display import export_charts, figures
+from kpi.display import export_charts, figures, figures_trend
 from kpi.display.measure import FONT_REGULAR
 from kpi.domain import maturity
 from kpi.exports import export, images
@@ -417,7 +417,7 @@ def test_label_check_catches_a_target_line_through_a_value_label():
                           "period": ["2022-2023 · CN", "2023-2024 · CN"], "series": ["Tất cả"] * 2,
                           "value": [0.14, 0.156], "target": [0.16, 0.16],
                           "schools_reporting": [20, 20], "schools_expected": [20, 20]})
-    page = figures.trend_chart(trend).to_plotly_json()
+    page = figures_trend.trend_chart(trend).to_plotly_json()
     page["layout"]["yaxis"]["range"] = [0, 20]
     assert any("cắt qua nhãn" in p.why for p in ec.label_crossing_problems(page))
     bars = {"data": [{"type": "bar", "orientation": "h", "x": [14.0], "y": ["1. Trường A"], "text": ["14% ✖"],

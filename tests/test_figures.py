@@ -7,7 +7,7 @@ import pytest
 
 from kpi.catalog.model import default_catalog
 from kpi.common.access import Scope
-from kpi.display import figures
+from kpi.display import figures, figures_trend
 from kpi.domain import progress
 from kpi.store import queries
 
@@ -27,7 +27,7 @@ def test_trend_target_line_per_year_and_level(con):
     cat = default_catalog()
     rows = progress.trend_rows(queries.indicator_trend(con, cat, Scope.everything(), "ty_trong_truc_tuyen"))
     assert set(rows.series) == {"TH", "THCS"}  # targets differ by level: split
-    fig = figures.trend_chart(rows)
+    fig = figures_trend.trend_chart(rows)
     for level, target in (("TH", 15.0), ("THCS", 17.5)):
         line = _trace(fig, f"Chỉ tiêu {level}")
         by_period = dict(zip(line.x, line.y))
@@ -46,7 +46,7 @@ def test_trend_pools_levels_with_the_same_target(con):
     assert set(rows.series) == {"Tất cả"}
     last = raw[(raw.school_year == "2023-2024") & (raw["round"] == "CN")]
     pooled = last.numerator.sum() / last.denominator.sum()
-    fig = figures.trend_chart(rows)
+    fig = figures_trend.trend_chart(rows)
     assert dict(zip(_trace(fig, "Toàn đơn vị").x, _trace(fig, "Toàn đơn vị").y))["2023-2024 · CN"] == \
         pytest.approx(pooled * 100)
     assert dict(zip(_trace(fig, "Chỉ tiêu Toàn đơn vị").x,

@@ -14,7 +14,7 @@ import pytest
 
 from kpi.catalog.model import default_catalog
 from kpi.common.access import Scope
-from kpi.display import figures
+from kpi.display import figures, figures_trend
 from kpi.domain import maturity, progress
 from kpi.tools import look
 from kpi.tools.browse import CHROMIUM
@@ -71,9 +71,9 @@ def _builds(v: views.Views) -> dict:
         "progress_bars": figures.progress_bars(ov.rows),
         "progress_bars target 100%": figures.progress_bars(_overview(1.0, 1.0)),
         "progress_bars with title": figures.progress_bars(ov.rows.head(5), "Các chỉ tiêu · Năm học 2023-2024 · CN"),
-        "trend_chart split": figures.trend_chart(split_trend),
-        "trend_chart at 100%": figures.trend_chart(_trend([0.75, 0.8, 0.9, 1.0, 1.0, 1.0], 1.0)),
-        "trend_chart small values": figures.trend_chart(_trend([0.01, 0.02, 0.015], 0.05)),
+        "trend_chart split": figures_trend.trend_chart(split_trend),
+        "trend_chart at 100%": figures_trend.trend_chart(_trend([0.75, 0.8, 0.9, 1.0, 1.0, 1.0], 1.0)),
+        "trend_chart small values": figures_trend.trend_chart(_trend([0.01, 0.02, 0.015], 0.05)),
         "school_bars": figures.school_bars(split_values),
         "school_bars all at 100%": figures.school_bars(_values(12, 1.0, 1.0)),
         "school_bars one school": figures.school_bars(_values(1, 0.03, 0.05)),
@@ -101,10 +101,10 @@ def built(sample_db):
 
 
 def test_every_builder_is_drawn_here(built):
-    """A new chart kind cannot skip these checks: every public function of kpi.display.figures that returns
-    a figure appears in `_builds`."""
-    builders = {n for n, f in inspect.getmembers(figures, inspect.isfunction)
-                if f.__module__ == figures.__name__ and not n.startswith("_")
+    """A new chart kind cannot skip these checks: every public function of kpi.display.figures (and its
+    chart families, figures_*) that returns a figure appears in `_builds`."""
+    builders = {n for mod in (figures, figures_trend) for n, f in inspect.getmembers(mod, inspect.isfunction)
+                if f.__module__ == mod.__name__ and not n.startswith("_")
                 and inspect.signature(f).return_annotation in (go.Figure, "go.Figure")} - {"new_figure"}
     covered = {name.split(" ")[0] for name in built}
     assert builders <= covered, builders - covered
@@ -181,7 +181,7 @@ def test_planted_drawing_defect_is_caught(page, name):
 
 
 def _axis_from_58():
-    fig = figures.trend_chart(_trend([0.6, 0.7, 0.8], 0.9))
+    fig = figures_trend.trend_chart(_trend([0.6, 0.7, 0.8], 0.9))
     fig.update_layout(yaxis=dict(range=[58, 100]))
     return fig
 

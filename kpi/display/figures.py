@@ -1,7 +1,8 @@
 """Figure builders: prepared frame in, plotly Figure out, no I/O.
 
 One template (`TEMPLATE`) for colours, font and Vietnamese number format, used on screen and in
-exports. Every colour is explicit: `import streamlit` changes plotly's default template to one
+exports; a builder given the print `Medium` (kpi.display.medium) builds the pack's image itself.
+Every colour is explicit: `import streamlit` changes plotly's default template to one
 whose colours only the browser fills in, which would make exported images black.
 """
 
@@ -14,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from kpi.common.formatting import fmt_int, fmt_number, fmt_percent
+from kpi.display.medium import SCREEN, Medium
 from kpi.domain.progress import STATUS_LABELS
 
 # Okabe-Ito hues darkened to at least 4.5:1 on white (WCAG AA for text; white numbers on a bar in
@@ -27,6 +29,7 @@ STATUS_COLORS = {
     "thieu_so_lieu": "#767676",
 }
 STATUS_ICONS = {"dat": "✔", "gan_dat": "◐", "chua_dat": "✖", "khong_chi_tieu": "○", "thieu_so_lieu": "…"}
+LEGEND_STATUSES = ("dat", "gan_dat", "chua_dat")  # a legend names these always, any other when drawn
 TARGET_COLOR = "#222222"
 INK = "#1F2937"
 GRID = "#E5E7EB"
@@ -146,8 +149,13 @@ def rows_geometry(labels: list[str], wrap: int = WRAP, max_lines: int = 2) -> Ro
 
 
 def _rows_layout(fig: go.Figure, geo: Rows, values: list[str], title: str, x_range: list[float],
-                 ticks: list[float] | None = None, tick_text: list[str] | None = None) -> None:
-    """Labels and values as annotations above the bars, the legend (and ticks) on top."""
+                 ticks: list[float] | None = None, tick_text: list[str] | None = None, medium: Medium = SCREEN,
+                 legend_names: list[str] | None = None) -> None:
+    """Labels and values as annotations above the bars, the legend (and ticks) on top; the height
+    counts the rows of a phone's legend of `legend_names` (default: the figure's).
+
+    In print the image is the medium's width and as tall as on screen; the heading is the slide's or
+    the page's (not drawn, its room kept), the legend runs across the image's top."""
     for t in fig.data:  # legend-only entries sit on a category too, so the y axis is read as categories
         if t.type == "scatter" and t.x is not None and list(t.x) == [None] and geo.labels:
             t.y = [geo.labels[0]]
@@ -158,29 +166,35 @@ def _rows_layout(fig: go.Figure, geo: Rows, values: list[str], title: str, x_ran
                    yanchor="bottom", align="right", font=dict(size=12, color=INK))
               for v, lbl in zip(values, geo.labels) if v]
     ticks_h = 22 if ticks else 0
-    legend_h = LEGEND_ROW * _legend_rows(fig)
+    legend_h = LEGEND_ROW * _legend_rows(_legend_names(fig) if legend_names is None else legend_names)
     title_h = 34 if title else 0
     top = title_h + legend_h + ticks_h + 6
     height = int(round(geo.height + top + 8))
+    if medium.print:
+        top_of = dict(width=medium.width, title=None, margin=dict(l=20, r=40, t=70, b=30), legend=medium.legend())
+    else:  # room on the right for half of the last tick's label ("15", "100%"): plotly hides a label
+        # that would pass the figure's edge, so the axis would seem to stop short of its range
+        top_of = dict(margin=dict(l=6, r=20 if ticks else 6, t=top, b=height - top - geo.height),
+                      **title_and_legend(title, height))
     fig.update_layout(
         annotations=notes, barmode="overlay", height=height, showlegend=legend_h > 0,
-        # room on the right for half of the last tick's label ("15", "100%"): plotly hides a label
-        # that would pass the figure's edge, so the axis would seem to stop short of its range
-        margin=dict(l=6, r=20 if ticks else 6, t=top, b=height - top - geo.height),
         yaxis=dict(type="category", range=geo.y_range, showticklabels=False, showgrid=False, zeroline=False,
                    ticks="", fixedrange=True, automargin=False, title=None),
         xaxis=dict(range=x_range, side="top", fixedrange=True, automargin=False, zeroline=False,
                    showticklabels=bool(ticks), showgrid=False, ticks="outside" if ticks else "", ticklen=4,
                    tickcolor=GRID, tickvals=ticks or [],
                    ticktext=tick_text or [fmt_number(t) + "%" for t in ticks or []], title=None),
-        **title_and_legend(title, height),
+        **top_of,
     )
 
 
-def _legend_rows(fig: go.Figure, width: int = 340) -> int:
-    """Rows a horizontal legend needs on a phone, as plotly lays it out: one row when every entry
-    fits, else a grid of columns as wide as the widest entry."""
-    names = [t.name for t in fig.data if t.showlegend is not False and t.name]
+def _legend_names(fig: go.Figure) -> list[str]:
+    return [t.name for t in fig.data if t.showlegend is not False and t.name]
+
+
+def _legend_rows(names: list[str], width: int = 340) -> int:
+    """Rows a horizontal legend of `names` needs on a phone, as plotly lays it out: one row when
+    every entry fits, else a grid of columns as wide as the widest entry."""
     if not names:
         return 0
     widths = [40 + 7 * len(n) for n in names]
@@ -208,9 +222,22 @@ def _legend_entry(fig: go.Figure, name: str, color: str, symbol: str = "square")
                     marker=dict(symbol=symbol, size=12, color=color, line=dict(width=3, color=color)))
 
 
-def _status_legend(fig: go.Figure) -> None:
-    for st in ("dat", "gan_dat", "chua_dat"):
-        _legend_entry(fig, STATUS_LABELS[st], STATUS_COLORS[st])
+def _status_legend(fig: go.Figure, medium: Medium = SCREEN) -> None:
+    """The status colours named: in words on screen, in words with their icons in print."""
+    for st in LEGEND_STATUSES:
+        _legend_entry(fig, status_text(st) if medium.print else STATUS_LABELS[st], STATUS_COLORS[st])
+
+
+def legend_statuses(statuses) -> list[str]:
+    """The statuses a legend names: đạt, gần đạt, chưa đạt, and any other that is drawn."""
+    present = set(statuses)
+    return [st for st in STATUS_COLORS if st in LEGEND_STATUSES or st in present]
+
+
+def legend_bar(name: str, color: str, axes: tuple[str, str], y0) -> dict:
+    """A legend entry for a colour (an empty bar): status by colour and by word."""
+    return {"type": "bar", "orientation": "h", "x": [None], "y": [y0], "name": name, "showlegend": True,
+            "marker": {"color": color}, "hoverinfo": "skip", "xaxis": axes[0], "yaxis": axes[1]}
 
 
 def _value_text(value: str, status: str | None = None) -> str:
@@ -228,12 +255,14 @@ def _target_marks(fig: go.Figure, xs: list, ys: list, name: str, show: bool = Tr
                     hovertemplate=name + ": %{x:.1f}%<extra></extra>")
 
 
-def progress_bars(rows: pd.DataFrame, title: str = "") -> go.Figure:
+def progress_bars(rows: pd.DataFrame, title: str = "", medium: Medium = SCREEN) -> go.Figure:
     """One row per indicator: its pooled value as a bar on a 0-100% track, coloured by status, its
     target as a mark, the value and a status icon on the right; the legend names the colours.
 
     `rows` is kpi.domain.progress.overview_rows' frame (columns label, level, value, target, status,
-    schools_reporting, schools_expected).
+    schools_reporting, schools_expected). In print (the pack's overview image, in the PNG zip and
+    the HTML; the documents give it as a table) the legend names every status drawn with its icon,
+    the axis leaves room right of 100%, and the image keeps the screen chart's rows and height.
     """
     rows = rows.reset_index(drop=True)
     labels = [f"{cl} · {lbl}" + ("" if lv == "Tất cả" else f" ({lv})")
@@ -241,13 +270,18 @@ def progress_bars(rows: pd.DataFrame, title: str = "") -> go.Figure:
     geo = rows_geometry(labels)
     values = [None if pd.isna(v) else v * 100 for v in rows["value"]]
     fig = new_figure()
-    _status_legend(fig)
+    _status_legend(fig, medium)
+    if medium.print:  # any other status drawn is named too (the last first, as the pack's legend has it)
+        for st in reversed(legend_statuses(rows["status"])[len(LEGEND_STATUSES):]):
+            fig.add_trace(legend_bar(status_text(st), STATUS_COLORS[st], ("x", "y"), geo.labels[0]))
     fig.add_bar(x=[100] * len(rows), y=geo.labels, width=geo.width, orientation="h", marker=dict(color=TRACK),
                 hoverinfo="skip", showlegend=False, name="Thang 100%")
     fig.add_bar(
         x=values, y=geo.labels, width=geo.width, orientation="h", name="Giá trị", showlegend=False,
         marker=dict(color=[STATUS_COLORS[s] for s in rows["status"]]),
-        text=[fmt_percent(v) for v in rows["value"]], textposition="none",
+        text=[f"{fmt_percent(v)} {STATUS_ICONS[s]}" if medium.print else fmt_percent(v)
+              for v, s in zip(rows["value"], rows["status"])], textposition="none",
+        cliponaxis=False if medium.print else None,
         customdata=[[lbl.replace("<br>", " "), status_text(s), fmt_percent(t), f"{fmt_int(r)}/{fmt_int(e)}"]
                     for lbl, s, t, r, e in zip(labels, rows["status"], rows["target"], rows["schools_reporting"],
                                                rows["schools_expected"])],
@@ -258,80 +292,8 @@ def progress_bars(rows: pd.DataFrame, title: str = "") -> go.Figure:
     _target_marks(fig, (rows.loc[has_target, "target"] * 100).tolist(),
                   [b for b, h in zip(geo.labels, has_target) if h], "Chỉ tiêu")
     _rows_layout(fig, geo, [_value_text(fmt_percent(v), s) for v, s in zip(rows["value"], rows["status"])],
-                 title, [0, 100])
-    return fig
-
-
-def period_ticks(periods: list[str]) -> list[str]:
-    """Tick labels of periods ('2023-2024 · HK1'): the round, and the school year under the first
-    round of each year only (six periods fit a phone without turning the labels)."""
-    out, seen = [], set()
-    for p in periods:
-        year, _, rnd = p.partition(" · ")
-        out.append(rnd if year in seen else f"{rnd}<br>{year}")
-        seen.add(year)
-    return out
-
-
-SERIES_COLORS = {"Tất cả": "#0072B2", "MN": "#A8498A", "TH": "#0072B2", "THCS": "#00795C", "GDTX": "#A86200"}
-TARGET_DASHES = ("dash", "dot", "dashdot", "longdash")
-
-
-def trend_chart(rows: pd.DataFrame, title: str = "") -> go.Figure:
-    """District value over all periods, one line per series, each with its target as a dark dashed
-    step drawn over the values (visible even where a value equals its target).
-
-    `rows` is kpi.domain.progress.trend_rows' frame (period, series, value, target). A target that
-    changes by school year is drawn as it was in force each period; no target, no line. Each
-    period's highest series is labelled above its point and the lowest below it (labels of two
-    series never meet); a series in between is read from the hover and the table.
-    """
-    fig = new_figure()
-    periods = list(dict.fromkeys(rows["period"]))
-    by_period = rows.pivot_table(index="period", columns="series", values="value", aggfunc="first", sort=False)
-    series_names = list(dict.fromkeys(rows["series"]))
-    for series, g in rows.groupby("series", sort=False):
-        color = SERIES_COLORS.get(series, "#0072B2")
-        name = "Toàn đơn vị" if series == "Tất cả" else series
-        positions, texts = [], []
-        for p, v in zip(g["period"], g["value"]):
-            others = by_period.loc[p].drop(series, errors="ignore").dropna() if len(series_names) > 1 else []
-            if pd.isna(v):
-                positions.append("top center")
-                texts.append("")
-            elif len(others) == 0 or v >= max(others):
-                positions.append("top center")
-                texts.append(fmt_percent(v))
-            elif v <= min(others):
-                positions.append("bottom center")
-                texts.append(fmt_percent(v))
-            else:
-                positions.append("top center")
-                texts.append("")
-        fig.add_scatter(
-            x=g["period"], y=g["value"] * 100, mode="lines+markers+text", name=name,
-            line=dict(color=color, width=3), marker=dict(color=color, size=8),
-            text=texts, textposition=positions, textfont=dict(color=INK, size=12), cliponaxis=False,
-            customdata=[[fmt_percent(v), f"{fmt_int(r)}/{fmt_int(e)}"]
-                        for v, r, e in zip(g["value"], g["schools_reporting"], g["schools_expected"])],
-            hovertemplate="%{x}<br>" + name + ": %{customdata[0]}<br>Trường báo cáo: %{customdata[1]}<extra></extra>",
-        )
-    for i, (series, g) in enumerate(rows.groupby("series", sort=False)):
-        if g["target"].notna().any():
-            name = "Toàn đơn vị" if series == "Tất cả" else series
-            fig.add_scatter(
-                x=g["period"], y=g["target"] * 100, mode="lines", name=f"Chỉ tiêu {name}",
-                line=dict(color=TARGET_COLOR, width=2, dash=TARGET_DASHES[i % len(TARGET_DASHES)], shape="hv"),
-                hovertemplate="%{x}<br>Chỉ tiêu " + name + ": %{y:.1f}%<extra></extra>",
-            )
-    y_range = percent_range(list(rows["value"]) + list(rows["target"]), room=0.12)
-    ticks = percent_ticks(y_range[1] / 1.12)
-    fig.update_layout(
-        height=400, margin=dict(l=8, r=12, t=(34 if title else 0) + 34, b=8), **title_and_legend(title, 400),
-        yaxis=dict(range=y_range, tickvals=ticks, ticktext=[fmt_number(t) + "%" for t in ticks], title=None,
-                   automargin=True, fixedrange=True),
-        xaxis=dict(title=None, type="category", range=[-0.75, len(periods) - 0.5], tickvals=periods,
-                   ticktext=period_ticks(periods), tickangle=0, automargin=True, fixedrange=True))
+                 title, [0, 118] if medium.print else [0, 100], medium=medium,
+                 legend_names=[STATUS_LABELS[st] for st in LEGEND_STATUSES] + ["Chỉ tiêu"])
     return fig
 
 
@@ -419,8 +381,11 @@ LEVEL_COLORS = {1: STATUS_COLORS["chua_dat"], 2: STATUS_COLORS["gan_dat"], 3: ST
 LEVEL_LABELS = {1: "Mức 1 - Chưa đáp ứng", 2: "Mức 2 - Đáp ứng cơ bản", 3: "Mức 3 - Đáp ứng tốt"}
 
 
-def level_distribution(dist: pd.DataFrame, title: str = "") -> go.Figure:
-    """Stacked bars: schools at Mức 1/2/3 per group × cấp học (kpi.domain.maturity.distribution)."""
+def level_distribution(dist: pd.DataFrame, title: str = "", medium: Medium = SCREEN) -> go.Figure:
+    """Stacked bars: schools at Mức 1/2/3 per group × cấp học (kpi.domain.maturity.distribution).
+
+    In print (the pack's maturity image): the medium's size, every text at its `text_px`, the
+    legend across the image's top, the heading the slide's or the page's."""
     d = dist.assign(row=dist["group"] + " · " + dist["level"])
     rows = list(dict.fromkeys(d["row"]))
     fig = new_figure()
@@ -430,12 +395,21 @@ def level_distribution(dist: pd.DataFrame, title: str = "") -> go.Figure:
                     marker=dict(color=LEVEL_COLORS[m]),
                     text=[fmt_int(v) if v else "" for v in part["schools"].fillna(0)], textposition="inside",
                     insidetextanchor="middle", insidetextfont=dict(color="#FFFFFF"),
+                    textfont=dict(size=medium.text_px, color="#FFFFFF") if medium.print else None,
                     hovertemplate="%{y}<br>" + LEVEL_LABELS[m] + ": %{x} trường<extra></extra>")
-    height = max(280, 34 * len(rows) + 110)
-    fig.update_layout(barmode="stack", height=height, uniformtext=dict(minsize=10, mode="hide"),
-                      margin=dict(l=8, r=12, t=(34 if title else 0) + 34, b=8),
-                      yaxis=dict(autorange="reversed", automargin=True, title=None),
-                      xaxis=dict(title=None, rangemode="tozero", automargin=True), **title_and_legend(title, height))
+    yaxis, xaxis = dict(autorange="reversed", automargin=True, title=None), dict(title=None, rangemode="tozero",
+                                                                                  automargin=True)
+    if medium.print:
+        for ax in (xaxis, yaxis):
+            ax.update(tickfont=dict(size=medium.text_px), title=dict(font=dict(size=medium.text_px)))
+        top_of = dict(width=medium.width, height=medium.height, title=None, margin=dict(l=20, r=30, t=80, b=60),
+                      font=dict(family=FONT, size=medium.text_px, color=INK),
+                      legend=medium.legend(traceorder="normal", font=dict(size=medium.text_px)))
+    else:
+        height = max(280, 34 * len(rows) + 110)
+        top_of = dict(height=height, margin=dict(l=8, r=12, t=(34 if title else 0) + 34, b=8),
+                      **title_and_legend(title, height))
+    fig.update_layout(barmode="stack", uniformtext=dict(minsize=10, mode="hide"), yaxis=yaxis, xaxis=xaxis, **top_of)
     return fig
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import plotly.io as pio
 
 from kpi.common.faults import ExportError
-from kpi.display.export_charts import CHART_W
+from kpi.display.medium import CHART_W
 from kpi.exports import renderer
 from kpi.exports.chromium import NO_CHROMIUM, image_size, render_local, start_local_renderer
 from kpi.store import db

@@ -14,7 +14,7 @@ import pandas as pd
 from kpi.catalog.model import LEVEL_LABELS, TARGET_BASES
 from kpi.common.access import Scope
 from kpi.common.formatting import fmt_int, fmt_percent
-from kpi.display import figures, tables
+from kpi.display import figures, figures_trend, tables
 from kpi.domain import privacy, progress
 from kpi.store import queries
 
@@ -59,7 +59,7 @@ class IndicatorView:
 
     @functools.cached_property
     def trend_figure(self):
-        return figures.trend_chart(self.trend)
+        return figures_trend.trend_chart(self.trend)
 
     @property
     def reporting(self) -> int:

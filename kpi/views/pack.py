@@ -3,7 +3,7 @@
 `build_pack` gathers a period's figures (live, or from a snapshot) for the caller's scope from
 `kpi.views` (the overview with its sentences, every indicator's trend and schools), so a pack says
 what the pages say. `pack_charts` lays it out as the charts of the pack (one image size for every
-format, the print variants of `kpi.display.export_charts`), each with its heading and the page's
+format: the chart builders of `kpi.display` given the print medium), each with its heading and the page's
 sentences. The writers of `kpi.exports` read both; the Báo cáo page builds the pack through them.
 """
 
@@ -19,14 +19,9 @@ from kpi.catalog.model import LEVEL_LABELS, Catalog
 from kpi.common.access import Scope
 from kpi.common.faults import ExportError
 from kpi.common.formatting import fmt_datetime
-from kpi.display.export_charts import (
-    CHART_H,
-    CHART_W,
-    indicator_figure,
-    maturity_figure,
-    overview_figure,
-    yes_no_figure,
-)
+from kpi.display.export_charts import indicator_figure, yes_no_figure
+from kpi.display.figures import level_distribution, progress_bars
+from kpi.display.medium import CHART_H, CHART_W, PRINT
 from kpi.domain import maturity, progress
 from kpi.views import cache as views
 from kpi.workflows import publication, snapshots
@@ -232,7 +227,8 @@ def pack_charts(pack: Pack, catalog: Catalog) -> list[Chart]:
     (kept with the view models: built once per pack identity)."""
     def build() -> list[Chart]:
         out = [Chart("00-tong-quan", f"Các chỉ tiêu · {pack.period}", "",
-                     overview_figure(pack.rows, f"Các chỉ tiêu · {pack.period}"), in_documents=False)] \
+                     progress_bars(pack.rows, f"Các chỉ tiêu · {pack.period}", PRINT).to_plotly_json(),
+                     in_documents=False)] \
             if pack.lines else []
         by_code: dict[str, list[Line]] = {}
         for ln in pack.lines:
@@ -243,14 +239,14 @@ def pack_charts(pack: Pack, catalog: Catalog) -> list[Chart]:
                     continue
                 title = f"Mức độ chuyển đổi số · năm học {pack.maturity_year} " + (
                     f"(đã công bố, {pack.maturity_published})" if pack.maturity_published else "(tạm tính)")
-                fig = maturity_figure(pack.maturity_dist)
+                fig = level_distribution(pack.maturity_dist, medium=PRINT).to_plotly_json()
             else:
                 v = pack.values.get(code)
                 if v is None or not v["value"].notna().any():
                     continue
                 ind = catalog.indicators[code]
                 title = f"{ind.clause} · {ind.label_vi}"
-                fig = (yes_no_figure if ind.kind == "bool" else indicator_figure)(pack.trends[code], v)
+                fig = (yes_no_figure if ind.kind == "bool" else indicator_figure)(pack.trends[code], v, PRINT)
             name = f"{len(out):02d}-" + (f"{catalog.indicators[code].clause}-{slug(catalog.indicators[code].label_vi)}"
                                           if code in catalog.indicators else slug(title))
             out.append(Chart(name, title, indicator_caption(lns), fig, code=code))
