@@ -9,6 +9,9 @@ first school, Dữ liệu's and Duyệt số liệu's first tab, Đánh giá CĐ
 first tab; then per principal (those who used the app lately first) Trường, Chỉ tiêu's first target
 of the school's cấp học, Nộp số liệu and Tự đánh giá CĐS, within a time and a count budget (at
 national scale every principal cannot be warmed; the unit's shared parts are, by the first ones).
+`later_visits` then builds, once the worker answers, what costs most and is opened later: Ai đang
+chậm (every target's schools: about a minute over 53.000 schools on a busy 2-core machine) and the
+principals the budget left out.
 
 After a write (an import, an approval, a publication: a new file version) kpi.views.cache builds the
 same in a background thread while the old version keeps serving (`cache.views_for(..., stale_ok=True)`).
@@ -43,7 +46,8 @@ def default_period(periods) -> tuple[str, str] | None:
 
 
 def office_pages(v, sc: Scope, year: str, rnd: str) -> list[str]:
-    """Every office page's first run for scope `sc` on the default period; returns what it built."""
+    """Every office page's first run for scope `sc` on the default period but Ai đang chậm's (see
+    `later_visits`); returns what it built."""
     done = []
     v.meta(), v.snapshots(), v.wards(sc)
     ov = v.overview(sc, year, rnd)
@@ -52,8 +56,6 @@ def office_pages(v, sc: Scope, year: str, rnd: str) -> list[str]:
     view = v.indicator(sc, indicator.indicator_codes(v.catalog)[0], year, rnd)
     _ = view.trend_figure, view.schools_figure
     done.append("chỉ tiêu")
-    v.laggards(sc, year, rnd)
-    done.append("ai đang chậm")
     p = v.periods()
     b = (p["school_year"].iloc[0], p["round"].iloc[0])
     a = progress.previous_period(p, *b) or b
@@ -129,9 +131,10 @@ def office_scopes(v) -> list[Scope]:
     return scopes or [Scope.everything()]
 
 
-def first_visits(v, principals: int = MAX_PRINCIPALS, principal_seconds: float = PRINCIPAL_SECONDS) -> list[str]:
+def first_visits(v, principals: int = MAX_PRINCIPALS, principal_seconds: float = PRINCIPAL_SECONDS,
+                 office: bool = True) -> list[str]:
     """Build what the first visitors of `v`'s file version open (see the module doc); returns what it built.
-    The office pages always; then principals until `principals` of them or `principal_seconds`."""
+    The office pages always (`office`); then principals until `principals` of them or `principal_seconds`."""
     done = []
     period = default_period(v.periods())
     if period is None:
@@ -140,7 +143,7 @@ def first_visits(v, principals: int = MAX_PRINCIPALS, principal_seconds: float =
     for row in v.user_list().to_dict("records"):
         if row["role"] in OFFICE_ROLES and row["active"]:
             v.user(row["user_name"])  # the login's and every run's lookup
-    for sc in office_scopes(v):
+    for sc in office_scopes(v) if office else []:
         done += [f"{part} ({sc.unit_id or 'toàn bộ'})" for part in office_pages(v, sc, year, rnd)]
     t = time.perf_counter()
     rows = queries.principal_users(v.con)
@@ -157,3 +160,24 @@ def first_visits(v, principals: int = MAX_PRINCIPALS, principal_seconds: float =
             warmed += 1
     done.append(f"hiệu trưởng ×{warmed}")
     return done
+
+
+def later_visits(v, principals: int = MAX_PRINCIPALS) -> list[str]:
+    """What `first_visits` leaves for after the worker answers (a background thread): Ai đang chậm in
+    each office scope, then up to `principals` principals' pages with no time budget."""
+    done = []
+    period = default_period(v.periods())
+    if period is None:
+        return done
+    year, rnd = period
+    for sc in office_scopes(v):
+        v.laggards(sc, year, rnd)
+        done.append(f"ai đang chậm ({sc.unit_id or 'toàn bộ'})")
+    done += first_visits(v, principals=principals, principal_seconds=float("inf"), office=False)
+    return done
+
+
+def all_visits(v) -> list[str]:
+    """`first_visits` then `later_visits`: what a new file version gets before readers are moved to it
+    (kpi.views.cache builds it in the background while the old version serves)."""
+    return first_visits(v) + later_visits(v)
