@@ -250,8 +250,8 @@ def figure(key: tuple, build):
 def warm_up() -> list[str]:
     """Fill what the first visitors after a start need (kpi.views.warm.first_visits: every office
     page's first run in each office scope, then the principals' pages, the recent ones first, within
-    a budget), serve that version, build the rest in a background thread (`LATER`: Ai đang chậm,
-    more principals; kpi.views.warm.later_visits), and from then on build every new version's view models in a
+    a budget), serve that version, build the rest in a background thread (`LATER`: Ai đang chậm;
+    kpi.views.warm.later_visits), and from then on build every new version's view models in a
     background thread before readers get it (kpi.views.cache.serve, watch). Run by dashboard.py's
     lifespan before the worker answers; returns what it warmed."""
     t = time.perf_counter()

@@ -10,8 +10,7 @@ first tab; then per principal (those who used the app lately first) Trường, C
 of the school's cấp học, Nộp số liệu and Tự đánh giá CĐS, within a time and a count budget (at
 national scale every principal cannot be warmed; the unit's shared parts are, by the first ones).
 `later_visits` then builds, once the worker answers, what costs most and is opened later: Ai đang
-chậm (every target's schools: about a minute over 53.000 schools on a busy 2-core machine) and the
-principals the budget left out.
+chậm (every target's schools: about a minute over 53.000 schools on a busy 2-core machine).
 
 After a write (an import, an approval, a publication: a new file version) kpi.views.cache builds the
 same in a background thread while the old version keeps serving (`cache.views_for(..., stale_ok=True)`).
@@ -131,10 +130,9 @@ def office_scopes(v) -> list[Scope]:
     return scopes or [Scope.everything()]
 
 
-def first_visits(v, principals: int = MAX_PRINCIPALS, principal_seconds: float = PRINCIPAL_SECONDS,
-                 office: bool = True) -> list[str]:
+def first_visits(v, principals: int = MAX_PRINCIPALS, principal_seconds: float = PRINCIPAL_SECONDS) -> list[str]:
     """Build what the first visitors of `v`'s file version open (see the module doc); returns what it built.
-    The office pages always (`office`); then principals until `principals` of them or `principal_seconds`."""
+    The office pages always; then principals until `principals` of them or `principal_seconds`."""
     done = []
     period = default_period(v.periods())
     if period is None:
@@ -143,7 +141,7 @@ def first_visits(v, principals: int = MAX_PRINCIPALS, principal_seconds: float =
     for row in v.user_list().to_dict("records"):
         if row["role"] in OFFICE_ROLES and row["active"]:
             v.user(row["user_name"])  # the login's and every run's lookup
-    for sc in office_scopes(v) if office else []:
+    for sc in office_scopes(v):
         done += [f"{part} ({sc.unit_id or 'toàn bộ'})" for part in office_pages(v, sc, year, rnd)]
     t = time.perf_counter()
     rows = queries.principal_users(v.con)
@@ -162,9 +160,11 @@ def first_visits(v, principals: int = MAX_PRINCIPALS, principal_seconds: float =
     return done
 
 
-def later_visits(v, principals: int = MAX_PRINCIPALS) -> list[str]:
+def later_visits(v) -> list[str]:
     """What `first_visits` leaves for after the worker answers (a background thread): Ai đang chậm in
-    each office scope, then up to `principals` principals' pages with no time budget."""
+    each office scope (one shared model per scope, costly at national scale). Principals past the
+    budget are not warmed then: each one's models serve only that principal, and building them while
+    the first visitors arrive would only take the CPU their own runs need."""
     done = []
     period = default_period(v.periods())
     if period is None:
@@ -173,7 +173,6 @@ def later_visits(v, principals: int = MAX_PRINCIPALS) -> list[str]:
     for sc in office_scopes(v):
         v.laggards(sc, year, rnd)
         done.append(f"ai đang chậm ({sc.unit_id or 'toàn bộ'})")
-    done += first_visits(v, principals=principals, principal_seconds=float("inf"), office=False)
     return done
 
 
