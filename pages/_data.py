@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import threading
 import time
 
 import streamlit as st
@@ -250,8 +249,7 @@ def figure(key: tuple, build):
 def warm_up() -> list[str]:
     """Fill what the first visitors after a start need (kpi.views.warm.first_visits: every office
     page's first run in each office scope, then the principals' pages, the recent ones first, within
-    a budget), serve that version, build the rest in a background thread (`LATER`: Ai đang chậm;
-    kpi.views.warm.later_visits), and from then on build every new version's view models in a
+    a budget), serve that version, and from then on build every new version's view models in a
     background thread before readers get it (kpi.views.cache.serve, watch). Run by dashboard.py's
     lifespan before the worker answers; returns what it warmed."""
     t = time.perf_counter()
@@ -264,24 +262,10 @@ def warm_up() -> list[str]:
         db.upgrade(path)  # a file made by an older version gains this version's tables and macros
     v = views.views_for(path)
     done = warm.first_visits(v, principal_seconds=WARM_SECONDS)
-    views.serve(v, warmer=warm.all_visits)
+    views.serve(v, warmer=warm.first_visits)
     print(f"[kpi] làm nóng xong trong {time.perf_counter() - t:.1f} s: {', '.join(done)}", file=sys.stderr,
           flush=True)
-    global LATER
-    LATER = threading.Thread(target=_warm_later, args=(v,), name="kpi-warm-later", daemon=True)
-    LATER.start()
     return done
-
-
-LATER: threading.Thread | None = None  # the warm-up's second part, after the worker answers (tests join it)
-
-
-def _warm_later(v) -> None:
-    t = time.perf_counter()
-    with contextlib.suppress(Exception):
-        done = warm.later_visits(v)
-        print(f"[kpi] làm nóng phần sau xong trong {time.perf_counter() - t:.1f} s: {', '.join(done)}",
-              file=sys.stderr, flush=True)
 
 
 def warm_up_quietly() -> None:

@@ -49,7 +49,6 @@ def _first_runs(path, misses, plant=None) -> dict:
         if plant:
             plant(mp)
         _data.warm_up()
-        _data.LATER.join()
     v = views.served(path)
     warmed = collections.OrderedDict(v._memo)
     out = {}

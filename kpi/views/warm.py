@@ -9,8 +9,7 @@ first school, Dữ liệu's and Duyệt số liệu's first tab, Đánh giá CĐ
 first tab; then per principal (those who used the app lately first) Trường, Chỉ tiêu's first target
 of the school's cấp học, Nộp số liệu and Tự đánh giá CĐS, within a time and a count budget (at
 national scale every principal cannot be warmed; the unit's shared parts are, by the first ones).
-`later_visits` then builds, once the worker answers, what costs most and is opened later: Ai đang
-chậm (every target's schools: about a minute over 53.000 schools on a busy 2-core machine).
+Ai đang chậm only up to LAGGARDS_MAX_SCHOOLS schools (see there).
 
 After a write (an import, an approval, a publication: a new file version) kpi.views.cache builds the
 same in a background thread while the old version keeps serving (`cache.views_for(..., stale_ok=True)`).
@@ -32,6 +31,10 @@ from kpi.views import indicator
 MAX_PRINCIPALS = 300  # principals warmed one by one (the first, by recent use); their unit's parts are shared
 PRINCIPAL_SECONDS = 20.0  # and for at most this long after the office pages are warm
 OFFICE_ROLES = ("lanh_dao", "chuyen_vien")
+# Ai đang chậm (every target's schools) is warmed for a scope of at most this many schools: over 53.000 it
+# costs about a minute of CPU per worker (measured 06/12/2026), which a start, or a write, must not spend
+# while the first visitors arrive; there its first visitor builds it (issue 29, item 3: cheaper per version)
+LAGGARDS_MAX_SCHOOLS = 3000
 
 
 def default_period(periods) -> tuple[str, str] | None:
@@ -45,8 +48,8 @@ def default_period(periods) -> tuple[str, str] | None:
 
 
 def office_pages(v, sc: Scope, year: str, rnd: str) -> list[str]:
-    """Every office page's first run for scope `sc` on the default period but Ai đang chậm's (see
-    `later_visits`); returns what it built."""
+    """Every office page's first run for scope `sc` on the default period (Ai đang chậm up to
+    LAGGARDS_MAX_SCHOOLS schools); returns what it built."""
     done = []
     v.meta(), v.snapshots(), v.wards(sc)
     ov = v.overview(sc, year, rnd)
@@ -55,6 +58,9 @@ def office_pages(v, sc: Scope, year: str, rnd: str) -> list[str]:
     view = v.indicator(sc, indicator.indicator_codes(v.catalog)[0], year, rnd)
     _ = view.trend_figure, view.schools_figure
     done.append("chỉ tiêu")
+    if len(v.school_list(sc)) <= LAGGARDS_MAX_SCHOOLS:
+        v.laggards(sc, year, rnd)
+        done.append("ai đang chậm")
     p = v.periods()
     b = (p["school_year"].iloc[0], p["round"].iloc[0])
     a = progress.previous_period(p, *b) or b
@@ -158,25 +164,3 @@ def first_visits(v, principals: int = MAX_PRINCIPALS, principal_seconds: float =
             warmed += 1
     done.append(f"hiệu trưởng ×{warmed}")
     return done
-
-
-def later_visits(v) -> list[str]:
-    """What `first_visits` leaves for after the worker answers (a background thread): Ai đang chậm in
-    each office scope (one shared model per scope, costly at national scale). Principals past the
-    budget are not warmed then: each one's models serve only that principal, and building them while
-    the first visitors arrive would only take the CPU their own runs need."""
-    done = []
-    period = default_period(v.periods())
-    if period is None:
-        return done
-    year, rnd = period
-    for sc in office_scopes(v):
-        v.laggards(sc, year, rnd)
-        done.append(f"ai đang chậm ({sc.unit_id or 'toàn bộ'})")
-    return done
-
-
-def all_visits(v) -> list[str]:
-    """`first_visits` then `later_visits`: what a new file version gets before readers are moved to it
-    (kpi.views.cache builds it in the background while the old version serves)."""
-    return first_visits(v) + later_visits(v)
