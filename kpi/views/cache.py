@@ -5,7 +5,10 @@ A `Views` object belongs to one version of the database file. Every view model i
 page in kpi/views/) is computed once, on first use, and then shared by every session of the
 process and by the exports: a page and its PDF can never disagree, and a page run that finds its
 view model ready does no database or pandas work at all. An import or a snapshot swaps the file in
-(new identity): the pages then take a new `Views`, and the old one with all it holds is dropped.
+(new identity): a worker that has been warmed (`serve`) builds the new version's first view models
+in a background thread (`WARMER`: kpi.views.warm.first_visits) while its readers keep the old one
+(`views_for(..., stale_ok=True)`), then moves them to the new one, and the old one with all it holds
+is dropped once no run reads it. Meanwhile both versions are held (twice the memory, for that time).
 
 Concurrency: Streamlit runs each session in its own thread. When several sessions ask for the
 same missing view model at once, one computes it and the others wait for it (no stampede of
