@@ -173,3 +173,28 @@ def test_the_writer_sees_their_change_at_once_while_others_read_the_old(writable
         at.run()
         assert _data.WROTE_KEY not in at.session_state
     views.forget_all()
+
+
+@pytest.mark.parametrize("watching", [True, False])
+def test_each_worker_builds_a_new_version_before_any_reader_asks(writable_db, watching):
+    """The watch (started after the warm-up) notices the new file and builds it in the background:
+    when the first reader comes, the new version is already served, built. Planted (`watching`
+    False): without the watch nothing is built until a reader asks."""
+    views.forget_all()
+    old = views.views_for(writable_db)
+    built = []
+    views.serve(old, warmer=lambda v: built.append((v.identity, _unit(v))))
+    stop = threading.Event()
+    if watching:
+        views.watch(writable_db, every=0.05, stop=stop)
+    try:
+        name = _unit(old)
+        _new_version(writable_db)
+        deadline = time.time() + (10 if watching else 1)
+        while views.served(writable_db) is old and time.time() < deadline:
+            time.sleep(0.05)
+        new = views.served(writable_db)
+        assert (new is not old and built == [(new.identity, name + " (mới)")]) is watching
+    finally:
+        stop.set()
+        views.forget_all()

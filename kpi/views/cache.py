@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -475,14 +474,14 @@ def _warm_then_serve(v: Views) -> None:
             _warm_in_background(newest)
 
 
-def watch(path: str | Path, every: float = 1.0) -> threading.Thread:
+def watch(path: str | Path, every: float = 1.0, stop: threading.Event | None = None) -> threading.Thread:
     """A thread that looks at the file every `every` seconds and starts building a new version's
-    view models as soon as it appears (before any reader of this worker asks)."""
+    view models as soon as it appears (before any reader of this worker asks); until `stop` is set."""
     path = str(path)
+    stop = stop or threading.Event()
 
     def run():
-        while True:
-            time.sleep(every)
+        while not stop.wait(every):
             identity = db.file_identity(path)
             if identity is not None:
                 with contextlib.suppress(Exception):  # a file being swapped in: the next look
