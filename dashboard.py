@@ -94,7 +94,7 @@ else:
         st.sidebar.markdown(f"**{plain(user.display_name)}** · {user.role_label}")
         st.sidebar.markdown(logout_form(st.context.cookies.get(CSRF_COOKIE)), unsafe_allow_html=True)  # a POST
         frame.show_note()
-        with frame.app_frame(user), frame.run_slot():
+        with frame.app_frame(user), frame.run_slot(frame.slot_kind(user, nav.title)):
             nav.run()
             # the page's last element: the gallery captures a screen only once it is there (kpi.tools.gallery)
             st.html('<span id="kpi-het-trang" hidden></span>')

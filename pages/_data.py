@@ -12,36 +12,60 @@ import sys
 import time
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from kpi.admin import auth
 from kpi.catalog.model import Catalog, default_catalog
 from kpi.common.access import Scope
 from kpi.display import figures, tables  # noqa: F401 - loaded before the first visitor (warm_up)
 from kpi.domain import maturity, scoring  # noqa: F401
 from kpi.exports import export, school_pdf  # noqa: F401
-from kpi.store import db, queries, recovery, state
+from kpi.store import db, queries, recovery
 from kpi.views import cache as views
+from kpi.views import warm
 from kpi.views.compare import CompareView
 from kpi.views.indicator import IndicatorView
 from kpi.views.maturity import HeatmapView, LostView, MaturityView, ReviewView
 from kpi.views.overview import OverviewView
 from kpi.views.scorecard import ScorecardView
 from kpi.workflows import entry
+from kpi.writes import door
 from pages._frame import scope
 
 MAX_TABLE_ROWS = 500
-WARM_SECONDS = 20.0  # a worker starts answering after at most about this much warming
+WARM_SECONDS = 20.0  # principals' pages warmed for at most this long, after every office page (kpi.views.warm)
 
 
 def store() -> views.Views:
-    """The view models of the current database file version (stops the page when there is none)."""
+    """The view models of the database file version this run reads (stops the page when there is none).
+
+    After a write by someone else (a new file version) this worker builds the new version's view
+    models in the background (kpi.views.cache.views_for with stale_ok, kpi.views.warm) and the run
+    reads the old version until they are built: no reader pays the cold cost. The session that made
+    the write reads the newest version at once: the door tells `_note_write` (kpi.writes.door.AFTER_WRITE),
+    which marks this session, until the worker serves the new version to everyone."""
     path = db.db_path()
     identity = db.file_identity(path)
     if identity is None:
         st.error(f"Chưa có cơ sở dữ liệu tại {path}. Chạy `make run` (tự tạo dữ liệu mẫu) "
                  "hoặc `python -m kpi init --sample`.")
         st.stop()
-    return views.views_for(path, identity)
+    wrote = WROTE_KEY in st.session_state
+    v = views.views_for(path, identity, stale_ok=not wrote)
+    if wrote and views.served(path) is v:  # everyone reads the new version now
+        st.session_state.pop(WROTE_KEY, None)
+    return v
+
+
+WROTE_KEY = "_kpi_wrote"
+
+
+def _note_write(path) -> None:
+    """The door's listener: the session whose run made a write reads the newest version from now on."""
+    if get_script_run_ctx() is not None:
+        st.session_state[WROTE_KEY] = True
+
+
+door.AFTER_WRITE.append(_note_write)
 
 
 def catalog() -> Catalog:
@@ -223,55 +247,34 @@ def figure(key: tuple, build):
 
 
 def warm_up() -> list[str]:
-    """Fill what the first visitors after a start need: the modules the pages import, the periods,
-    the overview of the period the pages open on, the index counts, and every school's scorecard
-    of that period (at district size; the first 300 schools at national size). Run by
-    dashboard.py's lifespan before the worker answers; returns what it warmed."""
+    """Fill what the first visitors after a start need (kpi.views.warm.first_visits: every office
+    page's first run in each office scope, then the principals' pages, the recent ones first, within
+    a budget), serve that version, and from then on build every new version's view models in a
+    background thread before readers get it (kpi.views.cache.serve, watch). Run by dashboard.py's
+    lifespan before the worker answers; returns what it warmed."""
     t = time.perf_counter()
-    done = []
     path = db.db_path()
     identity = db.file_identity(path)
     if identity is None:
-        return done
+        return []
     with contextlib.suppress(OSError):
         db.tidy(path)  # copies left by a writer killed before this start
         db.upgrade(path)  # a file made by an older version gains this version's tables and macros
-    v = views.views_for(path, identity)
-    p = v.periods()
-    if p.empty:
-        return done
-    year = p["school_year"].iloc[0]
-    rnd = "CN" if "CN" in set(p.loc[p["school_year"] == year, "round"]) else "HK1"
-    everything = Scope.everything()
-    ov = v.overview(everything, year, rnd)
-    _ = ov.themes, ov.figure
-    done.append(f"tong_quan {year} {rnd}")
-    years = tuple(v.index_years())
-    if years:
-        v.maturity_counts(everything, years)
-        done.append("chi_so")
-    warmed = 0
-    rows = queries.principal_users(v.con)
-    with contextlib.suppress(Exception):  # the principals who used the app lately first
-        recent = {name: i for i, name in enumerate(state.store_for(path).recent_users(time.time() - 14 * 86400))}
-        rows.sort(key=lambda r: recent.get(r["user_name"], len(recent)))
-    for row in rows:  # each principal's scorecard, in the scope they will ask with
-        if warmed >= 300 or time.perf_counter() - t > WARM_SECONDS:
-            break
-        user = auth.user_from_row(row)
-        v.scorecard(user.scope, user.school_id, year, rnd)
-        warmed += 1
-    done.append(f"truong ×{warmed}")
+    v = views.views_for(path)
+    done = warm.first_visits(v, principal_seconds=WARM_SECONDS)
+    views.serve(v, warmer=warm.first_visits)
     print(f"[kpi] làm nóng xong trong {time.perf_counter() - t:.1f} s: {', '.join(done)}", file=sys.stderr,
           flush=True)
     return done
 
 
 def warm_up_quietly() -> None:
-    """warm_up, never failing the server (a missing or damaged file is reported by the pages)."""
+    """warm_up, never failing the server (a missing or damaged file is reported by the pages); then
+    the watch for new file versions (kpi.views.cache.watch)."""
     recovery.repair_quietly(db.db_path())  # a write a crash left half-done is finished or dropped (kpi.store.recovery)
     with contextlib.suppress(Exception):
         warm_up()
+    views.watch(db.db_path())
 
 
 def assessor():
@@ -298,22 +301,22 @@ def publications(school_year: str | None = None, school_id: str | None = None):
 
 def admin_schools():
     """Every school ever recorded, open, closed or merged, with its dates."""
-    return store().memo(("admin_schools",), lambda: queries.admin_schools(connection()))
+    return store().admin_schools()
 
 
 def admin_units():
-    return store().memo(("admin_units",), lambda: queries.admin_units(connection()))
+    return store().admin_units()
 
 
 def target_plans():
     """Every published version of every school year's targets."""
-    return store().memo(("target_plans",), lambda: queries.target_plans(connection()))
+    return store().target_plans()
 
 
 def reference_changes():
-    return store().memo(("reference_changes",), lambda: queries.reference_changes(connection()))
+    return store().reference_changes()
 
 
 def users():
     """Every account (no password hashes)."""
-    return store().memo(("user_list",), lambda: queries.run(connection(), "user_list"))
+    return store().user_list()

@@ -18,7 +18,7 @@ import streamlit as st
 
 from kpi.admin import accounts, auth
 from kpi.common import faults
-from kpi.common.access import Scope
+from kpi.common.access import PAGES, Scope
 from kpi.common.text import plain
 from kpi.store import db
 from pages._media import live_user
@@ -75,7 +75,14 @@ class FairSlots:
         return len(self._queue)
 
 
+# Slots per kind of page (issue 29, item 2: light never waits behind heavy): the office pages compute over
+# every school of the unit (53.000 nationally) and take their own KPI_OFFICE_SLOTS, so the principals' pages
+# keep RUN_SLOTS to themselves; a form with nothing to compute (Đổi mật khẩu) waits for no slot at all.
+OFFICE_SLOTS = int(os.environ.get("KPI_OFFICE_SLOTS", "1"))
+OFFICE_ROLES = ("lanh_dao", "chuyen_vien")
+LIGHT_TITLES = (PAGES["doi_mat_khau"][0],)  # the light pages' titles
 _slots = FairSlots(RUN_SLOTS)
+_office_slots = FairSlots(OFFICE_SLOTS)
 BUSY_TEXT = "Máy chủ đang bận vì nhiều người dùng cùng lúc: trang sẽ hiện sau giây lát, xin đừng tải lại."
 
 
@@ -89,31 +96,43 @@ def app_frame(user):
         _frame.active, _frame.user, _frame.snapshot, _frame.pending = False, None, None, None
 
 
+def slot_kind(user, title: str) -> str:
+    """The kind of run a page is for its slots: "light" (a form: no slot), "office" (an office user's
+    page: the office's own slots) or "page" (a principal's page)."""
+    if title in LIGHT_TITLES:
+        return "light"
+    return "office" if getattr(user, "role", None) in OFFICE_ROLES else "page"
+
+
 @contextlib.contextmanager
-def run_slot():
-    """A place among the runs computing now, first come first served; while waiting, the page says
-    the server is busy.
+def run_slot(kind: str = "page"):
+    """A place among the runs of its kind (`slot_kind`) computing now, first come first served; while
+    waiting, the page says the server is busy. A "light" run takes no place.
 
     A browser that goes away (or asks for another page) while its run waits stops the wait:
     Streamlit raises its stop/rerun exception at the next element, which the redrawn notice is."""
-    ticket = _slots.enter()
-    if ticket is not None and not _slots.wait(ticket, BUSY_AFTER):
+    if kind == "light":
+        yield
+        return
+    slots = _office_slots if kind == "office" else _slots
+    ticket = slots.enter()
+    if ticket is not None and not slots.wait(ticket, BUSY_AFTER):
         note = st.empty()
         waited = time.monotonic()
         try:
             # redrawn every BUSY_REDRAW s (a redraw is also where a gone browser's run stops): at
             # twice the capacity dozens of runs wait, and each redraw costs the event loop a message
-            while not _slots.wait(ticket, BUSY_REDRAW):
-                note.info(f"{BUSY_TEXT} ({int(time.monotonic() - waited) + 1} giây, {_slots.waiting} người đang chờ)",
+            while not slots.wait(ticket, BUSY_REDRAW):
+                note.info(f"{BUSY_TEXT} ({int(time.monotonic() - waited) + 1} giây, {slots.waiting} người đang chờ)",
                           icon="⏳")
         except BaseException:
-            _slots.leave(ticket)
+            slots.leave(ticket)
             raise
         note.empty()
     try:
         yield
     finally:
-        _slots.release()
+        slots.release()
 
 
 def session_token() -> str | None:

@@ -30,7 +30,7 @@ from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from kpi.tools.loadbench import cpu_seconds, tree
+from kpi.tools.loadbench import LIGHT_PAGES, cpu_seconds, server_processes
 
 RUN_TIMEOUT = 60.0
 LOGIN_TEXT = "Vui lòng đăng nhập"
@@ -95,6 +95,7 @@ SAVE_SHARE = 0.3                       # of a principal's actions
 SAVE_INPUT, SAVE_BUTTON = "nsl_hs_tong", "nsl_save"
 SAVE_LABEL = "Nộp số liệu · lưu nháp"  # the page-run label of a save (kpi.tools.loadbench counts them)
 RELOAD_BUTTON, RELOAD_LABEL = "nsl_reload_btn", "Nộp số liệu · tải lại"
+LIGHT_SHARE, LIGHT_LABEL = 0.05, LIGHT_PAGES[0]  # a light page: Đổi mật khẩu, a form
 
 
 class _Tap:
@@ -320,8 +321,18 @@ class Browser:
         rnd = self.rng.choice(["CN", "HK1"])
         return urllib.parse.urlencode({"nam_hoc": year, "ky": rnd, **extra})
 
+    async def light_step(self) -> bool:
+        """Now and then (LIGHT_SHARE of the actions, every role) open Đổi mật khẩu: a form, nothing
+        computed, so its time is the time a light page waits behind the heavy ones."""
+        if self.rng.random() >= LIGHT_SHARE:
+            return False
+        await self.rerun(LIGHT_LABEL, "doi-mat-khau", "")
+        return True
+
     async def principal_step(self) -> None:
         level = self.user.get("level") or "TH"
+        if await self.light_step():
+            return
         r = self.rng.random()
         if r < SAVE_SHARE:  # before a deadline principals type their figures in and save drafts
             await self.save_draft()
@@ -377,6 +388,8 @@ class Browser:
             self.ws = tap.ws
 
     async def office_step(self) -> None:
+        if await self.light_step():
+            return
         r = self.rng.random()
         if r < 0.35:
             tab = self.rng.choice(["", "Biểu đồ", "Bảng số liệu"])
@@ -515,11 +528,12 @@ COST_SPECS = [
     ("Tự đánh giá CĐS (hiệu trưởng)", "hieu_truong", "tu-danh-gia-cds", ""),
     ("Đánh giá CĐS", "chuyen_vien", "danh-gia-cds", ""),
     ("Quản trị", "lanh_dao", "quan-tri", ""),
+    ("Đổi mật khẩu", "hieu_truong", "doi-mat-khau", ""),
 ]
 
 
 def _tree_cpu(pid: int) -> float:
-    return cpu_seconds(tree(pid))
+    return cpu_seconds(server_processes(pid))
 
 
 async def page_costs(base: str, plan: dict, server_pid: int, repeat: int) -> list[dict]:

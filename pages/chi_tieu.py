@@ -5,6 +5,7 @@ import streamlit as st
 from kpi.common.text import plain
 from kpi.display import chart_text, tables
 from kpi.domain import progress
+from kpi.views.indicator import indicator_codes
 from pages import _data as data
 from pages import _widgets as ui
 from pages._frame import page_guard, scope
@@ -15,9 +16,8 @@ cat = data.catalog()
 year, rnd = ui.period_filters()
 level, owner, ward = ui.school_filters()
 own_level = data.school_level(scope().school_id) if scope().is_school else None
-# a principal sees the targets of their own cấp học, and opens on the first of them
-codes = [c for c, ind in cat.indicators.items() if own_level is None or own_level in ind.levels] or list(cat.indicators)
-codes.sort(key=lambda c: list(cat.themes).index(cat.indicators[c].theme))  # Tổng quan's order (by theme), as the pack
+# a principal sees the targets of their own cấp học, and opens on the first of them (the one the warm-up builds)
+codes = indicator_codes(cat, own_level)
 code = ui.url_select("Chỉ tiêu", codes, "chi_tieu",
                      format_func=lambda c: f"{cat.indicators[c].clause} · {cat.indicators[c].label_vi}")
 view = data.indicator(code, year, rnd, level, owner, ward)

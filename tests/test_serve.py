@@ -222,3 +222,10 @@ def test_a_short_load_run_has_no_errors(sample_db, tmp_path):
     assert r["page_runs"] >= 10 and r["logins"] == 5
     assert r["cpu_per_run_ms"] and r["peak_memory_mb"] > 0 and r["workers"] == 2
     assert {p["role"] for p in r["pages"]} >= {"hieu_truong"}
+    # what a person feels: the first minute counted from the health answer (the browsers start then), the 15-s
+    # windows, the light page's line, and every process of the server in the memory (nginx, 2 workers, renderer)
+    assert r["first_minute"]["runs"] == r["page_runs"] and r["after_first_minute"]["runs"] == 0
+    assert r["windows"][0]["from_s"] == 0 and sum(w["runs"] for w in r["windows"]) == r["page_runs"]
+    assert "light_p95_s" in r and r["light_pages"] == ["Đổi mật khẩu"]
+    assert {"worker", "nginx"} <= set(r["peak_memory_by_kind_mb"]) and r["memory_processes"] >= 4
+    assert "phút đầu" in loadbench.report(r)

@@ -10,6 +10,12 @@ role the page-run time (request → script finished) p50 / p95 / max, every erro
 p95, page runs per second, the server's CPU per page run (every process of the server: nginx and
 the workers), the peak memory of all those processes, and the machine's load (what else ran), so
 a noisy run can be recognised.
+
+What a person feels, apart: the first minute after the server answers health (the browsers start
+at that moment, as people arriving right after a start or an import would), p95 per 15-s window,
+a light page (Đổi mật khẩu, a form) under the load, and the targets of issue 29 as "đạt" lines:
+the national file's (ISSUE29_NATIONAL, for a `--db` of at least NATIONAL_SCHOOLS schools) and the
+district rush's (ISSUE29_RUSH, think at most 3 s).
 """
 
 from __future__ import annotations
@@ -33,6 +39,14 @@ from kpi.store import db, state
 from kpi.tools import bench
 
 TARGETS = {"p95_s": 2.0, "errors": 0, "login_p95_s": 1.0, "index_p95_s": 0.5, "memory_mb": 2048}
+# issue 29's targets on this machine: the national file (60 sessions, think 3-10 s) and the district rush (think 1-3 s)
+ISSUE29_NATIONAL = {"p95_s": 1.5, "first_minute_p95_s": 1.5, "page_p95_s": 2.0, "cpu_ms": 100, "memory_mb": 1536}
+ISSUE29_RUSH = {"page_p95_s": 2.0, "login_p95_s": 0.5, "light_p95_s": 0.5, "cpu_ms": 60, "memory_mb": 1024}
+NATIONAL_SCHOOLS = 10_000  # a database of at least this many schools is held to the national targets
+RUSH_THINK_S = 3.0  # a run whose longest think time is at most this is a deadline rush
+LIGHT_PAGES = ("Đổi mật khẩu",)  # pages/_load.py's labels of the light pages (a form, nothing computed)
+FIRST_MINUTE_S, WINDOW_S = 60.0, 15.0
+KIND_LABELS = {"worker": "tiến trình Streamlit", "nginx": "nginx", "renderer": "trình vẽ biểu đồ", "other": "khác"}
 LOAD_PASSWORD = "tai-thu-2026"
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -66,6 +80,28 @@ def tree(pid: int) -> list[int]:
         out.append(p)
         todo += kids.get(p, [])
     return out
+
+
+def _session(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def server_processes(root: int) -> list[int]:
+    """Every process of the server: `root` and its descendants, and any process in the session of
+    a descendant that leads its own session (the workers, the renderer and nginx do): a grandchild
+    whose parent exited (reparented to init, e.g. a chromium helper) still counts."""
+    procs = tree(root)
+    mine = set(procs)
+    sessions = {_session(p) for p in procs if p != root and _session(p) == p}
+    sessions.discard(None)
+    if sessions:
+        for d in os.listdir("/proc"):
+            if d.isdigit() and int(d) not in mine and _session(int(d)) in sessions:
+                procs.append(int(d))
+    return procs
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -105,17 +141,40 @@ def machine_cpu() -> tuple[float, float]:
     return (sum(f) - idle) / TICK, sum(f) / TICK
 
 
+def process_kind(pid: int) -> str:
+    """What a process of the server is: nginx, a Streamlit worker, the chart renderer (and its chromium), other."""
+    cmd = _cmdline(pid)
+    if "nginx" in cmd:
+        return "nginx"
+    if "streamlit" in cmd:
+        return "worker"
+    if "renderer" in cmd or "chrom" in cmd or "kaleido" in cmd:
+        return "renderer"
+    return "other"
+
+
 class Sampler(threading.Thread):
-    """Samples the server's memory (sum of RSS over its process tree) every half second."""
+    """Samples the server's memory (sum of PSS over every process of the server, `server_processes`)
+    every half second; `peak` is the highest sum, `peak_by_kind` each kind's share in that sample,
+    `processes` the most processes counted at once."""
 
     def __init__(self, root: int):
         super().__init__(daemon=True)
         self.root, self.peak, self.samples, self._halt = root, 0.0, [], threading.Event()
+        self.peak_by_kind: dict[str, float] = {}
+        self.processes = 0
 
     def run(self):
         while not self._halt.is_set():
-            mb = rss_mb(tree(self.root))
-            self.peak = max(self.peak, mb)
+            procs = server_processes(self.root)
+            by_kind: dict[str, float] = {}
+            for p in procs:
+                k = process_kind(p)
+                by_kind[k] = by_kind.get(k, 0.0) + rss_mb([p])
+            mb = sum(by_kind.values())
+            if mb > self.peak:
+                self.peak, self.peak_by_kind = mb, by_kind
+            self.processes = max(self.processes, len(procs))
             self.samples.append((time.time(), mb, os.getloadavg()[0]))
             self._halt.wait(0.5)
 
@@ -215,13 +274,12 @@ def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple
     try:
         t0 = time.time()
         _wait_health(url, server)
-        start_s = time.time() - t0
-        time.sleep(1)
-        procs = tree(server.pid)
-        n_workers = sum(1 for p in procs if _cmdline(p).find("streamlit") >= 0)
+        # the first minute counts from here: the browsers start now, as people who arrive right after a start
+        t_health = time.time()
+        start_s = t_health - t0
         sampler = Sampler(server.pid)
         sampler.start()
-        cpu0, (busy0, total0), load0 = cpu_seconds(tree(server.pid)), machine_cpu(), os.getloadavg()
+        cpu0, (busy0, total0), load0 = cpu_seconds(server_processes(server.pid)), machine_cpu(), os.getloadavg()
         ramp = min(15.0, seconds / 4) if ramp is None else ramp
         result_file, browser_file = work / "result.json", work / "browser.json"
         gen = subprocess.Popen([sys.executable, "-m", "pages._load", "--url", url,
@@ -244,13 +302,15 @@ def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple
             except subprocess.TimeoutExpired:
                 chrome.kill()
         wall = time.time() - t_run
-        server_tree = tree(server.pid)
+        server_tree = server_processes(server.pid)
+        n_workers = sum(1 for p in server_tree if process_kind(p) == "worker")
         cpu1, (busy1, total1) = cpu_seconds(server_tree), machine_cpu()
         sampler.stop()
         gen_cpu = _child_cpu()
         res = json.loads(result_file.read_text(encoding="utf-8"))
         chrome_res = json.loads(browser_file.read_text(encoding="utf-8")) if browser_file.exists() else None
-        out = summarise(res, chrome_res, cpu1 - cpu0, busy1 - busy0, total1 - total0, wall, sampler, gen_cpu)
+        out = summarise(res, chrome_res, cpu1 - cpu0, busy1 - busy0, total1 - total0, wall, sampler, gen_cpu,
+                        t_health)
         out["saves"] = saves(res, path)
         if costs:
             cost_file = work / "costs.json"
@@ -304,8 +364,10 @@ def _machine() -> str:
 
 
 def summarise(res: dict, chrome: dict | None, server_cpu: float, busy: float, total: float, wall: float,
-              sampler: Sampler, gen_cpu: float) -> dict:
-    """Per page and role: runs, p50 / p95 / max; errors; login, GET /; CPU per run; memory; load."""
+              sampler: Sampler, gen_cpu: float, t_health: float | None = None) -> dict:
+    """Per page and role: runs, p50 / p95 / max; errors; login, GET /; the light pages; CPU per run;
+    memory; load. With `t_health` (when the server first answered health): the first minute from
+    then apart from the rest, and p95 per WINDOW_S window (by when each run was asked for)."""
     runs = res["runs"]
     groups: dict[tuple[str, str], list[float]] = {}
     for label, role, took, _ in runs:
@@ -313,28 +375,53 @@ def summarise(res: dict, chrome: dict | None, server_cpu: float, busy: float, to
     pages = [{"page": label, "role": role, "runs": len(v), "p50_s": _q(v, 0.5), "p95_s": _q(v, 0.95), "max_s": max(v)}
              for (label, role), v in sorted(groups.items())]
     all_runs = [r[2] for r in runs]
+    light = [r[2] for r in runs if r[0] in LIGHT_PAGES]
     errors: dict[str, list] = {}
     for kind, label, role, detail in res["errors"]:
         errors.setdefault(kind, []).append({"page": label, "role": role, "detail": detail})
+    worst = max(pages, key=lambda p: p["p95_s"], default=None)
     out = {
         "page_runs": len(runs), "runs_per_s": len(runs) / wall if wall else 0.0,
         "p50_s": _q(all_runs, 0.5), "p95_s": _q(all_runs, 0.95), "max_s": max(all_runs) if all_runs else None,
-        "pages": pages, "errors": {k: {"count": len(v), "examples": v[:5]} for k, v in errors.items()},
+        "pages": pages, "worst_page": worst and {k: worst[k] for k in ("page", "role", "runs", "p95_s")},
+        "errors": {k: {"count": len(v), "examples": v[:5]} for k, v in errors.items()},
         "error_count": sum(len(v) for v in errors.values()), "busy_notices": res.get("busy", 0),
         "conflicts": res.get("conflicts", 0),
         "login_p95_s": _q(res["logins"], 0.95), "logins": len(res["logins"]),
         "index_p95_s": _q(res["index_loads"], 0.95),
+        "light_pages": list(LIGHT_PAGES), "light_runs": len(light), "light_p95_s": _q(light, 0.95),
         "server_cpu_s": server_cpu, "cpu_per_run_ms": 1000 * server_cpu / len(runs) if runs else None,
-        "peak_memory_mb": sampler.peak, "wall_s": wall,
+        "peak_memory_mb": sampler.peak, "peak_memory_by_kind_mb": dict(getattr(sampler, "peak_by_kind", {})),
+        "memory_processes": getattr(sampler, "processes", 0), "wall_s": wall,
         "machine_busy_share": busy / total if total else None,
         "other_cpu_s": max(0.0, busy - server_cpu - gen_cpu), "load_generator_cpu_s": gen_cpu,
         "loadavg_max": max((s[2] for s in sampler.samples), default=None),
     }
+    if t_health is not None:
+        out.update(timeline(runs, t_health))
     if chrome is not None:
         cr = [r[2] for r in chrome["runs"]]
         out["browser"] = {"runs": len(cr), "p50_s": _q(cr, 0.5), "p95_s": _q(cr, 0.95),
                           "max_s": max(cr) if cr else None, "errors": chrome["errors"]}
     return out
+
+
+def timeline(runs: list, t_health: float) -> dict:
+    """The runs asked for in the first FIRST_MINUTE_S seconds after the server answered health apart
+    from the later ones, and each WINDOW_S window's runs and p95 (seconds from `t_health`)."""
+    first = [r[2] for r in runs if r[3] - t_health < FIRST_MINUTE_S]
+    rest = [r[2] for r in runs if r[3] - t_health >= FIRST_MINUTE_S]
+    windows: dict[int, list[float]] = {}
+    for r in runs:
+        windows.setdefault(max(0, int((r[3] - t_health) // WINDOW_S)), []).append(r[2])
+    return {
+        "first_minute": {"runs": len(first), "p50_s": _q(first, 0.5), "p95_s": _q(first, 0.95),
+                         "max_s": max(first) if first else None},
+        "after_first_minute": {"runs": len(rest), "p50_s": _q(rest, 0.5), "p95_s": _q(rest, 0.95),
+                               "max_s": max(rest) if rest else None},
+        "windows": [{"from_s": k * WINDOW_S, "to_s": (k + 1) * WINDOW_S, "runs": len(v), "p95_s": _q(v, 0.95)}
+                    for k, v in sorted(windows.items())],
+    }
 
 
 SAVE_LABEL = "Nộp số liệu · lưu nháp"  # pages/_load.py's label of a principal's draft save
@@ -357,13 +444,21 @@ def saves(res: dict, path: Path) -> dict:
             "max_s": max(took) if took else None, "per_minute": per_minute}
 
 
+def _at_most(value, limit) -> bool:
+    return (value or 0) <= limit
+
+
 def verdicts(r: dict) -> dict:
-    return {
+    """Each target of the run: True = reached ("đạt"). The general ones always; issue 29's for a
+    national file (at least NATIONAL_SCHOOLS schools) and for a district rush (think ≤ RUSH_THINK_S)."""
+    first = r.get("first_minute") or {}
+    out = {
         "lưu nháp: không mất lần nào": r.get("saves", {}).get("lost", 0) == 0,
-        "p95 ≤ 2 s": (r["p95_s"] or 0) <= TARGETS["p95_s"],
+        "p95 ≤ 2 s": _at_most(r["p95_s"], TARGETS["p95_s"]),
+        **({"phút đầu p95 ≤ 2 s": _at_most(first.get("p95_s"), TARGETS["p95_s"])} if first else {}),
         "0 lỗi": r["error_count"] == 0,
-        "đăng nhập p95 ≤ 1 s": (r["login_p95_s"] or 0) <= TARGETS["login_p95_s"],
-        "GET / p95 ≤ 0,5 s": (r["index_p95_s"] or 0) <= TARGETS["index_p95_s"],
+        "đăng nhập p95 ≤ 1 s": _at_most(r["login_p95_s"], TARGETS["login_p95_s"]),
+        "GET / p95 ≤ 0,5 s": _at_most(r["index_p95_s"], TARGETS["index_p95_s"]),
         **({"CPU mỗi lượt (trung bình cả hỗn hợp) ≤ 150 ms": (r["cpu_per_run_ms"] or 0) <= 150}
            if r.get("cpu_per_run_ms") is not None else {}),
         **({"Trường (hiệu trưởng) ≤ 100 ms CPU": next(c["cpu_ms"] for c in r["page_costs"]
@@ -371,6 +466,28 @@ def verdicts(r: dict) -> dict:
            if r.get("page_costs") else {}),
         "bộ nhớ ≤ 2 GB": r["peak_memory_mb"] <= TARGETS["memory_mb"],
     }
+    every_page = max((p["p95_s"] or 0 for p in r["pages"]), default=0)
+    if r.get("schools", 0) >= NATIONAL_SCHOOLS:
+        t = ISSUE29_NATIONAL
+        out.update({
+            "quốc gia (issue 29): p95 ≤ 1,5 s cả lượt đo": _at_most(r["p95_s"], t["p95_s"]),
+            "quốc gia (issue 29): p95 ≤ 1,5 s trong phút đầu": bool(first) and _at_most(first.get("p95_s"),
+                                                                                      t["first_minute_p95_s"]),
+            "quốc gia (issue 29): mọi trang p95 ≤ 2 s": every_page <= t["page_p95_s"],
+            "quốc gia (issue 29): CPU ≤ 100 ms mỗi lượt": _at_most(r.get("cpu_per_run_ms"), t["cpu_ms"]),
+            "quốc gia (issue 29): mọi tiến trình máy chủ ≤ 1,5 GB (PSS)": r["peak_memory_mb"] <= t["memory_mb"],
+        })
+    elif r.get("think") and r["think"][1] <= RUSH_THINK_S:
+        t = ISSUE29_RUSH
+        out.update({
+            "giờ cao điểm (issue 29): mọi trang p95 ≤ 2 s": every_page <= t["page_p95_s"],
+            "giờ cao điểm (issue 29): đăng nhập p95 ≤ 0,5 s": _at_most(r["login_p95_s"], t["login_p95_s"]),
+            "giờ cao điểm (issue 29): trang nhẹ (Đổi mật khẩu) p95 ≤ 0,5 s":
+                r.get("light_p95_s") is not None and r["light_p95_s"] <= t["light_p95_s"],
+            "giờ cao điểm (issue 29): CPU ≤ 60 ms mỗi lượt": _at_most(r.get("cpu_per_run_ms"), t["cpu_ms"]),
+            "giờ cao điểm (issue 29): mọi tiến trình máy chủ ≤ 1 GB (PSS)": r["peak_memory_mb"] <= t["memory_mb"],
+        })
+    return out
 
 
 def report(r: dict) -> str:
@@ -387,10 +504,25 @@ def report(r: dict) -> str:
                      f"{s(p['max_s'])} |")
     lines += ["", f"- mọi lượt chạy trang: {fmt_int(r['page_runs'])}, p50 {s(r['p50_s'])}, p95 {s(r['p95_s'])}, "
                   f"max {s(r['max_s'])}; {fmt_number(r['runs_per_s'])} lượt/s",
+              *([f"- phút đầu (từ lúc máy chủ trả lời health, người dùng vào ngay): "
+                 f"{fmt_int(r['first_minute']['runs'])} lượt, p95 {s(r['first_minute']['p95_s'])}, "
+                 f"max {s(r['first_minute']['max_s'])}; sau đó: {fmt_int(r['after_first_minute']['runs'])} lượt, "
+                 f"p95 {s(r['after_first_minute']['p95_s'])}",
+                 "- p95 mỗi 15 giây: " + " · ".join(f"{fmt_int(w['from_s'])}–{fmt_int(w['to_s'])} s {s(w['p95_s'])}"
+                                                     for w in r.get("windows", []))]
+                if r.get("first_minute") else []),
+              *([f"- trang chậm nhất: {r['worst_page']['page']} ({r['worst_page']['role']}) p95 "
+                 f"{s(r['worst_page']['p95_s'])}"] if r.get("worst_page") else []),
               f"- CPU của máy chủ mỗi lượt chạy trang (mọi tiến trình): {fmt_int(r['cpu_per_run_ms'] or 0)} ms",
               f"- đăng nhập (POST /dang-nhap) p95: {s(r['login_p95_s'])} · GET / p95: {s(r['index_p95_s'])}",
+              *([f"- trang nhẹ ({', '.join(r['light_pages'])}) dưới tải: {fmt_int(r['light_runs'])} lượt, "
+                 f"p95 {s(r['light_p95_s'])}"] if "light_pages" in r else []),
               f"- bộ nhớ đỉnh của mọi tiến trình máy chủ (PSS: trang dùng chung tính một lần): "
-              f"{fmt_int(r['peak_memory_mb'])} MB",
+              f"{fmt_int(r['peak_memory_mb'])} MB"
+              + (f" ({fmt_int(r.get('memory_processes', 0))} tiến trình; "
+                 + ", ".join(f"{KIND_LABELS.get(k, k)} {fmt_int(v)} MB"
+                             for k, v in sorted(r["peak_memory_by_kind_mb"].items())) + ")"
+                 if r.get("peak_memory_by_kind_mb") else ""),
               f"- lỗi: {fmt_int(r['error_count'])}" + "".join(f"; {k}: {v['count']}" for k, v in r["errors"].items()),
               f"- thông báo 'máy chủ đang bận': {fmt_int(r['busy_notices'])}",
               *([f"- lưu nháp bị từ chối vì cửa sổ khác của cùng trường đã lưu trước (đúng; người dùng tải lại rồi "

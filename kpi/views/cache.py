@@ -5,7 +5,10 @@ A `Views` object belongs to one version of the database file. Every view model i
 page in kpi/views/) is computed once, on first use, and then shared by every session of the
 process and by the exports: a page and its PDF can never disagree, and a page run that finds its
 view model ready does no database or pandas work at all. An import or a snapshot swaps the file in
-(new identity): the pages then take a new `Views`, and the old one with all it holds is dropped.
+(new identity): a worker that has been warmed (`serve`) builds the new version's first view models
+in a background thread (`WARMER`: kpi.views.warm.first_visits) while its readers keep the old one
+(`views_for(..., stale_ok=True)`), then moves them to the new one, and the old one with all it holds
+is dropped once no run reads it. Meanwhile both versions are held (twice the memory, for that time).
 
 Concurrency: Streamlit runs each session in its own thread. When several sessions ask for the
 same missing view model at once, one computes it and the others wait for it (no stampede of
@@ -17,6 +20,7 @@ Nothing here imports streamlit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import OrderedDict
@@ -228,6 +232,26 @@ class Views:
         """A plotly figure kept with the view models (building one costs ~10-20 ms)."""
         return self.memo(("figure", *key), build)
 
+    # ---- Quản trị's tables (every change is a write that makes a new version) -------------------------
+
+    def user_list(self) -> pd.DataFrame:
+        """Every account (no password hashes)."""
+        return self.memo(("user_list",), lambda: queries.run(self.con, "user_list"))
+
+    def target_plans(self) -> pd.DataFrame:
+        """Every published version of every school year's targets."""
+        return self.memo(("target_plans",), lambda: queries.target_plans(self.con))
+
+    def admin_schools(self) -> pd.DataFrame:
+        """Every school ever recorded, open, closed or merged, with its dates."""
+        return self.memo(("admin_schools",), lambda: queries.admin_schools(self.con))
+
+    def admin_units(self) -> pd.DataFrame:
+        return self.memo(("admin_units",), lambda: queries.admin_units(self.con))
+
+    def reference_changes(self) -> pd.DataFrame:
+        return self.memo(("reference_changes",), lambda: queries.reference_changes(self.con))
+
     # ---- the schools' entries (kpi.workflows.entry) and assessments (kpi.workflows.assessment) ------------
 
     def workflow_version(self) -> int | None:
@@ -371,26 +395,109 @@ class Views:
         return self_assessment.suggestions(self, scope, school_id, year)
 
 
-_VIEWS: dict[str, Views] = {}
+_VIEWS: dict[str, Views] = {}  # the newest version of each file
+_SERVED: dict[str, Views] = {}  # what readers who may wait for nothing get: the newest once it is warm
+_WARMING: dict[str, threading.Thread] = {}
 _VIEWS_LOCK = threading.Lock()
+# What is built for a new version before readers get it (kpi.views.warm.first_visits); None: nothing
+# (a process that never called `serve`, e.g. a command or a test, reads the newest version cold).
+WARMER = None
 
 
-def views_for(path: str | Path, identity: tuple | None = None, recorder: list | None = None) -> Views:
+def views_for(path: str | Path, identity: tuple | None = None, recorder: list | None = None,
+              stale_ok: bool = False) -> Views:
     """The `Views` of the current version of the file at `path` (a new one after every write).
-    With `recorder`, a new one whose queries are noted in it (pages._bench)."""
+    With `recorder`, a new one whose queries are noted in it (pages._bench).
+
+    `stale_ok` (a page run of someone who has not just written): while a newer version's view
+    models are being built in the background (`WARMER`, started here or by `watch`), the version
+    served so far, so no reader pays the cold cost; then the new one. Without it (the default: a
+    login's account lookup, the writer right after their write, commands, exports) the newest
+    version at once, built on demand where the background build has not got yet (both share one
+    `Views`, so nothing is computed twice)."""
     path = str(path)
     identity = identity or db.file_identity(path)
     v = _VIEWS.get(path)
-    if v is not None and v.identity == identity and recorder is None:
+    if v is None or v.identity != identity or recorder is not None:
+        with _VIEWS_LOCK:
+            v = _VIEWS.get(path)
+            if v is None or v.identity != identity or recorder is not None:
+                v = _VIEWS[path] = Views(path, identity, recorder=recorder)
+    if not stale_ok or recorder is not None:
         return v
+    served = _SERVED.get(path)
+    if served is v:
+        return v
+    if served is None or WARMER is None:
+        _SERVED[path] = v
+        return v
+    _warm_in_background(v)
+    return served
+
+
+def serve(v: Views, warmer=None) -> None:
+    """Readers get `v` from now on (the worker's warm-up built it); `warmer(views)` builds each
+    later version's view models before readers get that one."""
+    global WARMER
+    if warmer is not None:
+        WARMER = warmer
     with _VIEWS_LOCK:
-        v = _VIEWS.get(path)
-        if v is None or v.identity != identity or recorder is not None:
-            v = _VIEWS[path] = Views(path, identity, recorder=recorder)
-        return v
+        _SERVED[v.path] = v
+
+
+def served(path: str | Path) -> Views | None:
+    """The version readers who may wait for nothing get now (None before the first)."""
+    return _SERVED.get(str(path))
+
+
+def _warm_in_background(v: Views) -> None:
+    """Build `v`'s first visitors' view models in a thread, then serve it (once per version)."""
+    with _VIEWS_LOCK:
+        running = _WARMING.get(v.path)
+        if running is not None and running.is_alive():
+            return
+        t = _WARMING[v.path] = threading.Thread(target=_warm_then_serve, args=(v,), daemon=True,
+                                                name=f"kpi-warm-{v.identity}")
+        t.start()
+
+
+def _warm_then_serve(v: Views) -> None:
+    try:
+        if WARMER is not None:
+            WARMER(v)
+    except Exception:  # noqa: BLE001 - a version that cannot be warmed is served cold rather than never
+        pass
+    finally:
+        with _VIEWS_LOCK:
+            _SERVED[v.path] = v
+            _WARMING.pop(v.path, None)
+            newest = _VIEWS.get(v.path)
+        if newest is not None and newest is not v:  # a write came while this one warmed: warm that one too
+            _warm_in_background(newest)
+
+
+def watch(path: str | Path, every: float = 1.0, stop: threading.Event | None = None) -> threading.Thread:
+    """A thread that looks at the file every `every` seconds and starts building a new version's
+    view models as soon as it appears (before any reader of this worker asks); until `stop` is set."""
+    path = str(path)
+    stop = stop or threading.Event()
+
+    def run():
+        while not stop.wait(every):
+            identity = db.file_identity(path)
+            if identity is not None:
+                with contextlib.suppress(Exception):  # a file being swapped in: the next look
+                    views_for(path, identity, stale_ok=True)
+
+    t = threading.Thread(target=run, name="kpi-watch", daemon=True)
+    t.start()
+    return t
 
 
 def forget_all() -> None:
     """Drop every Views (tests; a process that wants its memory back)."""
+    global WARMER
     with _VIEWS_LOCK:
         _VIEWS.clear()
+        _SERVED.clear()
+        WARMER = None

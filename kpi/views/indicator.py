@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from kpi.catalog.model import LEVEL_LABELS, TARGET_BASES
+from kpi.catalog.model import LEVEL_LABELS, TARGET_BASES, Catalog
 from kpi.common.access import Scope
 from kpi.common.formatting import fmt_int, fmt_percent
 from kpi.display import figures, figures_trend, tables
@@ -19,6 +19,14 @@ from kpi.domain import privacy, progress
 from kpi.store import queries
 
 MISSING_NAMES = 12  # the Chỉ tiêu page names this many schools without data, then "…"
+
+
+def indicator_codes(cat: Catalog, level: str | None = None) -> list[str]:
+    """The targets Chỉ tiêu offers, in Tổng quan's order (by theme, as the pack); for a principal
+    (`level`: the school's cấp học) those of that cấp học. The page opens on the first."""
+    codes = [c for c, ind in cat.indicators.items() if level is None or level in ind.levels] or list(cat.indicators)
+    themes = list(cat.themes)
+    return sorted(codes, key=lambda c: themes.index(cat.indicators[c].theme))
 
 
 @dataclass

@@ -214,6 +214,9 @@ def _rows() -> list[Write]:
 
 
 WRITES: dict[str, Write] = {w.name: w for w in _rows()}
+# Called with the file's path after every write the door let through (pages/_data: the writer's session
+# then reads the newest file version at once, while other readers are served the old one until the new is warm).
+AFTER_WRITE: list[Callable[[Path], None]] = []
 
 
 # ---- who acts --------------------------------------------------------------------------------------
@@ -433,4 +436,7 @@ def act(name: str, identity, /, *args, **kwargs):
         _refuse(path, name, user.user_name, "trang_thai", {"chi_tiet": why})
         raise Refused(f"Không {w.label} được: {why}.")
     a[w.actor] = user.user_name if w.actor_name else user
-    return w.fn(*bound.args, **bound.kwargs)
+    out = w.fn(*bound.args, **bound.kwargs)
+    for listener in AFTER_WRITE:
+        listener(path)
+    return out
