@@ -20,8 +20,11 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
+
+RAN: set[str] = set()  # the named statements run on a PostgreSQL store in this process (tests/test_state_dialects.py)
 
 MISSING = ("PostgreSQL không có trên máy này (không thấy initdb/postgres của gói Debian postgresql): cài nó bằng "
            "`make sysdeps` (hoặc apt-get install postgresql) rồi chạy lại kiểm thử.")
@@ -105,8 +108,7 @@ class Server:
         return self.url(name)
 
     def drop(self, url: str) -> None:
-        name = url.rsplit("/", 1)[1].split("?")[0]
-        self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.admin(f'DROP DATABASE IF EXISTS "{dbname(url)}" WITH (FORCE)')
 
     def stop(self) -> None:
         """Stop the server (immediate: nothing to keep) and remove its folder."""
@@ -118,3 +120,25 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def recording(resolve):
+    """kpi.store.state_pg.resolve, noting in RAN the name of every statement a PostgreSQL connection runs."""
+    def resolve_and_note(query):
+        name, text = resolve(query)
+        RAN.add(name)
+        return name, text
+    return resolve_and_note
+
+
+def recording_own(own):
+    """kpi.store.state_pg.own, noting in RAN each of PostgreSQL's own connection statements it gives."""
+    def own_and_note(name):
+        RAN.add(f"connection.{name}")
+        return own(name)
+    return own_and_note
+
+
+def dbname(url: str) -> str:
+    """The database name of a URL made by Server.url."""
+    return urlsplit(url).path.lstrip("/")
