@@ -98,6 +98,15 @@ class _Returning:
         return self.cur.fetchall()
 
 
+class _BoolAsInt(psycopg.adapt.Dumper):
+    """A Python bool bound as 0 or 1, as sqlite3 binds it (the store's flags are INTEGER columns)."""
+
+    oid = psycopg.adapters.types["int4"].oid
+
+    def dump(self, obj) -> bytes:
+        return b"1" if obj else b"0"
+
+
 class PgConnection:
     """A psycopg connection spoken to as kpi's callers speak to sqlite3: named statements, named values."""
 
@@ -166,6 +175,7 @@ class PgStore(StoreBase):
                     self._raw.close()
             self._raw = self._con = None
             raw = psycopg.connect(self.url, autocommit=True, connect_timeout=10, application_name="kpi")
+            raw.adapters.register_dumper(bool, _BoolAsInt)
             raw.execute(own("settings"))
             self._raw, self._con, self._pid = raw, PgConnection(raw), os.getpid()
         if not self._upgraded:
@@ -176,6 +186,11 @@ class PgStore(StoreBase):
         """The schema's sections newer than the version recorded, each in a transaction, under the upgrade
         lock (a process starting beside another waits, then finds them applied); a database missing one of
         the tables runs them all again (every statement is CREATE ... IF NOT EXISTS)."""
+        tables = {r[0] for r in raw.execute(own("tables"))}
+        if "kpi_schema_version" in tables and _TABLES <= tables and \
+                raw.execute(own("version")).fetchone()[0] >= max(pg_schema()):
+            self._upgraded = True  # nothing to write (a read-only server reads on)
+            return
         raw.execute(own("upgrade_lock"))
         try:
             raw.execute(own("version_table"))
