@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -17,6 +18,7 @@ import time
 import psycopg
 import pytest
 
+from kpi import cli
 from kpi.admin import accounts, auth, plans
 from kpi.admin import shared as admin
 from kpi.admin.auth import User
@@ -223,6 +225,49 @@ def test_a_copy_of_a_postgresql_store_is_a_sqlite_store_holding_every_row(pg_sto
         held["audit"][-1][0] + 1
     again.close()
     pg_server.drop(url)
+
+
+def _child_reconnects(store) -> None:
+    """Fork a child that uses the store (its own connection) and closes the one it inherited."""
+    pid = os.fork()
+    if pid == 0:  # the child: never back into pytest
+        code = 1
+        try:
+            inherited = store._raw
+            store.session("s1")
+            inherited.close()  # libpq says goodbye on the socket it holds
+            code = 0
+        finally:
+            os._exit(code)
+    assert os.waitpid(pid, 0)[1] == 0
+
+
+def test_a_forked_child_never_ends_the_parents_connection(pg_server, monkeypatch):
+    url = pg_server.new_database()
+    store = state_pg.PgStore(url)
+    store.session_open("s1", "ht.th001", 1.0)
+    raw = store._raw
+    _child_reconnects(store)
+    assert store.session("s1")["user_name"] == "ht.th001" and store._raw is raw  # the same session, unbroken
+    # planted: a child that keeps the parent's socket ends the parent's session with its goodbye
+    monkeypatch.setattr(state_pg, "_disown_after_fork", lambda: None)
+    _child_reconnects(store)
+    assert store.session("s1")["user_name"] == "ht.th001" and store._raw is not raw  # it had to reconnect
+    store.close()
+    pg_server.drop(url)
+
+
+def test_serve_store_reaches_the_server_before_it_starts(pg_server, writable_db, monkeypatch, capsys):
+    monkeypatch.delenv("KPI_STORE", raising=False)
+    url = pg_server.new_database()
+    cli.use_store(url, writable_db)
+    assert os.environ["KPI_STORE"] == url and isinstance(state.store_for(writable_db), state_pg.PgStore)
+    state.forget(url)
+    pg_server.drop(url)
+    assert cli.main(["serve", "--db", str(writable_db), "--store", "postgresql://kpi@/khong_co?host=/khong-co"]) == 1
+    assert capsys.readouterr().err.startswith("Lỗi: Không dùng được kho trạng thái postgresql://kpi@/khong_co")
+    assert cli.main(["serve", "--db", str(writable_db), "--store", "sqlite:///x"]) == 1
+    assert "KPI_STORE phải là địa chỉ PostgreSQL" in capsys.readouterr().err
 
 
 # ---- the workflows over the store ---------------------------------------------------------------------

@@ -148,7 +148,7 @@ def _disown_after_fork() -> None:
                 os.dup2(_DEVNULL, raw.fileno())
 
 
-os.register_at_fork(after_in_child=_disown_after_fork)
+os.register_at_fork(after_in_child=lambda: _disown_after_fork())  # looked up at each fork (a test replaces it)
 
 
 class PgStore(StoreBase):
