@@ -258,7 +258,7 @@ def test_a_forked_child_never_ends_the_parents_connection(pg_server, monkeypatch
 
 
 def test_serve_store_reaches_the_server_before_it_starts(pg_server, writable_db, monkeypatch, capsys):
-    monkeypatch.delenv("KPI_STORE", raising=False)
+    monkeypatch.setenv("KPI_STORE", "")  # (none; restored after the test, which sets it)
     url = pg_server.new_database()
     cli.use_store(url, writable_db)
     assert os.environ["KPI_STORE"] == url and isinstance(state.store_for(writable_db), state_pg.PgStore)
