@@ -362,6 +362,7 @@ def test_reopen_detach_and_stale_decisions(entry_db):
         o.evidence_file(OFFICE, eid)
 
 
+@pytest.mark.parametrize("entry_db", ["sqlite"], indirect=True)  # about the exports, not the store: once
 def test_exports_say_whether_the_year_is_published(entry_db):
     """The principal's PDF and the meeting pack name the publication once the year is published."""
     import shutil

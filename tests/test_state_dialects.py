@@ -109,11 +109,12 @@ def test_a_failed_write_leaves_nothing(fresh):
 def _racing_writers(make) -> list[int]:
     """Two writers, each in its own connection, each reading the counter then bumping it after a pause
     inside its transaction: what each saw."""
-    seen, go = [], threading.Barrier(2)
+    seen, go = [], threading.Barrier(2, timeout=30)
+    stores = [make(), make()]
+    for store in stores:
+        store.counter("workflow")  # connected (and upgraded) one after the other, before the race
 
-    def writer():
-        store = make()
-        store.counter("workflow")  # connected (and upgraded) before the race
+    def writer(store):
         go.wait()
         with store.write() as con:
             row = con.execute(state.sql("counters.value"), {"name": "workflow"}).fetchone()
@@ -121,11 +122,11 @@ def _racing_writers(make) -> list[int]:
             state.bump(con, "workflow")
         seen.append(row[0] if row else 0)
 
-    threads = [threading.Thread(target=writer) for _ in range(2)]
+    threads = [threading.Thread(target=writer, args=(s,)) for s in stores]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(60)
     return sorted(seen)
 
 
