@@ -172,6 +172,28 @@ def test_an_unreachable_server_answers_in_vietnamese(tmp_path, caplog):
         state_pg.PgStore("mysql://kpi@x/y")
 
 
+def test_a_connection_the_server_dropped_is_opened_again(pg_server, monkeypatch):
+    url = pg_server.new_database()
+    store = state_pg.PgStore(url)
+    store.session_open("s1", "ht.th001", 1.0)
+    for use in (lambda: store.session_touch("s1", 2.0), lambda: store.session("s1")):
+        pid = store._raw.info.backend_pid
+        with psycopg.connect(url, autocommit=True) as admin_con:  # the server ends the session (a restart)
+            admin_con.execute("SELECT pg_terminate_backend(%s)", [pid])
+        time.sleep(0.2)
+        use()
+        assert store._raw.info.backend_pid != pid
+    assert store.session("s1")["last_seen"] == 2.0
+    # planted: a store that never opens a dropped connection again fails the next use
+    store._raw.close()
+    monkeypatch.setattr(state_pg.PgStore, "_connect", lambda self: self._con)
+    with pytest.raises(faults.StoreUnavailable):
+        store.session_touch("s1", 3.0)
+    monkeypatch.undo()
+    store.close()
+    pg_server.drop(url)
+
+
 @pytest.mark.parametrize("entry_db", ["postgresql"], indirect=True)
 def test_a_read_only_server_refuses_a_save_and_reads_on(pg_server, pg_store, entry_db):
     sid = _fresh_school(entry_db)

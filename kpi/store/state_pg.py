@@ -241,6 +241,27 @@ class PgStore(StoreBase):
                 con = self._connect()
             yield con
 
+    def _begin(self) -> tuple[PgConnection, psycopg.Connection]:
+        """A write transaction begun, holding the writers' lock; a connection the server dropped since
+        its last use (a restart, a failover) is opened again once (nothing was written on it)."""
+        for attempt in (0, 1):
+            con = self._connect()
+            raw = self._raw
+            try:
+                raw.execute("BEGIN")
+                raw.execute(own("writer"))
+                return con, raw
+            except psycopg.OperationalError:
+                if attempt or not (raw.broken or raw.closed):
+                    with contextlib.suppress(psycopg.Error):
+                        raw.execute("ROLLBACK")
+                    raise
+            except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    raw.execute("ROLLBACK")
+                raise
+        raise AssertionError("unreachable")
+
     @contextlib.contextmanager
     def write(self):
         """A write transaction, writers one at a time across every machine (the advisory writers' lock,
@@ -248,15 +269,7 @@ class PgStore(StoreBase):
         kpi.common.faults.StoreUnavailable (its Vietnamese sentence; the cause logged); nothing is written."""
         with self._lock:
             with faults.guarded("kho trạng thái", self.path):
-                con = self._connect()
-                raw = self._raw
-                try:
-                    raw.execute("BEGIN")
-                    raw.execute(own("writer"))
-                except BaseException:
-                    with contextlib.suppress(psycopg.Error):
-                        raw.execute("ROLLBACK")
-                    raise
+                con, raw = self._begin()
             try:
                 yield con
             except BaseException as e:
