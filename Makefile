@@ -1,7 +1,7 @@
 # make run   : create .venv, install (and, as root, Debian nginx, chromium, fonts), build the sample
 #              database as of today if none exists, serve on :8501 (nginx in front of one worker per core)
 # make test  : install dev requirements, axe-core (npm) (and, as root, Debian nginx, chromium, fonts, poppler,
-#              LibreOffice), check the code with ruff, run all tests on two pytest-xdist workers
+#              LibreOffice, PostgreSQL), check the code with ruff, run all tests on two pytest-xdist workers
 #              (TEST_WORKERS=0: in one process)
 # make gallery: screenshots of every page and every export in gallery/index.html
 PYTHON ?= python3
@@ -43,13 +43,15 @@ rundeps:
 
 # Debian packages the tests need: nginx (serving tests), chromium (browser tests, chart images), a
 # Vietnamese-capable font, poppler (pdftotext, pdffonts), LibreOffice Impress (the meeting deck laid
-# out by a slide program). Installed only when running as root and missing.
+# out by a slide program), PostgreSQL (the state store's tests on both dialects start their own server
+# from its binaries; the cluster service it installs is not used). Installed only when running as root and missing.
 sysdeps:
 	@if [ "$$(id -u)" = 0 ]; then missing=""; \
 	  [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
 	  command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	  ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	  if [ -n "$$missing" ]; then echo "apt-get install$$missing"; \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi; \
 	  if ! command -v libreoffice >/dev/null 2>&1; then echo "apt-get install libreoffice-impress"; \

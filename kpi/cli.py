@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sqlite3
+import os
 import sys
 import time
 
@@ -27,7 +27,7 @@ from kpi.exports import renderer
 from kpi.imports import import_read, importer
 from kpi.imports.problems import error_report
 from kpi.imports.templates import build_template
-from kpi.store import db, derived, queries
+from kpi.store import db, derived, queries, state
 from kpi.workflows import snapshots
 from kpi.writes import door
 
@@ -113,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--restart", action="store_true",
                     help="khởi động lại lần lượt từng tiến trình của `kpi serve` đang chạy trên cổng này "
                          "(khi nâng cấp)")
+    sv.add_argument("--store", metavar="URL",
+                    help="kho trạng thái dùng chung trên PostgreSQL (postgresql://người_dùng@máy/csdl; như biến "
+                         "KPI_STORE), để nhiều máy chủ dùng chung; mặc định: tệp SQLite bên cạnh tệp dữ liệu")
 
     rd = sub.add_parser("renderer", help="(kpi serve tự chạy) trình vẽ biểu đồ dùng chung cho mọi tiến trình")
     rd.add_argument("--socket", required=True, help="đường dẫn Unix socket")
@@ -378,7 +381,7 @@ def cmd_export(args) -> int:
             data = export.WRITERS[args.format](pack, cat)
     except export.ExportError as e:
         raise CliError(str(e)) from e
-    except sqlite3.Error as e:  # the submissions made in the app: without them timeliness would be wrong
+    except state.STORE_ERRORS as e:  # the submissions made in the app: without them timeliness would be wrong
         raise CliError("Không đọc được kho trạng thái bên cạnh tệp dữ liệu (các lần nộp trên ứng dụng), nên chưa "
                        "xuất: tình hình nộp báo cáo sẽ sai. Kiểm tra quyền đọc thư mục dữ liệu rồi chạy lại.") from e
     finally:
@@ -387,6 +390,18 @@ def cmd_export(args) -> int:
         f.write(data)
     print(f"Đã xuất {args.out} ({fmt_int(len(data))} byte, {fmt_number(time.perf_counter() - t0)} giây).")
     return 0
+
+
+def use_store(url: str, path) -> None:
+    """`serve --store URL`: the PostgreSQL state store for this process and every worker it starts (they
+    inherit $KPI_STORE), reached once here so that a wrong address stops the start with its reason."""
+    os.environ["KPI_STORE"] = url
+    try:
+        state.store_for(path).workflow_version()
+    except ValueError as e:
+        raise CliError(str(e)) from e
+    except faults.StoreUnavailable as e:
+        raise CliError(f"Không dùng được kho trạng thái {state.store_for(path).path}: {e}") from e
 
 
 def cmd_serve(args) -> int:
@@ -401,6 +416,8 @@ def cmd_serve(args) -> int:
     path = db.db_path(args.db)
     if not path.exists():
         raise CliError(f"Chưa có cơ sở dữ liệu tại {path}. Chạy `python -m kpi init --sample` trước.")
+    if args.store:
+        use_store(args.store, path)
     try:
         return serve.serve(args.port, args.workers, args.address, path)
     except RuntimeError as e:

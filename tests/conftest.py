@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from kpi.store import db
+from kpi.store import db, state, state_pg
 from kpi.tools.sample import build_sample
+from tests import pg
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("KPI_SECRET", "khoa-bi-mat-chi-dung-cho-kiem-thu")
@@ -136,6 +137,57 @@ def entry_db(sample_db, tmp_path) -> Path:
     path = tmp_path / "copy.duckdb"
     path.write_bytes(sample_db.read_bytes())
     state.store_for(sample_db).copy_to(state.state_path(path))
+    return path
+
+
+# ---- the state store on PostgreSQL (tests/pg.py): one server per test process, a database per test -----------
+
+STORES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server for this test process (a worker of xdist has its own), in a temporary
+    folder, stopped at the end; the statements run on it are recorded in tests.pg.RAN. Missing
+    binaries fail the tests that need it (CI installs them: `make sysdeps`), never skip them."""
+    if pg.binaries() is None:
+        pytest.fail(pg.MISSING, pytrace=False)
+    server = pg.Server().start()
+    resolve, own = state_pg.resolve, state_pg.own
+    state_pg.resolve, state_pg.own = pg.recording(resolve), pg.recording_own(own)
+    try:
+        yield server
+    finally:
+        state_pg.resolve, state_pg.own = resolve, own
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_sample(pg_server, sample_db) -> str:
+    """The name of a template database holding the sample's state store (loaded once per process)."""
+    url = pg_server.new_database()
+    store = state_pg.PgStore(url)
+    state_pg.load_from(store, state.state_path(sample_db))
+    store.close()
+    return pg.dbname(url)
+
+
+@pytest.fixture()
+def pg_store(pg_server, pg_sample, monkeypatch) -> str:
+    """A fresh PostgreSQL store holding the sample's state (a copy of the template), configured as the
+    process's store ($KPI_STORE) for this test; its URL. Dropped after the test."""
+    url = pg_server.new_database(pg_sample)
+    monkeypatch.setenv("KPI_STORE", url)
+    yield url
+    state.forget(url)
+    pg_server.drop(url)
+
+
+def on_store(request, path: Path) -> Path:
+    """For a fixture parametrized over STORES: on 'postgresql', the store of `path` is a fresh PostgreSQL
+    copy of the sample's state (pg_store) instead of the SQLite file beside it."""
+    if request.param == "postgresql":
+        request.getfixturevalue("pg_store")
     return path
 
 

@@ -15,12 +15,19 @@ from kpi.tools.sample import SAMPLE_PDF
 from kpi.views import cache as views
 from kpi.workflows import assessment as asm
 from kpi.workflows import evidence_files, publication
+from tests.conftest import STORES, on_store
 
 YEAR, PREV = "2023-2024", "2022-2023"
 OFFICE = User("chuyenvien", "Chuyên viên", "chuyen_vien", None, None)
 HT_TH = User("ht.th001", "HT TH001", "hieu_truong", "TH001", None)
 HT_THCS = User("ht.thcs001", "HT THCS001", "hieu_truong", "THCS001", None)
 NL_TH = User("nl.th001", "NL TH001", "truong_nhap_lieu", "TH001", None)
+
+
+@pytest.fixture(params=STORES)
+def entry_db(request, entry_db):
+    """The sample's copy on either state store: every test here runs on SQLite and on PostgreSQL."""
+    return on_store(request, entry_db)
 
 
 def desk_for(path, user):
@@ -355,6 +362,7 @@ def test_reopen_detach_and_stale_decisions(entry_db):
         o.evidence_file(OFFICE, eid)
 
 
+@pytest.mark.parametrize("entry_db", ["sqlite"], indirect=True)  # about the exports, not the store: once
 def test_exports_say_whether_the_year_is_published(entry_db):
     """The principal's PDF and the meeting pack name the publication once the year is published."""
     import shutil

@@ -4,7 +4,7 @@ import ast
 import re
 from pathlib import Path
 
-from kpi.store import db, state
+from kpi.store import db, state, state_base
 
 ROOT = Path(__file__).resolve().parents[1]
 # kpi.common.access.PAGES entries (dashboard.py routes by them)
@@ -181,6 +181,87 @@ def test_no_state_store_sql_outside_its_files():
     planted = 'def f(store):\n    return store.read("SELECT value FROM counters WHERE name = ?", ("x",))\n'
     assert _state_sql_in_python("m.py", planted) == ["m.py:2: SELECT value FROM counters WHERE name = ?"]
     assert _state_sql_in_python("m.py", 'q = "SELECT 1 FROM observations"') == []  # the analytics file's: not here
+
+
+# ---- the state store's two dialects: kpi/sql/state/postgresql/ (kpi.store.state_pg) ------------------------------
+
+PG_SQL = STATE_SQL / "postgresql"
+# SQLite's words PostgreSQL does not run: a shared statement using one needs PostgreSQL's own text
+SQLITE_ONLY = re.compile(r"\bINSERT OR\b|\bPRAGMA\b|\bsqlite_master\b|\bjson_each\b|\browid\b|\bAUTOINCREMENT\b|"
+                         r"\bstrftime\b|\bIS NOT :|\bIS :|\bGLOB\b|\blast_insert_rowid\b", re.IGNORECASE)
+
+
+def _dialect_problems(shared: dict[str, dict[str, str]], own: dict[str, dict[str, str]]) -> list[str]:
+    """What leaves a statement without a text in one dialect: a PostgreSQL file or statement with no SQLite
+    one of that name (outside the groups each dialect has its own of), a shared statement in SQLite's
+    own words with no PostgreSQL text, or a lastrowid read with no RETURNING on PostgreSQL."""
+    problems = []
+    for group, names in own.items():
+        if group in state_base.OWN_GROUPS:
+            continue
+        if group not in shared:
+            problems.append(f"postgresql/{group}.sql: no kpi/sql/state/{group}.sql")
+            continue
+        problems += [f"postgresql/{group}.{n}: no SQLite statement of that name" for n in names if n not in
+                     shared[group]]
+    for group, names in shared.items():
+        if group in state_base.OWN_GROUPS:
+            continue
+        for name, text in names.items():
+            body = "\n".join(ln for ln in text.splitlines() if not ln.startswith("--"))
+            if SQLITE_ONLY.search(body) and name not in own.get(group, {}):
+                problems.append(f"{group}.{name}: SQLite's own words, no PostgreSQL text")
+            if "lastrowid" in text and "RETURNING" not in own.get(group, {}).get(name, ""):
+                problems.append(f"{group}.{name}: read as lastrowid, no RETURNING on PostgreSQL")
+    return problems
+
+
+def _dialect_files() -> tuple[dict, dict]:
+    shared = {p.stem: state.statements(p.stem) for p in STATE_SQL.glob("*.sql") if p.stem != "schema"}
+    own = {p.stem: state_base._parse(p) for p in PG_SQL.glob("*.sql") if p.stem != "schema"}
+    return shared, own
+
+
+def test_every_statement_has_a_text_in_both_dialects():
+    shared, own = _dialect_files()
+    assert own and _dialect_problems(shared, own) == []
+    # every statement resolves in both dialects, and PostgreSQL's runs as psycopg's (no `:name` left)
+    for group in shared:
+        if group in state_base.OWN_GROUPS:
+            continue
+        pg = state.statements(group, "postgresql")
+        assert pg.keys() == shared[group].keys(), group
+        assert all(not re.search(r"(?<![:\w]):[A-Za-z_]", state_base.pyformat(x)) for x in pg.values()), group
+    # planted: a statement missing in PostgreSQL's file, one only there, a lastrowid without RETURNING
+    pruned = {g: {n: x for n, x in names.items() if (g, n) != ("account_passwords", "first")}
+              for g, names in own.items()}
+    assert _dialect_problems(shared, pruned) == ["account_passwords.first: SQLite's own words, no PostgreSQL text"]
+    extra = {**own, "sessions": {"touch_all": "-- x\nUPDATE sessions SET last_seen = 0;"}}
+    assert _dialect_problems(shared, extra) == ["postgresql/sessions.touch_all: no SQLite statement of that name"]
+    bare = {**own, "evidence": {"add": own["evidence"]["add"].replace("RETURNING evidence_id", "")}}
+    assert _dialect_problems(shared, bare) == ["evidence.add: read as lastrowid, no RETURNING on PostgreSQL"]
+
+
+def test_postgresql_statements_follow_the_same_convention():
+    _, own = _dialect_files()
+    problems = [p for group, names in own.items() for name, text in names.items()
+                for p in _statement_problems(f"postgresql/{group}.{name}", text)]
+    assert problems == []
+    for p in PG_SQL.glob("*.sql"):
+        assert p.read_text(encoding="utf-8").startswith("-- "), p.name
+    used = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "kpi" / "store").glob("state*.py"))
+    assert [n for n in own["connection"] if f'own("{n}")' not in used] == []
+    # planted: a PostgreSQL statement with a value spliced in is named
+    spliced = own["audit"]["newest"].replace("LIMIT :limit", "LIMIT %s")
+    assert _statement_problems("x", spliced) == ["x: a value not bound as a named parameter (?, {} or %s)"]
+
+
+def test_postgresql_schema_has_the_same_versions_and_tables():
+    text = (PG_SQL / "schema.sql").read_text(encoding="utf-8")
+    assert sorted(state_base.pg_schema()) == list(range(1, state.SCHEMA_VERSION + 1))
+    assert frozenset(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", text)) == STATE_TABLES
+    assert re.findall(r"CREATE (?:UNIQUE )?(?:TABLE|INDEX)\s+(?!IF NOT EXISTS)\w+", text) == []
+    assert not SQLITE_ONLY.search(re.sub(r"--[^\n]*", "", text))  # its statements, not its comments
 
 
 def test_state_schema_upgrades_in_place():

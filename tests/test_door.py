@@ -284,9 +284,11 @@ LOWER = {
     "publication.write",        # door row danh_gia_cong_bo (Assessor.publish)
 }
 INTERNAL = {
-    "state.Store.session_open", "state.Store.session_touch", "state.Store.session_revoke",
-    "state.Store.sessions_revoke_user", "state.Store.sessions_forget", "state.Store.failure_add",
-    "state.Store.failure_clear", "state.Store.audit", "db.writer_lock", "cli.cmd_init", "sample.build_sample",
+    "state_base.StoreBase.session_open", "state_base.StoreBase.session_touch", "state_base.StoreBase.session_revoke",
+    "state_base.StoreBase.sessions_revoke_user", "state_base.StoreBase.sessions_forget",
+    "state_base.StoreBase.failure_add", "state_base.StoreBase.failure_clear", "state_base.StoreBase.audit",
+    "db.writer_lock", "cli.cmd_init", "sample.build_sample",
+    "state_pg.load_from",  # an office's SQLite store moved into an empty PostgreSQL one (building a store)
     "loadbench.prepare_database", "derived.rescore",
     # the intent log of writes that span both stores (kpi.store.recovery): called inside a WRITES row's
     # function (begin, complete, crossing) or at a start to finish what a crash left (repair, drop)

@@ -48,7 +48,7 @@ def _fresh_school(path) -> str:
     """A school with no entry and no figures of the open period (it did not submit), with figures of
     the period before (its form has a previous period to compare with)."""
     store = state.store_for(path)
-    have = {s for (s,) in store.read("SELECT school_id FROM entries WHERE school_year = ? AND round = ?", PERIOD)}
+    have = {s for s, _ in store.read(state.sql("entries.period_states"), dict(zip(("school_year", "round"), PERIOD)))}
     c = db.connect(path)
     try:
         rows = c.execute("""SELECT s.school_id FROM schools s WHERE NOT EXISTS (
@@ -311,7 +311,7 @@ def test_many_saves_at_once_across_processes_lose_nothing(entry_db):
     c = db.connect(entry_db)
     schools = [s for (s,) in c.execute("SELECT school_id FROM schools ORDER BY 1").fetchall()]
     c.close()
-    have = {s for (s,) in store.read("SELECT school_id FROM entries WHERE school_year = ? AND round = ?", PERIOD)}
+    have = {s for s, _ in store.read(state.sql("entries.period_states"), dict(zip(("school_year", "round"), PERIOD)))}
     schools = [s for s in schools if s not in have][:40]
     code = """
 import sys, time

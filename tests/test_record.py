@@ -7,10 +7,17 @@ import pytest
 from kpi.store import state
 from kpi.workflows import assessment as asm
 from kpi.workflows import entry, record
+from tests.conftest import STORES, on_store
 from tests.test_assessment import HT_TH, YEAR, desk_for
 from tests.test_entry import PERIOD, _fresh_school, desk, principal
 
 ASSESSED = ("TH001", {"DH4": {"points": 4}})
+
+
+@pytest.fixture(params=STORES)
+def entry_db(request, entry_db):
+    """The sample's copy on either state store: every test here runs on SQLite and on PostgreSQL."""
+    return on_store(request, entry_db)
 
 
 def _stale_saves(path) -> tuple:

@@ -19,7 +19,6 @@ import logging
 import math
 import os
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -322,7 +321,7 @@ class Sessions:
         read-only, locked) is logged and the page goes on; reading never depends on it."""
         try:
             write(*args)
-        except (faults.StoreUnavailable, sqlite3.OperationalError) as e:
+        except (faults.StoreUnavailable, *state.STORE_DOWN) as e:
             logging.getLogger("kpi.admin.auth").warning("Không ghi được dấu phiên vào %s: %s: %s", self.store.path,
                                                   type(e).__name__, getattr(e, "cause", None) or e)
 

@@ -52,8 +52,7 @@ def admin_store(path) -> state.Store:
     per process."""
     s = state.store_for(path)
     if s.path not in _READY:
-        with s.reading() as con:
-            con.executescript(state.schema(since=4))  # CREATE TABLE IF NOT EXISTS only: safe beside other processes
+        s.ensure_tables(since=4)  # CREATE TABLE IF NOT EXISTS only: safe beside other processes
         _READY.add(s.path)
     return s
 

@@ -1,11 +1,12 @@
 """When the disk says no: one exception, one Vietnamese sentence, the technical cause in the log.
 
 A store that cannot be written (the state store, kpi.store.state, or the analytics file, kpi.store.db) is not
-a bug in the request: the disk is full, the file system was remounted read-only, or another
-writer held the file too long. `Store.write()`, `db.writing()` and the writers' lock turn those
-errors (and only those) into `StoreUnavailable`, whose text is the sentence every page and the CLI
-show; the path and the system's own words go to the server log (logger ``kpi.common.faults``). Every such
-write fails before anything changed, so the sentence may promise that nothing was lost.
+a bug in the request: the disk is full, the file system was remounted read-only, another
+writer held the file too long, or the shared PostgreSQL server (kpi.store.state_pg) cannot be
+reached. `Store.write()`, `db.writing()` and the writers' lock turn those errors (and only those)
+into `StoreUnavailable`, whose text is the sentence every page and the CLI show; the path and the
+system's own words go to the server log (logger ``kpi.common.faults``). Every such write fails before
+anything changed, so the sentence may promise that nothing was lost.
 
 `point(name)` is the fault-injection hook the crash tests use: a process started with
 ``KPI_FAULT=<name>`` kills itself (SIGKILL, no clean-up) when it reaches that step. The steps of a
@@ -30,6 +31,7 @@ REASON = {
     "readonly": "ổ đĩa máy chủ đang chỉ cho đọc (hoặc không có quyền ghi)",
     "locked": "máy chủ đang bận ghi việc khác quá lâu",
     "io": "ổ đĩa máy chủ báo lỗi đọc/ghi",
+    "unreachable": "không kết nối được máy chủ cơ sở dữ liệu dùng chung (PostgreSQL)",
 }
 SENTENCE = {kind: f"Không ghi được dữ liệu vì {reason}" for kind, reason in REASON.items()}
 NOTHING_LOST = ("; chưa có gì thay đổi, số liệu đã lưu trước đó vẫn còn nguyên. Vui lòng thử lại sau ít phút hoặc "
@@ -43,6 +45,11 @@ _TEXTS = (
     ("database is locked", "locked"), ("database table is locked", "locked"), ("could not set lock", "locked"),
     ("disk i/o error", "io"), ("input/output error", "io"),
 )
+# a PostgreSQL error's SQLSTATE (kpi.store.state_pg; psycopg is never imported here) → kind; a
+# connection that failed or broke (no SQLSTATE, or class 08) is 'unreachable'
+_SQLSTATES = {"53100": "full", "25006": "readonly", "42501": "readonly", "55P03": "locked", "40001": "locked",
+              "40P01": "locked", "53300": "locked", "57014": "locked", "58030": "io", "57P01": "unreachable",
+              "57P02": "unreachable", "57P03": "unreachable"}
 _ERRNOS = {errno.ENOSPC: "full", errno.EDQUOT: "full", errno.EROFS: "readonly", errno.EACCES: "readonly",
            errno.EPERM: "readonly", errno.EIO: "io"}
 
@@ -70,6 +77,13 @@ def kind_of(exc: BaseException) -> str | None:
         return exc.kind
     if isinstance(exc, OSError) and exc.errno in _ERRNOS:
         return _ERRNOS[exc.errno]
+    if type(exc).__module__.startswith("psycopg"):
+        code = getattr(exc, "sqlstate", None)
+        if code in _SQLSTATES:
+            return _SQLSTATES[code]
+        if type(exc).__name__ == "OperationalError" and code is None or (code or "").startswith("08"):
+            return "unreachable"
+        return None
     is_duck = "duckdb" in type(exc).__module__ and type(exc).__name__ in ("IOException", "PermissionException")
     if isinstance(exc, (sqlite3.OperationalError, OSError)) or is_duck:
         text = str(exc).lower()
@@ -77,6 +91,12 @@ def kind_of(exc: BaseException) -> str | None:
             if fragment in text:
                 return kind
     return None
+
+
+def read_sentence(kind: str) -> str:
+    """The sentence of a read the store refused (a PostgreSQL server that cannot be reached)."""
+    return (f"Không đọc được dữ liệu vì {REASON.get(kind, REASON['io'])}. Vui lòng thử lại sau ít phút hoặc báo "
+            "quản trị hệ thống.")
 
 
 def unavailable(exc: BaseException, what: str, path) -> StoreUnavailable | None:

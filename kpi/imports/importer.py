@@ -32,7 +32,7 @@ def locked_keys(path, keys) -> list[tuple]:
     an import may not change them either."""
 
     keys = sorted(keys)
-    if not keys or not state.state_path(path).exists():
+    if not keys or not state.has_store(path):
         return []
     store = state.store_for(path)
     periods = sorted({(y, r) for _, y, r in keys})
@@ -319,7 +319,7 @@ def revert_refusal(path, con, import_id: int) -> str | None:
                 "trên trang Duyệt số liệu")
     keys = sorted(set(con.execute(db.statement("import_revert.period_keys"), [import_id]).fetchall()))
     held = set(locked_keys(path, keys))
-    if keys and state.state_path(path).exists():
+    if keys and state.has_store(path):
         store = state.store_for(path)
         for y, r in sorted({(y, r) for _, y, r in keys}):
             for (sid,) in store.read(state.sql("entries.period_decided"), {"school_year": y, "round": r}):

@@ -7,76 +7,51 @@ submissions and the Phòng's review decisions: kpi.workflows.entry) lives here i
 DuckDB file (`data/kpi.duckdb` → `data/kpi.state.sqlite`, or `$KPI_STATE`). Many processes may
 read and write it at once, readers never wait for a writer, and it survives restarts. Each
 process keeps one connection per file, used under a lock (every statement here takes well under
-a millisecond). When the workers run on several machines, this is the piece to move to
+a millisecond). When the workers run on several machines, this is the piece that moves to
 PostgreSQL; nothing else holds shared mutable state.
 
 Its schema and every statement run against it are files: kpi/sql/state/schema.sql (the tables, by
-version) and kpi/sql/state/<group>.sql (named statements, values bound), read through `sql`.
+version) and kpi/sql/state/<group>.sql (named statements, values bound), read through `sql`
+(kpi.store.state_base). With `KPI_STORE=postgresql://…` (or `python -m kpi serve --store …`) the
+store is a PostgreSQL database instead (kpi.store.state_pg), with the same interface: several app
+machines then share one store. `store_for` gives whichever is configured; `STORE_ERRORS` /
+`STORE_DOWN` are what either raises.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import re
 import sqlite3
 import threading
 import time
-from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
+
 from kpi.common import faults
+from kpi.store import state_pg
+from kpi.store.state_base import (
+    _TABLES,
+    PRIVATE,
+    SCHEMA_VERSION,
+    STATE_SQL,
+    StoreBase,
+    audit_in,
+    bump,
+    named,
+    schema,
+    sql,
+    statements,
+)
 
-STATE_SQL = Path(__file__).resolve().parents[1] / "sql" / "state"
-_NAME = re.compile(r"^-- name: (\w+)\n", re.MULTILINE)
-_VERSION = re.compile(r"^-- version (\d+):", re.MULTILINE)
+__all__ = ["PRIVATE", "SCHEMA_VERSION", "STATE_SQL", "STORE_DOWN", "STORE_ERRORS", "Store", "StoreBase", "_TABLES",
+           "audit_in", "bump", "forget", "has_store", "named", "schema", "sql", "state_path", "statements", "store_for"]
 
-
-@lru_cache(maxsize=None)
-def statements(group: str) -> dict[str, str]:
-    """The named statements of kpi/sql/state/<group>.sql: name → text (its header comment included).
-
-    A file holds one group (a table, or what one module does): a header comment, then per statement
-    a line ``-- name: <name>``, a comment stating what it reads or changes and its ``Parameters:``
-    (named, bound: ``:name``), and the one statement."""
-    parts = _NAME.split((STATE_SQL / f"{group}.sql").read_text(encoding="utf-8"))
-    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2])}
-
-
-def sql(name: str) -> str:
-    """The statement ``<group>.<name>`` of kpi/sql/state/<group>.sql (every statement run against the
-    state store is one; its values bound as named parameters)."""
-    group, _, statement = name.partition(".")
-    return statements(group)[statement]
-
-
-def named(name: str, rows) -> list[dict]:
-    """Rows given in the order of a statement's parameters (as they first appear in it: a table's
-    columns for a plain insert) as the named parameters it binds, for executemany."""
-    body = "\n".join(ln for ln in sql(name).splitlines() if not ln.startswith("--"))
-    names = list(dict.fromkeys(re.findall(r"(?<![:\w]):(\w+)", body)))
-    return [dict(zip(names, row, strict=True)) for row in rows]
-
-
-@lru_cache(maxsize=None)
-def schema(since: int = 1, until: int | None = None) -> str:
-    """kpi/sql/state/schema.sql: the whole script (it ends by setting the version), or the tables
-    that versions `since`..`until` added (its sections ``-- version N:``; no version set)."""
-    text = (STATE_SQL / "schema.sql").read_text(encoding="utf-8")
-    if since == 1 and until is None:
-        return text
-    marks = [(int(m.group(1)), m.start()) for m in _VERSION.finditer(text)]
-    begin = next(pos for v, pos in marks if v == since)
-    stop = next((pos for v, pos in marks if until is not None and v == until + 1), None)
-    if stop is None:
-        stop = text.index("\n-- the schema's version")
-    return text[begin:stop]
-
-
-SCHEMA_VERSION = int(re.search(r"^PRAGMA user_version = (\d+);", schema(), re.MULTILINE).group(1))
-_TABLES = frozenset(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", schema()))
+# what a store's failure is, on either dialect (callers catch these, never a driver's own module)
+STORE_ERRORS = (sqlite3.Error, psycopg.Error)
+STORE_DOWN = (sqlite3.OperationalError, psycopg.OperationalError)  # the file or the server, not a statement
 
 
 def state_path(db_path: str | os.PathLike) -> Path:
@@ -88,11 +63,9 @@ def state_path(db_path: str | os.PathLike) -> Path:
     return p.with_name(p.stem + ".state.sqlite")
 
 
-PRIVATE = 0o600  # sessions, password flags and evidence: the store is its owner's only (with -wal, -shm)
-
-
-class Store:
-    """One SQLite file in WAL mode, shared by every process of the app."""
+class Store(StoreBase):
+    """One SQLite file in WAL mode, shared by every process of the app (kpi.store.state_pg.PgStore: the
+    same interface on PostgreSQL)."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -187,66 +160,6 @@ class Store:
                     raise
                 raise mapped from e
 
-    # ---- sessions ------------------------------------------------------------------------
-
-    def session_open(self, session_id: str, user_name: str, now: float, client: str | None = None) -> None:
-        with self.write() as con:
-            con.execute(sql("sessions.open"), {"session_id": session_id, "user_name": user_name, "now": now,
-                                                "client": client})
-
-    def session(self, session_id: str) -> dict | None:
-        rows = self.read(sql("sessions.get"), {"session_id": session_id})
-        if not rows:
-            return None
-        return dict(zip(("user_name", "issued_at", "last_seen", "revoked_at", "reason"), rows[0]))
-
-    def session_touch(self, session_id: str, now: float) -> None:
-        with self.write() as con:
-            con.execute(sql("sessions.touch"), {"session_id": session_id, "now": now})
-
-    def session_revoke(self, session_id: str, now: float, reason: str) -> None:
-        with self.write() as con:
-            con.execute(sql("sessions.revoke"), {"session_id": session_id, "now": now, "reason": reason})
-
-    def sessions_revoke_user(self, user_name: str, now: float, reason: str) -> int:
-        """Revoke every open session of a user; returns how many."""
-        with self.write() as con:
-            return con.execute(sql("sessions.revoke_user"),
-                               {"user_name": user_name, "now": now, "reason": reason}).rowcount
-
-    def recent_users(self, since: float) -> list[str]:
-        """User names with a session used since `since`, most recently used first."""
-        return [r[0] for r in self.read(sql("sessions.recent_users"), {"since": since})]
-
-    def sessions_forget(self, before: float) -> None:
-        """Drop sessions that ended (revoked or last used) before `before`."""
-        with self.write() as con:
-            con.execute(sql("sessions.forget"), {"before": before})
-
-    # ---- wrong-password counters -----------------------------------------------------------
-
-    def failures(self, key: str) -> tuple[int, float, float]:
-        """(failures, first_at, last_at) of a throttled key; (0, 0, 0) when clean."""
-        rows = self.read(sql("login_failures.get"), {"key": key})
-        return rows[0] if rows else (0, 0.0, 0.0)
-
-    def failure_add(self, key: str, now: float, window: float) -> None:
-        """Count one failure; a count whose last failure is older than `window` starts over."""
-        with self.write() as con:
-            con.execute(sql("login_failures.add"), {"key": key, "now": now, "window": window})
-
-    def failure_clear(self, key: str) -> None:
-        with self.write() as con:
-            con.execute(sql("login_failures.clear"), {"key": key})
-
-    # ---- audit -----------------------------------------------------------------------------
-
-    def audit(self, action: str, user_name: str | None = None, detail: dict | None = None,
-              client: str | None = None, now: float | None = None) -> None:
-        """Record one action (who, what, when, from where)."""
-        with self.write() as con:
-            audit_in(con, action, user_name, detail, client, now)
-
     def checkpoint(self) -> None:
         """Write the WAL's pages into the main file (so that a copy of the file alone holds everything)."""
         with self._lock:
@@ -263,46 +176,49 @@ class Store:
             finally:
                 out.close()
 
-    def workflow_version(self) -> int:
-        """The version of the schools' entries: bumped by every save, submission and decision."""
-        return self.counter("workflow")
+    def ensure_tables(self, since: int = 1) -> None:
+        """The tables versions `since`.. added, made when missing (CREATE TABLE IF NOT EXISTS only: safe
+        beside other processes)."""
+        with self._lock:
+            self._connect().executescript(schema(since=since))
 
-    def assessment_version(self) -> int:
-        """The version of the yearly maturity assessment (kpi.workflows.assessment): bumped by every change."""
-        return self.counter("assessment")
-
-    def counter(self, name: str) -> int:
-        """A named version of the counters table ('workflow', 'assessment'); 0 before its first change."""
-        rows = self.read(sql("counters.value"), {"name": name})
-        return rows[0][0] if rows else 0
-
-    def audit_rows(self, limit: int = 100, action: str | None = None) -> list[dict]:
-        """The newest audit rows first."""
-        rows = self.read(sql("audit.newest"), {"action": action or None, "limit": limit})
-        return [dict(zip(("at", "user_name", "action", "detail", "client"), r)) for r in rows]
+    def close(self) -> None:
+        """Close this process's connection (the next use opens another)."""
+        with self._lock:
+            if self._con is not None and self._pid == os.getpid():
+                self._con.close()
+            self._con = None
 
 
-def audit_in(con: sqlite3.Connection, action: str, user_name: str | None = None, detail: dict | None = None,
-             client: str | None = None, now: float | None = None) -> None:
-    """Record one action inside a write transaction the caller holds (with the change it records)."""
-    con.execute(sql("audit.add"), {"at": time.time() if now is None else now, "user_name": user_name, "action": action,
-                                   "detail": json.dumps(detail, ensure_ascii=False) if detail else None,
-                                   "client": client})
-
-
-def bump(con: sqlite3.Connection, counter: str) -> None:
-    """Inside a write transaction: the named version readers cache by ('workflow', 'assessment') +1."""
-    con.execute(sql("counters.bump"), {"name": counter})
-
-
-_STORES: dict[Path, Store] = {}
+_STORES: dict[object, StoreBase] = {}
 _STORES_LOCK = threading.Lock()
 
 
-def store_for(db_path: str | os.PathLike) -> Store:
-    """The (process-wide) store beside a DuckDB file."""
-    path = state_path(db_path).resolve()
+def store_url() -> str | None:
+    """The PostgreSQL store configured for this process ($KPI_STORE, set by `kpi serve --store`), or None
+    (the SQLite store beside the analytics file)."""
+    return os.environ.get("KPI_STORE") or None
+
+
+def store_for(db_path: str | os.PathLike) -> Store | state_pg.PgStore:
+    """The (process-wide) state store of a DuckDB file: the PostgreSQL database of $KPI_STORE when it is
+    set (every machine shares it), else the SQLite file beside the DuckDB file."""
+    url = store_url()
+    key = url or state_path(db_path).resolve()
     with _STORES_LOCK:
-        if path not in _STORES:
-            _STORES[path] = Store(path)
-        return _STORES[path]
+        if key not in _STORES:
+            _STORES[key] = state_pg.PgStore(url) if url else Store(key)
+        return _STORES[key]
+
+
+def has_store(db_path: str | os.PathLike) -> bool:
+    """Whether the file has a state store yet: a PostgreSQL one is configured, or the SQLite file exists."""
+    return store_url() is not None or state_path(db_path).exists()
+
+
+def forget(key) -> None:
+    """Drop (and close) a process-wide store: its URL, or the SQLite file's path (the tests' fresh stores)."""
+    with _STORES_LOCK:
+        store = _STORES.pop(key if isinstance(key, str) and state_pg.URL.match(key) else Path(key).resolve(), None)
+    if store is not None:
+        store.close()

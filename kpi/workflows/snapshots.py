@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import sqlite3
 
 import pyarrow as pa
 
+from kpi.common import faults
 from kpi.store import db, state
 from kpi.workflows.entry import local
 
@@ -41,9 +41,9 @@ _APP_SUBS = pa.schema([("school_id", pa.string()), ("school_year", pa.string()),
 def app_submissions(path, school_year: str, round: str) -> pa.Table:
     """The schools' first submissions in the app (kpi.workflows.entry; submitted, returned or approved alike)
     of the periods up to and including (school_year, round), in Vietnamese wall-clock time."""
-    try:
+    try:  # a snapshot without them would call those schools "chưa nộp"
         rows = state.store_for(path).read(state.sql("entries.first_submissions"))
-    except (sqlite3.Error, OSError) as e:  # a snapshot without them would call those schools "chưa nộp"
+    except (*state.STORE_ERRORS, faults.StoreUnavailable, OSError) as e:
         raise ValueError("Không đọc được các lần nộp số liệu trên ứng dụng (kho trạng thái bên cạnh tệp dữ liệu), "
                          "nên chưa chốt: bản chốt sẽ thiếu các trường đã nộp. Thử lại sau ít phút; nếu vẫn lỗi, "
                          "báo người quản trị hệ thống.") from e

@@ -16,7 +16,7 @@ SELECT previous_hash FROM account_passwords WHERE user_name = :user_name;
 -- Parameters: :user_name, :must_change (0 or 1), :previous_hash, :now, :by
 INSERT INTO account_passwords VALUES (:user_name, :must_change, :previous_hash, :now, :by)
 ON CONFLICT (user_name) DO UPDATE SET must_change = excluded.must_change,
-    previous_hash = coalesce(excluded.previous_hash, previous_hash),
+    previous_hash = coalesce(excluded.previous_hash, account_passwords.previous_hash),
     changed_at = excluded.changed_at, changed_by = excluded.changed_by;
 
 -- name: first

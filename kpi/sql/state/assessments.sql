@@ -20,7 +20,7 @@ FROM assessment_items WHERE school_id = :school_id AND school_year = :school_yea
 -- Parameters: :school_year
 SELECT school_id, state, submitted_at,
        (SELECT count(*) FROM assessment_items i WHERE i.school_id = a.school_id AND i.school_year = a.school_year
-          AND i.returned)
+          AND i.returned <> 0)
 FROM assessments a WHERE school_year = :school_year;
 
 -- name: publishable
@@ -37,8 +37,8 @@ INSERT INTO assessments (school_id, school_year, state, version, updated_at, upd
 VALUES (:school_id, :school_year, :state, :version, :now, :user_name, :submitted_at, :submitted_by)
 ON CONFLICT (school_id, school_year) DO UPDATE SET state = excluded.state, version = excluded.version,
     updated_at = excluded.updated_at, updated_by = excluded.updated_by,
-    submitted_at = coalesce(excluded.submitted_at, submitted_at),
-    submitted_by = coalesce(excluded.submitted_by, submitted_by);
+    submitted_at = coalesce(excluded.submitted_at, assessments.submitted_at),
+    submitted_by = coalesce(excluded.submitted_by, assessments.submitted_by);
 
 -- name: item_self
 -- the school's points (or met, for a condition) and note of one criterion.
@@ -69,7 +69,7 @@ ON CONFLICT (school_id, school_year, criterion_code) DO UPDATE SET
 INSERT INTO assessment_items (school_id, school_year, criterion_code, comment, returned)
 VALUES (:school_id, :school_year, :criterion_code, :comment, 1)
 ON CONFLICT (school_id, school_year, criterion_code) DO UPDATE SET
-    returned = 1, comment = coalesce(excluded.comment, comment);
+    returned = 1, comment = coalesce(excluded.comment, assessment_items.comment);
 
 -- name: items_approve
 -- every criterion of an approved assessment: verified = the office's value, else the school's.

@@ -4,7 +4,7 @@
 -- name: bump
 -- the counter +1 (created at 1).
 -- Parameters: :name
-INSERT INTO counters VALUES (:name, 1) ON CONFLICT (name) DO UPDATE SET value = value + 1;
+INSERT INTO counters VALUES (:name, 1) ON CONFLICT (name) DO UPDATE SET value = counters.value + 1;
 
 -- name: value
 -- at most one row: the counter's value (none = 0).

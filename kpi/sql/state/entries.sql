@@ -70,7 +70,7 @@ SELECT school_id, state FROM entries WHERE school_year = :school_year AND round 
 -- name: lock_add
 -- one school's period locked (kept when already locked).
 -- Parameters: :school_id, :school_year, :round, :now, :user_name
-INSERT OR IGNORE INTO period_locks VALUES (:school_id, :school_year, :round, :now, :user_name);
+INSERT INTO period_locks VALUES (:school_id, :school_year, :round, :now, :user_name) ON CONFLICT DO NOTHING;
 
 -- name: lock_approved
 -- every approved entry of a locked school of the period becomes locked.

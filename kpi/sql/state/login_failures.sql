@@ -10,8 +10,8 @@ SELECT failures, first_at, last_at FROM login_failures WHERE key = :key;
 -- Parameters: :key, :now, :window (seconds)
 INSERT INTO login_failures VALUES (:key, 1, :now, :now)
 ON CONFLICT (key) DO UPDATE SET
-    failures = CASE WHEN :now - last_at > :window THEN 1 ELSE failures + 1 END,
-    first_at = CASE WHEN :now - last_at > :window THEN :now ELSE first_at END,
+    failures = CASE WHEN :now - login_failures.last_at > :window THEN 1 ELSE login_failures.failures + 1 END,
+    first_at = CASE WHEN :now - login_failures.last_at > :window THEN :now ELSE login_failures.first_at END,
     last_at = :now;
 
 -- name: clear

@@ -29,7 +29,7 @@ UPDATE sessions SET revoked_at = :now, reason = :reason WHERE user_name = :user_
 -- every open session of a user but one ended, after the user's own password change.
 -- Parameters: :user_name, :now, :keep (the session making the change; NULL = none kept)
 UPDATE sessions SET revoked_at = :now, reason = 'doi_mat_khau'
-WHERE user_name = :user_name AND revoked_at IS NULL AND session_id IS NOT :keep;
+WHERE user_name = :user_name AND revoked_at IS NULL AND session_id IS DISTINCT FROM :keep;
 
 -- name: recent_users
 -- one row per user name with a session used since a moment, most recently used first.
