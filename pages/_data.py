@@ -8,6 +8,7 @@ the next run reads the new version). Pages never query the database themselves.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import time
 
@@ -29,7 +30,7 @@ from kpi.views.overview import OverviewView
 from kpi.views.scorecard import ScorecardView
 from kpi.workflows import entry
 from kpi.writes import door
-from pages._frame import scope
+from pages._frame import current_user, scope
 
 MAX_TABLE_ROWS = 500
 WARM_SECONDS = 20.0  # principals' pages warmed for at most this long, after every office page (kpi.views.warm)
@@ -42,27 +43,30 @@ def store() -> views.Views:
     models in the background (kpi.views.cache.views_for with stale_ok, kpi.views.warm) and the run
     reads the old version until they are built: no reader pays the cold cost. The session that made
     the write reads the newest version at once: the door tells `_note_write` (kpi.writes.door.AFTER_WRITE),
-    which marks this session, until the worker serves the new version to everyone."""
+    which marks this user (every session of theirs), until the worker serves the new version to everyone."""
     path = db.db_path()
     identity = db.file_identity(path)
     if identity is None:
         st.error(f"Chưa có cơ sở dữ liệu tại {path}. Chạy `make run` (tự tạo dữ liệu mẫu) "
                  "hoặc `python -m kpi init --sample`.")
         st.stop()
-    wrote = WROTE_KEY in st.session_state
+    user = getattr(current_user(), "user_name", None)
+    wrote = user in _WROTE_USERS
     v = views.views_for(path, identity, stale_ok=not wrote)
     if wrote and views.served(path) is v:  # everyone reads the new version now
-        st.session_state.pop(WROTE_KEY, None)
+        _WROTE_USERS.discard(user)
     return v
 
 
-WROTE_KEY = "_kpi_wrote"
+# The users whose run made a write in this process: each of their sessions (the tab that wrote, a
+# reload, another tab: a new Streamlit session each) reads the newest version until everyone does.
+_WROTE_USERS: set[str] = set()
 
 
-def _note_write(path) -> None:
-    """The door's listener: the session whose run made a write reads the newest version from now on."""
+def _note_write(path, user_name: str) -> None:
+    """The door's listener: the user who made a write in a page's run reads the newest version from now on."""
     if get_script_run_ctx() is not None:
-        st.session_state[WROTE_KEY] = True
+        _WROTE_USERS.add(user_name)
 
 
 door.AFTER_WRITE.append(_note_write)
@@ -262,7 +266,9 @@ def warm_up() -> list[str]:
         db.upgrade(path)  # a file made by an older version gains this version's tables and macros
     v = views.views_for(path)
     done = warm.first_visits(v, principal_seconds=WARM_SECONDS)
-    views.serve(v, warmer=warm.first_visits)
+    # a later version (a write while people work): the office pages and the principals of STALE_MAX_S only,
+    # since readers move to it by then anyway, and warming more would take the CPU their runs need
+    views.serve(v, warmer=functools.partial(warm.first_visits, principal_seconds=views.STALE_MAX_S))
     print(f"[kpi] làm nóng xong trong {time.perf_counter() - t:.1f} s: {', '.join(done)}", file=sys.stderr,
           flush=True)
     return done

@@ -163,11 +163,20 @@ def pg_server():
 
 
 @pytest.fixture(scope="session")
-def pg_sample(pg_server, sample_db) -> str:
+def pg_sample_source(sample_db, tmp_path_factory) -> Path:
+    """The sample's SQLite state store as the PostgreSQL template was loaded from it: a frozen copy (tests
+    sharing the sample in this process add sessions to the live one afterwards)."""
+    frozen = tmp_path_factory.mktemp("pg_sample") / "sample.state.sqlite"
+    state.Store(state.state_path(sample_db)).copy_to(frozen)
+    return frozen
+
+
+@pytest.fixture(scope="session")
+def pg_sample(pg_server, pg_sample_source) -> str:
     """The name of a template database holding the sample's state store (loaded once per process)."""
     url = pg_server.new_database()
     store = state_pg.PgStore(url)
-    state_pg.load_from(store, state.state_path(sample_db))
+    state_pg.load_from(store, pg_sample_source)
     store.close()
     return pg.dbname(url)
 

@@ -225,10 +225,11 @@ def _rows(store) -> dict:
     return {table: store.read(state.sql(rows_of)) for table, (rows_of, _) in state_base.COPY.items()}
 
 
-def test_a_copy_of_a_postgresql_store_is_a_sqlite_store_holding_every_row(pg_store, pg_server, sample_db, tmp_path):
+def test_a_copy_of_a_postgresql_store_is_a_sqlite_store_holding_every_row(pg_store, pg_server, pg_sample_source,
+                                                                          sample_db, tmp_path):
     store = state.store_for(sample_db)
     assert isinstance(store, state_pg.PgStore)
-    sqlite_rows = _rows(state.Store(state.state_path(sample_db)))
+    sqlite_rows = _rows(state.Store(pg_sample_source))
     assert _rows(store) == sqlite_rows  # the sample's SQLite store loaded into PostgreSQL row for row
     _every_table_filled(store)
     store.copy_to(tmp_path / "ban_sao.state.sqlite")

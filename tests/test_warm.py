@@ -161,6 +161,8 @@ def test_the_writer_sees_their_change_at_once_while_others_read_the_old(writable
     assert not at.exception and any(f"Đã mở kỳ báo cáo năm học {year}" in s.value for s in at.success)
     sees_new = not any(b.key == "qt_open_year" for b in at.button)
     assert sees_new is listening
+    again = app_test("quan_tri", user="lanhdao")  # a reload, another tab: a new session of the same user
+    assert (again.selectbox(key="qt_year").value != year) is listening  # the year it opened is no longer offered
     assert views.served(writable_db) is old  # everyone else: the old version, still being built anew
     assert year not in set(views.views_for(writable_db, stale_ok=True).periods()["school_year"])
     release.set()
@@ -168,10 +170,10 @@ def test_the_writer_sees_their_change_at_once_while_others_read_the_old(writable
     while views.served(writable_db) is old and time.time() < deadline:
         time.sleep(0.05)
     assert year in set(views.views_for(writable_db, stale_ok=True).periods()["school_year"])
-    if listening:  # the session's mark is dropped once everyone reads the new version
-        assert _data.WROTE_KEY in at.session_state
+    if listening:  # the user's mark is dropped once everyone reads the new version
+        assert "lanhdao" in _data._WROTE_USERS
         at.run()
-        assert _data.WROTE_KEY not in at.session_state
+        assert "lanhdao" not in _data._WROTE_USERS
     views.forget_all()
 
 
@@ -198,3 +200,30 @@ def test_each_worker_builds_a_new_version_before_any_reader_asks(writable_db, wa
     finally:
         stop.set()
         views.forget_all()
+
+
+def _served_while_a_build_hangs(writable_db) -> tuple[bool, bool]:
+    """(a reader gets the old version at once, a reader gets the new one 0,6 s later) while the new
+    version's build never ends."""
+    views.forget_all()
+    old = views.views_for(writable_db)
+    release = threading.Event()
+    views.serve(old, warmer=lambda v: release.wait(30))
+    _new_version(writable_db)
+    try:
+        first = views.views_for(writable_db, stale_ok=True) is old
+        time.sleep(0.6)
+        later = views.views_for(writable_db, stale_ok=True) is not old
+    finally:
+        release.set()
+        views.forget_all()
+    return first, later
+
+
+def test_a_change_reaches_every_reader_within_the_staleness_bound(writable_db, monkeypatch):
+    """A build that never ends does not keep readers on the old version past STALE_MAX_S (an approval
+    reaches every page within it); planted: no bound keeps them on the old one."""
+    monkeypatch.setattr(views, "STALE_MAX_S", 0.3)
+    assert _served_while_a_build_hangs(writable_db) == (True, True)
+    monkeypatch.setattr(views, "STALE_MAX_S", float("inf"))
+    assert _served_while_a_build_hangs(writable_db) == (True, False)

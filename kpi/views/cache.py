@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -402,6 +403,10 @@ _VIEWS_LOCK = threading.Lock()
 # What is built for a new version before readers get it (kpi.views.warm.first_visits); None: nothing
 # (a process that never called `serve`, e.g. a command or a test, reads the newest version cold).
 WARMER = None
+# The longest a reader is served the older version once a newer one exists ($KPI_STALE_MAX_S): an approval
+# or a publication reaches every page within this (plus the watch's second), warm or not.
+STALE_MAX_S = float(os.environ.get("KPI_STALE_MAX_S", "3"))
+_NEWER_SINCE: dict[str, tuple[tuple, float]] = {}  # path → (the newer version's identity, when first seen)
 
 
 def views_for(path: str | Path, identity: tuple | None = None, recorder: list | None = None,
@@ -411,7 +416,8 @@ def views_for(path: str | Path, identity: tuple | None = None, recorder: list | 
 
     `stale_ok` (a page run of someone who has not just written): while a newer version's view
     models are being built in the background (`WARMER`, started here or by `watch`), the version
-    served so far, so no reader pays the cold cost; then the new one. Without it (the default: a
+    served so far, so no reader pays the cold cost; then the new one, and after STALE_MAX_S the new
+    one whether built or not (a change never waits longer to reach every reader). Without it (the default: a
     login's account lookup, the writer right after their write, commands, exports) the newest
     version at once, built on demand where the background build has not got yet (both share one
     `Views`, so nothing is computed twice)."""
@@ -432,6 +438,11 @@ def views_for(path: str | Path, identity: tuple | None = None, recorder: list | 
         _SERVED[path] = v
         return v
     _warm_in_background(v)
+    since = _NEWER_SINCE.get(path)
+    if since is None or since[0] != v.identity:
+        since = _NEWER_SINCE[path] = (v.identity, time.monotonic())
+    if time.monotonic() - since[1] >= STALE_MAX_S:  # built or not, the newest now (sharing the build)
+        return v
     return served
 
 
@@ -471,6 +482,7 @@ def _warm_then_serve(v: Views) -> None:
         with _VIEWS_LOCK:
             _SERVED[v.path] = v
             _WARMING.pop(v.path, None)
+            _NEWER_SINCE.pop(v.path, None)
             newest = _VIEWS.get(v.path)
         if newest is not None and newest is not v:  # a write came while this one warmed: warm that one too
             _warm_in_background(newest)
@@ -500,4 +512,5 @@ def forget_all() -> None:
     with _VIEWS_LOCK:
         _VIEWS.clear()
         _SERVED.clear()
+        _NEWER_SINCE.clear()
         WARMER = None

@@ -214,9 +214,10 @@ def _rows() -> list[Write]:
 
 
 WRITES: dict[str, Write] = {w.name: w for w in _rows()}
-# Called with the file's path after every write the door let through (pages/_data: the writer's session
-# then reads the newest file version at once, while other readers are served the old one until the new is warm).
-AFTER_WRITE: list[Callable[[Path], None]] = []
+# Called with the file's path and the acting user's name after every write the door let through (pages/_data:
+# the writer then reads the newest file version at once, while other readers are served the old one until the
+# new is warm; a button's callback runs before the page's frame knows its user, so the door names the user).
+AFTER_WRITE: list[Callable[[Path, str], None]] = []
 
 
 # ---- who acts --------------------------------------------------------------------------------------
@@ -438,5 +439,5 @@ def act(name: str, identity, /, *args, **kwargs):
     a[w.actor] = user.user_name if w.actor_name else user
     out = w.fn(*bound.args, **bound.kwargs)
     for listener in AFTER_WRITE:
-        listener(path)
+        listener(path, user.user_name)
     return out
