@@ -7,8 +7,9 @@ view models it still had to build): per office scope (lãnh đạo, chuyên viê
 accounts there are) Tổng quan, Chỉ tiêu's first target, Ai đang chậm, So sánh, Chỉ số CĐS, Trường's
 first school, Dữ liệu's and Duyệt số liệu's first tab, Đánh giá CĐS's waiting schools and Quản trị's
 first tab; then per principal (those who used the app lately first) Trường, Chỉ tiêu's first target
-of the school's cấp học, Nộp số liệu and Tự đánh giá CĐS, within a time and a count budget (at
-national scale every principal cannot be warmed; the unit's shared parts are, by the first ones).
+of the school's cấp học, Nộp số liệu and Tự đánh giá CĐS, within a time and a count budget, breadth
+first: every principal's first page (Trường) before anyone's other pages, since each of them lands
+there (at national scale every principal cannot be warmed; the unit's shared parts are, by the first ones).
 Ai đang chậm only up to LAGGARDS_MAX_SCHOOLS schools (see there).
 
 After a write (an import, an approval, a publication: a new file version) kpi.views.cache builds the
@@ -111,13 +112,19 @@ def _assessment_desk(v, sc: Scope, year: str) -> None:
         v.suggestions(sc, sid, year)
 
 
-def principal_pages(v, user: auth.User, year: str, rnd: str) -> None:
-    """A principal's pages on their first run: Trường, Chỉ tiêu, Nộp số liệu, Tự đánh giá CĐS."""
+def principal_home(v, user: auth.User, year: str, rnd: str) -> None:
+    """A principal's first page after the login (Trường: the school's scorecard)."""
     sc, sid = user.scope, user.school_id
     v.user(user.user_name), v.wards(sc)
     card = v.scorecard(sc, sid, year, rnd)
     if card is not None and card.maturity is not None:
         v.publications(Scope(sc.unit_id, sid), card.maturity.school_year)
+
+
+def principal_pages(v, user: auth.User, year: str, rnd: str) -> None:
+    """A principal's pages on their first run: Trường, Chỉ tiêu, Nộp số liệu, Tự đánh giá CĐS."""
+    sc, sid = user.scope, user.school_id
+    principal_home(v, user, year, rnd)
     schools = v.school_list(sc)
     row = schools[schools["school_id"] == sid]
     level = None if row.empty else row["level"].iloc[0]
@@ -154,13 +161,18 @@ def first_visits(v, principals: int = MAX_PRINCIPALS, principal_seconds: float =
     with contextlib.suppress(Exception):  # the principals who used the app lately first
         recent = {name: i for i, name in enumerate(state.store_for(v.path).recent_users(time.time() - 14 * 86400))}
         rows.sort(key=lambda r: recent.get(r["user_name"], len(recent)))
-    warmed = 0
-    for row in rows:
-        if warmed >= principals or time.perf_counter() - t > principal_seconds:
+    users = [u for u in (auth.user_from_row(r) for r in rows[:principals]) if u.role in SCHOOL_ROLES and u.school_id]
+    # breadth first: every principal's first page (where each of them lands), then their other pages
+    homes = warmed = 0
+    for user in users:
+        if time.perf_counter() - t > principal_seconds:
             break
-        user = auth.user_from_row(row)
-        if user.role in SCHOOL_ROLES and user.school_id:
-            principal_pages(v, user, year, rnd)
-            warmed += 1
-    done.append(f"hiệu trưởng ×{warmed}")
+        principal_home(v, user, year, rnd)
+        homes += 1
+    for user in users[:homes]:
+        if time.perf_counter() - t > principal_seconds:
+            break
+        principal_pages(v, user, year, rnd)
+        warmed += 1
+    done.append(f"hiệu trưởng ×{warmed} (trang đầu ×{homes})")
     return done
