@@ -85,10 +85,13 @@ def login(page, url: str, user: str = "lanhdao", password: str = "dulieumau") ->
             page.goto(f"{url}/dang-nhap")
             break
         except PlaywrightError as e:
-            # a logged-out "/" sends the browser to the form by itself: that navigation may abort ours
-            if "ERR_ABORTED" not in str(e) or attempt == 2:
+            # a logged-out "/" sends the browser to the form by itself: that navigation may abort
+            # ours or interrupt it (Playwright words it either way); both end on the form
+            if not any(w in str(e) for w in ("ERR_ABORTED", "interrupted by another navigation")) \
+                    or attempt == 2:
                 raise
             page.wait_for_load_state()
+    page.wait_for_url(f"{url}/dang-nhap*", timeout=30000)
     page.get_by_label("Tên đăng nhập").fill(user)
     page.get_by_label("Mật khẩu").fill(password)
     page.get_by_role("button", name="Đăng nhập").click()
@@ -233,6 +236,7 @@ def test_principal_login_reload_phone_logout(browser, app_url):
     page = ctx.new_page()
     page.goto(app_url)
     page.get_by_text("Vui lòng đăng nhập").wait_for(timeout=30000)
+    page.wait_for_url(f"{app_url}/dang-nhap*", timeout=30000)  # the page sends a visitor to the form
     login(page, app_url, "ht.th001")
     title = page.locator("h1").first
     title.wait_for(timeout=30000)

@@ -114,8 +114,10 @@ def _left(procs: list[supervise.Proc]) -> list[supervise.Proc]:
 
 
 def _front_clean(s: Served, old: supervise.Proc) -> bool:
-    """The front answers, and no process of nginx's old master (with the old configuration) is left."""
-    return _health(s.url) and supervise.group(old.pid, old.start, "nginx") == []
+    """No process of nginx's old master (with the old configuration) is left, and the front answers.
+    In this order: the old master's orphaned workers answer until they are ended, so an answer read
+    before they are seen gone may be theirs, with the new nginx not yet started."""
+    return supervise.group(old.pid, old.start, "nginx") == [] and _health(s.url)
 
 
 def _second_start(port: int, db: Path, plants: tuple[str, ...] = ()) -> tuple[int, str]:
