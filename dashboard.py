@@ -96,5 +96,7 @@ else:
         frame.show_note()
         with frame.app_frame(user), frame.run_slot(frame.slot_kind(user, nav.title)):
             nav.run()
-            # the page's last element: the gallery captures a screen only once it is there (kpi.tools.gallery)
-            st.html('<span id="kpi-het-trang" hidden></span>')
+            # the page's last element: the gallery captures a screen only once it is there (kpi.tools.gallery);
+            # numbered per run, so a walk that opens the next screen in the same tab knows its run is over
+            st.session_state["_kpi_lan"] = run = st.session_state.get("_kpi_lan", 0) + 1
+            st.html(f'<span id="kpi-het-trang" data-lan="{run}" hidden></span>')

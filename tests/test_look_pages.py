@@ -122,3 +122,28 @@ def test_the_app_writes_the_page_end_the_walk_waits_for():
     after_run = source.split("nav.run()", 1)[1]  # written after the page's own script, inside its frame
     assert f'id="{browse.PAGE_END_ID}"' in after_run.split("\n\n", 1)[0]
     assert "getElementById('" + browse.PAGE_END_ID + "')" in browse.SETTLED_JS
+    assert 'data-lan="{run}"' in after_run.split("\n\n", 1)[0]  # numbered per run (the walk's same-tab wait)
+
+
+def test_a_screen_opened_in_the_same_tab_waits_for_its_own_run(browser, app, planted):
+    """The walk opens a role's next screen in the same tab (a rerun, as the app's navigation does);
+    it takes the screen only once that run's own page end is drawn. Planted: a page whose page end
+    is the same on every run (no run number) is never taken for the next screen's."""
+    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        browse.login(ctx, app, "chuyenvien")
+        page = ctx.new_page()
+        page.goto(app + "/")
+        assert browse._settled(page, "Tổng quan", timeout=60) == []
+        first = page.evaluate(f"() => document.getElementById('{browse.PAGE_END_ID}').dataset.lan")
+        overview = page.locator("h1").first.inner_text()
+        assert browse._opened_in_tab(page, "/chi-tieu?ct_tab=B%E1%BA%A3ng", "Chỉ tiêu", timeout=60) == []
+        assert page.locator("h1").first.inner_text() != overview  # the next page, drawn in the same tab
+        assert page.get_by_role("tab", name="Bảng", selected=True).count() == 1  # its tab from the path
+        assert int(page.evaluate(f"() => document.getElementById('{browse.PAGE_END_ID}').dataset.lan")) > int(first)
+        page.goto(planted)
+        assert browse._settled(page, "trang cài lỗi", timeout=30) == []
+        [found] = browse._opened_in_tab(page, "/", "trang cài lỗi", timeout=3)
+    finally:
+        ctx.close()
+    assert found.kind == browse.STILL_DRAWING and "lượt chạy mới" in found.detail, str(found)

@@ -50,6 +50,7 @@ class Screen:
     label: str
     query: str = ""
     expand: tuple[str, ...] = ()
+    fresh: bool = False   # opened as a new page load (a first visit), never from the screen before
 
 
 SCREENS = [
@@ -58,7 +59,7 @@ SCREENS = [
     Screen("tong_quan", "Tổng quan · Bảng số liệu", "tq_tab=Bảng số liệu"),
     Screen("chi_tieu", "Chỉ tiêu · biểu đồ", "chi_tieu=ty_trong_truc_tuyen"),
     Screen("chi_tieu", "Chỉ tiêu · bảng", "chi_tieu=ty_trong_truc_tuyen&ct_trend_tab=Bảng số liệu&ct_tab=Bảng"),
-    Screen("chi_tieu", "Chỉ tiêu (mở lần đầu)"),
+    Screen("chi_tieu", "Chỉ tiêu (mở lần đầu)", fresh=True),
     Screen("ai_cham", "Ai đang chậm"),
     Screen("so_sanh", "So sánh · biểu đồ"),
     Screen("so_sanh", "So sánh · bảng", "ss_tab=Bảng"),
@@ -194,6 +195,24 @@ SETTLED_JS = r"""
 
 STILL_DRAWING = "màn hình chưa vẽ xong"
 
+# Open a path in the same tab as a click in the app's navigation does (Streamlit reruns on the
+# history change, over the same session and websocket; no new page load); returns the run number of
+# the page end drawn now, which the next run's page end replaces.
+OPEN_IN_TAB_JS = """(path) => {
+  const end = document.getElementById('PAGE_END');
+  const before = end ? (end.dataset.lan ?? null) : null;
+  window.scrollTo(0, 0);
+  const main = document.querySelector('[data-testid=stMain]');
+  if (main) main.scrollTo(0, 0);
+  history.pushState({}, '', path);
+  window.dispatchEvent(new PopStateEvent('popstate'));
+  return before;
+}""".replace("PAGE_END", PAGE_END_ID)
+NEXT_RUN_JS = """(before) => {
+  const end = document.getElementById('PAGE_END');
+  return !!end && (end.dataset.lan ?? null) !== before;
+}""".replace("PAGE_END", PAGE_END_ID)
+
 
 class StillDrawing(TimeoutError):
     """A page whose script run (or its drawing) is not over when the wait ends."""
@@ -254,6 +273,19 @@ def _settled(page, where: str, timeout: float) -> list:
     return []
 
 
+def _opened_in_tab(page, path: str, where: str, timeout: float) -> list:
+    """Open `path` in the same tab (as the app's own navigation does: a rerun, not a page load) and
+    wait until that run has drawn its page end and settled; [] or the finding that it is still drawing."""
+    before = page.evaluate(OPEN_IN_TAB_JS, path)
+    deadline = time.time() + timeout
+    while not page.evaluate(NEXT_RUN_JS, before):
+        if time.time() > deadline:
+            return [look.Finding(STILL_DRAWING, where, f"{path}: lượt chạy mới chưa vẽ đến cuối trang sau "
+                                                        f"{fmt_number(timeout, 0)} giây")]
+        page.wait_for_timeout(50)
+    return _settled(page, where, max(1.0, deadline - time.time()))
+
+
 def _walk_jobs(url: str, jobs: list, screens, shoot: bool, codes, on_shot, browser=None,
                settle_timeout: float = 30) -> list[Shot]:
     """One browser working through (user, viewport) jobs: a logged-in tab per job, every screen."""
@@ -276,13 +308,18 @@ def _walk_jobs(url: str, jobs: list, screens, shoot: bool, codes, on_shot, brows
             try:
                 login(ctx, url, user)
                 page = ctx.new_page()
+                loaded = False
                 for screen in (screens[user] if isinstance(screens, dict) else screens_for(user, screens)):
                     t = time.perf_counter()
                     path = screen_path(user, screen)
                     shot = Shot(user, USERS[user][1], screen, vp, path)
-                    page.goto(url + path)
                     where = f"{screen.label} · {user} · {vp} px"
-                    drawing = _settled(page, where, settle_timeout)
+                    if loaded and not screen.fresh:
+                        drawing = _opened_in_tab(page, path, where, settle_timeout)
+                    else:
+                        page.goto(url + path)
+                        drawing = _settled(page, where, settle_timeout)
+                    loaded = not drawing  # after a screen that never settled, the next one loads anew
                     for label in screen.expand:
                         if drawing:
                             break
