@@ -93,11 +93,14 @@ def test_assess_submit_approve_publish_in_the_browser(browser, assess_app, tmp_p
     # the principal's scorecard now says the result is published: at once, or after a reload once the
     # worker serves the new file version to everyone (within kpi.views.cache.STALE_MAX_S of the publication)
     published = page.get_by_text("Kết quả đã công bố: lần công bố CB-2023-2024-01")
-    deadline = time.monotonic() + views.STALE_MAX_S + 2
+    bound = time.monotonic() + views.STALE_MAX_S  # the new file was written before the office read its message
     page.goto(f"{url}/")
     wait_idle(page, T)
-    while not published.count() and time.monotonic() < deadline:
+    while not published.count() and time.monotonic() < bound:
         page.wait_for_timeout(500)
+        page.reload()
+        wait_idle(page, T)
+    if not published.count():  # past the bound: a run that starts now draws the new version, however busy
         page.reload()
         wait_idle(page, T)
     published.wait_for(timeout=T)

@@ -202,8 +202,8 @@ def test_each_worker_builds_a_new_version_before_any_reader_asks(writable_db, wa
         views.forget_all()
 
 
-def _served_while_a_build_hangs(writable_db) -> tuple[bool, bool]:
-    """(a reader gets the old version at once, a reader gets the new one 0,6 s later) while the new
+def _served_while_a_build_hangs(writable_db, wait: float) -> tuple[bool, bool]:
+    """(a reader gets the old version at once, a reader gets the new one `wait` s later) while the new
     version's build never ends."""
     views.forget_all()
     old = views.views_for(writable_db)
@@ -212,7 +212,7 @@ def _served_while_a_build_hangs(writable_db) -> tuple[bool, bool]:
     _new_version(writable_db)
     try:
         first = views.views_for(writable_db, stale_ok=True) is old
-        time.sleep(0.6)
+        time.sleep(wait)
         later = views.views_for(writable_db, stale_ok=True) is not old
     finally:
         release.set()
@@ -223,7 +223,32 @@ def _served_while_a_build_hangs(writable_db) -> tuple[bool, bool]:
 def test_a_change_reaches_every_reader_within_the_staleness_bound(writable_db, monkeypatch):
     """A build that never ends does not keep readers on the old version past STALE_MAX_S (an approval
     reaches every page within it); planted: no bound keeps them on the old one."""
-    monkeypatch.setattr(views, "STALE_MAX_S", 0.3)
-    assert _served_while_a_build_hangs(writable_db) == (True, True)
+    monkeypatch.setattr(views, "STALE_MAX_S", 1.5)
+    assert _served_while_a_build_hangs(writable_db, wait=1.8) == (True, True)
     monkeypatch.setattr(views, "STALE_MAX_S", float("inf"))
-    assert _served_while_a_build_hangs(writable_db) == (True, False)
+    assert _served_while_a_build_hangs(writable_db, wait=1.8) == (True, False)
+
+
+def test_the_staleness_bound_runs_from_the_write_not_from_the_first_look(writable_db, monkeypatch):
+    """A worker too busy to look at the file for a while (no watch here, no reader) serves the new
+    version to the first reader who comes after the bound, not STALE_MAX_S after that reader; planted:
+    a bound counted from the first look keeps that reader on the old version."""
+    monkeypatch.setattr(views, "STALE_MAX_S", 1.0)
+    assert _first_look_after_the_bound(writable_db) is True
+    monkeypatch.setattr(views, "_written_at", lambda identity: time.time())  # as when first seen
+    assert _first_look_after_the_bound(writable_db) is False
+
+
+def _first_look_after_the_bound(writable_db) -> bool:
+    """Whether the first reader who looks 1,3 s after a write gets the new version (its build hangs)."""
+    views.forget_all()
+    old = views.views_for(writable_db)
+    release = threading.Event()
+    views.serve(old, warmer=lambda v: release.wait(30))
+    _new_version(writable_db)
+    try:
+        time.sleep(1.3)
+        return views.views_for(writable_db, stale_ok=True) is not old
+    finally:
+        release.set()
+        views.forget_all()

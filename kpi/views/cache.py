@@ -406,7 +406,7 @@ WARMER = None
 # The longest a reader is served the older version once a newer one exists ($KPI_STALE_MAX_S): an approval
 # or a publication reaches every page within this (plus the watch's second), warm or not.
 STALE_MAX_S = float(os.environ.get("KPI_STALE_MAX_S", "3"))
-_NEWER_SINCE: dict[str, tuple[tuple, float]] = {}  # path → (the newer version's identity, when first seen)
+_NEWER_SINCE: dict[str, tuple[tuple, float]] = {}  # path → (the newer version's identity, when it was written)
 
 
 def views_for(path: str | Path, identity: tuple | None = None, recorder: list | None = None,
@@ -440,10 +440,16 @@ def views_for(path: str | Path, identity: tuple | None = None, recorder: list | 
     _warm_in_background(v)
     since = _NEWER_SINCE.get(path)
     if since is None or since[0] != v.identity:
-        since = _NEWER_SINCE[path] = (v.identity, time.monotonic())
-    if time.monotonic() - since[1] >= STALE_MAX_S:  # built or not, the newest now (sharing the build)
+        since = _NEWER_SINCE[path] = (v.identity, _written_at(v.identity))
+    if time.time() - since[1] >= STALE_MAX_S:  # built or not, the newest now (sharing the build)
         return v
     return served
+
+
+def _written_at(identity: tuple) -> float:
+    """When the version was written (its file's mtime, db.file_identity): the staleness bound runs from
+    the write, not from when this worker first looked (a busy worker may look late)."""
+    return min(time.time(), identity[1] / 1e9)
 
 
 def serve(v: Views, warmer=None) -> None:
