@@ -202,16 +202,16 @@ def test_each_worker_builds_a_new_version_before_any_reader_asks(writable_db, wa
         views.forget_all()
 
 
-def _served_while_a_build_hangs(writable_db, wait: float) -> tuple[bool, bool]:
+def _served_while_a_build_hangs(writable_db, wait: float, look_first: bool = True) -> tuple[bool | None, bool]:
     """(a reader gets the old version at once, a reader gets the new one `wait` s later) while the new
-    version's build never ends."""
+    version's build never ends; `look_first` False: no reader at once (None), the first one `wait` s later."""
     views.forget_all()
     old = views.views_for(writable_db)
     release = threading.Event()
     views.serve(old, warmer=lambda v: release.wait(30))
     _new_version(writable_db)
     try:
-        first = views.views_for(writable_db, stale_ok=True) is old
+        first = (views.views_for(writable_db, stale_ok=True) is old) if look_first else None
         time.sleep(wait)
         later = views.views_for(writable_db, stale_ok=True) is not old
     finally:
@@ -234,21 +234,7 @@ def test_the_staleness_bound_runs_from_the_write_not_from_the_first_look(writabl
     version to the first reader who comes after the bound, not STALE_MAX_S after that reader; planted:
     a bound counted from the first look keeps that reader on the old version."""
     monkeypatch.setattr(views, "STALE_MAX_S", 1.0)
-    assert _first_look_after_the_bound(writable_db) is True
+    assert _served_while_a_build_hangs(writable_db, wait=1.3, look_first=False) == (None, True)
     monkeypatch.setattr(views, "_written_at", lambda identity: time.time())  # as when first seen
-    assert _first_look_after_the_bound(writable_db) is False
+    assert _served_while_a_build_hangs(writable_db, wait=1.3, look_first=False) == (None, False)
 
-
-def _first_look_after_the_bound(writable_db) -> bool:
-    """Whether the first reader who looks 1,3 s after a write gets the new version (its build hangs)."""
-    views.forget_all()
-    old = views.views_for(writable_db)
-    release = threading.Event()
-    views.serve(old, warmer=lambda v: release.wait(30))
-    _new_version(writable_db)
-    try:
-        time.sleep(1.3)
-        return views.views_for(writable_db, stale_ok=True) is not old
-    finally:
-        release.set()
-        views.forget_all()
