@@ -11,6 +11,7 @@ Exit codes: 0 done, 1 refused or failed (message on stderr, in Vietnamese), 2 us
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ from kpi.exports import renderer
 from kpi.imports import import_read, importer
 from kpi.imports.problems import error_report
 from kpi.imports.templates import build_template
+from kpi.serving import balancer
 from kpi.store import db, derived, queries, state
 from kpi.workflows import snapshots
 from kpi.writes import door
@@ -116,6 +118,18 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--store", metavar="URL",
                     help="kho trạng thái dùng chung trên PostgreSQL (postgresql://người_dùng@máy/csdl; như biến "
                          "KPI_STORE), để nhiều máy chủ dùng chung; mặc định: tệp SQLite bên cạnh tệp dữ liệu")
+    sv.add_argument("--front", action="append", default=[], metavar="ĐỊA_CHỈ",
+                    help="địa chỉ của `kpi front` đứng trước máy này (nêu lại cho mỗi cửa trước): địa chỉ của "
+                         "trình duyệt do nó chuyển tới được tin (chống dò mật khẩu, nhật ký)")
+
+    fr = sub.add_parser("front", help="cửa trước chung của nhiều máy (mỗi máy chạy `kpi serve` trên kho PostgreSQL "
+                                      "dùng chung): nginx chia người dùng giữa các máy, máy dừng thì sang máy khác")
+    fr.add_argument("--machine", action="append", default=[], metavar="MÁY:CỔNG",
+                    help="một máy chạy `kpi serve` (nêu lại cho mỗi máy), ví dụ 10.0.0.11:8501")
+    fr.add_argument("--port", type=int, default=8500, help="cổng nhận trình duyệt (mặc định 8500)")
+    fr.add_argument("--address", default="0.0.0.0", help="địa chỉ lắng nghe (mặc định 0.0.0.0)")
+    fr.add_argument("--print-config", action="store_true",
+                    help="chỉ in cấu hình nginx (để đặt vào nginx của hệ thống), không chạy")
 
     rd = sub.add_parser("renderer", help="(kpi serve tự chạy) trình vẽ biểu đồ dùng chung cho mọi tiến trình")
     rd.add_argument("--socket", required=True, help="đường dẫn Unix socket")
@@ -419,8 +433,26 @@ def cmd_serve(args) -> int:
     if args.store:
         use_store(args.store, path)
     try:
-        return serve.serve(args.port, args.workers, args.address, path)
+        fronts = tuple(str(ipaddress.ip_network(a.strip(), strict=False)) for a in args.front)
+    except ValueError:
+        raise CliError("--front cần địa chỉ IP (ví dụ 10.0.0.5) hoặc dải địa chỉ (10.0.0.0/24) "
+                       "của cửa trước.") from None
+    try:
+        return serve.serve(args.port, args.workers, args.address, path, fronts)
     except RuntimeError as e:
+        raise CliError(str(e)) from e
+
+
+def cmd_front(args) -> int:
+    run_dir = db.db_path(None).parent / "run" / f"front-{args.port}"
+    try:
+        balancer.parse_machines(args.machine)
+        if args.print_config:
+            print(balancer.balancer_config(run_dir, args.address, args.port, args.machine), end="")
+            return 0
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return balancer.run(args.port, args.address, args.machine, run_dir)
+    except (ValueError, RuntimeError) as e:
         raise CliError(str(e)) from e
 
 
@@ -603,7 +635,7 @@ def cmd_rescore(args) -> int:
 COMMANDS = {"init": cmd_init, "rescore": cmd_rescore, "summary": cmd_summary, "scores": cmd_scores,
             "users": cmd_users, "targets": cmd_targets, "template": cmd_template, "import": cmd_import,
             "snapshot": cmd_snapshot, "export": cmd_export,
-            "bench": cmd_bench, "serve": cmd_serve, "gallery": cmd_gallery,
+            "bench": cmd_bench, "serve": cmd_serve, "front": cmd_front, "gallery": cmd_gallery,
             "renderer": cmd_renderer}
 
 

@@ -231,7 +231,7 @@ def test_nginx_is_told_of_warm_workers_only(tmp_path, monkeypatch):
     assert _routed(conf(), 18080) == {41001}
     srv.workers[0].ready = False  # none warm: everyone gets the Vietnamese page that reloads itself
     text = conf()
-    assert _routed(text, 18080) == set() and "@starting" in text and 'lang="vi"' in text
+    assert _routed(text, 18080) == set() and "@none" in text and 'lang="vi"' in text
     # planted: pinned browsers sent to every worker, warm or not (as before)
     real = proxy.nginx_config
     monkeypatch.setattr(proxy, "nginx_config", lambda d, a, p, pinned, pool, *rest:

@@ -36,37 +36,74 @@ def streamlit_static_dir() -> Path:
 
 
 
-def nginx_config(run_dir: Path, address: str, port: int, pinned_ports: list[int], pool_ports: list[int],
-                 static_dir: Path, health: bool = True) -> str:
-    """The nginx configuration: static files from disk, everything else to the browser's worker.
-
-    `pinned_ports`: the warm workers a pinned browser goes straight to (a browser pinned to any
-    other port, a dead or warming worker, goes to the pool and is pinned anew);
-    `pool_ports`: the workers that take new browsers (least connections first); none: every request
-    gets STARTING_PAGE (503, Retry-After). `health` False: the front's health check still says no
-    (the configuration of a start, until nginx's workers of the starting page are gone)."""
-    pick = "\n".join(f"        {p} 127.0.0.1:{p};" for p in pinned_ports)
-    pool = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=3s;" for p in pool_ports) or \
-        f"        server 127.0.0.1:{port} down;  # no warm worker yet"
-    tmp = run_dir / "tmp"
-    not_yet = "" if health else """
-        location = /_stcore/health {
-            default_type text/plain;
-            return 503 "starting";
-        }"""
-    proxy_common = """
+def proxy_directives(cookie_var: str, forwarded_for: str = "$remote_addr", extra: str = "") -> str:
+    """A proxying location's lines: HTTP/1.1 with the websocket upgrade, the browser's address passed on,
+    day-long timeouts, no buffering (each message at once), a 3-s connect, `extra` lines, and the pinning
+    cookie `$cookie_var` set on every answer."""
+    return f"""
             proxy_http_version 1.1;
             proxy_set_header Host $host;
             proxy_set_header X-Real-IP $remote_addr;
-            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-For {forwarded_for};
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $kpi_connection;
             proxy_read_timeout 1d;
             proxy_send_timeout 1d;
             proxy_buffering off;
-            proxy_connect_timeout 3s;
-            add_header Set-Cookie $kpi_route_cookie always;"""
+            proxy_connect_timeout 3s;{extra}
+            add_header Set-Cookie ${cookie_var} always;"""
+
+
+def pinned_then_pool(pinned: str, falls_on: str, pool: str, proxy_common: str, none_page: str) -> str:
+    """The locations of a front: to the `pinned` upstream; on an answer in `falls_on` (it is gone), to
+    the `pool`; when none answers, `none_page` (503, in Vietnamese, reloading itself)."""
+    return f"""        location / {{
+            proxy_pass http://{pinned};{proxy_common}
+            error_page {falls_on} = @pool;
+        }}
+        location @pool {{
+            proxy_pass http://{pool};{proxy_common}
+            error_page 502 503 504 = @none;
+        }}
+        location @none {{
+            default_type "text/html; charset=utf-8";
+            add_header Retry-After 3 always;
+            add_header Cache-Control no-store always;
+            return 503 '{none_page}';
+        }}"""
+
+
+def temp_paths(run_dir: Path) -> str:
+    """Where nginx keeps request bodies and buffers: the run's own folder (never /var/lib/nginx)."""
+    tmp = run_dir / "tmp"
+    return "\n".join(f"    {kind}_temp_path {tmp}/{sub};" for kind, sub in
+                     (("client_body", "body"), ("proxy", "proxy"), ("fastcgi", "fastcgi"), ("uwsgi", "uwsgi"),
+                      ("scgi", "scgi")))
+
+
+def nginx_config(run_dir: Path, address: str, port: int, pinned_ports: list[int], pool_ports: list[int],
+                 static_dir: Path, health: bool = True, fronts: tuple[str, ...] = ()) -> str:
+    """The nginx configuration: static files from disk, everything else to the browser's worker.
+
+    `pinned_ports`: the warm workers a pinned browser goes straight to (a browser pinned to any
+    other port, a dead or warming worker, goes to the pool and is pinned anew);
+    `pool_ports`: the workers that take new browsers (least connections first); none: every request
+    gets STARTING_PAGE (503, Retry-After). `health` False: the front's health check still says no
+    (the configuration of a start, until nginx's workers of the starting page are gone). `fronts`: the
+    addresses of `kpi front` (kpi.serving.balancer) whose X-Real-IP is the browser's own address (else
+    every browser would count as the front's one address, in the login throttle and the audit)."""
+    pick = "\n".join(f"        {p} 127.0.0.1:{p};" for p in pinned_ports)
+    pool = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=3s;" for p in pool_ports) or \
+        f"        server 127.0.0.1:{port} down;  # no warm worker yet"
+    real_ip = "".join(f"\n    set_real_ip_from {a};" for a in fronts)
+    real_ip += "\n    real_ip_header X-Real-IP;" if fronts else ""
+    not_yet = "" if health else """
+        location = /_stcore/health {
+            default_type text/plain;
+            return 503 "starting";
+        }"""
+    proxy_common = proxy_directives("kpi_route_cookie")
     return f"""# written by `python -m kpi serve`; do not edit (rewritten at every start)
 worker_processes 1;
 pid {run_dir}/nginx.pid;
@@ -81,14 +118,10 @@ http {{
     tcp_nodelay on;
     keepalive_timeout 65;
     client_max_body_size {UPLOAD_LIMIT_MB}m;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
+{temp_paths(run_dir)}
     gzip on;
     gzip_types text/css application/javascript application/json image/svg+xml;
-    gzip_min_length 1024;
+    gzip_min_length 1024;{real_ip}
 
     map $http_upgrade $kpi_connection {{
         default upgrade;
@@ -125,20 +158,7 @@ http {{
             alias {static_dir}/static/;
             add_header Cache-Control "public, max-age=31536000, immutable";
         }}
-        location / {{
-            proxy_pass http://$kpi_pick;{proxy_common}
-            error_page 502 504 = @pool;
-        }}
-        location @pool {{
-            proxy_pass http://kpi_pool;{proxy_common}
-            error_page 502 503 504 = @starting;
-        }}
-        location @starting {{
-            default_type "text/html; charset=utf-8";
-            add_header Retry-After 3 always;
-            add_header Cache-Control no-store always;
-            return 503 '{STARTING_PAGE}';
-        }}
+{pinned_then_pool("$kpi_pick", "502 504", "kpi_pool", proxy_common, STARTING_PAGE)}
     }}
 }}
 """

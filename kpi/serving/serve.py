@@ -128,8 +128,10 @@ class Server:
     ROLL_TRIES = 3  # a successor that fails this often ends the rolling restart (the old ones serve)
 
     def __init__(self, port: int = 8501, workers: int | None = None, address: str = "127.0.0.1",
-                 db_path: Path | None = None, run_dir: Path | None = None, nginx: str | None = "auto"):
+                 db_path: Path | None = None, run_dir: Path | None = None, nginx: str | None = "auto",
+                 fronts: tuple[str, ...] = ()):
         self.port, self.address = port, address
+        self.fronts = tuple(fronts)  # `kpi front` machines whose X-Real-IP is the browser's address
         self.n = max(1, workers or os.cpu_count() or 1)
         self.db_path = Path(db_path or db.db_path()).resolve()
         self.run_dir = Path(run_dir or db.ROOT / "data" / "run" / str(port)).resolve()
@@ -231,7 +233,7 @@ class Server:
         if (ready, self._health) == self._conf_key:
             return False
         text = proxy.nginx_config(self.run_dir, self.address, self.port, list(ready), list(ready),
-                                  proxy.streamlit_static_dir(), self._health)
+                                  proxy.streamlit_static_dir(), self._health, self.fronts)
         (self.run_dir / "nginx.conf").write_text(text, encoding="utf-8")
         self._conf_ready, self._conf_key = ready, (ready, self._health)
         return True
@@ -469,12 +471,12 @@ def serve_single(port: int, address: str, db_path: Path) -> int:
 
 
 def serve(port: int = 8501, workers: int | None = None, address: str = "127.0.0.1",
-          db_path: Path | None = None) -> int:
+          db_path: Path | None = None, fronts: tuple[str, ...] = ()) -> int:
     """The `serve` command: nginx and N workers when nginx is there, else one process."""
     path = Path(db_path or db.db_path()).resolve()
     if proxy.nginx_binary() is None:
         return serve_single(port, address, path)
-    Server(port, workers, address, path).run()
+    Server(port, workers, address, path, fronts=fronts).run()
     return 0
 
 
