@@ -42,3 +42,9 @@ FROM (SELECT hash('', key, value) AS h FROM meta WHERE key <> $skip)
 -- Reads every meta row (key, value): the data version, the log seq and the fingerprint a machine holds.
 -- parameters: none
 SELECT key, value FROM meta
+
+-- @statement quiet
+-- Writes nothing: turns off DuckDB's progress bar for this connection (the fingerprint of a national
+-- file reads for seconds; the bar would land in the server's log and the CLI's output).
+-- parameters: none
+SET enable_progress_bar = false
