@@ -25,7 +25,7 @@ from pathlib import Path
 import duckdb
 
 from kpi.common import faults
-from kpi.store import replay, state
+from kpi.store import replay
 
 SCHEMA_VERSION = "3"
 ROOT = Path(__file__).resolve().parents[2]
@@ -354,8 +354,12 @@ class Divergence(RuntimeError):
 def shared_store(path: str | os.PathLike):
     """The state store when several machines share it (PostgreSQL, $KPI_STORE): its write log is where
     the analytics file's writes go; None on one machine (SQLite)."""
-    if state.store_url() is None:
+    if not os.environ.get("KPI_STORE"):  # kpi.store.state.store_url: one machine, the SQLite store
         return None
+    # only a shared store needs it; the import check's child went from 189 to 201 MB (its mark: 200) with it on top
+    # deferred: kpi.store.state loads psycopg, +12 MB in every process that imports kpi.store.db
+    from kpi.store import state
+
     store = state.store_for(path)
     return store if store.shared else None
 
