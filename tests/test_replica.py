@@ -169,10 +169,41 @@ def test_a_writer_killed_between_the_log_and_its_swap_catches_up_on_restart(mach
     # the restart: the server's start repairs the intent, catching the file up first
     assert len(recovery.repair(a)) == 1
     assert db.file_log_seq(a) == 1 and recovery.pending(store) == []
-    assert store.read(state.sql("entries.period_states"), dict(zip(("school_year", "round"), PERIOD)))
-    assert dict(store.read(state.sql("entries.period_states"),
-                           dict(zip(("school_year", "round"), PERIOD))))[sid] == "da_duyet"
+    assert _state_of(store, sid) == "da_duyet"
     db.catch_up(b)
+    _same(a, b)
+
+
+def _state_of(store, sid) -> str:
+    return dict(store.read(state.sql("entries.period_states"), dict(zip(("school_year", "round"), PERIOD))))[sid]
+
+
+# step → (log entries after the kill, A's file seq after it, the entry's state once repaired)
+KILLS = {
+    "before_analytics": (0, 0, "da_nop"),   # intent recorded, nothing written: dropped
+    "before_swap": (1, 0, "da_duyet"),      # the log took it, A's file did not: landed (in the log)
+    "after_analytics": (1, 1, "da_duyet"),  # in the log and A's file, the store side not done
+    "after_store": (1, 1, "da_duyet"),      # all done
+}
+
+
+@pytest.mark.parametrize("step", KILLS)
+def test_what_a_killed_machine_left_is_finished_by_the_other(machines, step):
+    """Machine A dies (SIGKILL) at each step of an approval and stays down; B's next writer finishes
+    or drops what A left (its file caught up first), B's users go on; A restarted catches up."""
+    a, b = machines
+    sid = _fresh_school(a)
+    sub = _submit(a, sid)
+    assert _dying(_APPROVE, step, a, sid, sub.version).returncode == -9
+    store = state.store_for(a)
+    logged, seq, final = KILLS[step]
+    assert (store.log_head(), db.file_log_seq(a)) == (logged, seq)
+    recovery.repair(b)
+    assert recovery.pending(store) == [] and _state_of(store, sid) == final
+    if final == "da_nop":  # dropped: approved again through B, counted once
+        desk(b, OFFICE).approve(OFFICE, [(sid, sub.version)], *PERIOD)
+    assert db.catch_up(a) == 1 - seq
+    db.catch_up(b)  # (its follower's job; nothing was left to repair after after_store)
     _same(a, b)
 
 
