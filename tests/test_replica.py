@@ -12,6 +12,7 @@ import io
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +25,7 @@ import pytest
 
 from kpi import cli
 from kpi.imports import importer
+from kpi.serving import serve
 from kpi.store import db, recovery, replay, replica, state
 from tests.conftest import ROOT
 from tests.test_entry import OFFICE, PERIOD, _fresh_school, _submit, desk
@@ -285,6 +287,30 @@ def test_the_follower_brings_b_within_seconds(machines):
         follower.stop()
     assert follower.error is None and follower.applied == 1 and took < 5, took
     _same(a, b)
+
+
+def _prepared(path, run_dir) -> None:
+    """`kpi serve`'s start up to its workers (no nginx, no worker): tidy, catch up, upgrade, repair."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = serve.Server(port=port, workers=1, db_path=path, run_dir=run_dir, nginx="nginx")
+    try:
+        srv._prepare()
+    finally:
+        srv.lock.release()
+
+
+def test_a_machine_catches_up_before_it_serves(machines, tmp_path, monkeypatch):
+    a, b = machines
+    _approve(a, _fresh_school(a))
+    _prepared(b, tmp_path / "run")
+    _same(a, b)
+    # planted: a start that does not catch up serves the file as it was
+    _approve(a, _fresh_school(a))
+    monkeypatch.setattr(db, "catch_up", lambda *a, **k: 0)
+    _prepared(b, tmp_path / "run2")
+    assert db.file_log_seq(b) == 1 < state.store_for(a).log_head()
 
 
 def test_one_machine_records_nothing(entry_db, monkeypatch):
