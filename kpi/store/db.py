@@ -324,6 +324,8 @@ def writing(path: str | os.PathLike, fresh: bool = False, _entries: list | None 
                     bump_data_version(con)
                     if log is not None:
                         sealed = _seal(con)
+                    else:
+                        con.execute(statement("replica.forget"))
                 con.execute("COMMIT")
                 make_private(str(tmp) + ".wal")
                 con.execute("CHECKPOINT")

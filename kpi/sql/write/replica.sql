@@ -48,3 +48,9 @@ SELECT key, value FROM meta
 -- file reads for seconds; the bar would land in the server's log and the CLI's output).
 -- parameters: none
 SET enable_progress_bar = false
+
+-- @statement forget
+-- Deletes the fingerprint a logged write kept in meta, in a write that is not logged (one machine):
+-- the content changes without it, so `kpi version` would otherwise call the file altered.
+-- parameters: none
+DELETE FROM meta WHERE key = 'content_sha256'
