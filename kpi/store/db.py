@@ -5,6 +5,10 @@ read-only connections open, so writers never touch the live file: `writing()` co
 the copy, and swaps it in with `os.replace` under an exclusive lock. A reader notices the swap by
 the file's identity (inode, mtime) and opens the new file; a writer killed half-way leaves the
 live file as it was.
+
+Several machines (a PostgreSQL store, issue 27): each keeps its own file; a write is recorded
+(kpi.store.replay), appended to the store's write log under the cluster's lock before its swap, and
+every other machine applies it (`catch_up`), proving by a content fingerprint that it holds the same.
 """
 
 from __future__ import annotations
