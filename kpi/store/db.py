@@ -352,9 +352,13 @@ def writing(path: str | os.PathLike, fresh: bool = False, _entries: list | None 
 
 # ---- several machines: the write log in the shared store (issue 27) -------------------------------
 
-class Divergence(RuntimeError):
+class Divergence(faults.StoreUnavailable):
     """This machine's analytics file does not follow the cluster's write log (a write that skipped the
-    log, an entry altered, a different starting file): never served as if it were the same."""
+    log, an entry altered, a different starting file): never served as if it were the same. A store
+    failure to its callers (pages and the CLI show its Vietnamese sentence; nothing is written)."""
+
+    def __init__(self, message: str):
+        super().__init__("diverged", None, message)
 
 
 def shared_store(path: str | os.PathLike):
