@@ -1,6 +1,7 @@
 """`python -m kpi`: the dashboard's functions from the command line.
 
-Commands: init (schema or sample database), summary (district figures of a period), scores
+Commands: init (schema or sample database), summary (district figures of a period), version (the
+file's data version, write log seq and content fingerprint: several machines compared), scores
 (maturity index per school; --check compares it with the reference engine), rescore (rewrite the
 stored index after the criteria or rules changed), users, targets (a school year's targets as a
 file: export, import, publish), template, import, snapshot, export, bench,
@@ -29,7 +30,7 @@ from kpi.imports import import_read, importer
 from kpi.imports.problems import error_report
 from kpi.imports.templates import build_template
 from kpi.serving import balancer
-from kpi.store import db, derived, queries, state
+from kpi.store import db, derived, queries, replica, state
 from kpi.workflows import snapshots
 from kpi.writes import door
 
@@ -66,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     summ.add_argument("--round", required=True, choices=ROUNDS, help="kỳ: HK1 hoặc CN")
     summ.add_argument("--level", choices=LEVELS, help="chỉ một cấp học")
     summ.add_argument("--format", choices=("csv", "json", "table"), default="table")
+    ve = sub.add_parser("version", help="phiên bản số liệu, lần ghi của nhật ký chung và dấu vân tay nội dung "
+                        "(SHA-256) của tệp: hai máy cùng ba giá trị là cùng số liệu")
+    ve.add_argument("--db", help="đường dẫn tệp DuckDB")
+    ve.add_argument("--catch-up", action="store_true", help="cập nhật tệp theo nhật ký ghi chung trước (nhiều máy)")
+    ve.add_argument("--format", choices=("json", "table"), default="table")
     sc = sub.add_parser("scores", help="mức độ chuyển đổi số của từng trường trong một năm học")
     sc.add_argument("--db", help="đường dẫn tệp DuckDB")
     sc.add_argument("--year", required=True, help="năm học, ví dụ 2023-2024")
@@ -574,6 +580,23 @@ def cmd_summary(args) -> int:
     return 0
 
 
+def cmd_version(args) -> int:
+    path = _existing_db(args)
+    applied = db.catch_up(path) if args.catch_up else 0
+    s = replica.status(path)
+    if args.format == "json":
+        print(json.dumps(s | {"applied": applied}, ensure_ascii=False))
+        return 0
+    print(f"Phiên bản số liệu: {s['data_version']}")
+    head = f" / {s['log_head']} (lần ghi mới nhất từ máy {s['log_machine']})" if "log_head" in s else ""
+    print(f"Lần ghi của nhật ký chung: {s['log_seq']}{head}" + (f"; vừa cập nhật {applied}" if applied else ""))
+    print(f"Dấu vân tay nội dung (SHA-256): {s['content_sha256']}")
+    if s["recorded_sha256"] and s["recorded_sha256"] != s["content_sha256"]:
+        print(f"Cảnh báo: lần ghi cuối ghi dấu vân tay {s['recorded_sha256']}: tệp đã bị sửa ngoài ứng dụng.")
+        return 1
+    return 0
+
+
 SCORE_COLUMNS = ["school_id", "school_year", "dh_points", "dh_level", "qt_points", "qt_level", "school_level",
                  "provisional"]
 
@@ -634,7 +657,7 @@ def cmd_rescore(args) -> int:
 
 COMMANDS = {"init": cmd_init, "rescore": cmd_rescore, "summary": cmd_summary, "scores": cmd_scores,
             "users": cmd_users, "targets": cmd_targets, "template": cmd_template, "import": cmd_import,
-            "snapshot": cmd_snapshot, "export": cmd_export,
+            "snapshot": cmd_snapshot, "export": cmd_export, "version": cmd_version,
             "bench": cmd_bench, "serve": cmd_serve, "front": cmd_front, "gallery": cmd_gallery,
             "renderer": cmd_renderer}
 
@@ -646,7 +669,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("kpi").addHandler(logging.NullHandler())
     try:
         return COMMANDS[args.command](args)
-    except (CliError, CatalogError, faults.StoreUnavailable) as e:
+    except (CliError, CatalogError, faults.StoreUnavailable, db.Divergence) as e:
         print(f"Lỗi: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -25,7 +25,8 @@ os.environ.setdefault("KPI_SECRET", "khoa-bi-mat-chi-dung-cho-kiem-thu")
 # together); the rest follow in file order (--no-loadscope-reorder). Order from `--durations` here.
 HEAVY_FIRST = ["test_look_pages", "test_privacy", "test_a11y", "test_browser", "test_phone", "test_serve_faults",
                "test_import_safety", "test_export", "test_export_check", "test_one_truth", "test_browser_entry",
-               "test_browser_assessment", "test_pages", "test_text", "test_access", "test_serve", "test_machines", "test_door"]
+               "test_browser_assessment", "test_pages", "test_text", "test_access", "test_serve", "test_machines",
+               "test_replica", "test_door"]
 
 
 def pytest_collection_modifyitems(config, items):

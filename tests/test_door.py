@@ -296,6 +296,8 @@ INTERNAL = {
     # the change transaction of the versioned record (kpi.workflows.record): opened only inside the
     # entry's and the assessment's own writes (Desk.save, Assessor.attach, ...), which are rows
     "record.RecordDesk.change",
+    # the analytics file's write log (several machines): appended inside kpi.store.db.writing only
+    "state_base.StoreBase.log_append",
 } | LOWER
 
 

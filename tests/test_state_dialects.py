@@ -139,6 +139,44 @@ def test_writers_are_serialised_as_begin_immediate_serialises_them(fresh, monkey
         assert _racing_writers(fresh) == [2, 2]
 
 
+def _lock_order(a, b) -> list[str]:
+    """Who finished first when `a` holds the analytics lock and `b` asks for it meanwhile."""
+    order = []
+
+    def other():
+        with b.analytics_lock():
+            order.append("b")
+
+    with a.analytics_lock():
+        t = threading.Thread(target=other)
+        t.start()
+        time.sleep(0.3)
+        order.append("a")
+    t.join(30)
+    return order
+
+
+def test_the_analytics_write_log_answers_alike_and_its_lock_holds_across_machines(fresh, monkeypatch):
+    a, b = fresh(), fresh()
+    assert (a.log_head(), a.log_last(), a.log_after(0)) == (0, None, [])
+    a.log_append(1, 2, "ab" * 32, b"\x00ghi-1", "may-a", now=10.0)
+    b.log_append(2, 3, "cd" * 32, b"ghi-2", "may-b", now=11.0)
+    assert b.log_head() == 2
+    assert a.log_after(0) == [(1, 2, "ab" * 32, b"\x00ghi-1"), (2, 3, "cd" * 32, b"ghi-2")]
+    assert a.log_after(1, limit=1) == [(2, 3, "cd" * 32, b"ghi-2")]
+    assert a.log_last() == {"seq": 2, "data_version": 3, "content_sha256": "cd" * 32, "created_at": 11.0,
+                            "machine": "may-b"}
+    with pytest.raises((faults.StoreUnavailable, *state.STORE_ERRORS)):  # a place taken is refused
+        b.log_append(2, 4, "ef" * 32, b"khac", "may-a")
+    assert a.log_head() == 2 and a.log_after(1) == [(2, 3, "cd" * 32, b"ghi-2")]
+    # one writer of the analytics file at a time across machines; one machine needs no such lock
+    assert _lock_order(a, b) == (["a", "b"] if a.shared else ["b", "a"])
+    if a.shared:  # planted: without the advisory lock the other machine's writer goes in at once
+        own = state_pg.own
+        monkeypatch.setattr(state_pg, "own", lambda name: "SELECT 1" if name == "analytics_lock" else own(name))
+        assert _lock_order(a, b) == ["b", "a"]
+
+
 def test_two_processes_upgrade_a_new_database_once(pg_server):
     url = pg_server.new_database()
     code = ("import sys; from kpi.store import state_pg; s = state_pg.PgStore(sys.argv[1]); "

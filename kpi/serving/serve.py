@@ -50,7 +50,7 @@ from pathlib import Path
 from kpi.admin import auth
 from kpi.common.formatting import fmt_int, fmt_number
 from kpi.serving import proxy, supervise
-from kpi.store import db, recovery
+from kpi.store import db, recovery, replica
 
 
 def log(message: str) -> None:
@@ -150,6 +150,7 @@ class Server:
         self._roll_requested = False
         self._successor: Worker | None = None  # the warming replacement of self.workers[self._roll[0]]
         self._retiring: list[tuple[Worker, float]] = []  # replaced workers finishing their requests
+        self.follower: replica.Follower | None = None  # several machines: the shared write log followed
 
     # ---- processes ---------------------------------------------------------------------------
 
@@ -280,6 +281,12 @@ class Server:
             raise RuntimeError(supervise.busy_port_message(self.port))
         for f in db.tidy(self.db_path):
             log(f"đã xoá bản sao dở dang của một lần ghi bị dừng: {f.name}")
+        try:  # several machines: this file takes every write made elsewhere before anyone reads it
+            caught = db.catch_up(self.db_path)
+        except db.Divergence as e:
+            raise RuntimeError(str(e)) from e
+        if caught:
+            log(f"đã cập nhật {fmt_int(caught)} lần ghi của các máy khác từ nhật ký ghi chung")
         if db.upgrade(self.db_path):
             log("đã nâng cấp cơ sở dữ liệu lên cấu trúc của phiên bản này (thêm bảng mới, giữ nguyên số liệu)")
         for line in recovery.repair_quietly(self.db_path):  # writes a crash left half-done (kpi.store.recovery)
@@ -288,6 +295,7 @@ class Server:
     def start(self) -> None:
         """Start nginx (answering proxy.STARTING_PAGE), then the workers; each joins nginx once warm."""
         self._prepare()
+        self.follower = replica.Follower(self.db_path).start()
         self.workers = [Worker(i, 0) for i in range(self.n)]
         t = time.time()
         self._write_conf()
@@ -414,6 +422,8 @@ class Server:
     def stop(self) -> None:
         """Stop nginx and every worker (SIGTERM, then SIGKILL after 10 s); drop the run's records."""
         self._stop = True
+        if self.follower is not None:
+            self.follower.stop()
         workers = [*self.workers, *(w for w, _ in self._retiring), *([self._successor] if self._successor else [])]
         procs = [p for p in [self.front, self.renderer, *(w.proc for w in workers)] if p is not None]
         for p in procs:

@@ -5,6 +5,10 @@ read-only connections open, so writers never touch the live file: `writing()` co
 the copy, and swaps it in with `os.replace` under an exclusive lock. A reader notices the swap by
 the file's identity (inode, mtime) and opens the new file; a writer killed half-way leaves the
 live file as it was.
+
+Several machines (a PostgreSQL store, issue 27): each keeps its own file; a write is recorded
+(kpi.store.replay), appended to the store's write log under the cluster's lock before its swap, and
+every other machine applies it (`catch_up`), proving by a content fingerprint that it holds the same.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import threading
 import uuid
 from functools import lru_cache
@@ -24,6 +29,7 @@ from pathlib import Path
 import duckdb
 
 from kpi.common import faults
+from kpi.store import replay
 
 SCHEMA_VERSION = "3"
 ROOT = Path(__file__).resolve().parents[2]
@@ -189,15 +195,21 @@ _HELD = threading.local()
 
 
 @contextlib.contextmanager
-def _lock(path: Path):
+def _lock(path: Path, cluster: bool = True):
     """The writers' lock of a file (an exclusive flock on ``<path>.lock``), re-entrant within a
-    thread: a writer that holds it (kpi.workflows.entry's approval) may open `writing()` inside."""
+    thread: a writer that holds it (kpi.workflows.entry's approval) may open `writing()` inside.
+
+    When the store is shared by several machines (PostgreSQL), a writer (`cluster`) also holds the
+    cluster's analytics lock and first brings the file up to the write log's head (`catch_up`), so
+    every writer starts from the content of the last write made on any machine."""
     path = Path(path)
     key = str(path.resolve())
     held = getattr(_HELD, "paths", None)
     if held is None:
-        held = _HELD.paths = set()
+        held = _HELD.paths = {}
     if key in held:
+        if cluster and not held[key]:
+            raise RuntimeError("kpi.store.db: a writer inside a lock taken without the cluster's lock")
         yield
         return
     with faults.guarded("tệp số liệu", path):  # a read-only or full disk: the Vietnamese sentence
@@ -205,11 +217,17 @@ def _lock(path: Path):
         fh = open(str(path) + ".lock", "a")
     with fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
-        held.add(key)
+        held[key] = cluster
         try:
-            yield
+            store = shared_store(path) if cluster else None
+            if store is None:
+                yield
+            else:
+                with store.analytics_lock():
+                    _catch_up(path, store)
+                    yield
         finally:
-            held.discard(key)
+            held.pop(key, None)
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
@@ -265,12 +283,12 @@ def tidy(path: str | os.PathLike) -> list[Path]:
     path = Path(path)
     if not path.parent.exists():
         return []
-    with _lock(path):
+    with _lock(path, cluster=False):
         return remove_stale_copies(path)
 
 
 @contextlib.contextmanager
-def writing(path: str | os.PathLike, fresh: bool = False):
+def writing(path: str | os.PathLike, fresh: bool = False, _entries: list | None = None):
     """Yield a read-write connection to a private copy of the file; swap it in on success.
 
     Writers are serialised by an exclusive lock on ``<path>.lock``, so two imports at once both
@@ -278,9 +296,16 @@ def writing(path: str | os.PathLike, fresh: bool = False):
     exception the copy is deleted and the live file is untouched; a copy left by a writer that was
     killed is deleted by the next writer. A disk that refuses the write (full, read-only) raises
     kpi.common.faults.StoreUnavailable, with the cause logged.
+
+    The connection is a kpi.store.replay.Recorder: what the body changes is noted. When the store is
+    shared by several machines (`shared_store`), the write is appended to the cluster's write log
+    (with the file's data version, its log seq and the fingerprint of its content, also kept in meta)
+    after the copy is committed and before it is swapped in: a machine killed in between catches up
+    by replaying it. (`_entries`: `catch_up` applies log entries instead of a body.)
     """
     path = Path(path)
-    with _lock(path), faults.guarded("tệp số liệu", path):
+    with _lock(path, cluster=not fresh and _entries is None), faults.guarded("tệp số liệu", path):
+        log = None if fresh or _entries is not None else shared_store(path)
         remove_stale_copies(path)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
@@ -289,11 +314,22 @@ def writing(path: str | os.PathLike, fresh: bool = False):
                 shutil.copyfile(path, tmp)
             con = connect(tmp, read_only=False)
             make_private(tmp)
+            sealed = None
             try:
                 init_schema(con)
                 con.execute("BEGIN")
-                yield con
-                bump_data_version(con)
+                if _entries is not None:
+                    yield None
+                    _replay(con, path, _entries)
+                else:
+                    rec = replay.Recorder(con)
+                    yield rec
+                    ops = rec.stop()
+                    bump_data_version(con)
+                    if log is not None:
+                        sealed = _seal(con)
+                    else:
+                        con.execute(statement("replica.forget"))
                 con.execute("COMMIT")
                 make_private(str(tmp) + ".wal")
                 con.execute("CHECKPOINT")
@@ -303,10 +339,139 @@ def writing(path: str | os.PathLike, fresh: bool = False):
                 raise
             finally:
                 con.close()
-            faults.point("before_swap")
+            if sealed is not None:
+                log.log_append(*sealed, replay.pack(ops), machine())
+            faults.point("before_swap")  # with a shared store: after the log took the write
             os.replace(tmp, path)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(str(tmp) + ".wal")
+
+
+# ---- several machines: the write log in the shared store (issue 27) -------------------------------
+
+class Divergence(faults.StoreUnavailable):
+    """This machine's analytics file does not follow the cluster's write log (a write that skipped the
+    log, an entry altered, a different starting file): never served as if it were the same. A store
+    failure to its callers (pages and the CLI show its Vietnamese sentence; nothing is written)."""
+
+    def __init__(self, message: str):
+        super().__init__("diverged", None, message)
+
+
+def shared_store(path: str | os.PathLike):
+    """The state store when several machines share it (PostgreSQL, $KPI_STORE): its write log is where
+    the analytics file's writes go; None on one machine (SQLite)."""
+    if not os.environ.get("KPI_STORE"):  # kpi.store.state.store_url: one machine, the SQLite store
+        return None
+    # only a shared store needs it; the import check's child went from 189 to 201 MB (its mark: 200) with it on top
+    # deferred: kpi.store.state loads psycopg, +12 MB in every process that imports kpi.store.db
+    from kpi.store import state
+
+    store = state.store_for(path)
+    return store if store.shared else None
+
+
+def machine() -> str:
+    """This machine's name in the write log: $KPI_MACHINE, else the host name."""
+    return os.environ.get("KPI_MACHINE") or socket.gethostname()
+
+
+def fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """The SHA-256 of the file's content (kpi/sql/write/replica.sql): per table in name order, its
+    columns, row count and order-independent sums of its rows' hashes; the same on every machine
+    holding the same rows, whatever the file's bytes. The meta key content_sha256 is left out."""
+    h = hashlib.sha256()
+    con.execute(statement("replica.quiet"))
+    for table, columns, doubles in con.execute(statement("replica.tables")).fetchall():
+        if table == "meta":
+            row = con.execute(statement("replica.digest_meta"), {"skip": "content_sha256"}).fetchall()[0]
+        else:
+            row = con.execute(statement("replica.digest"), {"table": table, "doubles": doubles}).fetchall()[0]
+        h.update(f"{table}\t{columns}\t{row[0]}\t{row[1]}\t{row[2]}\n".encode())
+    return h.hexdigest()
+
+
+def log_seq(con: duckdb.DuckDBPyConnection) -> int:
+    """The last entry of the write log the file holds (meta log_seq; 0: none)."""
+    return int(_meta_value(con, "log_seq") or 0)
+
+
+def _seal(con) -> tuple[int, int, str]:
+    """Inside a write's transaction: the file's next log seq and its fingerprint into meta; returns
+    (seq, data_version, fingerprint) for the log."""
+    seq = log_seq(con) + 1
+    set_meta(con, "log_seq", seq)
+    digest = fingerprint(con)
+    set_meta(con, "content_sha256", digest)
+    return seq, int(_meta_value(con, "data_version")), digest
+
+
+def _replay(con, path: Path, entries: list) -> None:
+    """Apply log entries in order on a writer's copy: each must follow the file's log seq and give the
+    data version it gave its writer; the content's fingerprint is checked after the last of them (one
+    fingerprint a batch: a national file's takes seconds; content equal at the end is the same file)."""
+    first = entries[0][0]
+    for i, (seq, data_version, digest, entry) in enumerate(entries):
+        if seq != log_seq(con) + 1:
+            raise Divergence(f"Nhật ký ghi chung thiếu lần ghi #{log_seq(con) + 1} (có #{seq}); tệp {path.name} "
+                             "không theo kịp được. Báo quản trị hệ thống.")
+        try:
+            replay.apply(con, replay.unpack(entry))
+        except (duckdb.Error, ValueError) as e:  # an entry that does not apply here: not the writer's file
+            raise Divergence(f"Tệp số liệu {path.name} khác các máy khác: lần ghi #{seq} của nhật ký ghi chung không "
+                             f"áp dụng được ({type(e).__name__}). Chép lại tệp từ một máy đúng, rồi khởi động "
+                             "lại.") from e
+        bump_data_version(con)
+        if i == len(entries) - 1:
+            got = _seal(con)
+        else:
+            set_meta(con, "log_seq", seq)
+            got = (seq, int(_meta_value(con, "data_version")), digest)
+        if got != (seq, data_version, digest):
+            where = f"#{seq}" if seq == first else f"#{first}–#{seq}"
+            raise Divergence(f"Tệp số liệu {path.name} khác các máy khác sau lần ghi {where} (dấu vân tay "
+                             f"{got[2][:12]} thay vì {digest[:12]}, phiên bản {got[1]} thay vì {data_version}): "
+                             "không phục vụ số liệu lệch. Chép lại tệp từ một máy đúng, rồi khởi động lại.")
+
+
+def file_log_seq(path: str | os.PathLike) -> int:
+    """The write log seq the file at `path` holds (0: none, or no file)."""
+    if not os.path.exists(path):
+        return 0
+    con = connect(path)
+    try:
+        return log_seq(con)
+    finally:
+        con.close()
+
+
+def _catch_up(path: Path, store, batch: int = 20) -> int:
+    have, done = file_log_seq(path), 0
+    head = store.log_head()
+    if have > head:
+        raise Divergence(f"Tệp số liệu {path.name} đã ghi đến lần ghi #{have} nhưng nhật ký ghi chung chỉ có đến "
+                         f"#{head}: tệp này không cùng nhật ký với kho dùng chung. Báo quản trị hệ thống.")
+    while have < head:
+        entries = store.log_after(have, batch)
+        if not entries:
+            break
+        with writing(path, _entries=entries):
+            pass
+        have, done = entries[-1][0], done + len(entries)
+    return done
+
+
+def catch_up(path: str | os.PathLike, store=None) -> int:
+    """Bring the file up to the cluster's write log: apply every entry after the file's log seq (in
+    copies swapped in whole, each entry's fingerprint checked; a mismatch raises Divergence); returns
+    how many. Nothing to do on one machine (0). Takes the file's writers' lock, not the cluster's:
+    the entries it applies are final."""
+    path = Path(path)
+    store = store if store is not None else shared_store(path)
+    if store is None or not path.exists():
+        return 0
+    with _lock(path, cluster=False):
+        return _catch_up(path, store)

@@ -89,7 +89,10 @@ def landed_in(con, intent_id: str, result: dict) -> None:
 
 
 def landed(path, intent_id: str) -> dict | None:
-    """What the analytics write of an intent recorded, or None when it never landed in the file."""
+    """What the analytics write of an intent recorded, or None when it never landed in the file (the
+    file brought up to the cluster's write log first: a write another machine or a killed writer
+    appended there landed, even if this file has not taken it yet)."""
+    db.catch_up(path)
     try:
         con = db.connect(path)
     except Exception:  # no file: nothing landed

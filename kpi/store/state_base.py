@@ -12,6 +12,7 @@ statement's own text, with its parameters turned into psycopg's `%(name)s` once,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -215,6 +216,39 @@ class StoreBase:
         """The newest audit rows first."""
         rows = self.read(sql("audit.newest"), {"action": action or None, "limit": limit})
         return [dict(zip(("at", "user_name", "action", "detail", "client"), r)) for r in rows]
+
+
+    # ---- the analytics file's write log (kpi.store.db: several machines) -------------------------------
+
+    shared = False  # one store for several machines (PostgreSQL): the analytics file's writes are logged
+
+    def log_head(self) -> int:
+        """The newest entry's seq of the analytics file's write log (0: empty)."""
+        return self.read(sql("analytics_log.head"))[0][0]
+
+    def log_after(self, after: int, limit: int = 50) -> list[tuple[int, int, str, bytes]]:
+        """(seq, data_version, content_sha256, entry) of the entries after `after`, oldest first."""
+        return [(s, v, h, bytes(e)) for s, v, h, e in self.read(sql("analytics_log.after"),
+                                                                  {"after": after, "limit": limit})]
+
+    def log_last(self) -> dict | None:
+        """The newest entry (without its write): seq, data_version, content_sha256, created_at, machine."""
+        rows = self.read(sql("analytics_log.last"))
+        return dict(zip(("seq", "data_version", "content_sha256", "created_at", "machine"), rows[0])) if rows else None
+
+    def log_append(self, seq: int, data_version: int, content_sha256: str, entry: bytes, machine: str,
+                   now: float | None = None) -> None:
+        """Append one entry (a seq already taken is refused by the key)."""
+        with self.write() as con:
+            con.execute(sql("analytics_log.append"), {"seq": seq, "data_version": data_version,
+                                                      "content_sha256": content_sha256, "entry": entry,
+                                                      "created_at": time.time() if now is None else now,
+                                                      "machine": machine})
+
+    def analytics_lock(self):
+        """The analytics file's writers' lock across machines: on one machine the file's own lock is
+        enough (nothing to hold here); PostgreSQL's store holds an advisory lock."""
+        return contextlib.nullcontext()
 
 
 def audit_in(con, action: str, user_name: str | None = None, detail: dict | None = None,

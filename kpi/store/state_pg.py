@@ -289,6 +289,27 @@ class PgStore(StoreBase):
                     raise
                 raise mapped from e
 
+    shared = True
+
+    @contextlib.contextmanager
+    def analytics_lock(self):
+        """The analytics file's writers' lock across every machine (kpi.store.db.writing): an advisory lock
+        held by a connection of its own until the block ends; a process killed meanwhile loses the
+        connection, and the lock with it. Waits up to 10 minutes for another machine's writer."""
+        with faults.guarded("kho trạng thái", self.path):
+            raw = psycopg.connect(self.url, autocommit=True, connect_timeout=10, application_name="kpi-analytics")
+        try:
+            with faults.guarded("kho trạng thái", self.path):
+                raw.execute(own("analytics_wait"))
+                raw.execute(own("analytics_lock"))
+            try:
+                yield
+            finally:
+                with contextlib.suppress(psycopg.Error):
+                    raw.execute(own("analytics_unlock"))
+        finally:
+            raw.close()
+
     def checkpoint(self) -> None:
         """Nothing to do: the server keeps its own files (SQLite's store writes its WAL back here)."""
 

@@ -198,5 +198,19 @@ CREATE TABLE IF NOT EXISTS intents (
 );
 CREATE INDEX IF NOT EXISTS intents_state ON intents (state);
 
+-- version 6: the analytics file's write log, for several machines (kpi.store.db, issue 27): one row per
+-- write to the analytics file, in the order they were made (seq = 1, 2, ...): the write as a list of
+-- statements and tables another machine runs again on its own copy (kpi.store.replay), the file's
+-- data_version and the SHA-256 of its content after it (kpi.store.db.fingerprint), when, on which
+-- machine. Written only when the store is PostgreSQL (KPI_STORE); on one machine it stays empty.
+CREATE TABLE IF NOT EXISTS analytics_log (
+    seq            INTEGER PRIMARY KEY,
+    data_version   INTEGER NOT NULL,
+    content_sha256 TEXT NOT NULL,
+    entry          BLOB NOT NULL,
+    created_at     REAL NOT NULL,
+    machine        TEXT NOT NULL
+);
+
 -- the schema's version (kpi.store.state.SCHEMA_VERSION reads it from here): set after every table exists
-PRAGMA user_version = 5;
+PRAGMA user_version = 6;

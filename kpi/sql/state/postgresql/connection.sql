@@ -1,7 +1,7 @@
 -- The state store's connection on PostgreSQL (kpi.store.state_pg.PgStore): settings each new connection
 -- takes, the lock that serialises writers, the schema's version, the identities set after a copy.
 -- PostgreSQL's own (SQLite's are kpi/sql/state/connection.sql). Advisory lock keys: 2_700_001 the
--- writers' lock, 2_700_002 the schema's upgrade.
+-- writers' lock, 2_700_002 the schema's upgrade, 2_700_003 the analytics file's writers across machines.
 
 -- name: settings
 -- a writer waits up to 10 s for another writer's lock (SQLite's busy_timeout), a statement runs at most 60 s
@@ -45,3 +45,16 @@ SELECT setval(pg_get_serial_sequence('audit', 'audit_id'), coalesce(max(audit_id
 -- after rows were copied in with their ids: the next evidence id follows the largest
 SELECT setval(pg_get_serial_sequence('assessment_evidence', 'evidence_id'), coalesce(max(evidence_id), 0) + 1,
               false) FROM assessment_evidence;
+
+-- name: analytics_wait
+-- how long a writer of the analytics file waits for another machine's writer (an import may take minutes)
+SELECT set_config('lock_timeout', '600s', false), set_config('statement_timeout', '0', false);
+
+-- name: analytics_lock
+-- the analytics file's writers' lock (held by the session until released, or until the session ends
+-- with its process): one writer of the analytics file at a time across every machine (kpi.store.db)
+SELECT pg_advisory_lock(2700003);
+
+-- name: analytics_unlock
+-- the analytics file's writers' lock released
+SELECT pg_advisory_unlock(2700003);

@@ -200,3 +200,17 @@ CREATE TABLE IF NOT EXISTS intents (
     seq        BIGINT GENERATED ALWAYS AS IDENTITY  -- the order intents were recorded in (SQLite's rowid)
 );
 CREATE INDEX IF NOT EXISTS intents_state ON intents (state);
+
+-- version 6: the analytics file's write log, for several machines (kpi.store.db, issue 27): one row per
+-- write to the analytics file, in the order they were made (seq = 1, 2, ...): the write as a list of
+-- statements and tables another machine runs again on its own copy (kpi.store.replay), the file's
+-- data_version and the SHA-256 of its content after it (kpi.store.db.fingerprint), when, on which
+-- machine. Written only when the store is PostgreSQL (KPI_STORE); on one machine it stays empty.
+CREATE TABLE IF NOT EXISTS analytics_log (
+    seq            BIGINT PRIMARY KEY,
+    data_version   BIGINT NOT NULL,
+    content_sha256 TEXT NOT NULL,
+    entry          BYTEA NOT NULL,
+    created_at     DOUBLE PRECISION NOT NULL,
+    machine        TEXT NOT NULL
+);
