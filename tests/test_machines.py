@@ -11,6 +11,7 @@ state store on a real PostgreSQL server (tests/pg.py), and `python -m kpi front`
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -25,11 +26,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from test_replica import _import
 from test_serve import _browser, _get, _port, _run
 
 from kpi.serving import balancer, supervise
 from kpi.serving.proxy import nginx_binary
-from kpi.store import state
+from kpi.store import db, replica, state
+from kpi.tools import loadbench
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(nginx_binary() is None, reason="Debian nginx missing (make test installs it as root)")
@@ -54,18 +57,27 @@ class Machine:
             args += ["--store", store]
         if front:
             args += ["--front", front]
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "kpi", *args], cwd=ROOT, env=env, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True,
-                                         preexec_fn=supervise.death_signal(signal.SIGTERM))
+        self.args, self.env, self.starts = args, env, 0
+        self.start()
 
     def up(self) -> bool:
-        return self.proc.poll() is None and "đang phục vụ tại" in self.log.read_text(errors="replace") \
-            and _healthy(self.url)
+        return self.proc.poll() is None and self.log.read_text(errors="replace").count("đang phục vụ tại") \
+            == self.starts and _healthy(self.url)
+
+    def start(self) -> None:
+        """(Re)start this machine's `kpi serve` on its own folder, file and port."""
+        self.starts += 1
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen([sys.executable, "-m", "kpi", *self.args], cwd=ROOT, env=self.env,
+                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                         preexec_fn=supervise.death_signal(signal.SIGTERM))
 
     def kill_9(self) -> None:
-        """The machine stops at once: every process of its tree (supervisor, nginx, worker, renderer)."""
-        os.killpg(self.proc.pid, signal.SIGKILL)
+        """The machine stops at once: every process of its tree (supervisor, nginx, worker, renderer),
+        all in the same instant, as when its power is cut."""
+        for pid in loadbench.tree(self.proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.proc.wait()
 
     def stop(self) -> None:
@@ -206,8 +218,31 @@ def test_a_session_is_one_across_machines_and_a_logout_ends_it_everywhere(cluste
     assert seen_on_b is True and after_logout is False and errors == ["login_page"], errors
 
 
-def test_a_machine_killed_under_use_its_people_go_on_through_the_other(cluster):
+def _in_step(a: Path, b: Path, timeout: float) -> float | None:
+    """Seconds until `b` holds every write of the log, as `a` does (same log seq, same content
+    fingerprint); None when not within `timeout`."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if db.file_log_seq(b) == db.file_log_seq(a):
+            return time.monotonic() - t0
+        time.sleep(0.1)
+    return None
+
+
+def _same_figures(a: Path, b: Path) -> None:
+    sa, sb = replica.status(a), replica.status(b)
+    assert sa["content_sha256"] == sb["content_sha256"] == sa["recorded_sha256"], (sa, sb)
+    assert (sa["data_version"], sa["log_seq"]) == (sb["data_version"], sb["log_seq"]) and sa["log_seq"] > 0
+
+
+def test_a_machine_killed_under_use_its_people_go_on_through_the_other(cluster, monkeypatch):
     machines, front = cluster()
+    monkeypatch.setenv("KPI_STORE", machines[0].store)  # this process writes as the office on a machine would
+    # an import through machine 0 is in machine 1's figures within 5 s (its `kpi serve` follows the log)
+    _import(machines[0].db)
+    took = _in_step(machines[0].db, machines[1].db, 5)
+    assert took is not None, replica.status(machines[1].db)
+    _same_figures(machines[0].db, machines[1].db)
 
     async def go():
         people = []
@@ -236,6 +271,14 @@ def test_a_machine_killed_under_use_its_people_go_on_through_the_other(cluster):
     assert moved == {1 - victim}, moved  # everyone on the machine alive, pinned there anew
     (key, before), = saved.items()
     assert int(now[key]) == int(before) + 1  # read back from the store through the other machine
+    # a write while the dead machine is down; restarted, it catches up before it answers, and holds
+    # the same file version and content as the other
+    dead, alive = machines[victim], machines[1 - victim]
+    _import(alive.db, value=901)
+    assert db.file_log_seq(dead.db) < db.file_log_seq(alive.db)
+    dead.start()
+    assert _until(dead.up, 150), dead.log.read_text()[-2000:]
+    _same_figures(alive.db, dead.db)
 
 
 def test_planted_machines_on_their_own_stores_lose_the_session(cluster):
