@@ -161,6 +161,12 @@ def _parser() -> argparse.ArgumentParser:
     be.add_argument("--db", help="--load: cơ sở dữ liệu (mặc định: dữ liệu mẫu cấp quận trong data/bench/)")
     be.add_argument("--workers", type=int, default=None, help="--load: số tiến trình (mặc định: số lõi)")
     be.add_argument("--no-browser", action="store_true", help="--load: không chạy phiên Chromium thật")
+    be.add_argument("--store", metavar="URL",
+                    help="--load: kho trạng thái PostgreSQL (URL của một cơ sở dữ liệu trống, hoặc `temp`: một máy "
+                         "chủ PostgreSQL tạm do phép đo tự chạy); mặc định SQLite")
+    be.add_argument("--machines", type=int, default=1,
+                    help="--load: số máy (mỗi máy một `kpi serve` trên bản sao riêng của tệp, chung kho PostgreSQL, "
+                         "sau một `kpi front`), chạy cả trên máy này; mặc định 1")
     be.add_argument("--costs", action="store_true",
                     help="--load: sau đó đo CPU của máy chủ cho một lượt chạy mỗi trang (máy chủ ấm, không tải khác)")
 
@@ -496,7 +502,8 @@ def cmd_bench(args) -> int:
         if not source.exists():
             raise CliError(f"Chưa có cơ sở dữ liệu tại {source}.")
         result = loadbench.run_load(source, args.sessions, args.seconds, tuple(args.think), args.workers,
-                                    browser=not args.no_browser, costs=args.costs)
+                                    browser=not args.no_browser, costs=args.costs, store=args.store,
+                                    machines=args.machines)
         print(loadbench.report(result))
         if args.json:
             with open(args.json, "w", encoding="utf-8") as f:

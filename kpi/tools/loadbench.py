@@ -35,8 +35,8 @@ from pathlib import Path
 from kpi.admin import auth
 from kpi.catalog.model import default_catalog
 from kpi.common.formatting import fmt_int, fmt_number
-from kpi.store import db, state
-from kpi.tools import bench
+from kpi.store import db, state, state_pg
+from kpi.tools import bench, pgserver
 
 TARGETS = {"p95_s": 2.0, "errors": 0, "login_p95_s": 1.0, "index_p95_s": 0.5, "memory_mb": 2048}
 # issue 29's targets on this machine: the national file (60 sessions, think 3-10 s) and the district rush (think 1-3 s)
@@ -46,7 +46,8 @@ NATIONAL_SCHOOLS = 10_000  # a database of at least this many schools is held to
 RUSH_THINK_S = 3.0  # a run whose longest think time is at most this is a deadline rush
 LIGHT_PAGES = ("Đổi mật khẩu",)  # pages/_load.py's labels of the light pages (a form, nothing computed)
 FIRST_MINUTE_S, WINDOW_S = 60.0, 15.0
-KIND_LABELS = {"worker": "tiến trình Streamlit", "nginx": "nginx", "renderer": "trình vẽ biểu đồ", "other": "khác"}
+KIND_LABELS = {"worker": "tiến trình Streamlit", "nginx": "nginx", "renderer": "trình vẽ biểu đồ",
+               "postgresql": "PostgreSQL", "other": "khác"}
 LOAD_PASSWORD = "tai-thu-2026"
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -89,13 +90,15 @@ def _session(pid: int) -> int | None:
         return None
 
 
-def server_processes(root: int) -> list[int]:
-    """Every process of the server: `root` and its descendants, and any process in the session of
-    a descendant that leads its own session (the workers, the renderer and nginx do): a grandchild
-    whose parent exited (reparented to init, e.g. a chromium helper) still counts."""
-    procs = tree(root)
+def server_processes(root: int | list[int]) -> list[int]:
+    """Every process of the server: `root` (or each of several roots: machines, their front, their
+    database) and its descendants, and any process in the session of a descendant that leads its own
+    session (the workers, the renderer and nginx do): a grandchild whose parent exited (reparented to
+    init, e.g. a chromium helper) still counts."""
+    roots = [root] if isinstance(root, int) else list(root)
+    procs = [p for r in roots for p in tree(r)]
     mine = set(procs)
-    sessions = {_session(p) for p in procs if p != root and _session(p) == p}
+    sessions = {_session(p) for p in procs if p not in roots and _session(p) == p}
     sessions.discard(None)
     if sessions:
         for d in os.listdir("/proc"):
@@ -150,6 +153,8 @@ def process_kind(pid: int) -> str:
         return "worker"
     if "renderer" in cmd or "chrom" in cmd or "kaleido" in cmd:
         return "renderer"
+    if cmd.startswith("postgres:") or cmd.split(" ", 1)[0].endswith("/postgres"):  # the server, its backends
+        return "postgresql"
     return "other"
 
 
@@ -158,7 +163,7 @@ class Sampler(threading.Thread):
     every half second; `peak` is the highest sum, `peak_by_kind` each kind's share in that sample,
     `processes` the most processes counted at once."""
 
-    def __init__(self, root: int):
+    def __init__(self, root: int | list[int]):
         super().__init__(daemon=True)
         self.root, self.peak, self.samples, self._halt = root, 0.0, [], threading.Event()
         self.peak_by_kind: dict[str, float] = {}
@@ -230,6 +235,81 @@ def prepare_database(source: Path, work: Path, principals: int, office: int) -> 
     return path, plan
 
 
+class Servers:
+    """What the load goes to: one `kpi serve` (the default, its state store SQLite unless `store`), or
+    `machines` of them, each on its own copy of the file, on one PostgreSQL store behind `kpi front`
+    (issue 27). `store`: a PostgreSQL URL, or "temp" for a server of its own in a temporary folder
+    (kpi.tools.pgserver; its processes count as the server's)."""
+
+    def __init__(self, path: Path, work: Path, env: dict, workers: int | None, store: str | None, machines: int):
+        self.path, self.work, self.env, self.workers = path, work, env, workers
+        self.machines = max(1, machines)
+        self.store = "temp" if store is None and self.machines > 1 else store
+        self.procs: list[subprocess.Popen] = []
+        self.pg = None
+        self.logs = []
+
+    def start(self) -> tuple[str, subprocess.Popen]:
+        """Start everything; (the URL people use, the process whose end means the server stopped)."""
+        if self.store == "temp":
+            self.pg = pgserver.Server().start()
+            self.store = self.pg.new_database()
+        paths = [self.path]
+        for i in range(1, self.machines):
+            copy = self.work / f"may{i + 1}" / "kpi.duckdb"
+            copy.parent.mkdir(exist_ok=True)
+            shutil.copyfile(self.path, copy)
+            paths.append(copy)
+        ports = []
+        for i, p in enumerate(paths):
+            port = _free_port()
+            cmd = [sys.executable, "-m", "kpi", "serve", "--port", str(port), "--db", str(p)]
+            cmd += ["--workers", str(self.workers)] if self.workers else []
+            cmd += ["--store", self.store] if self.store else []
+            cmd += ["--front", "127.0.0.1"] if self.machines > 1 else []
+            self.logs.append(open(self.work / f"serve{'' if i == 0 else i + 1}.log", "wb"))
+            self.procs.append(subprocess.Popen(cmd, cwd=db.ROOT, env=dict(self.env, KPI_DB=str(p)),
+                                               stdout=self.logs[-1], stderr=subprocess.STDOUT))
+            ports.append(port)
+        if self.machines == 1:
+            return f"http://127.0.0.1:{ports[0]}", self.procs[0]
+        for port, proc in zip(ports, self.procs):
+            _wait_health(f"http://127.0.0.1:{port}", proc)
+        front = _free_port()
+        run_dir = self.work / f"front-{front}"
+        run_dir.mkdir(exist_ok=True)
+        cmd = [sys.executable, "-c", "import sys\nfrom pathlib import Path\nfrom kpi.serving import balancer\n"
+               f"sys.exit(balancer.run({front}, '127.0.0.1', {[f'127.0.0.1:{p}' for p in ports]!r}, "
+               f"Path({str(run_dir)!r})))"]
+        self.procs.append(subprocess.Popen(cmd, cwd=db.ROOT, env=self.env, stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL))
+        return f"http://127.0.0.1:{front}", self.procs[-1]
+
+    @property
+    def roots(self) -> list[int]:
+        return [p.pid for p in self.procs] + ([self.pg.proc.pid] if self.pg is not None else [])
+
+    def state_store(self):
+        """The state store the servers share (to count the drafts it holds)."""
+        if self.store:
+            return state_pg.PgStore(self.store)
+        return state.Store(state.state_path(self.path))
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM if "serve" in p.args else signal.SIGQUIT)
+        for p in self.procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        for f in self.logs:
+            f.close()
+        if self.pg is not None:
+            self.pg.stop()
+
+
 def _free_port() -> int:
     import socket
 
@@ -254,32 +334,30 @@ def _wait_health(url: str, proc: subprocess.Popen, timeout: float = 180) -> None
 
 def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple[float, float] = (3, 10),
              workers: int | None = None, browser: bool = True, office: int | None = None, ramp: float | None = None,
-             seed: int = 1, work: Path | None = None, costs: bool = False) -> dict:
+             seed: int = 1, work: Path | None = None, costs: bool = False, store: str | None = None,
+             machines: int = 1) -> dict:
     """Start the server on a copy of `source` (in `work`, default data/bench/load/), drive the
     browsers, stop it; return the figures. `costs`: afterwards, on the same warm server with no
-    other load, the server CPU of one run of each page (pages._load's cost mode)."""
+    other load, the server CPU of one run of each page (pages._load's cost mode). `store`, `machines`:
+    see `Servers` (the state store on PostgreSQL; several machines behind one front)."""
     office = min(sessions, 7 if office is None else office)
     work = Path(work or db.ROOT / "data" / "bench" / "load")
     path, plan = prepare_database(source, work, max(1, sessions - office), office)
-    port = _free_port()
     env = dict(os.environ, KPI_DB=str(path), KPI_SECRET=os.environ.get("KPI_SECRET", "bench-tai-thu"))
     env.pop("KPI_STATE", None)
-    cmd = [sys.executable, "-m", "kpi", "serve", "--port", str(port), "--db", str(path)]
-    if workers:
-        cmd += ["--workers", str(workers)]
-    log = open(work / "serve.log", "wb")
-    server = subprocess.Popen(cmd, cwd=db.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    env.pop("KPI_STORE", None)
+    servers = Servers(path, work, env, workers, store, machines)
     out: dict = {}
     try:
         t0 = time.time()
+        url, server = servers.start()
         _wait_health(url, server)
         # the first minute counts from here: the browsers start now, as people who arrive right after a start
         t_health = time.time()
         start_s = t_health - t0
-        sampler = Sampler(server.pid)
+        sampler = Sampler(servers.roots)
         sampler.start()
-        cpu0, (busy0, total0), load0 = cpu_seconds(server_processes(server.pid)), machine_cpu(), os.getloadavg()
+        cpu0, (busy0, total0), load0 = cpu_seconds(server_processes(servers.roots)), machine_cpu(), os.getloadavg()
         ramp = min(15.0, seconds / 4) if ramp is None else ramp
         result_file, browser_file = work / "result.json", work / "browser.json"
         gen = subprocess.Popen([sys.executable, "-m", "pages._load", "--url", url,
@@ -302,7 +380,7 @@ def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple
             except subprocess.TimeoutExpired:
                 chrome.kill()
         wall = time.time() - t_run
-        server_tree = server_processes(server.pid)
+        server_tree = server_processes(servers.roots)
         n_workers = sum(1 for p in server_tree if process_kind(p) == "worker")
         cpu1, (busy1, total1) = cpu_seconds(server_tree), machine_cpu()
         sampler.stop()
@@ -311,14 +389,15 @@ def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple
         chrome_res = json.loads(browser_file.read_text(encoding="utf-8")) if browser_file.exists() else None
         out = summarise(res, chrome_res, cpu1 - cpu0, busy1 - busy0, total1 - total0, wall, sampler, gen_cpu,
                         t_health)
-        out["saves"] = saves(res, path)
+        out["saves"] = saves(res, servers.state_store())
         if costs:
             cost_file = work / "costs.json"
             subprocess.run([sys.executable, "-m", "pages._load", "--cost", str(server.pid), "--url", url,
                             "--plan", str(work / "plan.json"), "--out", str(cost_file), "--repeat", "20"],
                            cwd=db.ROOT, env=env, check=True)
             out["page_costs"] = json.loads(cost_file.read_text(encoding="utf-8"))
-        out.update({"sessions": sessions, "seconds": seconds, "think": list(think), "workers": n_workers,
+        out.update({"store": "PostgreSQL" if servers.store else "SQLite", "machines": servers.machines,
+                    "sessions": sessions, "seconds": seconds, "think": list(think), "workers": n_workers,
                     "principals": sessions - office, "office": office, "accounts": len(plan["users"]),
                     "database": str(source),
                     "schools": _count_schools(path), "server_start_s": start_s,
@@ -326,12 +405,7 @@ def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple
                     "machine": _machine()})
         out["targets"] = verdicts(out)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        servers.stop()
     return out
 
 
@@ -427,12 +501,11 @@ def timeline(runs: list, t_health: float) -> dict:
 SAVE_LABEL = "Nộp số liệu · lưu nháp"  # pages/_load.py's label of a principal's draft save
 
 
-def saves(res: dict, path: Path) -> dict:
+def saves(res: dict, store) -> dict:
     """The principals' draft saves: how many the pages confirmed (a run of the save with no error),
     how many the shared state store audited and holds; lost = confirmed but not stored."""
     runs = [r for r in res["runs"] if r[0] == SAVE_LABEL]
     failed = [e for e in res["errors"] if e[1] == SAVE_LABEL]
-    store = state.Store(state.state_path(path))
     audited = store.read(state.sql("audit.count"), {"action": "luu_nhap"})[0][0]
     drafts = store.read(state.sql("entries.count"))[0][0]
     took = [r[2] for r in runs]
@@ -497,7 +570,9 @@ def report(r: dict) -> str:
               "cùng người") if r.get("accounts", r["sessions"]) < r["sessions"] else ""
     lines = [f"Tải: {r['sessions']} phiên ({r['principals']} hiệu trưởng, {r['office']} văn phòng{shared}), "
              f"{fmt_int(r['seconds'])} s, nghĩ {fmt_number(r['think'][0])}–{fmt_number(r['think'][1])} s · "
-             f"{fmt_int(r['schools'])} trường · {r['workers']} tiến trình · máy: {r['machine']} · {r['at'][:16]}", "",
+             f"{fmt_int(r['schools'])} trường · {r['workers']} tiến trình"
+             + (f" trên {r['machines']} máy sau một `kpi front`" if r.get("machines", 1) > 1 else "")
+             + f" · kho trạng thái {r.get('store', 'SQLite')} · máy: {r['machine']} · {r['at'][:16]}", "",
              "| trang | vai trò | lượt | p50 | p95 | max |", "|---|---|---|---|---|---|"]
     for p in r["pages"]:
         lines.append(f"| {p['page']} | {p['role']} | {fmt_int(p['runs'])} | {s(p['p50_s'])} | {s(p['p95_s'])} | "
