@@ -167,6 +167,9 @@ def _parser() -> argparse.ArgumentParser:
     be.add_argument("--machines", type=int, default=1,
                     help="--load: số máy (mỗi máy một `kpi serve` trên bản sao riêng của tệp, chung kho PostgreSQL, "
                          "sau một `kpi front`), chạy cả trên máy này; mặc định 1")
+    be.add_argument("--kill-machine", type=float, metavar="GIÂY",
+                    help="--load với --machines 2 trở lên: `kill -9` cả cây tiến trình của máy thứ hai sau chừng ấy "
+                         "giây (người dùng của nó phải đi tiếp qua máy khác)")
     be.add_argument("--costs", action="store_true",
                     help="--load: sau đó đo CPU của máy chủ cho một lượt chạy mỗi trang (máy chủ ấm, không tải khác)")
 
@@ -503,7 +506,7 @@ def cmd_bench(args) -> int:
             raise CliError(f"Chưa có cơ sở dữ liệu tại {source}.")
         result = loadbench.run_load(source, args.sessions, args.seconds, tuple(args.think), args.workers,
                                     browser=not args.no_browser, costs=args.costs, store=args.store,
-                                    machines=args.machines)
+                                    machines=args.machines, kill_after=args.kill_machine)
         print(loadbench.report(result))
         if args.json:
             with open(args.json, "w", encoding="utf-8") as f:

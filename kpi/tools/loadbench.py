@@ -248,6 +248,7 @@ class Servers:
         self.procs: list[subprocess.Popen] = []
         self.pg = None
         self.logs = []
+        self.killed_at: float | None = None
 
     def start(self) -> tuple[str, subprocess.Popen]:
         """Start everything; (the URL people use, the process whose end means the server stopped)."""
@@ -284,6 +285,15 @@ class Servers:
         self.procs.append(subprocess.Popen(cmd, cwd=db.ROOT, env=self.env, stdout=subprocess.DEVNULL,
                                            stderr=subprocess.DEVNULL))
         return f"http://127.0.0.1:{front}", self.procs[-1]
+
+    def kill_machine(self, i: int) -> None:
+        """`kill -9` of every process of machine `i` at once (its supervisor, nginx, workers, renderer)."""
+        for pid in server_processes(self.procs[i].pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.killed_at = time.time()
 
     @property
     def roots(self) -> list[int]:
@@ -335,11 +345,13 @@ def _wait_health(url: str, proc: subprocess.Popen, timeout: float = 180) -> None
 def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple[float, float] = (3, 10),
              workers: int | None = None, browser: bool = True, office: int | None = None, ramp: float | None = None,
              seed: int = 1, work: Path | None = None, costs: bool = False, store: str | None = None,
-             machines: int = 1) -> dict:
+             machines: int = 1, kill_after: float | None = None) -> dict:
     """Start the server on a copy of `source` (in `work`, default data/bench/load/), drive the
     browsers, stop it; return the figures. `costs`: afterwards, on the same warm server with no
     other load, the server CPU of one run of each page (pages._load's cost mode). `store`, `machines`:
-    see `Servers` (the state store on PostgreSQL; several machines behind one front)."""
+    see `Servers` (the state store on PostgreSQL; several machines behind one front). `kill_after`
+    (several machines): `kill -9` of the second machine's whole process tree that many seconds into the
+    run; its people go on through the others (the figures count every run, the failed ones too)."""
     office = min(sessions, 7 if office is None else office)
     work = Path(work or db.ROOT / "data" / "bench" / "load")
     path, plan = prepare_database(source, work, max(1, sessions - office), office)
@@ -373,7 +385,13 @@ def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple
                                        "--seed", str(seed + 1)], cwd=db.ROOT, env=env,
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         t_run = time.time()
+        killer = None
+        if kill_after is not None and servers.machines > 1:
+            killer = threading.Timer(kill_after, servers.kill_machine, [1])
+            killer.start()
         gen.wait()
+        if killer is not None:
+            killer.cancel()
         if chrome is not None:
             try:
                 chrome.wait(timeout=120)
@@ -397,6 +415,7 @@ def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple
                            cwd=db.ROOT, env=env, check=True)
             out["page_costs"] = json.loads(cost_file.read_text(encoding="utf-8"))
         out.update({"store": "PostgreSQL" if servers.store else "SQLite", "machines": servers.machines,
+                    "killed_machine_at_s": None if servers.killed_at is None else servers.killed_at - t_run,
                     "sessions": sessions, "seconds": seconds, "think": list(think), "workers": n_workers,
                     "principals": sessions - office, "office": office, "accounts": len(plan["users"]),
                     "database": str(source),
@@ -599,6 +618,10 @@ def report(r: dict) -> str:
                              for k, v in sorted(r["peak_memory_by_kind_mb"].items())) + ")"
                  if r.get("peak_memory_by_kind_mb") else ""),
               f"- lỗi: {fmt_int(r['error_count'])}" + "".join(f"; {k}: {v['count']}" for k, v in r["errors"].items()),
+              *([f"- máy 2 bị `kill -9` (cả cây tiến trình) ở giây {fmt_number(r['killed_machine_at_s'], 1)}: "
+                 "các lỗi trên là những lượt đang chạy trên nó lúc đó (và lần gửi kế tiếp của người đang nối "
+                 "với nó); sau đó họ đi tiếp qua máy còn lại; CPU của máy đã chết không còn được tính"]
+                if r.get("killed_machine_at_s") is not None else []),
               f"- thông báo 'máy chủ đang bận': {fmt_int(r['busy_notices'])}",
               *([f"- lưu nháp bị từ chối vì cửa sổ khác của cùng trường đã lưu trước (đúng; người dùng tải lại rồi "
                  f"lưu lại): {fmt_int(r['conflicts'])}"] if r.get("conflicts") else []),
