@@ -29,6 +29,7 @@ import pytest
 from test_replica import _import
 from test_serve import _browser, _get, _port, _run
 
+from kpi.admin import accounts, auth
 from kpi.serving import balancer, supervise
 from kpi.serving.proxy import nginx_binary
 from kpi.store import db, replica, state
@@ -145,6 +146,7 @@ def cluster(pg_server, pg_sample, sample_db, tmp_path):
             s.wait(10)
 
 
+LEADER = auth.User("lanhdao", "Lãnh đạo", "lanh_dao", None, None)
 BROWSER_IP = "127.0.0.3"  # a browser's own address, not the front's (127.0.0.1): loopback holds 127/8
 
 
@@ -216,6 +218,31 @@ def test_a_session_is_one_across_machines_and_a_logout_ends_it_everywhere(cluste
 
     seen_on_b, after_logout, errors = _run(go())
     assert seen_on_b is True and after_logout is False and errors == ["login_page"], errors
+
+
+def test_an_account_disabled_on_one_machine_is_refused_on_the_other(cluster, monkeypatch):
+    (a, b), _ = cluster()
+    monkeypatch.setenv("KPI_STORE", a.store)  # the leadership's action, taken on machine A
+
+    async def login_on_a_then_run_on_b():
+        on_a = _browser(a.url, "ht.th001")
+        assert await on_a.login()
+        on_b = _browser(b.url, "ht.th001")
+        on_b.cookies["kpi_phien"] = on_a.cookies["kpi_phien"]
+        await on_b.connect()
+        return on_b, await on_b.rerun("Trường", "", "")
+
+    on_b, before = _run(login_on_a_then_run_on_b())
+    accounts.set_active(a.db, LEADER, "ht.th001", False)
+
+    async def run_again():
+        on_b.ws = None  # the first websocket belonged to the first event loop: a new page load
+        await on_b.connect()
+        return await on_b.rerun("Trường", "", "")
+
+    assert before is True and _run(run_again()) is False
+    assert [e[0] for e in on_b.result.errors] == ["login_page"], on_b.result.errors
+    assert _in_step(a.db, b.db, 5) is not None  # and B's file holds the account as disabled too
 
 
 def _in_step(a: Path, b: Path, timeout: float) -> float | None:
