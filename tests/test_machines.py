@@ -115,9 +115,11 @@ def cluster(pg_server, pg_sample, sample_db, tmp_path):
     """Yield a function making (machines, front URL): two machines on one fresh PostgreSQL store (or,
     `shared=False`, each on its own SQLite store) behind `kpi front`."""
     started: list = []
+    stores: list = []
 
     def make(shared: bool = True):
         store = pg_server.new_database(pg_sample) if shared else None
+        stores.append(store)
         # the machines trust the front's X-Real-IP (planted with `shared=False`: they do not)
         machines = [Machine(tmp_path / f"may{i}-{len(started)}", sample_db, store, "127.0.0.1" if shared else None)
                     for i in range(2)]
@@ -138,6 +140,8 @@ def cluster(pg_server, pg_sample, sample_db, tmp_path):
         return machines, url
 
     yield make
+    for url in filter(None, stores):  # this process's connections to them (a test wrote as a machine)
+        state.forget(url)
     for s in started:
         if isinstance(s, Machine):
             s.stop()
@@ -187,6 +191,17 @@ def _last_client(store_url_or_path, user: str) -> str | None:
 QUERY = "SELECT client FROM sessions WHERE user_name = %s ORDER BY issued_at DESC LIMIT 1"
 
 
+async def _logged_in_on_a_then_on_b(a: Machine, b: Machine, user: str):
+    """(the browser logged in on machine A, the same browser sent to machine B: its session cookie,
+    a websocket to B)."""
+    on_a = _browser(a.url, user)
+    assert await on_a.login()
+    on_b = _browser(b.url, user)
+    on_b.cookies["kpi_phien"] = on_a.cookies["kpi_phien"]
+    await on_b.connect()
+    return on_a, on_b
+
+
 async def _logout(b) -> int:
     """Log out through the real form (its CSRF token); the status of the POST."""
     from pages._load import http
@@ -204,11 +219,7 @@ def test_a_session_is_one_across_machines_and_a_logout_ends_it_everywhere(cluste
     assert _last_client(a.store, "chuyenvien") == BROWSER_IP
 
     async def go():
-        on_a = _browser(a.url, "lanhdao")
-        assert await on_a.login()
-        on_b = _browser(b.url, "lanhdao")
-        on_b.cookies["kpi_phien"] = on_a.cookies["kpi_phien"]  # the same browser, sent to the other machine
-        await on_b.connect()
+        on_a, on_b = await _logged_in_on_a_then_on_b(a, b, "lanhdao")
         seen_on_b = await on_b.rerun("Tổng quan", "", "nam_hoc=2023-2024&ky=CN")
         on_a.base = a.url
         assert await _logout(on_a) == 303
@@ -225,11 +236,7 @@ def test_an_account_disabled_on_one_machine_is_refused_on_the_other(cluster, mon
     monkeypatch.setenv("KPI_STORE", a.store)  # the leadership's action, taken on machine A
 
     async def login_on_a_then_run_on_b():
-        on_a = _browser(a.url, "ht.th001")
-        assert await on_a.login()
-        on_b = _browser(b.url, "ht.th001")
-        on_b.cookies["kpi_phien"] = on_a.cookies["kpi_phien"]
-        await on_b.connect()
+        _, on_b = await _logged_in_on_a_then_on_b(a, b, "ht.th001")
         return on_b, await on_b.rerun("Trường", "", "")
 
     on_b, before = _run(login_on_a_then_run_on_b())
@@ -318,11 +325,7 @@ def test_planted_machines_on_their_own_stores_lose_the_session(cluster):
     assert "127.0.0.1" in newest and BROWSER_IP not in newest, newest
 
     async def go():
-        on_a = _browser(a.url, "lanhdao")
-        assert await on_a.login()
-        on_b = _browser(b.url, "lanhdao")
-        on_b.cookies["kpi_phien"] = on_a.cookies["kpi_phien"]
-        await on_b.connect()
+        _, on_b = await _logged_in_on_a_then_on_b(a, b, "lanhdao")
         return await on_b.rerun("Tổng quan", "", "nam_hoc=2023-2024&ky=CN")
 
     assert _run(go()) is False

@@ -308,6 +308,7 @@ def writing(path: str | os.PathLike, fresh: bool = False, _entries: list | None 
         log = None if fresh or _entries is not None else shared_store(path)
         remove_stale_copies(path)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        rec = None
         try:
             if path.exists() and not fresh:
                 os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE))  # 0600 before a byte is in
@@ -344,6 +345,8 @@ def writing(path: str | os.PathLike, fresh: bool = False, _entries: list | None 
             faults.point("before_swap")  # with a shared store: after the log took the write
             os.replace(tmp, path)
         finally:
+            if rec is not None:  # what the body registered dies with the write, not with the interpreter
+                rec.release()
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             with contextlib.suppress(FileNotFoundError):

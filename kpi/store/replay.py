@@ -22,7 +22,6 @@ import io
 import json
 import struct
 import zlib
-from functools import lru_cache
 
 import duckdb
 import pyarrow as pa
@@ -31,10 +30,17 @@ import pyarrow.ipc as ipc
 MAGIC = b"KPIW1\n"
 
 
-@lru_cache(maxsize=4096)
-def changes(query: str) -> bool:
-    """Whether a statement text may change the file (anything but plain SELECTs)."""
-    return any(s.type != duckdb.StatementType.SELECT for s in duckdb.extract_statements(query))
+_CHANGES: dict[str, bool] = {}  # statement text → whether it may change the file (the writers' texts are few)
+
+
+def changes(query: str, con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a statement text may change the file (anything but plain SELECTs). Parsed by the writer's
+    own connection: `duckdb.extract_statements` would open DuckDB's module-wide default connection,
+    whose destruction while the interpreter finalizes aborts the process (seen in tests/test_faults.py)."""
+    found = _CHANGES.get(query)
+    if found is None:
+        found = _CHANGES[query] = any(s.type != duckdb.StatementType.SELECT for s in con.extract_statements(query))
+    return found
 
 
 class Recorder:
@@ -64,7 +70,7 @@ class Recorder:
     def execute(self, query: str, parameters=None):
         """DuckDB's execute; the statement and its values noted when it may change the file."""
         self._check()
-        if changes(query):
+        if changes(query, self._con):
             self._note(("sql", query, parameters))
         return self._con.execute(query) if parameters is None else self._con.execute(query, parameters)
 
@@ -90,6 +96,12 @@ class Recorder:
             self._noted.discard(name)
             self.ops.append(("unregister", name))
         return self._con.unregister(name)
+
+    def release(self) -> None:
+        """Drop the connection and every object the body registered (the write is over): a DuckDB
+        object kept past its connection and destroyed while the interpreter finalizes aborts it."""
+        self._open = False
+        self._con, self.ops, self._pending = None, [], {}
 
     def stop(self) -> list[tuple]:
         """End the recording (later use raises); returns the noted operations."""
