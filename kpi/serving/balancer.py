@@ -73,11 +73,7 @@ def balancer_config(run_dir: Path, address: str, port: int, machines: list[str])
     proxy_common = proxy.proxy_directives("kpi_machine_cookie", "$proxy_add_x_forwarded_for", """
             proxy_request_buffering off;
             proxy_next_upstream error timeout http_502 http_503;""")
-    return f"""# written by `python -m kpi front`; do not edit (rewritten at every start)
-worker_processes 1;
-pid {run_dir}/nginx.pid;
-error_log {run_dir}/nginx-error.log warn;
-events {{ worker_connections 8192; }}
+    return f"""{proxy.config_head(run_dir, "front", 8192)}
 http {{
     access_log off;
     server_tokens off;

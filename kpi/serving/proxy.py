@@ -74,6 +74,16 @@ def pinned_then_pool(pinned: str, falls_on: str, pool: str, proxy_common: str, n
         }}"""
 
 
+def config_head(run_dir: Path, command: str, connections: int) -> str:
+    """The first lines of an nginx configuration written by `python -m kpi <command>`: one worker, its
+    pid file and error log in the run's folder."""
+    return f"""# written by `python -m kpi {command}`; do not edit (rewritten at every start)
+worker_processes 1;
+pid {run_dir}/nginx.pid;
+error_log {run_dir}/nginx-error.log warn;
+events {{ worker_connections {connections}; }}"""
+
+
 def temp_paths(run_dir: Path) -> str:
     """Where nginx keeps request bodies and buffers: the run's own folder (never /var/lib/nginx)."""
     tmp = run_dir / "tmp"
@@ -104,11 +114,7 @@ def nginx_config(run_dir: Path, address: str, port: int, pinned_ports: list[int]
             return 503 "starting";
         }"""
     proxy_common = proxy_directives("kpi_route_cookie")
-    return f"""# written by `python -m kpi serve`; do not edit (rewritten at every start)
-worker_processes 1;
-pid {run_dir}/nginx.pid;
-error_log {run_dir}/nginx-error.log warn;
-events {{ worker_connections 4096; }}
+    return f"""{config_head(run_dir, "serve", 4096)}
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
