@@ -171,7 +171,7 @@ from kpi.store import db
 import os
 from kpi.imports import import_read
 base = hwm()
-t = time.perf_counter()
+t, cpu = time.perf_counter(), time.process_time()
 too_big = import_read.size_refusal(os.path.getsize({file!r}))  # as the CLI and the upload widget: before reading
 if too_big:
     problems = [too_big]
@@ -180,19 +180,20 @@ else:
     con = db.connect({db!r})
     problems = parse.validate({name!r}, data, con).problems
     con.close()
-seconds = time.perf_counter() - t
-print(json.dumps({{"refused": bool(problems), "seconds": seconds, "peak_mb": hwm(), "base_mb": base,
+seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+print(json.dumps({{"refused": bool(problems), "seconds": seconds, "cpu_seconds": cpu, "peak_mb": hwm(), "base_mb": base,
                   "message": str(problems[0]) if problems else ""}}))
 """
 
 
 def measure(path: Path, db_path: Path, code: str | None = None) -> dict:
-    """Check one file in a fresh process: refused, seconds, peak and starting memory (MB), message.
+    """Check one file in a fresh process: refused, seconds (wall and CPU), peak and starting memory (MB), message.
     `code` replaces the check (a script printing the same JSON), e.g. to measure another reader."""
     code = code or _CHECK.format(root=str(db.ROOT), file=str(path), db=str(db_path), name=path.name)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
-        return {"refused": None, "seconds": None, "peak_mb": None, "base_mb": None, "used_mb": None,
+        return {"refused": None, "seconds": None, "cpu_seconds": None, "peak_mb": None, "base_mb": None,
+                "used_mb": None,
                 "message": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "lỗi"}
     r = json.loads(out.stdout.strip().splitlines()[-1])
     r["used_mb"] = r["peak_mb"] - r["base_mb"]  # what checking the file took beyond the loaded modules
