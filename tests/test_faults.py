@@ -532,3 +532,56 @@ def test_a_full_disk_under_the_analytics_file_refuses_the_import_and_keeps_the_f
     check()
     with pytest.raises(AssertionError):
         check("from kpi.common import faults\nfaults.unavailable = lambda *a, **k: None")
+
+
+# ---- the end of a process ----------------------------------------------------------------------
+
+EXIT_PROBE = """
+import sys, threading, time
+sys.path.insert(0, {root!r})
+from kpi.common import exiting
+from kpi.store import db
+stop = threading.Event()
+
+def run():
+    while not stop.is_set():
+        db.connect({path!r}).close()
+
+for _ in range(3):
+    t = threading.Thread(target=run, daemon=True)
+    if {registered}:
+        exiting.stop_at_exit(t, stop.set)
+    t.start()
+time.sleep(0.5)
+print("xong")
+"""
+
+
+@pytest.mark.parametrize("registered", [True, False], ids=["registered", "planted"])
+def test_a_process_ends_cleanly_while_its_threads_read_duckdb(sample_db, registered):
+    """Background readers (the file watcher, warm-ups, the pack, the follower) still inside DuckDB when
+    the interpreter finalizes abort the process with exit 134 after its work is done (seen at the end of
+    `pytest tests/test_faults.py`). Registered with kpi.common.exiting they are stopped at exit and the
+    process ends with 0; planted: the same threads unregistered abort it."""
+    code = EXIT_PROBE.format(root=str(ROOT), path=str(sample_db), registered=registered)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "xong"
+    if registered:
+        assert out.returncode == 0, out.stderr[-2000:]
+    else:
+        assert out.returncode == -6 and "exception not rethrown" in out.stderr, (out.returncode, out.stderr[-500:])
+
+
+def test_every_background_reader_is_stopped_at_exit(sample_db, monkeypatch):
+    """The threads the product starts that read DuckDB are registered with kpi.common.exiting."""
+    from kpi.common import exiting
+
+    monkeypatch.setattr(exiting, "_THREADS", [])
+    monkeypatch.setattr(exiting, "_EXITING", False)  # stop_all marks the process as ending: put back after
+    stop = views.threading.Event()
+    watcher = views.watch(sample_db, every=60, stop=stop)
+    try:
+        assert [t for t, _ in exiting._THREADS] == [watcher]
+        assert exiting.stop_all(wait_s=5) == [] and not watcher.is_alive() and stop.is_set()
+    finally:
+        stop.set()

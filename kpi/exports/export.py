@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from kpi.catalog.model import Catalog, default_catalog
+from kpi.common import exiting
 from kpi.common.access import Scope
 from kpi.common.faults import ExportError
 from kpi.exports.html import to_html
@@ -105,6 +106,7 @@ def warm_pack(store, catalog: Catalog, scope: Scope, school_year: str, round: st
                 _WARMED.discard(key)
 
     t = threading.Thread(target=run, name="kpi-warm-pack", daemon=True)
+    exiting.stop_at_exit(t)
     t.start()
     return t
 
@@ -123,6 +125,7 @@ class PackJob:
         self.thread = threading.Thread(target=self._run, name="kpi-pack", daemon=True)
 
     def start(self) -> PackJob:
+        exiting.stop_at_exit(self.thread)
         self.thread.start()
         return self
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from kpi.common import faults
+from kpi.common import exiting, faults
 from kpi.store import db, state
 
 log = logging.getLogger("kpi.store.replica")
@@ -68,6 +68,7 @@ class Follower:
     def start(self) -> Follower:
         """Start following (nothing to follow on one machine: the thread is not started)."""
         if self.store is not None:
+            exiting.stop_at_exit(self._thread, self._stop.set)
             self._thread.start()
         return self
 

@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from kpi.admin import auth, plans
 from kpi.catalog.model import Catalog, default_catalog
+from kpi.common import exiting
 from kpi.common.access import Scope
 from kpi.common.formatting import search_key
 from kpi.domain import progress
@@ -471,10 +472,11 @@ def _warm_in_background(v: Views) -> None:
     """Build `v`'s first visitors' view models in a thread, then serve it (once per version)."""
     with _VIEWS_LOCK:
         running = _WARMING.get(v.path)
-        if running is not None and running.is_alive():
+        if (running is not None and running.is_alive()) or exiting.exiting():
             return
         t = _WARMING[v.path] = threading.Thread(target=_warm_then_serve, args=(v,), daemon=True,
                                                 name=f"kpi-warm-{v.identity}")
+        exiting.stop_at_exit(t)
         t.start()
 
 
@@ -508,6 +510,7 @@ def watch(path: str | Path, every: float = 1.0, stop: threading.Event | None = N
                     views_for(path, identity, stale_ok=True)
 
     t = threading.Thread(target=run, name="kpi-watch", daemon=True)
+    exiting.stop_at_exit(t, stop.set)
     t.start()
     return t
 
