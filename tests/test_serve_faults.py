@@ -240,6 +240,59 @@ def test_nginx_is_told_of_warm_workers_only(tmp_path, monkeypatch):
     assert _routed(conf(), 18080) != {41001}
 
 
+class _Follower:
+    error: str | None = None
+
+
+@pytest.mark.skipif(nginx_binary() is None, reason="nginx missing")
+def test_a_machine_whose_file_left_the_write_log_serves_no_one(tmp_path, monkeypatch):
+    """Several machines: once the follower stops on a divergence (kpi.store.replica.Follower.error), the
+    machine takes its workers out of nginx and says no to health, so `kpi front` (proxy_next_upstream on
+    503) sends its people to the others; a person who reaches it directly reads why, in Vietnamese.
+    Served by a real nginx. Planted: the follower's error left unwatched keeps the workers in."""
+    port = _port()
+    srv = serve.Server(port=port, workers=2, run_dir=tmp_path, nginx=nginx_binary())
+    srv.workers = [serve.Worker(0, _port(), ready=True), serve.Worker(1, _port(), ready=True)]
+    srv.follower, srv._health = _Follower(), True
+    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):  # as Server._prepare (nginx's workers write here)
+        (tmp_path / "tmp" / sub).mkdir(parents=True)
+        os.chmod(tmp_path / "tmp" / sub, 0o777)
+    os.chmod(tmp_path / "tmp", 0o777)
+    srv._write_conf()
+    srv._check_conf()
+    srv._start_front()
+
+    def answers(wait_s: float = 0.0) -> tuple[int, str, set[int]]:
+        deadline = time.time() + wait_s
+        while True:
+            status, _, body = _get(f"http://127.0.0.1:{port}/tong-quan")
+            page = body.decode("utf-8", "replace")
+            if "tạm ngừng phục vụ" in page or time.time() >= deadline:
+                return status, page, _routed((tmp_path / "nginx.conf").read_text(encoding="utf-8"), port)
+            time.sleep(0.1)
+
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and supervise.port_free(port, "127.0.0.1"):
+            time.sleep(0.05)
+        srv.supervise_once()
+        assert answers()[2] == {w.port for w in srv.workers}
+        srv.follower.error = "dấu vân tay của tệp khác với nhật ký ghi chung ở lần ghi #7"
+        monkeypatch.setattr(srv, "_watch_follower", lambda: None)  # planted: nobody looks at the follower
+        srv.supervise_once()
+        status, page, routed = answers(1.0)
+        assert routed == {w.port for w in srv.workers} and "tạm ngừng phục vụ" not in page
+        monkeypatch.undo()
+        srv.supervise_once()
+        status, page, routed = answers(10.0)
+        assert srv.diverged and routed == set()
+        assert status == 503 and "Máy chủ này tạm ngừng phục vụ" in page and 'lang="vi"' in page
+        assert _get(f"http://127.0.0.1:{port}/_stcore/health")[0] == 503
+    finally:
+        srv.front.terminate()
+        srv.front.wait(10)
+
+
 def test_a_successor_that_cannot_start_leaves_the_old_workers_serving(tmp_path, monkeypatch):
     """A broken upgrade: every successor of a rolling restart dies at once; the roll is given up and
     the old worker keeps serving."""

@@ -19,6 +19,13 @@ STARTING_PAGE = ('<!doctype html><html lang="vi"><head><meta charset="utf-8"><me
                  '<title>Đang khởi động</title></head><body><h1>Máy chủ đang khởi động</h1><p>Vui lòng chờ vài '
                  'giây, trang sẽ tự tải lại. Phiên đăng nhập và số liệu đã lưu của bạn được giữ nguyên.</p>'
                  '</body></html>')
+# What a machine of several answers once its file no longer matches the shared write log
+# (kpi.store.replica.Follower.error): never its figures; `kpi front` sends its people to the others.
+DIVERGED_PAGE = ('<!doctype html><html lang="vi"><head><meta charset="utf-8"><meta http-equiv="refresh" content="10">'
+                 '<title>Tạm ngừng phục vụ</title></head><body><h1>Máy chủ này tạm ngừng phục vụ</h1><p>Số liệu '
+                 'trên máy này không còn khớp với các máy khác; quản trị viên đã được báo trong nhật ký. Vui lòng '
+                 'mở lại trang sau ít phút. Phiên đăng nhập và số liệu đã lưu của bạn được giữ nguyên.</p>'
+                 '</body></html>')
 
 
 
@@ -93,7 +100,8 @@ def temp_paths(run_dir: Path) -> str:
 
 
 def nginx_config(run_dir: Path, address: str, port: int, pinned_ports: list[int], pool_ports: list[int],
-                 static_dir: Path, health: bool = True, fronts: tuple[str, ...] = ()) -> str:
+                 static_dir: Path, health: bool = True, fronts: tuple[str, ...] = (),
+                 waiting_page: str = STARTING_PAGE) -> str:
     """The nginx configuration: static files from disk, everything else to the browser's worker.
 
     `pinned_ports`: the warm workers a pinned browser goes straight to (a browser pinned to any
@@ -102,7 +110,8 @@ def nginx_config(run_dir: Path, address: str, port: int, pinned_ports: list[int]
     gets STARTING_PAGE (503, Retry-After). `health` False: the front's health check still says no
     (the configuration of a start, until nginx's workers of the starting page are gone). `fronts`: the
     addresses of `kpi front` (kpi.serving.balancer) whose X-Real-IP is the browser's own address (else
-    every browser would count as the front's one address, in the login throttle and the audit)."""
+    every browser would count as the front's one address, in the login throttle and the audit).
+    `waiting_page`: what is answered while no worker takes anyone (STARTING_PAGE, or DIVERGED_PAGE)."""
     pick = "\n".join(f"        {p} 127.0.0.1:{p};" for p in pinned_ports)
     pool = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=3s;" for p in pool_ports) or \
         f"        server 127.0.0.1:{port} down;  # no warm worker yet"
@@ -164,7 +173,7 @@ http {{
             alias {static_dir}/static/;
             add_header Cache-Control "public, max-age=31536000, immutable";
         }}
-{pinned_then_pool("$kpi_pick", "502 504", "kpi_pool", proxy_common, STARTING_PAGE)}
+{pinned_then_pool("$kpi_pick", "502 504", "kpi_pool", proxy_common, waiting_page)}
     }}
 }}
 """

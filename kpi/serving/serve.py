@@ -151,6 +151,7 @@ class Server:
         self._successor: Worker | None = None  # the warming replacement of self.workers[self._roll[0]]
         self._retiring: list[tuple[Worker, float]] = []  # replaced workers finishing their requests
         self.follower: replica.Follower | None = None  # several machines: the shared write log followed
+        self.diverged: str | None = None  # why this machine's file left the shared log (then it serves no one)
 
     # ---- processes ---------------------------------------------------------------------------
 
@@ -229,15 +230,27 @@ class Server:
         return supervise.wait_port_free(self.port, self.address, 5.0)
 
     def _write_conf(self) -> bool:
-        """Write nginx.conf for the workers now ready; True when it changed."""
-        ready = tuple(w.port for w in self.workers if w.ready)
-        if (ready, self._health) == self._conf_key:
+        """Write nginx.conf for the workers now ready; True when it changed. A machine whose file left the
+        shared write log (self.diverged) takes nobody and says no to health: its figures are never served."""
+        ready = () if self.diverged else tuple(w.port for w in self.workers if w.ready)
+        health = self._health and not self.diverged
+        if (ready, health) == self._conf_key:
             return False
         text = proxy.nginx_config(self.run_dir, self.address, self.port, list(ready), list(ready),
-                                  proxy.streamlit_static_dir(), self._health, self.fronts)
+                                  proxy.streamlit_static_dir(), health, self.fronts,
+                                  proxy.DIVERGED_PAGE if self.diverged else proxy.STARTING_PAGE)
         (self.run_dir / "nginx.conf").write_text(text, encoding="utf-8")
-        self._conf_ready, self._conf_key = ready, (ready, self._health)
+        self._conf_ready, self._conf_key = ready, (ready, health)
         return True
+
+    def _watch_follower(self) -> None:
+        """Once the follower stops on a divergence, take every worker out of nginx (for good: a restart
+        catches up or refuses to start)."""
+        if self.follower is not None and self.follower.error and not self.diverged:
+            self.diverged = self.follower.error
+            log(f"máy này ngừng nhận người dùng (sức khỏe: 503) vì số liệu không khớp nhật ký ghi chung: "
+                f"{self.diverged}")
+            self._reload_front()
 
     def _check_conf(self) -> None:
         out = subprocess.run([self.nginx, "-t", "-q", "-p", str(self.run_dir), "-c", str(self.run_dir / "nginx.conf"),
@@ -334,6 +347,7 @@ class Server:
     def supervise_once(self) -> None:
         """One round of supervision: restart dead workers, add warmed ones back, restart nginx,
         advance a rolling restart."""
+        self._watch_follower()
         for w in self.workers:
             if w.proc is not None and w.proc.poll() is not None:
                 code = w.proc.returncode
