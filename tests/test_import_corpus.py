@@ -16,7 +16,7 @@ import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
 
-from kpi.imports import importer
+from kpi.imports import import_read, importer, sheet_xml
 from kpi.store import db
 from kpi.tools.import_bench import SHEET_HEAD, raw_workbook
 from tests.conftest import table_digest
@@ -420,3 +420,93 @@ def test_corpus(case: Case, corpus, writable_db):
         assert table_digest(writable_db) != before
     assert time.perf_counter() - t < 5
     assert not [f for f in writable_db.parent.iterdir() if f.name.endswith((".tmp", ".tmp.wal"))]
+
+
+# ---- the sheet reader against openpyxl's -----------------------------------------------------------
+
+def _cells_both_ways(data: bytes) -> tuple[list, list]:
+    """Every sheet's rows as openpyxl's streaming parser reads them and as kpi.imports.sheet_xml does:
+    (row number, [(column, value, type)]); formulas' objects by their attributes."""
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    def norm(rows):
+        return [(n, [(c["column"], (type(c["value"]).__name__, sorted(vars(c["value"]).items()))
+                      if hasattr(c["value"], "__dict__") else c["value"], c["data_type"]) for c in cells])
+                for n, cells in rows]
+
+    book, listed = import_read._workbook(data)
+    wb, ours, theirs = book.wb, [], []
+    try:
+        for _, _, part in listed:
+            with book.archive.open(part.lstrip("/")) as src:
+                theirs.append(norm(WorkSheetParser(src, book.shared_strings, data_only=False, epoch=wb.epoch,
+                                                   date_formats=wb._date_formats,
+                                                   timedelta_formats=wb._timedelta_formats).parse()))
+            with book.archive.open(part.lstrip("/")) as src:
+                ours.append(norm(sheet_xml.rows(src, book.shared_strings, wb.epoch, wb._date_formats,
+                                                wb._timedelta_formats)))
+    finally:
+        book.archive.close()
+    return ours, theirs
+
+
+def every_kind_of_cell() -> bytes:
+    """A workbook with each kind of cell an office's file may hold: shared and inline strings (rich
+    runs, a phonetic run), numbers, dates, times, durations, booleans, errors, formulas (plain, shared,
+    array) with their results, cells and rows without a reference, a row numbered "3.0"."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Số liệu"
+    ws.append(["Mã trường", "Ngày", "Giờ", "Thời lượng", "Đúng", "Số", "Công thức"])
+    ws.append(["TH001", dt.date(2024, 1, 10), dt.time(7, 30), dt.timedelta(hours=36), True, 17.5, "=F2*2"])
+    ws.append(["TH002", dt.datetime(2023, 9, 5, 8, 0), None, None, False, 1e-7, "=SUM(F2:F3)"])
+    ws["H2"] = "=A2&\"-\"&B2"
+    ws.formula_attributes = {}
+    wb.create_sheet("Trống")
+    plain = zipfile.ZipFile(io.BytesIO(_save(wb)))
+    sheet = plain.read("xl/worksheets/sheet1.xml").decode("utf-8")
+    odd = ('<row r="4"><c r="A4" t="inlineStr"><is><t xml:space="preserve"> Trường </t><r><t>Kiểm &amp; Tra</t></r>'
+           '<rPh sb="0" eb="1"><t>phiên âm</t></rPh></is></c><c r="B4" t="e"><v>#DIV/0!</v></c>'
+           '<c r="C4" t="str"><f>"a"&amp;"b"</f><v>ab</v></c><c r="D4"><f t="shared" ref="D4:D5" si="0">F4+1</f>'
+           '<v>2</v></c><c r="E4"><f t="array" ref="E4:E5">F4:F5*2</f><v>2</v></c><c r="F4"><v>1</v></c></row>'
+           '<row r="5.0"><c r="D5"><f t="shared" si="0"/><v>3</v></c><c><v>4</v></c><c t="b"><v>1</v></c>'
+           '<c t="inlineStr"/><c r="J5" t="inlineStr"><is><t/></is></c></row><row><c><v>42</v></c></row>')
+    sheet = sheet.replace("</sheetData>", odd + "</sheetData>")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in plain.infolist():
+            z.writestr(info, sheet if info.filename == "xl/worksheets/sheet1.xml" else plain.read(info.filename))
+    return out.getvalue()
+
+
+def test_the_sheet_reader_reads_what_openpyxl_reads(corpus, monkeypatch):
+    """kpi.imports.sheet_xml gives every cell of every sheet as openpyxl's streaming parser does: on
+    every workbook of the corpus that opens, and on one with every kind of cell. Planted: dates left as
+    Excel's serial numbers are caught."""
+    books = {name: data for name, data in corpus.items() if name.endswith(".xlsx") and data[:2] == b"PK"}
+    books["moi_loai_o.xlsx"] = every_kind_of_cell()
+    compared = 0
+    for name, data in books.items():
+        try:
+            ours, theirs = _cells_both_ways(data)
+        except Exception:  # noqa: BLE001 - a damaged workbook of the corpus: refused before the rows are read
+            continue
+        assert ours == theirs, name
+        compared += 1
+    assert compared >= 20
+    ours, _ = _cells_both_ways(books["moi_loai_o.xlsx"])
+    kinds = {t for sheet in ours for _, cells in sheet for _, _, t in cells}
+    assert kinds == {"s", "n", "d", "b", "e", "f", "inlineStr"}, kinds
+    assert (4, [(1, " Trường Kiểm & Tra", "s")]) == (ours[0][3][0], ours[0][3][1][:1])
+    monkeypatch.setattr(sheet_xml, "from_excel", lambda value, *a, **k: value)  # planted
+    ours, theirs = _cells_both_ways(books["moi_loai_o.xlsx"])
+    assert ours != theirs
+
+
+def test_a_sheet_with_a_doctype_is_refused(writable_db):
+    """No workbook declares a DOCTYPE; entities are where XML bombs live: refused as damaged."""
+    data = raw_xlsx(raw_good_rows(), sheet_head=SHEET_HEAD.replace(
+        "<worksheet", '<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa">]><worksheet'))
+    with pytest.raises(importer.ImportRejected) as e:
+        importer.import_file(writable_db, "doctype.xlsx", data, "cv")
+    assert "nội dung một trang không đúng định dạng" in e.value.problems[0].message

@@ -8,9 +8,10 @@ early as it can be, and always on what a file really holds, never on what it dec
    ratio, the total unpacked size (a 3 MB file that unpacks to 1 GB is refused here);
 3. each sheet, in one fast pass over its XML (zlib and a regular expression, no objects built):
    rows and cells that hold a value, and the merged ranges; a sheet's declared dimension is ignored;
-4. then the rows are parsed with openpyxl's streaming parser, holding only rows with values, up to
-   the last row that holds one (one space typed in row 1.048.576 costs nothing: absent rows are
-   never visited, and reading stops once the last row with a value has been seen);
+4. then the rows are parsed by kpi.imports.sheet_xml (expat, the values openpyxl's streaming parser
+   would read), holding only rows with values, up to the last row that holds one (one space typed in
+   row 1.048.576 costs nothing: absent rows are never visited, and reading stops once the last row
+   with a value has been seen);
 5. a clock for the whole read: the reading thread's CPU time (what the file costs the server).
 
 CSV is decoded as Excel writes it in Vietnam (UTF-8 with or without BOM, Windows-1258, UTF-16
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from kpi.common.formatting import fmt_int, fmt_number
+from kpi.imports import sheet_xml
 
 MB = 1024 * 1024
 
@@ -268,8 +270,6 @@ def _too_slow(limits: Limits) -> Refused:
 
 def read_xlsx(data: bytes, limits: Limits = LIMITS, deadline: float | None = None) -> list[Sheet]:
     """Every worksheet: rows holding a value, formulas, merged ranges, whether it is hidden."""
-    from openpyxl.worksheet._reader import WorkSheetParser
-
     deadline = deadline or _clock() + limits.seconds
     zf = _zip_directory(data, limits)
     # Every XML part is counted before openpyxl sees it: opening a workbook, openpyxl reads a sheet
@@ -298,10 +298,9 @@ def read_xlsx(data: bytes, limits: Limits = LIMITS, deadline: float | None = Non
             seen = 0
             with zf.open(part) as src:
                 wb = book.wb
-                parser = WorkSheetParser(src, book.shared_strings, data_only=False, epoch=wb.epoch,
-                                         date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats)
                 try:
-                    for number, cells in parser.parse():
+                    for number, cells in sheet_xml.rows(src, book.shared_strings, wb.epoch, wb._date_formats,
+                                                        wb._timedelta_formats):
                         values = {}
                         for c in cells:
                             v = c["value"]
