@@ -348,3 +348,31 @@ def test_one_machine_records_nothing(entry_db, monkeypatch):
     store = state.store_for(entry_db)
     assert not store.shared and store.log_head() == 0 and db.file_log_seq(entry_db) == 0
     assert db.catch_up(entry_db) == 0 and replica.status(entry_db)["recorded_sha256"] is None
+
+
+def test_the_log_is_trimmed_and_a_machine_behind_it_is_told_to_copy_a_good_file(machines, monkeypatch):
+    """The write log keeps db.LOG_KEEP_DAYS of writes and never fewer than the newest LOG_KEEP_MIN,
+    trimmed at every LOG_TRIM_EVERY-th write. A machine still within what is kept catches up; one
+    further behind is stopped (Divergence) with what to do, its file untouched. Planted: a trim that
+    drops the newest entries (keep 0) leaves no head for a fresh machine to check against."""
+    a, b = machines
+    c = b.with_name("c.duckdb")
+    shutil.copy2(b, c)
+    monkeypatch.setattr(db, "LOG_KEEP_MIN", 2)
+    monkeypatch.setattr(db, "LOG_TRIM_EVERY", 3)
+    store = state.store_for(a)
+    _import(a, value=900)
+    assert db.catch_up(c) == 1  # C follows the first write, then stops
+    with psycopg.connect(os.environ["KPI_STORE"]) as con:  # the first two writes are 40 days old
+        con.execute("UPDATE analytics_log SET created_at = created_at - 40 * 86400")
+    _import(a, value=901)
+    assert store.log_first() == 1  # the second write is not a third: nothing trimmed yet
+    _approve(a, _fresh_school(a))  # the third: trimmed to the newest two (the old ones are 40 days old)
+    assert (store.log_first(), store.log_head()) == (2, 3)
+    assert db.catch_up(c) == 2  # C needed #2 and #3: both kept
+    _same(a, c)
+    before = b.read_bytes()
+    with pytest.raises(db.Divergence, match=r"dừng ở lần ghi #0, .*chỉ còn giữ từ lần ghi #2.*Chép tệp số liệu"):
+        db.catch_up(b)
+    assert b.read_bytes() == before
+    assert store.log_trim(time.time(), 0) == 2 and store.log_head() == 0  # planted: keep 0 empties the log

@@ -169,6 +169,9 @@ def test_the_analytics_write_log_answers_alike_and_its_lock_holds_across_machine
     with pytest.raises((faults.StoreUnavailable, *state.STORE_ERRORS)):  # a place taken is refused
         b.log_append(2, 4, "ef" * 32, b"khac", "may-a")
     assert a.log_head() == 2 and a.log_after(1) == [(2, 3, "cd" * 32, b"ghi-2")]
+    # trimmed by age, the newest `keep` kept whatever their age
+    assert a.log_first() == 1 and a.log_trim(10.5, 0) == 1 and (b.log_first(), b.log_head()) == (2, 2)
+    assert a.log_trim(100.0, 1) == 0 and a.log_head() == 2
     # one writer of the analytics file at a time across machines; one machine needs no such lock
     assert _lock_order(a, b) == (["a", "b"] if a.shared else ["b", "a"])
     if a.shared:  # planted: without the advisory lock the other machine's writer goes in at once

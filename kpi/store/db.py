@@ -17,11 +17,13 @@ import contextlib
 import fcntl
 import glob
 import hashlib
+import logging
 import os
 import re
 import shutil
 import socket
 import threading
+import time
 import uuid
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +38,12 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB = ROOT / "data" / "kpi.duckdb"
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 WRITE_DIR = SQL_DIR / "write"
+# Several machines: the shared write log keeps LOG_KEEP_DAYS of writes (KPI_LOG_DAYS), never fewer than the
+# newest LOG_KEEP_MIN; it is trimmed at every LOG_TRIM_EVERY-th write.
+LOG_KEEP_DAYS = float(os.environ.get("KPI_LOG_DAYS", "30"))
+LOG_KEEP_MIN = 1000
+LOG_TRIM_EVERY = 100
+_log = logging.getLogger("kpi.store.db")
 
 # Never download or auto-load extensions at run time (the app works offline); ICU, JSON and
 # Parquet are built into the wheel.
@@ -342,6 +350,8 @@ def writing(path: str | os.PathLike, fresh: bool = False, _entries: list | None 
                 con.close()
             if sealed is not None:
                 log.log_append(*sealed, replay.pack(ops), machine())
+                if sealed[0] % LOG_TRIM_EVERY == 0:
+                    _trim_log(log)
             faults.point("before_swap")  # with a shared store: after the log took the write
             os.replace(tmp, path)
         finally:
@@ -451,6 +461,18 @@ def file_log_seq(path: str | os.PathLike) -> int:
         con.close()
 
 
+def _trim_log(store) -> None:
+    """Drop the log's entries older than LOG_KEEP_DAYS, keeping the newest LOG_KEEP_MIN (every machine
+    running follows within a second; one stopped for longer is brought back with a good machine's file)."""
+    try:
+        n = store.log_trim(time.time() - LOG_KEEP_DAYS * 86400, LOG_KEEP_MIN)
+    except Exception as e:  # noqa: BLE001 - the write is done and logged; the next trim retries
+        _log.warning("Chưa dọn được nhật ký ghi chung: %s", e)
+        return
+    if n:
+        _log.info("Đã dọn %d lần ghi cũ hơn %s ngày khỏi nhật ký ghi chung", n, f"{LOG_KEEP_DAYS:g}")
+
+
 def _catch_up(path: Path, store, batch: int = 20) -> int:
     have, done = file_log_seq(path), 0
     head = store.log_head()
@@ -459,6 +481,11 @@ def _catch_up(path: Path, store, batch: int = 20) -> int:
                          f"#{head}: tệp này không cùng nhật ký với kho dùng chung. Báo quản trị hệ thống.")
     while have < head:
         entries = store.log_after(have, batch)
+        if entries and entries[0][0] > have + 1:  # trimmed: what this file lacks is no longer kept
+            raise Divergence(
+                f"Tệp số liệu {path.name} dừng ở lần ghi #{have}, nhưng nhật ký ghi chung chỉ còn giữ từ lần ghi "
+                f"#{entries[0][0]} (các lần ghi cũ hơn {LOG_KEEP_DAYS:g} ngày đã được dọn): máy này đã dừng quá lâu. "
+                "Chép tệp số liệu của một máy đang chạy tốt sang máy này rồi khởi động lại (README, Nhiều máy).")
         if not entries:
             break
         with writing(path, _entries=entries):

@@ -245,6 +245,16 @@ class StoreBase:
                                                       "created_at": time.time() if now is None else now,
                                                       "machine": machine})
 
+    def log_trim(self, before: float, keep: int) -> int:
+        """Drop the entries written before `before` (epoch seconds) but the newest `keep`; how many."""
+        with self.write() as con:
+            cur = con.execute(sql("analytics_log.trim"), {"before": before, "keep": keep})
+            return max(0, cur.rowcount or 0)
+
+    def log_first(self) -> int:
+        """The oldest entry's seq still in the log (0: empty)."""
+        return self.read(sql("analytics_log.first"))[0][0]
+
     def analytics_lock(self):
         """The analytics file's writers' lock across machines: on one machine the file's own lock is
         enough (nothing to hold here); PostgreSQL's store holds an advisory lock."""

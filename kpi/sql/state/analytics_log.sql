@@ -19,3 +19,14 @@ SELECT seq, data_version, content_sha256, entry FROM analytics_log WHERE seq > :
 -- name: last
 -- at most one row: the newest entry, without its write (seq, data version, fingerprint, when, where).
 SELECT seq, data_version, content_sha256, created_at, machine FROM analytics_log ORDER BY seq DESC LIMIT 1;
+
+-- name: trim
+-- drop the entries written before :before, always keeping the newest :keep (a machine further behind
+-- than what is kept copies a good machine's file: README "Nhiều máy").
+-- Parameters: :before, :keep
+DELETE FROM analytics_log
+WHERE created_at < :before AND seq <= (SELECT coalesce(max(seq), 0) FROM analytics_log) - :keep;
+
+-- name: first
+-- one row: the oldest entry's seq still in the log (0 when the log is empty).
+SELECT coalesce(min(seq), 0) FROM analytics_log;
