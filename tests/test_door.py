@@ -296,8 +296,9 @@ INTERNAL = {
     # the change transaction of the versioned record (kpi.workflows.record): opened only inside the
     # entry's and the assessment's own writes (Desk.save, Assessor.attach, ...), which are rows
     "record.RecordDesk.change",
-    # the analytics file's write log (several machines): appended inside kpi.store.db.writing only
-    "state_base.StoreBase.log_append",
+    # the analytics file's write log (several machines): appended inside kpi.store.db.writing only, and
+    # trimmed there after every LOG_TRIM_EVERY-th append
+    "state_base.StoreBase.log_append", "state_base.StoreBase.log_trim",
 } | LOWER
 
 
