@@ -452,7 +452,7 @@ def test_a_version_2_file_takes_the_data_entry_role(writable_db):
         auth.add_user(writable_db, "nl.x", "X", "truong_nhap_lieu", "mat-khau-dai-du")
     c = db.connect(writable_db)
     try:
-        assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [("3",)]
+        assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [(db.SCHEMA_VERSION,)]
         after = c.execute("SELECT * EXCLUDE (password_hash) FROM users WHERE user_name <> 'nl.th002' "
                           "AND role <> 'truong_nhap_lieu' ORDER BY 1").fetchall()
         user = auth.user_from_row(auth.user_row(c, "nl.th002"))
@@ -460,3 +460,46 @@ def test_a_version_2_file_takes_the_data_entry_role(writable_db):
         c.close()
     assert after == [r for r in before if r[2] != "truong_nhap_lieu"]
     assert user.scope == Scope.school("TH002", "PGD_Q3")  # own school only, like the principal
+
+
+def _physical(path) -> list[tuple]:
+    """observations' keys in the order the table holds them (DuckDB keeps the order rows went in)."""
+    c = db.connect(path)
+    try:
+        return c.execute("SELECT school_year, round, school_id, field_code FROM observations").fetchall()
+    finally:
+        c.close()
+
+
+def _rows(path) -> list[tuple]:
+    c = db.connect(path)
+    try:
+        return c.execute("SELECT * FROM observations ORDER BY ALL").fetchall()
+    finally:
+        c.close()
+
+
+def test_a_version_3_file_keeps_its_observations_by_period_then_school(writable_db):
+    """Schema 4 keeps observations by period, then school, then field (a principal's queries read one
+    school; DuckDB's zone maps then skip the other schools' row groups): a version 3 file (by period,
+    then field) is reordered by the next writer, every row kept."""
+    import duckdb
+
+    con = duckdb.connect(str(writable_db))
+    con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    con.execute("CREATE TEMP TABLE o AS SELECT * FROM observations")
+    con.execute("DELETE FROM observations")
+    con.execute("INSERT INTO observations SELECT * FROM o ORDER BY school_year, round, field_code, school_id")
+    con.close()
+    old = _physical(writable_db)
+    assert old != sorted(old)  # planted: version 3's order is caught by the same check
+    before = _rows(writable_db)
+    auth.add_user(writable_db, "nl.th003", "Nhập liệu TH003", "truong_nhap_lieu", "mat-khau-dai-du", "TH003")
+    now = _physical(writable_db)
+    assert now == sorted(now) and sorted(now) == sorted(old)
+    assert _rows(writable_db) == before
+    c = db.connect(writable_db)
+    try:
+        assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [(db.SCHEMA_VERSION,)]
+    finally:
+        c.close()

@@ -128,7 +128,8 @@ CREATE TABLE IF NOT EXISTS imports (
 
 -- observations: one row per school × period × field: the value a school reported (yes/no as
 -- 1/0). A school that did not report a field has no row (missing, never zero). import_id names
--- the import that wrote the current value. Kept sorted by period for fast scans.
+-- the import that wrote the current value. Kept in order by period, then school, then field (version 4):
+-- a period's queries and a school's (a principal's pages) both skip the row groups they do not need.
 -- Rule: one value per school × period × field (see duplicate_keys below).
 CREATE TABLE IF NOT EXISTS observations (
     school_id   VARCHAR NOT NULL,

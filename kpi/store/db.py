@@ -33,7 +33,7 @@ import duckdb
 from kpi.common import faults
 from kpi.store import replay
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB = ROOT / "data" / "kpi.duckdb"
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
@@ -120,7 +120,8 @@ def file_identity(path: str | os.PathLike) -> tuple[int, int, int] | None:
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table of kpi/sql/schema.sql that does not exist yet; bring a version 1 file to
-    the uniqueness rules of version 2, and a version 2 file to the roles of version 3."""
+    the uniqueness rules of version 2, a version 2 file to the roles of version 3, and a version 3 file
+    to version 4's order of observations (by period, then school)."""
     con.execute((SQL_DIR / "schema.sql").read_text(encoding="utf-8"))
     con.execute(statement("meta.defaults"), {"schema_version": SCHEMA_VERSION})
     if _meta_value(con, "schema_version") == "1":
@@ -128,8 +129,11 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(statement(f"schema_v2.{table}"))
         set_meta(con, "schema_version", "2")
     if _meta_value(con, "schema_version") == "2":
-        _v3_roles(con)
+        _rebuild(con, 3)  # users: the role truong_nhap_lieu (a school's data-entry account)
         set_meta(con, "schema_version", "3")
+    if _meta_value(con, "schema_version") == "3":
+        _rebuild(con, 4)  # observations by period, then school: a school's rows together
+        set_meta(con, "schema_version", "4")
     set_meta(con, "schema_sql", schema_fingerprint())
 
 
@@ -171,16 +175,23 @@ def upgrade(path: str | os.PathLike) -> bool:
     return True
 
 
-def _v3_roles(con) -> None:
-    """Version 3 adds the role truong_nhap_lieu (a school's data-entry account). DuckDB cannot
-    change a CHECK constraint in place: the users table is rebuilt with schema.sql's definition."""
-    text = (SQL_DIR / "schema.sql").read_text(encoding="utf-8")
-    create = re.search(r"CREATE TABLE IF NOT EXISTS users \(.*?\n\);", text, re.S).group(0)
-    con.execute(statement("schema_v3.rename"))
-    con.execute(create)
-    con.execute(statement("schema_v3.copy"))
-    con.execute(statement("schema_v3.drop"))
+# the tables a version rebuilds and its statements (kpi/sql/write/schema_v3.sql, schema_v4.sql)
+_REBUILDS = {3: ("users", "schema_v3.rename", "schema_v3.copy", "schema_v3.drop"),
+             4: ("observations", "schema_v4.rename", "schema_v4.copy", "schema_v4.drop")}
 
+
+def _rebuild(con, version: int) -> None:
+    """Rebuild a version's table with schema.sql's definition: renamed, created again, refilled, the old
+    one dropped. DuckDB cannot change a CHECK constraint in place (version 3: users' roles), and a
+    table's order is the order it was filled in (version 4: observations)."""
+    table, *steps = _REBUILDS[version]
+    text = (SQL_DIR / "schema.sql").read_text(encoding="utf-8")
+    create = re.search(rf"CREATE TABLE IF NOT EXISTS {table} \(.*?\n\);", text, re.S).group(0)
+    rename, copy, drop = steps
+    con.execute(statement(rename))
+    con.execute(create)
+    con.execute(statement(copy))
+    con.execute(statement(drop))
 
 
 def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:

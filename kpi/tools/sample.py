@@ -273,7 +273,7 @@ def build_sample(path, schools: int = 53, years: int = 3, seed: int = 7,
                 "import_id": pa.array(np.full(len(ids_a), sample_import), pa.int64()),
             })
             con.register("s_obs", tbl)
-            con.execute("INSERT INTO observations SELECT * FROM s_obs ORDER BY field_code, school_id")
+            con.execute("INSERT INTO observations SELECT * FROM s_obs ORDER BY school_id, field_code")  # schema.sql
             con.unregister("s_obs")
             obs_total += tbl.num_rows
             end = int(y[5:])

@@ -49,6 +49,7 @@ INSERT INTO observations
 SELECT i.school_id, i.school_year, i.round, i.field_code, i.value, $import_id FROM in_obs i
 WHERE NOT EXISTS (SELECT 1 FROM observations o WHERE o.school_id = i.school_id
       AND o.school_year = i.school_year AND o.round = i.round AND o.field_code = i.field_code)
+ORDER BY i.school_year, i.round, i.school_id, i.field_code  -- the table's order (schema.sql)
 
 -- @statement submission
 -- Writes submissions: a school's data for a period arrived.

@@ -50,6 +50,7 @@ WHERE h.import_id = $import_id AND o.import_id = $import_id AND o.school_id = h.
 -- parameters: $import_id
 INSERT INTO observations SELECT school_id, school_year, round, field_code, old_value, old_import
 FROM observation_history WHERE import_id = $import_id AND old_value IS NOT NULL
+ORDER BY school_year, round, school_id, field_code  -- the table's order (schema.sql)
 
 -- @statement drop_scores
 -- Deletes the criterion entries the import wrote.
