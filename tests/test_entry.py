@@ -462,21 +462,21 @@ def test_a_version_2_file_takes_the_data_entry_role(writable_db):
     assert user.scope == Scope.school("TH002", "PGD_Q3")  # own school only, like the principal
 
 
-def _physical(path) -> list[tuple]:
-    """observations' keys in the order the table holds them (DuckDB keeps the order rows went in)."""
+def _fetch(path, query: str) -> list[tuple]:
     c = db.connect(path)
     try:
-        return c.execute("SELECT school_year, round, school_id, field_code FROM observations").fetchall()
+        return c.execute(query).fetchall()
     finally:
         c.close()
+
+
+def _physical(path) -> list[tuple]:
+    """observations' keys in the order the table holds them (DuckDB keeps the order rows went in)."""
+    return _fetch(path, "SELECT school_year, round, school_id, field_code FROM observations")
 
 
 def _rows(path) -> list[tuple]:
-    c = db.connect(path)
-    try:
-        return c.execute("SELECT * FROM observations ORDER BY ALL").fetchall()
-    finally:
-        c.close()
+    return _fetch(path, "SELECT * FROM observations ORDER BY ALL")
 
 
 def test_a_version_3_file_keeps_its_observations_by_period_then_school(writable_db):
@@ -498,8 +498,4 @@ def test_a_version_3_file_keeps_its_observations_by_period_then_school(writable_
     now = _physical(writable_db)
     assert now == sorted(now) and sorted(now) == sorted(old)
     assert _rows(writable_db) == before
-    c = db.connect(writable_db)
-    try:
-        assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [(db.SCHEMA_VERSION,)]
-    finally:
-        c.close()
+    assert _fetch(writable_db, "SELECT value FROM meta WHERE key = 'schema_version'") == [(db.SCHEMA_VERSION,)]
