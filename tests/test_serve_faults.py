@@ -254,10 +254,7 @@ def test_a_machine_whose_file_left_the_write_log_serves_no_one(tmp_path, monkeyp
     srv = serve.Server(port=port, workers=2, run_dir=tmp_path, nginx=nginx_binary())
     srv.workers = [serve.Worker(0, _port(), ready=True), serve.Worker(1, _port(), ready=True)]
     srv.follower, srv._health = _Follower(), True
-    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):  # as Server._prepare (nginx's workers write here)
-        (tmp_path / "tmp" / sub).mkdir(parents=True)
-        os.chmod(tmp_path / "tmp" / sub, 0o777)
-    os.chmod(tmp_path / "tmp", 0o777)
+    proxy.make_temp_dirs(tmp_path)  # as Server._prepare
     srv._write_conf()
     srv._check_conf()
     srv._start_front()

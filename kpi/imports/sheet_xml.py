@@ -26,6 +26,7 @@ from xml.parsers import expat
 from openpyxl.formula.translate import Translator
 from openpyxl.utils import coordinate_to_tuple
 from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel, from_ISO8601
+from openpyxl.worksheet._reader import _cast_number  # openpyxl's own number reading, unchanged
 from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -35,10 +36,6 @@ CHUNK = 1 << 16
 
 class DoctypeRefused(ValueError):
     """The sheet declares a DOCTYPE."""
-
-
-def _number(text: str):
-    return float(text) if ("." in text or "E" in text or "e" in text) else int(text)
 
 
 class _Reader:
@@ -149,7 +146,7 @@ class _Reader:
             data_type, value = "f", self._formula(c["f"], c["fattrs"], ref)
         elif value is not None:
             if data_type == "n":
-                value = _number(value)
+                value = _cast_number(value)
                 if style in self.dates:
                     data_type = "d"
                     try:

@@ -124,11 +124,7 @@ def run(port: int, address: str, machines: list[str], run_dir: Path) -> int:
     nginx = proxy.nginx_binary()
     if nginx is None:
         raise RuntimeError("Cần nginx (Debian: apt-get install nginx) để chạy `kpi front`.")
-    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (run_dir / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:  # nginx's own workers drop to nobody and write their temporary files here
-        for p in [run_dir / "tmp", *(run_dir / "tmp").iterdir()]:
-            os.chmod(p, 0o777)
+    proxy.make_temp_dirs(run_dir)
     conf = run_dir / "nginx.conf"
     conf.write_text(balancer_config(run_dir, address, port, machines), encoding="utf-8")
     check = subprocess.run([nginx, "-t", "-q", "-c", str(conf)], capture_output=True, text=True)

@@ -5,6 +5,7 @@ browsers, a Vietnamese page while no worker is warm), and Streamlit's built fron
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -91,12 +92,23 @@ error_log {run_dir}/nginx-error.log warn;
 events {{ worker_connections {connections}; }}"""
 
 
+_TEMP = (("client_body", "body"), ("proxy", "proxy"), ("fastcgi", "fastcgi"), ("uwsgi", "uwsgi"), ("scgi", "scgi"))
+
+
 def temp_paths(run_dir: Path) -> str:
     """Where nginx keeps request bodies and buffers: the run's own folder (never /var/lib/nginx)."""
     tmp = run_dir / "tmp"
-    return "\n".join(f"    {kind}_temp_path {tmp}/{sub};" for kind, sub in
-                     (("client_body", "body"), ("proxy", "proxy"), ("fastcgi", "fastcgi"), ("uwsgi", "uwsgi"),
-                      ("scgi", "scgi")))
+    return "\n".join(f"    {kind}_temp_path {tmp}/{sub};" for kind, sub in _TEMP)
+
+
+def make_temp_dirs(run_dir: Path) -> None:
+    """Create the folders temp_paths names; as root, writable by nginx's workers (they drop to nobody)."""
+    for _, sub in _TEMP:
+        (run_dir / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        with contextlib.suppress(OSError):
+            for p in [run_dir / "tmp", *(run_dir / "tmp").iterdir()]:
+                os.chmod(p, 0o777)
 
 
 def nginx_config(run_dir: Path, address: str, port: int, pinned_ports: list[int], pool_ports: list[int],

@@ -284,12 +284,7 @@ class Server:
             raise RuntimeError(supervise.held_message(self.run_dir, self.port))
         for p in supervise.end_leftovers(self.run_dir):
             log(f"đã dừng tiến trình còn sót của lần chạy trước: {supervise.describe(p)}")
-        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (self.run_dir / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:  # nginx's own workers drop to nobody and write their temporary files here
-            with contextlib.suppress(OSError):
-                for p in [self.run_dir / "tmp", *(self.run_dir / "tmp").iterdir()]:
-                    os.chmod(p, 0o777)
+        proxy.make_temp_dirs(self.run_dir)
         if not supervise.wait_port_free(self.port, self.address, 3.0):
             raise RuntimeError(supervise.busy_port_message(self.port))
         for f in db.tidy(self.db_path):

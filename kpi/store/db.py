@@ -184,10 +184,9 @@ def _rebuild(con, version: int) -> None:
     """Rebuild a version's table with schema.sql's definition: renamed, created again, refilled, the old
     one dropped. DuckDB cannot change a CHECK constraint in place (version 3: users' roles), and a
     table's order is the order it was filled in (version 4: observations)."""
-    table, *steps = _REBUILDS[version]
+    table, rename, copy, drop = _REBUILDS[version]
     text = (SQL_DIR / "schema.sql").read_text(encoding="utf-8")
     create = re.search(rf"CREATE TABLE IF NOT EXISTS {table} \(.*?\n\);", text, re.S).group(0)
-    rename, copy, drop = steps
     con.execute(statement(rename))
     con.execute(create)
     con.execute(statement(copy))
