@@ -51,13 +51,16 @@ def test_the_checker_flags_a_planted_leak(con):
 
 
 def test_peer_rows_equal_the_reference_query(con):
-    """Places and district values computed once per level (kpi.domain.privacy.peer_rows) agree with the
-    per-school SQL (kpi/sql/school_indicators.sql), school by school."""
-    for sid in ("TH001", "TH007", "THCS003", "THCS011"):
-        level = con.execute("SELECT level FROM schools WHERE school_id = ?", [sid]).fetchone()[0]
+    """Places and district values computed once per level (kpi.domain.privacy.LevelPeers, by binary search)
+    agree with the per-school SQL (kpi/sql/school_indicators.sql), for every school of the sample."""
+    peers = {}
+    schools = con.execute("SELECT school_id, level FROM schools ORDER BY school_id").fetchall()
+    assert len(schools) >= 50
+    for sid, level in schools:
         ref = queries.school_indicators(con, CAT, Scope(), sid, *PERIOD).sort_values("indicator_code")
-        lv = queries.level_values(con, CAT, Scope(), level, *PERIOD)
-        got = privacy.peer_rows(lv, [d for d in CAT.target_rows(PERIOD[0]) if d["level"] == level], sid, None)
+        if level not in peers:
+            peers[level] = privacy.LevelPeers(queries.level_values(con, CAT, Scope(), level, *PERIOD))
+        got = peers[level].rows([d for d in CAT.target_rows(PERIOD[0]) if d["level"] == level], sid, None)
         assert list(got["indicator_code"]) == list(ref["indicator_code"])
         for col in ("numerator", "denominator", "value", "position", "peers", "district_value", "target"):
             a, b = got[col].astype(float).to_numpy(), ref[col].astype(float).to_numpy()

@@ -28,6 +28,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -58,6 +59,10 @@ def approx_bytes(value, _depth: int = 0) -> int:
         # from the dtypes alone: DataFrame.memory_usage builds a Series per column, which cost more
         # than the rest of a small view model's build
         return 1024 + len(value) * (8 + sum(getattr(dt, "itemsize", TEXT_CELL_BYTES) for dt in value.dtypes))
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes) + (TEXT_CELL_BYTES * value.size if value.dtype == object else 0)
+    if isinstance(getattr(value, "nbytes", None), int):  # a kept structure that knows its size (LevelPeers)
+        return int(value.nbytes)
     if _depth > 2:
         return 256
     if isinstance(value, (list, tuple)):
@@ -317,9 +322,10 @@ class Views:
     def school_info(self, scope: Scope, school_id: str, year: str, rnd: str) -> dict | None:
         return scorecard.school_info(self, scope, school_id, year, rnd)
 
-    def level_values(self, scope: Scope, level: str, year: str, rnd: str) -> pd.DataFrame:
-        """Every school of a level in the unit with its values of a period (kpi.views.scorecard)."""
-        return scorecard.level_values(self, scope, level, year, rnd)
+    def level_peers(self, scope: Scope, level: str, year: str, rnd: str):
+        """Every school of a level in the unit with its values of a period, kept for places and district
+        values (kpi.views.scorecard, kpi.domain.privacy.LevelPeers)."""
+        return scorecard.level_peers(self, scope, level, year, rnd)
 
     def scorecard(self, scope: Scope, school_id: str, year: str, rnd: str) -> scorecard.ScorecardView | None:
         """Trường (kpi.views.scorecard); None when the school is out of the caller's scope."""

@@ -77,13 +77,13 @@ def school_info(v, scope: Scope, school_id: str, year: str, rnd: str) -> dict | 
                   lambda: queries.school_info(v.con, scope, school_id, year, rnd, source=v.source(scope)))
 
 
-def level_values(v, scope: Scope, level: str, year: str, rnd: str) -> pd.DataFrame:
-    """Every school of a level in the unit with its values of a period (shared by all its
-    principals; only ever reduced to places and district values before anyone sees it)."""
+def level_peers(v, scope: Scope, level: str, year: str, rnd: str) -> privacy.LevelPeers:
+    """Every school of a level in the unit with its values of a period (shared by all its principals;
+    only ever reduced to places and district values before anyone sees it), as privacy.LevelPeers."""
     sc = scope.shared()
-    return v.memo(("level_values", sc, level, year, rnd),
-                  lambda: queries.level_values(v.con, v.catalog, sc, level, year, rnd,
-                                               source=v.source(sc, local=True)))
+    return v.memo(("level_peers", sc, level, year, rnd),
+                  lambda: privacy.LevelPeers(queries.level_values(v.con, v.catalog, sc, level, year, rnd,
+                                                                  source=v.source(sc, local=True))))
 
 
 def build(v, scope: Scope, school_id: str, year: str, rnd: str) -> ScorecardView | None:
@@ -118,8 +118,8 @@ def _scorecard(v, scope: Scope, school_id: str, year: str, rnd: str) -> Scorecar
         return None
     level = info["level"]
     defs = [d for d in cat.target_rows(year) if d["level"] == level]
-    indicators = privacy.peer_rows(v.level_values(scope, level, year, rnd), defs, school_id,
-                                   privacy.MIN_GROUP if scope.is_school else None)
+    indicators = v.level_peers(scope, level, year, rnd).rows(defs, school_id,
+                                                             privacy.MIN_GROUP if scope.is_school else None)
     rows = scorecard.cards(indicators, cat)
     trend = queries.school_trend(v.con, cat, scope, school_id, year, source=v.source(scope, local=True))
     lines = {code: part["value"].tolist() for code, part in trend.groupby("indicator_code", sort=False)}
