@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("KPI_SECRET", "khoa-bi-mat-chi-dung-cho-kiem-thu")
 
 
-# `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadscope`): each module is one
-# unit of work, so its shared setup (a server, a browser walk, a frozen database) is made once, on
-# one worker. The costliest modules are handed out first (longest first, so that the two workers end
+# `make test` runs the suite on three pytest-xdist workers (`-n 3 --dist loadscope`, see the Makefile): each
+# module is one unit of work, so its shared setup (a server, a browser walk, a frozen database) is made once,
+# on one worker. The costliest modules are handed out first (longest first, so that the workers end
 # together); the rest follow in file order (--no-loadscope-reorder). Order from `--durations` here.
 HEAVY_FIRST = ["test_look_pages", "test_privacy", "test_a11y", "test_browser", "test_phone", "test_serve_faults",
                "test_import_safety", "test_export", "test_export_check", "test_one_truth", "test_browser_entry",
