@@ -581,3 +581,33 @@ def test_only_the_first_leadership_account_of_an_empty_database_needs_no_user(tm
     monkeypatch.setattr("sys.stdin", io.StringIO("mat-khau-lanh-dao-2\n"))
     assert main(["users", "add", "ld.hai", "--role", "lanh_dao", "--password-stdin", "--user", "ld.dau",
                  "--db", str(p)]) == 0
+
+
+def _swap_in_with(path: Path, sql: str) -> None:
+    """What every writer does: a copy changed, then swapped in (a new file at the same path)."""
+    copy = path.with_name(path.name + ".neu")
+    copy.write_bytes(path.read_bytes())
+    con = db.connect(copy, read_only=False)
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
+    copy.replace(path)
+
+
+@pytest.mark.parametrize("planted", [False, True])
+def test_the_checks_read_the_file_as_it_is_now_on_one_kept_connection(path, monkeypatch, planted):
+    """The door's reads (who acts, a closed school) share one connection per file version (db.reading) and
+    read a swapped-in file at once. Planted: a connection kept whatever the file's identity reads the old
+    file, and a disabled account would still act."""
+    if planted:
+        monkeypatch.setattr(db, "file_identity", lambda p: (1, 1, 1))
+    name = "ht.th001"
+    assert door._users_row(path, name)["active"]
+    kept = db._readers[str(path)][1]
+    assert door.closed(path, "TH001") is None
+    assert db._readers[str(path)][1] is kept  # the same connection while the file is unchanged
+    _swap_in_with(path, f"UPDATE users SET active = false WHERE user_name = '{name}'")
+    active = door._users_row(path, name)["active"]
+    assert active is planted  # planted: the old file's row, still active
+    assert (db._readers[str(path)][1] is kept) is planted

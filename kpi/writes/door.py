@@ -85,12 +85,9 @@ class Bootstrap:
 def first_leader(path, role: str):
     """Who creates an account when `python -m kpi users add` names no --user: Bootstrap while the
     database has no active leadership account and the new one is leadership; else Refused."""
-    con = db.connect(path)
-    try:
+    with db.reading(path) as con:
         leaders = con.execute("SELECT count(*) FROM users WHERE active AND role IN ?",
                               [list(LEADERSHIP)]).fetchall()[0][0]
-    finally:
-        con.close()
     if leaders or role not in LEADERSHIP:
         raise Refused("Cần ghi tài khoản thực hiện: --user TÊN (một tài khoản lãnh đạo Phòng đang hoạt động). Chỉ tài "
                       "khoản lãnh đạo đầu tiên của một cơ sở dữ liệu chưa có lãnh đạo nào được tạo không cần --user.")
@@ -233,11 +230,8 @@ def _sessions(path: Path) -> auth.Sessions:
 
 
 def _users_row(path: Path, user_name: str) -> dict | None:
-    con = db.connect(path)
-    try:
+    with db.reading(path) as con:
         return auth.user_row(con, user_name)
-    finally:
-        con.close()
 
 
 def who(path: Path, identity) -> auth.User:
@@ -333,29 +327,24 @@ def locked(path: Path, school_id: str, year: str, rnd: str) -> bool:
 
 def published(path: Path, school_id: str | None, year: str) -> str | None:
     """The publication that holds the school's results of the year (None: not published)."""
-    con = db.connect(path)
     try:
-        if school_id is None:
-            rows = con.execute("SELECT publication_id FROM publications WHERE school_year = ? ORDER BY 1 DESC",
-                               [year]).fetchall()
-        else:
-            rows = con.execute("SELECT DISTINCT publication_id FROM publication_scores WHERE school_id = ? AND "
-                               "school_year = ? ORDER BY 1 DESC", [school_id, year]).fetchall()
+        with db.reading(path) as con:
+            if school_id is None:
+                rows = con.execute("SELECT publication_id FROM publications WHERE school_year = ? ORDER BY 1 DESC",
+                                   [year]).fetchall()
+            else:
+                rows = con.execute("SELECT DISTINCT publication_id FROM publication_scores WHERE school_id = ? AND "
+                                   "school_year = ? ORDER BY 1 DESC", [school_id, year]).fetchall()
     except Exception:  # noqa: BLE001 - a file older than the publications table has none
         return None
-    finally:
-        con.close()
     return rows[0][0] if rows else None
 
 
 def closed(path: Path, school_id: str) -> dt.date | bool | None:
     """The day a closed school stopped (True when unknown); None while it is open."""
-    con = db.connect(path)
-    try:
+    with db.reading(path) as con:
         row = con.execute("SELECT s.active, d.closed_on FROM schools s LEFT JOIN school_dates d USING (school_id) "
                           "WHERE s.school_id = ?", [school_id]).fetchall()
-    finally:
-        con.close()
     if not row or row[0][0]:
         return None
     return row[0][1] or True
