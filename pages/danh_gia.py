@@ -5,7 +5,7 @@ import streamlit as st
 
 from kpi.common import faults
 from kpi.common.formatting import fmt_date, fmt_int, fmt_points
-from kpi.common.text import clean, plain
+from kpi.common.text import plain
 from kpi.workflows import assessment as asm
 from kpi.writes import door
 from pages import _data as data
@@ -93,10 +93,11 @@ with review_tab:
         ui.table(waiting.assign(submitted_at=[asm.when(t) for t in waiting["submitted_at"]]).rename(columns={
             "school_id": "Mã trường", "name": "Tên trường", "submitted_at": "Nộp lúc",
             "flags": "Tiêu chí chênh lệch lớn"})[["Mã trường", "Tên trường", "Nộp lúc", "Tiêu chí chênh lệch lớn"]])
-        order = list(waiting["school_id"]) + [s for s in states["school_id"] if s not in set(waiting["school_id"])]
-        names = dict(zip(states["school_id"], states["name"]))
-        sid = ui.url_select("Trường", order, "dg_truong", format_func=lambda s: clean(f"{names.get(s, s)} ({s})"),
-                            sidebar=False) if order else None
+        # the waiting schools first; over 300 schools a search box (a list of 53.000 options cost a second a run)
+        order = pd.concat([waiting[["school_id", "name"]],
+                           states.loc[~states["school_id"].isin(waiting["school_id"]), ["school_id", "name"]]])
+        names = desk.names
+        sid = ui.school_picker(order, "dg_truong", "Trường", sidebar=False) if len(order) else None
         if sid:
             a = desk.assessment(user, sid, year)
             points, used = data.suggestions(sid, year)

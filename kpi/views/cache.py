@@ -284,8 +284,12 @@ class Views:
     def assessor(self, scope: Scope):
         """Where a user reads and changes the maturity assessments (kpi.workflows.assessment.Assessor),
         limited to the user's schools (a principal: the own school only)."""
-        levels, names = self.scope_levels(Scope(scope.unit_id, scope.school_id))
-        return assessment.Assessor(Path(self.path), self.state, self.catalog, dict(levels), names)
+        sc = Scope(scope.unit_id, scope.school_id)
+
+        def desk():
+            levels, names = self.scope_levels(sc)
+            return assessment.Assessor(Path(self.path), self.state, self.catalog, dict(levels), names)
+        return self.memo(("assessor", sc), desk)  # one per scope: its roster is made once (kpi.workflows.assessment)
 
     # ---- each page's view models and the reads behind them (one module per page) --------------------------
 

@@ -132,6 +132,7 @@ def principal_pages(v, user: auth.User, year: str, rnd: str) -> None:
     _ = view.trend_figure, view.schools_figure
     v.desk(sc)
     v.entry_form(sc, sid, year, rnd)
+    v.assessor(sc)
     v.suggestions(sc, sid, v.periods()["school_year"].iloc[0])
 
 

@@ -32,6 +32,7 @@ audit in words) is kpi.workflows.assessment_read.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -288,17 +289,26 @@ class Assessor(record.RecordDesk):
             return dt.date.fromisoformat(rows[0][0]), float(rows[0][1])
         return default_deadline(year, self.catalog), THRESHOLD
 
+    @functools.cached_property
+    def roster(self) -> pd.DataFrame:
+        """The scope's schools in id order with their names and cấp học: what `states` starts from
+        (made once per desk; kpi.views.cache keeps one desk per scope and file version)."""
+        ids = sorted(self.schools)
+        return pd.DataFrame({"school_id": ids, "name": [self.names.get(s, s) for s in ids],
+                             "level": [self.schools[s] for s in ids]})
+
     def states(self, year: str) -> pd.DataFrame:
         """One row per school of the scope: school_id, name, state, submitted_at, late, returned criteria."""
         deadline, _ = self.cycle(year)
         end = dt.datetime.combine(deadline, dt.time(23, 59, 59), VN).timestamp()
-        rows = {r[0]: r[1:] for r in self.store.read(state.sql("assessments.states"), {"school_year": year})}
-        out = []
-        for sid in sorted(self.schools):
-            st, sub, ret = rows.get(sid, ("chua_bat_dau", None, 0))
-            out.append({"school_id": sid, "name": self.names.get(sid, sid), "level": self.schools[sid], "state": st,
-                        "submitted_at": sub, "late": sub is not None and sub > end, "returned": int(ret or 0)})
-        return pd.DataFrame(out, columns=["school_id", "name", "level", "state", "submitted_at", "late", "returned"])
+        rows = self.store.read(state.sql("assessments.states"), {"school_year": year})
+        df = self.roster.copy()
+        sids = df["school_id"]
+        df["state"] = sids.map({r[0]: r[1] for r in rows}).fillna("chua_bat_dau").astype("str")
+        df["submitted_at"] = sids.map({r[0]: r[2] for r in rows if r[2] is not None}).astype(float)
+        df["late"] = (df["submitted_at"] > end).fillna(False).astype(bool)
+        df["returned"] = sids.map({r[0]: int(r[3] or 0) for r in rows}).fillna(0).astype(int)
+        return df[["school_id", "name", "level", "state", "submitted_at", "late", "returned"]]
 
     def progress(self, year: str, today: dt.date | None = None) -> dict:
         """The cycle at a glance: schools per state, days to the deadline (negative: past), the deadline."""
