@@ -225,6 +225,11 @@ def desk():
     return store().desk(scope())
 
 
+def period_desk(year: str, rnd: str):
+    """The desk for deciding one period (Duyệt số liệu): the user's schools and those of the period."""
+    return store().period_desk(scope(), year, rnd)
+
+
 def entry_form(school_id, year, rnd):
     """Nộp số liệu: a school's form (fields grouped, last period's values); None when out of scope."""
     return store().entry_form(scope(), school_id, year, rnd)

@@ -21,7 +21,7 @@ st.title("Duyệt số liệu")
 ui.sample_badge()
 st.caption(f"Năm học {year} · {rnd}. Chỉ số liệu đã duyệt được tính vào số liệu toàn đơn vị; bật \"Gồm số liệu đã "
            "nộp, chưa duyệt\" ở thanh bên của các trang số liệu để xem cả số liệu chờ duyệt.")
-desk = data.desk().for_period(data.school_list((year, rnd)))  # a school closed since stays decidable
+desk = data.period_desk(year, rnd)  # a school closed since stays decidable
 # the last decision's result, drawn beside the button that made it (issue 25: on a phone the top is far away)
 ok, text, items, where = st.session_state.pop("dy_msg", (None, "", [], None))
 

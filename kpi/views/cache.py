@@ -281,6 +281,13 @@ class Views:
         levels, names = self.scope_levels(Scope(scope.unit_id, scope.school_id))
         return entry.Desk(Path(self.path), self.state, self.catalog, levels, entry.open_period(self.periods()), names)
 
+    def period_desk(self, scope: Scope, year: str, rnd: str):
+        """The entries desk for deciding one period (entry.Desk.for_period: a school closed since then stays
+        decidable), kept per scope and period: over 53.000 schools making it cost 130 ms a run."""
+        sc = Scope(scope.unit_id, scope.school_id)
+        return self.memo(("period_desk", sc, year, rnd),
+                         lambda: self.desk(sc).for_period(self.school_list(sc, (year, rnd))))
+
     def assessor(self, scope: Scope):
         """Where a user reads and changes the maturity assessments (kpi.workflows.assessment.Assessor),
         limited to the user's schools (a principal: the own school only)."""

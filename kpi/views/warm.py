@@ -97,7 +97,7 @@ def office_pages(v, sc: Scope, year: str, rnd: str) -> list[str]:
 
 def _review_desk(v, sc: Scope, year: str, rnd: str, schools) -> None:
     """Duyệt số liệu's first run: the queue, and the entry of the school its picker opens on."""
-    v.desk(sc)
+    v.period_desk(sc, year, rnd)
     queue = v.submission_status(sc, year, rnd)
     if len(queue):
         order = queue.sort_values("state", key=lambda s: s.map({"da_nop": 0, "tra_lai": 1}).fillna(2), kind="stable")
