@@ -215,6 +215,11 @@ def submission_status(year, rnd):
     return store().submission_status(scope(), year, rnd)
 
 
+def submission_table(year, rnd):
+    """(submission_status, its table written out), kept per version of the schools' entries."""
+    return store().submission_table(scope(), year, rnd)
+
+
 def field_completeness(year, rnd):
     return store().field_completeness(scope(), year, rnd)
 

@@ -38,13 +38,12 @@ sub_tab, imp_tab, tpl_tab, log_tab = ui.lazy_tabs(["Tình hình nộp", "Nhập 
 
 with sub_tab:
     if sub_tab.open:
-        status = data.submission_status(year, rnd)
+        status, table = data.submission_table(year, rnd)
         counts = status["status"].value_counts()
         c1, c2, c3 = st.columns(3)
         c1.metric("Đúng hạn", fmt_int(counts.get("dung_han", 0)))
         c2.metric("Trễ hạn", fmt_int(counts.get("tre", 0)))
         c3.metric("Chưa nộp", fmt_int(counts.get("chua_nop", 0)))
-        table = tables.submission_table(status)
         ui.table(table, first=("Trường",))
         missing = table[status["status"].values == "chua_nop"]
         ui.downloads(missing, f"chua_nop_{year}_{rnd}", "dl_missing")

@@ -66,7 +66,8 @@ for col, (label, states) in zip(cols, (("Chờ duyệt", ["da_nop"]), ("Đã tr�
 q_tab, dq_tab, log_tab = ui.lazy_tabs(["Hàng chờ", "Chất lượng số liệu", "Nhật ký"], "dy_tab")
 with q_tab:
     if q_tab.open:
-        ui.table(tables.queue_table(queue))
+        ui.table(tables.queue_table(queue, limit=tables.MAX_TABLE_ROWS), total=len(queue))
+        ui.downloads(lambda: tables.queue_table(queue), f"hang_cho_{year}_{rnd}", "dy_queue")  # every row, when clicked
         waiting = queue[queue["state"] == "da_nop"]
         if len(waiting):
             names = dict(zip(waiting["school_id"], waiting["name"]))

@@ -4,6 +4,7 @@ survive a new session, the Phòng's decisions from its page, the "including subm
 import pytest
 
 from kpi.common.access import Scope
+from kpi.display import tables
 from kpi.store import db, state
 from kpi.views import cache as views
 from tests.conftest import app_test
@@ -127,3 +128,14 @@ def test_a_school_uploads_its_filled_template_instead_of_typing(entry_app):
     saved = views.views_for(entry_app).desk(Scope.school("THCS001")).entry("THCS001", "2023-2024", "CN")
     assert saved.raw["hs_tong"] == "1.234" and saved.source == "tệp dung.csv"
     assert state.store_for(entry_app).audit_rows(action="nop_tep")[0]["user_name"] == "ht.thcs001"
+
+
+def test_the_queue_on_screen_is_the_head_of_the_whole_queue(entry_app):
+    """Duyệt số liệu writes out only the rows it shows (tables.queue_table's limit): the same rows, in the
+    same order, as the head of the whole queue its download carries."""
+    status = views.views_for(entry_app).submission_status(Scope.everything(), "2023-2024", "CN")
+    assert len(status) > 10
+    whole = tables.queue_table(status)
+    head = tables.queue_table(status, limit=7)
+    assert len(whole) == len(status) and len(head) == 7
+    assert head.reset_index(drop=True).equals(whole.head(7).reset_index(drop=True))

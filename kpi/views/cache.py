@@ -397,6 +397,10 @@ class Views:
         """Who submitted when, and where each school's entry stands (kpi.views.quality)."""
         return quality.submission_status(self, scope, year, rnd)
 
+    def submission_table(self, scope: Scope, year: str, rnd: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(submission_status, its table as a person reads it), kept per version of the entries (kpi.views.quality)."""
+        return quality.submission_table(self, scope, year, rnd)
+
     def field_completeness(self, scope: Scope, year: str, rnd: str) -> pd.DataFrame:
         return quality.field_completeness(self, scope, year, rnd)
 

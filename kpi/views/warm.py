@@ -83,7 +83,7 @@ def office_pages(v, sc: Scope, year: str, rnd: str) -> list[str]:
         if card is not None and card.maturity is not None:
             v.publications(Scope(sc.unit_id, schools["school_id"].iloc[0]), card.maturity.school_year)
         done.append("trường")
-    v.submission_status(sc, year, rnd)
+    v.submission_table(sc, year, rnd)
     v.field_completeness(sc, year, rnd)
     done.append("dữ liệu")
     _review_desk(v, sc, year, rnd, schools)
