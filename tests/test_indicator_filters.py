@@ -10,6 +10,7 @@ import pytest
 
 from kpi.catalog.model import LEVEL_LABELS, OWNERSHIP_LABELS, default_catalog
 from kpi.common.access import Scope
+from kpi.domain import progress
 from kpi.store import queries
 from kpi.views import cache as views
 
@@ -116,3 +117,28 @@ def test_the_view_cache_keeps_to_its_memory_budget(sample_db, monkeypatch):
     assert _kept_after_five(sample_db, int(one * 2.5)) == [("bang", 3), ("bang", 4)]
     monkeypatch.setattr(views, "approx_bytes", lambda value, _depth=0: 0)  # planted: frames counted as free
     assert len(_kept_after_five(sample_db, int(one * 2.5))) == 5
+
+
+PAIRS = ((EARLIER, PERIOD), (("2022-2023", "CN"), PERIOD), (PERIOD, PERIOD))
+
+
+def test_every_filter_of_so_sanh_sums_from_the_cells_to_the_query(con):
+    """So sánh's counts per indicator (kpi.domain.progress.compare_rows) from the pair's cells
+    (kpi/sql/compare_cells.sql) equal those of compare_periods with the filter, for every filter of the sample."""
+    checked = 0
+    for a, b in PAIRS:
+        cells = queries.compare_cells(con, CAT, Scope(), a, b)
+        for level, owner, ward in _filters(con):
+            got = progress.compare_rows(queries.compare_from_cells(cells, level, owner, ward), CAT)
+            want = progress.compare_rows(queries.compare_periods(con, CAT, Scope(), a, b, level, owner, ward), CAT)
+            assert not _differences(got, want), (a, b, level, owner, ward, _differences(got, want))
+            checked += 1
+    assert checked > 200
+
+
+def test_the_so_sanh_comparison_catches_a_filter_left_out(con):
+    """Planted: a sum that forgets the loại hình is caught."""
+    cells = queries.compare_cells(con, CAT, Scope(), EARLIER, PERIOD)
+    wrong = progress.compare_rows(queries.compare_from_cells(cells, "TH"), CAT)
+    assert _differences(wrong, progress.compare_rows(
+        queries.compare_periods(con, CAT, Scope(), EARLIER, PERIOD, "TH", "cong_lap"), CAT))

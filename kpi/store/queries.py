@@ -246,6 +246,26 @@ def compare_periods(con, catalog: Catalog, scope: Scope, period_a: tuple[str, st
         source=_source(scope, source), views=views)
 
 
+def compare_cells(con, catalog: Catalog, scope: Scope, period_a: tuple[str, str], period_b: tuple[str, str], *,
+                  source: Source | None = None) -> pd.DataFrame:
+    """compare_periods' counts per indicator × level × loại hình × phường (kpi/sql/compare_cells.sql), over every
+    school of the scope, live data: each filter of So sánh is a sum of these (`compare_from_cells`)."""
+    return run(con, "compare_cells", {
+        **index_rules.filters(scope, None, None, None), "year_a": period_a[0], "round_a": period_a[1],
+        "year_b": period_b[0], "round_b": period_b[1],
+    }, {"defs_a": _defs(catalog, period_a[0]), "defs_b": _defs(catalog, period_b[0])}, source=_source(scope, source))
+
+
+def compare_from_cells(cells: pd.DataFrame, level=None, ownership=None, ward=None) -> pd.DataFrame:
+    """compare_periods' counts (indicator_code, level and the counts below) for one filter, summed from
+    `compare_cells`: equal to the query's rows where a school reported (whole counts), which is all that
+    kpi.domain.progress.compare_rows reads."""
+    counts = ["reporting_a", "reporting_b", "meeting_a", "meeting_b", "moved_up", "fell_back"]
+    part = rows_of(cells, level, ownership, ward)
+    sums = part.groupby(["indicator_code", "level"], sort=True)[counts].sum().reset_index()
+    return sums.astype({c: "int64" for c in counts})
+
+
 def school_list(con, scope: Scope, period: tuple[str, str] | None = None) -> pd.DataFrame:
     """The schools the caller may pick (a principal: only their own), in Vietnamese order: the open
     ones, or with `period` the schools of that period (a school closed since then included)."""

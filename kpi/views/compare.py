@@ -49,10 +49,18 @@ def build(v, scope: Scope, a: tuple[str, str], b: tuple[str, str], level=None, o
     """Periods A and B, each read from its own source (a snapshot, or None = live)."""
     a, b = tuple(a), tuple(b)
     mixed = snapshot_a is not None or snapshot_b is not None or scope.snapshot_id is not None  # else: live
-    return v.memo(("compare", scope, a, b, level, ownership, ward, snapshot_a, snapshot_b),
-                  lambda: CompareView(progress.compare_rows(queries.compare_periods(
-                      v.con, v.catalog, scope, a, b, level, ownership, ward, snapshot_a, snapshot_b, mixed=mixed,
-                      source=v.source(scope)), v.catalog)))
+
+    def compute():
+        if mixed:
+            rows = queries.compare_periods(v.con, v.catalog, scope, a, b, level, ownership, ward, snapshot_a,
+                                           snapshot_b, mixed=True, source=v.source(scope))
+        else:  # live: every filter is a sum of the pair's cells (one query per pair and data version, not per filter)
+            sc = scope.shared()
+            cells = v.memo(("compare_cells", sc, a, b),
+                           lambda: queries.compare_cells(v.con, v.catalog, sc, a, b, source=v.source(sc)))
+            rows = queries.compare_from_cells(cells, level, ownership, ward)
+        return CompareView(progress.compare_rows(rows, v.catalog))
+    return v.memo(("compare", scope, a, b, level, ownership, ward, snapshot_a, snapshot_b), compute)
 
 
 def school_values_between(v, scope: Scope, code: str, b: tuple[str, str], a: tuple[str, str], level=None,
