@@ -124,16 +124,18 @@ PAIRS = ((EARLIER, PERIOD), (("2022-2023", "CN"), PERIOD), (PERIOD, PERIOD))
 
 def test_every_filter_of_so_sanh_sums_from_the_cells_to_the_query(con):
     """So sánh's counts per indicator (kpi.domain.progress.compare_rows) from the pair's cells
-    (kpi/sql/compare_cells.sql) equal those of compare_periods with the filter, for every filter of the sample."""
+    (kpi/sql/compare_cells.sql) equal those of compare_periods with the filter: every filter of the sample for
+    one pair of periods, the cấp học × loại hình filters for two more."""
     checked = 0
-    for a, b in PAIRS:
+    for i, (a, b) in enumerate(PAIRS):
         cells = queries.compare_cells(con, CAT, Scope(), a, b)
-        for level, owner, ward in _filters(con):
+        # every filter for the first pair; for the others (another year, A = B) the cấp học and loại hình ones
+        for level, owner, ward in [f for f in _filters(con) if i == 0 or f[2] is None]:
             got = progress.compare_rows(queries.compare_from_cells(cells, level, owner, ward), CAT)
             want = progress.compare_rows(queries.compare_periods(con, CAT, Scope(), a, b, level, owner, ward), CAT)
             assert not _differences(got, want), (a, b, level, owner, ward, _differences(got, want))
             checked += 1
-    assert checked > 200
+    assert checked > 150
 
 
 def test_the_so_sanh_comparison_catches_a_filter_left_out(con):
