@@ -5,14 +5,9 @@
 SELECT d.indicator_code, d.level,
        sum(r.num_a) FILTER (WHERE r.value_a IS NOT NULL) / sum(r.den_a) FILTER (WHERE r.value_a IS NOT NULL) AS value_a,
        sum(r.num_b) FILTER (WHERE r.value_b IS NOT NULL) / sum(r.den_b) FILTER (WHERE r.value_b IS NOT NULL) AS value_b,
-       count(r.value_a) AS reporting_a,
-       count(r.value_b) AS reporting_b,
-       count(*) FILTER (WHERE r.value_a >= r.target_a - 1e-9) AS meeting_a,
-       count(*) FILTER (WHERE r.value_b >= r.target_b - 1e-9) AS meeting_b,
-       count(*) FILTER (WHERE r.value_a IS NOT NULL AND r.value_b IS NOT NULL
-                          AND NOT r.value_a >= r.target_a - 1e-9 AND r.value_b >= r.target_b - 1e-9) AS moved_up,
-       count(*) FILTER (WHERE r.value_a IS NOT NULL AND r.value_b IS NOT NULL
-                          AND r.value_a >= r.target_a - 1e-9 AND NOT r.value_b >= r.target_b - 1e-9) AS fell_back
+       count(r.value_a) AS reporting_a, count(r.value_b) AS reporting_b,
+       count(*) FILTER (WHERE r.met_a) AS meeting_a, count(*) FILTER (WHERE r.met_b) AS meeting_b,
+       count(*) FILTER (WHERE r.moved_up) AS moved_up, count(*) FILTER (WHERE r.fell_back) AS fell_back
 FROM defs d
 LEFT JOIN rated r ON r.k = d.k
 GROUP BY ALL

@@ -48,9 +48,15 @@ per_school AS (
            a.num AS num_a, a.den AS den_a, b.num AS num_b, b.den AS den_b
     FROM vals_a a FULL JOIN vals_b b ON a.k = b.k AND a.sid = b.sid
 ),
-rated AS (
+valued AS (
     SELECT p.*, d.target_a, d.target_b,
            CASE WHEN p.den_a > 0 THEN p.num_a / p.den_a END AS value_a,
            CASE WHEN p.den_b > 0 THEN p.num_b / p.den_b END AS value_b
     FROM per_school p JOIN defs d ON d.k = p.k
+),
+rated AS (          -- met_a / met_b: NULL where the school did not report (or no target): counts in neither
+    SELECT v.*, v.value_a >= v.target_a - 1e-9 AS met_a, v.value_b >= v.target_b - 1e-9 AS met_b,
+           NOT (v.value_a >= v.target_a - 1e-9) AND v.value_b >= v.target_b - 1e-9 AS moved_up,
+           v.value_a >= v.target_a - 1e-9 AND NOT (v.value_b >= v.target_b - 1e-9) AS fell_back
+    FROM valued v
 )
