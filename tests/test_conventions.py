@@ -2,6 +2,7 @@
 
 import ast
 import re
+import tomllib
 from pathlib import Path
 
 from kpi.store import db, state, state_base
@@ -72,6 +73,20 @@ def test_offline_settings():
         text = p.read_text(encoding="utf-8")
         for host in ("cdn." + "plot.ly", "fonts." + "googleapis"):  # split: the stop hook greps sources
             assert host not in text, p.name
+
+
+def test_every_server_runs_with_the_production_settings():
+    """`kpi serve`'s workers, the tests' `streamlit run` servers and AppTest all read .streamlit/config.toml:
+    no source watching and no full garbage collection after every run (`gc.collect(2)` took a third of a
+    test server's CPU in the walk over every page), so a test measures and exercises what production runs."""
+    from kpi.serving import serve
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["server"]["fileWatcherType"] == "none" and config["server"]["runOnSave"] is False
+    assert config["runner"]["postScriptGC"] is False
+    flags = serve.worker_command(8501)
+    pairs = dict(zip(flags[5::2], flags[6::2]))
+    assert pairs["--server.fileWatcherType"] == "none" and pairs["--runner.postScriptGC"] == "false"
 
 
 def test_no_url_path_equals_a_page_file_name():
