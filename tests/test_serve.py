@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from kpi.serving import serve
 from kpi.serving.proxy import nginx_binary, streamlit_static_dir
 from kpi.tools import loadbench
 
@@ -97,6 +98,9 @@ def test_the_front_answers_through_nginx_with_two_workers(served):
     url, proc, _ = served
     workers = _worker_pids(proc.pid)
     assert len(workers) == 2
+    for pid in workers.values():  # glibc's allocator told to give freed memory back (kpi.serving.serve.MALLOC_ENV)
+        environ = dict(x.split("=", 1) for x in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in x)
+        assert {k: environ.get(k) for k in serve.MALLOC_ENV} == serve.MALLOC_ENV
     status, headers, body = _get(url + "/")
     assert status == 200 and b"<!--" in body[:10] or b"<!doctype" in body[:200].lower()
     assert headers["Server"] == "nginx"
