@@ -161,6 +161,8 @@ def _parser() -> argparse.ArgumentParser:
     be.add_argument("--db", help="--load: cơ sở dữ liệu (mặc định: dữ liệu mẫu cấp quận trong data/bench/)")
     be.add_argument("--workers", type=int, default=None, help="--load: số tiến trình (mặc định: số lõi)")
     be.add_argument("--no-browser", action="store_true", help="--load: không chạy phiên Chromium thật")
+    be.add_argument("--no-pack", action="store_true",
+                    help="--load: phiên Chromium không tạo bộ báo cáo họp (mặc định: tạo một lần, giây thứ 30)")
     be.add_argument("--store", metavar="URL",
                     help="--load: kho trạng thái PostgreSQL (URL của một cơ sở dữ liệu trống, hoặc `temp`: một máy "
                          "chủ PostgreSQL tạm do phép đo tự chạy); mặc định SQLite")
@@ -506,7 +508,7 @@ def cmd_bench(args) -> int:
             raise CliError(f"Chưa có cơ sở dữ liệu tại {source}.")
         result = loadbench.run_load(source, args.sessions, args.seconds, tuple(args.think), args.workers,
                                     browser=not args.no_browser, costs=args.costs, store=args.store,
-                                    machines=args.machines, kill_after=args.kill_machine)
+                                    machines=args.machines, kill_after=args.kill_machine, pack=not args.no_pack)
         print(loadbench.report(result))
         if args.json:
             with open(args.json, "w", encoding="utf-8") as f:

@@ -463,26 +463,61 @@ async def drive(base: str, plan: dict, sessions: int, seconds: float, think: tup
 
 # ---- one real Chromium under the same load --------------------------------------------------------
 
-def drive_browser(base: str, plan: dict, seconds: float, think: tuple[float, float], seed: int) -> dict:
+PACK_AFTER_S = 30.0  # the meeting pack is asked for this far into the run (past the ramp: under the full load)
+PACK_TIMEOUT_S = 180.0
+
+
+def _login(page, base: str, user: dict) -> None:
+    page.goto(base + "/dang-nhap")
+    page.fill("#user", user["user"])
+    page.fill("#password", user["password"])
+    page.click("button[type=submit]")
+
+
+def meeting_pack(browser, base: str, plan: dict) -> dict:
+    """An office member opens Báo cáo and, as soon as it is drawn, clicks "Tạo bộ báo cáo" (the page started
+    the pack's view models and charts when it opened, as it does for a person): the seconds from the click to
+    the files (the PPTX button), the first pack of this scope and period since the start."""
+    user = next(u for u in plan["users"] if u["role"] == "chuyen_vien")
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        page = context.new_page()
+        _login(page, base, user)
+        page.goto(f"{base}/bao-cao?nam_hoc={plan['years'][0]}&ky=CN")
+        build = page.get_by_role("button", name="Tạo bộ báo cáo")
+        build.wait_for(timeout=RUN_TIMEOUT * 1000)
+        t = time.perf_counter()
+        build.click()
+        page.get_by_role("button", name="PPTX", exact=True).wait_for(timeout=PACK_TIMEOUT_S * 1000)
+        return {"seconds": time.perf_counter() - t, "at": time.time()}
+    except Exception as e:  # noqa: BLE001 - reported with the figures
+        return {"seconds": None, "error": f"{type(e).__name__}: {e}"[:200]}
+    finally:
+        context.close()
+
+
+def drive_browser(base: str, plan: dict, seconds: float, think: tuple[float, float], seed: int,
+                  pack: bool = True) -> dict:
     """A real Chromium (Playwright, Debian chromium) doing a principal's clicks; times each page
-    from the navigation to the app's "script not running" state with content drawn."""
+    from the navigation to the app's "script not running" state with content drawn. Once,
+    PACK_AFTER_S into the run (`pack`), an office member's meeting pack (`meeting_pack`)."""
     from playwright.sync_api import sync_playwright
 
     rng = random.Random(seed)
     user = next(u for u in plan["users"] if u["role"] == "hieu_truong")
-    runs, errors = [], []
+    runs, errors, made = [], [], None
+    started = time.time()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
         page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.goto(base + "/dang-nhap")
-        page.fill("#user", user["user"])
-        page.fill("#password", user["password"])
-        page.click("button[type=submit]")
+        _login(page, base, user)
         until = time.time() + seconds
         level = user.get("level") or "TH"
         while time.time() < until:
+            if pack and made is None and time.time() - started >= min(PACK_AFTER_S, seconds / 3):
+                made = meeting_pack(browser, base, plan)
             if rng.random() < 0.5:
                 label, url = "Trường (hiệu trưởng)", f"{base}/?nam_hoc={plan['years'][0]}&ky=CN"
             else:
@@ -502,7 +537,7 @@ def drive_browser(base: str, plan: dict, seconds: float, think: tuple[float, flo
                 errors.append(("browser", label, "hieu_truong", f"{type(e).__name__}: {e}"[:200]))
             time.sleep(rng.uniform(*think))
         browser.close()
-    return {"runs": runs, "errors": errors}
+    return {"runs": runs, "errors": errors, "pack": made}
 
 
 # ---- what one page run costs the server ------------------------------------------------------------
@@ -576,6 +611,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ramp", type=float, default=10)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--browser", action="store_true", help="one real Chromium instead of simulated browsers")
+    ap.add_argument("--no-pack", action="store_true", help="--browser: no meeting pack")
     ap.add_argument("--cost", type=int, metavar="PID", help="measure each page's server CPU (server process PID)")
     ap.add_argument("--repeat", type=int, default=20)
     a = ap.parse_args(argv)
@@ -583,7 +619,7 @@ def main(argv=None) -> int:
     if a.cost:
         out = asyncio.run(page_costs(a.url, plan, a.cost, a.repeat))
     elif a.browser:
-        out = drive_browser(a.url, plan, a.seconds, tuple(a.think), a.seed)
+        out = drive_browser(a.url, plan, a.seconds, tuple(a.think), a.seed, pack=not a.no_pack)
     else:
         r = asyncio.run(drive(a.url, plan, a.sessions, a.seconds, tuple(a.think), a.ramp, a.seed))
         out = {"runs": r.runs, "logins": r.logins, "index_loads": r.index_loads, "errors": r.errors, "busy": r.busy,

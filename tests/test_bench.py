@@ -104,6 +104,29 @@ def test_each_issue_29_target_fails_on_its_own_violation():
     assert not any("issue 29" in k for k in _load_run(schools=53)["targets"])  # a district normal day: no such line
 
 
+def test_the_meeting_pack_under_load_is_judged_from_the_chromium_run():
+    """The Chromium's meeting pack (pages._load.meeting_pack): its seconds from the click against 10 s; a
+    pack not made at all (timed out) fails its line, never passes as 0 s (the planted, former reading)."""
+    line = "bộ báo cáo họp lần đầu, dưới tải, ≤ 10 s từ lúc bấm (issue 29)"
+
+    def judged(pack):
+        r = _load_run()
+        res = {"runs": [("Tổng quan", "lanh_dao", 0.3, 1.0)], "logins": [0.1], "index_loads": [0.05], "errors": []}
+        chrome = {"runs": [], "errors": [], "pack": pack}
+        r.update(loadbench.summarise(res, chrome, 1.0, 1.0, 2.0, 10.0, _Sampled(900.0), 0.1),
+                 **{k: r[k] for k in ("sessions", "seconds", "think", "workers", "principals", "office", "accounts",
+                                      "schools", "machine", "at", "saves")})
+        r["targets"] = loadbench.verdicts(r)
+        return r
+
+    fast, slow = judged({"seconds": 6.5}), judged({"seconds": 10.8})
+    none = judged({"seconds": None, "error": "Timeout"})
+    assert fast["targets"][line] is True and slow["targets"][line] is False and none["targets"][line] is False
+    assert line not in _load_run()["targets"]  # no Chromium, no pack: no such line
+    assert "lần đầu, dưới tải: 6,50 s từ lúc bấm" in loadbench.report(fast)
+    assert "dưới tải: không xong (Timeout)" in loadbench.report(none)
+
+
 def test_server_memory_counts_a_process_that_left_the_tree():
     """A grandchild whose parent exited (reparented away from the server) still counts, by its session;
     the plain descendants' walk (the planted, older way) misses it."""
