@@ -223,3 +223,64 @@ def test_report_page_freeze_and_build(writable_db, monkeypatch):
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["XLSX", "HTML"]
     assert set(job.files) == {"xlsx", "html"} and job.label == "bao_cao_2023-2024_CN_2023-2024-CN-01"
+
+
+def _fake_charts(n: int) -> list:
+    from kpi.views.pack import Chart
+
+    return [Chart(f"c{i}", f"Biểu đồ {i}", "", {"data": [], "layout": {"title": {"text": f"c{i}"}}}) for i in range(n)]
+
+
+def test_a_chart_being_drawn_is_waited_for_not_drawn_twice(tmp_path, monkeypatch):
+    """The pack's warm-up draws its chart images in the background (export.warm_pack); a click that comes
+    meanwhile waits for those it is drawing instead of drawing them again (planted: without the waiting,
+    the renderer is asked for all five twice)."""
+    import threading
+
+    calls, started, release = [], threading.Event(), threading.Event()
+
+    def render(figs):
+        calls.append(len(figs))
+        started.set()
+        release.wait(10)
+        return [f["layout"]["title"]["text"].encode() for f in figs]
+
+    monkeypatch.setattr(images, "render_pngs", render)
+    cache, charts, got = images.ChartCache(directory=tmp_path), _fake_charts(5), {}
+    warm = threading.Thread(target=lambda: got.setdefault("warm", images.chart_images(charts, cache=cache)))
+    warm.start()
+    assert started.wait(10)
+    click = threading.Thread(target=lambda: got.setdefault("click", images.chart_images(charts, cache=cache)))
+    click.start()
+    click.join(0.5)
+    assert click.is_alive() and calls == [5]  # the click waits; it has asked the renderer for nothing
+    release.set()
+    warm.join(10), click.join(10)
+    assert calls == [5] and got["warm"] == got["click"] == [f"c{i}".encode() for i in range(5)]
+
+
+def test_a_chart_whose_drawing_failed_elsewhere_is_drawn_by_the_one_who_waited(tmp_path, monkeypatch):
+    import threading
+
+    calls, started, release = [], threading.Event(), threading.Event()
+
+    def render(figs):
+        calls.append(len(figs))
+        if len(calls) == 1:
+            started.set()
+            release.wait(10)
+            raise RuntimeError("chromium stopped")
+        return [f["layout"]["title"]["text"].encode() for f in figs]
+
+    monkeypatch.setattr(images, "render_pngs", render)
+    cache, charts, got = images.ChartCache(directory=tmp_path), _fake_charts(3), {}
+    warm = threading.Thread(target=lambda: pytest.raises(RuntimeError, images.chart_images, charts, cache=cache))
+    warm.start()
+    assert started.wait(10)
+    click = threading.Thread(target=lambda: got.setdefault("click", images.chart_images(charts, cache=cache)))
+    click.start()
+    click.join(0.5)
+    assert click.is_alive() and calls == [3]  # waiting for the warm-up's drawing
+    release.set()
+    warm.join(10), click.join(10)
+    assert got["click"] == [b"c0", b"c1", b"c2"] and calls == [3, 1, 1, 1] and not images._DRAWING

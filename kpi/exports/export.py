@@ -90,8 +90,8 @@ _WARMED_LOCK = threading.Lock()
 
 def warm_pack(store, catalog: Catalog, scope: Scope, school_year: str, round: str,
               snapshot_id: str | None = None) -> threading.Thread | None:
-    """Compute a pack's view models and charts in the background, once per file version, scope and
-    period (the Báo cáo page calls this when it opens, so the click only draws and writes)."""
+    """Compute a pack's view models, charts and chart images in the background, once per file version, scope
+    and period (the Báo cáo page calls this when it opens, so the click mostly writes)."""
     key = (id(store), getattr(store, "identity", None), scope.with_snapshot(snapshot_id), school_year, round)
     with _WARMED_LOCK:
         if key in _WARMED:
@@ -100,7 +100,10 @@ def warm_pack(store, catalog: Catalog, scope: Scope, school_year: str, round: st
 
     def run():
         try:
-            pack_charts(build_pack(store, catalog, scope, school_year, round, snapshot_id), catalog)
+            charts = pack_charts(build_pack(store, catalog, scope, school_year, round, snapshot_id), catalog)
+            # the images too: drawn by the renderer's chromium (another process), so the click finds them ready
+            # or being drawn (kpi.exports.images.chart_images waits for those) instead of drawing them all anew
+            chart_images(charts)
         except Exception:  # noqa: BLE001 - the click will build it and say what went wrong
             with _WARMED_LOCK:
                 _WARMED.discard(key)

@@ -150,19 +150,51 @@ class ChartCache:
 CHART_CACHE = ChartCache()
 
 
+_DRAWING: dict[str, threading.Event] = {}  # chart keys being drawn now by some thread of this process
+_DRAWING_LOCK = threading.Lock()
+
+
 def chart_images(charts: list, progress_cb=None, cache: ChartCache | None = None, batch: int = 12) -> list[bytes]:
     """The PNG of every chart (`kpi.views.pack.Chart`): from the cache, the others drawn in batches
-    (progress between)."""
+    (progress between). A chart another thread is drawing now (the pack's warm-up, kpi.exports.export.warm_pack,
+    when the click comes before it is done) is waited for, not drawn twice; if that thread failed, it is drawn here."""
     cache = CHART_CACHE if cache is None else cache
     keys = [cache.key(c.figure) for c in charts]
     found = {k: cache.get(k) for k in dict.fromkeys(keys)}
-    todo = [k for k, v in found.items() if v is None]
     figs = {k: c.figure for k, c in zip(keys, charts)}
-    for start in range(0, len(todo), batch):
-        part = todo[start:start + batch]
-        if progress_cb:
-            progress_cb(start / len(todo), f"Đang vẽ biểu đồ {start + 1}-{start + len(part)}/{len(todo)}")
-        for k, png in zip(part, render_pngs([figs[k] for k in part])):
-            cache.put(k, png)
-            found[k] = png
+    mine, theirs = [], []
+    with _DRAWING_LOCK:
+        for k, v in found.items():
+            if v is None:
+                if k in _DRAWING:
+                    theirs.append(k)
+                else:
+                    _DRAWING[k] = threading.Event()
+                    mine.append(k)
+    try:
+        todo = len(mine) + len(theirs)
+        for start in range(0, len(mine), batch):
+            part = mine[start:start + batch]
+            if progress_cb:
+                progress_cb(start / todo, f"Đang vẽ biểu đồ {start + 1}-{start + len(part)}/{todo}")
+            for k, png in zip(part, render_pngs([figs[k] for k in part])):
+                cache.put(k, png)
+                found[k] = png
+                _done_drawing(k)
+    finally:
+        for k in mine:
+            _done_drawing(k)
+    for k in theirs:
+        with _DRAWING_LOCK:
+            event = _DRAWING.get(k)
+        if event is not None:
+            event.wait(600)
+        found[k] = cache.get(k) or render_pngs([figs[k]])[0]
     return [found[k] for k in keys]
+
+
+def _done_drawing(key: str) -> None:
+    with _DRAWING_LOCK:
+        event = _DRAWING.pop(key, None)
+    if event is not None:
+        event.set()
