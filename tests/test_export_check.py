@@ -461,13 +461,11 @@ def test_the_renderer_closes_chromium_when_idle_and_starts_it_again(monkeypatch)
     from kpi.exports import chromium, renderer
     from kpi.tools import loadbench
 
-    def chromes() -> set[int]:  # chromium processes of this process (a test browser's among them, if one runs)
-        return {p for p in loadbench.tree(os.getpid()) if "chrom" in loadbench._cmdline(p)}
+    def chromes() -> list[int]:
+        return [p for p in loadbench.tree(os.getpid()) if "chrom" in loadbench._cmdline(p)]
 
-    chromium.stop_local_renderer()  # from no chart chromium: what is started below is the renderer's
-    before = chromes()
     sock, stop = Path(tempfile.mkdtemp(dir="/tmp")) / "r.sock", threading.Event()
-    threading.Thread(target=renderer.serve, args=(sock,), kwargs={"idle_s": 0.5, "stop": stop}, daemon=True).start()
+    threading.Thread(target=renderer.serve, args=(sock,), kwargs={"idle_s": 1.5, "stop": stop}, daemon=True).start()
     try:
         for _ in range(100):
             if sock.exists():
@@ -476,11 +474,11 @@ def test_the_renderer_closes_chromium_when_idle_and_starts_it_again(monkeypatch)
         monkeypatch.setenv(renderer.ENV, str(sock))
         fig = {"data": [{"type": "bar", "x": ["A"], "y": [1]}], "layout": {"width": 300, "height": 200}}
         assert images.render_pngs([fig])[0][:8] == b"\x89PNG\r\n\x1a\n"
-        assert chromium._CHROMIUM is not None and chromes() - before
+        assert chromium._CHROMIUM is not None and chromes()
         deadline = time.monotonic() + 15
-        while (chromium._CHROMIUM is not None or chromes() - before) and time.monotonic() < deadline:
+        while (chromium._CHROMIUM is not None or chromes()) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert chromium._CHROMIUM is None and chromes() - before == set()
+        assert chromium._CHROMIUM is None and chromes() == []
         assert images.render_pngs([fig])[0][:8] == b"\x89PNG\r\n\x1a\n"  # started again
     finally:
         stop.set()

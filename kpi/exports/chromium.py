@@ -72,9 +72,6 @@ class _Chromium:
         return list(self._run(draw(), 600))
 
     def close(self) -> None:
-        if getattr(self, "_closed", False):  # closed when idle (kpi.exports.renderer), then again at exit
-            return
-        self._closed = True
         try:
             self._run(self.kaleido.close(), 10)
         except Exception:  # noqa: BLE001, S110 - the process is ending: nothing to tell anyone
