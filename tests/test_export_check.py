@@ -446,39 +446,3 @@ def test_the_target_page_lists_the_targets_in_the_packs_order(sample_db, store):
     labels = {f"{i.clause} · {i.label_vi}": c for c, i in CAT.indicators.items()}
     assert ec.order_problems([labels[o] for o in listed], screen) == []
     assert ec.order_problems(list(CAT.indicators), screen) != []
-
-
-def test_the_renderer_closes_chromium_when_idle_and_starts_it_again(monkeypatch):
-    """The shared renderer's chromium (560-800 MB once it has drawn a pack) is closed after `idle_s` seconds
-    without a request, its processes gone; the next request starts it again. (Planted: with the former
-    renderer, which never closed it, the wait below fails.)"""
-    import os
-    import tempfile
-    import threading
-    import time
-    from pathlib import Path
-
-    from kpi.exports import chromium, renderer
-    from kpi.tools import loadbench
-
-    def chromes() -> list[int]:
-        return [p for p in loadbench.tree(os.getpid()) if "chrom" in loadbench._cmdline(p)]
-
-    sock, stop = Path(tempfile.mkdtemp(dir="/tmp")) / "r.sock", threading.Event()
-    threading.Thread(target=renderer.serve, args=(sock,), kwargs={"idle_s": 1.5, "stop": stop}, daemon=True).start()
-    try:
-        for _ in range(100):
-            if sock.exists():
-                break
-            time.sleep(0.05)
-        monkeypatch.setenv(renderer.ENV, str(sock))
-        fig = {"data": [{"type": "bar", "x": ["A"], "y": [1]}], "layout": {"width": 300, "height": 200}}
-        assert images.render_pngs([fig])[0][:8] == b"\x89PNG\r\n\x1a\n"
-        assert chromium._CHROMIUM is not None and chromes()
-        deadline = time.monotonic() + 15
-        while (chromium._CHROMIUM is not None or chromes()) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert chromium._CHROMIUM is None and chromes() == []
-        assert images.render_pngs([fig])[0][:8] == b"\x89PNG\r\n\x1a\n"  # started again
-    finally:
-        stop.set()

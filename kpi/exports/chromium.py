@@ -97,18 +97,6 @@ def start_local_renderer() -> None:
         _CHROMIUM = c
 
 
-def stop_local_renderer() -> bool:
-    """Close this process's chromium (its memory goes back to the system); the next image starts it again.
-    True if one was running."""
-    global _CHROMIUM
-    with _RENDERER_LOCK:
-        c, _CHROMIUM = _CHROMIUM, None
-    if c is None:
-        return False
-    c.close()
-    return True
-
-
 def image_size(fig, width: int) -> tuple[int, int]:
     """A figure's image size: its layout's, else `width` × 500."""
     layout = fig.get("layout", {}) if isinstance(fig, dict) else fig.layout.to_plotly_json()

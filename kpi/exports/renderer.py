@@ -21,16 +21,12 @@ import socketserver
 import struct
 import sys
 import threading
-import time
 from pathlib import Path
 
 from kpi.exports import chromium
 
 ENV = "KPI_RENDERER_SOCKET"
 _ERROR = 0xFFFFFFFF
-# chromium holds 560-800 MB while it has drawn a pack: closed after this long without a request
-# (Báo cáo starts it again when it opens, in the background, about 3 s)
-IDLE_S = float(os.environ.get("KPI_RENDERER_IDLE_S", "600"))
 _MAX_REQUEST = 256 * 1024 * 1024
 
 
@@ -73,7 +69,6 @@ def render_remote(path: Path, figs: list[dict], width: int, timeout: float = 120
 
 class _Handler(socketserver.StreamRequestHandler):
     lock = threading.Lock()  # kaleido's sync server draws one batch at a time
-    last = 0.0  # time.monotonic() of the last request's end
 
     def handle(self):
         try:
@@ -82,11 +77,8 @@ class _Handler(socketserver.StreamRequestHandler):
                 raise ValueError("yêu cầu quá lớn")
             req = json.loads(_read_exact(self.request, n))
             with self.lock:
-                try:
-                    pngs = chromium.render_local(req["figs"], int(req.get("width", 1280))) if req["figs"] else \
-                        (chromium.start_local_renderer() or [])
-                finally:
-                    _Handler.last = time.monotonic()
+                pngs = chromium.render_local(req["figs"], int(req.get("width", 1280))) if req["figs"] else \
+                    (chromium.start_local_renderer() or [])
             self.request.sendall(struct.pack(">I", len(pngs)) + b"".join(_frame(p) for p in pngs))
         except Exception as e:  # noqa: BLE001 - the worker shows the message
             msg = str(e).encode("utf-8")
@@ -97,30 +89,14 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 
-def _close_when_idle(idle_s: float, stop: threading.Event) -> None:
-    """Close chromium once no request came for `idle_s` seconds (never while one is drawn)."""
-    while not stop.wait(min(10.0, max(0.1, idle_s / 4))):
-        if time.monotonic() - _Handler.last >= idle_s:
-            with _Handler.lock:
-                if time.monotonic() - _Handler.last >= idle_s and chromium.stop_local_renderer():
-                    print("[kpi renderer] đóng chromium sau thời gian không dùng", file=sys.stderr, flush=True)
-
-
-def serve(path: Path, idle_s: float | None = None, stop: threading.Event | None = None) -> None:
-    """Serve renders on the Unix socket `path` until terminated (or `stop` is set); chromium is closed after
-    `idle_s` (IDLE_S) seconds without a request."""
+def serve(path: Path) -> None:
+    """Serve renders on the Unix socket `path` until terminated."""
     path = Path(path)
-    stop = stop or threading.Event()
-    _Handler.last = time.monotonic()
-    threading.Thread(target=_close_when_idle, args=(IDLE_S if idle_s is None else idle_s, stop),
-                     name="kpi-renderer-idle", daemon=True).start()
     path.unlink(missing_ok=True)
     with _Server(str(path), _Handler) as server:
         os.chmod(path, 0o600)
         print(f"[kpi renderer] sẵn sàng tại {path}", file=sys.stderr, flush=True)
-        threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True).start()
         try:
             server.serve_forever(poll_interval=0.5)
         finally:
-            stop.set()
             path.unlink(missing_ok=True)
