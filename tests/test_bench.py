@@ -41,7 +41,8 @@ class _Sampled:
     """Stands for loadbench.Sampler after a run."""
 
     def __init__(self, peak: float):
-        self.peak, self.samples, self.peak_by_kind, self.processes = peak, [(0.0, peak, 1.0)], {"worker": peak}, 5
+        self.peak, self.peak_by_kind, self.processes = peak, {"worker": peak}, 5
+        self.samples = [(0.0, peak * 0.5, 1.0), (0.5, peak * 0.7, 1.0), (1.0, peak, 1.0), (1.5, peak * 0.6, 1.0)]
 
 
 def _load_run(first_minute_s: float = 0.3, later_s: float = 0.3, light_s: float = 0.1, login_s: float = 0.2,
@@ -57,6 +58,7 @@ def _load_run(first_minute_s: float = 0.3, later_s: float = 0.3, light_s: float 
     runs += [("Đổi mật khẩu", "hieu_truong", light_s, t0 + 5 * i) for i in range(20)]
     res = {"runs": runs, "logins": [login_s] * 10, "index_loads": [0.05] * 10, "errors": []}
     out = loadbench.summarise(res, None, cpu_s, 100.0, 200.0, 120.0, _Sampled(memory_mb), 5.0, t0)
+    out.update({"idle_memory_mb": memory_mb * 0.3})
     out.update({"sessions": 60, "seconds": 120, "think": list(think), "workers": 2, "principals": 53, "office": 7,
                 "accounts": 60, "schools": schools, "machine": "x", "at": "2026-12-06T18:00",
                 "saves": {"lost": 0}})
@@ -76,6 +78,8 @@ def test_load_report_shows_the_first_minute_the_windows_and_the_light_page():
     assert "0–15 s 0,90 s" in text and "60–75 s 0,20 s" in text
     assert "- trang nhẹ (Đổi mật khẩu) dưới tải: 20 lượt, p95 0,10 s" in text
     assert "(5 tiến trình; tiến trình Streamlit 1.000 MB)" in text
+    assert ("- bộ nhớ trong lượt đo: trung vị 700 MB, lúc kết thúc 600 MB, 10 giây sau khi mọi người dừng 300 MB"
+            in text)  # not only the peak
     assert "- quốc gia (issue 29): p95 ≤ 1,5 s trong phút đầu: đạt" in text
 
 

@@ -40,6 +40,7 @@ from kpi.tools import bench, pgserver
 
 TARGETS = {"p95_s": 2.0, "errors": 0, "login_p95_s": 1.0, "index_p95_s": 0.5, "memory_mb": 2048}
 # issue 29's targets on this machine: the national file (60 sessions, think 3-10 s) and the district rush (think 1-3 s)
+IDLE_S = 10  # after the load, the server's memory is read again this many seconds later (what it gives back)
 ISSUE29_NATIONAL = {"p95_s": 1.5, "first_minute_p95_s": 1.5, "page_p95_s": 2.0, "cpu_ms": 100, "memory_mb": 1536}
 ISSUE29_RUSH = {"page_p95_s": 2.0, "login_p95_s": 0.5, "light_p95_s": 0.5, "cpu_ms": 60, "memory_mb": 1024}
 PACK_S = 10.0  # issue 29: the meeting pack from the click, the first time, under load (measured with the Chromium)
@@ -410,6 +411,9 @@ def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple
         out = summarise(res, chrome_res, cpu1 - cpu0, busy1 - busy0, total1 - total0, wall, sampler, gen_cpu,
                         t_health)
         out["saves"] = saves(res, servers.state_store())
+        # what the server gives back once the people stop (a rush ends): the same processes, IDLE_S later
+        time.sleep(IDLE_S)
+        out["idle_memory_mb"] = rss_mb(server_processes(servers.roots))
         if costs:
             cost_file = work / "costs.json"
             subprocess.run([sys.executable, "-m", "pages._load", "--cost", str(server.pid), "--url", url,
@@ -488,6 +492,9 @@ def summarise(res: dict, chrome: dict | None, server_cpu: float, busy: float, to
         "server_cpu_s": server_cpu, "cpu_per_run_ms": 1000 * server_cpu / len(runs) if runs else None,
         "peak_memory_mb": sampler.peak, "peak_memory_by_kind_mb": dict(getattr(sampler, "peak_by_kind", {})),
         "memory_processes": getattr(sampler, "processes", 0), "wall_s": wall,
+        # what the server holds while people work and once they stop, beside the peak of a moment
+        "median_memory_mb": _q([s[1] for s in sampler.samples], 0.5),
+        "end_memory_mb": sampler.samples[-1][1] if sampler.samples else None,
         "machine_busy_share": busy / total if total else None,
         "other_cpu_s": max(0.0, busy - server_cpu - gen_cpu), "load_generator_cpu_s": gen_cpu,
         "loadavg_max": max((s[2] for s in sampler.samples), default=None),
@@ -624,6 +631,10 @@ def report(r: dict) -> str:
                  + ", ".join(f"{KIND_LABELS.get(k, k)} {fmt_int(v)} MB"
                              for k, v in sorted(r["peak_memory_by_kind_mb"].items())) + ")"
                  if r.get("peak_memory_by_kind_mb") else ""),
+              *([f"- bộ nhớ trong lượt đo: trung vị {fmt_int(r['median_memory_mb'])} MB, "
+                 f"lúc kết thúc {fmt_int(r['end_memory_mb'])} MB"
+                 + (f", {fmt_int(IDLE_S)} giây sau khi mọi người dừng {fmt_int(r['idle_memory_mb'])} MB"
+                    if r.get("idle_memory_mb") is not None else "")] if r.get("end_memory_mb") is not None else []),
               f"- lỗi: {fmt_int(r['error_count'])}" + "".join(f"; {k}: {v['count']}" for k, v in r["errors"].items()),
               *([f"- máy 2 bị `kill -9` (cả cây tiến trình) ở giây {fmt_number(r['killed_machine_at_s'], 1)}: "
                  "các lỗi trên là những lượt đang chạy trên nó lúc đó (và lần gửi kế tiếp của người đang nối "
