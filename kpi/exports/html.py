@@ -12,7 +12,7 @@ from plotly.offline import get_plotlyjs
 from kpi.catalog.model import Catalog
 from kpi.common.formatting import fmt_percent
 from kpi.display import figures
-from kpi.exports.text import NO_DATA, completeness_summary, furthest_text, status_of, submission_text, tint
+from kpi.exports.text import NO_DATA, completeness_text, furthest_text, status_of, submissions_list, tint
 from kpi.views.pack import SAMPLE_LABEL, Pack, pack_charts
 
 
@@ -66,8 +66,10 @@ def to_html(pack: Pack, catalog: Catalog) -> bytes:
                                  config={"displaylogo": False, "responsive": False}))
         parts.append("</section>")
     parts.append("<h2>Các trường còn xa chỉ tiêu nhất</h2>" + _html_table(furthest_text(pack.furthest)))
-    parts.append("<h2>Tình hình nộp báo cáo</h2>" + _html_table(completeness_summary(pack)))
-    parts.append(_html_table(submission_text(pack.submissions), "Tình trạng"))
+    parts.append("<h2>Tình hình nộp báo cáo</h2>" + _html_table(completeness_text(pack)))
+    if pack.units_note:
+        parts.append(f"<p class='caption'>{html.escape(pack.units_note)}</p>")
+    parts.append(_html_table(submissions_list(pack), "Tình trạng"))
     parts.append(f"<p class='stamp'>{html.escape(pack.stamp)}</p></body></html>")
     return "\n".join(parts).encode("utf-8")
 

@@ -18,10 +18,10 @@ from kpi.display.measure import FONT_BOLD, FONT_REGULAR, auto_widths, wrap_lines
 from kpi.exports.images import chart_images
 from kpi.exports.text import (
     NO_DATA,
-    completeness_summary,
+    completeness_text,
     furthest_text,
     status_of,
-    submission_text,
+    submissions_list,
     summary_table,
     tint,
 )
@@ -135,7 +135,9 @@ def to_pdf(pack: Pack, catalog: Catalog, progress_cb=None, images: list[bytes] |
         pdf.heading("Các trường còn xa chỉ tiêu nhất")
         pdf.table(furthest_text(pack.furthest), 9)
     pdf.heading("Tình hình nộp báo cáo")
-    pdf.table(completeness_summary(pack).astype({"Số trường": str}), 10)
-    pdf.table(submission_text(pack.submissions), status_col=None)
+    pdf.table(completeness_text(pack), 10)
+    if pack.units_note:
+        pdf.text(pack.units_note, 10)
+    pdf.table(submissions_list(pack), status_col=None)
     return pdf.bytes()
 

@@ -16,7 +16,7 @@ from kpi.common.formatting import fmt_datetime
 from kpi.display import figures
 from kpi.display.measure import FONT_NAME, auto_widths, text_width, wrap_lines
 from kpi.exports.images import chart_images
-from kpi.exports.text import NO_DATA, completeness_summary, furthest_text, status_of, summary_table, tint
+from kpi.exports.text import NO_DATA, completeness_text, furthest_text, status_of, summary_table, tint
 from kpi.views.pack import SAMPLE_LABEL, Pack, pack_charts
 
 SLIDE_W_IN, SLIDE_H_IN = 13.333, 7.5
@@ -167,7 +167,7 @@ def to_pptx(pack: Pack, catalog: Catalog, progress_cb=None, images: list[bytes] 
                              width=Inches(w), height=Inches(w / aspect))
     if pack.furthest is not None and len(pack.furthest):
         _pptx_tables(new_slide, "Các trường còn xa chỉ tiêu nhất", furthest_text(pack.furthest).head(15))
-    _pptx_tables(new_slide, "Tình hình nộp báo cáo", completeness_summary(pack).astype({"Số trường": str}), size=14)
+    _pptx_tables(new_slide, "Tình hình nộp báo cáo", completeness_text(pack), size=14)
     out = io.BytesIO()
     prs.save(out)
     return out.getvalue()

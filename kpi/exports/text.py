@@ -9,7 +9,7 @@ from kpi.catalog.model import LEVEL_LABELS, TARGET_BASES, Catalog
 from kpi.common.formatting import fmt_date, fmt_int, fmt_number, fmt_percent
 from kpi.display import tables
 from kpi.domain import progress
-from kpi.views.pack import Pack
+from kpi.views.pack import Pack, unit_submissions
 
 NO_DATA = "Chưa có số liệu của kỳ này trong phạm vi được xem."
 
@@ -75,12 +75,27 @@ def completeness_summary(pack: Pack) -> pd.DataFrame:
                                        int(counts.get("chua_nop", 0)), len(s)]})
 
 
+def completeness_text(pack: Pack) -> pd.DataFrame:
+    """`completeness_summary` as the documents print it: 40.953, never 40953."""
+    df = completeness_summary(pack)
+    return df.assign(**{"Số trường": [fmt_int(v) for v in df["Số trường"]]})
+
+
 def furthest_text(df: pd.DataFrame) -> pd.DataFrame:
     """The furthest schools as text (the slides and the PDF)."""
     out = df.copy()
     out["Số chỉ tiêu chưa đạt"] = [fmt_int(v) for v in out["Số chỉ tiêu chưa đạt"]]
     out["Thiếu bình quân"] = [fmt_number(v * 100) + " điểm %" for v in out["Thiếu bình quân"]]
     return out
+
+
+def submissions_list(pack) -> pd.DataFrame:
+    """The pack's list of submissions as text: every school's (`submission_text`), or over
+    LIST_MAX_SCHOOLS schools each unit's counts (kpi.views.pack.unit_submissions)."""
+    if pack.units is None:
+        return submission_text(pack.submissions)
+    counts = unit_submissions(pack.submissions, pack.units)
+    return counts.assign(**{c: [fmt_int(int(x)) for x in counts[c]] for c in counts.columns[1:]})
 
 
 def submission_text(status: pd.DataFrame) -> pd.DataFrame:

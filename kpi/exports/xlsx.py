@@ -12,7 +12,7 @@ from kpi.catalog.model import Catalog
 from kpi.common import cells
 from kpi.display import figures, tables
 from kpi.exports.text import definitions_table
-from kpi.views.pack import SAMPLE_LABEL, Pack
+from kpi.views.pack import SAMPLE_LABEL, Pack, unit_submissions, unit_values
 
 # column kinds → number formats (Excel shows them in the reader's locale: 17,5% and 1.234 in Vietnamese)
 XLSX_FORMATS = {"pct": "0.0%", "int": "#,##0", "pts": "+0.0;-0.0;0.0", "num": "#,##0.0", "date": "dd/mm/yyyy",
@@ -51,7 +51,21 @@ def _xlsx_schools(v: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
                 "Thay đổi so với kỳ trước (điểm %)": "pts"}
 
 
-def _xlsx_wide(pack: Pack, catalog: Catalog) -> tuple[pd.DataFrame, dict]:
+_UNIT_KINDS = {"Trường phải báo cáo": "int", "Trường đã báo cáo": "int", "Trường đạt": "int", "Tử số": "int",
+               "Mẫu số": "int", "Giá trị": "pct", "Chỉ tiêu": "pct"}
+
+
+def _xlsx_units(u: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """A target per unit × cấp học (kpi.views.pack.unit_values): a pack over LIST_MAX_SCHOOLS schools."""
+    df = pd.DataFrame({"Đơn vị": u["unit"], "Cấp học": u["level"], "Trường phải báo cáo": u["expected"],
+                       "Trường đã báo cáo": u["reporting"], "Trường đạt": u["meeting"], "Tử số": u["numerator"],
+                       "Mẫu số": u["denominator"], "Giá trị": u["value"], "Chỉ tiêu": u["target"]})
+    return df, _UNIT_KINDS
+
+
+def _wide_columns(pack: Pack, catalog: Catalog, column) -> tuple[dict, dict]:
+    """The wide sheet's columns: each target of the pack with school rows, `column(values)` its values by row
+    key, in the summary's order; and each one's header."""
     cols, names = {}, {}
     for ln in pack.lines:
         code = ln.row["indicator_code"]
@@ -59,8 +73,29 @@ def _xlsx_wide(pack: Pack, catalog: Catalog) -> tuple[pd.DataFrame, dict]:
         if v is None or v.empty or code in cols:
             continue
         ind = catalog.indicators[code]
-        cols[code] = v.set_index(v["school_id"].fillna("") + "|" + v["name"].fillna(""))["value"]
+        cols[code] = column(v)
         names[code] = f"{ind.clause} · {ind.label_vi}"
+    return cols, names
+
+
+def _xlsx_wide_units(pack: Pack, catalog: Catalog) -> tuple[pd.DataFrame, dict]:
+    """Each unit × cấp học's pooled value of every target (a pack over LIST_MAX_SCHOOLS schools)."""
+    cols, names = _wide_columns(pack, catalog,
+                                lambda v: unit_values(v, pack.units).set_index(["unit_id", "unit", "level"])["value"])
+    if not cols:
+        return pd.DataFrame(), {}
+    order = {u: i for i, u in enumerate(dict.fromkeys(pack.units["unit_id"]))}
+    keys = sorted(dict.fromkeys(k for s in cols.values() for k in s.index),
+                  key=lambda k: (order.get(k[0], len(order)), k[2]))
+    df = pd.DataFrame({"Đơn vị": [k[1] for k in keys], "Cấp học": [k[2] for k in keys]})
+    for code, s in cols.items():
+        df[names[code]] = s.reindex(keys).to_numpy()
+    return df, {names[c]: "pct" for c in cols}
+
+
+def _xlsx_wide(pack: Pack, catalog: Catalog) -> tuple[pd.DataFrame, dict]:
+    cols, names = _wide_columns(pack, catalog,
+                                lambda v: v.set_index(v["school_id"].fillna("") + "|" + v["name"].fillna(""))["value"])
     if not cols:
         return pd.DataFrame(), {}
     idx = list(dict.fromkeys(k for s in cols.values() for k in s.index))
@@ -165,7 +200,9 @@ def to_xlsx(pack: Pack, catalog: Catalog) -> bytes:
                                           snap["snapshot_id"] if snap else "chưa chốt (số liệu trực tiếp)",
                                           snap["content_hash"] if snap else "không có (chưa chốt)",
                                           pack.generated_at.replace(microsecond=0),
-                                          SAMPLE_LABEL if pack.is_sample else "Số liệu các trường đã báo cáo"]})
+                                          " ".join(filter(None, [
+                                              SAMPLE_LABEL if pack.is_sample else "Số liệu các trường đã báo cáo",
+                                              pack.units_note]))]})
         _xlsx_sheet(xw, info, _sheet_name("Thông tin", used), "Bộ báo cáo họp · thông tin", pack.stamp, {})
         df, kinds = _xlsx_summary(pack)
         _xlsx_sheet(xw, df, _sheet_name("Tổng hợp", used), f"Tổng hợp các chỉ tiêu · {pack.period}", pack.stamp, kinds,
@@ -180,19 +217,29 @@ def to_xlsx(pack: Pack, catalog: Catalog) -> bytes:
                 continue
             seen.add(code)
             ind = catalog.indicators[code]
-            df, kinds = _xlsx_schools(v)
-            _xlsx_sheet(xw, df, _sheet_name(f"{ind.clause} {ind.label_vi}", used), f"{ind.clause} · {ind.label_vi}",
+            by_unit = pack.units is not None
+            df, kinds = _xlsx_units(unit_values(v, pack.units)) if by_unit else _xlsx_schools(v)
+            _xlsx_sheet(xw, df, _sheet_name(f"{ind.clause} {ind.label_vi}", used),
+                        f"{ind.clause} · {ind.label_vi}" + (" · theo đơn vị" if by_unit else ""),
                         pack.stamp, kinds, freeze_cols=2)
-        wide, kinds = _xlsx_wide(pack, catalog)
+        if pack.units is None:
+            wide, kinds = _xlsx_wide(pack, catalog)
+            sheet, title = "Theo trường", "Giá trị của từng trường theo từng chỉ tiêu"
+        else:
+            wide, kinds = _xlsx_wide_units(pack, catalog)
+            sheet, title = "Theo đơn vị", "Giá trị của từng đơn vị theo từng chỉ tiêu (Σ tử số / Σ mẫu số)"
         if not wide.empty:
-            _xlsx_sheet(xw, wide, _sheet_name("Theo trường", used), "Giá trị của từng trường theo từng chỉ tiêu",
-                        pack.stamp, kinds, freeze_cols=2, wrap_header=True)
+            _xlsx_sheet(xw, wide, _sheet_name(sheet, used), title, pack.stamp, kinds, freeze_cols=2, wrap_header=True)
         if pack.furthest is not None and len(pack.furthest):
             far = pack.furthest.assign(**{"Thiếu bình quân": pack.furthest["Thiếu bình quân"] * 100}).rename(
                 columns={"Thiếu bình quân": "Thiếu bình quân (điểm %)"})
             _xlsx_sheet(xw, far, _sheet_name("Trường còn xa chỉ tiêu", used), "Các trường còn xa chỉ tiêu nhất",
                         pack.stamp, {"Số chỉ tiêu chưa đạt": "int", "Thiếu bình quân (điểm %)": "num"})
-        if pack.submissions is not None:
+        if pack.submissions is not None and pack.units is not None:
+            df = unit_submissions(pack.submissions, pack.units)
+            _xlsx_sheet(xw, df, _sheet_name("Nộp báo cáo", used), f"Tình hình nộp báo cáo theo đơn vị · {pack.period}",
+                        pack.stamp, {c: "int" for c in df.columns[1:]}, freeze_cols=1)
+        elif pack.submissions is not None:
             df, kinds = _xlsx_submissions(pack.submissions)
             _xlsx_sheet(xw, df, _sheet_name("Nộp báo cáo", used), f"Tình hình nộp báo cáo · {pack.period}",
                         pack.stamp, kinds, freeze_cols=2)

@@ -266,6 +266,12 @@ def compare_from_cells(cells: pd.DataFrame, level=None, ownership=None, ward=Non
     return sums.astype({c: "int64" for c in counts})
 
 
+def pack_units(con, scope: Scope) -> pd.DataFrame:
+    """Each school (school_id) with the unit a meeting pack over a large scope lists it under (unit_id, unit:
+    the unit directly below the scope's unit that holds it; kpi/sql/pack_units.sql), in the units' order."""
+    return run(con, "pack_units", {"unit_id": scope.unit_id})
+
+
 def school_list(con, scope: Scope, period: tuple[str, str] | None = None) -> pd.DataFrame:
     """The schools the caller may pick (a principal: only their own), in Vietnamese order: the open
     ones, or with `period` the schools of that period (a school closed since then included)."""

@@ -18,15 +18,22 @@ import pandas as pd
 from kpi.catalog.model import LEVEL_LABELS, Catalog
 from kpi.common.access import Scope
 from kpi.common.faults import ExportError
-from kpi.common.formatting import fmt_datetime
+from kpi.common.formatting import fmt_datetime, fmt_int
 from kpi.display.export_charts import indicator_figure, yes_no_figure
 from kpi.display.figures import level_distribution, progress_bars
 from kpi.display.medium import CHART_H, CHART_W, PRINT
 from kpi.domain import maturity, progress
+from kpi.store import queries
 from kpi.views import cache as views
 from kpi.workflows import publication, snapshots
 
 SAMPLE_LABEL = "Dữ liệu mẫu (trường và số liệu giả định)"
+# A pack over more schools than this lists units, not schools (`Pack.units`): on the national file (53.000
+# schools) the submissions of every school took the PDF 91 s and every school × target the workbook 99 s and
+# 57 MB, which no meeting reads; each school's figures stay on the pages and in their downloads.
+LIST_MAX_SCHOOLS = 3000
+UNITS_NOTE = ("Phạm vi có {n} trường: các bảng liệt kê theo đơn vị trực thuộc, không theo từng trường "
+              "(số liệu từng trường xem ở các trang Chỉ tiêu, Dữ liệu và tải từ đó).")
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,12 @@ class Pack:
     scope: Scope = field(default_factory=Scope)
     catalog: Catalog | None = None
     views: object = None
+    units: pd.DataFrame | None = None  # over LIST_MAX_SCHOOLS schools: school_id → unit_id, unit (queries.pack_units)
+
+    @property
+    def units_note(self) -> str:
+        """Why the lists are by unit ("" when they list schools)."""
+        return "" if self.units is None else UNITS_NOTE.format(n=fmt_int(len(self.submissions)))
 
     @property
     def period(self) -> str:
@@ -128,7 +141,46 @@ def build_pack(source, catalog: Catalog, scope: Scope, school_year: str, round: 
     pack.lines = _lines(ov, rows, catalog)
     pack.furthest = furthest_schools(pack.values, catalog)
     pack.submissions = v.submission_status(sc, school_year, round)
+    if len(pack.submissions) > LIST_MAX_SCHOOLS:
+        pack.units = v.memo(("pack_units", sc.unit_id), lambda: queries.pack_units(v.con, sc))
     return pack
+
+
+def _with_units(frame: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
+    return frame.merge(units, on="school_id", how="left").assign(
+        unit=lambda d: d["unit"].fillna("Không rõ đơn vị"), unit_id=lambda d: d["unit_id"].fillna(""))
+
+
+def unit_values(values: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
+    """A target's schools (kpi.store.queries.school_values) summed per unit × cấp học, in the units' order:
+    unit, level, schools expected, reporting and meeting the target, Σ numerators and Σ denominators of the
+    schools that reported, and the pooled value (Σ / Σ; a unit where no school reported has none, never 0)."""
+    d = _with_units(values, units)
+    reported = d["value"].notna()
+    d = d.assign(num=d["numerator"].where(reported), den=d["denominator"].where(reported),
+                 reporting=reported.astype(int), meeting=(d["status"] == "dat").astype(int))
+    order = {u: i for i, u in enumerate(dict.fromkeys(units["unit_id"]))}
+    grouped = d.groupby(["unit_id", "unit", "level"], sort=False, dropna=False)
+    g = grouped.agg(expected=("level", "size"), reporting=("reporting", "sum"), meeting=("meeting", "sum"),
+                    target=("target", "first"))
+    g = g.join(grouped[["num", "den"]].sum(min_count=1).rename(columns={"num": "numerator", "den": "denominator"}))
+    g = g.reset_index()
+    g["value"] = (g["numerator"] / g["denominator"]).where(g["denominator"] > 0)
+    g["_o"] = g["unit_id"].map(order).fillna(len(order))
+    return g.sort_values(["_o", "level"], kind="stable").drop(columns="_o").reset_index(drop=True)
+
+
+def unit_submissions(status: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
+    """kpi.store.queries.submission_status counted per unit, the units with most schools not submitted first:
+    Đơn vị, Đúng hạn, Trễ hạn, Chưa nộp, Tổng số trường."""
+    d = _with_units(status, units)
+    t = pd.crosstab(d["unit"], d["status"]).reindex(columns=["dung_han", "tre", "chua_nop"], fill_value=0)
+    order = [u for u in dict.fromkeys(units["unit"]) if u in t.index]
+    t = t.reindex(order + [u for u in t.index if u not in set(order)])  # the units' order within a count
+    out = pd.DataFrame({"Đơn vị": t.index, "Đúng hạn": t["dung_han"].to_numpy(), "Trễ hạn": t["tre"].to_numpy(),
+                        "Chưa nộp": t["chua_nop"].to_numpy()})
+    out["Tổng số trường"] = out[["Đúng hạn", "Trễ hạn", "Chưa nộp"]].sum(axis=1)
+    return out.sort_values(["Chưa nộp", "Trễ hạn"], ascending=False, kind="stable").reset_index(drop=True)
 
 
 def _until(trend: pd.DataFrame, school_year: str, round: str) -> pd.DataFrame:
