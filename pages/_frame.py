@@ -124,7 +124,7 @@ def run_slot(kind: str = "page"):
             # twice the capacity dozens of runs wait, and each redraw costs the event loop a message
             while not slots.wait(ticket, BUSY_REDRAW):
                 note.info(f"{BUSY_TEXT} ({int(time.monotonic() - waited) + 1} giây, {slots.waiting} người đang chờ)",
-                          icon="⏳")
+                          icon=":material/hourglass_top:")
         except BaseException:
             slots.leave(ticket)
             raise
@@ -188,7 +188,7 @@ def show_note() -> None:
     """The note a redirect left (an outdated link), shown once above the page."""
     note = st.session_state.pop(NOTE_KEY, None)
     if note:
-        st.info(note, icon="🔗")
+        st.info(note, icon=":material/link:")
 
 
 def audit(action: str, detail: dict | None = None, user=None) -> None:

@@ -28,7 +28,7 @@ st.caption(view.caption)
 
 st.subheader("Toàn đơn vị qua các kỳ")
 if view.note:
-    st.info(view.note, icon="🔒")
+    st.info(view.note, icon=":material/lock:")
 if not view.has_trend:
     st.info("Chưa có số liệu của chỉ tiêu này cho các trường đang chọn.")
 else:

@@ -17,7 +17,7 @@ forced = accounts.must_change(path, user.user_name)
 st.title("Đổi mật khẩu")
 if forced:
     st.info("Bạn đang dùng mật khẩu lần đầu (hoặc vừa được đặt lại): hãy đặt mật khẩu của riêng bạn trước khi dùng "
-            "bảng điều khiển.", icon="🔑")
+            "bảng điều khiển.", icon=":material/key:")
 st.caption(f"Mật khẩu mới: từ {accounts.MIN_LENGTH} đến {accounts.MAX_LENGTH} ký tự, mọi ký tự kể cả dấu cách và "
            "tiếng Việt có dấu; không cần chữ hoa hay ký hiệu: một câu dễ nhớ gồm vài từ là tốt nhất. Không dùng lại "
            "mật khẩu trước đó, tên đăng nhập hay mật khẩu phổ biến.")

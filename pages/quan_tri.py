@@ -23,7 +23,7 @@ can = admin.can_change(user)
 st.title("Quản trị")
 ui.sample_badge()
 if not can:
-    st.info("Chỉ lãnh đạo Phòng được thay đổi mục Quản trị; tài khoản của bạn chỉ xem.", icon="🔒")
+    st.info("Chỉ lãnh đạo Phòng được thay đổi mục Quản trị; tài khoản của bạn chỉ xem.", icon=":material/lock:")
 if "qt_msg" in st.session_state:
     ok, text = st.session_state.pop("qt_msg")
     (st.success if ok else st.error)(plain(text))

@@ -393,3 +393,29 @@ def test_a_statement_is_its_part_of_the_file():
     assert "INSERT OR REPLACE INTO meta VALUES (?, ?)" in text and "UPDATE" not in text
     full = db.statement("index_refresh.insert_points")
     assert full.count("-- @include") == 0 and "INSERT INTO index_points" in full and "WITH" in full
+
+
+def _icons_without_glyph(sources: dict[str, str]) -> list[str]:
+    """Every `icon="…"` literal of the given page sources that is neither a Material icon (drawn with the font
+    Streamlit serves itself) nor text the project's DejaVu Sans draws: an emoji needs a colour emoji font the
+    reader's machine may not have (a Debian Chromium without one drew an empty box for 🔗, 🔒, 🔑, ⏳)."""
+    from fontTools.ttLib import TTFont
+
+    from kpi.display.measure import FONT_REGULAR
+
+    cmap = TTFont(FONT_REGULAR).getBestCmap()
+    bad = []
+    for name, text in sources.items():
+        for m in re.finditer(r'icon="([^"]+)"', text):
+            icon = m.group(1)
+            if icon.startswith(":material/"):
+                continue
+            if any(ord(ch) not in cmap for ch in icon if ch != "\ufe0f"):  # the emoji-style selector draws nothing
+                bad.append(f"{name}: {icon}")
+    return bad
+
+
+def test_every_icon_is_drawn_without_an_emoji_font():
+    pages = {p.name: p.read_text(encoding="utf-8") for p in [*(ROOT / "pages").glob("*.py"), ROOT / "dashboard.py"]}
+    assert _icons_without_glyph(pages) == []
+    assert _icons_without_glyph({"planted.py": 'st.info(note, icon="🔗")'}) == ["planted.py: 🔗"]
