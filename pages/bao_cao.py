@@ -3,11 +3,12 @@
 import streamlit as st
 
 from kpi.common import faults
-from kpi.common.formatting import fmt_int, fmt_number
+from kpi.common.formatting import fmt_number
 from kpi.display import tables
 from kpi.exports import export
 from kpi.store import db
-from kpi.views.pack import LIST_MAX_SCHOOLS, UNITS_NOTE, build_pack
+from kpi.views.pack import build_pack
+from kpi.views.pack import units_note as pack_units_note
 from kpi.writes import door
 from pages import _data as data
 from pages import _widgets as ui
@@ -45,9 +46,9 @@ export.warm_pack(data.store(), cat, sc, year, rnd, sc.snapshot_id)  # the pack's
 st.caption(f"Nguồn: {'bản chốt ' + sc.snapshot_id if sc.snapshot_id else 'số liệu trực tiếp (chưa chốt)'}. "
            "Tệp PowerPoint, PDF và ảnh có biểu đồ nên mất lâu hơn một chút; Excel và HTML tạo ngay. Biểu đồ đã vẽ "
            "được giữ lại, nên lần tạo sau của cùng số liệu nhanh hơn.")
-schools = len(data.store().submission_status(sc, year, rnd))
-if schools > LIST_MAX_SCHOOLS:  # as build_pack decides: a Sở's or the Ministry's pack lists its units
-    st.caption(UNITS_NOTE.format(n=fmt_int(schools)))
+units_note = pack_units_note(data.store(), sc, year, rnd)  # a Sở's or the Ministry's pack lists its units
+if units_note:
+    st.caption(units_note)
 formats = st.multiselect("Định dạng", list(export.FORMATS), default=list(export.FORMATS), key="bc_formats",
                          format_func=export.FORMAT_LABELS.get, placeholder="Chọn định dạng")
 wanted = (data.store().identity, sc, year, rnd, tuple(formats))

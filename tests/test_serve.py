@@ -220,7 +220,7 @@ def test_a_draft_saved_through_one_worker_is_read_through_the_other(served):
 
 def test_a_short_load_run_has_no_errors(sample_db, tmp_path):
     r = loadbench.run_load(sample_db, sessions=5, seconds=10, think=(1, 2), workers=2, browser=False, office=2,
-                           ramp=2, work=tmp_path / "load")
+                           ramp=2, work=tmp_path / "load", idle_s=0)
     assert r["error_count"] == 0, r["errors"]
     assert r["saves"]["lost"] == 0 and r["saves"]["audited"] == r["saves"]["confirmed"]
     assert r["page_runs"] >= 10 and r["logins"] == 5

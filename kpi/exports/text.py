@@ -9,7 +9,7 @@ from kpi.catalog.model import LEVEL_LABELS, TARGET_BASES, Catalog
 from kpi.common.formatting import fmt_date, fmt_int, fmt_number, fmt_percent
 from kpi.display import tables
 from kpi.domain import progress
-from kpi.views.pack import Pack, unit_submissions
+from kpi.views.pack import Pack
 
 NO_DATA = "Chưa có số liệu của kỳ này trong phạm vi được xem."
 
@@ -89,12 +89,12 @@ def furthest_text(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def submissions_list(pack) -> pd.DataFrame:
+def submissions_list(pack: Pack) -> pd.DataFrame:
     """The pack's list of submissions as text: every school's (`submission_text`), or over
     LIST_MAX_SCHOOLS schools each unit's counts (kpi.views.pack.unit_submissions)."""
     if pack.units is None:
         return submission_text(pack.submissions)
-    counts = unit_submissions(pack.submissions, pack.units)
+    counts = pack.unit_submissions
     return counts.assign(**{c: [fmt_int(int(x)) for x in counts[c]] for c in counts.columns[1:]})
 
 

@@ -12,7 +12,7 @@ from kpi.catalog.model import Catalog
 from kpi.common import cells
 from kpi.display import figures, tables
 from kpi.exports.text import definitions_table
-from kpi.views.pack import SAMPLE_LABEL, Pack, unit_submissions, unit_values
+from kpi.views.pack import SAMPLE_LABEL, Pack, unit_order
 
 # column kinds → number formats (Excel shows them in the reader's locale: 17,5% and 1.234 in Vietnamese)
 XLSX_FORMATS = {"pct": "0.0%", "int": "#,##0", "pts": "+0.0;-0.0;0.0", "num": "#,##0.0", "date": "dd/mm/yyyy",
@@ -64,8 +64,8 @@ def _xlsx_units(u: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
 
 
 def _wide_columns(pack: Pack, catalog: Catalog, column) -> tuple[dict, dict]:
-    """The wide sheet's columns: each target of the pack with school rows, `column(values)` its values by row
-    key, in the summary's order; and each one's header."""
+    """The wide sheet's columns: each target of the pack with school rows, `column(code, values)` its values by
+    row key, in the summary's order; and each one's header."""
     cols, names = {}, {}
     for ln in pack.lines:
         code = ln.row["indicator_code"]
@@ -73,18 +73,18 @@ def _wide_columns(pack: Pack, catalog: Catalog, column) -> tuple[dict, dict]:
         if v is None or v.empty or code in cols:
             continue
         ind = catalog.indicators[code]
-        cols[code] = column(v)
+        cols[code] = column(code, v)
         names[code] = f"{ind.clause} · {ind.label_vi}"
     return cols, names
 
 
 def _xlsx_wide_units(pack: Pack, catalog: Catalog) -> tuple[pd.DataFrame, dict]:
     """Each unit × cấp học's pooled value of every target (a pack over LIST_MAX_SCHOOLS schools)."""
-    cols, names = _wide_columns(pack, catalog,
-                                lambda v: unit_values(v, pack.units).set_index(["unit_id", "unit", "level"])["value"])
+    keyed = ["unit_id", "unit", "level"]
+    cols, names = _wide_columns(pack, catalog, lambda code, v: pack.unit_rows(code).set_index(keyed)["value"])
     if not cols:
         return pd.DataFrame(), {}
-    order = {u: i for i, u in enumerate(dict.fromkeys(pack.units["unit_id"]))}
+    order = unit_order(pack.units)
     keys = sorted(dict.fromkeys(k for s in cols.values() for k in s.index),
                   key=lambda k: (order.get(k[0], len(order)), k[2]))
     df = pd.DataFrame({"Đơn vị": [k[1] for k in keys], "Cấp học": [k[2] for k in keys]})
@@ -94,8 +94,8 @@ def _xlsx_wide_units(pack: Pack, catalog: Catalog) -> tuple[pd.DataFrame, dict]:
 
 
 def _xlsx_wide(pack: Pack, catalog: Catalog) -> tuple[pd.DataFrame, dict]:
-    cols, names = _wide_columns(pack, catalog,
-                                lambda v: v.set_index(v["school_id"].fillna("") + "|" + v["name"].fillna(""))["value"])
+    cols, names = _wide_columns(
+        pack, catalog, lambda code, v: v.set_index(v["school_id"].fillna("") + "|" + v["name"].fillna(""))["value"])
     if not cols:
         return pd.DataFrame(), {}
     idx = list(dict.fromkeys(k for s in cols.values() for k in s.index))
@@ -218,7 +218,7 @@ def to_xlsx(pack: Pack, catalog: Catalog) -> bytes:
             seen.add(code)
             ind = catalog.indicators[code]
             by_unit = pack.units is not None
-            df, kinds = _xlsx_units(unit_values(v, pack.units)) if by_unit else _xlsx_schools(v)
+            df, kinds = _xlsx_units(pack.unit_rows(code)) if by_unit else _xlsx_schools(v)
             _xlsx_sheet(xw, df, _sheet_name(f"{ind.clause} {ind.label_vi}", used),
                         f"{ind.clause} · {ind.label_vi}" + (" · theo đơn vị" if by_unit else ""),
                         pack.stamp, kinds, freeze_cols=2)
@@ -236,7 +236,7 @@ def to_xlsx(pack: Pack, catalog: Catalog) -> bytes:
             _xlsx_sheet(xw, far, _sheet_name("Trường còn xa chỉ tiêu", used), "Các trường còn xa chỉ tiêu nhất",
                         pack.stamp, {"Số chỉ tiêu chưa đạt": "int", "Thiếu bình quân (điểm %)": "num"})
         if pack.submissions is not None and pack.units is not None:
-            df = unit_submissions(pack.submissions, pack.units)
+            df = pack.unit_submissions
             _xlsx_sheet(xw, df, _sheet_name("Nộp báo cáo", used), f"Tình hình nộp báo cáo theo đơn vị · {pack.period}",
                         pack.stamp, {c: "int" for c in df.columns[1:]}, freeze_cols=1)
         elif pack.submissions is not None:

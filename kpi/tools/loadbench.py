@@ -347,14 +347,15 @@ def _wait_health(url: str, proc: subprocess.Popen, timeout: float = 180) -> None
 def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple[float, float] = (3, 10),
              workers: int | None = None, browser: bool = True, office: int | None = None, ramp: float | None = None,
              seed: int = 1, work: Path | None = None, costs: bool = False, store: str | None = None,
-             machines: int = 1, kill_after: float | None = None, pack: bool = True) -> dict:
+             machines: int = 1, kill_after: float | None = None, pack: bool = True, idle_s: float = IDLE_S) -> dict:
     """Start the server on a copy of `source` (in `work`, default data/bench/load/), drive the
     browsers, stop it; return the figures. `costs`: afterwards, on the same warm server with no
     other load, the server CPU of one run of each page (pages._load's cost mode). `store`, `machines`:
     see `Servers` (the state store on PostgreSQL; several machines behind one front). `kill_after`
     (several machines): `kill -9` of the second machine's whole process tree that many seconds into the
     run; its people go on through the others (the figures count every run, the failed ones too). `pack`: with
-    the Chromium, an office member's meeting pack under the load (pages._load.meeting_pack)."""
+    the Chromium, an office member's meeting pack under the load (pages._load.meeting_pack). `idle_s`: the
+    memory is read again that long after the load (0: not read)."""
     office = min(sessions, 7 if office is None else office)
     work = Path(work or db.ROOT / "data" / "bench" / "load")
     path, plan = prepare_database(source, work, max(1, sessions - office), office)
@@ -411,9 +412,10 @@ def run_load(source: Path, sessions: int = 60, seconds: float = 90, think: tuple
         out = summarise(res, chrome_res, cpu1 - cpu0, busy1 - busy0, total1 - total0, wall, sampler, gen_cpu,
                         t_health)
         out["saves"] = saves(res, servers.state_store())
-        # what the server gives back once the people stop (a rush ends): the same processes, IDLE_S later
-        time.sleep(IDLE_S)
-        out["idle_memory_mb"] = rss_mb(server_processes(servers.roots))
+        # what the server gives back once the people stop (a rush ends): the same processes, idle_s later
+        if idle_s:
+            time.sleep(idle_s)
+            out["idle_s"], out["idle_memory_mb"] = idle_s, rss_mb(server_processes(servers.roots))
         if costs:
             cost_file = work / "costs.json"
             subprocess.run([sys.executable, "-m", "pages._load", "--cost", str(server.pid), "--url", url,
@@ -633,7 +635,8 @@ def report(r: dict) -> str:
                  if r.get("peak_memory_by_kind_mb") else ""),
               *([f"- bộ nhớ trong lượt đo: trung vị {fmt_int(r['median_memory_mb'])} MB, "
                  f"lúc kết thúc {fmt_int(r['end_memory_mb'])} MB"
-                 + (f", {fmt_int(IDLE_S)} giây sau khi mọi người dừng {fmt_int(r['idle_memory_mb'])} MB"
+                 + (f", {fmt_int(r.get('idle_s', IDLE_S))} giây sau khi mọi người dừng "
+                    f"{fmt_int(r['idle_memory_mb'])} MB"
                     if r.get("idle_memory_mb") is not None else "")] if r.get("end_memory_mb") is not None else []),
               f"- lỗi: {fmt_int(r['error_count'])}" + "".join(f"; {k}: {v['count']}" for k, v in r["errors"].items()),
               *([f"- máy 2 bị `kill -9` (cả cây tiến trình) ở giây {fmt_number(r['killed_machine_at_s'], 1)}: "

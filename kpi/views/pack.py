@@ -10,6 +10,7 @@ sentences. The writers of `kpi.exports` read both; the Báo cáo page builds the
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -73,11 +74,23 @@ class Pack:
     catalog: Catalog | None = None
     views: object = None
     units: pd.DataFrame | None = None  # over LIST_MAX_SCHOOLS schools: school_id → unit_id, unit (queries.pack_units)
+    _unit_rows: dict = field(default_factory=dict, repr=False)  # unit_rows, by target
 
     @property
     def units_note(self) -> str:
         """Why the lists are by unit ("" when they list schools)."""
-        return "" if self.units is None else UNITS_NOTE.format(n=fmt_int(len(self.submissions)))
+        return _units_note(len(self.submissions))
+
+    def unit_rows(self, code: str) -> pd.DataFrame:
+        """`unit_values` of one target of this pack, computed once (each target's sheet and the wide sheet)."""
+        if code not in self._unit_rows:
+            self._unit_rows[code] = unit_values(self.values[code], self.units)
+        return self._unit_rows[code]
+
+    @functools.cached_property
+    def unit_submissions(self) -> pd.DataFrame:
+        """`unit_submissions` of this pack, computed once (the PDF, the HTML and the workbook list it)."""
+        return unit_submissions(self.submissions, self.units)
 
     @property
     def period(self) -> str:
@@ -141,9 +154,29 @@ def build_pack(source, catalog: Catalog, scope: Scope, school_year: str, round: 
     pack.lines = _lines(ov, rows, catalog)
     pack.furthest = furthest_schools(pack.values, catalog)
     pack.submissions = v.submission_status(sc, school_year, round)
-    if len(pack.submissions) > LIST_MAX_SCHOOLS:
+    if _units_note(len(pack.submissions)):
         pack.units = v.memo(("pack_units", sc.unit_id), lambda: queries.pack_units(v.con, sc))
     return pack
+
+
+def _units_note(schools: int) -> str:
+    return UNITS_NOTE.format(n=fmt_int(schools)) if schools > LIST_MAX_SCHOOLS else ""
+
+
+def units_note(v, scope: Scope, school_year: str, round: str) -> str:
+    """What a pack of this scope and period says about its lists before it is made (the Báo cáo page): the
+    sentence when it will list units, "" when it lists schools (`build_pack` decides by the same count)."""
+    return _units_note(len(v.submission_status(scope, school_year, round)))
+
+
+def unit_order(units: pd.DataFrame) -> dict[str, int]:
+    """Each unit_id's place in the units' order (kpi/sql/pack_units.sql: by name)."""
+    return {u: i for i, u in enumerate(dict.fromkeys(units["unit_id"]))}
+
+
+def _unit_order(frame: pd.DataFrame, units: pd.DataFrame) -> pd.Series:
+    order = unit_order(units)
+    return frame["unit_id"].map(order).fillna(len(order))
 
 
 def _with_units(frame: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
@@ -159,14 +192,13 @@ def unit_values(values: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
     reported = d["value"].notna()
     d = d.assign(num=d["numerator"].where(reported), den=d["denominator"].where(reported),
                  reporting=reported.astype(int), meeting=(d["status"] == "dat").astype(int))
-    order = {u: i for i, u in enumerate(dict.fromkeys(units["unit_id"]))}
     grouped = d.groupby(["unit_id", "unit", "level"], sort=False, dropna=False)
     g = grouped.agg(expected=("level", "size"), reporting=("reporting", "sum"), meeting=("meeting", "sum"),
                     target=("target", "first"))
     g = g.join(grouped[["num", "den"]].sum(min_count=1).rename(columns={"num": "numerator", "den": "denominator"}))
     g = g.reset_index()
     g["value"] = (g["numerator"] / g["denominator"]).where(g["denominator"] > 0)
-    g["_o"] = g["unit_id"].map(order).fillna(len(order))
+    g["_o"] = _unit_order(g, units)
     return g.sort_values(["_o", "level"], kind="stable").drop(columns="_o").reset_index(drop=True)
 
 
@@ -174,11 +206,11 @@ def unit_submissions(status: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
     """kpi.store.queries.submission_status counted per unit, the units with most schools not submitted first:
     Đơn vị, Đúng hạn, Trễ hạn, Chưa nộp, Tổng số trường."""
     d = _with_units(status, units)
-    t = pd.crosstab(d["unit"], d["status"]).reindex(columns=["dung_han", "tre", "chua_nop"], fill_value=0)
-    order = [u for u in dict.fromkeys(units["unit"]) if u in t.index]
-    t = t.reindex(order + [u for u in t.index if u not in set(order)])  # the units' order within a count
-    out = pd.DataFrame({"Đơn vị": t.index, "Đúng hạn": t["dung_han"].to_numpy(), "Trễ hạn": t["tre"].to_numpy(),
-                        "Chưa nộp": t["chua_nop"].to_numpy()})
+    t = (pd.crosstab([d["unit_id"], d["unit"]], d["status"])
+         .reindex(columns=["dung_han", "tre", "chua_nop"], fill_value=0).reset_index())
+    t = t.assign(_o=_unit_order(t, units)).sort_values("_o", kind="stable")  # the units' order within a count
+    out = pd.DataFrame({"Đơn vị": t["unit"].to_numpy(), "Đúng hạn": t["dung_han"].to_numpy(),
+                        "Trễ hạn": t["tre"].to_numpy(), "Chưa nộp": t["chua_nop"].to_numpy()})
     out["Tổng số trường"] = out[["Đúng hạn", "Trễ hạn", "Chưa nộp"]].sum(axis=1)
     return out.sort_values(["Chưa nộp", "Trễ hạn"], ascending=False, kind="stable").reset_index(drop=True)
 
