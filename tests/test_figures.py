@@ -1,13 +1,17 @@
 """Figure builders: values, target lines per year and level, colours that follow status."""
 
+import json
 import math
 
 import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 
 from kpi.catalog.model import default_catalog
 from kpi.common.access import Scope
 from kpi.display import figures, figures_trend
+from kpi.display.medium import PRINT
 from kpi.domain import progress
 from kpi.store import queries
 
@@ -95,3 +99,78 @@ def test_histogram_counts_every_reporting_school():
     df = pd.DataFrame({"value": [0.01, 0.04, 0.06, 0.5, 1.0, None]})
     fig = figures.school_histogram(df)
     assert sum(fig.data[0].y) == 5
+
+
+def _plain(fig) -> object:
+    """A figure's JSON as plotly.js reads it: a property set to None or {} is the same as one left out."""
+    def strip(x):
+        if isinstance(x, dict):
+            kept = {k: strip(v) for k, v in x.items() if v is not None}
+            return {k: v for k, v in kept.items() if v != {}}
+        return [strip(v) for v in x] if isinstance(x, list) else x
+    return strip(json.loads(pio.to_json(fig, validate=False)))
+
+
+def _checked_like_plotly(fig) -> None:
+    """The figure as plotly's graph objects would have built it: every property known (else ValueError)
+    and the JSON unchanged by plotly's conversions (a title given as text becomes {"text": ...})."""
+    checked = go.Figure(fig.to_dict())
+    assert _plain(checked) == _plain(fig)
+
+
+def every_figure(con) -> dict:
+    """One figure of each builder, on screen and in print, from the sample (Sketch-built, kpi.display.figures)."""
+    from kpi.views.cache import Views
+    v = Views.of_connection(con)
+    sc, now, before = Scope.everything(), ("2023-2024", "CN"), ("2022-2023", "CN")
+    ov = v.overview(sc, *now)
+    ind = v.indicator(sc, "ty_trong_truc_tuyen", *now)
+    year = v.index_years()[0]
+    page = v.maturity_page(sc, year)
+    school = v.school_list(sc)["school_id"].iloc[0]
+    card = v.scorecard(sc, school, *now)
+    out = {"progress": ov.figure, "progress (in)": figures.progress_bars(ov.rows, medium=PRINT),
+           "trend": ind.trend_figure, "schools": ind.schools_figure,
+           "histogram": figures.school_histogram(ind.values), "compare": v.compare(sc, before, now).figure,
+           "levels": page.distribution_figure,
+           "levels (in)": figures.level_distribution(page.distribution, medium=PRINT),
+           "level trend": page.trend_figure, "heatmap": v.maturity_heat(sc, year, "total", None, 40).figure,
+           "points lost": v.maturity_lost_view(sc, year).figure, "criteria": card.maturity.figure}
+    principal = v.indicator(Scope(sc.unit_id, school), "ty_trong_truc_tuyen", *now)
+    out["schools (hiệu trưởng)"] = principal.schools_figure
+    return out
+
+
+def test_every_builder_draws_what_plotly_would_have_checked(con):
+    """The builders skip plotly's per-property checks (figures.Sketch, for speed): plotly checks here
+    what they drew, every builder, on screen and in print."""
+    figs = every_figure(con)
+    assert all(len(f.data) for f in figs.values())
+    for name, fig in figs.items():
+        try:
+            _checked_like_plotly(fig)
+        except (AssertionError, ValueError) as e:
+            raise AssertionError(f"{name}: {e}") from None
+    # planted: a misspelt property, and an axis title as bare text (plotly.js reads {"text": ...})
+    misspelt = figures.Sketch()
+    misspelt.add_bar(x=[1], y=["a"], colour="#000000")
+    with pytest.raises(ValueError):
+        _checked_like_plotly(misspelt.figure())
+    bare = figures.Sketch()
+    bare.add_bar(x=[1], y=["a"])
+    bare.update_layout(xaxis=dict(title="Số trường"))
+    with pytest.raises(AssertionError):
+        _checked_like_plotly(bare.figure())
+
+
+def test_sketch_updates_as_plotly_does():
+    """update_layout lays a dict over a dict, replaces a list, and unsets a property given None."""
+    s = figures.Sketch()
+    s.update_layout(xaxis=dict(range=[0, 1], title=dict(text="a")), annotations=[dict(text="x")], height=300)
+    s.update_layout(xaxis=dict(title=dict(font=dict(size=12))), annotations=[dict(text="y")], height=None)
+    fig = s.figure()
+    ref = go.Figure(layout=dict(template=figures.TEMPLATE))
+    ref.update_layout(xaxis=dict(range=[0, 1], title=dict(text="a")), annotations=[dict(text="x")], height=300)
+    ref.update_layout(xaxis=dict(title=dict(font=dict(size=12))), annotations=[dict(text="y")], height=None)
+    assert _plain(fig) == _plain(ref)
+    assert fig.layout.xaxis.title.text == "a" and [a.text for a in fig.layout.annotations] == ["y"]

@@ -57,6 +57,77 @@ def new_figure() -> go.Figure:
     return go.Figure(layout=go.Layout(template=TEMPLATE))
 
 
+TEMPLATE_JSON = TEMPLATE.to_plotly_json()
+
+
+class Trace(dict):
+    """A trace as plotly's JSON, also read and set by attribute as a graph object is (t.type, t.name)."""
+
+    def __getattr__(self, name):
+        return self.get(name)
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+
+def _unset_none(value):
+    """`value` without the properties given as None (plotly leaves a property set to None unset)."""
+    if isinstance(value, dict):
+        return {k: _unset_none(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def _merge(into: dict, changes: dict) -> None:
+    """`changes` laid over `into` as plotly's update does: a dict into a dict, anything else replaced,
+    None unset."""
+    for k, v in changes.items():
+        if v is None:
+            into.pop(k, None)
+        elif isinstance(v, dict) and isinstance(into.get(k), dict):
+            into[k] = dict(into[k])
+            _merge(into[k], v)
+        else:
+            into[k] = _unset_none(v)
+
+
+class Sketch:
+    """A figure being drawn, kept as plotly's JSON (traces and layout as plain dicts) with the few
+    methods the builders use (add_bar, add_scatter, add_heatmap, add_trace(s), update_layout), made
+    a go.Figure once at the end (`figure`) without plotly's checks.
+
+    A graph object checks and converts each property as it is set: a rows chart's labels (two
+    annotations per row) cost 20-40 ms that way, most of a principal's first visit to Chỉ tiêu or
+    Trường after its queries (issue 29). The JSON is the same; tests/test_figures has plotly check
+    every builder's output (a misspelt property fails there)."""
+
+    def __init__(self):
+        self.data: list[Trace] = []
+        self.layout: dict = {"template": TEMPLATE_JSON}
+
+    def add_trace(self, trace) -> None:
+        t = trace.to_plotly_json() if hasattr(trace, "to_plotly_json") else trace
+        self.data.append(Trace(_unset_none(t)))
+
+    def add_traces(self, traces) -> None:
+        for t in traces:
+            self.add_trace(t)
+
+    def add_bar(self, **props) -> None:
+        self.add_trace({"type": "bar", **props})
+
+    def add_scatter(self, **props) -> None:
+        self.add_trace({"type": "scatter", **props})
+
+    def add_heatmap(self, **props) -> None:
+        self.add_trace({"type": "heatmap", **props})
+
+    def update_layout(self, **props) -> None:
+        _merge(self.layout, props)
+
+    def figure(self) -> go.Figure:
+        return go.Figure({"data": [dict(t) for t in self.data], "layout": self.layout}, _validate=False)
+
+
 def status_text(status: str) -> str:
     """'✔ Đạt', '◐ Gần đạt', '✖ Chưa đạt', ..."""
     return f"{STATUS_ICONS[status]} {STATUS_LABELS[status]}"
@@ -148,7 +219,7 @@ def rows_geometry(labels: list[str], wrap: int = WRAP, max_lines: int = 2) -> Ro
     return Rows(wrapped, row, above, below, above + row * max(len(wrapped) - 1, 0) + below)
 
 
-def _rows_layout(fig: go.Figure, geo: Rows, values: list[str], title: str, x_range: list[float],
+def _rows_layout(fig: Sketch, geo: Rows, values: list[str], title: str, x_range: list[float],
                  ticks: list[float] | None = None, tick_text: list[str] | None = None, medium: Medium = SCREEN,
                  legend_names: list[str] | None = None) -> None:
     """Labels and values as annotations above the bars, the legend (and ticks) on top; the height
@@ -188,7 +259,7 @@ def _rows_layout(fig: go.Figure, geo: Rows, values: list[str], title: str, x_ran
     )
 
 
-def _legend_names(fig: go.Figure) -> list[str]:
+def _legend_names(fig: Sketch) -> list[str]:
     return [t.name for t in fig.data if t.showlegend is not False and t.name]
 
 
@@ -216,13 +287,13 @@ def title_and_legend(title: str, height: int) -> dict:
                             yanchor="top", traceorder="normal", itemwidth=30, font=dict(size=12)))
 
 
-def _legend_entry(fig: go.Figure, name: str, color: str, symbol: str = "square") -> None:
+def _legend_entry(fig: Sketch, name: str, color: str, symbol: str = "square") -> None:
     """A legend entry with nothing drawn (status colours named in words)."""
     fig.add_scatter(x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
                     marker=dict(symbol=symbol, size=12, color=color, line=dict(width=3, color=color)))
 
 
-def _status_legend(fig: go.Figure, medium: Medium = SCREEN) -> None:
+def _status_legend(fig: Sketch, medium: Medium = SCREEN) -> None:
     """The status colours named: in words on screen, in words with their icons in print."""
     for st in LEGEND_STATUSES:
         _legend_entry(fig, status_text(st) if medium.print else STATUS_LABELS[st], STATUS_COLORS[st])
@@ -247,7 +318,7 @@ def _value_text(value: str, status: str | None = None) -> str:
     return f"<span style='color:{STATUS_COLORS[status]}'>{STATUS_ICONS[status]}</span> <b>{value}</b>"
 
 
-def _target_marks(fig: go.Figure, xs: list, ys: list, name: str, show: bool = True) -> None:
+def _target_marks(fig: Sketch, xs: list, ys: list, name: str, show: bool = True) -> None:
     """The target of each row: a dark upright mark across its bar, never clipped at the frame."""
     fig.add_scatter(x=xs, y=ys, mode="markers", name=name, showlegend=show, cliponaxis=False,
                     marker=dict(symbol="line-ns", size=BAR + 6, color=TARGET_COLOR,
@@ -269,7 +340,7 @@ def progress_bars(rows: pd.DataFrame, title: str = "", medium: Medium = SCREEN) 
               for cl, lbl, lv in zip(rows["clause"], rows["label"], rows["level"])]
     geo = rows_geometry(labels)
     values = [None if pd.isna(v) else v * 100 for v in rows["value"]]
-    fig = new_figure()
+    fig = Sketch()
     _status_legend(fig, medium)
     if medium.print:  # any other status drawn is named too (the last first, as the pack's legend has it)
         for st in reversed(legend_statuses(rows["status"])[len(LEGEND_STATUSES):]):
@@ -294,7 +365,7 @@ def progress_bars(rows: pd.DataFrame, title: str = "", medium: Medium = SCREEN) 
     _rows_layout(fig, geo, [_value_text(fmt_percent(v), s) for v, s in zip(rows["value"], rows["status"])],
                  title, [0, 118] if medium.print else [0, 100], medium=medium,
                  legend_names=[STATUS_LABELS[st] for st in LEGEND_STATUSES] + ["Chỉ tiêu"])
-    return fig
+    return fig.figure()
 
 
 def school_bars(df: pd.DataFrame, title: str = "") -> go.Figure:
@@ -308,7 +379,7 @@ def school_bars(df: pd.DataFrame, title: str = "") -> go.Figure:
               for i, (n, own) in enumerate(zip(d["name"], d["is_own"]))]
     geo = rows_geometry(labels)
     x_range = percent_range(list(d["value"]) + list(d["target"]))
-    fig = new_figure()
+    fig = Sketch()
     _status_legend(fig)
     if d["target"].notna().any():
         _legend_entry(fig, "Chỉ tiêu", TARGET_COLOR, "line-ns")
@@ -329,7 +400,7 @@ def school_bars(df: pd.DataFrame, title: str = "") -> go.Figure:
                       show=False)
     _rows_layout(fig, geo, [_value_text(fmt_percent(v), s) for v, s in zip(d["value"], d["status"])], title,
                  x_range, percent_ticks(x_range[1]), None)
-    return fig
+    return fig.figure()
 
 
 def school_histogram(df: pd.DataFrame, title: str = "") -> go.Figure:
@@ -338,19 +409,19 @@ def school_histogram(df: pd.DataFrame, title: str = "") -> go.Figure:
     d = df[df["value"].notna()]
     bins = (d["value"] * 100 // 5 * 5).clip(upper=95)
     counts = bins.value_counts().sort_index()
-    fig = new_figure()
+    fig = Sketch()
     fig.add_bar(x=[b + 2.5 for b in counts.index], y=counts.values, width=4.6, marker=dict(color="#0072B2"),
                 customdata=[f"{fmt_int(b)}-{fmt_int(b + 5)}%" for b in counts.index], name="Số trường",
                 hovertemplate="%{customdata}: %{y} trường<extra></extra>")
     ticks = list(range(0, 101, 20))
     fig.update_layout(height=360, margin=dict(l=8, r=12, t=(34 if title else 0) + 16, b=8),
                       **title_and_legend(title, 360), showlegend=False,
-                      xaxis=dict(title="Giá trị của trường", range=[0, 100], tickvals=ticks, ticks="outside",
+                      xaxis=dict(title=dict(text="Giá trị của trường"), range=[0, 100], tickvals=ticks, ticks="outside",
                                  ticklen=8, tickcolor="#FFFFFF", ticktext=[f"{t}%" for t in ticks], automargin=True,
                                  fixedrange=True),
-                      yaxis=dict(title="Số trường", automargin=True, fixedrange=True,
+                      yaxis=dict(title=dict(text="Số trường"), automargin=True, fixedrange=True,
                                  range=[0, max(1, int(counts.max() if len(counts) else 1)) * 1.12]))
-    return fig
+    return fig.figure()
 
 
 def compare_bars(rows: pd.DataFrame, title: str = "") -> go.Figure:
@@ -360,7 +431,7 @@ def compare_bars(rows: pd.DataFrame, title: str = "") -> go.Figure:
     m = int(max(rows["moved_up"].max(), rows["fell_back"].max(), 1)) if len(rows) else 1
     step = max(1, -(-m // 4))
     ticks = list(range(-(-m // step) * -step, -(-m // step) * step + 1, step))
-    fig = new_figure()
+    fig = Sketch()
     fig.add_bar(y=geo.labels, x=rows["moved_up"], width=geo.width, orientation="h", name="Lên đạt",
                 marker=dict(color=STATUS_COLORS["dat"]), customdata=geo.labels,
                 hovertemplate="%{customdata}<br>Lên đạt: %{x} trường<extra></extra>")
@@ -374,7 +445,7 @@ def compare_bars(rows: pd.DataFrame, title: str = "") -> go.Figure:
     lim = ticks[-1] if ticks else m
     _rows_layout(fig, geo, values, title, [-lim * 1.02, lim * 1.02], ticks, [fmt_int(abs(t)) for t in ticks])
     fig.update_layout(barmode="relative", xaxis=dict(zeroline=True, zerolinecolor=INK, zerolinewidth=1))
-    return fig
+    return fig.figure()
 
 
 LEVEL_COLORS = {1: STATUS_COLORS["chua_dat"], 2: STATUS_COLORS["gan_dat"], 3: STATUS_COLORS["dat"]}
@@ -388,7 +459,7 @@ def level_distribution(dist: pd.DataFrame, title: str = "", medium: Medium = SCR
     legend across the image's top, the heading the slide's or the page's."""
     d = dist.assign(row=dist["group"] + " · " + dist["level"])
     rows = list(dict.fromkeys(d["row"]))
-    fig = new_figure()
+    fig = Sketch()
     for m in (1, 2, 3):
         part = d[d["maturity"] == m].set_index("row").reindex(rows)
         fig.add_bar(y=rows, x=part["schools"], orientation="h", name=LEVEL_LABELS[m],
@@ -410,12 +481,12 @@ def level_distribution(dist: pd.DataFrame, title: str = "", medium: Medium = SCR
         top_of = dict(height=height, margin=dict(l=8, r=12, t=(34 if title else 0) + 34, b=8),
                       **title_and_legend(title, height))
     fig.update_layout(barmode="stack", uniformtext=dict(minsize=10, mode="hide"), yaxis=yaxis, xaxis=xaxis, **top_of)
-    return fig
+    return fig.figure()
 
 
 def level_trend(trend: pd.DataFrame, title: str = "") -> go.Figure:
     """Stacked bars per school year: schools at each school level (kpi.domain.maturity.trend)."""
-    fig = new_figure()
+    fig = Sketch()
     for m in (1, 2, 3):
         part = trend[trend["school_level"] == m]
         fig.add_bar(x=part["school_year"], y=part["schools"], name=LEVEL_LABELS[m],
@@ -426,7 +497,7 @@ def level_trend(trend: pd.DataFrame, title: str = "") -> go.Figure:
                       margin=dict(l=8, r=12, t=(34 if title else 0) + 34, b=8),
                       xaxis=dict(type="category", title=None, automargin=True),
                       yaxis=dict(title=None, automargin=True, rangemode="tozero"), **title_and_legend(title, 380))
-    return fig
+    return fig.figure()
 
 
 MISSING_COLOR = "#FFFFFF"
@@ -446,7 +517,7 @@ def criteria_heatmap(matrix: pd.DataFrame, names: dict[str, str], title: str = "
     short = short or {}
     cols = [f"{c} · {short.get(c) or names.get(c, c)}" for c in matrix.columns]
     z = matrix.values * 100
-    fig = new_figure()
+    fig = Sketch()
     missing = pd.isna(z)
     if missing.any():
         fig.add_heatmap(z=[[1 if m else None for m in row] for row in missing], x=cols, y=list(matrix.index),
@@ -475,7 +546,7 @@ def criteria_heatmap(matrix: pd.DataFrame, names: dict[str, str], title: str = "
                                  tickfont=dict(size=11), fixedrange=True),
                       yaxis=dict(autorange="reversed", automargin=True, title=None, tickfont=dict(size=11),
                                  type="category", fixedrange=True))
-    return fig
+    return fig.figure()
 
 
 def points_lost_bars(lost: pd.DataFrame, title: str = "", short: dict[str, str] | None = None) -> go.Figure:
@@ -487,7 +558,7 @@ def points_lost_bars(lost: pd.DataFrame, title: str = "", short: dict[str, str] 
     geo = rows_geometry([f"{c} · {short.get(c) or n}" + (" (tạm tính)" if p else "")
                          for c, n, p in zip(d["criterion_code"], d["name"], d["provisional"])])
     top = float(d["max_points"].max()) if len(d) else 1.0
-    fig = new_figure()
+    fig = Sketch()
     _legend_entry(fig, "Điểm mất bình quân", "#0072B2")
     _legend_entry(fig, "Điểm tối đa", TRACK)
     fig.add_bar(y=geo.labels, x=d["max_points"], width=geo.width, orientation="h", marker=dict(color=TRACK),
@@ -502,7 +573,7 @@ def points_lost_bars(lost: pd.DataFrame, title: str = "", short: dict[str, str] 
     _rows_layout(fig, geo, [f"<b>{fmt_number(v, 2)}</b> / {fmt_number(m)}"
                             for v, m in zip(d["lost_per_school"], d["max_points"])], title, [0, top], ticks,
                  [fmt_int(t) for t in ticks])
-    return fig
+    return fig.figure()
 
 
 def sparkline_svg(values: list, target: float | None = None, width: int = 120, height: int = 28) -> str:
@@ -535,7 +606,7 @@ def criteria_bars(crit: pd.DataFrame, names: dict[str, str], title: str = "",
     geo = rows_geometry([f"{c} · {short.get(c) or names.get(c, c)}" for c in d["criterion_code"]])
     full = [f"{c} · {names.get(c, c)}" for c in d["criterion_code"]]
     top = float(d["max_points"].max() or 1) if len(d) else 1.0
-    fig = new_figure()
+    fig = Sketch()
     _legend_entry(fig, "Điểm đạt", "#0072B2")
     _legend_entry(fig, "Điểm tối đa", TRACK)
     fig.add_bar(y=geo.labels, x=d["max_points"], width=geo.width, orientation="h", name="Điểm tối đa", showlegend=False,
@@ -547,4 +618,4 @@ def criteria_bars(crit: pd.DataFrame, names: dict[str, str], title: str = "",
     ticks = list(range(0, int(top) + 1, 5 if top > 10 else 2))
     _rows_layout(fig, geo, [f"<b>{fmt_number(p)}</b> / {fmt_number(m)}" for p, m in zip(d["points"], d["max_points"])],
                  title, [0, top], ticks, [fmt_int(t) for t in ticks])
-    return fig
+    return fig.figure()

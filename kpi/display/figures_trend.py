@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from kpi.common.formatting import fmt_int, fmt_number, fmt_percent
-from kpi.display.figures import GRID, INK, TARGET_COLOR, new_figure, percent_range, percent_ticks, title_and_legend
+from kpi.display.figures import GRID, INK, TARGET_COLOR, Sketch, percent_range, percent_ticks, title_and_legend
 from kpi.display.measure import text_width
 from kpi.display.medium import MIN_FONT_PX, SCREEN, Medium
 
@@ -70,8 +70,8 @@ def _preferred_sides(series: str, g: pd.DataFrame, by_period, many: bool) -> tup
 
 
 def trend_traces(rows: pd.DataFrame, medium: Medium = SCREEN, plot: tuple[float, float] | None = None) -> list:
-    """District value over all periods, one line per series, each with its target as a dark dashed
-    step drawn over the values (visible even where a value equals its target).
+    """District value over all periods, one line per series (plotly trace dicts), each with its target
+    as a dark dashed step drawn over the values (visible even where a value equals its target).
 
     `rows` is kpi.domain.progress.trend_rows' frame (period, series, value, target). A target that
     changes by school year is drawn as it was in force each period; no target, no line. In print
@@ -99,8 +99,8 @@ def trend_traces(rows: pd.DataFrame, medium: Medium = SCREEN, plot: tuple[float,
                                     plot_h, texts, slot_px, placed, points, font=medium.text_px)
             texts = [txt if w else "" for txt, w in zip(texts, where)]
             positions = [w or "top center" for w in where]
-        out.append(go.Scatter(
-            x=g["period"], y=g["value"] * 100, mode="lines+markers+text", name=name,
+        out.append(dict(
+            type="scatter", x=g["period"], y=g["value"] * 100, mode="lines+markers+text", name=name,
             line=dict(color=color, width=3), marker=dict(color=color, size=8),
             text=texts, textposition=positions, textfont=dict(color=INK, size=medium.text_px or 12), cliponaxis=False,
             customdata=[[fmt_percent(v), f"{fmt_int(r)}/{fmt_int(e)}"]
@@ -110,8 +110,8 @@ def trend_traces(rows: pd.DataFrame, medium: Medium = SCREEN, plot: tuple[float,
     for i, (series, g) in enumerate(groups):
         if g["target"].notna().any():
             name = _series_name(series)
-            out.append(go.Scatter(
-                x=g["period"], y=g["target"] * 100, mode="lines",
+            out.append(dict(
+                type="scatter", x=g["period"], y=g["target"] * 100, mode="lines",
                 name="Chỉ tiêu" if medium.print and len(series_names) == 1 else f"Chỉ tiêu {name}",
                 line=dict(color=TARGET_COLOR, width=2, dash=TARGET_DASHES[i % len(TARGET_DASHES)], shape="hv"),
                 hovertemplate="%{x}<br>Chỉ tiêu " + name + ": %{y:.1f}%<extra></extra>",
@@ -123,7 +123,7 @@ def trend_chart(rows: pd.DataFrame, title: str = "") -> go.Figure:
     """The Chỉ tiêu page's trend (`trend_traces` on screen): each period's highest series labelled
     above its point and the lowest below it (labels of two series never meet); a series in between
     is read from the hover and the table."""
-    fig = new_figure()
+    fig = Sketch()
     periods = list(dict.fromkeys(rows["period"]))
     fig.add_traces(trend_traces(rows, SCREEN))
     y_range = percent_range(list(rows["value"]) + list(rows["target"]), room=0.12)
@@ -134,7 +134,7 @@ def trend_chart(rows: pd.DataFrame, title: str = "") -> go.Figure:
                    automargin=True, fixedrange=True),
         xaxis=dict(title=None, type="category", range=[-0.75, len(periods) - 0.5], tickvals=periods,
                    ticktext=period_ticks(periods), tickangle=0, automargin=True, fixedrange=True))
-    return fig
+    return fig.figure()
 
 
 def trend_panel(trend: pd.DataFrame, medium: Medium, plot_h: float, plot_w: float) -> tuple[list[dict], list, list]:
