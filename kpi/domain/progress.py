@@ -167,17 +167,15 @@ def trend_rows(trend: pd.DataFrame) -> pd.DataFrame:
     t = trend[trend["schools_expected"] > 0]
     if t.empty:
         return t.assign(series=[], period=[])
-    split = any(g["target"].round(9).nunique(dropna=False) > 1 for _, g in t.groupby("school_year"))
+    split = bool(t["target"].round(9).groupby(t["school_year"]).nunique(dropna=False).gt(1).any())
     if split:
         out = t.assign(series=t["level"])
-    else:
-        out = (t.groupby(["school_year", "round"], sort=False)
-               .agg(numerator=("numerator", lambda s: s.sum(min_count=1)),
-                    denominator=("denominator", lambda s: s.sum(min_count=1)),
-                    schools_reporting=("schools_reporting", "sum"),
-                    schools_expected=("schools_expected", "sum"),
-                    target=("target", "first"), near=("near", "first"))
-               .reset_index())
+    else:  # whole-frame group sums (a lambda per group cost ~10 ms a trend)
+        g = t.groupby(["school_year", "round"], sort=False)
+        out = g[["numerator", "denominator"]].sum(min_count=1)
+        out[["schools_reporting", "schools_expected"]] = g[["schools_reporting", "schools_expected"]].sum()
+        out[["target", "near"]] = g[["target", "near"]].first()
+        out = out.reset_index()
         out["value"] = (out["numerator"] / out["denominator"]).where(out["denominator"] > 0)
         out["series"] = ALL_LEVELS
     out = out.copy()

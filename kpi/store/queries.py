@@ -199,11 +199,10 @@ def trend_from_cells(cells: pd.DataFrame, catalog: Catalog, code: str, level=Non
     """`indicator_trend` for one filter, summed from `indicator_trend_cells` (the same rows, in the same
     order: the sums are of whole counts, so equal to the query's; a period × level no school of the
     filter belongs to has no row, as in the query)."""
-    df = (rows_of(cells, level, ownership, ward).groupby(["school_year", "round", "level"], sort=False)
-          .agg(numerator=("numerator", lambda s: s.sum(min_count=1)),
-               denominator=("denominator", lambda s: s.sum(min_count=1)),
-               schools_reporting=("schools_reporting", "sum"), schools_expected=("schools_expected", "sum"))
-          .reset_index()
+    g = rows_of(cells, level, ownership, ward).groupby(["school_year", "round", "level"], sort=False)
+    df = g[["numerator", "denominator"]].sum(min_count=1)
+    df[["schools_reporting", "schools_expected"]] = g[["schools_reporting", "schools_expected"]].sum()
+    df = (df.reset_index()
           .sort_values(["school_year", "round", "level"], ascending=[True, False, True], ignore_index=True))
     return _trend_targets(df, catalog, code)
 
