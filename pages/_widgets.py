@@ -258,7 +258,8 @@ def table(df, formats: dict | None = None, total: int | None = None, first: tupl
     total = max(len(df), total or 0)
     if total > len(shown):
         st.caption(f"Hiển thị {fmt_int(len(shown))} dòng đầu trong {fmt_int(total)} dòng; tải tệp để có đủ.")
-    data, config = tables.screen_table(shown, formats)
+    data, config = tables.kept_screen_table(df, formats, tables.MAX_TABLE_ROWS)
+    config = dict(config)
     for col, w in (widths or {}).items():
         if col in shown.columns:
             config[col] = {**config.get(col, {}), "width": w}

@@ -69,10 +69,11 @@ with table:
         if office and picked and picked.selection.rows:
             ui.open_school(view.values.iloc[picked.selection.rows[0]]["school_id"])
         if office:  # what a click on a bar or a row does, as a field and a link (keyboard, screen reader)
-            named = view.values[view.values["school_id"].notna()]
-            names = dict(zip(named["school_id"], named["name"]))
+            names = view.openable  # the schools of the rows shown (any other: Trường's search)
             sid = st.selectbox("Mở trang của trường", list(names), index=None, key="ct_open",
-                               placeholder="Chọn trường", format_func=names.get)
+                               placeholder="Chọn trường", format_func=names.get,
+                               help=None if len(names) == len(view.values) else
+                               "Các trường trong bảng trên; trường khác: tìm ở trang Trường.")
             if sid:
                 st.page_link(ui.PAGE_FILES["truong"], label=f"Mở trang của trường · {names[sid]}",
                              query_params=ui.link_params(truong=sid))
