@@ -70,10 +70,10 @@ class Trace(dict):
         self[name] = value
 
 
-def _unset_none(value):
+def unset_none(value):
     """`value` without the properties given as None (plotly leaves a property set to None unset)."""
     if isinstance(value, dict):
-        return {k: _unset_none(v) for k, v in value.items() if v is not None}
+        return {k: unset_none(v) for k, v in value.items() if v is not None}
     return value
 
 
@@ -87,7 +87,7 @@ def _merge(into: dict, changes: dict) -> None:
             into[k] = dict(into[k])
             _merge(into[k], v)
         else:
-            into[k] = _unset_none(v)
+            into[k] = unset_none(v)
 
 
 class Sketch:
@@ -106,7 +106,7 @@ class Sketch:
 
     def add_trace(self, trace) -> None:
         t = trace.to_plotly_json() if hasattr(trace, "to_plotly_json") else trace
-        self.data.append(Trace(_unset_none(t)))
+        self.data.append(Trace(unset_none(t)))
 
     def add_traces(self, traces) -> None:
         for t in traces:

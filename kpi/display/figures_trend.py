@@ -11,9 +11,19 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+from _plotly_utils.utils import convert_to_base64
 
 from kpi.common.formatting import fmt_int, fmt_number, fmt_percent
-from kpi.display.figures import GRID, INK, TARGET_COLOR, Sketch, percent_range, percent_ticks, title_and_legend
+from kpi.display.figures import (
+    GRID,
+    INK,
+    TARGET_COLOR,
+    Sketch,
+    percent_range,
+    percent_ticks,
+    title_and_legend,
+    unset_none,
+)
 from kpi.display.measure import text_width
 from kpi.display.medium import MIN_FONT_PX, SCREEN, Medium
 
@@ -142,9 +152,10 @@ def trend_panel(trend: pd.DataFrame, medium: Medium, plot_h: float, plot_w: floa
     periods and the values its axis must hold (nothing when no period has a value)."""
     if trend.empty or not trend["value"].notna().any():
         return [], [], []
-    # the traces as a figure writes them (its arrays typed as plotly.js reads them)
-    drawn = go.Figure(trend_traces(trend, medium, (plot_h, plot_w))).to_plotly_json()["data"]
-    traces = [{**t, "xaxis": "x", "yaxis": "y"} for t in drawn]
+    # the traces as a figure writes them (columns as arrays, typed as plotly.js reads them), without
+    # plotly's per-property checks (figures.Sketch: the same JSON; 18 ms a panel, 64 panels a pack)
+    traces = [{**unset_none(t), "xaxis": "x", "yaxis": "y"} for t in trend_traces(trend, medium, (plot_h, plot_w))]
+    convert_to_base64(traces)
     return traces, list(dict.fromkeys(trend["period"])), list(trend["value"]) + list(trend["target"])
 
 
