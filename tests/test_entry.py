@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pandas as pd
 import pytest
 
 from kpi.admin import auth
@@ -407,6 +408,47 @@ def test_the_school_page_counts_the_submission_made_in_the_app(entry_db):
     assert card.submission.startswith("Đã nộp đúng hạn ngày 1") and "chờ Phòng duyệt" in card.submission
     missing = _fresh_school(entry_db)
     assert v.scorecard(Scope.school(missing), missing, *PERIOD).submission.startswith("Chưa nộp báo cáo kỳ này")
+
+
+def test_a_schools_submission_status_is_read_again_only_when_its_own_entry_changes(entry_db):
+    """A scorecard's submission row (kpi.views.quality.submission_status for one school) equals the row of
+    the whole period's (one truth); another school's save leaves it as it was, without a new query (a save
+    anywhere bumps the entries' version: before, every scorecard then queried again); the school's own save
+    changes it."""
+    from kpi.views import quality
+
+    store = state.store_for(entry_db)
+    v = views.views_for(entry_db)
+    open_ = entry.open_period(v.periods())
+    schools = [s for (s,) in store.read("SELECT DISTINCT school_id FROM entries ORDER BY 1")][:6]
+    schools.append(_fresh_school(entry_db))
+    whole = entry.entry_times(store, *PERIOD, open_)
+    for sid in schools:
+        sc = Scope.school(sid)
+        every = queries.submission_status(v.con, sc, *PERIOD, whole, PERIOD == open_)
+        pd.testing.assert_frame_equal(quality.submission_status(v, sc, *PERIOD), every)
+    mine, other = schools[-1], _fresh_school_other(entry_db, schools[-1])
+    before = quality.submission_status(v, Scope.school(mine), *PERIOD)
+    entry.Desk(entry_db, store, CAT, {other: level(entry_db, other)}, PERIOD).save(
+        principal(other), other, *PERIOD, {"hs_tong": "1.200"}, {}, version=0)
+    misses = v.misses
+    assert quality.submission_status(v, Scope.school(mine), *PERIOD) is before and v.misses == misses
+    entry.Desk(entry_db, store, CAT, {mine: level(entry_db, mine)}, PERIOD).save(
+        principal(mine), mine, *PERIOD, {"hs_tong": "1.200"}, {}, version=0)
+    after = quality.submission_status(v, Scope.school(mine), *PERIOD)
+    assert list(before["state"]) == ["chua_nhap"] and list(after["state"]) == ["nhap"]
+
+
+def _fresh_school_other(path, besides: str) -> str:
+    """Another school with no entry in the period than `besides`."""
+    have = {s for s, _ in state.store_for(path).read(state.sql("entries.period_states"),
+                                                     dict(zip(("school_year", "round"), PERIOD)))}
+    c = db.connect(path)
+    try:
+        return next(s for (s,) in c.execute("SELECT school_id FROM schools ORDER BY 1").fetchall()
+                    if s not in have and s != besides)
+    finally:
+        c.close()
 
 
 def test_a_locked_period_refuses_an_import_until_the_school_is_reopened(entry_db):

@@ -16,6 +16,7 @@ import threading
 import time
 
 import psycopg
+import pyarrow.compute as pc
 import pytest
 
 from kpi import cli
@@ -352,6 +353,8 @@ def test_the_entry_workflow_end_to_end(entry_db):
     assert recovery.pending(store) == []
     times = entry.entry_times(store, *PERIOD, PERIOD).to_pandas().set_index("school_id")
     assert times.loc[sid, "state"] == "da_duyet"
+    assert entry.school_entry_times(store, sid, *PERIOD, PERIOD).to_pylist() == \
+        entry.entry_times(store, *PERIOD, PERIOD).filter(pc.equal(pc.field("school_id"), sid)).to_pylist()
     obs, subs = entry.pending_tables(store)
     assert sid not in set(subs.column("school_id").to_pylist()) and obs.num_rows > 0
     assert entry.flagged_values(store, *PERIOD) is not None

@@ -27,8 +27,15 @@ class QualityView:
 def submission_status(v, scope: Scope, year: str, rnd: str) -> pd.DataFrame:
     """Who submitted when (a file the Phòng imported, or the app), on time or late, and where
     each school's entry stands: read again whenever the schools' entries change."""
-    version = v.workflow_version() if scope.snapshot_id is None else None
     open_ = entry.open_period(v.periods())
+    if scope.school_id is not None and scope.snapshot_id is None and v.state is not None:
+        # one school (a scorecard): read again only when its own entry changes, not with every school's save
+        own = entry.school_entry_times(v.state, scope.school_id, year, rnd, open_)
+        row = tuple(tuple(r.values()) for r in own.to_pylist())
+        return v.memo(("submission_status", scope, year, rnd, row),
+                      lambda: queries.submission_status(v.con, scope, year, rnd, own, (year, rnd) == open_,
+                                                        source=v.source(scope)))
+    version = v.workflow_version() if scope.snapshot_id is None else None
 
     def compute():
         times = None if version is None else v.memo(  # one read of the store per version, for every scope

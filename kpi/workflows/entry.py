@@ -384,8 +384,18 @@ def entry_times(store: state.Store | None, year: str, rnd: str, open_: tuple | N
     reads beside the analytics file's submissions."""
     if store is None:
         return ENTRY_TIMES.empty_table()
-    rows = store.read(state.sql("entries.times"), {"school_year": year, "round": rnd})
-    is_open = (year, rnd) == open_
+    return _times_table(store.read(state.sql("entries.times"), {"school_year": year, "round": rnd, "school_id": None}),
+                        (year, rnd) == open_)
+
+
+def school_entry_times(store: state.Store, school_id: str, year: str, rnd: str, open_: tuple | None) -> pa.Table:
+    """`entry_times` of one school (one row, or none): read each time a scorecard is drawn, since it
+    changes only when that school's own entry does (the whole period's changes with every save)."""
+    return _times_table(store.read(state.sql("entries.times"),
+                                   {"school_id": school_id, "school_year": year, "round": rnd}), (year, rnd) == open_)
+
+
+def _times_table(rows, is_open: bool) -> pa.Table:
     data = [(sid, workflow.effective_state(st, is_open, bool(lk)), v, local(first), local(sub), by, reason, fl, ex)
             for sid, st, v, first, sub, by, reason, fl, ex, lk in rows]
     columns = list(zip(*data)) if data else [()] * len(ENTRY_TIMES)

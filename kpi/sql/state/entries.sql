@@ -83,8 +83,8 @@ WHERE school_year = :school_year AND round = :round AND state = 'da_duyet' AND E
 -- name: times
 -- one row per school with an entry or a lock in the period: stored state and version, first and
 -- latest submission, the Phòng's latest decider and reason, how many values set off a soft check /
--- were explained, whether it is locked (kpi.workflows.entry.entry_times).
--- Parameters: :school_year, :round
+-- were explained, whether it is locked (kpi.workflows.entry.entry_times); with :school_id, of that school only.
+-- Parameters: :school_year, :round, :school_id (NULL = every school)
 SELECT k.school_id, e.state, coalesce(e.version, 0), e.first_submitted_at, e.submitted_at, e.decided_by, e.reason,
        (SELECT count(*) FROM entry_values v WHERE v.school_id = k.school_id AND v.school_year = :school_year
           AND v.round = :round AND v.flags IS NOT NULL),
@@ -94,7 +94,8 @@ SELECT k.school_id, e.state, coalesce(e.version, 0), e.first_submitted_at, e.sub
                AND l.round = :round)
 FROM (SELECT school_id FROM entries WHERE school_year = :school_year AND round = :round
       UNION SELECT school_id FROM period_locks WHERE school_year = :school_year AND round = :round) k
-LEFT JOIN entries e ON e.school_id = k.school_id AND e.school_year = :school_year AND e.round = :round;
+LEFT JOIN entries e ON e.school_id = k.school_id AND e.school_year = :school_year AND e.round = :round
+WHERE CAST(:school_id AS TEXT) IS NULL OR k.school_id = :school_id;
 
 -- name: pending_values
 -- one row per parsed value of every submission waiting for the Phòng's decision (every period).
