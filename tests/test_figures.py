@@ -174,3 +174,18 @@ def test_sketch_updates_as_plotly_does():
     ref.update_layout(xaxis=dict(title=dict(font=dict(size=12))), annotations=[dict(text="y")], height=None)
     assert _plain(fig) == _plain(ref)
     assert fig.layout.xaxis.title.text == "a" and [a.text for a in fig.layout.annotations] == ["y"]
+
+
+def test_trend_labels_stand_on_a_white_ground(con):
+    """A target line a point or two from a value ran through its label's digits (a national trend, 16,3%
+    beside a 17,5% target): every value label of the screen trend is an annotation on a white ground at its
+    point, one per labelled point of trend_traces, and no trace draws text of its own."""
+    cat = default_catalog()
+    rows = progress.trend_rows(queries.indicator_trend(con, cat, Scope.everything(), "ty_trong_truc_tuyen"))
+    labelled = [(x, round(y, 6), t) for tr in figures_trend.trend_traces(rows)
+                for x, y, t in zip(tr["x"], tr["y"], tr.get("text", [])) if t]
+    fig = figures_trend.trend_chart(rows)
+    notes = fig.layout.annotations
+    assert sorted((a.x, round(a.y, 6), a.text) for a in notes) == sorted(labelled) and labelled
+    assert all(a.bgcolor == figures_trend.LABEL_GROUND and a.yref == "y" for a in notes)
+    assert not any(t.text for t in fig.data) and all("text" not in (t.mode or "") for t in fig.data)

@@ -132,10 +132,14 @@ def trend_traces(rows: pd.DataFrame, medium: Medium = SCREEN, plot: tuple[float,
 def trend_chart(rows: pd.DataFrame, title: str = "") -> go.Figure:
     """The Chỉ tiêu page's trend (`trend_traces` on screen): each period's highest series labelled
     above its point and the lowest below it (labels of two series never meet); a series in between
-    is read from the hover and the table."""
+    is read from the hover and the table. A label stands on a white ground (`value_labels`): a target
+    line a few points from the value would otherwise run through its digits."""
     fig = Sketch()
     periods = list(dict.fromkeys(rows["period"]))
-    fig.add_traces(trend_traces(rows, SCREEN))
+    traces = trend_traces(rows, SCREEN)
+    notes = value_labels(traces)
+    fig.add_traces(traces)
+    fig.update_layout(annotations=notes)
     y_range = percent_range(list(rows["value"]) + list(rows["target"]), room=0.12)
     ticks = percent_ticks(y_range[1] / 1.12)
     fig.update_layout(
@@ -145,6 +149,28 @@ def trend_chart(rows: pd.DataFrame, title: str = "") -> go.Figure:
         xaxis=dict(title=None, type="category", range=[-0.75, len(periods) - 0.5], tickvals=periods,
                    ticktext=period_ticks(periods), tickangle=0, automargin=True, fixedrange=True))
     return fig.figure()
+
+
+LABEL_GROUND = "rgba(255,255,255,0.9)"
+
+
+def value_labels(traces: list[dict]) -> list[dict]:
+    """The traces' point labels as annotations on a white ground, taken off the traces (whose
+    hover is unchanged): above or below the point as `trend_traces` placed them."""
+    notes = []
+    for t in traces:
+        if "text" not in t.get("mode", ""):
+            continue
+        for x, y, text, pos in zip(t["x"], t["y"], t["text"], t["textposition"]):
+            if text and pd.notna(y):
+                above = pos.startswith("top")
+                notes.append(dict(x=x, y=y, xref="x", yref="y", text=text, showarrow=False,
+                                  yanchor="bottom" if above else "top", yshift=6 if above else -6,
+                                  font=t["textfont"], bgcolor=LABEL_GROUND, borderpad=1))
+        t["mode"] = t["mode"].replace("+text", "")
+        for key in ("text", "textposition", "textfont"):
+            t.pop(key, None)
+    return notes
 
 
 def trend_panel(trend: pd.DataFrame, medium: Medium, plot_h: float, plot_w: float) -> tuple[list[dict], list, list]:
