@@ -36,7 +36,9 @@ else:
     with chart:
         if chart.open:
             chart.plotly_chart(view.trend_figure, theme=None, width="stretch", key="ct_trend",
-                               alt=chart_text.trend_name(cat.indicators[code].label_vi, view.trend))
+                               alt=chart_text.trend_name(cat.indicators[code].label_vi, view.trend_drawn))
+            if view.trend_window_note:
+                chart.caption(view.trend_window_note)
     with table:
         if table.open:
             ui.table(view.trend_table, tables.TREND_TABLE_FORMAT, first=("Kỳ",))

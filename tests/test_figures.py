@@ -189,3 +189,20 @@ def test_trend_labels_stand_on_a_white_ground(con):
     assert sorted((a.x, round(a.y, 6), a.text) for a in notes) == sorted(labelled) and labelled
     assert all(a.bgcolor == figures_trend.LABEL_GROUND and a.yref == "y" for a in notes)
     assert not any(t.text for t in fig.data) and all("text" not in (t.mode or "") for t in fig.data)
+
+
+def test_the_screen_trend_draws_the_latest_six_periods_and_says_so():
+    """Five school years (ten periods) do not fit a phone: the chart draws the latest SCREEN_PERIODS, the
+    page says the table has every period (IndicatorView.trend_window_note); six or fewer are all drawn."""
+    from kpi.views.indicator import IndicatorView
+    periods = [f"{y}-{y + 1} · {r}" for y in range(2019, 2024) for r in ("HK1", "CN")]
+    rows = pd.DataFrame({"period": periods, "series": "Tất cả", "value": [0.1 + i / 100 for i in range(10)],
+                         "numerator": 10.0, "denominator": 100.0,
+                         "target": 0.175, "schools_reporting": 10, "schools_expected": 12})
+    fig = figures_trend.trend_chart(rows)
+    assert list(fig.data[0].x) == periods[-6:] == list(fig.layout.xaxis.tickvals)
+    view = IndicatorView("x", "", rows, pd.DataFrame({"value": []}))
+    assert view.trend_window_note == "Biểu đồ: 6 kỳ gần nhất; thẻ Bảng số liệu có đủ 10 kỳ."
+    assert len(view.trend_table) == 10 and list(view.trend_drawn["period"]) == periods[-6:]
+    short = IndicatorView("x", "", rows.tail(6), pd.DataFrame({"value": []}))
+    assert short.trend_window_note == "" and list(figures_trend.trend_chart(rows.tail(6)).data[0].x) == periods[-6:]

@@ -38,7 +38,8 @@ def _values(n, value, target, level="TH"):
 
 
 def _trend(values, target):
-    periods = [f"{y} · {r}" for y in ("2021-2022", "2022-2023", "2023-2024") for r in ("HK1", "CN")][:len(values)]
+    years = [f"{y}-{y + 1}" for y in range(2024 - -(-len(values) // 2), 2024)]
+    periods = [f"{y} · {r}" for y in years for r in ("HK1", "CN")][:len(values)]
     return pd.DataFrame({"period": periods, "series": "Tất cả", "value": values, "target": target,
                          "schools_reporting": 10, "schools_expected": 10})
 
@@ -74,6 +75,8 @@ def _builds(v: views.Views) -> dict:
         "trend_chart split": figures_trend.trend_chart(split_trend),
         "trend_chart at 100%": figures_trend.trend_chart(_trend([0.75, 0.8, 0.9, 1.0, 1.0, 1.0], 1.0)),
         "trend_chart small values": figures_trend.trend_chart(_trend([0.01, 0.02, 0.015], 0.05)),
+        # five school years (ten periods, the national file's): the chart draws the latest six
+        "trend_chart ten periods": figures_trend.trend_chart(_trend(list(np.linspace(0.121, 0.169, 10)), 0.175)),
         "school_bars": figures.school_bars(split_values),
         "school_bars all at 100%": figures.school_bars(_values(12, 1.0, 1.0)),
         "school_bars one school": figures.school_bars(_values(1, 0.03, 0.05)),
@@ -169,6 +172,17 @@ PLANTED_DRAWN = {
     "nhãn 100% ở mép khung": (_label_cut_at_the_edge, "nhãn số liệu bị cắt ở mép vùng vẽ"),
     "chú thích ngoài biểu đồ": (_text_outside_the_figure, "chữ ra ngoài biểu đồ"),
 }
+
+
+@needs_chromium
+@pytest.mark.browser
+def test_planted_ten_periods_on_a_phone_are_caught(page, monkeypatch):
+    """Planted: the screen trend drawing all ten periods of five school years (as it did): on a phone its
+    school years and labels run into each other, and the check says so."""
+    monkeypatch.setattr(figures_trend, "latest_periods", lambda rows, n=None: rows)
+    fig = figures_trend.trend_chart(_trend(list(np.linspace(0.121, 0.169, 10)), 0.175))
+    assert len(fig.data[0].x) == 10
+    assert "chữ chồng lên nhau" in {p.kind for p in look.figure_problems(page, [fig], 358, "mười kỳ")}
 
 
 @needs_chromium

@@ -27,6 +27,7 @@ from kpi.display.figures import (
 from kpi.display.measure import text_width
 from kpi.display.medium import MIN_FONT_PX, SCREEN, Medium
 
+SCREEN_PERIODS = 6  # the screen trend draws the latest six periods (they fit a phone); its table has every one
 SERIES_COLORS = {"Tất cả": "#0072B2", "MN": "#A8498A", "TH": "#0072B2", "THCS": "#00795C", "GDTX": "#A86200"}
 TARGET_DASHES = ("dash", "dot", "dashdot", "longdash")
 
@@ -129,11 +130,20 @@ def trend_traces(rows: pd.DataFrame, medium: Medium = SCREEN, plot: tuple[float,
     return out
 
 
+def latest_periods(rows: pd.DataFrame, n: int = SCREEN_PERIODS) -> pd.DataFrame:
+    """The rows of the latest `n` periods (rows in time order, as kpi.domain.progress.trend_rows gives them)."""
+    periods = list(dict.fromkeys(rows["period"]))
+    return rows if len(periods) <= n else rows[rows["period"].isin(periods[-n:])].reset_index(drop=True)
+
+
 def trend_chart(rows: pd.DataFrame, title: str = "") -> go.Figure:
-    """The Chỉ tiêu page's trend (`trend_traces` on screen): each period's highest series labelled
-    above its point and the lowest below it (labels of two series never meet); a series in between
-    is read from the hover and the table. A label stands on a white ground (`value_labels`): a target
-    line a few points from the value would otherwise run through its digits."""
+    """The Chỉ tiêu page's trend (`trend_traces` on screen) over the latest SCREEN_PERIODS periods (ten
+    periods on a phone: the school years under the ticks and the labels ran into each other; the page's
+    table has every period): each period's highest series labelled above its point and the lowest
+    below it (labels of two series never meet); a series in between is read from the hover and the
+    table. A label stands on a white ground (`value_labels`): a target line a few points from the
+    value would otherwise run through its digits."""
+    rows = latest_periods(rows)
     fig = Sketch()
     periods = list(dict.fromkeys(rows["period"]))
     traces = trend_traces(rows, SCREEN)

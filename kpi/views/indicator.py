@@ -74,6 +74,18 @@ class IndicatorView:
         named = shown[shown["school_id"].notna()]
         return dict(zip(named["school_id"], named["name"]))
 
+    @property
+    def trend_drawn(self) -> pd.DataFrame:
+        """The trend rows the chart draws (its latest periods: figures_trend.latest_periods)."""
+        return figures_trend.latest_periods(self.trend)
+
+    @property
+    def trend_window_note(self) -> str:
+        """What the chart leaves to the table, when it does ('' when it draws every period)."""
+        drawn, every = self.trend_drawn["period"].nunique(), self.trend["period"].nunique()
+        return "" if drawn == every else (f"Biểu đồ: {fmt_int(drawn)} kỳ gần nhất; thẻ Bảng số liệu có đủ "
+                                          f"{fmt_int(every)} kỳ.")
+
     @functools.cached_property
     def trend_figure(self):
         return figures_trend.trend_chart(self.trend)
