@@ -10,6 +10,7 @@ import subprocess
 import zipfile
 
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 from kpi.catalog.model import default_catalog
@@ -417,7 +418,9 @@ def test_label_check_catches_a_target_line_through_a_value_label():
                           "period": ["2022-2023 · CN", "2023-2024 · CN"], "series": ["Tất cả"] * 2,
                           "value": [0.14, 0.156], "target": [0.16, 0.16],
                           "schools_reporting": [20, 20], "schools_expected": [20, 20]})
+    # the screen trend as it drew its labels until 07/12/2026 (as its traces' text; now on a white ground)
     page = figures_trend.trend_chart(trend).to_plotly_json()
+    page["data"] = go.Figure(figures_trend.trend_traces(trend)).to_plotly_json()["data"]
     page["layout"]["yaxis"]["range"] = [0, 20]
     assert any("cắt qua nhãn" in p.why for p in ec.label_crossing_problems(page))
     bars = {"data": [{"type": "bar", "orientation": "h", "x": [14.0], "y": ["1. Trường A"], "text": ["14% ✖"],
