@@ -104,9 +104,8 @@ class Sketch:
         self.data: list[Trace] = []
         self.layout: dict = {"template": TEMPLATE_JSON}
 
-    def add_trace(self, trace) -> None:
-        t = trace.to_plotly_json() if hasattr(trace, "to_plotly_json") else trace
-        self.data.append(Trace(unset_none(t)))
+    def add_trace(self, trace: dict) -> None:
+        self.data.append(Trace(unset_none(trace)))
 
     def add_traces(self, traces) -> None:
         for t in traces:

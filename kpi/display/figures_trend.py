@@ -149,11 +149,11 @@ def trend_chart(rows: pd.DataFrame, title: str = "") -> go.Figure:
     traces = trend_traces(rows, SCREEN)
     notes = value_labels(traces)
     fig.add_traces(traces)
-    fig.update_layout(annotations=notes)
     y_range = percent_range(list(rows["value"]) + list(rows["target"]), room=0.12)
     ticks = percent_ticks(y_range[1] / 1.12)
     fig.update_layout(
-        height=400, margin=dict(l=8, r=12, t=(34 if title else 0) + 34, b=8), **title_and_legend(title, 400),
+        annotations=notes, height=400, margin=dict(l=8, r=12, t=(34 if title else 0) + 34, b=8),
+        **title_and_legend(title, 400),
         yaxis=dict(range=y_range, tickvals=ticks, ticktext=[fmt_number(t) + "%" for t in ticks], title=None,
                    automargin=True, fixedrange=True),
         xaxis=dict(title=None, type="category", range=[-0.75, len(periods) - 0.5], tickvals=periods,

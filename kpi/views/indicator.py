@@ -74,12 +74,12 @@ class IndicatorView:
         named = shown[shown["school_id"].notna()]
         return dict(zip(named["school_id"], named["name"]))
 
-    @property
+    @functools.cached_property
     def trend_drawn(self) -> pd.DataFrame:
         """The trend rows the chart draws (its latest periods: figures_trend.latest_periods)."""
         return figures_trend.latest_periods(self.trend)
 
-    @property
+    @functools.cached_property
     def trend_window_note(self) -> str:
         """What the chart leaves to the table, when it does ('' when it draws every period)."""
         drawn, every = self.trend_drawn["period"].nunique(), self.trend["period"].nunique()
