@@ -12,10 +12,8 @@ Exit codes: 0 done, 1 refused or failed (message on stderr, in Vietnamese), 2 us
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import logging
-import os
 import sys
 import time
 
@@ -30,6 +28,7 @@ from kpi.imports import import_read, importer
 from kpi.imports.problems import error_report
 from kpi.imports.templates import build_template
 from kpi.serving import balancer
+from kpi.serving import command as serve_command
 from kpi.store import db, derived, queries, replica, state
 from kpi.workflows import snapshots
 from kpi.writes import door
@@ -112,21 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--school", help="phiếu của một trường (PDF)")
     ex.add_argument("--out", required=True)
 
-    sv = sub.add_parser("serve", help="phục vụ ứng dụng: nginx trước N tiến trình Streamlit (mỗi lõi một tiến trình)")
-    sv.add_argument("--db", help="đường dẫn tệp DuckDB")
-    sv.add_argument("--port", type=int, default=8501, help="cổng nhận trình duyệt (mặc định 8501)")
-    sv.add_argument("--address", default="127.0.0.1",
-                    help="địa chỉ lắng nghe (mặc định 127.0.0.1; 0.0.0.0 để máy khác truy cập)")
-    sv.add_argument("--workers", type=int, default=None, help="số tiến trình Streamlit (mặc định: số lõi)")
-    sv.add_argument("--restart", action="store_true",
-                    help="khởi động lại lần lượt từng tiến trình của `kpi serve` đang chạy trên cổng này "
-                         "(khi nâng cấp)")
-    sv.add_argument("--store", metavar="URL",
-                    help="kho trạng thái dùng chung trên PostgreSQL (postgresql://người_dùng@máy/csdl; như biến "
-                         "KPI_STORE), để nhiều máy chủ dùng chung; mặc định: tệp SQLite bên cạnh tệp dữ liệu")
-    sv.add_argument("--front", action="append", default=[], metavar="ĐỊA_CHỈ",
-                    help="địa chỉ của `kpi front` đứng trước máy này (nêu lại cho mỗi cửa trước): địa chỉ của "
-                         "trình duyệt do nó chuyển tới được tin (chống dò mật khẩu, nhật ký)")
+    serve_command.add_parser(sub)
 
     fr = sub.add_parser("front", help="cửa trước chung của nhiều máy (mỗi máy chạy `kpi serve` trên kho PostgreSQL "
                                       "dùng chung): nginx chia người dùng giữa các máy, máy dừng thì sang máy khác")
@@ -423,40 +408,10 @@ def cmd_export(args) -> int:
     return 0
 
 
-def use_store(url: str, path) -> None:
-    """`serve --store URL`: the PostgreSQL state store for this process and every worker it starts (they
-    inherit $KPI_STORE), reached once here so that a wrong address stops the start with its reason."""
-    os.environ["KPI_STORE"] = url
-    try:
-        state.store_for(path).workflow_version()
-    except ValueError as e:
-        raise CliError(str(e)) from e
-    except faults.StoreUnavailable as e:
-        raise CliError(f"Không dùng được kho trạng thái {state.store_for(path).path}: {e}") from e
-
-
 def cmd_serve(args) -> int:
-    # deferred: 1,4 s to import (the front end, the supervisor); only `serve` needs it
-    from kpi.serving import serve
-
-    if args.restart:
-        try:
-            return serve.request_restart(args.port)
-        except RuntimeError as e:
-            raise CliError(str(e)) from e
-    path = db.db_path(args.db)
-    if not path.exists():
-        raise CliError(f"Chưa có cơ sở dữ liệu tại {path}. Chạy `python -m kpi init --sample` trước.")
-    if args.store:
-        use_store(args.store, path)
     try:
-        fronts = tuple(str(ipaddress.ip_network(a.strip(), strict=False)) for a in args.front)
-    except ValueError:
-        raise CliError("--front cần địa chỉ IP (ví dụ 10.0.0.5) hoặc dải địa chỉ (10.0.0.0/24) "
-                       "của cửa trước.") from None
-    try:
-        return serve.serve(args.port, args.workers, args.address, path, fronts)
-    except RuntimeError as e:
+        return serve_command.run(args)
+    except serve_command.ServeError as e:
         raise CliError(str(e)) from e
 
 

@@ -77,6 +77,7 @@ def served(sample_db, tmp_path_factory):
              Path(f"/proc/{p}/status").read_text().lower()]
     assert alive == [], f"processes left after SIGTERM: {alive}\n{out[-2000:]}"
     assert "đang dừng" in out
+    assert not (ROOT / "data" / "run" / str(port) / "spill").exists()  # the workers' DuckDB folders go too
 
 
 def _run(coro):
@@ -101,6 +102,12 @@ def test_the_front_answers_through_nginx_with_two_workers(served):
     for pid in workers.values():  # glibc's allocator told to give freed memory back (kpi.serving.serve.MALLOC_ENV)
         environ = dict(x.split("=", 1) for x in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in x)
         assert {k: environ.get(k) for k in serve.MALLOC_ENV} == serve.MALLOC_ENV
+        assert environ["KPI_DUCKDB_MB"] == str(serve.READER_MB)  # each worker's DuckDB readers are bounded
+    # the supervisor and the renderer hold no copy of the workers' libraries (issue 29: every process counts)
+    renderer = [p for p in loadbench.tree(proc.pid) if "kpi.exports.renderer" in loadbench._cmdline(p)]
+    assert len(renderer) == 1
+    for pid in (proc.pid, renderer[0]):
+        assert loadbench.rss_mb([pid]) < 40, (loadbench._cmdline(pid), loadbench.rss_mb([pid]))
     status, headers, body = _get(url + "/")
     assert status == 200 and b"<!--" in body[:10] or b"<!doctype" in body[:200].lower()
     assert headers["Server"] == "nginx"

@@ -366,7 +366,7 @@ def test_a_rolling_restart_keeps_every_page_load(first):
 
 def test_killing_serve_leaves_nothing_of_its_run(first):
     procs = first.processes()
-    for kind in ("nginx: master", "nginx: worker", "dashboard.py", "kpi renderer"):
+    for kind in ("nginx: master", "nginx: worker", "dashboard.py", "kpi.exports.renderer"):
         assert any(kind in p.cmd for p in procs), (kind, procs)
     os.kill(first.proc.pid, signal.SIGKILL)
     first.proc.wait()

@@ -25,6 +25,7 @@ from kpi.admin import shared as admin
 from kpi.admin.auth import User
 from kpi.common import faults
 from kpi.imports import importer
+from kpi.serving import command
 from kpi.store import recovery, state, state_base, state_pg
 from kpi.tools import sample
 from kpi.tools.sample import SAMPLE_PDF
@@ -326,7 +327,7 @@ def test_a_forked_child_never_ends_the_parents_connection(pg_server, monkeypatch
 def test_serve_store_reaches_the_server_before_it_starts(pg_server, writable_db, monkeypatch, capsys):
     monkeypatch.setenv("KPI_STORE", "")  # (none; restored after the test, which sets it)
     url = pg_server.new_database()
-    cli.use_store(url, writable_db)
+    command.use_store(url, writable_db)
     assert os.environ["KPI_STORE"] == url and isinstance(state.store_for(writable_db), state_pg.PgStore)
     state.forget(url)
     pg_server.drop(url)
@@ -334,6 +335,10 @@ def test_serve_store_reaches_the_server_before_it_starts(pg_server, writable_db,
     assert capsys.readouterr().err.startswith("Lỗi: Không dùng được kho trạng thái postgresql://kpi@/khong_co")
     assert cli.main(["serve", "--db", str(writable_db), "--store", "sqlite:///x"]) == 1
     assert "KPI_STORE phải là địa chỉ PostgreSQL" in capsys.readouterr().err
+    # `python -m kpi serve` reads its arguments without kpi.cli (kpi/__main__.py): the same refusals
+    wrong = "postgresql://kpi@/khong_co?host=/khong-co"
+    assert command.main(["serve", "--db", str(writable_db), "--store", wrong]) == 1
+    assert capsys.readouterr().err.startswith("Lỗi: Không dùng được kho trạng thái postgresql://kpi@/khong_co")
 
 
 # ---- the workflows over the store ---------------------------------------------------------------------

@@ -21,10 +21,10 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import bcrypt
 
+from kpi.admin.secret import secret_key  # noqa: F401 - the signing key, kept where the supervisor can read it alone
 from kpi.common import faults
 from kpi.common.access import ROLES, SCHOOL_ROLES, Scope
 from kpi.store import db, queries, state
@@ -235,20 +235,6 @@ def authenticate(con, user_name: str, password: str, throttle: Throttle | None =
 
 
 # ---- signed session tokens ---------------------------------------------------------------
-
-def secret_key(path: Path | None = None) -> bytes:
-    """$KPI_SECRET, else data/.kpi_secret (created once, readable by its owner only)."""
-    env = os.environ.get("KPI_SECRET")
-    if env:
-        return env.encode("utf-8")
-    path = path or (db.ROOT / "data" / ".kpi_secret")
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(32))
-    return path.read_bytes()
-
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")

@@ -16,6 +16,7 @@ person sees it (words inside the page, text inside its box, numbers stored as nu
 
 from __future__ import annotations
 
+import importlib
 import tempfile
 import threading
 import time
@@ -27,9 +28,7 @@ from kpi.common.access import Scope
 from kpi.common.faults import ExportError
 from kpi.exports.html import to_html
 from kpi.exports.images import ChartCache, chart_images, start_renderer
-from kpi.exports.pdf import to_pdf
 from kpi.exports.png import to_png_zip
-from kpi.exports.pptx import to_pptx
 from kpi.exports.xlsx import to_xlsx
 from kpi.views import cache as views
 from kpi.views.pack import Pack, build_pack, pack_charts
@@ -38,6 +37,20 @@ FORMATS = ("pptx", "pdf", "xlsx", "html", "png")
 FORMAT_LABELS = {"pptx": "PowerPoint (PPTX)", "pdf": "PDF", "xlsx": "Excel (XLSX)",
                  "html": "HTML (một tệp, xem không cần mạng)", "png": "Ảnh PNG (zip)"}
 NEEDS_IMAGES = {"pptx", "pdf", "png"}
+
+
+def _imported_when_used(module: str, name: str):
+    """The writer `name` of `module`, imported at its first use: fpdf and python-pptx (26 MB) load in the
+    worker that writes a pack, not in every worker at its start (issue 29: the server's memory)."""
+    def write(*args, **kwargs):
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    write.__name__ = write.__qualname__ = name
+    return write
+
+
+to_pdf = _imported_when_used("kpi.exports.pdf", "to_pdf")
+to_pptx = _imported_when_used("kpi.exports.pptx", "to_pptx")
 WRITERS = {"pptx": to_pptx, "pdf": to_pdf, "xlsx": to_xlsx, "html": to_html, "png": to_png_zip}
 MIME = {"pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
         "pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

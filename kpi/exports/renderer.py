@@ -2,7 +2,7 @@
 
 Chart images (PPTX, PDF, PNG packs) are drawn by chromium through kaleido. Chromium takes ~3 s
 and ~200 MB to start, so `python -m kpi serve` runs one renderer process for all its workers
-(`python -m kpi renderer --socket data/run/<port>/renderer.sock`) instead of one chromium per
+(`python -m kpi.exports.renderer --socket data/run/<port>/renderer.sock`) instead of one chromium per
 worker. Workers find it through $KPI_RENDERER_SOCKET; a process without it (the command line,
 tests) renders in-process as before.
 
@@ -100,3 +100,19 @@ def serve(path: Path) -> None:
             server.serve_forever(poll_interval=0.5)
         finally:
             path.unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m kpi.exports.renderer --socket PATH`, as `kpi serve` starts it: this module alone (plotly
+    and the chromium driver), not the command line's DuckDB and pandas (issue 29: every process counts)."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m kpi.exports.renderer",
+                                description="trình vẽ biểu đồ dùng chung cho mọi tiến trình của kpi serve")
+    p.add_argument("--socket", required=True, help="đường dẫn Unix socket")
+    serve(Path(p.parse_args(argv).socket))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

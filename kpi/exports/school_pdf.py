@@ -11,7 +11,6 @@ from kpi.catalog.model import Catalog
 from kpi.common.access import Scope
 from kpi.common.faults import ExportError
 from kpi.common.formatting import fmt_datetime
-from kpi.exports.pdf import Document
 from kpi.views import cache as views
 from kpi.views.pack import SAMPLE_LABEL
 from kpi.workflows import publication, snapshots
@@ -32,6 +31,9 @@ def school_pdf(source, catalog: Catalog, scope: Scope, school_id: str, school_ye
                                     f"Bản chốt {snap['snapshot_id']}" if snap else "Số liệu trực tiếp (chưa chốt)",
                                     f"Tạo lúc {fmt_datetime(dt.datetime.now())}",
                                     SAMPLE_LABEL if meta.get("is_sample") == "true" else "") if x)
+    # deferred: fpdf (19 MB a worker) loads when a scorecard is printed, not in every worker at its start
+    from kpi.exports.pdf import Document
+
     pdf = Document(stamp)
     pdf.heading(card.name, 20)
     pdf.text(f"{card.caption} · {card.submission}", 11)

@@ -37,9 +37,17 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from kpi.common.formatting import fmt_int, fmt_number
-from kpi.imports import sheet_xml
 
 MB = 1024 * 1024
+
+
+def _sheet_xml():
+    """kpi.imports.sheet_xml, loaded with openpyxl when a workbook is read: this module's limits are read by
+    every worker (kpi.imports.evidence), the workbook reader only where someone sends a file."""
+    # deferred: openpyxl, 7 MB in every worker that never reads a workbook
+    from kpi.imports import sheet_xml
+
+    return sheet_xml
 
 
 @dataclass(frozen=True)
@@ -299,7 +307,7 @@ def read_xlsx(data: bytes, limits: Limits = LIMITS, deadline: float | None = Non
             with zf.open(part) as src:
                 wb = book.wb
                 try:
-                    for number, cells in sheet_xml.rows(src, book.shared_strings, wb.epoch, wb._date_formats,
+                    for number, cells in _sheet_xml().rows(src, book.shared_strings, wb.epoch, wb._date_formats,
                                                         wb._timedelta_formats):
                         values = {}
                         for c in cells:

@@ -38,6 +38,7 @@ import contextlib
 import hashlib
 import hmac
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -47,10 +48,14 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kpi.admin import auth
+from kpi.admin.secret import secret_key
 from kpi.common.formatting import fmt_int, fmt_number
 from kpi.serving import proxy, supervise
-from kpi.store import db, recovery, replica
+from kpi.store import paths
+
+# This process (the supervisor) imports neither DuckDB nor pandas: the file's checks before a start run in a
+# child of their own (`check_file`), and the follower of a shared write log only on several machines. It
+# held 101 MB (PSS) with them, every worker's libraries over again (issue 29: every process counts).
 
 
 def log(message: str) -> None:
@@ -74,17 +79,24 @@ def free_port(address: str = "127.0.0.1") -> int:
 
 
 MALLOC_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "131072"}
+# A worker's DuckDB readers, each (kpi.store.db.READER_MB_ENV): the cache of the file's blocks and the queries'
+# working memory together; a query that needs more spills to the worker's folder under data/run/<port>/spill/.
+# Nationally the office pages' queries took 400-670 MB for a moment in each worker (the server's peak: 2,15-2,19
+# GB); the file's cache alone is 90-130 MB. With 192 MB the office queries spill (So sánh's first build about 1,6
+# times the CPU, other pages alike) and none was refused under the national load (kpi.store.db.within_memory
+# retries one that is). The operator's own $KPI_DUCKDB_MB wins.
+READER_MB = 192
 
 
 def cookie_secret() -> str:
     """Streamlit's cookie secret, the same in every worker (derived from the app's signing key), so
     a browser that moves to another worker keeps a valid XSRF cookie for uploads."""
-    return hmac.new(auth.secret_key(), b"streamlit-cookie-secret", hashlib.sha256).hexdigest()
+    return hmac.new(secret_key(), b"streamlit-cookie-secret", hashlib.sha256).hexdigest()
 
 
 def worker_command(port: int) -> list[str]:
     """The command of one worker: Streamlit on a loopback port, production settings."""
-    return [sys.executable, "-m", "streamlit", "run", str(db.ROOT / "dashboard.py"),
+    return [sys.executable, "-m", "streamlit", "run", str(paths.ROOT / "dashboard.py"),
             "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
             "--server.fileWatcherType", "none", "--server.runOnSave", "false",
             "--browser.gatherUsageStats", "false", "--server.maxUploadSize", str(proxy.UPLOAD_LIMIT_MB),
@@ -136,8 +148,8 @@ class Server:
         self.port, self.address = port, address
         self.fronts = tuple(fronts)  # `kpi front` machines whose X-Real-IP is the browser's address
         self.n = max(1, workers or os.cpu_count() or 1)
-        self.db_path = Path(db_path or db.db_path()).resolve()
-        self.run_dir = Path(run_dir or db.ROOT / "data" / "run" / str(port)).resolve()
+        self.db_path = Path(db_path or paths.db_path()).resolve()
+        self.run_dir = Path(run_dir or paths.ROOT / "data" / "run" / str(port)).resolve()
         self.nginx = proxy.nginx_binary() if nginx == "auto" else nginx
         self.workers: list[Worker] = []
         self.front: subprocess.Popen | None = None
@@ -153,15 +165,20 @@ class Server:
         self._roll_requested = False
         self._successor: Worker | None = None  # the warming replacement of self.workers[self._roll[0]]
         self._retiring: list[tuple[Worker, float]] = []  # replaced workers finishing their requests
-        self.follower: replica.Follower | None = None  # several machines: the shared write log followed
+        self.follower = None  # several machines: the shared write log followed (kpi.store.replica.Follower)
         self.diverged: str | None = None  # why this machine's file left the shared log (then it serves no one)
 
     # ---- processes ---------------------------------------------------------------------------
 
-    def _env(self, index: int) -> dict:
+    def _spill_dir(self, port: int) -> Path:
+        return self.run_dir / "spill" / str(port)
+
+    def _env(self, index: int, port: int) -> dict:
         env = dict(os.environ, KPI_DB=str(self.db_path), KPI_WORKER=str(index), KPI_SERVE="1",
                    STREAMLIT_SERVER_COOKIE_SECRET=cookie_secret(), PYTHONUNBUFFERED="1")
         env["KPI_RENDERER_SOCKET"] = str(self.run_dir / "renderer.sock")
+        env.setdefault("KPI_DUCKDB_MB", str(READER_MB))
+        env["KPI_DUCKDB_TMP"] = str(self._spill_dir(port))  # DuckDB makes it when it spills, removes it at close
         # glibc's allocator: a worker's page runs each build and free frames of up to tens of MB in a thread of
         # their own; with an arena per thread and the mmap threshold rising after each large free, freed memory
         # stayed in the arenas (347 MB of a 1.145 MB worker at national scale, 07/12/2026). Two arenas and a
@@ -174,7 +191,7 @@ class Server:
                death: int = signal.SIGKILL, quiet_stdout: bool = False) -> subprocess.Popen:
         """Start a child in a session of its own that dies with this process; record it as `<kind>-<pid>`."""
         with open(log_path, "ab") as out:
-            proc = subprocess.Popen(cmd, cwd=db.ROOT, env=env, stdout=subprocess.DEVNULL if quiet_stdout else out,
+            proc = subprocess.Popen(cmd, cwd=paths.ROOT, env=env, stdout=subprocess.DEVNULL if quiet_stdout else out,
                                     stderr=out if quiet_stdout else subprocess.STDOUT, start_new_session=True,
                                     preexec_fn=supervise.death_signal(death))
         supervise.record(self.run_dir, f"{kind}-{proc.pid}", proc.pid, marker)
@@ -194,8 +211,9 @@ class Server:
         the warm workers until this one is warm and nginx is told."""
         w.port = self._free_worker_port()
         w.log_path = self.run_dir / f"worker-{w.index}.log"
+        shutil.rmtree(self._spill_dir(w.port), ignore_errors=True)  # what a killed worker on this port left
         w.proc = self._spawn("worker", "dashboard.py", worker_command(w.port), w.log_path,
-                             self._env(w.index))
+                             self._env(w.index, w.port))
         w.started, w.ready = time.time(), False
 
     def _end_worker(self, w: Worker, grace: float = 5.0) -> None:
@@ -210,13 +228,14 @@ class Server:
             os.killpg(p.pid, signal.SIGKILL)
         p.wait()
         supervise.forget(self.run_dir, f"worker-{p.pid}")
+        shutil.rmtree(self._spill_dir(w.port), ignore_errors=True)
 
     def _start_renderer(self) -> None:
         """The one chart renderer (chromium) every worker draws with; chromium itself starts on the
         first request (the Báo cáo page asks when it opens)."""
         sock = self.run_dir / "renderer.sock"
         self.renderer = self._spawn("renderer", "renderer",
-                                    [sys.executable, "-m", "kpi", "renderer", "--socket", str(sock)],
+                                    [sys.executable, "-m", "kpi.exports.renderer", "--socket", str(sock)],
                                     self.run_dir / "renderer.log", dict(os.environ, KPI_DB=str(self.db_path)))
 
     def _start_front(self) -> None:
@@ -294,25 +313,20 @@ class Server:
         for p in supervise.end_leftovers(self.run_dir):
             log(f"đã dừng tiến trình còn sót của lần chạy trước: {supervise.describe(p)}")
         proxy.make_temp_dirs(self.run_dir)
+        shutil.rmtree(self.run_dir / "spill", ignore_errors=True)  # no worker runs: what killed ones spilled
         if not supervise.wait_port_free(self.port, self.address, 3.0):
             raise RuntimeError(supervise.busy_port_message(self.port))
-        for f in db.tidy(self.db_path):
-            log(f"đã xoá bản sao dở dang của một lần ghi bị dừng: {f.name}")
-        try:  # several machines: this file takes every write made elsewhere before anyone reads it
-            caught = db.catch_up(self.db_path)
-        except db.Divergence as e:
-            raise RuntimeError(str(e)) from e
-        if caught:
-            log(f"đã cập nhật {fmt_int(caught)} lần ghi của các máy khác từ nhật ký ghi chung")
-        if db.upgrade(self.db_path):
-            log("đã nâng cấp cơ sở dữ liệu lên cấu trúc của phiên bản này (thêm bảng mới, giữ nguyên số liệu)")
-        for line in recovery.repair_quietly(self.db_path):  # writes a crash left half-done (kpi.store.recovery)
+        for line in supervise.in_child(check_file, self.db_path):
             log(line)
 
     def start(self) -> None:
         """Start nginx (answering proxy.STARTING_PAGE), then the workers; each joins nginx once warm."""
         self._prepare()
-        self.follower = replica.Follower(self.db_path).start()
+        if os.environ.get("KPI_STORE"):  # several machines (kpi.store.db.shared_store decides)
+            # deferred: the follower (DuckDB) only where a shared write log is followed
+            from kpi.store import replica
+
+            self.follower = replica.Follower(self.db_path).start()
         self.workers = [Worker(i, 0) for i in range(self.n)]
         t = time.time()
         self._write_conf()
@@ -457,6 +471,7 @@ class Server:
                 os.killpg(p.pid, signal.SIGKILL)
             if p.poll() is None:
                 p.wait()
+        shutil.rmtree(self.run_dir / "spill", ignore_errors=True)  # the workers' DuckDB folders, all ended
         if self.lock.fd is not None:
             supervise.end_leftovers(self.run_dir)  # nginx workers orphaned by a killed master, if any
             self.lock.release()
@@ -481,6 +496,22 @@ class Server:
                 signal.signal(s, h)
 
 
+def check_file(path: Path) -> list[str]:
+    """Before a start (in a child of the supervisor: `supervise.in_child`): drop the copies of writes a stop
+    left half-done, take every write made on other machines (several machines), upgrade the file's structure,
+    finish or drop a write a crash left half-done (kpi.store.recovery); returns what it did, for the log."""
+    # deferred: DuckDB and pandas in this child only (supervise.in_child): the supervisor stays at about 15 MB
+    from kpi.store import db, recovery
+
+    done = [f"đã xoá bản sao dở dang của một lần ghi bị dừng: {f.name}" for f in db.tidy(path)]
+    caught = db.catch_up(path)  # several machines: this file takes every write made elsewhere before anyone reads it
+    if caught:
+        done.append(f"đã cập nhật {fmt_int(caught)} lần ghi của các máy khác từ nhật ký ghi chung")
+    if db.upgrade(path):
+        done.append("đã nâng cấp cơ sở dữ liệu lên cấu trúc của phiên bản này (thêm bảng mới, giữ nguyên số liệu)")
+    return done + list(recovery.repair_quietly(path))
+
+
 def serve_single(port: int, address: str, db_path: Path) -> int:
     """No nginx: one Streamlit process on the front port, in the foreground."""
     log("không có nginx: chỉ một tiến trình phục vụ (một lõi). Cài gói Debian `nginx` "
@@ -488,7 +519,9 @@ def serve_single(port: int, address: str, db_path: Path) -> int:
     cmd = worker_command(port)
     cmd[cmd.index("--server.address") + 1] = address
     env = dict(os.environ, KPI_DB=str(db_path), KPI_SERVE="1", STREAMLIT_SERVER_COOKIE_SECRET=cookie_secret())
-    proc = subprocess.Popen(cmd, cwd=db.ROOT, env=env, preexec_fn=supervise.death_signal(signal.SIGTERM))
+    env.setdefault("KPI_DUCKDB_MB", str(READER_MB))
+    env["KPI_DUCKDB_TMP"] = str(paths.ROOT / "data" / "run" / str(port) / "spill" / str(port))
+    proc = subprocess.Popen(cmd, cwd=paths.ROOT, env=env, preexec_fn=supervise.death_signal(signal.SIGTERM))
 
     def on_signal(signum, frame):
         proc.send_signal(signal.SIGTERM)
@@ -501,7 +534,7 @@ def serve_single(port: int, address: str, db_path: Path) -> int:
 def serve(port: int = 8501, workers: int | None = None, address: str = "127.0.0.1",
           db_path: Path | None = None, fronts: tuple[str, ...] = ()) -> int:
     """The `serve` command: nginx and N workers when nginx is there, else one process."""
-    path = Path(db_path or db.db_path()).resolve()
+    path = Path(db_path or paths.db_path()).resolve()
     if proxy.nginx_binary() is None:
         return serve_single(port, address, path)
     Server(port, workers, address, path, fronts=fronts).run()
@@ -510,7 +543,7 @@ def serve(port: int = 8501, workers: int | None = None, address: str = "127.0.0.
 
 def request_restart(port: int = 8501) -> int:
     """`kpi serve --restart`: ask the `kpi serve` running on `port` for a rolling restart (SIGHUP)."""
-    run_dir = db.ROOT / "data" / "run" / str(port)
+    run_dir = paths.ROOT / "data" / "run" / str(port)
     p = supervise.running(run_dir)
     if p is None:
         raise RuntimeError(f"Không có `kpi serve` nào đang chạy trên cổng {port} (không thấy {run_dir / 'serve.pid'}).")

@@ -25,6 +25,7 @@ import ctypes
 import fcntl
 import json
 import os
+import pickle
 import signal
 import socket
 import time
@@ -51,6 +52,42 @@ def death_signal(sig: int = signal.SIGKILL):
             os.kill(os.getpid(), sig)
 
     return arm
+
+
+def in_child(fn, *args):
+    """`fn(*args)` run in a forked child; returns what it returned (picklable). Its exception comes back as
+    a RuntimeError with the same message. What `fn` imports and allocates (DuckDB, pandas: a file's checks
+    before a start) ends with the child, so the supervisor stays small (issue 29: every process of the
+    server counts). The child dies with this process (`death_signal`). Call it before starting threads."""
+    arm = death_signal(signal.SIGKILL)  # made here: it checks that the child's parent is this process
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 0
+        try:
+            os.close(r)
+            if arm is not None:
+                arm()
+            try:
+                out = pickle.dumps((True, fn(*args)))
+            except BaseException as e:  # noqa: BLE001 - handed to the parent as its message
+                out = pickle.dumps((False, str(e) or type(e).__name__))
+            with os.fdopen(w, "wb") as f:
+                f.write(out)
+        except BaseException:  # noqa: BLE001 - the parent sees an empty answer
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    if not data:
+        raise RuntimeError(f"tiến trình kiểm tra tệp dừng bất thường (mã {os.waitstatus_to_exitcode(status)})")
+    ok, value = pickle.loads(data)
+    if not ok:
+        raise RuntimeError(value)
+    return value
 
 
 # ---- /proc --------------------------------------------------------------------------------------

@@ -32,10 +32,9 @@ import duckdb
 
 from kpi.common import faults
 from kpi.store import replay
+from kpi.store.paths import DEFAULT_DB, ROOT, db_path  # noqa: F401 - the file's place, imported across the project from here
 
 SCHEMA_VERSION = "4"
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DB = ROOT / "data" / "kpi.duckdb"
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 WRITE_DIR = SQL_DIR / "write"
 # Several machines: the shared write log keeps LOG_KEEP_DAYS of writes (KPI_LOG_DAYS), never fewer than the
@@ -51,11 +50,25 @@ _log = logging.getLogger("kpi.store.db")
 # query (So sánh's compare_cells nationally: 720 MB of the process after the query, 220 MB with them).
 _CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
            "allocator_background_threads": True}
+# A reader's memory ($KPI_DUCKDB_MB, set by `kpi serve` for its workers; unset: DuckDB's default, 80% of the
+# machine): its cache of the file's blocks and its queries' working memory together; a query that needs more
+# spills to $KPI_DUCKDB_TMP instead. Nationally the office pages' queries held 400-670 MB for a moment in each
+# worker, which made the server's peak (issue 29).
+READER_MB_ENV, READER_TMP_ENV = "KPI_DUCKDB_MB", "KPI_DUCKDB_TMP"
 
 
-def db_path(explicit: str | os.PathLike | None = None) -> Path:
-    """The database path: `--db` if given, else $KPI_DB, else data/kpi.duckdb."""
-    return Path(explicit or os.environ.get("KPI_DB") or DEFAULT_DB)
+def _reader_config() -> dict:
+    config = dict(_CONFIG)
+    mb = os.environ.get(READER_MB_ENV)
+    if mb:
+        config["memory_limit"] = f"{int(mb)}MB"
+        if os.environ.get(READER_TMP_ENV):
+            config["temp_directory"] = spill = os.environ[READER_TMP_ENV]
+            # DuckDB makes the folder itself, not its parents; what it spills is the schools' figures (its files
+            # get the umask's mode): the folder above is its owner's alone
+            Path(spill).parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(Path(spill).parent, 0o700)
+    return config
 
 
 def connect(path: str | os.PathLike, read_only: bool = True) -> duckdb.DuckDBPyConnection:
@@ -69,7 +82,7 @@ def connect(path: str | os.PathLike, read_only: bool = True) -> duckdb.DuckDBPyC
         return duckdb.connect(str(path), read_only=False, config=dict(_CONFIG))
     if not os.path.exists(path):
         raise duckdb.IOException(f"Không tìm thấy cơ sở dữ liệu {path}")
-    con = duckdb.connect(":memory:", config=dict(_CONFIG))
+    con = duckdb.connect(":memory:", config=_reader_config())
     con.execute(f"ATTACH '{_quote(path)}' AS kpi (READ_ONLY)")
     con.execute("USE kpi")
     return con
@@ -82,6 +95,33 @@ def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     # readers of newer tables expect), never a Python variable of the same name picked up instead
     cur.execute("USE kpi; SET python_enable_replacements = false")
     return cur
+
+
+# A query DuckDB refuses for memory (the reader's bound is shared by the queries of the moment, and a few of
+# their parts cannot spill) waits for the others to finish and runs again; at last with the bound lifted on its
+# connection (this file version's, in this process): a page never fails for the bound.
+OOM_WAITS = (0.25, 1.0)
+
+
+def within_memory(con: duckdb.DuckDBPyConnection, work):
+    """`work(cursor)` on a new cursor of the read-only connection `con`, again after OOM_WAITS when DuckDB refuses
+    it for memory, then once more with `con`'s memory bound lifted (DuckDB's default); returns what it returns."""
+    for attempt in range(len(OOM_WAITS) + 2):
+        cur = cursor(con)
+        try:
+            return work(cur)
+        except duckdb.OutOfMemoryException:
+            if attempt > len(OOM_WAITS):
+                raise
+            if attempt == len(OOM_WAITS):
+                _log.warning("Truy vấn vượt giới hạn bộ nhớ DuckDB (%s MB) sau %d lần thử: bỏ giới hạn của kết nối",
+                             os.environ.get(READER_MB_ENV), attempt + 1)
+                cur.execute("RESET memory_limit")
+        finally:
+            cur.close()
+        if attempt < len(OOM_WAITS):
+            time.sleep(OOM_WAITS[attempt])
+    raise AssertionError("unreachable")
 
 
 _readers: dict[str, tuple] = {}

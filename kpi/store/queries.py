@@ -68,11 +68,8 @@ class Recording:
 
 def unit_observations(con, unit_id: str) -> pa.Table:
     """Every observation of the schools of one unit (and the units below it), as an Arrow table."""
-    cur = db.cursor(con)
-    try:
-        return cur.sql(sql("unit_observations"), params={"unit_id": unit_id}).to_arrow_table()
-    finally:
-        cur.close()
+    return db.within_memory(con, lambda cur: cur.sql(sql("unit_observations"), params={"unit_id": unit_id})
+                            .to_arrow_table())
 
 
 def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None,
@@ -88,15 +85,15 @@ def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None,
     if isinstance(con, Recording):
         con.log.append((name, params, tables, source.on_file(), views))
         con = con.con
-    cur = db.cursor(con)
-    try:
+
+    def work(cur):
         for tname, table in (tables or {}).items():
             cur.register(tname, table)
         for vname, body in source.views(cur, views).items():
             cur.execute(f"CREATE OR REPLACE TEMP VIEW {vname} AS {body}")
         return cur.execute(sql(name), params or {}).df()
-    finally:
-        cur.close()
+
+    return db.within_memory(con, work)
 
 
 def _source(scope: Scope, source: Source | None) -> Source:

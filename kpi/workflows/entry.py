@@ -34,7 +34,6 @@ import pyarrow as pa
 from kpi.catalog.model import Catalog
 from kpi.common.formatting import fmt_int
 from kpi.domain import checks, workflow
-from kpi.imports import importer
 from kpi.store import db, recovery, state
 from kpi.store.queries import ENTRY_TIMES
 from kpi.workflows import record
@@ -310,6 +309,9 @@ class Desk(record.RecordDesk):
             label = ", ".join(sid for sid, _ in items[:5]) + more
             keys = {"year": year, "round": rnd, "now": now, "items": [[sid, v] for sid, v in items]}
             # intent first, then the analytics file, then the store side: kpi.store.recovery finishes or drops it
+            # deferred: the importer brings the workbook reader (openpyxl), not needed by every worker
+            from kpi.imports import importer
+
             with recovery.crossing(self.store, self.path, "duyet", user.user_name, keys) as crossing:
                 with db.writing(self.path) as con:
                     import_id, changed = importer.write_entries(
@@ -358,6 +360,9 @@ def values_from_file(name: str, data: bytes, school_id: str, year: str, rnd: str
     them, read and checked exactly as an import reads and checks a file: (values, problems). Rows
     of another school or period are refused (this page takes only the school's own figures); the
     self-assessment sheet is not read here."""
+    # deferred: the importer brings the workbook reader (openpyxl, 7 MB), only in a worker that reads a file
+    from kpi.imports import importer
+
     try:
         sheets = importer.read(name, data, catalog)
     except importer.Refused as e:
