@@ -44,10 +44,8 @@ from kpi.views import compare, entry_form, indicator, laggards, maturity, overvi
 from kpi.workflows import assessment, entry
 
 SLICE_MAX_SCHOOLS = 3000  # a unit up to this size is read once into memory for its small queries
-# Memory a worker may spend on view models ($KPI_VIEW_MB): the least recently used go first. Nationally a worker
-# reached the bound; 220 MB (with kpi.serving.serve.READER_MB 160) against 300 (192), alternating runs on 07/12/2026:
-# the server's peak 1.323-1.338 MB against 1.454-1.463 MB, the CPU a run and the p95 no worse.
-MAX_BYTES = int(os.environ.get("KPI_VIEW_MB", "220")) * 2**20
+# Memory a worker may spend on view models ($KPI_VIEW_MB): the least recently used go first.
+MAX_BYTES = int(os.environ.get("KPI_VIEW_MB", "300")) * 2**20
 
 
 TEXT_CELL_BYTES = 48  # a text cell's share of its column's buffers (a school's name, a ward: about 30 UTF-8 bytes)
