@@ -98,6 +98,7 @@ def test_refused_submit_shows_the_problem_beside_the_field(browser, phone_app):
     summary.wait_for(timeout=T)
     wait_idle(page, T)
     problems = alert(page, "DH4 Học liệu số hóa: 11 điểm nằm ngoài khoảng 0 đến 10.")
+    problems.first.wait_for(timeout=T)  # (under a loaded CI the field's own alert came after the summary's wait)
     assert problems.count() >= 1
     assert any(near(problems.nth(i), dh4, 300) for i in range(problems.count())), \
         [gap(problems.nth(i), dh4) for i in range(problems.count())]
