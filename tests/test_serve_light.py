@@ -16,8 +16,9 @@ from tests.conftest import ROOT
 HEAVY = ("duckdb", "pandas", "pyarrow", "numpy", "streamlit")
 
 
-def _loaded_after(code: str) -> list[str]:
-    out = subprocess.run([sys.executable, "-c", code + f"\nimport json, sys; print(json.dumps([m for m in {HEAVY!r} "
+def _loaded_after(code: str, names: tuple[str, ...] = HEAVY) -> list[str]:
+    """Which of `names` a fresh interpreter holds after running `code`."""
+    out = subprocess.run([sys.executable, "-c", code + f"\nimport json, sys; print(json.dumps([m for m in {names!r} "
                           "if m in sys.modules]))"], cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -74,16 +75,10 @@ for f in sorted(os.listdir("pages")):  # every page's own imports, as its first 
 """
 
 
-def _writers_after(code: str) -> list[str]:
-    out = subprocess.run([sys.executable, "-c", code + f"\nimport json, sys; print(json.dumps([m for m in {WRITERS!r} "
-                          "if m in sys.modules]))"], cwd=ROOT, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def test_a_worker_loads_the_writers_only_when_it_writes():
     """A worker that never writes a pack, prints a scorecard or reads a workbook holds none of their libraries
     (issue 29: the server's memory); planted: the pack's own module brings them when it writes."""
-    assert _writers_after(PAGES_IMPORTS) == []
+    assert _loaded_after(PAGES_IMPORTS, WRITERS) == []
     wrote = PAGES_IMPORTS + """
 from kpi.exports import export
 from kpi.imports import import_read
@@ -94,4 +89,4 @@ for write in (export.to_pdf, export.to_pptx):
         pass
 import_read._sheet_xml()
 """
-    assert _writers_after(wrote) == list(WRITERS)
+    assert _loaded_after(wrote, WRITERS) == list(WRITERS)

@@ -88,6 +88,11 @@ MALLOC_ENV = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "131072"}
 READER_MB = 192
 
 
+def spill_dir(run_dir: Path, port: int) -> Path:
+    """The folder the DuckDB readers of the worker on `port` spill to (KPI_DUCKDB_TMP)."""
+    return run_dir / "spill" / str(port)
+
+
 def cookie_secret() -> str:
     """Streamlit's cookie secret, the same in every worker (derived from the app's signing key), so
     a browser that moves to another worker keeps a valid XSRF cookie for uploads."""
@@ -171,7 +176,7 @@ class Server:
     # ---- processes ---------------------------------------------------------------------------
 
     def _spill_dir(self, port: int) -> Path:
-        return self.run_dir / "spill" / str(port)
+        return spill_dir(self.run_dir, port)
 
     def _env(self, index: int, port: int) -> dict:
         env = dict(os.environ, KPI_DB=str(self.db_path), KPI_WORKER=str(index), KPI_SERVE="1",
@@ -520,7 +525,7 @@ def serve_single(port: int, address: str, db_path: Path) -> int:
     cmd[cmd.index("--server.address") + 1] = address
     env = dict(os.environ, KPI_DB=str(db_path), KPI_SERVE="1", STREAMLIT_SERVER_COOKIE_SECRET=cookie_secret())
     env.setdefault("KPI_DUCKDB_MB", str(READER_MB))
-    env["KPI_DUCKDB_TMP"] = str(paths.ROOT / "data" / "run" / str(port) / "spill" / str(port))
+    env["KPI_DUCKDB_TMP"] = str(spill_dir(paths.ROOT / "data" / "run" / str(port), port))
     proc = subprocess.Popen(cmd, cwd=paths.ROOT, env=env, preexec_fn=supervise.death_signal(signal.SIGTERM))
 
     def on_signal(signum, frame):
