@@ -8,7 +8,6 @@ the next run reads the new version). Pages never query the database themselves.
 from __future__ import annotations
 
 import contextlib
-import functools
 import sys
 import time
 
@@ -19,7 +18,7 @@ from kpi.catalog.model import Catalog, default_catalog
 from kpi.common.access import Scope
 from kpi.display import figures, tables  # noqa: F401 - loaded before the first visitor (warm_up)
 from kpi.domain import maturity, scoring  # noqa: F401
-from kpi.exports import export, school_pdf  # noqa: F401
+from kpi.exports import export, school_pdf  # noqa: F401 - school_pdf: loaded before the first visitor
 from kpi.store import db, queries, recovery
 from kpi.views import cache as views
 from kpi.views import warm
@@ -33,6 +32,7 @@ from kpi.writes import door
 from pages._frame import current_user, scope
 
 MAX_TABLE_ROWS = 500
+DRAW_AHEAD_S = 90.0  # a start waits this long at most for the packs' chart images (chromium: about 3 s + 3 s)
 WARM_SECONDS = 20.0  # principals' pages warmed for at most this long, after every office page (kpi.views.warm)
 
 
@@ -276,11 +276,25 @@ def warm_up() -> list[str]:
         db.upgrade(path)  # a file made by an older version gains this version's tables and macros
     v = views.views_for(path)
     done = warm.first_visits(v, principal_seconds=WARM_SECONDS)
+    drawn = export.draw_ahead(v)  # the packs' chart images, by the renderer; chromium stops when they are drawn
+    for t in drawn:
+        t.join(DRAW_AHEAD_S)
+    if drawn:
+        done.append(f"biểu đồ bộ báo cáo ×{len(drawn)}")
     # a later version (a write while people work): the office pages and the principals of STALE_MAX_S only,
-    # since readers move to it by then anyway, and warming more would take the CPU their runs need
-    views.serve(v, warmer=functools.partial(warm.first_visits, principal_seconds=views.STALE_MAX_S))
+    # since readers move to it by then anyway, and warming more would take the CPU their runs need; its packs'
+    # images in the background
+    views.serve(v, warmer=_warm_version)
     print(f"[kpi] làm nóng xong trong {time.perf_counter() - t:.1f} s: {', '.join(done)}", file=sys.stderr,
           flush=True)
+    return done
+
+
+def _warm_version(v) -> list[str]:
+    """A later version's warm-up (kpi.views.cache.serve): what `warm_up` builds, the principals within STALE_MAX_S,
+    the packs' chart images drawn in the background (the version is served without waiting for them)."""
+    done = warm.first_visits(v, principal_seconds=views.STALE_MAX_S)
+    export.draw_ahead(v)
     return done
 
 

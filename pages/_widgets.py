@@ -6,19 +6,14 @@ view and the period and filters follow the user from page to page.
 
 from __future__ import annotations
 
-import contextlib
-import threading
-
 import pandas as pd
 import streamlit as st
 
 from kpi.catalog.model import LEVEL_LABELS, OWNERSHIP_LABELS, ROUND_LABELS
-from kpi.common.faults import ExportError
 from kpi.common.formatting import fmt_date, fmt_int, search_key
 from kpi.common.text import clean, plain
 from kpi.display import tables
 from kpi.display.tables import to_csv_bytes, to_xlsx_bytes
-from kpi.exports import images
 from pages import _data as data
 from pages._frame import audit, current_user, scope, set_pending, set_snapshot
 
@@ -290,19 +285,6 @@ def downloads(df, name: str, key: str, **xlsx) -> None:
     c2.download_button("Tải XLSX", lambda: made("xlsx", to_xlsx_bytes(frame(), **xlsx)), f"{name}.xlsx",
                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"{key}_xlsx",
                        on_click="ignore", icon=":material/download:")
-
-
-@st.cache_resource(show_spinner=False)
-def start_renderer() -> threading.Thread:
-    """Start the chart renderer for exports in a background thread, once per process (a missing
-    chromium is reported when a pack is made, not here)."""
-    def run():
-        with contextlib.suppress(ExportError):
-            images.start_renderer()
-
-    t = threading.Thread(target=run, name="kpi-renderer", daemon=True)
-    t.start()
-    return t
 
 
 def notice(kind: str | None, text: str, items=(), box=st) -> None:

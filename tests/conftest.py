@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,16 @@ def pytest_collection_modifyitems(config, items):
     if os.environ.get("PYTEST_XDIST_WORKER"):
         rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
         items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
+
+
+def until(check, seconds: float, step: float = 0.2) -> bool:
+    """Whether `check()` comes true within `seconds` (asked every `step` s, and once more at the end)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(step)
+    return bool(check())
 
 
 def token_for(user_name: str) -> str:

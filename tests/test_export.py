@@ -225,6 +225,40 @@ def test_report_page_freeze_and_build(writable_db, monkeypatch):
     assert set(job.files) == {"xlsx", "html"} and job.label == "bao_cao_2023-2024_CN_2023-2024-CN-01"
 
 
+def test_the_pack_buttons_callback_does_nothing_for_a_logged_out_tab_or_a_pack_under_way(writable_db, monkeypatch):
+    """The pack starts in the button's callback (before the page runs again), which runs before the page
+    frame's login check: a tab left open after the logout, or a click forged on the disabled button while
+    a pack is made, starts nothing (planted: the same click, logged in and idle, starts a pack)."""
+    import threading
+
+    from kpi.exports import export
+    from tests.conftest import app_test
+
+    monkeypatch.setenv("KPI_DB", str(writable_db))
+    at = app_test("bao_cao", user="chuyenvien", nam_hoc="2023-2024", ky="CN")
+    at.multiselect(key="bc_formats").set_value(["html"]).run()
+    token = at.session_state["_kpi_token"]
+    at.session_state["_kpi_token"] = token[:-4] + "AAAA"  # the cookie of a session that has ended
+    at.button(key="bc_build").click().run()
+    assert "bc_job" not in at.session_state
+    release = threading.Event()
+    busy = export.PackJob(lambda say: release.wait(30) and {}, "dang_tao").start()
+    at = app_test("bao_cao", user="chuyenvien", nam_hoc="2023-2024", ky="CN")
+    at.session_state["bc_job"] = (None, busy)
+    at.run()
+    assert at.button(key="bc_build").disabled
+    forged = at.button(key="bc_build")
+    forged._value = True  # forged: the server is sent a click of the disabled button (AppTest's click refuses)
+    at.run()
+    assert at.session_state["bc_job"][1] is busy
+    release.set()
+    busy.thread.join(10)
+    at.run()
+    at.button(key="bc_build").click().run()
+    assert at.session_state["bc_job"][1] is not busy  # planted: logged in, nothing under way: a pack starts
+    at.session_state["bc_job"][1].thread.join(120)
+
+
 def _fake_charts(n: int) -> list:
     from kpi.views.pack import Chart
 
@@ -239,7 +273,7 @@ def test_a_chart_being_drawn_is_waited_for_not_drawn_twice(tmp_path, monkeypatch
 
     calls, started, release = [], threading.Event(), threading.Event()
 
-    def render(figs):
+    def render(figs, **_):
         calls.append(len(figs))
         started.set()
         release.wait(10)
@@ -264,7 +298,7 @@ def test_a_chart_whose_drawing_failed_elsewhere_is_drawn_by_the_one_who_waited(t
 
     calls, started, release = [], threading.Event(), threading.Event()
 
-    def render(figs):
+    def render(figs, **_):
         calls.append(len(figs))
         if len(calls) == 1:
             started.set()

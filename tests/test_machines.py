@@ -26,6 +26,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from conftest import until
 from test_replica import _import
 from test_serve import _browser, _get, _port, _run
 
@@ -101,15 +102,6 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _until(check, timeout: float) -> bool:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return True
-        time.sleep(0.3)
-    return False
-
-
 @pytest.fixture()
 def cluster(pg_server, pg_sample, sample_db, tmp_path):
     """Yield a function making (machines, front URL): two machines on one fresh PostgreSQL store (or,
@@ -134,9 +126,9 @@ def cluster(pg_server, pg_sample, sample_db, tmp_path):
                                  stderr=open(tmp_path / f"front-{front_port}.log", "wb"),
                                  preexec_fn=supervise.death_signal(signal.SIGTERM))
         started.append(front)
-        assert _until(lambda: all(m.up() for m in machines), 150), [m.log.read_text()[-1500:] for m in machines]
+        assert until(lambda: all(m.up() for m in machines), 150), [m.log.read_text()[-1500:] for m in machines]
         url = f"http://127.0.0.1:{front_port}"
-        assert _until(lambda: _healthy(url), 20), (tmp_path / f"front-{front_port}.log").read_text()
+        assert until(lambda: _healthy(url), 20), (tmp_path / f"front-{front_port}.log").read_text()
         return machines, url
 
     yield make
@@ -311,7 +303,7 @@ def test_a_machine_killed_under_use_its_people_go_on_through_the_other(cluster, 
     _import(alive.db, value=901)
     assert db.file_log_seq(dead.db) < db.file_log_seq(alive.db)
     dead.start()
-    assert _until(dead.up, 150), dead.log.read_text()[-2000:]
+    assert until(dead.up, 150), dead.log.read_text()[-2000:]
     _same_figures(alive.db, dead.db)
 
 

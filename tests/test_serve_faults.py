@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import until
 from test_serve import _browser, _get, _port, _run
 
 from kpi.serving import proxy, serve, supervise
@@ -70,7 +71,7 @@ class Served:
 
     def wait_up(self, timeout: float = 150) -> None:
         # this server's own words, not only an answer (an earlier run's orphans may answer too)
-        if not _until(lambda: self.proc.poll() is None and "đang phục vụ tại" in self.text()
+        if not until(lambda: self.proc.poll() is None and "đang phục vụ tại" in self.text()
                       and _health(self.url), timeout):
             pytest.fail(f"kpi serve did not answer:\n{self.text()[-3000:]}")
 
@@ -90,15 +91,6 @@ class Served:
     def nginx_master(self) -> supervise.Proc:
         """nginx's master: the server's child running nginx (named "nginx: master" once it runs)."""
         return next(p for p in self.processes() if p.ppid == self.proc.pid and "nginx" in p.cmd)
-
-
-def _until(check, timeout: float, step: float = 0.2) -> bool:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return True
-        time.sleep(step)
-    return False
 
 
 def _health(url: str) -> bool:
@@ -160,7 +152,7 @@ def _page_loads_during(s: Served, start, done, timeout: float = 150) -> tuple[in
         fut = pool.submit(_run, loads())
         time.sleep(2)
         start()
-        finished = _until(done, timeout, 0.5)
+        finished = until(done, timeout, 0.5)
         time.sleep(2)
         stop.set()
         n, errors = fut.result()
@@ -208,7 +200,7 @@ def test_a_second_serve_on_the_port_is_refused_naming_the_first(first):
 def test_nginx_killed_comes_back_with_nothing_of_the_old_one(first):
     old = first.nginx_master()
     os.kill(old.pid, signal.SIGKILL)
-    assert _until(lambda: _front_clean(first, old), 20), first.text()[-2000:]
+    assert until(lambda: _front_clean(first, old), 20), first.text()[-2000:]
     new = first.nginx_master()
     holders = supervise.port_holders(first.port)
     assert new.pid != old.pid and holders and {p.pgid for p in holders} == {new.pid}, (old, new, holders)
@@ -326,7 +318,7 @@ def test_a_crashed_worker_takes_no_one_until_it_is_warm(first):
     victim_port = sorted(before)[0]
     other = next(p for p in before if p != victim_port)
     os.kill(before[victim_port], signal.SIGKILL)
-    assert _until(lambda: set(first.workers()) - set(before), 15), first.text()[-2000:]
+    assert until(lambda: set(first.workers()) - set(before), 15), first.text()[-2000:]
     fresh = (set(first.workers()) - set(before)).pop()
     warming = 0
     while not serve.healthy(fresh):  # a browser pinned to the new worker goes to the warm one meanwhile
@@ -341,7 +333,7 @@ def test_a_crashed_worker_takes_no_one_until_it_is_warm(first):
         status, headers, _ = _get(first.url + "/", {"Cookie": f"kpi_may={fresh}"})
         return status == 200 and not [c for c in headers.get_all("Set-Cookie") or [] if c.startswith("kpi_may=")]
 
-    assert _until(joined, 15)
+    assert until(joined, 15)
 
 
 def test_a_rolling_restart_keeps_every_page_load(first):
@@ -370,7 +362,7 @@ def test_killing_serve_leaves_nothing_of_its_run(first):
         assert any(kind in p.cmd for p in procs), (kind, procs)
     os.kill(first.proc.pid, signal.SIGKILL)
     first.proc.wait()
-    assert _until(lambda: _left(procs) == [], 5), _left(procs)
+    assert until(lambda: _left(procs) == [], 5), _left(procs)
     assert supervise.wait_port_free(first.port, "127.0.0.1", 2)
 
 
@@ -395,7 +387,7 @@ def test_the_same_checks_catch_the_planted_defects_and_a_new_start_cleans_up(wor
 
     old = bad.nginx_master()
     os.kill(old.pid, signal.SIGKILL)
-    assert not _until(lambda: _front_clean(bad, old), 6), "an orphaned nginx worker must be seen"
+    assert not until(lambda: _front_clean(bad, old), 6), "an orphaned nginx worker must be seen"
 
     procs = bad.processes()
     os.kill(bad.proc.pid, signal.SIGKILL)
@@ -417,5 +409,5 @@ def test_the_same_checks_catch_the_planted_defects_and_a_new_start_cleans_up(wor
     procs = again.processes()
     again.proc.send_signal(signal.SIGTERM)
     again.proc.wait(timeout=30)
-    assert _until(lambda: _left(procs) == [], 5), _left(procs)
+    assert until(lambda: _left(procs) == [], 5), _left(procs)
     assert list((again.run_dir / "pids").glob("*.json")) == [] and not (again.run_dir / "serve.pid").exists()

@@ -73,12 +73,48 @@ def test_a_warm_up_that_opens_a_page_on_other_arguments_is_caught(sample_db, mis
 
     def plant(mp):
         mp.setattr(warm, "indicator", types.SimpleNamespace(indicator_codes=lambda *a: real(*a)[::-1]))
+        mp.setattr(warm, "pack_warmed", lambda v, sc: False)  # the pack's warm-up builds every target's view
         mp.setattr(views.Views, "target_plans", lambda self: None)
 
     found = _first_runs(sample_db, misses, plant)
     assert ("lanh_dao", "chi_tieu") in found and ("hieu_truong", "chi_tieu") in found
     assert ("chuyen_vien", "quan_tri") in found and any(k[0] == "target_plans" for k in found[("chuyen_vien",
                                                                                                "quan_tri")])
+
+
+def _pack_after_warm_up(path, misses, plant=None) -> list:
+    """The view models the meeting pack's click (Báo cáo: `build_pack`, then `pack_charts`) still builds after
+    a worker's warm-up, for every office scope, on the period the page opens on."""
+    from kpi.views import pack
+    from pages import _data
+
+    views.forget_all()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_data, "WARM_SECONDS", 0.0)  # the principals are not what is tested here
+        if plant:
+            plant(mp)
+        _data.warm_up()
+    v = views.served(path)
+    year, rnd = warm.default_period(v.periods())
+    misses.clear()
+    for sc in warm.office_scopes(v):
+        charts = pack.pack_charts(pack.build_pack(v, v.catalog, sc, year, rnd), v.catalog)
+        assert len(charts) > 10  # the overview, the targets, the index
+    return [k[:2] for k in misses]
+
+
+def test_after_the_warm_up_the_meeting_pack_builds_no_view_model(sample_db, misses):
+    """Issue 29: the pack's first click under a deadline rush took 30 s, most of it gathering the pack's
+    figures and laying out its charts in the worker's share of the interpreter; the warm-up does it before."""
+    assert _pack_after_warm_up(sample_db, misses) == []
+
+
+def test_a_warm_up_without_the_pack_is_caught(sample_db, misses):
+    """Planted: the pack left out of the warm-up (as for a scope of more schools than a pack lists)."""
+    from kpi.views import pack
+
+    built = _pack_after_warm_up(sample_db, misses, lambda mp: mp.setattr(pack, "LIST_MAX_SCHOOLS", 0))
+    assert ("pack_charts",) in [k[:1] for k in built] and len(built) > 10
 
 
 # ---- a new file version: built in the background while the old one serves -------------------------------

@@ -97,6 +97,17 @@ def start_local_renderer() -> None:
         _CHROMIUM = c
 
 
+def stop_local_renderer() -> bool:
+    """Stop this process's chromium (the next drawing starts it again); True when one ran."""
+    global _CHROMIUM
+    with _RENDERER_LOCK:
+        chromium, _CHROMIUM = _CHROMIUM, None
+    if chromium is None:
+        return False
+    chromium.close()
+    return True
+
+
 def image_size(fig, width: int) -> tuple[int, int]:
     """A figure's image size: its layout's, else `width` × 500."""
     layout = fig.get("layout", {}) if isinstance(fig, dict) else fig.layout.to_plotly_json()

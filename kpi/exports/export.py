@@ -23,14 +23,16 @@ import time
 from pathlib import Path
 
 from kpi.catalog.model import Catalog, default_catalog
-from kpi.common import exiting
+from kpi.common import exiting, forked
 from kpi.common.access import Scope
 from kpi.common.faults import ExportError
+from kpi.exports import renderer
 from kpi.exports.html import to_html
 from kpi.exports.images import ChartCache, chart_images, start_renderer
 from kpi.exports.png import to_png_zip
 from kpi.exports.xlsx import to_xlsx
 from kpi.views import cache as views
+from kpi.views import warm
 from kpi.views.pack import Pack, build_pack, pack_charts
 
 FORMATS = ("pptx", "pdf", "xlsx", "html", "png")
@@ -58,17 +60,63 @@ MIME = {"pptx": "application/vnd.openxmlformats-officedocument.presentationml.pr
 EXT = {"pptx": "pptx", "pdf": "pdf", "xlsx": "xlsx", "html": "html", "png": "zip"}
 
 
+def _write(f: str, pack: Pack, catalog: Catalog, images: list[bytes] | None = None) -> bytes:
+    """One format of the pack (`images`: every chart's PNG, for the formats that show them)."""
+    if f not in NEEDS_IMAGES:
+        return WRITERS[f](pack, catalog)
+    if f == "png":
+        return to_png_zip(pack, catalog, images)
+    charts = pack_charts(pack, catalog)
+    return WRITERS[f](pack, catalog, images=[im for c, im in zip(charts, images) if c.in_documents])
+
+
+def _write_in_child(send, formats: list[str], pack: Pack, catalog: Catalog, images) -> dict[str, bytes]:
+    """In a forked child (kpi.common.forked): each format written, and said when it is."""
+    out = {}
+    for f in formats:
+        out[f] = _write(f, pack, catalog, images)
+        send(f)
+    return out
+
+
+# The formats written in forked children, side by side (`write_all(apart=True)`): the workbook and the web page
+# while chromium draws; then the PDF, the deck and the images, each in its own.
+APART = (("xlsx", "html"), ("pdf",), ("pptx",), ("png",))
+STALL_S = 180.0  # a child that says nothing for this long is stopped, and its formats written here
+
+
 def write_all(pack: Pack, catalog: Catalog, formats=FORMATS, progress_cb=None,
-              cache: ChartCache | None = None) -> dict[str, bytes]:
-    """Every asked format from one pack, the charts drawn once (from the cache when drawn before),
-    the XLSX and the HTML written while chromium draws. `progress_cb(fraction, message)` is told
-    how far it is. (Writing the other formats side by side, or stamping images while chromium
-    draws, was slower on two cores: the threads only fight over the interpreter and the CPU.)"""
+              cache: ChartCache | None = None, apart: bool = False) -> dict[str, bytes]:
+    """Every asked format from one pack, the charts drawn once (from the cache when drawn before), the XLSX and
+    the HTML written while chromium draws. `progress_cb(fraction, message)` is told how far it is.
+
+    `apart` (the Báo cáo page's pack, in a thread of a worker that serves everyone's pages): the formats are
+    written in forked children (kpi.common.forked, groups of APART), each scheduled as a process of its own,
+    not in this thread's share of the interpreter (issue 29: 20 s of a rush's 23 s went there). A child that
+    fails abnormally leaves its formats to this thread. Without `apart`, in this thread: writing the formats
+    side by side in threads, or stamping images while chromium draws, was slower on two cores."""
     formats = [f for f in FORMATS if f in set(formats)]
     say = progress_cb or (lambda f, m: None)
     out: dict[str, bytes] = {}
-    charts = pack_charts(pack, catalog)
+    charts = pack_charts(pack, catalog)  # here, through the view models' cache (a child must not take its lock)
     say(0.1, "Đã tổng hợp số liệu")
+    apart = apart and forked.available()
+    children: list = []
+    written: list[str] = []
+
+    def note(child, f) -> None:
+        written.append(f)
+        say(0.75 + 0.24 * len(written) / len(formats), f"Đã ghi tệp {FORMAT_LABELS[f]}")
+
+    def begin(group, images=None) -> None:
+        group = [f for f in group if f in formats]
+        if group:
+            try:
+                children.append(forked.Child(_write_in_child, group, pack, catalog, images, name="kpi-pack",
+                                                 own_session=True))
+            except OSError:  # no fork now (memory, process limits): written here below
+                pass
+
     images: list[bytes] = []
     errors: list[BaseException] = []
 
@@ -81,18 +129,32 @@ def write_all(pack: Pack, catalog: Catalog, formats=FORMATS, progress_cb=None,
     drawer = threading.Thread(target=draw, name="kpi-charts", daemon=True) if NEEDS_IMAGES & set(formats) else None
     if drawer:
         drawer.start()
-    for f in ("xlsx", "html"):
-        if f in formats:
-            out[f] = WRITERS[f](pack, catalog)
+    if apart:
+        begin(APART[0])
+    else:
+        for f in ("xlsx", "html"):
+            if f in formats:
+                out[f] = _write(f, pack, catalog)
     if drawer:
         drawer.join()
         if errors:
+            for child in children:
+                child.kill()
             raise errors[0]
         say(0.75, "Đã vẽ xong biểu đồ")
-        doc_images = [im for c, im in zip(charts, images) if c.in_documents]
-        for i, f in enumerate(f for f in ("pptx", "pdf", "png") if f in formats):
-            say(0.75 + 0.08 * i, f"Đang ghi tệp {FORMAT_LABELS[f]}")
-            out[f] = to_png_zip(pack, catalog, images) if f == "png" else WRITERS[f](pack, catalog, images=doc_images)
+        if apart:
+            for group in APART[1:]:
+                begin(group, images)
+    if children:
+        forked.gather(children, note, stall=STALL_S)
+        for child in children:
+            try:
+                out.update(child.result())
+            except forked.ChildDied:
+                pass  # its formats are written here below
+    for i, f in enumerate(f for f in formats if f not in out):
+        say(0.75 + 0.08 * i, f"Đang ghi tệp {FORMAT_LABELS[f]}")
+        out[f] = _write(f, pack, catalog, images)
     say(1.0, "Xong")
     return {f: out[f] for f in formats}
 
@@ -102,9 +164,10 @@ _WARMED_LOCK = threading.Lock()
 
 
 def warm_pack(store, catalog: Catalog, scope: Scope, school_year: str, round: str,
-              snapshot_id: str | None = None) -> threading.Thread | None:
+              snapshot_id: str | None = None, ahead: bool = False) -> threading.Thread | None:
     """Compute a pack's view models, charts and chart images in the background, once per file version, scope
-    and period (the Báo cáo page calls this when it opens, so the click mostly writes)."""
+    and period (the Báo cáo page calls this when it opens, so the click mostly writes; `draw_ahead` when a
+    worker warms a version, with `ahead`: chromium may stop after drawing them)."""
     key = (id(store), getattr(store, "identity", None), scope.with_snapshot(snapshot_id), school_year, round)
     with _WARMED_LOCK:
         if key in _WARMED:
@@ -116,7 +179,7 @@ def warm_pack(store, catalog: Catalog, scope: Scope, school_year: str, round: st
             charts = pack_charts(build_pack(store, catalog, scope, school_year, round, snapshot_id), catalog)
             # the images too: drawn by the renderer's chromium (another process), so the click finds them ready
             # or being drawn (kpi.exports.images.chart_images waits for those) instead of drawing them all anew
-            chart_images(charts)
+            chart_images(charts, ahead=ahead)
         except Exception:  # noqa: BLE001 - the click will build it and say what went wrong
             with _WARMED_LOCK:
                 _WARMED.discard(key)
@@ -125,6 +188,19 @@ def warm_pack(store, catalog: Catalog, scope: Scope, school_year: str, round: st
     exiting.stop_at_exit(t)
     t.start()
     return t
+
+
+def draw_ahead(v) -> list[threading.Thread]:
+    """The chart images of the meeting packs a worker's warm-up gathered (kpi.views.warm: each office scope's
+    pack on the period Báo cáo opens on, for a scope that lists schools), drawn in the background by the
+    server's renderer, which stops its chromium afterwards (issue 29: the first pack of a version took 15 s
+    under load from the click when its 35 charts were drawn then; a chromium kept running holds 400-500 MB).
+    Only under `kpi serve` (a shared renderer): elsewhere a pack draws when asked."""
+    period = warm.default_period(v.periods())
+    if period is None or renderer.socket_path() is None:
+        return []
+    return [t for sc in warm.office_scopes(v) if warm.pack_warmed(v, sc)
+            if (t := warm_pack(v, v.catalog, sc, *period, ahead=True)) is not None]
 
 
 class PackJob:

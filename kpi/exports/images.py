@@ -40,15 +40,16 @@ def start_renderer() -> None:
         raise ExportError(NO_CHROMIUM) from e
 
 
-def render_pngs(figs: list, width: int = CHART_W) -> list[bytes]:
+def render_pngs(figs: list, width: int = CHART_W, ahead: bool = False) -> list[bytes]:
     """PNGs of the figures: by the server's shared renderer under `kpi serve` (one chromium for
-    every worker), else by kaleido in this process (started once)."""
+    every worker; `ahead`: drawn before anyone asked, chromium may stop afterwards), else by kaleido in
+    this process (started once)."""
     path = renderer.socket_path()
     if path is None:
         return render_local(figs, width)
     try:
         # plain JSON for the socket (a figure dict may hold numpy arrays: plotly's encoder writes them)
-        return renderer.render_remote(path, [json.loads(figure_json(f)) for f in figs], width)
+        return renderer.render_remote(path, [json.loads(figure_json(f)) for f in figs], width, then_stop=ahead)
     except (OSError, RuntimeError) as e:
         raise ExportError(NO_CHROMIUM) from e
 
@@ -154,10 +155,12 @@ _DRAWING: dict[str, threading.Event] = {}  # chart keys being drawn now by some 
 _DRAWING_LOCK = threading.Lock()
 
 
-def chart_images(charts: list, progress_cb=None, cache: ChartCache | None = None, batch: int = 12) -> list[bytes]:
+def chart_images(charts: list, progress_cb=None, cache: ChartCache | None = None, batch: int = 12,
+                 ahead: bool = False) -> list[bytes]:
     """The PNG of every chart (`kpi.views.pack.Chart`): from the cache, the others drawn in batches
     (progress between). A chart another thread is drawing now (the pack's warm-up, kpi.exports.export.warm_pack,
-    when the click comes before it is done) is waited for, not drawn twice; if that thread failed, it is drawn here."""
+    when the click comes before it is done) is waited for, not drawn twice; if that thread failed, it is drawn here.
+    `ahead`: drawn before anyone asked (render_pngs)."""
     cache = CHART_CACHE if cache is None else cache
     keys = [cache.key(c.figure) for c in charts]
     found = {k: cache.get(k) for k in dict.fromkeys(keys)}
@@ -177,7 +180,8 @@ def chart_images(charts: list, progress_cb=None, cache: ChartCache | None = None
             part = mine[start:start + batch]
             if progress_cb:
                 progress_cb(start / todo, f"Đang vẽ biểu đồ {start + 1}-{start + len(part)}/{todo}")
-            for k, png in zip(part, render_pngs([figs[k] for k in part])):
+            last = start + batch >= len(mine)
+            for k, png in zip(part, render_pngs([figs[k] for k in part], ahead=ahead and last)):
                 cache.put(k, png)
                 found[k] = png
                 _done_drawing(k)

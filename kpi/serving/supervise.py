@@ -21,73 +21,30 @@ Nothing here imports streamlit or starts a process; `kpi.serving.serve` does.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import json
 import os
-import pickle
 import signal
 import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
-_libc = None
-
-
-def death_signal(sig: int = signal.SIGKILL):
-    """A `preexec_fn` for Popen: the child gets `sig` when this process dies (Linux only; elsewhere
-    nothing), and gets it at once when this process is already gone by the time it is armed."""
-    global _libc
-    if not Path("/proc/self").exists():
-        return None
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    libc, parent = _libc, os.getpid()
-
-    def arm() -> None:
-        libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-        if os.getppid() != parent:  # the supervisor died between fork and prctl
-            os.kill(os.getpid(), sig)
-
-    return arm
+from kpi.common import forked
+from kpi.common.forked import death_signal  # noqa: F401 - the Popen preexec_fn of every child of the server
 
 
 def in_child(fn, *args):
-    """`fn(*args)` run in a forked child; returns what it returned (picklable). Its exception comes back as
-    a RuntimeError with the same message. What `fn` imports and allocates (DuckDB, pandas: a file's checks
-    before a start) ends with the child, so the supervisor stays small (issue 29: every process of the
-    server counts). The child dies with this process (`death_signal`). Call it before starting threads."""
-    arm = death_signal(signal.SIGKILL)  # made here: it checks that the child's parent is this process
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        code = 0
-        try:
-            os.close(r)
-            if arm is not None:
-                arm()
-            try:
-                out = pickle.dumps((True, fn(*args)))
-            except BaseException as e:  # noqa: BLE001 - handed to the parent as its message
-                out = pickle.dumps((False, str(e) or type(e).__name__))
-            with os.fdopen(w, "wb") as f:
-                f.write(out)
-        except BaseException:  # noqa: BLE001 - the parent sees an empty answer
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        data = f.read()
-    _, status = os.waitpid(pid, 0)
-    if not data:
-        raise RuntimeError(f"tiến trình kiểm tra tệp dừng bất thường (mã {os.waitstatus_to_exitcode(status)})")
-    ok, value = pickle.loads(data)
-    if not ok:
-        raise RuntimeError(value)
-    return value
+    """`fn(*args)` run in a forked child (kpi.common.forked); returns what it returned (picklable). Its exception
+    comes back as a RuntimeError with the same message. What `fn` imports and allocates (DuckDB, pandas: a file's
+    checks before a start) ends with the child, so the supervisor stays small (issue 29: every process of the
+    server counts). The child dies with this process. Call it before starting threads."""
+    try:
+        return forked.call(fn, *args, name="kpi-check")
+    except forked.ChildDied as e:
+        raise RuntimeError(f"tiến trình kiểm tra tệp dừng bất thường (mã {e.code})") from e
+    except Exception as e:  # noqa: BLE001 - the check's refusal, in its own words
+        raise RuntimeError(str(e) or type(e).__name__) from e
 
 
 # ---- /proc --------------------------------------------------------------------------------------

@@ -198,6 +198,7 @@ def prepare_database(source: Path, work: Path, principals: int, office: int) -> 
     path = work / "kpi.duckdb"
     for f in [*work.glob("kpi*"), work / "result.json", work / "browser.json"]:
         f.unlink(missing_ok=True)
+    shutil.rmtree(work / "cache", ignore_errors=True)  # the chart images of earlier runs: the first pack draws its own
     shutil.copyfile(source, path)
     cat = default_catalog()
     hashed = auth.hash_password(LOAD_PASSWORD)

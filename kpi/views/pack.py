@@ -9,6 +9,7 @@ sentences. The writers of `kpi.exports` read both; the Báo cáo page builds the
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import unicodedata
@@ -75,6 +76,7 @@ class Pack:
     views: object = None
     units: pd.DataFrame | None = None  # over LIST_MAX_SCHOOLS schools: school_id → unit_id, unit (queries.pack_units)
     _unit_rows: dict = field(default_factory=dict, repr=False)  # unit_rows, by target
+    charts: list | None = field(default=None, repr=False)  # pack_charts, once asked (a writer in a child reads it)
 
     @property
     def units_note(self) -> str:
@@ -125,6 +127,13 @@ def build_pack(source, catalog: Catalog, scope: Scope, school_year: str, round: 
     `source`: the `kpi.views.cache.Views` of the file (the pages' own view models, so a pack shows exactly
     what the pages show, and reuses what they already computed) or a read-only connection."""
     v = source if isinstance(source, views.Views) else views.Views.of_connection(source, catalog)
+    # gathered once per file version, scope and period (the warm-up does it: kpi.views.warm), stamped per click
+    key = ("pack", scope.with_snapshot(snapshot_id), school_year, round)
+    pack = v.memo(key, lambda: _gather(v, catalog, scope, school_year, round, snapshot_id))
+    return dataclasses.replace(pack, generated_at=dt.datetime.now())
+
+
+def _gather(v, catalog: Catalog, scope: Scope, school_year: str, round: str, snapshot_id: str | None) -> Pack:
     snap = None
     if snapshot_id:
         snap = snapshots.snapshot_info(v.con, snapshot_id)
@@ -336,7 +345,7 @@ def pack_charts(pack: Pack, catalog: Catalog) -> list[Chart]:
             out.append(Chart(name, title, indicator_caption(lns), fig, code=code))
         return out
 
-    if pack.views is None:
-        return build()
-    key = ("pack_charts", pack.scope, pack.school_year, pack.round, pack.unit)
-    return pack.views.memo(key, build)
+    if pack.charts is None:  # kept on the pack too: a writer in a forked child must not take the cache's lock
+        key = ("pack_charts", pack.scope, pack.school_year, pack.round, pack.unit)
+        pack.charts = build() if pack.views is None else pack.views.memo(key, build)
+    return pack.charts
