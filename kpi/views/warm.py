@@ -4,14 +4,15 @@ A worker answers health only after `first_visits` has built, for the newest file
 models each role's pages ask for on their first run, with the very arguments the pages pass (so the
 cache keys match: tests/test_warm.py opens every page of every role after a warm-up and counts the
 view models it still had to build): per office scope (lãnh đạo, chuyên viên: the scopes of the
-accounts there are) Tổng quan, Chỉ tiêu's first target, Ai đang chậm, So sánh, Chỉ số CĐS, Trường's
+accounts there are) Tổng quan (also on every period of the newest RECENT_YEARS school years, for every
+cấp học), Chỉ tiêu's first target, Ai đang chậm, So sánh, Chỉ số CĐS, Trường's
 first school, Dữ liệu's and Duyệt số liệu's first tab, Đánh giá CĐS's waiting schools and Quản trị's
 first tab; then per principal (those who used the app lately first) Trường, Chỉ tiêu's first target
 of the school's cấp học, Nộp số liệu and Tự đánh giá CĐS, within a time and a count budget, breadth
 first: every principal's first page (Trường) before anyone's other pages, since each of them lands
 there (at national scale every principal cannot be warmed; the unit's shared parts are, by the first ones).
 Ai đang chậm only up to LAGGARDS_MAX_SCHOOLS schools (see there). Báo cáo's meeting pack (its view models
-and charts, not their images: those are chromium's, drawn when the page opens) for a scope that lists
+and charts; their images are the renderer's: kpi.exports.export.draw_ahead) for a scope that lists
 schools (kpi.views.pack.LIST_MAX_SCHOOLS), so that the pack's click only writes.
 
 After a write (an import, an approval, a publication: a new file version) kpi.views.cache builds the
@@ -26,6 +27,7 @@ import contextlib
 import time
 
 from kpi.admin import auth
+from kpi.catalog.model import LEVEL_LABELS
 from kpi.common.access import SCHOOL_ROLES, Scope
 from kpi.domain import progress
 from kpi.store import queries, state
@@ -38,6 +40,10 @@ OFFICE_ROLES = ("lanh_dao", "chuyen_vien")
 # costs about a minute of CPU per worker (measured 06/12/2026), which a start, or a write, must not spend
 # while the first visitors arrive; there its first visitor builds it (issue 29, item 3: cheaper per version)
 LAGGARDS_MAX_SCHOOLS = 3000
+# Tổng quan is warmed on every period of the newest RECENT_YEARS school years and for every cấp học: over 53.000
+# schools each is 0,2-1,3 s of a worker's time (1,5 MB for all of them), which a person going through the periods
+# waited for 5-11 s under load (07/12/2026)
+RECENT_YEARS = 2
 
 
 def default_period(periods) -> tuple[str, str] | None:
@@ -50,6 +56,13 @@ def default_period(periods) -> tuple[str, str] | None:
     return year, ("CN" if "CN" in rounds else "HK1")
 
 
+def recent_periods(periods, years: int = RECENT_YEARS) -> list[tuple[str, str]]:
+    """The periods of the newest `years` school years, as the period filter offers them (newest first)."""
+    newest = list(dict.fromkeys(periods["school_year"]))[:years]
+    return [(y, r) for y in newest for r in ("CN", "HK1")
+            if r in set(periods.loc[periods["school_year"] == y, "round"])]
+
+
 def office_pages(v, sc: Scope, year: str, rnd: str) -> list[str]:
     """Every office page's first run for scope `sc` on the default period (Ai đang chậm up to
     LAGGARDS_MAX_SCHOOLS schools, the meeting pack up to kpi.views.pack.LIST_MAX_SCHOOLS); returns what it built."""
@@ -57,6 +70,9 @@ def office_pages(v, sc: Scope, year: str, rnd: str) -> list[str]:
     v.meta(), v.snapshots(), v.wards(sc)
     ov = v.overview(sc, year, rnd)
     _ = ov.themes  # the first tab's tiles
+    for y, r in recent_periods(v.periods()):  # and every period and cấp học a person goes through next
+        for lv in (None, *LEVEL_LABELS):
+            _ = v.overview(sc, y, r, lv).themes
     done.append("tổng quan")
     view = v.indicator(sc, indicator.indicator_codes(v.catalog)[0], year, rnd)
     _ = view.trend_figure, view.schools_figure
