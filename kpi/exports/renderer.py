@@ -112,7 +112,6 @@ class _Handler(socketserver.StreamRequestHandler):
             msg = str(e).encode("utf-8")
             self.request.sendall(struct.pack(">I", _ERROR) + _frame(msg))
 
-
     @classmethod
     def _draw(cls, figs: list[dict], width: int) -> list[bytes]:
         """The PNGs, those of a figure drawn by a recent request from memory, the others by chromium."""
