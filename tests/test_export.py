@@ -184,6 +184,34 @@ def test_missing_chromium_gives_a_clear_message(pack, monkeypatch):
     assert to_xlsx(pack, CAT)[:2] == b"PK" and to_html(pack, CAT).startswith(b"<!doctype html>")
 
 
+def test_a_chromium_that_fails_mid_drawing_is_started_afresh(monkeypatch):
+    """A tab that crashes under a loaded machine (seen in CI: the drawing's future cancelled) costs
+    one fresh chromium, not the pack's images; a second failure in a row gives the clear message."""
+    import concurrent.futures
+
+    real, failures = chromium._Chromium.render, []
+
+    def flaky(self, figs, width):
+        if width == 200 and len(failures) < fail_times:  # the start's own blank figure is 64 wide
+            failures.append(self)
+            raise concurrent.futures.CancelledError()
+        return real(self, figs, width)
+
+    monkeypatch.setattr(chromium._Chromium, "render", flaky)
+    fig = {"data": [{"type": "bar", "x": ["a"], "y": [1]}], "layout": {"width": 200, "height": 120}}
+    fail_times = 1
+    chromium.start_local_renderer()
+    first = chromium._CHROMIUM
+    [png] = chromium.render_local([fig], 200)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and failures == [first]
+    assert chromium._CHROMIUM is not None and chromium._CHROMIUM is not first
+    failures.clear()
+    fail_times = 2
+    with pytest.raises(export.ExportError, match="cần trình duyệt Chromium"):
+        chromium.render_local([fig], 200)
+    assert len(failures) == 2 and failures[0] is not failures[1] and chromium._CHROMIUM is None
+
+
 def test_principal_export_holds_only_their_school(frozen, tmp_path):
     path, _ = frozen
     c = db.connect(path)

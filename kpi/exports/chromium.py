@@ -72,6 +72,8 @@ class _Chromium:
         return list(self._run(draw(), 600))
 
     def close(self) -> None:
+        if not self.loop.is_running():  # closed already (a failed chromium, then again at exit)
+            return
         try:
             self._run(self.kaleido.close(), 10)
         except Exception:  # noqa: BLE001, S110 - the process is ending: nothing to tell anyone
@@ -116,15 +118,25 @@ def image_size(fig, width: int) -> tuple[int, int]:
 
 def render_local(figs: list, width: int) -> list[bytes]:
     """PNGs of the figures (go.Figure or plotly dicts, each at its layout's size), drawn by this
-    process's chromium."""
+    process's chromium. A chromium that fails mid-drawing (a tab crashed, a loaded machine) is
+    started afresh and asked once more before the images are given up."""
+    dicts = [f.to_dict() if hasattr(f, "to_dict") else f for f in figs]
+    for attempt in range(2):
+        start_local_renderer()
+        chromium = _CHROMIUM
+        try:
+            return chromium.render(dicts, width)
+        except Exception as e:  # noqa: BLE001 - any failure here is "no chart images"
+            _drop(chromium)
+            if attempt:
+                raise ExportError(NO_CHROMIUM) from e
+    raise AssertionError("unreachable")
+
+
+def _drop(chromium: _Chromium) -> None:
+    """Forget and close a chromium that failed; the next drawing starts another."""
     global _CHROMIUM
-    start_local_renderer()
-    chromium = _CHROMIUM
-    try:
-        return chromium.render([f.to_dict() if hasattr(f, "to_dict") else f for f in figs], width)
-    except Exception as e:  # noqa: BLE001 - any failure here is "no chart images"
-        with _RENDERER_LOCK:  # a chromium that died is started afresh by the next pack
-            if _CHROMIUM is chromium:
-                _CHROMIUM = None
-        chromium.close()
-        raise ExportError(NO_CHROMIUM) from e
+    with _RENDERER_LOCK:
+        if _CHROMIUM is chromium:
+            _CHROMIUM = None
+    chromium.close()
