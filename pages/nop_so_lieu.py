@@ -121,25 +121,28 @@ def body() -> None:
             st.rerun()
     raw, expl = typed()
     check = check_form(raw, expl, form.level, cat, form.previous, form.previous_label)
+    previous_heading = form.previous_heading[:1].lower() + form.previous_heading[1:]  # "kỳ trước (2023-2024 HK1)"
     for group, fields in form.groups:
         st.subheader(group)
         for f in fields:
-            left, right = st.columns([4, 1], vertical_alignment="bottom")
-            label = f"{f.label} ({f.unit})" + (" *" if f.required else "")
+            # the previous period's figure in the field's own label (read with it, on a phone as on a desk): one
+            # element a field instead of a row of two columns and a caption, a third of the page's run (a save
+            # redraws every field)
+            label = (f"{f.label} ({f.unit})" + (" *" if f.required else "")
+                     + f" · {previous_heading}: **{plain(f.previous) or '—'}**")
             if f.kind == "bool":
-                left.selectbox(label, ["", "Có", "Không"], key=keys[f.code], disabled=not editable,
-                               format_func=lambda v: v or "— chưa chọn —")
+                st.selectbox(label, ["", "Có", "Không"], key=keys[f.code], disabled=not editable,
+                             format_func=lambda v: v or "— chưa chọn —")
             else:
-                left.text_input(label, key=keys[f.code], disabled=not editable, placeholder="để trống nếu chưa có",
-                                live="400ms")
-            right.caption(f"{form.previous_heading}: **{plain(f.previous) or '—'}**")
+                st.text_input(label, key=keys[f.code], disabled=not editable, placeholder="để trống nếu chưa có",
+                              live="400ms")
             for m in check.problems.get(f.code, []):
-                left.error(f"{f.label}: {plain(m)}", icon="✖")
+                st.error(f"{f.label}: {plain(m)}", icon="✖")
             for fl in check.flags.get(f.code, []):
-                left.warning(f"{f.label}: {plain(fl.message)}", icon="⚠️")
+                st.warning(f"{f.label}: {plain(fl.message)}", icon="⚠️")
             if f.code in check.flags:
-                left.text_input(f"Giải thích cho '{f.label}' (bắt buộc khi nộp)", key=f"nsl_gt_{f.code}",
-                                disabled=not editable, max_chars=cat.checks.explain_max, live="400ms")
+                st.text_input(f"Giải thích cho '{f.label}' (bắt buộc khi nộp)", key=f"nsl_gt_{f.code}",
+                              disabled=not editable, max_chars=cat.checks.explain_max, live="400ms")
     if editable:
         st.divider()
         ui.notice("error" if kind == "conflict" else kind, text, items)

@@ -39,6 +39,28 @@ def test_a_principal_reaches_only_the_own_form(entry_app):
     assert any(_name(entry_app, "TH002") in i.value for i in office.info)
 
 
+def test_each_field_names_the_previous_periods_figure_in_its_label(entry_app):
+    """The previous period's figure is read with its field (in the label: the page draws one element a field,
+    a save redraws them all): every field of the form, its own figure, the period named as written."""
+    from kpi.common.text import plain  # the figure as the label writes it (markdown-escaped)
+    from kpi.views.entry_form import build
+
+    at = app_test("nop_so_lieu", user="ht.th001")
+    assert not at.exception
+    v = views.Views(entry_app)
+    try:
+        year, rnd = at.session_state["nsl_ctx"][1:]
+        form = build(v, Scope.school("TH001"), "TH001", year, rnd)
+    finally:
+        v.close()
+    labels = {w.key: w.label for w in [*at.text_input, *at.selectbox] if (w.key or "").startswith("nsl_")}
+    assert form.previous and form.previous_label != "kỳ trước"
+    for f in form.fields:
+        label = labels[f"nsl_{f.code}"]
+        assert f"· kỳ trước ({form.previous_label}): **{plain(f.previous) or '—'}**" in label, label
+    assert sum("**—**" not in label for label in labels.values()) >= len(form.previous)
+
+
 def test_the_delegated_account_enters_and_a_draft_survives_a_new_session(entry_app):
     at = app_test(None, user="nl.th001")
     assert at.title[0].value.startswith("Nộp số liệu · ")  # the data-entry account opens on its form

@@ -72,7 +72,8 @@ def test_a_warm_up_that_opens_a_page_on_other_arguments_is_caught(sample_db, mis
     real = warm.indicator.indicator_codes
 
     def plant(mp):
-        mp.setattr(warm, "indicator", types.SimpleNamespace(indicator_codes=lambda *a: real(*a)[::-1]))
+        mp.setattr(warm, "indicator", types.SimpleNamespace(indicator_codes=lambda *a: real(*a)[::-1],
+                                                            every_trend_cells=warm.indicator.every_trend_cells))
         mp.setattr(warm, "pack_warmed", lambda v, sc: False)  # the pack's warm-up builds every target's view
         mp.setattr(views.Views, "target_plans", lambda self: None)
 

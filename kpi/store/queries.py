@@ -74,14 +74,18 @@ def unit_observations(con, unit_id: str) -> pa.Table:
 
 def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None,
         tables: dict[str, pa.Table] | None = None, source: Source | None = None,
-        views: dict[str, str] | None = None) -> pd.DataFrame:
+        views: dict[str, str] | None = None, fill: dict[str, str] | None = None) -> pd.DataFrame:
     """Run one named query with bound parameters and registered tables; return a frame.
 
     `source` (kpi.store.source.Source; None = live data): a snapshot's frozen observations, scores
     and submissions, the pending values laid over the live ones, or a unit's slice of the
     observations (temporary views on this cursor shadow the live tables); `views` sets such views
-    directly. `con` may be a `Recording`: the query is then noted in its log before it runs."""
+    directly. `fill`: text for the query's ``/*name*/`` placeholders (columns made from the catalog, never
+from what a user typed). `con` may be a `Recording`: the query is then noted in its log before it runs."""
     source = source or Source()
+    text = sql(name)
+    for key, part in (fill or {}).items():
+        text = text.replace(f"/*{key}*/", part)
     if isinstance(con, Recording):
         con.log.append((name, params, tables, source.on_file(), views))
         con = con.con
@@ -91,7 +95,7 @@ def run(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None,
             cur.register(tname, table)
         for vname, body in source.views(cur, views).items():
             cur.execute(f"CREATE OR REPLACE TEMP VIEW {vname} AS {body}")
-        return cur.execute(sql(name), params or {}).df()
+        return cur.execute(text, params or {}).df()
 
     return db.within_memory(con, work)
 
@@ -179,6 +183,40 @@ def indicator_trend_cells(con, catalog: Catalog, scope: Scope, code: str, *,
     return run(con, "indicator_trend_cells",
                {**_indicator_params(catalog, code), **index_rules.filters(scope, None, None, None)},
                source=_source(scope, source))
+
+
+CELL_COLUMNS = ("numerator", "denominator", "schools_reporting", "schools_expected")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def indicator_trend_cells_all(con, catalog: Catalog, scope: Scope, *,
+                              source: Source | None = None) -> dict[str, pd.DataFrame]:
+    """`indicator_trend_cells` of every indicator (code → the same frame), from one query that reads
+    each school's figures of a period once (kpi/sql/indicator_trend_cells_all.sql), a school year at a time."""
+    inds = catalog.indicators
+    fields = sorted({f for ind in inds.values() for f in (ind.numerator, ind.denominator) if f})
+    col = {f: f"f{i}" for i, f in enumerate(fields)}
+    sums = []
+    for k, ind in enumerate(inds.values()):
+        num, den = col[ind.numerator], "1.0::DOUBLE" if ind.kind == "bool" else col[ind.denominator]
+        ok = f"{num} IS NOT NULL AND {den} > 0"
+        sums.append(f"sum({num}) FILTER (WHERE {ok}) AS n{k}, sum({den}) FILTER (WHERE {ok}) AS d{k}, "
+                    f"count(*) FILTER (WHERE {ok}) AS r{k}, count(*) AS e{k}")
+    fill = {"fields": ", ".join(f"max(value) FILTER (WHERE field_code = {_literal(f)}) AS {col[f]}" for f in fields),
+            "wanted": ", ".join(_literal(f) for f in fields), "sums": ",\n       ".join(sums)}
+    years = sorted(periods(con)["school_year"].unique())
+    wide = pd.concat([run(con, "indicator_trend_cells_all", {**index_rules.filters(scope, None, None, None),
+                                                              "school_year": year}, source=_source(scope, source),
+                          fill=fill) for year in years], ignore_index=True)
+    keys = ["school_year", "round", "level", "ownership", "ward"]
+    out = {}
+    for k, (code, ind) in enumerate(inds.items()):
+        part = wide.loc[wide["level"].isin(list(ind.levels)), [*keys, f"n{k}", f"d{k}", f"r{k}", f"e{k}"]]
+        out[code] = part.set_axis([*keys, *CELL_COLUMNS], axis=1).reset_index(drop=True)
+    return out
 
 
 def rows_of(frame: pd.DataFrame, level=None, ownership=None, ward=None) -> pd.DataFrame:

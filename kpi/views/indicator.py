@@ -111,6 +111,16 @@ def trend(v, scope: Scope, code: str, level, ownership, ward) -> tuple[pd.DataFr
     return privacy.principal_trend(rows, per_level=per_level) if scope.is_school else (rows, False)
 
 
+def every_trend_cells(v, scope: Scope) -> None:
+    """Every indicator's cells of the unit, from one query (half the CPU of one query each), kept as each
+    indicator's own (`trend`): built by the warm-up of an office scope, so that no one opening a target
+    nobody opened before waits for its query (over 53.000 schools 0,25 s each, seconds under load)."""
+    sc = scope.shared()
+    every = queries.indicator_trend_cells_all(v.con, v.catalog, sc, source=v.source(sc, local=True))
+    for code, cells in every.items():
+        v.memo(("trend_cells", sc, code), lambda cells=cells: cells)
+
+
 def school_values(v, scope: Scope, code: str, period, earlier, level, ownership,
                   ward) -> tuple[pd.DataFrame, bool]:
     """(kpi.store.queries.school_values per school, reduced for a principal; whether rows were left out)."""

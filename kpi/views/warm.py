@@ -5,7 +5,7 @@ models each role's pages ask for on their first run, with the very arguments the
 cache keys match: tests/test_warm.py opens every page of every role after a warm-up and counts the
 view models it still had to build): per office scope (lãnh đạo, chuyên viên: the scopes of the
 accounts there are) Tổng quan (also on every period of the newest RECENT_YEARS school years, for every
-cấp học), Chỉ tiêu's first target, Ai đang chậm, So sánh, Chỉ số CĐS, Trường's
+cấp học), Chỉ tiêu's first target (and every target's trend), Ai đang chậm, So sánh, Chỉ số CĐS, Trường's
 first school, Dữ liệu's and Duyệt số liệu's first tab, Đánh giá CĐS's waiting schools and Quản trị's
 first tab; then per principal (those who used the app lately first) Trường, Chỉ tiêu's first target
 of the school's cấp học, Nộp số liệu and Tự đánh giá CĐS, within a time and a count budget, breadth
@@ -74,6 +74,7 @@ def office_pages(v, sc: Scope, year: str, rnd: str) -> list[str]:
         for lv in (None, *LEVEL_LABELS):
             _ = v.overview(sc, y, r, lv).themes
     done.append("tổng quan")
+    indicator.every_trend_cells(v, sc)  # every target's trend, whichever a person opens
     view = v.indicator(sc, indicator.indicator_codes(v.catalog)[0], year, rnd)
     _ = view.trend_figure, view.schools_figure
     done.append("chỉ tiêu")
