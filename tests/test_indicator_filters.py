@@ -151,12 +151,36 @@ def test_the_page_asks_no_query_for_a_filter(sample_db, con, user_scope):
 def _kept_after_five(sample_db, budget: int) -> list:
     v = views.Views(sample_db, max_bytes=budget)
     try:
-        for i in range(5):
-            v.memo(("bang", i), lambda: pd.DataFrame({"value": [0.5] * 50_000, "name": ["Trường mẫu"] * 50_000}))
+        for i in range(5):  # as costly to build again each: the least recently used go first
+            v.memo(("bang", i), lambda: pd.DataFrame({"value": [0.5] * 50_000, "name": ["Trường mẫu"] * 50_000}),
+                   cost=0.5)
         assert v.nbytes <= v.max_bytes
         return [k for k in v._memo if k[0] == "bang"]
     finally:
         v.close()
+
+
+def test_a_costly_model_outlasts_cheap_ones_of_its_size(sample_db):
+    """Issue 29: over 53.000 schools the office's models (seconds to build, the warm-up's first) were dropped for
+    the principals' cheap ones as the load went on. The costliest per MB stays while cheaper, newer ones come and
+    go; in time (the floor rising with each drop) an unused costly one goes too. Planted: with every cost equal
+    the oldest, the costly one, is the first to go (plain least recently used)."""
+    frame = lambda: pd.DataFrame({"value": [0.5] * 50_000, "name": ["Trường mẫu"] * 50_000})  # noqa: E731
+    one = views.approx_bytes(frame())
+
+    def kept(costly: float, cheap_ones: int) -> list:
+        v = views.Views(sample_db, max_bytes=int(one * 2.5))
+        try:
+            v.memo(("tong_quan",), frame, cost=costly)
+            for i in range(cheap_ones):
+                v.memo(("bang", i), frame, cost=0.02)
+            return list(v._memo)
+        finally:
+            v.close()
+
+    assert ("tong_quan",) in kept(costly=3.0, cheap_ones=6)
+    assert ("tong_quan",) not in kept(costly=0.02, cheap_ones=6)  # planted: as cheap as the others
+    assert ("tong_quan",) not in kept(costly=3.0, cheap_ones=400)  # unused while 400 came and went: it ages out
 
 
 def test_the_view_cache_keeps_to_its_memory_budget(sample_db, monkeypatch):

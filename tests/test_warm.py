@@ -27,11 +27,11 @@ def misses(monkeypatch):
     built = []
     memo = views.Views.memo
 
-    def counting(self, key, compute):
+    def counting(self, key, compute, cost=None):
         with self._lock:
             if key not in self._memo and key not in self._pending:
                 built.append(key)
-        return memo(self, key, compute)
+        return memo(self, key, compute, cost)
 
     monkeypatch.setattr(views.Views, "memo", counting)
     return built

@@ -44,8 +44,13 @@ from kpi.views import compare, entry_form, indicator, laggards, maturity, overvi
 from kpi.workflows import assessment, entry
 
 SLICE_MAX_SCHOOLS = 3000  # a unit up to this size is read once into memory for its small queries
-# Memory a worker may spend on view models ($KPI_VIEW_MB): the least recently used go first.
+# Memory a worker may spend on view models ($KPI_VIEW_MB). When it is full, the model that is cheapest to build
+# again for the memory it frees goes first, the least recently used of equals first (GreedyDual-Size: each model's
+# worth is its build time per MB on top of the worth of the last one dropped, so an old model loses to newer ones
+# in time). Plain least-recently-used dropped the office's models over 53.000 schools (seconds to build again, the
+# warm-up's first and so the oldest) for the principals' slices and tables (milliseconds) as the load went on.
 MAX_BYTES = int(os.environ.get("KPI_VIEW_MB", "300")) * 2**20
+COST_FLOOR_S = 0.02  # a model built faster than this counts as this cheap (equals: least recently used first)
 
 
 TEXT_CELL_BYTES = 48  # a text cell's share of its column's buffers (a school's name, a ward: about 30 UTF-8 bytes)
@@ -104,6 +109,9 @@ class Views:
         self.max_bytes = max_bytes if max_bytes is not None else MAX_BYTES
         self.nbytes = 0
         self._sizes: dict = {}
+        self._costs: dict = {}    # key → seconds its build took (at least COST_FLOOR_S)
+        self._worth: dict = {}    # key → its GreedyDual-Size worth (the lowest goes first)
+        self._floor = 0.0         # the worth of the last model dropped
         self._memo: OrderedDict = OrderedDict()
         self._pending: dict = {}
         self._lock = threading.Lock()
@@ -125,6 +133,7 @@ class Views:
         v.catalog = catalog or plans.catalog_with_plans(con, default_catalog())
         v._memo, v._pending, v._lock, v.hits, v.misses, v._owned = OrderedDict(), {}, threading.Lock(), 0, 0, False
         v.max_bytes, v.nbytes, v._sizes, v._state = MAX_BYTES, 0, {}, None
+        v._costs, v._worth, v._floor = {}, {}, 0.0
         return v
 
     def close(self) -> None:
@@ -137,11 +146,13 @@ class Views:
         except Exception:  # noqa: BLE001 - interpreter shutdown
             pass
 
-    def memo(self, key: tuple, compute):
-        """The value for `key`, computed by `compute()` once (others asking meanwhile wait)."""
+    def memo(self, key: tuple, compute, cost: float | None = None):
+        """The value for `key`, computed by `compute()` once (others asking meanwhile wait). `cost`: the seconds
+        building it again would take, when `compute` only hands over what was built with others (else timed)."""
         with self._lock:
             if key in self._memo:
                 self._memo.move_to_end(key)
+                self._worth[key] = self._floor + self._costs[key] / self._sizes[key]
                 self.hits += 1
                 return self._memo[key]
             pending = self._pending.get(key)
@@ -154,6 +165,7 @@ class Views:
             if pending.error is not None:
                 raise pending.error
             return pending.value
+        started = time.perf_counter()
         try:
             value = compute()
         except BaseException as e:
@@ -162,18 +174,29 @@ class Views:
                 self._pending.pop(key, None)
             pending.event.set()
             raise
-        size = approx_bytes(value)
+        size = max(1, approx_bytes(value))
+        took = max(COST_FLOOR_S, time.perf_counter() - started if cost is None else cost)
         with self._lock:
             self._memo[key] = value
-            self._sizes[key] = size
+            self._sizes[key], self._costs[key] = size, took
+            self._worth[key] = self._floor + took / size
             self.nbytes += size
             while len(self._memo) > 1 and (len(self._memo) > self.maxsize or self.nbytes > self.max_bytes):
-                old, _ = self._memo.popitem(last=False)
-                self.nbytes -= self._sizes.pop(old, 0)
+                self._drop_cheapest(keep=key)
             self._pending.pop(key, None)
         pending.value = value
         pending.event.set()
         return value
+
+    def _drop_cheapest(self, keep: tuple) -> None:
+        """Drop the kept model of the lowest worth (the least recently used of equals), never `keep` (the one
+        just built); the floor rises to its worth. Under the lock."""
+        worth = self._worth
+        old = min((k for k in self._memo if k != keep), key=worth.__getitem__)  # in use order: equals, oldest first
+        self._floor = max(self._floor, worth.pop(old))
+        del self._memo[old]
+        self._costs.pop(old, None)
+        self.nbytes -= self._sizes.pop(old, 0)
 
     def source(self, scope: Scope, local: bool = False) -> Source:
         """Where the queries of `scope` read: its snapshot; or live data, with the schools' pending

@@ -7,6 +7,7 @@ principal, kpi.domain.privacy reduces the unit's rows (own school named, others 
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass
 
 import pandas as pd
@@ -116,9 +117,11 @@ def every_trend_cells(v, scope: Scope) -> None:
     indicator's own (`trend`): built by the warm-up of an office scope, so that no one opening a target
     nobody opened before waits for its query (over 53.000 schools 0,25 s each, seconds under load)."""
     sc = scope.shared()
+    started = time.perf_counter()
     every = queries.indicator_trend_cells_all(v.con, v.catalog, sc, source=v.source(sc, local=True))
+    share = (time.perf_counter() - started) / max(1, len(every))  # what each would cost to build again
     for code, cells in every.items():
-        v.memo(("trend_cells", sc, code), lambda cells=cells: cells)
+        v.memo(("trend_cells", sc, code), lambda cells=cells: cells, cost=share)
 
 
 def school_values(v, scope: Scope, code: str, period, earlier, level, ownership,
