@@ -57,3 +57,29 @@ def test_a_long_table_is_drawn_once_and_sent_as_a_fresh_one_would_be():
     assert tables.kept_screen_table(other, fmt, 500)[0] is not first
     short = df.head(20)
     assert tables.kept_screen_table(short, fmt)[0] is not tables.kept_screen_table(short, fmt)[0]
+
+
+def test_a_kept_table_goes_with_its_frame():
+    """tables.kept_screen_table holds its frame weakly: once the view model holding a national table is dropped,
+    the frame is freed (nothing here keeps it alive, nor its screen form a view of its buffers) and its kept
+    screen form goes too. Planted: a frame kept alive by the kept table would outlive its last other holder."""
+    import gc
+    import weakref
+
+    import pandas as pd
+
+    from kpi.display import tables
+    fmt = {"Giá trị": fmt_percent}
+    df = pd.DataFrame({"Trường": [f"Trường {i}" for i in range(5000)], "Giá trị": [i / 5000 for i in range(5000)],
+                       "Tử số": list(range(5000))})
+    made, _ = tables.kept_screen_table(df, fmt, 500)
+    key = (id(df), id(fmt), 500)
+    assert key in tables._kept_tables and tables.kept_screen_table(df, fmt, 500)[0] is made
+    alive = weakref.ref(df)
+    del df
+    gc.collect()
+    assert alive() is None  # the kept table did not hold the frame (nor did its 500-row screen form)
+    other = pd.DataFrame({"Trường": ["x"] * 200, "Giá trị": [0.5] * 200, "Tử số": [1] * 200})
+    tables.kept_screen_table(other, fmt, 500)  # the next table drawn clears the dead frame's entry
+    assert key not in tables._kept_tables or tables._kept_tables[key][0]() is other
+    assert len(made.data) == 500  # what a session already has keeps working

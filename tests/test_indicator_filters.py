@@ -183,6 +183,39 @@ def test_a_costly_model_outlasts_cheap_ones_of_its_size(sample_db):
     assert ("tong_quan",) not in kept(costly=3.0, cheap_ones=400)  # unused while 400 came and went: it ages out
 
 
+def test_a_dropped_model_a_session_still_holds_is_taken_back_not_built_again(sample_db, monkeypatch):
+    """Issue 29: a model the cache dropped while a session's page (its downloads) still held it was built again
+    for the next visitor: two copies in the worker, beyond the cache's bound, and the build's seconds. Now the
+    held one comes back (same object, no build, counted in the budget again); one nobody holds is built again.
+    Planted: a cache that forgets dropped models builds the held one a second time."""
+    frame = lambda: pd.DataFrame({"value": [0.5] * 50_000, "name": ["Trường mẫu"] * 50_000})  # noqa: E731
+    one = views.approx_bytes(frame())
+    builds = []
+
+    def build(tag):
+        builds.append(tag)
+        return frame()
+
+    v = views.Views(sample_db, max_bytes=int(one * 2.5))
+    try:
+        held = v.memo(("chi_tieu", 1), lambda: build(1))  # a session's page holds it
+        v.memo(("chi_tieu", 2), lambda: build(2))
+        v.memo(("chi_tieu", 3), lambda: build(3))  # over the budget: 1 goes
+        assert ("chi_tieu", 1) not in v._memo and builds == [1, 2, 3]
+        assert v.memo(("chi_tieu", 1), lambda: build("1 again")) is held and builds == [1, 2, 3]
+        assert ("chi_tieu", 1) in v._memo and v.nbytes <= v.max_bytes and len(v._memo) == 2
+        gone = next(k for k in [("chi_tieu", 2), ("chi_tieu", 3)] if k not in v._memo)  # nobody holds it
+        v.memo(gone, lambda: build("again"))
+        assert builds[-1] == "again"
+        v.memo(("chi_tieu", 9), lambda: build(9))
+        v.memo(("chi_tieu", 10), lambda: build(10))
+        assert ("chi_tieu", 1) not in v._memo
+        monkeypatch.setattr(views.Views, "_taken_back", lambda self, key: False)  # planted: dropped ones forgotten
+        assert v.memo(("chi_tieu", 1), lambda: build("1 twice")) is not held and builds[-1] == "1 twice"
+    finally:
+        v.close()
+
+
 def test_the_view_cache_keeps_to_its_memory_budget(sample_db, monkeypatch):
     """The kept view models are counted by their frames' size: a budget of about two school tables keeps
     the newest two and lets the oldest go (planted: a frame counted as free would keep all five)."""

@@ -95,6 +95,21 @@ def _browser(url, user, plan=None):
     return Browser(url, {"user": user, "password": "dulieumau", "role": "x"}, plan, Result(), random.Random(1))
 
 
+def test_a_workers_arrow_buffers_come_from_glibc():
+    """Issue 29: with the workers' environment (serve.MALLOC_ENV) pyarrow allocates from the system allocator,
+    which gives a freed large buffer back, not from its mimalloc, which kept what the view cache dropped (planted:
+    without it, pyarrow's default pool is not the system's)."""
+    probe = "import pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+
+    def backend(env):
+        return subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    plain = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    assert backend(dict(plain, **serve.MALLOC_ENV)) == "system"
+    assert backend(plain) != "system"
+
+
 def test_the_front_answers_through_nginx_with_two_workers(served):
     url, proc, _ = served
     workers = _worker_pids(proc.pid)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import threading
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -111,28 +112,45 @@ KEEP_ROWS = 100  # a table this long is drawn for the screen once per frame (`ke
 KEPT_TABLES = 64
 _kept_tables: OrderedDict = OrderedDict()
 _kept_lock = threading.Lock()
+_kept_dead: list = []  # keys whose frame is gone (appended by the frames' weak references; list.append is atomic)
 
 
 def kept_screen_table(df: pd.DataFrame, formats: dict | None = None, rows: int = MAX_TABLE_ROWS) -> tuple[object, dict]:
     """`screen_table` of the first `rows` rows, kept for a frame of KEEP_ROWS rows or more that is shown
     unchanged run after run (a view model's table: the same frame object) with the same `formats`
-    object: a 500-row table's screen form and its rendered cells (`keep_cells`) cost ~35 ms a run. The
-    frames kept are held (KEPT_TABLES, the least recently shown dropped first), so an id is never
-    another frame's."""
+    object: a 500-row table's screen form and its rendered cells (`keep_cells`) cost ~35 ms a run.
+
+    The frame is held weakly: its screen form lives as long as the frame does (in the view cache, or on a
+    page a session still shows) and goes with it, so a national 53.000-row table the view cache dropped is
+    not kept alive here (holding them, 64 kept tables held ~120 MB of frames and ~2 MB of rendered cells
+    each in a worker under the national load, beyond the view cache's bound). At most KEPT_TABLES (the least
+    recently shown dropped first). A kept entry answers only for the very frame it was made from (the weak
+    reference must still point at it), so a new frame at a dead one's address is drawn for itself."""
     if len(df) < KEEP_ROWS:
         return screen_table(df.head(rows), formats)
     key = (id(df), id(formats), rows)
     with _kept_lock:
+        _forget_dead()
         hit = _kept_tables.get(key)
-        if hit is not None:
+        if hit is not None and hit[0]() is df:
             _kept_tables.move_to_end(key)
             return hit[2]
     made = screen_table(df.head(rows), formats)
     with _kept_lock:
-        _kept_tables[key] = (df, formats, made)
+        _kept_tables[key] = (weakref.ref(df, lambda _ref, key=key: _kept_dead.append(key)), formats, made)
         while len(_kept_tables) > KEPT_TABLES:
             _kept_tables.popitem(last=False)
     return made
+
+
+def _forget_dead() -> None:
+    """Drop the kept tables whose frame is gone (under _kept_lock). A key noted dead may since hold a new
+    frame's entry: only an entry whose frame is gone is dropped."""
+    while _kept_dead:
+        key = _kept_dead.pop()
+        hit = _kept_tables.get(key)
+        if hit is not None and hit[0]() is None:
+            del _kept_tables[key]
 
 
 def screen_table(df: pd.DataFrame, formats: dict | None = None) -> tuple[object, dict]:

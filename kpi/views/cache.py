@@ -24,6 +24,7 @@ import contextlib
 import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,6 +113,7 @@ class Views:
         self._costs: dict = {}    # key → seconds its build took (at least COST_FLOOR_S)
         self._worth: dict = {}    # key → its GreedyDual-Size worth (the lowest goes first)
         self._floor = 0.0         # the worth of the last model dropped
+        self._gone: dict = {}     # key → (weak reference, size, cost) of a dropped model (`_drop_cheapest`)
         self._memo: OrderedDict = OrderedDict()
         self._pending: dict = {}
         self._lock = threading.Lock()
@@ -133,7 +135,7 @@ class Views:
         v.catalog = catalog or plans.catalog_with_plans(con, default_catalog())
         v._memo, v._pending, v._lock, v.hits, v.misses, v._owned = OrderedDict(), {}, threading.Lock(), 0, 0, False
         v.max_bytes, v.nbytes, v._sizes, v._state = MAX_BYTES, 0, {}, None
-        v._costs, v._worth, v._floor = {}, {}, 0.0
+        v._costs, v._worth, v._floor, v._gone = {}, {}, 0.0, {}
         return v
 
     def close(self) -> None:
@@ -153,6 +155,9 @@ class Views:
             if key in self._memo:
                 self._memo.move_to_end(key)
                 self._worth[key] = self._floor + self._costs[key] / self._sizes[key]
+                self.hits += 1
+                return self._memo[key]
+            if self._taken_back(key):
                 self.hits += 1
                 return self._memo[key]
             pending = self._pending.get(key)
@@ -177,6 +182,7 @@ class Views:
         size = max(1, approx_bytes(value))
         took = max(COST_FLOOR_S, time.perf_counter() - started if cost is None else cost)
         with self._lock:
+            self.nbytes -= self._sizes.get(key, 0)  # (never kept twice)
             self._memo[key] = value
             self._sizes[key], self._costs[key] = size, took
             self._worth[key] = self._floor + took / size
@@ -190,13 +196,33 @@ class Views:
 
     def _drop_cheapest(self, keep: tuple) -> None:
         """Drop the kept model of the lowest worth (the least recently used of equals), never `keep` (the one
-        just built); the floor rises to its worth. Under the lock."""
+        just built); the floor rises to its worth. A model that can be weakly referenced is remembered so, with its
+        size and cost (`_taken_back`). Under the lock."""
         worth = self._worth
         old = min((k for k in self._memo if k != keep), key=worth.__getitem__)  # in use order: equals, oldest first
         self._floor = max(self._floor, worth.pop(old))
-        del self._memo[old]
-        self._costs.pop(old, None)
-        self.nbytes -= self._sizes.pop(old, 0)
+        value = self._memo.pop(old)
+        size, cost = self._sizes.pop(old, 0), self._costs.pop(old, COST_FLOOR_S)
+        self.nbytes -= size
+        with contextlib.suppress(TypeError):  # tuples, lists, dicts: gone for good
+            self._gone[old] = (weakref.ref(value), size, cost)
+        if len(self._gone) > 2 * len(self._memo) + 100:
+            self._gone = {k: g for k, g in self._gone.items() if g[0]() is not None}
+
+    def _taken_back(self, key: tuple) -> bool:
+        """A dropped model still held elsewhere (the page a session shows, its downloads) back in the cache instead
+        of built again: one copy in the worker, not two, and no build. Under the lock."""
+        gone = self._gone.pop(key, None)
+        value = gone[0]() if gone else None
+        if value is None:
+            return False
+        _ref, size, cost = gone
+        self._memo[key], self._sizes[key], self._costs[key] = value, size, cost
+        self._worth[key] = self._floor + cost / size
+        self.nbytes += size
+        while len(self._memo) > 1 and (len(self._memo) > self.maxsize or self.nbytes > self.max_bytes):
+            self._drop_cheapest(keep=key)
+        return True
 
     def source(self, scope: Scope, local: bool = False) -> Source:
         """Where the queries of `scope` read: its snapshot; or live data, with the schools' pending
