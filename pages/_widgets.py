@@ -29,6 +29,15 @@ SHARED_PARAMS = ("nam_hoc", "ky", "cap_hoc", "loai_hinh", "phuong", "cho_duyet")
 PENDING_PARAM = "cho_duyet"  # ?cho_duyet=1: figures include submitted, not yet approved values
 
 
+def labels(options, format_func):
+    """A widget's `format_func` that keeps only the options' labels: Streamlit keeps a selectbox's format_func
+    in the session (its widget state) until the widget is gone, and a function written in a page keeps that page's
+    every name alive with it (its globals), the view model included: over 53.000 schools, a Chỉ tiêu model of
+    tens of MB per office session outside the view cache's bound (issue 29)."""
+    table = {o: format_func(o) for o in options}
+    return table.__getitem__
+
+
 def url_select(label: str, options: list, param: str, format_func=str, sidebar: bool = True,
                default=None, help: str | None = None, keep_default: bool = True):
     """A selectbox whose value lives in the URL as ?param=<option code>, so a link reproduces the view.
@@ -50,7 +59,8 @@ def url_select(label: str, options: list, param: str, format_func=str, sidebar: 
         current = fallback
     st.session_state[key] = current
     box = st.sidebar if sidebar else st
-    value = box.selectbox(label, options, key=key, format_func=lambda v: clean(format_func(v)), help=help)
+    value = box.selectbox(label, options, key=key, format_func=labels(options, lambda v: clean(format_func(v))),
+                          help=help)
     if value == fallback and not keep_default:
         st.query_params.pop(param, None)  # "Tất cả" needs no parameter: shorter links
     elif value is not None:

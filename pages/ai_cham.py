@@ -31,7 +31,9 @@ st.subheader("Các chỉ tiêu")
 ui.table(view.target_table, first=("Mục", "Chỉ tiêu"), key="ac_targets")
 
 names = view.target_names()
-key = st.selectbox("Chỉ tiêu", [None, *names], key="ac_target", format_func=lambda k: names.get(k, "Tất cả chỉ tiêu"))
+choices = [None, *names]
+key = st.selectbox("Chỉ tiêu", choices, key="ac_target",
+                   format_func=ui.labels(choices, lambda k: names.get(k, "Tất cả chỉ tiêu")))
 where = plain(names[key]) if key else "tất cả chỉ tiêu"
 params = ui.link_params()
 

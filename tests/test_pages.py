@@ -151,3 +151,32 @@ def test_school_picker_searches_when_there_are_many_schools(sample_db, con, monk
     assert name in box.options and len(box.options) <= 11 and not at.exception
     at.sidebar.text_input(key="q_truong").input("khong co truong nao ten nay").run()
     assert "Không có trường nào khớp." in [c.value for c in at.sidebar.caption]
+
+
+def _pages_alive(page: str) -> int:
+    import gc
+    gc.collect()
+    return sum(1 for o in gc.get_objects()
+               if isinstance(o, dict) and str(o.get("__file__", "")).endswith(f"pages/{page}.py"))
+
+
+READING_PAGES = ("tong_quan", "chi_tieu", "so_sanh", "chi_so", "truong", "ai_cham")
+
+
+@pytest.mark.parametrize("page", READING_PAGES)
+def test_a_reading_page_keeps_nothing_of_itself_in_the_session(sample_db, page, monkeypatch):
+    """Issue 29: a selectbox's format_func stays in the session's widget state, and one written in the page kept
+    the page's every name alive (its globals), the view model included: over 53.000 schools tens of MB per office
+    session, outside the view cache's bound. After a run of a reading page nothing holds its names (the pages
+    with buttons whose callbacks run at the next run, Duyệt, Đánh giá, Báo cáo, keep theirs till then).
+    Planted: the labels as the page's own function keep Chỉ tiêu alive."""
+    before = _pages_alive(page)  # (another test's app may still hold one)
+    at = _page(page)
+    assert not at.exception
+    assert _pages_alive(page) == before
+    if page == "chi_tieu":
+        from pages import _widgets as ui
+        monkeypatch.setattr(ui, "labels", lambda options, format_func: format_func)  # planted
+        at = _page(page)
+        assert _pages_alive(page) == before + 1
+    del at
