@@ -37,6 +37,13 @@ if __name__ != "__main__":
     _static = str(frontend.static_dir())
     file_util.get_static_dir = lambda: _static
 
+    # Streamlit polls its config and secrets files every 0,2 s whatever server.fileWatcherType says (a hash of
+    # each missing one every time): 1,5-2,1% of a worker's CPU under the national load (py-spy, issue 29). A
+    # running server takes a changed config at its restart (`python -m kpi serve --restart`); a minute is plenty.
+    from streamlit.watcher import polling_path_watcher
+
+    polling_path_watcher._POLLING_PERIOD_SECS = 60.0
+
     @contextlib.asynccontextmanager
     async def warm(_app):
         # The server answers (health included) only after this: a worker is warm before it takes

@@ -90,3 +90,31 @@ for write in (export.to_pdf, export.to_pptx):
 import_read._sheet_xml()
 """
     assert _loaded_after(wrote, WRITERS) == list(WRITERS)
+
+
+def test_a_worker_looks_at_streamlits_config_files_once_a_minute_not_five_times_a_second(tmp_path):
+    """Issue 29: Streamlit polls its config and secrets files every 0,2 s whatever server.fileWatcherType says
+    (1,5-2,1% of a worker's CPU under the national load); the app (dashboard.py, as a worker imports it) makes it a
+    minute. A missing file watched for a second is hashed once (when the watch starts), not five more times.
+    Planted: the same watch before the app is imported."""
+    code = f"""
+import sys, time
+from streamlit.watcher import util
+from streamlit.watcher import path_watcher, polling_path_watcher
+calls = []
+real = util.calc_hash_with_blocking_retries
+util.calc_hash_with_blocking_retries = lambda *a, **k: calls.append(1) or real(*a, **k)
+if sys.argv[1] == "app":
+    import dashboard  # noqa: F401
+path_watcher.watch_file({str(tmp_path / "config.toml")!r}, lambda p: None, watcher_type="poll",
+                        allow_nonexistent=True)
+time.sleep(1.1)
+print(len(calls))
+"""
+    def hashes(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", code, mode], cwd=ROOT, capture_output=True, text=True,
+                             check=True)
+        return int(out.stdout.strip().splitlines()[-1])
+
+    assert hashes("app") == 1
+    assert hashes("plain") >= 4  # planted: Streamlit's own period
