@@ -83,7 +83,7 @@ def connect(path: str | os.PathLike, read_only: bool = True) -> duckdb.DuckDBPyC
     if not os.path.exists(path):
         raise duckdb.IOException(f"Không tìm thấy cơ sở dữ liệu {path}")
     con = duckdb.connect(":memory:", config=_reader_config())
-    con.execute(f"ATTACH '{_quote(path)}' AS kpi (READ_ONLY)")
+    con.execute(f"ATTACH {sql_literal(path)} AS kpi (READ_ONLY)")
     con.execute("USE kpi")
     return con
 
@@ -172,8 +172,9 @@ def _included(name: str) -> str:
     return _INCLUDE.sub(lambda m: _included(m.group(1)), (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8"))
 
 
-def _quote(path) -> str:
-    return str(path).replace("'", "''")
+def sql_literal(text) -> str:
+    """`text` (a path, a catalog's code: never what a user typed) as an SQL string literal, quotes doubled."""
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def file_identity(path: str | os.PathLike) -> tuple[int, int, int] | None:

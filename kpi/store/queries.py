@@ -188,10 +188,6 @@ def indicator_trend_cells(con, catalog: Catalog, scope: Scope, code: str, *,
 CELL_COLUMNS = ("numerator", "denominator", "schools_reporting", "schools_expected")
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def indicator_trend_cells_all(con, catalog: Catalog, scope: Scope, *,
                               source: Source | None = None) -> dict[str, pd.DataFrame]:
     """`indicator_trend_cells` of every indicator (code → the same frame), from one query that reads
@@ -205,8 +201,9 @@ def indicator_trend_cells_all(con, catalog: Catalog, scope: Scope, *,
         ok = f"{num} IS NOT NULL AND {den} > 0"
         sums.append(f"sum({num}) FILTER (WHERE {ok}) AS n{k}, sum({den}) FILTER (WHERE {ok}) AS d{k}, "
                     f"count(*) FILTER (WHERE {ok}) AS r{k}, count(*) AS e{k}")
-    fill = {"fields": ", ".join(f"max(value) FILTER (WHERE field_code = {_literal(f)}) AS {col[f]}" for f in fields),
-            "wanted": ", ".join(_literal(f) for f in fields), "sums": ",\n       ".join(sums)}
+    fill = {"fields": ", ".join(f"max(value) FILTER (WHERE field_code = {db.sql_literal(f)}) AS {col[f]}"
+                                for f in fields),
+            "wanted": ", ".join(db.sql_literal(f) for f in fields), "sums": ",\n       ".join(sums)}
     years = sorted(periods(con)["school_year"].unique())
     wide = pd.concat([run(con, "indicator_trend_cells_all", {**index_rules.filters(scope, None, None, None),
                                                               "school_year": year}, source=_source(scope, source),

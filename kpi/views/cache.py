@@ -182,17 +182,20 @@ class Views:
         size = max(1, approx_bytes(value))
         took = max(COST_FLOOR_S, time.perf_counter() - started if cost is None else cost)
         with self._lock:
-            self.nbytes -= self._sizes.get(key, 0)  # (never kept twice)
-            self._memo[key] = value
-            self._sizes[key], self._costs[key] = size, took
-            self._worth[key] = self._floor + took / size
-            self.nbytes += size
-            while len(self._memo) > 1 and (len(self._memo) > self.maxsize or self.nbytes > self.max_bytes):
-                self._drop_cheapest(keep=key)
+            self._keep(key, value, size, took)
             self._pending.pop(key, None)
         pending.value = value
         pending.event.set()
         return value
+
+    def _keep(self, key: tuple, value, size: int, cost: float) -> None:
+        """Keep `value` for `key` (its size and cost to build again), then drop the cheapest others until within
+        the bounds. Under the lock."""
+        self.nbytes += size - self._sizes.get(key, 0)  # (never counted twice)
+        self._memo[key], self._sizes[key], self._costs[key] = value, size, cost
+        self._worth[key] = self._floor + cost / size
+        while len(self._memo) > 1 and (len(self._memo) > self.maxsize or self.nbytes > self.max_bytes):
+            self._drop_cheapest(keep=key)
 
     def _drop_cheapest(self, keep: tuple) -> None:
         """Drop the kept model of the lowest worth (the least recently used of equals), never `keep` (the one
@@ -217,11 +220,7 @@ class Views:
         if value is None:
             return False
         _ref, size, cost = gone
-        self._memo[key], self._sizes[key], self._costs[key] = value, size, cost
-        self._worth[key] = self._floor + cost / size
-        self.nbytes += size
-        while len(self._memo) > 1 and (len(self._memo) > self.maxsize or self.nbytes > self.max_bytes):
-            self._drop_cheapest(keep=key)
+        self._keep(key, value, size, cost)
         return True
 
     def source(self, scope: Scope, local: bool = False) -> Source:
